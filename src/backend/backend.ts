@@ -1,0 +1,54 @@
+/**
+ * The kernel backend: one interface, two implementations. `native` runs the C++ addon
+ * (oneDNN + our OpenMP kernels, float32 only); `reference` is plain TypeScript (float32 and
+ * float64), used by tests as the oracle and for float64 gradient checks.
+ */
+import type { CoreKernels } from './kernels/core.js';
+import type { UnaryKernels } from './kernels/unary.js';
+import type { Conv2dKernels } from './kernels/conv2d.js';
+import type { MatmulKernels } from './kernels/matmul.js';
+import type { BinaryKernels } from './kernels/binary.js';
+import type { LayoutKernels } from './kernels/layout.js';
+import type { NormKernels } from './kernels/norm.js';
+import type { OptimKernels } from './kernels/optim.js';
+import type { RandomKernels } from './kernels/random.js';
+import { nativeBackend } from './native/index.js';
+import { referenceBackend } from './reference/index.js';
+
+export type BackendName = 'native' | 'reference';
+
+export interface Backend
+  extends CoreKernels,
+    UnaryKernels,
+    Conv2dKernels,
+    MatmulKernels,
+    BinaryKernels,
+    LayoutKernels,
+    NormKernels,
+    OptimKernels,
+    RandomKernels {
+  readonly name: BackendName;
+}
+
+let current: Backend = nativeBackend;
+
+/** The backend ops dispatch to (native unless changed). */
+export function backend(): Backend {
+  return current;
+}
+
+/** Switches every subsequent op to the named backend. */
+export function useBackend(name: BackendName): void {
+  current = name === 'native' ? nativeBackend : referenceBackend;
+}
+
+/** Runs `fn` with the named backend, then restores the previous one. */
+export function withBackend<T>(name: BackendName, fn: () => T): T {
+  const prev = current;
+  useBackend(name);
+  try {
+    return fn();
+  } finally {
+    current = prev;
+  }
+}

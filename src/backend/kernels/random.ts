@@ -1,0 +1,3 @@
+/** Kernel contract of the random family (placeholder: filled in with the family). */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface RandomKernels {}

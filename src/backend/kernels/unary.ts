@@ -1,0 +1,13 @@
+/** Kernel contract of elementwise unary functions y = f(x) and their derivatives. */
+import type { Storage } from '../../tensor/tensor.js';
+
+/** The unary functions; the order is the op code shared with native/kernels/unary.cc. */
+export const UNARY_OPS = ['silu', 'exp', 'log', 'sqrt', 'square', 'sin', 'cos', 'tanh', 'sigmoid', 'neg', 'abs'] as const;
+export type UnaryOp = (typeof UNARY_OPS)[number];
+
+export interface UnaryKernels {
+  /** out[i] = f(x[i]). */
+  unary(op: UnaryOp, x: Storage, out: Storage): void;
+  /** gx[i] = gy[i] * f'(x[i]); y = f(x) is passed so derivatives like exp's can reuse it. */
+  unaryBackward(op: UnaryOp, x: Storage, y: Storage, gy: Storage, gx: Storage): void;
+}

@@ -1,0 +1,13 @@
+/** Native core kernels. */
+import type { CoreKernels } from '../kernels/core.js';
+import { f32, fn, nativeCall } from './loader.js';
+
+type AxpyFn = (dst: Float32Array, src: Float32Array, alpha: number) => void;
+
+export const nativeCore: CoreKernels = {
+  axpy(dst, src, alpha) {
+    const a = f32('axpy', 'dst', dst);
+    const b = f32('axpy', 'src', src);
+    nativeCall(() => fn<AxpyFn>('axpy')(a, b, alpha));
+  },
+};

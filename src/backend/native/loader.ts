@@ -1,0 +1,106 @@
+/**
+ * Finds and loads the compiled addon (build/Release/diffuse_native.node). Loading is lazy:
+ * the first kernel call loads it, and if that fails every call throws a NativeLoadError
+ * naming the files tried and the command that fixes it.
+ */
+import { createRequire } from 'node:module';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NativeKernelError, NativeLoadError, DTypeError } from '../../tensor/errors.js';
+import type { Storage } from '../../tensor/tensor.js';
+
+/** What `nativeInfo()` reports about the engine. */
+export interface NativeInfo {
+  dnnlVersion: string;
+  isa: string;
+  threads: number;
+  napiVersion: number;
+}
+
+/** The raw addon: functions take Float32Arrays and plain numbers; families add theirs. */
+export type NativeBinding = {
+  nativeInfo(): NativeInfo;
+  setNumThreads(n: number): void;
+} & Record<string, (...args: never[]) => unknown>;
+
+const FIX = 'apt-get install -y libdnnl-dev g++ make python3 && npm run build:native';
+
+/** The directory holding diffuse's package.json (works from src/ via tsx and from dist/). */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'diffuse') return dir;
+      } catch {
+        // not ours; keep walking up
+      }
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return process.cwd();
+    dir = parent;
+  }
+}
+
+let loaded: NativeBinding | null = null;
+let failure: NativeLoadError | null = null;
+
+/** The addon, loading it on first use. Throws NativeLoadError if it cannot be loaded. */
+export function addon(): NativeBinding {
+  if (loaded !== null) return loaded;
+  if (failure !== null) throw failure;
+  const root = packageRoot();
+  const candidates = [
+    ...(process.env['DIFFUSE_NATIVE'] ? [process.env['DIFFUSE_NATIVE']] : []),
+    join(root, 'build', 'Release', 'diffuse_native.node'),
+    join(root, 'build', 'Debug', 'diffuse_native.node'),
+  ];
+  const require = createRequire(import.meta.url);
+  const tried: string[] = [];
+  for (const file of candidates) {
+    if (!existsSync(file)) {
+      tried.push(`${file} (not found)`);
+      continue;
+    }
+    try {
+      loaded = require(file) as NativeBinding;
+      return loaded;
+    } catch (e) {
+      tried.push(`${file} (failed to load: ${(e as Error).message.split('\n')[0]})`);
+    }
+  }
+  failure = new NativeLoadError(
+    `diffuse: the native addon could not be loaded. Looked for:\n  ${tried.join('\n  ')}\n` +
+      `Fix: in ${root} run\n  ${FIX}`,
+  );
+  throw failure;
+}
+
+/** Checks that a buffer can go to the native backend (float32 only). */
+export function f32(op: string, name: string, a: Storage): Float32Array {
+  if (!(a instanceof Float32Array)) {
+    throw new DTypeError(`${op}: input '${name}' is float64, but the native backend runs float32 only (use the reference backend for float64)`);
+  }
+  return a;
+}
+
+/** Calls into the addon, turning its errors into NativeKernelError. */
+export function nativeCall<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof NativeKernelError || e instanceof NativeLoadError || e instanceof DTypeError) throw e;
+    throw new NativeKernelError((e as Error).message);
+  }
+}
+
+/** Typed access to one addon function. */
+export function fn<F extends (...args: never[]) => unknown>(name: string): F {
+  const f = addon()[name];
+  if (typeof f !== 'function') {
+    throw new NativeLoadError(`diffuse: the native addon has no function '${name}'; it is out of date. Fix: ${FIX}`);
+  }
+  return f as unknown as F;
+}

@@ -1,0 +1,150 @@
+/**
+ * Reverse-mode autodiff with a define-by-run graph: every op that sees an input requiring
+ * gradients records a GradNode on its output; `backward()` walks the nodes in reverse
+ * topological order, calls each node's gradient function, and accumulates leaf gradients.
+ */
+import { Tensor } from './tensor.js';
+import { fmtShape, ShapeError } from './errors.js';
+import { backend } from '../backend/backend.js';
+
+/** What an op leaves on its output so gradients can flow back to its inputs. */
+export interface GradNode {
+  readonly op: string;
+  readonly inputs: readonly Tensor[];
+  /** Given dL/d(out), returns dL/d(input) for each input (null where no gradient flows). */
+  readonly backward: (gradOut: Tensor) => readonly (Tensor | null)[];
+}
+
+let gradEnabled = true;
+
+/** Whether ops currently record gradient nodes. */
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/**
+ * Runs `fn` without recording any graph (sampling, evaluation, optimizer updates).
+ * @example const x0 = noGrad(() => model.forward(x, t));
+ */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/**
+ * Records `out = op(inputs)` on the tape if any input requires gradients; returns `out`.
+ * Every op calls this once, right after its forward kernel, with its gradient function.
+ */
+export function recordOp(
+  op: string,
+  out: Tensor,
+  inputs: readonly Tensor[],
+  backward: (gradOut: Tensor) => readonly (Tensor | null)[],
+): Tensor {
+  if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
+    out.requiresGrad = true;
+    out.node = { op, inputs, backward };
+  }
+  return out;
+}
+
+/** Tensors reachable from `root` through grad nodes, inputs before the outputs that use them. */
+function topoOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  // Iterative DFS: deep U-Nets would overflow a recursive one.
+  const stack: { t: Tensor; next: number }[] = [{ t: root, next: 0 }];
+  seen.add(root);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    const inputs = top.t.node?.inputs ?? [];
+    if (top.next < inputs.length) {
+      const child = inputs[top.next++]!;
+      if (child.requiresGrad && !seen.has(child)) {
+        seen.add(child);
+        stack.push({ t: child, next: 0 });
+      }
+    } else {
+      order.push(top.t);
+      stack.pop();
+    }
+  }
+  return order;
+}
+
+function addInto(dst: Tensor, src: Tensor): void {
+  backend().axpy(dst.data, src.data, 1);
+}
+
+function copyOf(t: Tensor): Tensor {
+  return new Tensor(t.data.slice(), t.shape);
+}
+
+/** See Tensor.backward. */
+export function backward(root: Tensor, grad: Tensor | undefined, retainGraph: boolean): void {
+  if (!root.requiresGrad) {
+    throw new ShapeError(`backward(): the tensor of shape ${fmtShape(root.shape)} does not require gradients (no input of its graph has requiresGrad)`);
+  }
+  let seed: Tensor;
+  if (grad === undefined) {
+    if (root.size !== 1) {
+      throw new ShapeError(`backward(): the tensor has shape ${fmtShape(root.shape)}; a non-scalar needs an explicit gradient argument of the same shape`);
+    }
+    seed = new Tensor(root.dtype === 'float64' ? new Float64Array([1]) : new Float32Array([1]), root.shape);
+  } else {
+    if (grad.size !== root.size || grad.dtype !== root.dtype) {
+      throw new ShapeError(`backward(): gradient has shape ${fmtShape(grad.shape)} (${grad.dtype}), expected ${fmtShape(root.shape)} (${root.dtype})`);
+    }
+    seed = grad;
+  }
+
+  const order = topoOrder(root);
+  // Gradients of non-leaf tensors, owned (safe to add into) or borrowed from a gradient function.
+  const grads = new Map<Tensor, { g: Tensor; owned: boolean }>();
+  grads.set(root, { g: seed, owned: false });
+
+  const accumulate = (t: Tensor, g: Tensor, op: string): void => {
+    if (g.size !== t.size) {
+      throw new ShapeError(`backward of ${op}: gradient has shape ${fmtShape(g.shape)}, expected the input's ${fmtShape(t.shape)}`);
+    }
+    if (t.node === null) {
+      // A leaf: accumulate into .grad (across backward calls too, as in PyTorch).
+      if (t.grad === null) t.grad = new Tensor(g.data.slice(), t.shape);
+      else addInto(t.grad, g);
+      return;
+    }
+    const prev = grads.get(t);
+    if (prev === undefined) grads.set(t, { g, owned: false });
+    else if (prev.owned) addInto(prev.g, g);
+    else {
+      const sum = copyOf(prev.g);
+      addInto(sum, g);
+      grads.set(t, { g: sum, owned: true });
+    }
+  };
+
+  noGrad(() => {
+    for (let i = order.length - 1; i >= 0; i--) {
+      const t = order[i]!;
+      const node = t.node;
+      if (node === null) {
+        if (t === root) accumulate(t, seed, 'backward');
+        continue;
+      }
+      const entry = grads.get(t);
+      grads.delete(t);
+      if (!retainGraph) t.node = null;
+      if (entry === undefined) continue;
+      const inGrads = node.backward(entry.g);
+      node.inputs.forEach((input, k) => {
+        const g = inGrads[k];
+        if (g && input.requiresGrad) accumulate(input, g, node.op);
+      });
+    }
+  });
+}

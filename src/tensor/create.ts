@@ -1,0 +1,53 @@
+/** Creating tensors. */
+import { Tensor, allocStorage, numel, type DType } from './tensor.js';
+import { ArgumentError, ShapeError, fmtShape } from './errors.js';
+
+export interface TensorOptions {
+  requiresGrad?: boolean;
+  dtype?: DType;
+}
+
+function checkShapeArg(op: string, shape: readonly number[]): void {
+  if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) {
+    throw new ArgumentError(`${op}: shape must be an array of non-negative integers, found ${JSON.stringify(shape)}`);
+  }
+}
+
+/**
+ * A tensor from values and a shape (row-major; images NHWC).
+ * @example const x = tensor([1, 2, 3, 4], [2, 2]);
+ */
+export function tensor(data: ArrayLike<number>, shape: readonly number[], options: TensorOptions = {}): Tensor {
+  checkShapeArg('tensor', shape);
+  if (data === null || typeof data !== 'object' || typeof data.length !== 'number') {
+    throw new ArgumentError(`tensor: data must be an array or typed array of numbers, found ${data === null ? 'null' : typeof data}`);
+  }
+  const n = numel(shape);
+  if (data.length !== n) {
+    throw new ShapeError(`tensor: ${data.length} values do not fill shape ${fmtShape(shape)} (${n} elements)`);
+  }
+  const storage = allocStorage(options.dtype ?? 'float32', n);
+  storage.set(data);
+  return new Tensor(storage, shape, options.requiresGrad ?? false);
+}
+
+/** A tensor filled with `value`. */
+export function full(shape: readonly number[], value: number, options: TensorOptions = {}): Tensor {
+  checkShapeArg('full', shape);
+  const storage = allocStorage(options.dtype ?? 'float32', numel(shape));
+  if (value !== 0) storage.fill(value);
+  return new Tensor(storage, shape, options.requiresGrad ?? false);
+}
+
+export const zeros = (shape: readonly number[], options: TensorOptions = {}): Tensor => full(shape, 0, options);
+export const ones = (shape: readonly number[], options: TensorOptions = {}): Tensor => full(shape, 1, options);
+
+/** A scalar (shape []). */
+export function scalar(value: number, options: TensorOptions = {}): Tensor {
+  return full([], value, options);
+}
+
+/** An uninitialised (zeroed) output buffer for an op: internal. */
+export function empty(shape: readonly number[], dtype: DType): Tensor {
+  return new Tensor(allocStorage(dtype, numel(shape)), shape);
+}

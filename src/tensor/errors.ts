@@ -1,0 +1,32 @@
+/**
+ * Error types thrown by the engine. Every message names the op, the input, what was expected
+ * and what was found, so the person who hit it can fix the call without reading our code.
+ */
+
+/** Base class of every error diffuse throws on purpose. */
+export class DiffuseError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** A tensor's shape does not fit the op. */
+export class ShapeError extends DiffuseError {}
+
+/** A tensor's dtype does not fit the op or the backend. */
+export class DTypeError extends DiffuseError {}
+
+/** An argument has the wrong type (not a tensor, not a number, ...). */
+export class ArgumentError extends DiffuseError {}
+
+/** The native addon is missing or failed to load. */
+export class NativeLoadError extends DiffuseError {}
+
+/** A native kernel rejected its arguments or failed; the message comes from C++. */
+export class NativeKernelError extends DiffuseError {}
+
+/** Formats a shape as `[2, 3, 4]` for messages. */
+export function fmtShape(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
