@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+// The `diffuse` command; the compiled CLI lives in dist/ (built by `npm ci` / `npm run build`).
+import { main } from '../dist/src/cli/main.js';
+
+process.exitCode = main(process.argv.slice(2));

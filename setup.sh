@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# One-step set-up on a fresh Debian 12/13 machine, as root: system packages, npm packages,
+# the native addon build (node-gyp, from `npm ci`) and the TypeScript build.
+set -euo pipefail
+cd "$(dirname "$0")"
+major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$major" -lt 20 ]; then
+  echo "setup.sh: Node.js >= 20 is required (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  # libdnnl-dev: oneDNN (2.x on Debian 12, 3.x on Debian 13); g++/make/python3: node-gyp.
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends libdnnl-dev g++ make python3 >/dev/null
+fi
+npm ci --no-audit --no-fund
