@@ -52,11 +52,11 @@ export function addon(): NativeBinding {
   if (loaded !== null) return loaded;
   if (failure !== null) throw failure;
   const root = packageRoot();
-  const candidates = [
-    ...(process.env['DIFFUSE_NATIVE'] ? [process.env['DIFFUSE_NATIVE']] : []),
-    join(root, 'build', 'Release', 'diffuse_native.node'),
-    join(root, 'build', 'Debug', 'diffuse_native.node'),
-  ];
+  // DIFFUSE_NATIVE names the one file to load (a custom build); otherwise node-gyp's outputs.
+  const override = process.env['DIFFUSE_NATIVE'];
+  const candidates = override
+    ? [override]
+    : [join(root, 'build', 'Release', 'diffuse_native.node'), join(root, 'build', 'Debug', 'diffuse_native.node')];
   const require = createRequire(import.meta.url);
   const tried: string[] = [];
   for (const file of candidates) {
