@@ -6,7 +6,7 @@
  * offset past them, so values never depend on the thread count or backend, and saving
  * { seed, offset } reproduces every later draw exactly.
  */
-import { Tensor, numel, type DType } from './tensor.js';
+import { Tensor, type DType, type Storage } from './tensor.js';
 import { empty } from './create.js';
 import { ArgumentError } from './errors.js';
 import { backend } from '../backend/backend.js';
@@ -31,16 +31,15 @@ function halves(v: bigint): U64Halves {
 }
 
 /** Parses a seed or offset (number, bigint or decimal string) into [0, 2^64), naming `what` on failure. */
-function toU64(op: string, what: string, v: unknown): bigint {
+function toU64(op: string, what: string, v: unknown, allowString: boolean): bigint {
   let b: bigint | null = null;
   if (typeof v === 'bigint') b = v;
   else if (typeof v === 'number' && Number.isSafeInteger(v)) b = BigInt(v);
-  else if (typeof v === 'string' && /^[0-9]+$/.test(v)) b = BigInt(v);
+  else if (allowString && typeof v === 'string' && /^[0-9]+$/.test(v)) b = BigInt(v);
   if (b === null || b < 0n || b > U64_MAX) {
     const found = typeof v === 'string' ? JSON.stringify(v) : typeof v === 'number' || typeof v === 'bigint' ? String(v) : typeof v;
-    throw new ArgumentError(
-      `${op}: ${what} must be an integer in [0, 2^64) (a safe-integer number, a bigint or a decimal string), found ${found}`,
-    );
+    const forms = allowString ? 'a safe-integer number, a bigint or a decimal string' : 'a safe-integer number or a bigint';
+    throw new ArgumentError(`${op}: ${what} must be an integer in [0, 2^64) (${forms}), found ${found}`);
   }
   return b;
 }
@@ -64,7 +63,7 @@ export class Generator {
   #offset: bigint;
 
   constructor(seed: number | bigint) {
-    this.#seed = toU64('Generator', 'seed', seed);
+    this.#seed = toU64('Generator', 'seed', seed, false);
     this.#offset = 0n;
   }
 
@@ -78,12 +77,16 @@ export class Generator {
     return this.#offset;
   }
 
-  /** Reserves the counters for a draw of `n` values and returns the first one. */
-  #take(n: number): U64Halves {
+  /**
+   * Runs `kernel` on the counters of a draw into `out`, then advances the offset past them
+   * (only once the kernel succeeded, so a rejected draw consumes nothing).
+   */
+  #draw(out: Tensor, kernel: (data: Storage, key: U64Halves, offset: U64Halves) => void): Tensor {
     const start = this.#offset;
+    if (out.size > 0) kernel(out.data, halves(this.#seed), halves(start));
     // Counters wrap modulo 2^64, as Philox's counter space does.
-    this.#offset = (start + BigInt(Math.ceil(n / 4))) & U64_MAX;
-    return halves(start);
+    this.#offset = (start + BigInt(Math.ceil(out.size / 4))) & U64_MAX;
+    return out;
   }
 
   /**
@@ -92,11 +95,7 @@ export class Generator {
    */
   uniform(shape: readonly number[], options: DrawOptions = {}): Tensor {
     checkShape('uniform', shape);
-    const out = empty(shape, options.dtype ?? 'float32');
-    const key = halves(this.#seed);
-    const offset = this.#take(numel(shape));
-    if (out.size > 0) backend().philoxUniform(out.data, key, offset);
-    return out;
+    return this.#draw(empty(shape, options.dtype ?? 'float32'), (data, key, offset) => backend().philoxUniform(data, key, offset));
   }
 
   /**
@@ -111,11 +110,9 @@ export class Generator {
     if (typeof std !== 'number' || !Number.isFinite(std) || std < 0) {
       throw new ArgumentError(`normal: 'std' must be a finite number >= 0, found ${String(std)}`);
     }
-    const out = empty(shape, options.dtype ?? 'float32');
-    const key = halves(this.#seed);
-    const offset = this.#take(numel(shape));
-    if (out.size > 0) backend().philoxNormal(out.data, key, offset, mean, std);
-    return out;
+    return this.#draw(empty(shape, options.dtype ?? 'float32'), (data, key, offset) =>
+      backend().philoxNormal(data, key, offset, mean, std),
+    );
   }
 
   /** The position to save (JSON-safe). */
@@ -128,8 +125,8 @@ export class Generator {
     if (state === null || typeof state !== 'object') {
       throw new ArgumentError(`Generator.setState: state must be an object { seed, offset }, found ${state === null ? 'null' : typeof state}`);
     }
-    const seed = toU64('Generator.setState', "state 'seed'", state.seed);
-    const offset = toU64('Generator.setState', "state 'offset'", state.offset);
+    const seed = toU64('Generator.setState', "state 'seed'", state.seed, true);
+    const offset = toU64('Generator.setState', "state 'offset'", state.offset, true);
     this.#seed = seed;
     this.#offset = offset;
   }
