@@ -1,0 +1,61 @@
+/**
+ * Layer normalisation over the last axis (Ba, Kiros & Hinton, "Layer Normalization", 2016), as
+ * torch.nn.functional.layer_norm with normalized_shape = [D]:
+ *   y = (x - mean) / sqrt(var + eps) * gamma + beta   (biased variance over the last axis)
+ * gamma and beta (D) are each optional. Forward saves mean and rstd per row; the gradient is
+ *   gx = rstd * (gh - mean(gh) - xHat * mean(gh * xHat)),  gh = gy * gamma,
+ *   gGamma = sum_rows gy * xHat,  gBeta = sum_rows gy.
+ */
+import { Tensor } from '../tensor/tensor.js';
+import { empty } from '../tensor/create.js';
+import { recordOp } from '../tensor/autograd.js';
+import { expectNumber, expectTensor, sameDType } from '../tensor/check.js';
+import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
+import { backend } from '../backend/backend.js';
+
+/** Default variance epsilon, as torch.nn.LayerNorm. */
+export const LAYER_NORM_EPS = 1e-5;
+
+/**
+ * Layer norm of `x` (..., D) over its last axis, with optional affine `gamma`, `beta` (D).
+ * Differentiable in x and in whichever of gamma, beta are given.
+ * @example const y = layerNorm(h, gamma, beta); // h (B, L, D)
+ */
+export function layerNorm(x: Tensor, gamma?: Tensor | null, beta?: Tensor | null, eps = LAYER_NORM_EPS): Tensor {
+  const op = 'layerNorm';
+  expectTensor(op, 'x', x);
+  if (x.rank < 1) throw new ShapeError(`${op}: input 'x' must have rank >= 1 (..., D), found shape ${fmtShape(x.shape)}`);
+  const d = x.shape[x.rank - 1]!;
+  const g = gamma ?? null;
+  const b = beta ?? null;
+  for (const [name, t] of [['gamma', g], ['beta', b]] as const) {
+    if (t === null) continue;
+    expectTensor(op, name, t);
+    if (t.rank !== 1 || t.shape[0] !== d) {
+      throw new ShapeError(`${op}: input '${name}' has shape ${fmtShape(t.shape)}, expected [${d}] (the last axis of x ${fmtShape(x.shape)})`);
+    }
+    sameDType(op, { x, [name]: t });
+  }
+  expectNumber(op, 'eps', eps);
+  if (!(eps >= 0) || !Number.isFinite(eps)) throw new ArgumentError(`${op}: 'eps' must be a finite number >= 0, found ${eps}`);
+
+  const rows = d === 0 ? 0 : x.size / d;
+  const y = empty(x.shape, x.dtype); // (..., D)
+  const mean = empty([rows], x.dtype); // saved for backward
+  const rstd = empty([rows], x.dtype);
+  if (x.size > 0) backend().layerNormForward(x.data, g?.data ?? null, b?.data ?? null, rows, d, eps, y.data, mean.data, rstd.data);
+
+  const inputs = [x, ...(g ? [g] : []), ...(b ? [b] : [])];
+  return recordOp(op, y, inputs, (gy) => {
+    const gx = empty(x.shape, x.dtype);
+    const gGamma = g && g.requiresGrad ? empty([d], x.dtype) : null;
+    const gBeta = b && b.requiresGrad ? empty([d], x.dtype) : null;
+    if (x.size > 0) {
+      backend().layerNormBackward(x.data, g?.data ?? null, mean.data, rstd.data, gy.data, rows, d, gx.data, gGamma?.data ?? null, gBeta?.data ?? null);
+    } else {
+      gGamma?.data.fill(0);
+      gBeta?.data.fill(0);
+    }
+    return [gx, ...(g ? [gGamma] : []), ...(b ? [gBeta] : [])];
+  });
+}
