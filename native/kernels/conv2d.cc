@@ -1,8 +1,183 @@
-// (placeholder: filled in by the conv2d kernel family)
+// 2-D convolution over oneDNN: forward (y = x * w + b), backward-data (gx) and backward-weights
+// (gw and, when asked, gb = sum of gy over N, OH, OW). Activations NHWC, weights OHWI
+// (O, KH, KW, I), bias (O). Primitives are created once per geometry and cached, so a repeated
+// call only wraps the caller's buffers in memory objects and executes.
+//
+// Plain nhwc/ohwi layouts are used on purpose: format `any` with cached reorders was not
+// measured to be faster for our shapes (see bench/kernels.ts), and plain layouts need no copies.
+#include <array>
+#include <map>
+#include <memory>
+#include <mutex>
 #include "common.h"
+#include "dnnl_compat.h"
 
 namespace diffuse {
 
-void InitConv2d(Napi::Env env, Napi::Object exports) {}
+namespace {
+
+using dnnl::memory;
+
+// The geometry passed from TypeScript as an Int32Array, in this order (see geometryArray in
+// src/backend/native/conv2d.ts): N, H, W, Cin, Cout, KH, KW, strideH, strideW, padTop,
+// padBottom, padLeft, padRight.
+struct ConvGeom {
+  int64_t n, h, w, cin, cout, kh, kw, sh, sw, pt, pb, pl, pr;
+  int64_t oh() const { return (h + pt + pb - kh) / sh + 1; }
+  int64_t ow() const { return (w + pl + pr - kw) / sw + 1; }
+  size_t xSize() const { return static_cast<size_t>(n * h * w * cin); }
+  size_t wSize() const { return static_cast<size_t>(cout * kh * kw * cin); }
+  size_t ySize() const { return static_cast<size_t>(n * oh() * ow() * cout); }
+};
+constexpr int kConvGeomLen = 13;
+
+struct ConvDescs {
+  memory::desc x, w, b, y;
+  memory::dims strides, padL, padR;
+};
+
+ConvGeom convGeomArg(const Napi::CallbackInfo& info, size_t i, const char* op) {
+  Napi::Int32Array g = i32Arg(info, i, op, "geometry");
+  require(g.ElementLength() == kConvGeomLen, std::string(op) + ": argument 'geometry' has " +
+                                                 std::to_string(g.ElementLength()) + " elements, expected " +
+                                                 std::to_string(kConvGeomLen));
+  const int32_t* d = g.Data();
+  ConvGeom c{d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12]};
+  require(c.n >= 1 && c.h >= 1 && c.w >= 1 && c.cin >= 1 && c.cout >= 1 && c.kh >= 1 && c.kw >= 1,
+          std::string(op) + ": sizes in 'geometry' must be >= 1");
+  require(c.sh >= 1 && c.sw >= 1, std::string(op) + ": strides in 'geometry' must be >= 1");
+  require(c.pt >= 0 && c.pb >= 0 && c.pl >= 0 && c.pr >= 0, std::string(op) + ": padding in 'geometry' must be >= 0");
+  require(c.h + c.pt + c.pb >= c.kh && c.w + c.pl + c.pr >= c.kw,
+          std::string(op) + ": the kernel is larger than the padded input");
+  return c;
+}
+
+ConvDescs convDescs(const ConvGeom& g) {
+  using tag = memory::format_tag;
+  const auto f32 = memory::data_type::f32;
+  ConvDescs d;
+  d.x = memory::desc({g.n, g.cin, g.h, g.w}, f32, tag::nhwc);
+  d.w = memory::desc({g.cout, g.cin, g.kh, g.kw}, f32, tag::ohwi);
+  d.b = memory::desc({g.cout}, f32, tag::x);
+  d.y = memory::desc({g.n, g.cout, g.oh(), g.ow()}, f32, tag::nhwc);
+  d.strides = {g.sh, g.sw};
+  d.padL = {g.pt, g.pl};
+  d.padR = {g.pb, g.pr};
+  return d;
+}
+
+// Which primitive of a geometry; with/without bias counts as a different primitive.
+enum ConvKind { kFwd = 0, kFwdBias = 1, kBwdData = 2, kBwdWeights = 3, kBwdWeightsBias = 4 };
+
+using ConvKey = std::array<int64_t, kConvGeomLen + 1>;
+
+std::mutex cacheMutex;
+std::map<ConvKey, dnnl::primitive> cache;
+
+// The cached primitive for (geometry, kind), created on first use.
+dnnl::primitive convPrimitive(const ConvGeom& g, ConvKind kind) {
+  ConvKey key;
+  key = {g.n, g.h, g.w, g.cin, g.cout, g.kh, g.kw, g.sh, g.sw, g.pt, g.pb, g.pl, g.pr, kind};
+  std::lock_guard<std::mutex> lock(cacheMutex);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  const ConvDescs d = convDescs(g);
+  dnnl::primitive p;
+  switch (kind) {
+    case kFwd: p = dnnl::convolution_forward(makeConvFwdPd(d.x, d.w, nullptr, d.y, d.strides, d.padL, d.padR)); break;
+    case kFwdBias: p = dnnl::convolution_forward(makeConvFwdPd(d.x, d.w, &d.b, d.y, d.strides, d.padL, d.padR)); break;
+    case kBwdData: {
+      auto hint = makeConvFwdPd(d.x, d.w, nullptr, d.y, d.strides, d.padL, d.padR);
+      p = dnnl::convolution_backward_data(makeConvBwdDataPd(d.x, d.w, d.y, d.strides, d.padL, d.padR, hint));
+      break;
+    }
+    case kBwdWeights:
+    case kBwdWeightsBias: {
+      const bool bias = kind == kBwdWeightsBias;
+      auto hint = makeConvFwdPd(d.x, d.w, bias ? &d.b : nullptr, d.y, d.strides, d.padL, d.padR);
+      p = dnnl::convolution_backward_weights(
+          makeConvBwdWeightsPd(d.x, d.w, bias ? &d.b : nullptr, d.y, d.strides, d.padL, d.padR, hint));
+      break;
+    }
+  }
+  cache.emplace(key, p);
+  return p;
+}
+
+memory wrap(const memory::desc& md, float* data) { return memory(md, cpuEngine(), data); }
+
+// conv2dForward(geometry, x, w, b | null, y): y = conv(x, w) + b.
+Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
+  const char* op = "conv2dForward";
+  return guard(info, op, [&] {
+    const ConvGeom g = convGeomArg(info, 0, op);
+    F32 x = f32Arg(info, 1, op, "x", g.xSize());
+    F32 w = f32Arg(info, 2, op, "w", g.wSize());
+    const bool hasBias = info.Length() > 3 && !info[3].IsNull() && !info[3].IsUndefined();
+    F32 b = hasBias ? f32Arg(info, 3, op, "b", static_cast<size_t>(g.cout)) : F32{nullptr, 0};
+    F32 y = f32Arg(info, 4, op, "y", g.ySize());
+    const ConvDescs d = convDescs(g);
+    dnnl::primitive p = convPrimitive(g, hasBias ? kFwdBias : kFwd);
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, wrap(d.x, x.data)}, {DNNL_ARG_WEIGHTS, wrap(d.w, w.data)}, {DNNL_ARG_DST, wrap(d.y, y.data)}};
+    if (hasBias) args[DNNL_ARG_BIAS] = wrap(d.b, b.data);
+    p.execute(cpuStream(), args);
+    cpuStream().wait();
+  });
+}
+
+// conv2dBackwardData(geometry, gy, w, gx): gx = conv_transpose(gy, w).
+Napi::Value Conv2dBackwardData(const Napi::CallbackInfo& info) {
+  const char* op = "conv2dBackwardData";
+  return guard(info, op, [&] {
+    const ConvGeom g = convGeomArg(info, 0, op);
+    F32 gy = f32Arg(info, 1, op, "gy", g.ySize());
+    F32 w = f32Arg(info, 2, op, "w", g.wSize());
+    F32 gx = f32Arg(info, 3, op, "gx", g.xSize());
+    const ConvDescs d = convDescs(g);
+    dnnl::primitive p = convPrimitive(g, kBwdData);
+    p.execute(cpuStream(), {{DNNL_ARG_DIFF_DST, wrap(d.y, gy.data)},
+                            {DNNL_ARG_WEIGHTS, wrap(d.w, w.data)},
+                            {DNNL_ARG_DIFF_SRC, wrap(d.x, gx.data)}});
+    cpuStream().wait();
+  });
+}
+
+// conv2dBackwardWeights(geometry, x, gy, gw, gb | null): gw = sum over N, OH, OW of x-patches * gy;
+// gb = sum of gy over N, OH, OW. Both are overwritten (the op accumulates).
+Napi::Value Conv2dBackwardWeights(const Napi::CallbackInfo& info) {
+  const char* op = "conv2dBackwardWeights";
+  return guard(info, op, [&] {
+    const ConvGeom g = convGeomArg(info, 0, op);
+    F32 x = f32Arg(info, 1, op, "x", g.xSize());
+    F32 gy = f32Arg(info, 2, op, "gy", g.ySize());
+    F32 gw = f32Arg(info, 3, op, "gw", g.wSize());
+    const bool hasBias = info.Length() > 4 && !info[4].IsNull() && !info[4].IsUndefined();
+    F32 gb = hasBias ? f32Arg(info, 4, op, "gb", static_cast<size_t>(g.cout)) : F32{nullptr, 0};
+    const ConvDescs d = convDescs(g);
+    dnnl::primitive p = convPrimitive(g, hasBias ? kBwdWeightsBias : kBwdWeights);
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(d.x, x.data)},
+                                         {DNNL_ARG_DIFF_DST, wrap(d.y, gy.data)},
+                                         {DNNL_ARG_DIFF_WEIGHTS, wrap(d.w, gw.data)}};
+    if (hasBias) args[DNNL_ARG_DIFF_BIAS] = wrap(d.b, gb.data);
+    p.execute(cpuStream(), args);
+    cpuStream().wait();
+  });
+}
+
+// Number of cached conv primitives (tests check that repeated calls do not add any).
+Napi::Value Conv2dCacheSize(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> lock(cacheMutex);
+  return Napi::Number::New(info.Env(), static_cast<double>(cache.size()));
+}
+
+}  // namespace
+
+void InitConv2d(Napi::Env env, Napi::Object exports) {
+  exports.Set("conv2dForward", Napi::Function::New(env, Conv2dForward));
+  exports.Set("conv2dBackwardData", Napi::Function::New(env, Conv2dBackwardData));
+  exports.Set("conv2dBackwardWeights", Napi::Function::New(env, Conv2dBackwardWeights));
+  exports.Set("conv2dCacheSize", Napi::Function::New(env, Conv2dCacheSize));
+}
 
 }  // namespace diffuse
