@@ -1,3 +1,85 @@
-/** Kernel contract of the binary family (placeholder: filled in with the family). */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
-export interface BinaryKernels {}
+/**
+ * Kernel contract of the binary family: broadcasting elementwise arithmetic, where,
+ * sum-reductions over any set of axes (which also serve as `sumTo` for broadcast gradients),
+ * broadcastTo, scalar ops, and the fused squared-error loss.
+ *
+ * Broadcasting follows NumPy/PyTorch: shapes are aligned at their trailing axes; an axis of
+ * size 1 (or a missing leading axis) repeats to match the other operand.
+ */
+import type { Storage } from '../../tensor/tensor.js';
+import { ShapeError, fmtShape } from '../../tensor/errors.js';
+
+/** Tensor-tensor ops; the order is the op code shared with native/kernels/binary.cc. */
+export const BINARY_OPS = ['add', 'sub', 'mul', 'div'] as const;
+export type BinaryOp = (typeof BINARY_OPS)[number];
+
+/**
+ * Tensor-scalar ops; the order is the op code shared with native/kernels/binary.cc.
+ * `s` is the scalar (for clamp: the lower bound) and `t` the second scalar (clamp's upper bound).
+ * rsub is s - x; pow is x^s.
+ */
+export const SCALAR_OPS = ['add', 'sub', 'rsub', 'mul', 'div', 'pow', 'clamp'] as const;
+export type ScalarOp = (typeof SCALAR_OPS)[number];
+
+export interface BinaryKernels {
+  /** out = a (op) b, with a and b broadcast to outShape. */
+  binary(op: BinaryOp, a: Storage, aShape: readonly number[], b: Storage, bShape: readonly number[], out: Storage, outShape: readonly number[]): void;
+  /** out = mask != 0 ? a : b, all three broadcast to outShape (a NaN mask counts as true). */
+  where(
+    mask: Storage, maskShape: readonly number[],
+    a: Storage, aShape: readonly number[],
+    b: Storage, bShape: readonly number[],
+    out: Storage, outShape: readonly number[],
+  ): void;
+  /**
+   * out = x summed over the axes where outShape (right-aligned to xShape, rank <= x's) has
+   * size 1 and xShape does not: `sumTo` for broadcast gradients, and `sum` with keepDims.
+   * Accumulates in double precision.
+   */
+  reduceSum(x: Storage, xShape: readonly number[], out: Storage, outShape: readonly number[]): void;
+  /** out = x repeated along its size-1 (or missing leading) axes to outShape. */
+  broadcastTo(x: Storage, xShape: readonly number[], out: Storage, outShape: readonly number[]): void;
+  /** out[i] = x[i] (op) s; clamp is min(max(x, s), t). NaN propagates. */
+  scalar(op: ScalarOp, x: Storage, s: number, t: number, out: Storage): void;
+  /** gx[i] = gy[i] * d(x (op) s)/dx at x[i] (clamp: 1 inside [s, t] or at NaN, 0 outside). */
+  scalarBackward(op: ScalarOp, x: Storage, s: number, t: number, gy: Storage, gx: Storage): void;
+  /** sum_i (pred[i] - target[i])^2, accumulated in double. */
+  sqDiffSum(pred: Storage, target: Storage): number;
+  /** out[i] = (pred[i] - target[i])^2. */
+  sqDiff(pred: Storage, target: Storage, out: Storage): void;
+  /** g[i] = scale * gy[i or 0] * (pred[i] - target[i]); gy has one element or as many as pred. */
+  sqDiffBackward(pred: Storage, target: Storage, gy: Storage, scale: number, g: Storage): void;
+}
+
+/**
+ * The broadcast of several shapes (NumPy rules). Throws a ShapeError naming `op`, both
+ * offending inputs with their shapes, and the axis (counted from the end, as broadcasting aligns).
+ * @example broadcastShapes('add', { a: [3, 1, 5], b: [4, 1] }) // [3, 4, 5]
+ */
+export function broadcastShapes(op: string, named: Record<string, readonly number[]>): number[] {
+  const entries = Object.entries(named);
+  const rank = Math.max(0, ...entries.map(([, s]) => s.length));
+  const out: number[] = new Array<number>(rank).fill(1);
+  // Which input set each output axis (for the message when a later input disagrees).
+  const owner: (string | null)[] = new Array<string | null>(rank).fill(null);
+  for (const [name, s] of entries) {
+    const off = rank - s.length;
+    for (let i = 0; i < s.length; i++) {
+      const d = s[i]!;
+      const o = out[off + i]!;
+      if (d === o || d === 1) continue;
+      if (o === 1) {
+        out[off + i] = d;
+        owner[off + i] = name;
+        continue;
+      }
+      const other = owner[off + i]!;
+      const axis = i - s.length;
+      throw new ShapeError(
+        `${op}: cannot broadcast '${other}' of shape ${fmtShape(named[other]!)} with '${name}' of shape ${fmtShape(s)}: ` +
+          `axis ${axis} (counted from the end) has size ${o} in '${other}' and ${d} in '${name}'; sizes must match or one must be 1`,
+      );
+    }
+  }
+  return out;
+}
