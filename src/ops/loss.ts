@@ -1,0 +1,54 @@
+/**
+ * Mean squared error, the DDPM training loss (Ho et al. 2020, eq. 14: ||eps - eps_theta||^2).
+ * Forward and backward are fused kernels: the squared differences are summed in double
+ * without materialising them, and each input's gradient is one pass.
+ */
+import { Tensor } from '../tensor/tensor.js';
+import { empty, tensor } from '../tensor/create.js';
+import { recordOp } from '../tensor/autograd.js';
+import { expectShape, expectTensor, sameDType } from '../tensor/check.js';
+import { ArgumentError } from '../tensor/errors.js';
+import { backend } from '../backend/backend.js';
+
+/** How a loss is reduced over elements. */
+export type Reduction = 'mean' | 'sum' | 'none';
+
+/**
+ * mean, sum or elementwise (pred - target)^2. pred and target must have the same shape
+ * (no broadcasting: a mismatch is almost always a bug). 'mean' and 'sum' return shape [].
+ * @example const loss = mseLoss(epsPred, noise); loss.backward();
+ */
+export function mseLoss(pred: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
+  expectTensor('mseLoss', 'pred', pred);
+  expectTensor('mseLoss', 'target', target);
+  const dtype = sameDType('mseLoss', { pred, target });
+  expectShape('mseLoss', 'target', target, pred.shape);
+  let out: Tensor;
+  // d/dpred of (p - t)^2 is 2 (p - t); the reduction scales it (mean: by 1/n).
+  let scale: number;
+  switch (reduction) {
+    case 'mean':
+    case 'sum': {
+      const s = backend().sqDiffSum(pred.data, target.data);
+      const n = pred.size;
+      out = tensor([reduction === 'mean' ? s / n : s], [], { dtype });
+      scale = reduction === 'mean' ? 2 / n : 2;
+      break;
+    }
+    case 'none':
+      out = empty(pred.shape, dtype);
+      backend().sqDiff(pred.data, target.data, out.data);
+      scale = 2;
+      break;
+    default:
+      throw new ArgumentError(`mseLoss: reduction must be 'mean', 'sum' or 'none', found ${JSON.stringify(reduction as unknown)}`);
+  }
+  return recordOp('mseLoss', out, [pred, target], (gy) => {
+    const grad = (sign: number): Tensor => {
+      const g = empty(pred.shape, dtype);
+      backend().sqDiffBackward(pred.data, target.data, gy.data, sign * scale, g.data);
+      return g;
+    };
+    return [pred.requiresGrad ? grad(1) : null, target.requiresGrad ? grad(-1) : null];
+  });
+}

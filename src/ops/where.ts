@@ -1,0 +1,37 @@
+/**
+ * where(mask, a, b): a where mask is nonzero, b elsewhere, with broadcasting over all three.
+ * The gradient flows to a where the mask is true and to b elsewhere; the mask gets none.
+ */
+import { Tensor } from '../tensor/tensor.js';
+import { empty, zeros } from '../tensor/create.js';
+import { recordOp } from '../tensor/autograd.js';
+import { expectTensor, sameDType } from '../tensor/check.js';
+import { backend } from '../backend/backend.js';
+import { broadcastShapes } from '../backend/kernels/binary.js';
+import { sumTo } from './reduce.js';
+
+/**
+ * Elementwise select: out = mask != 0 ? a : b (a NaN in the mask counts as true).
+ * mask holds 0/1 values; mask, a and b broadcast together (NumPy rules).
+ * @example where(known, x0, xPred) // inpainting: keep known pixels
+ */
+export function where(mask: Tensor, a: Tensor, b: Tensor): Tensor {
+  expectTensor('where', 'mask', mask);
+  expectTensor('where', 'a', a);
+  expectTensor('where', 'b', b);
+  const dtype = sameDType('where', { a, b, mask });
+  const shape = broadcastShapes('where', { mask: mask.shape, a: a.shape, b: b.shape });
+  const out = empty(shape, dtype);
+  backend().where(mask.data, mask.shape, a.data, a.shape, b.data, b.shape, out.data, shape);
+  return recordOp('where', out, [mask, a, b], (gy) => {
+    // Route gy by the same mask, with zeros on the other side, then sum back to each shape.
+    const zero = zeros([], { dtype });
+    const pick = (useA: boolean): Tensor => {
+      const g = empty(shape, dtype);
+      if (useA) backend().where(mask.data, mask.shape, gy.data, shape, zero.data, [], g.data, shape);
+      else backend().where(mask.data, mask.shape, zero.data, [], gy.data, shape, g.data, shape);
+      return g;
+    };
+    return [null, a.requiresGrad ? sumTo(pick(true), a.shape) : null, b.requiresGrad ? sumTo(pick(false), b.shape) : null];
+  });
+}
