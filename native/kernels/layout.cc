@@ -18,6 +18,15 @@ constexpr size_t kMaxRank = 16;
 // Tile edge for transposing copies: 32x32 floats = 4 KiB per side, well inside L1.
 constexpr int64_t kTile = 32;
 
+// a * b for sizes, or an error naming the op if it overflows (hostile arguments must not wrap
+// around into a size that passes the buffer checks).
+static int64_t mulSize(int64_t a, int64_t b, const char* op) {
+  int64_t r;
+  require(!__builtin_mul_overflow(a, b, &r), std::string(op) + ": sizes overflow (" + std::to_string(a) + " x " +
+                                                  std::to_string(b) + ")");
+  return r;
+}
+
 // Product of an Int32Array's entries, each checked to be >= 0.
 static int64_t checkedDims(const Napi::Int32Array& a, const char* op, const char* name,
                            std::vector<int64_t>& dims) {
@@ -27,7 +36,7 @@ static int64_t checkedDims(const Napi::Int32Array& a, const char* op, const char
     require(a[i] >= 0, std::string(op) + ": argument '" + name + "' has a negative entry " +
                            std::to_string(a[i]) + " at position " + std::to_string(i));
     dims[i] = a[i];
-    n *= a[i];
+    n = mulSize(n, a[i], op);
   }
   return n;
 }
@@ -168,9 +177,9 @@ static void slabCopy(const Napi::CallbackInfo& info, const char* op) {
   const int64_t outer = intArg(info, 1, op, "outer");
   std::vector<int64_t> inners;
   checkedDims(i32Arg(info, 2, op, "inners"), op, "inners", inners);
-  int64_t total = 0;  // the width of one row of the whole buffer
+  int64_t total = 0;  // the width of one row of the whole buffer (inners are int32, so no overflow)
   for (int64_t v : inners) total += v;
-  F32 whole = f32Arg(info, wholeAt, op, kConcat ? "out" : "x", static_cast<size_t>(outer * total));
+  F32 whole = f32Arg(info, wholeAt, op, kConcat ? "out" : "x", static_cast<size_t>(mulSize(outer, total, op)));
   std::vector<float*> slabs = slabArgs(info, slabsAt, op, kConcat ? "xs" : "outs", outer, inners);
   const size_t K = inners.size();
   float* big = whole.data;
@@ -205,7 +214,9 @@ struct Nhwc {
   int64_t size() const { return n * h * w * c; }
 };
 static Nhwc nhwcArgs(const Napi::CallbackInfo& info, const char* op) {
-  return {intArg(info, 1, op, "n"), intArg(info, 2, op, "h"), intArg(info, 3, op, "w"), intArg(info, 4, op, "c")};
+  Nhwc s{intArg(info, 1, op, "n"), intArg(info, 2, op, "h"), intArg(info, 3, op, "w"), intArg(info, 4, op, "c")};
+  mulSize(mulSize(mulSize(mulSize(s.n, s.h, op), s.w, op), s.c, op), 4, op);  // 4x: the upsampled size
+  return s;
 }
 
 static Napi::Value UpsampleNearest2x(const Napi::CallbackInfo& info) {
@@ -268,10 +279,10 @@ static Napi::Value Embedding(const Napi::CallbackInfo& info) {
   const char* op = "embedding";
   return guard(info, op, [&] {
     const int64_t v = intArg(info, 1, op, "v"), d = intArg(info, 2, op, "d");
-    F32 w = f32Arg(info, 0, op, "weight", static_cast<size_t>(v * d));
+    F32 w = f32Arg(info, 0, op, "weight", static_cast<size_t>(mulSize(v, d, op)));
     Napi::Int32Array idx = i32Arg(info, 3, op, "indices");
     const int64_t m = static_cast<int64_t>(idx.ElementLength());
-    F32 out = f32Arg(info, 4, op, "out", static_cast<size_t>(m * d));
+    F32 out = f32Arg(info, 4, op, "out", static_cast<size_t>(mulSize(m, d, op)));
     checkIndices(idx, v, op);
     const int32_t* ix = idx.Data();
     const float* src = w.data;
@@ -287,8 +298,8 @@ static Napi::Value EmbeddingBackward(const Napi::CallbackInfo& info) {
     Napi::Int32Array idx = i32Arg(info, 1, op, "indices");
     const int64_t v = intArg(info, 2, op, "v"), d = intArg(info, 3, op, "d");
     const int64_t m = static_cast<int64_t>(idx.ElementLength());
-    F32 gy = f32Arg(info, 0, op, "gy", static_cast<size_t>(m * d));
-    F32 gw = f32Arg(info, 4, op, "gw", static_cast<size_t>(v * d));
+    F32 gy = f32Arg(info, 0, op, "gy", static_cast<size_t>(mulSize(m, d, op)));
+    F32 gw = f32Arg(info, 4, op, "gw", static_cast<size_t>(mulSize(v, d, op)));
     checkIndices(idx, v, op);
     const int32_t* ix = idx.Data();
     const float* g = gy.data;

@@ -32,6 +32,7 @@ describe('concat', () => {
   it('gradients match finite differences, inputs without requiresGrad get none', () => {
     gradcheck((a, b, c) => concat([a!, b!, c!], -1), [randTensor([2, 3, 2, 3], 1), randTensor([2, 3, 2, 2], 2), randTensor([2, 3, 2, 1], 3)]);
     gradcheck((a, b) => concat([a!, b!], 1), [randTensor([2, 2, 3], 4), randTensor([2, 3, 3], 5)], { skip: [0] });
+    gradcheck((a) => concat([a!, a!], 0), [randTensor([2, 3], 9)]); // the same input twice: gradients add
     const a = randTensor([2, 3], 6);
     const b = randTensor([2, 4], 7, { requiresGrad: true });
     concat([a, b]).backward(randTensor([2, 7], 8));

@@ -57,5 +57,6 @@ describe('upsampleNearest2x', () => {
     assert.throws(() => up(new Float32Array(5), 1, 2, 3, 1, new Float32Array(24)), /upsampleNearest2x: argument 'x' has 5 elements, expected 6/);
     assert.throws(() => back(new Float32Array(24), 1, 2, 3, 1, new Float32Array(7)), /upsampleNearest2xBackward: argument 'gx' has 7 elements, expected 6/);
     assert.throws(() => up(new Float32Array(6), 1, -2, 3, 1, new Float32Array(24)), /upsampleNearest2x: argument 'h' must be an integer >= 0/);
+    assert.throws(() => up(new Float32Array(6), 2 ** 40, 2 ** 40, 1, 1, new Float32Array(24)), /upsampleNearest2x: sizes overflow/);
   });
 });
