@@ -360,8 +360,8 @@ void reduceSumImpl(const float* x, const Shape& xs, float* out, const Shape& os)
       }
     }
     if (chunks > 1) {
-      // Combine partials in chunk order (thread-count independent).
-#pragma omp parallel for schedule(static) if (par)
+      // Combine partials in chunk order (thread-count independent); usually too small to split.
+#pragma omp parallel for schedule(static) if (O * len * chunks > kParallelMin)
       for (int64_t k = 0; k < O * len; ++k) {
         const int64_t o = k / len, j = k % len;
         double s = 0;
@@ -493,19 +493,20 @@ Napi::Value SqDiffSum(const Napi::CallbackInfo& info) {
 #pragma omp parallel for schedule(static) if (n > kParallelMin)
     for (int64_t c = 0; c < chunks; ++c) {
       const int64_t i1 = std::min(n, (c + 1) * kChunkElems);
-      double s0 = 0, s1 = 0;
+      // Four independent chains in a fixed order: deterministic, and not latency-bound.
+      double s[4] = {0, 0, 0, 0};
       int64_t i = c * kChunkElems;
-      for (; i + 2 <= i1; i += 2) {
-        const double d0 = static_cast<double>(p.data[i]) - t.data[i];
-        const double d1 = static_cast<double>(p.data[i + 1]) - t.data[i + 1];
-        s0 += d0 * d0;
-        s1 += d1 * d1;
+      for (; i + 4 <= i1; i += 4) {
+        for (int k = 0; k < 4; ++k) {
+          const double d = static_cast<double>(p.data[i + k]) - t.data[i + k];
+          s[k] += d * d;
+        }
       }
       for (; i < i1; ++i) {
         const double d = static_cast<double>(p.data[i]) - t.data[i];
-        s0 += d * d;
+        s[0] += d * d;
       }
-      partial[c] = s0 + s1;
+      partial[c] = (s[0] + s[1]) + (s[2] + s[3]);
     }
     for (double s : partial) total += s;
   });
