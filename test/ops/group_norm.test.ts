@@ -8,7 +8,7 @@ import { silu } from '../../src/ops/unary.js';
 import { tensor, ones, zeros } from '../../src/tensor/create.js';
 import { withBackend } from '../../src/backend/backend.js';
 import { nativeNorm } from '../../src/backend/native/norm.js';
-import { fn } from '../../src/backend/native/loader.js';
+import { addon, fn } from '../../src/backend/native/loader.js';
 import { DTypeError, NativeKernelError, ShapeError, ArgumentError } from '../../src/tensor/errors.js';
 import { assertBackendsAgree } from '../helpers/backends.js';
 import { assertClose } from '../helpers/closeness.js';
@@ -121,6 +121,27 @@ describe('groupNorm / groupNormSilu', () => {
         fused.forEach((t, i) => assertClose(t.data, composed[i]!.data, { nmseTol: 1e-11, absTol: 1e-5, what: `${b} result ${i}` }));
       });
     }
+  });
+
+  it('native results are bitwise identical with 1 and 2 threads (fixed chunking and reduction order)', () => {
+    const prev = addon().nativeInfo().threads;
+    const run = (threads: number): Tensor[] => {
+      addon().setNumThreads(threads);
+      try {
+        return runWithGrads(groupNormSilu, [2, 28, 28, 32], 8, 81);
+      } finally {
+        addon().setNumThreads(prev);
+      }
+    };
+    const one = run(1);
+    const two = run(2);
+    one.forEach((t, i) => assert.deepEqual(t.data, two[i]!.data, `result ${i} differs between 1 and 2 threads`));
+  });
+
+  it('an empty batch gives an empty output and zero parameter gradients', () => {
+    const [y, gx, gGamma, gBeta] = runWithGrads(groupNorm, [0, 3, 3, 4], 2, 91);
+    assert.deepEqual([y!.shape, gx!.shape], [[0, 3, 3, 4], [0, 3, 3, 4]]);
+    assert.deepEqual([...gGamma!.data, ...gBeta!.data], new Array(8).fill(0));
   });
 
   it('rejects bad input with messages naming the op, input, expected and found', () => {

@@ -6,6 +6,7 @@ import { layerNorm } from '../../src/ops/layer_norm.js';
 import { tensor } from '../../src/tensor/create.js';
 import { withBackend } from '../../src/backend/backend.js';
 import { nativeNorm } from '../../src/backend/native/norm.js';
+import { addon } from '../../src/backend/native/loader.js';
 import { DTypeError, NativeKernelError, ShapeError } from '../../src/tensor/errors.js';
 import { assertBackendsAgree } from '../helpers/backends.js';
 import { assertClose } from '../helpers/closeness.js';
@@ -70,6 +71,26 @@ describe('layerNorm', () => {
       const y = withBackend(b, () => layerNorm(x));
       for (let k = 0; k < 15; k++) assert.equal(Number.isNaN(y.data[k]!), k >= 5 && k < 10, `${b}: y[${k}] = ${y.data[k]}`);
     }
+  });
+
+  it('native results are bitwise identical with 1 and 2 threads (fixed row chunks and reduction order)', () => {
+    const prev = addon().nativeInfo().threads;
+    const run = (threads: number): Float32Array[] => {
+      addon().setNumThreads(threads);
+      try {
+        const x = randTensor([300, 70], 51, { requiresGrad: true });
+        const gamma = randTensor([70], 52, { requiresGrad: true });
+        const beta = randTensor([70], 53, { requiresGrad: true });
+        const y = layerNorm(x, gamma, beta);
+        y.backward(randTensor([300, 70], 54));
+        return [y, x.grad!, gamma.grad!, beta.grad!].map((t) => t.toArray());
+      } finally {
+        addon().setNumThreads(prev);
+      }
+    };
+    const one = run(1);
+    const two = run(2);
+    one.forEach((a, i) => assert.deepEqual(a, two[i], `result ${i} differs between 1 and 2 threads`));
   });
 
   it('rejects bad input with messages naming the op, input, expected and found', () => {
