@@ -46,7 +46,10 @@ std::string fmt(const Shape& s) {
   return r + "]";
 }
 
+// Element count; a zero anywhere wins first, so huge sizes beside a 0 cannot overflow.
 int64_t numel(const Shape& s) {
+  for (int64_t d : s)
+    if (d == 0) return 0;
   int64_t n = 1;
   for (int64_t d : s) n *= d;
   return n;
@@ -63,6 +66,10 @@ Shape shapeArg(const Napi::CallbackInfo& info, size_t i, const char* op, const c
     require(a[k] >= 0, std::string(op) + ": argument '" + name + "' has a negative size " + std::to_string(a[k]));
     s[k] = a[k];
   }
+  int64_t n = 1;
+  for (int64_t d : s)
+    require(!__builtin_mul_overflow(n, d, &n) || numel(s) == 0,
+            std::string(op) + ": argument '" + name + "' " + fmt(s) + " has too many elements");
   return s;
 }
 

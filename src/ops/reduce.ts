@@ -22,6 +22,7 @@ export function normalizeAxes(op: string, rank: number, axes: number | readonly 
   const seen = new Set<number>();
   for (const a of list) {
     if (typeof a !== 'number' || !Number.isInteger(a) || a < -rank || a >= rank) {
+      if (rank === 0) throw new ArgumentError(`${op}: axis ${String(a)} given, but a scalar (shape []) has no axes; omit 'axes'`);
       throw new ArgumentError(
         `${op}: axis ${String(a)} is out of range for a tensor of rank ${rank}; expected an integer in [${-rank}, ${rank - 1}]`,
       );

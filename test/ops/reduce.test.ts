@@ -147,6 +147,10 @@ describe('reductions', () => {
     assert.throws(() => bc(F(2), S(2), F(6), S(3, 3)), /broadcastTo: argument 'out' has 6 elements, expected 9/);
     assert.throws(() => bc(F(2), S(2), F(6), S(2, 3)), /broadcastTo: argument 'x' of shape \[2\] does not broadcast to \[2, 3\]/);
     assert.throws(() => red(F(1), S(...new Array<number>(17).fill(1)), F(1), S(1)), /reduceSum: argument 'xShape' has rank 17, at most 16/);
+    const big = 2 ** 31 - 1;
+    assert.throws(() => red(F(1), S(big, big, big), F(1), S(1)), /reduceSum: argument 'xShape' \[2147483647, 2147483647, 2147483647\] has too many elements/);
+    // A zero-size tensor with huge other axes is fine (nothing to do).
+    bc(F(0), S(0, big, big, big), F(0), S(0, big, big, big));
     assert.throws(
       () => withBackend('native', () => backend().reduceSum(F(5), [2, 3], F(3), [3])),
       (e: Error) => e instanceof NativeKernelError,
