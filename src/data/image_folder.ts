@@ -1,0 +1,216 @@
+/**
+ * Image-folder datasets: PNG/JPEG files decoded with sharp, resized (shorter side) and
+ * center-cropped to the model size, scaled to [-1, 1] and cached in memory as float32.
+ * `DIR/<class>/*.png` is class-conditional (labels = sorted class folder names);
+ * a flat `DIR/*.png` is unconditional. Every problem a run would hit later (an empty folder, a
+ * class folder without images, mixed channel counts, corrupt files) is found here, before training.
+ */
+import { readdirSync, statSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import { ArgumentError } from '../tensor/errors.js';
+import { decodeImage, probeImage } from '../io/png.js';
+import { DataError, checkIndex, type Dataset, type Sample } from './dataset.js';
+
+/** File extensions read as images (case-insensitive); other files (manifests, notes) are ignored. */
+export const IMAGE_EXTENSIONS: readonly string[] = Object.freeze(['.png', '.jpg', '.jpeg']);
+
+/** What to do with a file that cannot be decoded. */
+export type OnCorrupt = 'fail' | 'skip';
+
+/** Options of loadImageFolder. */
+export interface ImageFolderOptions {
+  /** Side of the square images the model takes. */
+  imageSize: number;
+  /** 'fail' (default): stop with the file's path; 'skip': report it through onWarning and go on. */
+  onCorrupt?: OnCorrupt;
+  /** Receives skip reports (default: console.warn). */
+  onWarning?: (message: string) => void;
+  /** Files decoded at once (default 4; sharp also uses its own thread pool). */
+  concurrency?: number;
+}
+
+/** An image folder decoded into memory. */
+export class ImageFolderDataset implements Dataset {
+  readonly length: number;
+  readonly #images: Float32Array; // (length, S, S, C)
+  readonly #labels: Int32Array | null;
+
+  constructor(
+    readonly name: string,
+    readonly imageSize: number,
+    readonly channels: number,
+    readonly classNames: readonly string[],
+    images: Float32Array,
+    labels: Int32Array | null,
+    /** Source file of each example, in index order. */
+    readonly files: readonly string[],
+  ) {
+    this.length = files.length;
+    this.#images = images;
+    this.#labels = labels;
+  }
+
+  get numClasses(): number | null {
+    return this.#labels === null ? null : this.classNames.length;
+  }
+
+  get(i: number): Sample {
+    checkIndex(this.name, i, this.length);
+    const per = this.imageSize * this.imageSize * this.channels;
+    return { image: this.#images.slice(i * per, (i + 1) * per), label: this.#labels === null ? null : (this.#labels[i] as number) };
+  }
+}
+
+const isImage = (name: string): boolean => !name.startsWith('.') && IMAGE_EXTENSIONS.includes(extname(name).toLowerCase());
+
+/** Runs `fn` over `items` with at most `limit` promises in flight, keeping results in order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir).sort(); // code-point order: the same labels on every machine
+  } catch (e) {
+    throw new DataError(`image folder ${dir} cannot be read: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Loads an image folder: `DIR/<class>/*.{png,jpg,jpeg}` (labels in sorted class-name order) or a
+ * flat `DIR/*.png` (unconditional). RGB or grayscale, 8- or 16-bit; every image is resized and
+ * center-cropped to imageSize x imageSize, scaled to [-1, 1], decoded once and kept in memory.
+ * @example const ds = await loadImageFolder('data/flowers', { imageSize: 64, onCorrupt: 'skip' });
+ */
+export async function loadImageFolder(dir: string, options: ImageFolderOptions): Promise<ImageFolderDataset> {
+  if (typeof dir !== 'string' || dir === '') throw new ArgumentError(`loadImageFolder: dir must be a folder path, found ${JSON.stringify(dir)}`);
+  const size = options?.imageSize;
+  if (!Number.isInteger(size) || size < 1) {
+    throw new ArgumentError(`loadImageFolder: imageSize must be a positive integer (the model's sample size), found ${String(size)}`);
+  }
+  const onCorrupt = options.onCorrupt ?? 'fail';
+  if (onCorrupt !== 'fail' && onCorrupt !== 'skip') throw new ArgumentError(`loadImageFolder: onCorrupt must be 'fail' or 'skip', found ${JSON.stringify(onCorrupt)}`);
+  const concurrency = options.concurrency ?? 4;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new ArgumentError(`loadImageFolder: concurrency must be a positive integer, found ${String(concurrency)}`);
+  const warn = options.onWarning ?? ((m: string) => console.warn(m));
+  let st;
+  try {
+    st = statSync(dir);
+  } catch {
+    throw new DataError(`image folder ${dir} does not exist`);
+  }
+  if (!st.isDirectory()) throw new DataError(`${dir} is not a folder; expected DIR/<class>/*.png or DIR/*.png`);
+
+  // 1. Layout: class folders or a flat folder, never both.
+  const entries = listDir(dir);
+  const classDirs = entries.filter((e) => !e.startsWith('.') && statSync(join(dir, e)).isDirectory());
+  const looseImages = entries.filter((e) => isImage(e) && statSync(join(dir, e)).isFile());
+  if (classDirs.length > 0 && looseImages.length > 0) {
+    throw new DataError(
+      `image folder ${dir} mixes class folders (${classDirs.slice(0, 3).join(', ')}${classDirs.length > 3 ? ', ...' : ''}) and loose images (${looseImages.slice(0, 3).join(', ')}${looseImages.length > 3 ? ', ...' : ''}); put every image in a class folder, or use a flat folder for unconditional data`,
+    );
+  }
+  const files: string[] = [];
+  const fileLabels: number[] = [];
+  if (classDirs.length > 0) {
+    classDirs.forEach((cls, k) => {
+      const imgs = listDir(join(dir, cls)).filter((f) => isImage(f) && statSync(join(dir, cls, f)).isFile());
+      if (imgs.length === 0) {
+        throw new DataError(`class folder ${join(dir, cls)} has no images (.png, .jpg, .jpeg); add images or remove the folder`);
+      }
+      for (const f of imgs) {
+        files.push(join(dir, cls, f));
+        fileLabels.push(k);
+      }
+    });
+  } else {
+    if (looseImages.length === 0) throw new DataError(`image folder ${dir} has no images (.png, .jpg, .jpeg) and no class folders`);
+    for (const f of looseImages) files.push(join(dir, f));
+  }
+
+  // 2. Probe every header first: unreadable files and mixed channel counts surface before decoding.
+  const probes = await mapLimit(files, concurrency, async (f) => {
+    try {
+      return await probeImage(f);
+    } catch (e) {
+      return new Error((e as Error).message);
+    }
+  });
+  const keep: number[] = [];
+  for (let i = 0; i < files.length; i++) {
+    const p = probes[i];
+    if (p instanceof Error) {
+      const msg = `image ${files[i]} cannot be decoded: ${p.message}`;
+      if (onCorrupt === 'fail') throw new DataError(`${msg} (pass onCorrupt: 'skip' / --skip-corrupt to leave it out)`);
+      warn(`skipping ${msg}`);
+    } else keep.push(i);
+  }
+  if (keep.length === 0) throw new DataError(`image folder ${dir}: none of its ${files.length} images can be decoded`);
+  const byChannels = new Map<number, string[]>();
+  for (const i of keep) {
+    const p = probes[i] as { channels: number };
+    const list = byChannels.get(p.channels) ?? [];
+    list.push(files[i] as string);
+    byChannels.set(p.channels, list);
+  }
+  if (byChannels.size > 1) {
+    const grey = byChannels.get(1) ?? [];
+    const rgb = byChannels.get(3) ?? [];
+    throw new DataError(
+      `image folder ${dir} mixes channel counts: ${grey.length} grayscale (e.g. ${grey[0]}) and ${rgb.length} colour (e.g. ${rgb[0]}); convert them to one kind (all grayscale or all RGB)`,
+    );
+  }
+  const channels = byChannels.keys().next().value as number;
+
+  // 3. Decode once into one float32 block (N, S, S, C).
+  const per = size * size * channels;
+  const decoded = await mapLimit(keep, concurrency, async (i) => {
+    try {
+      return await decodeImage(files[i] as string, { size });
+    } catch (e) {
+      return new Error((e as Error).message);
+    }
+  });
+  const okFiles: string[] = [];
+  const okLabels: number[] = [];
+  const images = new Float32Array(keep.length * per);
+  let n = 0;
+  keep.forEach((i, j) => {
+    const d = decoded[j];
+    if (d instanceof Error || d === undefined) {
+      const msg = `image ${files[i]} cannot be decoded: ${d instanceof Error ? d.message : 'unknown error'}`;
+      if (onCorrupt === 'fail') throw new DataError(`${msg} (pass onCorrupt: 'skip' / --skip-corrupt to leave it out)`);
+      warn(`skipping ${msg}`);
+      return;
+    }
+    images.set(d.data, n * per);
+    okFiles.push(files[i] as string);
+    okLabels.push(fileLabels[i] ?? 0);
+    n++;
+  });
+  if (n === 0) throw new DataError(`image folder ${dir}: none of its ${files.length} images can be decoded`);
+  if (classDirs.length > 0) {
+    // A class whose every image was skipped would leave a label the model never sees.
+    const seen = new Set(okLabels);
+    const missing = classDirs.filter((_, k) => !seen.has(k));
+    if (missing.length > 0) throw new DataError(`class folder(s) ${missing.map((c) => join(dir, c)).join(', ')} have no decodable images`);
+  }
+  return new ImageFolderDataset(
+    dir,
+    size,
+    channels,
+    classDirs,
+    n === keep.length ? images : images.slice(0, n * per),
+    classDirs.length > 0 ? Int32Array.from(okLabels) : null,
+    okFiles,
+  );
+}
