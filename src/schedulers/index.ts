@@ -1,0 +1,64 @@
+/**
+ * The diffusers-compatible schedulers, and `schedulerFromConfig`, which builds the one a
+ * scheduler_config.json names in `_class_name`. New schedulers register in SCHEDULER_CLASSES.
+ */
+import { ArgumentError } from '../tensor/errors.js';
+import { DDPMScheduler } from './ddpm.js';
+import { DDIMScheduler } from './ddim.js';
+import type { DiffusersConfig, Scheduler, StepOptions } from './scheduler.js';
+
+export { DDPMScheduler, DDPM_FIELDS, VARIANCE_TYPES, type DDPMSchedulerConfig, type VarianceType } from './ddpm.js';
+export { DDIMScheduler, DDIM_FIELDS, type DDIMSchedulerConfig, type DDIMStepOptions } from './ddim.js';
+export {
+  DIFFUSERS_VERSION,
+  DiscreteScheduler,
+  parseSchedulerConfig,
+  configToJson,
+  dynamicThreshold,
+  clipInPlace,
+  intField,
+  numberField,
+  boolField,
+  enumField,
+  betasField,
+  SCHEDULE_FIELDS,
+  CLIP_FIELDS,
+  SPACING_FIELDS,
+  FOREIGN_CONFIG_KEYS,
+  type ConfigField,
+  type ConfigOf,
+  type DiffusersConfig,
+  type DiscreteConfig,
+  type FieldSet,
+  type Scheduler,
+  type SchedulerOutput,
+  type StepOptions,
+  type TimestepsRequest,
+} from './scheduler.js';
+export { spacedTimesteps, roundHalfEven, numpyArange, numpyLinspace, TIMESTEP_SPACINGS, type TimestepSpacing } from './timesteps.js';
+
+/** Scheduler constructors by diffusers class name. */
+export const SCHEDULER_CLASSES: Readonly<Record<string, (config: DiffusersConfig) => Scheduler<StepOptions>>> = {
+  DDPMScheduler: (c) => new DDPMScheduler(c),
+  DDIMScheduler: (c) => new DDIMScheduler(c),
+};
+
+/**
+ * The scheduler a diffusers config names (`_class_name`), built from the rest of the config;
+ * `className` overrides it (to swap samplers on one model's config).
+ * @example const s = schedulerFromConfig(JSON.parse(readFileSync('scheduler_config.json', 'utf8')));
+ */
+export function schedulerFromConfig(json: unknown, className?: string): Scheduler<StepOptions> {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw new ArgumentError(`schedulerFromConfig: expected a scheduler_config.json object, found ${json === null ? 'null' : Array.isArray(json) ? 'an array' : typeof json}`);
+  }
+  const config = json as DiffusersConfig;
+  const name = className ?? config['_class_name'];
+  const known = Object.keys(SCHEDULER_CLASSES).join(', ');
+  if (typeof name !== 'string') {
+    throw new ArgumentError(`schedulerFromConfig: the config has no "_class_name" (found ${JSON.stringify(name) ?? 'undefined'}); pass className, one of ${known}`);
+  }
+  const make = SCHEDULER_CLASSES[name];
+  if (make === undefined) throw new ArgumentError(`schedulerFromConfig: unknown scheduler class "${name}"; known: ${known}`);
+  return make(config);
+}

@@ -1,0 +1,473 @@
+/**
+ * The scheduler contract shared by every diffusers-compatible scheduler (DESIGN: schedulers/):
+ * construct from a diffusers config object (the snake_case keys of scheduler_config.json), read
+ * it back camelCase as `config`, write it back with `toConfig()`; `setTimesteps(n | { timesteps })`,
+ * `timesteps`, `initNoiseSigma`, `scaleModelInput(x, t)`, `step(modelOutput, t, x, options)` and
+ * `addNoise(x0, noise, timesteps)`. A step is a pure function of its arguments and of the state
+ * `setTimesteps` sets (never a hidden step counter), so running twice, or after another run, gives
+ * the same results. This file also holds the typed config-field machinery (parse with errors that
+ * name the key, the value and what is allowed) and `DiscreteScheduler`, the base of the schedulers
+ * over T discrete training timesteps (DDPM, DDIM, ...), with dynamic thresholding (Saharia et al.
+ * 2022, "Imagen", sec. 2.3) and x_0 clipping.
+ */
+import { Tensor, allocStorage, type Storage } from '../tensor/tensor.js';
+import { ArgumentError, DiffuseError, ShapeError, fmtShape } from '../tensor/errors.js';
+import { expectTensor } from '../tensor/check.js';
+import { Generator } from '../tensor/random.js';
+import { BETA_SCHEDULES, alphasCumprod as cumprod, makeBetas, type BetaSchedule } from '../diffusion/schedules.js';
+import { PREDICTION_TYPES, addNoise as qSample, getVelocity as velocity, type PredictionType, type Timesteps } from '../diffusion/forward.js';
+import { TIMESTEP_SPACINGS, checkCustomTimesteps, checkNumInferenceSteps, spacedTimesteps, type TimestepSpacing } from './timesteps.js';
+
+/** A diffusers config object: the snake_case keys of scheduler_config.json. */
+export type DiffusersConfig = Readonly<Record<string, unknown>>;
+
+/** The diffusers release whose scheduler semantics and config format these classes follow. */
+export const DIFFUSERS_VERSION = '0.25.1';
+
+/** Extra arguments of `step`. */
+export interface StepOptions {
+  /** The exact Gaussian noise to add where the step is stochastic (shape of the sample). */
+  noise?: Tensor;
+  /** A seeded generator to draw that noise from when `noise` is not given. */
+  generator?: Generator;
+}
+
+/** What a step returns. */
+export interface SchedulerOutput {
+  /** x at the previous (less noisy) timestep: the next model input. */
+  prevSample: Tensor;
+  /** The model's estimate of x_0 at this step (after clipping/thresholding). */
+  predOriginalSample: Tensor;
+}
+
+/** `setTimesteps`' argument: a step count, or explicit descending timesteps. */
+export type TimestepsRequest = number | { timesteps: readonly number[] };
+
+/** The step-wise sampler interface every scheduler implements (diffusers' contract). */
+export interface Scheduler<O extends StepOptions = StepOptions> {
+  /** diffusers' class name, written as `_class_name`. */
+  readonly className: string;
+  /** Model evaluations per timestep entry (1 for DDPM/DDIM). */
+  readonly order: number;
+  /** The timesteps of the current run, descending (a copy). */
+  readonly timesteps: number[];
+  /** Standard deviation of the initial noise x_T. */
+  readonly initNoiseSigma: number;
+  setTimesteps(request: TimestepsRequest): void;
+  scaleModelInput(x: Tensor, t: number): Tensor;
+  step(modelOutput: Tensor, t: number, x: Tensor, options?: O): SchedulerOutput;
+  addNoise(x0: Tensor, noise: Tensor, timesteps: Timesteps): Tensor;
+  /** The diffusers config (snake_case, with `_class_name`), for scheduler_config.json. */
+  toConfig(): Record<string, unknown>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Config fields
+
+/** One config key: its JSON name, default, parser and a description of allowed values. */
+export interface ConfigField<T> {
+  readonly key: string;
+  readonly default: T;
+  /** What values are allowed, for error messages. */
+  readonly allowed: string;
+  /** The parsed value, or undefined if `v` is not allowed. */
+  parse(v: unknown): T | undefined;
+  toJson(v: T): unknown;
+}
+
+/** camelCase name -> field. */
+export type FieldSet = Readonly<Record<string, ConfigField<unknown>>>;
+
+/** The parsed (camelCase) config of a field set. */
+export type ConfigOf<F extends FieldSet> = { readonly [K in keyof F]: F[K] extends ConfigField<infer T> ? T : never };
+
+/** An integer field in [min, max]. */
+export function intField(key: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): ConfigField<number> {
+  return {
+    key,
+    default: def,
+    allowed: max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer in [${min}, ${max}]`,
+    parse: (v) => (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v : undefined),
+    toJson: (v) => v,
+  };
+}
+
+/** A finite number field in [min, max] (exclusive at `min` when `openMin`). */
+export function numberField(key: string, def: number, min = -Infinity, max = Infinity, openMin = false): ConfigField<number> {
+  const lo = min === -Infinity ? '' : openMin ? `> ${min}` : `>= ${min}`;
+  const hi = max === Infinity ? '' : `<= ${max}`;
+  return {
+    key,
+    default: def,
+    allowed: `a finite number${lo || hi ? ' ' + [lo, hi].filter(Boolean).join(' and ') : ''}`,
+    parse: (v) => (typeof v === 'number' && Number.isFinite(v) && (openMin ? v > min : v >= min) && v <= max ? v : undefined),
+    toJson: (v) => v,
+  };
+}
+
+/** A boolean field. */
+export function boolField(key: string, def: boolean): ConfigField<boolean> {
+  return { key, default: def, allowed: 'true or false', parse: (v) => (typeof v === 'boolean' ? v : undefined), toJson: (v) => v };
+}
+
+/** A string field with a fixed set of values. */
+export function enumField<T extends string>(key: string, values: readonly T[], def: NoInfer<T>): ConfigField<T> {
+  return {
+    key,
+    default: def,
+    allowed: `one of ${values.map((v) => JSON.stringify(v)).join(', ')}`,
+    parse: (v) => (typeof v === 'string' && (values as readonly string[]).includes(v) ? (v as T) : undefined),
+    toJson: (v) => v,
+  };
+}
+
+/** `trained_betas`: null or an array of numbers in (0, 1]. */
+export function betasField(key: string): ConfigField<readonly number[] | null> {
+  return {
+    key,
+    default: null,
+    allowed: 'null or an array of numbers in (0, 1]',
+    parse: (v) => {
+      if (v === null) return null;
+      if (!Array.isArray(v) || !v.every((b) => typeof b === 'number' && b > 0 && b <= 1)) return undefined;
+      return Object.freeze([...(v as number[])]);
+    },
+    toJson: (v) => (v === null ? null : [...v]),
+  };
+}
+
+/** The noise-schedule fields shared by DDPM-family schedulers (diffusers' names and defaults). */
+export const SCHEDULE_FIELDS = {
+  numTrainTimesteps: intField('num_train_timesteps', 1000, 1),
+  betaStart: numberField('beta_start', 0.0001, 0, 1),
+  betaEnd: numberField('beta_end', 0.02, 0, 1),
+  betaSchedule: enumField<BetaSchedule>('beta_schedule', BETA_SCHEDULES, 'linear'),
+  trainedBetas: betasField('trained_betas'),
+} as const;
+
+/** x_0 clipping and dynamic thresholding fields (DDPM, DDIM, DPM-Solver, ...). */
+export const CLIP_FIELDS = {
+  clipSample: boolField('clip_sample', true),
+  predictionType: enumField<PredictionType>('prediction_type', PREDICTION_TYPES, 'epsilon'),
+  thresholding: boolField('thresholding', false),
+  dynamicThresholdingRatio: numberField('dynamic_thresholding_ratio', 0.995, 0, 1),
+  clipSampleRange: numberField('clip_sample_range', 1.0, 0, Infinity, true),
+  sampleMaxValue: numberField('sample_max_value', 1.0, 0, Infinity, true),
+} as const;
+
+/** Timestep spacing fields. */
+export const SPACING_FIELDS = {
+  timestepSpacing: enumField<TimestepSpacing>('timestep_spacing', TIMESTEP_SPACINGS, 'leading'),
+  stepsOffset: intField('steps_offset', 0, 0),
+  rescaleBetasZeroSnr: boolField('rescale_betas_zero_snr', false),
+} as const;
+
+/**
+ * Keys other diffusers schedulers (and older diffusers releases) write to scheduler_config.json.
+ * They are accepted and ignored, so one model's config can build any scheduler, as diffusers'
+ * `from_config` allows; any other unknown key is an error (usually a typo).
+ */
+export const FOREIGN_CONFIG_KEYS: ReadonlySet<string> = new Set([
+  'variance_type', 'set_alpha_to_one', 'skip_prk_steps', 'steps_offset', 'clip_sample', 'clip_sample_range', 'thresholding',
+  'dynamic_thresholding_ratio', 'sample_max_value', 'timestep_spacing', 'rescale_betas_zero_snr', 'prediction_type',
+  'use_karras_sigmas', 'use_exponential_sigmas', 'use_beta_sigmas', 'sigma_min', 'sigma_max', 'interpolation_type',
+  'timestep_type', 'solver_order', 'algorithm_type', 'solver_type', 'lower_order_final', 'euler_at_final',
+  'lambda_min_clipped', 'final_sigmas_type', 'disable_corrector', 'solver_p', 'predict_x0', 'use_lu_lambdas',
+  'variance_type', 'noise_sampler_seed', 'timestep_values', 'tensor_format', 's_noise', 's_churn', 's_tmin', 's_tmax',
+  'rho', 'shift', 'use_dynamic_shifting', 'sigma_data', 'beta_schedule', 'trained_betas', 'beta_start', 'beta_end',
+  'num_train_timesteps', 'predict_epsilon',
+]);
+
+/** camelCase -> snake_case, to suggest the right key when someone writes `betaSchedule`. */
+function snake(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+function show(v: unknown): string {
+  if (v === undefined) return 'undefined';
+  const s = JSON.stringify(v);
+  return s === undefined ? String(v) : s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+/**
+ * Parses a diffusers config object into the camelCase config of `fields`: missing keys take
+ * diffusers' defaults, keys starting with '_' (`_class_name`, `_diffusers_version`) and keys of
+ * other schedulers are ignored, and a wrong value or an unknown key throws an error naming the
+ * key, the value and what is allowed. `predict_epsilon` (diffusers < 0.10) maps to prediction_type.
+ * @example const cfg = parseSchedulerConfig('DDPMScheduler', DDPM_FIELDS, { beta_schedule: 'linear' });
+ */
+export function parseSchedulerConfig<F extends FieldSet>(className: string, fields: F, json: unknown): ConfigOf<F> {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw new ArgumentError(`${className}: config must be an object with diffusers' snake_case keys (scheduler_config.json), found ${json === null ? 'null' : Array.isArray(json) ? 'an array' : typeof json}`);
+  }
+  const src = json as Record<string, unknown>;
+  const byKey = new Map<string, [string, ConfigField<unknown>]>();
+  for (const [name, f] of Object.entries(fields)) byKey.set(f.key, [name, f]);
+  const out: Record<string, unknown> = {};
+  for (const [name, f] of Object.entries(fields)) out[name] = f.default;
+
+  for (const [key, value] of Object.entries(src)) {
+    if (value === undefined || key.startsWith('_')) continue;
+    const entry = byKey.get(key);
+    if (entry !== undefined) {
+      const [name, f] = entry;
+      const parsed = f.parse(value);
+      if (parsed === undefined) {
+        throw new ArgumentError(`${className}: config key "${key}" has value ${show(value)}; allowed: ${f.allowed}`);
+      }
+      out[name] = parsed;
+      continue;
+    }
+    if (key === 'predict_epsilon') continue; // handled below
+    if (FOREIGN_CONFIG_KEYS.has(key)) continue;
+    const asSnake = snake(key);
+    const hint = byKey.has(asSnake) ? ` (did you mean "${asSnake}"? scheduler configs use diffusers' snake_case keys)` : '';
+    const known = [...byKey.keys()].join(', ');
+    throw new ArgumentError(`${className}: unknown config key "${key}" (value ${show(value)})${hint}; known keys: ${known}`);
+  }
+
+  // Legacy `predict_epsilon: bool` (diffusers < 0.10): true -> 'epsilon', false -> 'sample'.
+  const legacy = src['predict_epsilon'];
+  if (legacy !== undefined && byKey.has('prediction_type')) {
+    if (typeof legacy !== 'boolean') throw new ArgumentError(`${className}: config key "predict_epsilon" has value ${show(legacy)}; allowed: true or false`);
+    const implied = legacy ? 'epsilon' : 'sample';
+    const explicit = src['prediction_type'];
+    if (explicit !== undefined && explicit !== implied) {
+      throw new ArgumentError(`${className}: config keys disagree: predict_epsilon = ${legacy} means prediction_type "${implied}", but prediction_type is ${show(explicit)}; drop predict_epsilon`);
+    }
+    const name = byKey.get('prediction_type')![0];
+    out[name] = implied;
+  }
+  return Object.freeze(out) as ConfigOf<F>;
+}
+
+/** The diffusers JSON of a parsed config: `_class_name`, `_diffusers_version`, then every field. */
+export function configToJson<F extends FieldSet>(className: string, fields: F, config: ConfigOf<F>): Record<string, unknown> {
+  const out: Record<string, unknown> = { _class_name: className, _diffusers_version: DIFFUSERS_VERSION };
+  for (const [name, f] of Object.entries(fields)) out[f.key] = f.toJson((config as Record<string, unknown>)[name]);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// x_0 clipping and dynamic thresholding
+
+/**
+ * Dynamic thresholding (Saharia et al. 2022, sec. 2.3), in place, per batch element: s = the
+ * `ratio` quantile of |x_0| (linear interpolation, as torch.quantile), clamped to [1, maxValue];
+ * x_0 <- clamp(x_0, -s, s) / s. A NaN anywhere in a sample makes that sample NaN (as torch).
+ */
+export function dynamicThreshold(data: Storage, batch: number, ratio: number, maxValue: number): void {
+  if (batch === 0) return;
+  const per = data.length / batch;
+  const abs = new Float64Array(per);
+  for (let n = 0; n < batch; n++) {
+    const base = n * per;
+    let hasNaN = false;
+    for (let i = 0; i < per; i++) {
+      const v = Math.abs(data[base + i]!);
+      if (Number.isNaN(v)) hasNaN = true;
+      abs[i] = v;
+    }
+    let s: number;
+    if (hasNaN) s = NaN;
+    else {
+      abs.sort();
+      const rank = ratio * (per - 1);
+      const lo = Math.floor(rank);
+      const hi = Math.min(lo + 1, per - 1);
+      const w = rank - lo;
+      s = abs[lo]! + w * (abs[hi]! - abs[lo]!);
+      // torch.clamp(s, min=1, max=maxValue): the max bound wins when maxValue < 1.
+      s = Math.min(Math.max(s, 1), maxValue);
+    }
+    for (let i = base; i < base + per; i++) data[i] = Math.min(Math.max(data[i]!, -s), s) / s;
+  }
+}
+
+/** clamp(x, -range, range) in place; NaN stays NaN. */
+export function clipInPlace(data: Storage, range: number): void {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (v > range) data[i] = range;
+    else if (v < -range) data[i] = -range;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The base of discrete-time schedulers
+
+/** The config fields every DiscreteScheduler has. */
+export type DiscreteConfig = ConfigOf<typeof SCHEDULE_FIELDS> & ConfigOf<typeof SPACING_FIELDS> & { readonly predictionType: PredictionType };
+
+/**
+ * Shared machinery of schedulers over T discrete training timesteps: the float64 schedule
+ * (betas, alphas, alphasCumprod), timestep spacing, `addNoise`/`getVelocity`, config round trip
+ * and argument checks. Subclasses implement `step`.
+ */
+export abstract class DiscreteScheduler<C extends DiscreteConfig, O extends StepOptions = StepOptions> implements Scheduler<O> {
+  readonly className: string;
+  readonly order: number = 1;
+  /** The parsed config (camelCase; frozen). */
+  readonly config: C;
+  /** beta_t, float64, length T. */
+  readonly betas: Float64Array;
+  /** alpha_t = 1 - beta_t. */
+  readonly alphas: Float64Array;
+  /** abar_t = prod_{s<=t} alpha_s. */
+  readonly alphasCumprod: Float64Array;
+  readonly initNoiseSigma: number = 1;
+  /** The step count of the last setTimesteps(n), or null (before it, or with custom timesteps). */
+  numInferenceSteps: number | null = null;
+  /** Whether the timesteps came from setTimesteps({ timesteps }). */
+  customTimesteps = false;
+  #timesteps: number[];
+  readonly #fields: FieldSet;
+
+  protected constructor(className: string, fields: FieldSet, config: C) {
+    this.className = className;
+    this.#fields = fields;
+    this.config = config;
+    try {
+      this.betas = makeBetas({
+        numTrainTimesteps: config.numTrainTimesteps,
+        betaStart: config.betaStart,
+        betaEnd: config.betaEnd,
+        betaSchedule: config.betaSchedule,
+        trainedBetas: config.trainedBetas,
+        rescaleBetasZeroSnr: config.rescaleBetasZeroSnr,
+      });
+    } catch (e) {
+      throw e instanceof DiffuseError ? new ArgumentError(`${className}: ${e.message}`) : e;
+    }
+    this.alphas = this.betas.map((b) => 1 - b);
+    this.alphasCumprod = cumprod(this.betas);
+    // Before setTimesteps, diffusers lists every training timestep, descending.
+    this.#timesteps = Array.from({ length: config.numTrainTimesteps }, (_, i) => config.numTrainTimesteps - 1 - i);
+  }
+
+  get timesteps(): number[] {
+    return [...this.#timesteps];
+  }
+
+  /** Number of training timesteps T. */
+  get numTrainTimesteps(): number {
+    return this.config.numTrainTimesteps;
+  }
+
+  /**
+   * Chooses this run's timesteps: `n` spaced by `timestep_spacing`, or explicit descending
+   * integer timesteps. Replaces all run state, so a second call starts a fresh run.
+   * @example s.setTimesteps(50); s.setTimesteps({ timesteps: [999, 500, 0] });
+   */
+  setTimesteps(request: TimestepsRequest): void {
+    const op = `${this.className}.setTimesteps`;
+    const T = this.config.numTrainTimesteps;
+    if (typeof request === 'object' && request !== null) {
+      this.#timesteps = checkCustomTimesteps(op, request.timesteps, T);
+      this.numInferenceSteps = null;
+      this.customTimesteps = true;
+      return;
+    }
+    checkNumInferenceSteps(op, request, T);
+    this.#timesteps = spacedTimesteps(this.config.timestepSpacing, T, request, this.config.stepsOffset);
+    this.numInferenceSteps = request;
+    this.customTimesteps = false;
+  }
+
+  /**
+   * The timestep the step from t lands on (-1: past the end, i.e. x_0). With custom timesteps it
+   * is the next listed one; otherwise diffusers' rule t - floor(T / N) (for trailing or linspace
+   * spacing with N not dividing T this differs from the next listed timestep, as in diffusers).
+   */
+  previousTimestep(t: number): number {
+    if (this.customTimesteps) {
+      const i = this.#timesteps.indexOf(t);
+      if (i < 0) {
+        throw new ArgumentError(`${this.className}.step: timestep ${t} is not one of the custom timesteps set by setTimesteps (${show(this.#timesteps)})`);
+      }
+      return this.#timesteps[i + 1] ?? -1;
+    }
+    const n = this.numInferenceSteps ?? this.config.numTrainTimesteps;
+    return t - Math.floor(this.config.numTrainTimesteps / n);
+  }
+
+  /** DDPM and DDIM models take x_t unscaled: returns x itself. */
+  scaleModelInput(x: Tensor, t: number): Tensor {
+    expectTensor(`${this.className}.scaleModelInput`, 'x', x);
+    this.checkTimestep(`${this.className}.scaleModelInput`, t);
+    return x;
+  }
+
+  abstract step(modelOutput: Tensor, t: number, x: Tensor, options?: O): SchedulerOutput;
+
+  /**
+   * q(x_t | x_0) at per-sample timesteps (see diffusion/forward.ts `addNoise`).
+   * @example const xt = s.addNoise(x0, noise, [999, 10]);
+   */
+  addNoise(x0: Tensor, noise: Tensor, timesteps: Timesteps): Tensor {
+    return qSample(this.alphasCumprod, x0, noise, timesteps);
+  }
+
+  /** The v-prediction target at per-sample timesteps (see diffusion/forward.ts `getVelocity`). */
+  getVelocity(x0: Tensor, noise: Tensor, timesteps: Timesteps): Tensor {
+    return velocity(this.alphasCumprod, x0, noise, timesteps);
+  }
+
+  toConfig(): Record<string, unknown> {
+    return configToJson(this.className, this.#fields, this.config as ConfigOf<FieldSet>);
+  }
+
+  /** Throws unless t is an integer training timestep. */
+  protected checkTimestep(op: string, t: unknown): asserts t is number {
+    const T = this.config.numTrainTimesteps;
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || t >= T) {
+      throw new ArgumentError(`${op}: timestep must be an integer in [0, num_train_timesteps = ${T}), found ${typeof t === 'number' ? t : typeof t}`);
+    }
+  }
+
+  /** Checks step's tensors: same dtype, rank >= 1, model output shaped like x (or `outShape`). */
+  protected checkStepInputs(op: string, modelOutput: unknown, x: unknown, outShape?: readonly number[]): asserts modelOutput is Tensor {
+    expectTensor(op, 'modelOutput', modelOutput);
+    expectTensor(op, 'x', x);
+    const xt = x as Tensor;
+    if (xt.rank < 1) throw new ShapeError(`${op}: input 'x' must have a batch axis (e.g. (N, H, W, C)), found shape ${fmtShape(xt.shape)}`);
+    const want = outShape ?? xt.shape;
+    if (modelOutput.rank !== want.length || modelOutput.shape.some((d, i) => d !== want[i])) {
+      throw new ShapeError(`${op}: input 'modelOutput' has shape ${fmtShape(modelOutput.shape)}, expected ${fmtShape(want)} (the shape of x ${fmtShape(xt.shape)})`);
+    }
+    if (modelOutput.dtype !== xt.dtype) {
+      throw new ArgumentError(`${op}: input 'modelOutput' is ${modelOutput.dtype} but 'x' is ${xt.dtype}; they must share one dtype`);
+    }
+  }
+
+  /** The noise of a stochastic step, in x's dtype: options.noise, or drawn from options.generator. */
+  protected stepNoise(op: string, x: Tensor, options: StepOptions): Storage {
+    const { noise, generator } = options;
+    if (noise !== undefined && generator !== undefined) {
+      throw new ArgumentError(`${op}: pass either 'noise' or 'generator', not both`);
+    }
+    let data: Storage;
+    if (noise !== undefined) {
+      expectTensor(op, 'noise', noise);
+      if (noise.rank !== x.rank || noise.shape.some((d, i) => d !== x.shape[i])) {
+        throw new ShapeError(`${op}: input 'noise' has shape ${fmtShape(noise.shape)}, expected the shape of x ${fmtShape(x.shape)}`);
+      }
+      data = noise.data;
+    } else if (generator !== undefined) {
+      if (!(generator instanceof Generator)) throw new ArgumentError(`${op}: 'generator' must be a Generator, found ${typeof generator}`);
+      data = generator.normal(x.shape).data;
+    } else {
+      throw new ArgumentError(`${op}: this step adds Gaussian noise; pass { generator } (a seeded Generator) or { noise } (a tensor shaped like x ${fmtShape(x.shape)})`);
+    }
+    if ((data instanceof Float64Array) === (x.dtype === 'float64')) return data;
+    const out = allocStorage(x.dtype, data.length);
+    out.set(data);
+    return out;
+  }
+
+  /** Clips or thresholds predicted x_0 in place as the config asks (thresholding wins). */
+  protected clipOrThreshold(x0: Tensor, cfg: { thresholding: boolean; clipSample: boolean; clipSampleRange: number; dynamicThresholdingRatio: number; sampleMaxValue: number }): void {
+    if (cfg.thresholding) dynamicThreshold(x0.data, x0.shape[0]!, cfg.dynamicThresholdingRatio, cfg.sampleMaxValue);
+    else if (cfg.clipSample) clipInPlace(x0.data, cfg.clipSampleRange);
+  }
+}
