@@ -10,7 +10,7 @@ import { addon } from '../../src/backend/native/loader.js';
 import { DTypeError, NativeKernelError, ShapeError, ArgumentError } from '../../src/tensor/errors.js';
 import { assertBackendsAgree } from '../helpers/backends.js';
 import { gradcheck } from '../helpers/gradcheck.js';
-import { randTensor } from '../helpers/data.js';
+import { randTensor, rng } from '../helpers/data.js';
 
 const OPS: Record<BinaryOp, (a: Tensor, b: Tensor) => Tensor> = { add, sub, mul, div };
 
@@ -62,6 +62,25 @@ describe('broadcasting binary ops', () => {
       }
     });
   }
+
+  it('random broadcast pairs (ranks 0-5): native matches reference for every op', () => {
+    const r = rng(77);
+    const pick = (n: number): number => Math.floor(r() * n);
+    for (let trial = 0; trial < 150; trial++) {
+      const out = Array.from({ length: pick(6) }, () => 1 + pick(5));
+      // Each operand drops some leading axes and sets some others to 1.
+      const derive = (): number[] => out.slice(pick(out.length + 1)).map((d) => (r() < 0.35 ? 1 : d));
+      const [sa, sb] = r() < 0.5 ? [derive(), out] : [out, derive()];
+      const op = BINARY_OPS[pick(4)]!;
+      assertBackendsAgree(() => {
+        const a = randTensor(sa, trial, { requiresGrad: true });
+        const b = randTensor(sb, trial + 1000, { requiresGrad: true, lo: 0.5, hi: 2 });
+        const y = OPS[op](a, b);
+        y.backward(randTensor([...y.shape], 3));
+        return [y, a.grad!, b.grad!];
+      }, { nmseTol: 1e-12, what: `${op} ${JSON.stringify(sa)} ${JSON.stringify(sb)}` });
+    }
+  });
 
   it('closed forms: bias over channels, per-sample scale, IEEE division', () => {
     const x = tensor([1, 2, 3, 4, 5, 6], [1, 1, 2, 3]);

@@ -8,7 +8,7 @@ import { addon } from '../../src/backend/native/loader.js';
 import { ArgumentError, NativeKernelError, ShapeError } from '../../src/tensor/errors.js';
 import { assertBackendsAgree } from '../helpers/backends.js';
 import { gradcheck } from '../helpers/gradcheck.js';
-import { randTensor } from '../helpers/data.js';
+import { randTensor, rng } from '../helpers/data.js';
 
 // (shape, axes) cases: inner, outer, middle, non-adjacent, all, negative, size-1 axes, and
 // shapes big enough for the parallel and chunked paths.
@@ -49,6 +49,42 @@ describe('reductions', () => {
       });
     }
   }
+
+  it('random shapes and axis sets (ranks 0-5): native matches reference', () => {
+    const r = rng(78);
+    const pick = (n: number): number => Math.floor(r() * n);
+    for (let trial = 0; trial < 150; trial++) {
+      const shape = Array.from({ length: pick(6) }, () => 1 + pick(6));
+      const axes = shape.map((_, i) => i).filter(() => r() < 0.5);
+      const keep = r() < 0.5;
+      // sumTo's target may also drop the leading axis when it is reduced.
+      const target = shape.map((d, i) => (axes.includes(i) ? 1 : d)).slice(axes.includes(0) ? pick(2) : 0);
+      assertBackendsAgree(() => {
+        const x = randTensor(shape, trial, { requiresGrad: true });
+        const s = sum(x, axes, keep);
+        s.backward(randTensor([...s.shape], 2));
+        return [s, x.grad!, sumTo(x.detach(), target)];
+      }, { nmseTol: 1e-13, what: `sum ${JSON.stringify(shape)} over ${JSON.stringify(axes)}` });
+    }
+  });
+
+  it('random large shapes (parallel and chunked paths): native matches reference', () => {
+    const r = rng(79);
+    const sizes = [1, 2, 3, 7, 64, 129, 1000, 4100];
+    for (let trial = 0; trial < 15; trial++) {
+      const shape: number[] = [];
+      // Grow a random shape to between 40k and 200k elements.
+      let n = 1;
+      while (n < 40_000) {
+        const fit = sizes.filter((d) => n * d <= 200_000);
+        const d = fit[Math.floor(r() * fit.length)]!;
+        shape.push(d);
+        n *= d;
+      }
+      const axes = shape.map((_, i) => i).filter(() => r() < 0.5);
+      assertBackendsAgree(() => sum(randTensor(shape, trial), axes), { nmseTol: 1e-13, what: `sum ${JSON.stringify(shape)} over ${JSON.stringify(axes)}` });
+    }
+  });
 
   it('output shapes follow axes and keepDims', () => {
     const x = zeros([2, 3, 4, 5]);
