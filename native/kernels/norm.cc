@@ -45,7 +45,9 @@ static inline float expVec(float x0) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   const float er = p * r * r + r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  // The exponent field of 2^n; a NaN n is replaced first (converting NaN to int is undefined),
+  // er is NaN then anyway.
+  const uint32_t bits = static_cast<uint32_t>(static_cast<int32_t>(n == n ? n : 0.0f) + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
   return x0 < -87.3f ? 0.0f : er * scale;
