@@ -239,7 +239,11 @@ Napi::Value Where(const Napi::CallbackInfo& info) {
     forEachSegment<3>(p, [&](const int64_t* off, int64_t oo, int64_t n) {
       const float *mp = m.data + off[0], *ap = a.data + off[1], *bp = b.data + off[2];
       float* o = out.data + oo;
-      for (int64_t i = 0; i < n; ++i) o[i] = mp[i * sm] != 0.0f ? ap[i * sa] : bp[i * sb];
+      if (sm && sa && sb) {  // the common case: one flat, vectorisable select
+        for (int64_t i = 0; i < n; ++i) o[i] = mp[i] != 0.0f ? ap[i] : bp[i];
+      } else {
+        for (int64_t i = 0; i < n; ++i) o[i] = mp[i * sm] != 0.0f ? ap[i * sa] : bp[i * sb];
+      }
     });
   });
 }
