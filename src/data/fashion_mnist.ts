@@ -6,10 +6,16 @@
  * one per class, each `{"data": [[784 integers 0..255], ...]}`, 7,000 images per class, 70,000 in
  * all; class 0's file also holds two empty records, at positions 1000 and 7001, which we drop.
  * Per class the first 6,000 images are our train split and the last 1,000 our test split (the
- * project's convention). Caveat found on checking against the official idx files: the package's
- * records are NOT the official train/test split in another order; each part mixes official train
- * and test images (about 80% / 13%), and about 8% of the records (5,603) are not byte-identical
- * to any official image. Numbers are therefore comparable within this project, not with papers.
+ * project's convention).
+ *
+ * Caveat, found by matching every record against the official idx files (Debian's
+ * dataset-fashion-mnist): this is NOT the official 60,000/10,000 split in another order. Each
+ * class file looks like two sources joined (1,000 records, the empty record at 1000, 6,000 more,
+ * the empty record at 7001), but both parts mix official train and test images alike (about 80%
+ * train, 13% test), and 5,603 of the 70,000 records (8%) match no official image byte for byte,
+ * not even mirrored. Our split is disjoint by record (11 test images are byte-identical to a train
+ * image, as the original has duplicates too), so figures are comparable within this project, not
+ * with published Fashion-MNIST numbers.
  *
  * Loading: the package's own entry point JSON.parses 160 MB into JS arrays (about 6 s); we scan
  * the bytes straight into one Uint8Array per class, lazily, the first time a class is touched.
