@@ -13,7 +13,7 @@
  * class file looks like two sources joined (1,000 records, the empty record at 1000, 6,000 more,
  * the empty record at 7001), but both parts mix official train and test images alike (about 80%
  * train, 13% test), and 5,603 of the 70,000 records (8%) match no official image byte for byte,
- * not even mirrored. Our split is disjoint by record (11 test images are byte-identical to a train
+ * not even mirrored. Our split is disjoint by record (12 test images are byte-identical to a train
  * image, as the original has duplicates too), so figures are comparable within this project, not
  * with published Fashion-MNIST numbers.
  *
