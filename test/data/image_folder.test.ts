@@ -74,6 +74,13 @@ describe('image folders', () => {
     assert.deepEqual(ds.files, [join(dir, 'good.png')]);
     assert.equal(warnings.length, 2);
     assert.ok(warnings.some((w) => w.includes('garbage.png')) && warnings.some((w) => w.includes('truncated.png')), warnings.join('\n'));
+    // Skipping must not silently leave a class without images.
+    const classes = tmp();
+    mkdirSync(join(classes, 'ok'));
+    mkdirSync(join(classes, 'broken'));
+    await writeImage(join(classes, 'ok', '1.png'), solid(4, 9), 2, 2, 1);
+    writeFileSync(join(classes, 'broken', '1.png'), 'garbage');
+    await assert.rejects(loadImageFolder(classes, { imageSize: 2, onCorrupt: 'skip', onWarning: () => {} }), /class folder\(s\) .*broken have no decodable images/);
   });
 
   it('empty folders, empty class folders, mixed channels and mixed layouts fail before any decoding', async () => {
