@@ -1,0 +1,492 @@
+/**
+ * UNet2DModel, equivalent to diffusers' (same config fields, parameter names and math; NHWC here):
+ * the denoising U-Net of DDPM (Ho et al. 2020, appendix B):
+ *   emb = TimestepEmbedding(Timesteps(t)) [+ class_embedding(labels)]
+ *   h = conv_in(x); down blocks (keeping skips); mid block; up blocks (consuming skips by channel concat);
+ *   out = conv_out(SiLU(conv_norm_out(h)))
+ * Config fields are diffusers' snake_case names in config.json and camelCase here.
+ */
+import { Tensor, type DType } from '../tensor/tensor.js';
+import { Generator } from '../tensor/random.js';
+import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../tensor/errors.js';
+import { addScalar, mulScalar } from '../ops/scalar.js';
+import { add } from '../ops/binary.js';
+import { Module, ModuleList } from './module.js';
+import { Conv2d, Dropout, Embedding, GroupNorm } from './layers.js';
+import { TimestepEmbedding, Timesteps, type Timestep } from './embeddings.js';
+import { AttnDownBlock2D, AttnUpBlock2D, DownBlock2D, UNetMidBlock2D, UpBlock2D, type BlockCommon } from './unet_blocks.js';
+import type { TimeEmbeddingNorm } from './resnet.js';
+import { readDiffusersFolder, writeDiffusersFolder } from '../io/checkpoint.js';
+
+/** The down block types we implement (diffusers' names). */
+export const DOWN_BLOCK_TYPES = ['DownBlock2D', 'AttnDownBlock2D'] as const;
+export type DownBlockType = (typeof DOWN_BLOCK_TYPES)[number];
+/** The up block types we implement (diffusers' names). */
+export const UP_BLOCK_TYPES = ['UpBlock2D', 'AttnUpBlock2D'] as const;
+export type UpBlockType = (typeof UP_BLOCK_TYPES)[number];
+
+/** diffusers' UNet2DModel config (camelCase; config.json uses the snake_case names). */
+export interface UNet2DConfig {
+  /** Image size (informational, as in diffusers); number or [height, width]. */
+  sampleSize: number | [number, number] | null;
+  inChannels: number;
+  outChannels: number;
+  /** x -> 2x - 1 before conv_in. */
+  centerInputSample: boolean;
+  /** Only 'positional' (sinusoidal) is implemented; 'fourier' is refused. */
+  timeEmbeddingType: 'positional';
+  /** downscale_freq_shift of the sinusoidal embedding (DDPM checkpoints: 1). */
+  freqShift: number;
+  flipSinToCos: boolean;
+  downBlockTypes: DownBlockType[];
+  upBlockTypes: UpBlockType[];
+  blockOutChannels: number[];
+  layersPerBlock: number;
+  midBlockScaleFactor: number;
+  /** 0: pad bottom/right by one before each stride-2 conv (DDPM checkpoints); else symmetric. */
+  downsamplePadding: number;
+  downsampleType: 'conv';
+  upsampleType: 'conv';
+  dropout: number;
+  actFn: 'silu';
+  /** Channels per attention head; null: one head over all channels. */
+  attentionHeadDim: number | null;
+  normNumGroups: number;
+  attnNormNumGroups: number | null;
+  normEps: number;
+  resnetTimeScaleShift: TimeEmbeddingNorm;
+  addAttention: boolean;
+  /** null: an nn.Embedding when numClassEmbeds is set; 'timestep': a TimestepEmbedding of the sinusoidal label embedding. */
+  classEmbedType: null | 'timestep';
+  numClassEmbeds: number | null;
+  numTrainTimesteps: number | null;
+}
+
+/** diffusers' defaults for UNet2DModel. */
+export const UNET2D_DEFAULTS: Readonly<UNet2DConfig> = Object.freeze({
+  sampleSize: null,
+  inChannels: 3,
+  outChannels: 3,
+  centerInputSample: false,
+  timeEmbeddingType: 'positional',
+  freqShift: 0,
+  flipSinToCos: true,
+  downBlockTypes: ['DownBlock2D', 'AttnDownBlock2D', 'AttnDownBlock2D', 'AttnDownBlock2D'],
+  upBlockTypes: ['AttnUpBlock2D', 'AttnUpBlock2D', 'AttnUpBlock2D', 'UpBlock2D'],
+  blockOutChannels: [224, 448, 672, 896],
+  layersPerBlock: 2,
+  midBlockScaleFactor: 1,
+  downsamplePadding: 1,
+  downsampleType: 'conv',
+  upsampleType: 'conv',
+  dropout: 0,
+  actFn: 'silu',
+  attentionHeadDim: 8,
+  normNumGroups: 32,
+  attnNormNumGroups: null,
+  normEps: 1e-5,
+  resnetTimeScaleShift: 'default',
+  addAttention: true,
+  classEmbedType: null,
+  numClassEmbeds: null,
+  numTrainTimesteps: null,
+}) as Readonly<UNet2DConfig>;
+
+/** camelCase field -> diffusers' snake_case config.json key. */
+const SNAKE: Record<keyof UNet2DConfig, string> = {
+  sampleSize: 'sample_size',
+  inChannels: 'in_channels',
+  outChannels: 'out_channels',
+  centerInputSample: 'center_input_sample',
+  timeEmbeddingType: 'time_embedding_type',
+  freqShift: 'freq_shift',
+  flipSinToCos: 'flip_sin_to_cos',
+  downBlockTypes: 'down_block_types',
+  upBlockTypes: 'up_block_types',
+  blockOutChannels: 'block_out_channels',
+  layersPerBlock: 'layers_per_block',
+  midBlockScaleFactor: 'mid_block_scale_factor',
+  downsamplePadding: 'downsample_padding',
+  downsampleType: 'downsample_type',
+  upsampleType: 'upsample_type',
+  dropout: 'dropout',
+  actFn: 'act_fn',
+  attentionHeadDim: 'attention_head_dim',
+  normNumGroups: 'norm_num_groups',
+  attnNormNumGroups: 'attn_norm_num_groups',
+  normEps: 'norm_eps',
+  resnetTimeScaleShift: 'resnet_time_scale_shift',
+  addAttention: 'add_attention',
+  classEmbedType: 'class_embed_type',
+  numClassEmbeds: 'num_class_embeds',
+  numTrainTimesteps: 'num_train_timesteps',
+};
+
+/** The version written into config.json: the diffusers release whose UNet2DModel we match. */
+export const DIFFUSERS_VERSION = '0.25.1';
+
+/** A config error: names the field (snake_case, as in config.json), the value and what is allowed. */
+export class ConfigError extends ArgumentError {}
+
+function bad(field: keyof UNet2DConfig, value: unknown, expected: string): never {
+  throw new ConfigError(`UNet2DModel config: field '${SNAKE[field]}' (${field}) is ${JSON.stringify(value)}; ${expected}`);
+}
+
+const isPosInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1;
+
+/**
+ * A complete, validated config from a partial one (missing fields take diffusers' defaults).
+ * Unsupported values (a block type we lack, 'fourier' time embedding, ...) throw a ConfigError
+ * naming the field and the value.
+ * @example resolveConfig({ blockOutChannels: [32, 64], downBlockTypes: ['DownBlock2D', 'AttnDownBlock2D'], upBlockTypes: ['AttnUpBlock2D', 'UpBlock2D'] })
+ */
+export function resolveConfig(partial: Partial<UNet2DConfig> = {}): UNet2DConfig {
+  if (partial === null || typeof partial !== 'object') throw new ConfigError(`UNet2DModel config must be an object, found ${partial === null ? 'null' : typeof partial}`);
+  const c = { ...UNET2D_DEFAULTS, ...partial } as UNet2DConfig;
+  for (const k of Object.keys(partial)) {
+    if (!(k in SNAKE)) throw new ConfigError(`UNet2DModel config: unknown field '${k}' (known: ${Object.keys(SNAKE).join(', ')})`);
+  }
+  const ss = c.sampleSize;
+  if (!(ss === null || isPosInt(ss) || (Array.isArray(ss) && ss.length === 2 && ss.every(isPosInt)))) bad('sampleSize', ss, 'expected null, an integer >= 1 or [height, width]');
+  if (!isPosInt(c.inChannels)) bad('inChannels', c.inChannels, 'expected an integer >= 1');
+  if (!isPosInt(c.outChannels)) bad('outChannels', c.outChannels, 'expected an integer >= 1');
+  if (typeof c.centerInputSample !== 'boolean') bad('centerInputSample', c.centerInputSample, 'expected true or false');
+  if (c.timeEmbeddingType !== 'positional') bad('timeEmbeddingType', c.timeEmbeddingType, "only 'positional' is supported (Gaussian Fourier features are not implemented)");
+  if (typeof c.freqShift !== 'number' || !Number.isFinite(c.freqShift)) bad('freqShift', c.freqShift, 'expected a finite number');
+  if (typeof c.flipSinToCos !== 'boolean') bad('flipSinToCos', c.flipSinToCos, 'expected true or false');
+  if (!Array.isArray(c.blockOutChannels) || c.blockOutChannels.length === 0 || !c.blockOutChannels.every(isPosInt)) {
+    bad('blockOutChannels', c.blockOutChannels, 'expected a non-empty list of integers >= 1');
+  }
+  const levels = c.blockOutChannels.length;
+  if (!Array.isArray(c.downBlockTypes) || c.downBlockTypes.length !== levels) {
+    bad('downBlockTypes', c.downBlockTypes, `expected a list of ${levels} block types (one per block_out_channels entry)`);
+  }
+  if (!Array.isArray(c.upBlockTypes) || c.upBlockTypes.length !== levels) {
+    bad('upBlockTypes', c.upBlockTypes, `expected a list of ${levels} block types (one per block_out_channels entry)`);
+  }
+  c.downBlockTypes.forEach((t) => {
+    if (!(DOWN_BLOCK_TYPES as readonly string[]).includes(t)) bad('downBlockTypes', c.downBlockTypes, `block type ${JSON.stringify(t)} is not supported (supported: ${DOWN_BLOCK_TYPES.join(', ')})`);
+  });
+  c.upBlockTypes.forEach((t) => {
+    if (!(UP_BLOCK_TYPES as readonly string[]).includes(t)) bad('upBlockTypes', c.upBlockTypes, `block type ${JSON.stringify(t)} is not supported (supported: ${UP_BLOCK_TYPES.join(', ')})`);
+  });
+  if (!isPosInt(c.layersPerBlock)) bad('layersPerBlock', c.layersPerBlock, 'expected an integer >= 1');
+  if (typeof c.midBlockScaleFactor !== 'number' || c.midBlockScaleFactor === 0 || !Number.isFinite(c.midBlockScaleFactor)) {
+    bad('midBlockScaleFactor', c.midBlockScaleFactor, 'expected a finite non-zero number');
+  }
+  if (!Number.isInteger(c.downsamplePadding) || c.downsamplePadding < 0) bad('downsamplePadding', c.downsamplePadding, 'expected an integer >= 0');
+  if (c.downsampleType !== 'conv') bad('downsampleType', c.downsampleType, "only 'conv' is supported");
+  if (c.upsampleType !== 'conv') bad('upsampleType', c.upsampleType, "only 'conv' is supported");
+  if (typeof c.dropout !== 'number' || !(c.dropout >= 0 && c.dropout < 1)) bad('dropout', c.dropout, 'expected a number in [0, 1)');
+  if ((c.actFn as string) === 'swish') c.actFn = 'silu';
+  if (c.actFn !== 'silu') bad('actFn', c.actFn, "only 'silu' (alias 'swish') is supported");
+  if (!isPosInt(c.normNumGroups)) bad('normNumGroups', c.normNumGroups, 'expected an integer >= 1');
+  for (const ch of c.blockOutChannels) {
+    if (ch % c.normNumGroups !== 0) bad('normNumGroups', c.normNumGroups, `it must divide every block_out_channels entry, and ${ch} is not a multiple`);
+  }
+  if (c.attnNormNumGroups !== null) {
+    if (!isPosInt(c.attnNormNumGroups) || c.blockOutChannels[levels - 1]! % c.attnNormNumGroups !== 0) {
+      bad('attnNormNumGroups', c.attnNormNumGroups, `expected null or an integer >= 1 dividing ${c.blockOutChannels[levels - 1]}`);
+    }
+  }
+  if (c.attentionHeadDim !== null) {
+    if (!isPosInt(c.attentionHeadDim)) bad('attentionHeadDim', c.attentionHeadDim, 'expected null (one head) or an integer >= 1');
+    c.blockOutChannels.forEach((ch, i) => {
+      const usesAttention = c.downBlockTypes[i] === 'AttnDownBlock2D' || c.upBlockTypes[levels - 1 - i] === 'AttnUpBlock2D' || (i === levels - 1 && c.addAttention);
+      if (usesAttention && c.attentionHeadDim! > ch) bad('attentionHeadDim', c.attentionHeadDim, `it exceeds the ${ch} channels of an attention layer (no whole head fits)`);
+    });
+  }
+  if (typeof c.normEps !== 'number' || !(c.normEps > 0) || !Number.isFinite(c.normEps)) bad('normEps', c.normEps, 'expected a finite number > 0');
+  if (c.resnetTimeScaleShift !== 'default' && c.resnetTimeScaleShift !== 'scale_shift') {
+    bad('resnetTimeScaleShift', c.resnetTimeScaleShift, "expected 'default' or 'scale_shift'");
+  }
+  if (typeof c.addAttention !== 'boolean') bad('addAttention', c.addAttention, 'expected true or false');
+  if (c.classEmbedType !== null && c.classEmbedType !== 'timestep') bad('classEmbedType', c.classEmbedType, "expected null or 'timestep' ('identity' and others are not supported)");
+  if (c.numClassEmbeds !== null && !isPosInt(c.numClassEmbeds)) bad('numClassEmbeds', c.numClassEmbeds, 'expected null or an integer >= 1');
+  if (c.numTrainTimesteps !== null && !isPosInt(c.numTrainTimesteps)) bad('numTrainTimesteps', c.numTrainTimesteps, 'expected null or an integer >= 1');
+  return {
+    ...c,
+    downBlockTypes: [...c.downBlockTypes],
+    upBlockTypes: [...c.upBlockTypes],
+    blockOutChannels: [...c.blockOutChannels],
+    sampleSize: Array.isArray(c.sampleSize) ? [c.sampleSize[0], c.sampleSize[1]] : c.sampleSize,
+  };
+}
+
+/**
+ * A validated config from a diffusers config.json object (snake_case). Keys starting with '_'
+ * and keys UNet2DModel does not know are ignored, as diffusers does.
+ */
+export function configFromJSON(json: unknown): UNet2DConfig {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new ConfigError(`UNet2DModel config.json must hold a JSON object, found ${Array.isArray(json) ? 'an array' : typeof json}`);
+  const obj = json as Record<string, unknown>;
+  const cls = obj['_class_name'];
+  if (cls !== undefined && cls !== 'UNet2DModel') throw new ConfigError(`config.json: '_class_name' is ${JSON.stringify(cls)}, expected "UNet2DModel"`);
+  const partial: Record<string, unknown> = {};
+  for (const [camel, snake] of Object.entries(SNAKE)) {
+    if (Object.prototype.hasOwnProperty.call(obj, snake)) partial[camel] = obj[snake];
+  }
+  // Older diffusers configs call the down-sampling padding `downsample_padding` too, but some write
+  // `null` for optional fields that have non-null defaults here: null keeps the default.
+  for (const k of ['downsamplePadding', 'dropout', 'midBlockScaleFactor', 'layersPerBlock', 'downsampleType', 'upsampleType', 'addAttention', 'actFn', 'freqShift', 'flipSinToCos', 'centerInputSample', 'resnetTimeScaleShift', 'timeEmbeddingType'] as const) {
+    if (partial[k] === null) delete partial[k];
+  }
+  return resolveConfig(partial as Partial<UNet2DConfig>);
+}
+
+/** The diffusers config.json object (snake_case, every field, plus _class_name and _diffusers_version). */
+export function configToJSON(config: UNet2DConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = { _class_name: 'UNet2DModel', _diffusers_version: DIFFUSERS_VERSION };
+  for (const [camel, snake] of Object.entries(SNAKE)) out[snake] = config[camel as keyof UNet2DConfig];
+  return out;
+}
+
+export interface UNet2DModelOptions {
+  /** Initialisation randomness (default: a generator seeded 0). */
+  gen?: Generator;
+  /** Where dropout masks come from in training mode (default: a generator seeded 1). */
+  dropoutGenerator?: Generator;
+}
+
+export interface UNet2DForwardOptions {
+  /** If given, filled with the outputs of the top-level parts (diffusers' module names), for debugging. */
+  intermediates?: Map<string, Tensor>;
+}
+
+/** The spatial factor the input must be divisible by: one halving per down block with a downsampler. */
+function downFactor(config: UNet2DConfig): number {
+  return 2 ** (config.blockOutChannels.length - 1);
+}
+
+/**
+ * diffusers' UNet2DModel on NHWC tensors.
+ * @example
+ * const model = UNet2DModel.fromPretrained('models/fashion-mnist');
+ * const eps = noGrad(() => model.forward(xt, [999, 999], [3, 7])); // xt (2, 28, 28, 1)
+ */
+export class UNet2DModel extends Module {
+  readonly config: Readonly<UNet2DConfig>;
+  readonly conv_in: Conv2d;
+  readonly time_proj: Timesteps;
+  readonly time_embedding: TimestepEmbedding;
+  readonly class_embedding: Embedding | TimestepEmbedding | null;
+  readonly down_blocks: ModuleList<DownBlock2D>;
+  readonly up_blocks: ModuleList<UpBlock2D>;
+  readonly mid_block: UNetMidBlock2D;
+  readonly conv_norm_out: GroupNorm;
+  readonly conv_out: Conv2d;
+  #dropoutGen: Generator;
+
+  constructor(config: Partial<UNet2DConfig> = {}, options: UNet2DModelOptions = {}) {
+    super();
+    const c = resolveConfig(config);
+    this.config = Object.freeze(c);
+    const gen = options.gen ?? new Generator(0);
+    const g = { gen };
+    const boc = c.blockOutChannels;
+    const levels = boc.length;
+    const tembDim = boc[0]! * 4;
+    const common: BlockCommon = {
+      tembChannels: tembDim,
+      resnetGroups: c.normNumGroups,
+      resnetEps: c.normEps,
+      dropout: c.dropout,
+      resnetTimeScaleShift: c.resnetTimeScaleShift,
+      gen,
+    };
+
+    // Registration order is diffusers' (its mid_block is registered after up_blocks).
+    this.conv_in = this.registerModule('conv_in', new Conv2d(c.inChannels, boc[0]!, 3, { padding: 1, ...g }));
+    this.time_proj = this.registerModule('time_proj', new Timesteps(boc[0]!, c.flipSinToCos, c.freqShift));
+    this.time_embedding = this.registerModule('time_embedding', new TimestepEmbedding(boc[0]!, tembDim, g));
+    if (c.classEmbedType === 'timestep') this.class_embedding = this.registerModule('class_embedding', new TimestepEmbedding(boc[0]!, tembDim, g));
+    else if (c.numClassEmbeds !== null) this.class_embedding = this.registerModule('class_embedding', new Embedding(c.numClassEmbeds, tembDim, g));
+    else this.class_embedding = null;
+
+    const down: DownBlock2D[] = [];
+    let outCh = boc[0]!;
+    c.downBlockTypes.forEach((type, i) => {
+      const inCh = outCh;
+      outCh = boc[i]!;
+      const o = {
+        ...common,
+        inChannels: inCh,
+        outChannels: outCh,
+        numLayers: c.layersPerBlock,
+        addDownsample: i !== levels - 1,
+        downsamplePadding: c.downsamplePadding,
+        attentionHeadDim: c.attentionHeadDim ?? outCh,
+      };
+      down.push(type === 'AttnDownBlock2D' ? new AttnDownBlock2D(o) : new DownBlock2D(o));
+    });
+    this.down_blocks = this.registerModule('down_blocks', new ModuleList(down));
+
+    const mid = new UNetMidBlock2D({
+      ...common,
+      inChannels: boc[levels - 1]!,
+      outputScaleFactor: c.midBlockScaleFactor,
+      addAttention: c.addAttention,
+      attentionHeadDim: c.attentionHeadDim ?? boc[levels - 1]!,
+      attnGroups: c.attnNormNumGroups,
+    });
+
+    const rev = [...boc].reverse();
+    const up: UpBlock2D[] = [];
+    outCh = rev[0]!;
+    c.upBlockTypes.forEach((type, i) => {
+      const prev = outCh;
+      outCh = rev[i]!;
+      const o = {
+        ...common,
+        inChannels: rev[Math.min(i + 1, levels - 1)]!,
+        prevOutputChannels: prev,
+        outChannels: outCh,
+        numLayers: c.layersPerBlock + 1,
+        addUpsample: i !== levels - 1,
+        attentionHeadDim: c.attentionHeadDim ?? outCh,
+      };
+      up.push(type === 'AttnUpBlock2D' ? new AttnUpBlock2D(o) : new UpBlock2D(o));
+    });
+    this.up_blocks = this.registerModule('up_blocks', new ModuleList(up));
+    this.mid_block = this.registerModule('mid_block', mid);
+    this.conv_norm_out = this.registerModule('conv_norm_out', new GroupNorm(c.normNumGroups, boc[0]!, c.normEps));
+    this.conv_out = this.registerModule('conv_out', new Conv2d(boc[0]!, c.outChannels, 3, { padding: 1, ...g }));
+
+    this.#dropoutGen = options.dropoutGenerator ?? new Generator(1);
+    this.setDropoutGenerator(this.#dropoutGen);
+  }
+
+  /** The generator every dropout layer draws its masks from. */
+  get dropoutGenerator(): Generator {
+    return this.#dropoutGen;
+  }
+
+  /** Shares `gen` among all dropout layers (save its state with a training checkpoint to resume exactly). */
+  setDropoutGenerator(gen: Generator): void {
+    if (!(gen instanceof Generator)) throw new ArgumentError(`UNet2DModel.setDropoutGenerator: expected a Generator, found ${typeof gen}`);
+    this.#dropoutGen = gen;
+    for (const [, m] of this.namedModules()) if (m instanceof Dropout) m.generator = gen;
+  }
+
+  /** The parameters' dtype (float32; float64 after `to('float64')`, for gradient checks). */
+  get dtype(): DType {
+    return this.conv_in.weight.dtype;
+  }
+
+  /**
+   * The noise (or v, or x0) prediction for x (N, H, W, inChannels) at `timesteps` (one number for
+   * the batch or one per sample; fractional values allowed) with optional integer `classLabels`
+   * (required when the model has a class embedding). Returns (N, H, W, outChannels).
+   */
+  forward(x: Tensor, timesteps: Timestep, classLabels?: readonly number[] | Int32Array | null, options: UNet2DForwardOptions = {}): Tensor {
+    const c = this.config;
+    const op = 'UNet2DModel.forward';
+    if (!(x instanceof Tensor)) throw new ArgumentError(`${op}: 'x' must be a Tensor (N, H, W, ${c.inChannels}), found ${x === null ? 'null' : typeof x}`);
+    if (x.rank !== 4 || x.shape[3] !== c.inChannels) {
+      throw new ShapeError(`${op}: input 'x' has shape ${fmtShape(x.shape)}, expected (N, H, W, ${c.inChannels}) (NHWC with in_channels = ${c.inChannels})`);
+    }
+    const [n, h, w] = x.shape as [number, number, number, number];
+    const f = downFactor(c);
+    if (h % f !== 0 || w % f !== 0) {
+      throw new ShapeError(`${op}: input 'x' has shape ${fmtShape(x.shape)}; height and width must be multiples of ${f} (the ${c.blockOutChannels.length - 1} downsamplings must halve them exactly), found ${h}x${w}`);
+    }
+    if (x.dtype !== this.dtype) throw new DTypeError(`${op}: input 'x' is ${x.dtype} but the model's parameters are ${this.dtype}`);
+    const dtype = this.dtype;
+    const keep = options.intermediates;
+    const record = (name: string, t: Tensor): Tensor => {
+      if (keep !== undefined) keep.set(name, t);
+      return t;
+    };
+
+    // 1. time (and class) embedding
+    const tProj = record('time_proj', this.time_proj.forward(timesteps, n, dtype)); // (N, C0), float32 math
+    let emb = record('time_embedding', this.time_embedding.forward(tProj)); // (N, 4 C0)
+    if (this.class_embedding !== null) {
+      if (classLabels === undefined || classLabels === null) {
+        throw new ArgumentError(`${op}: this model has a class embedding (num_class_embeds = ${c.numClassEmbeds}); pass classLabels, one integer per sample`);
+      }
+      const labels = this.#labels(classLabels, n);
+      const classEmb =
+        this.class_embedding instanceof Embedding
+          ? this.class_embedding.forward(labels)
+          : this.class_embedding.forward(this.time_proj.forward(Float32Array.from(labels), n, dtype));
+      emb = add(emb, record('class_embedding', classEmb));
+    } else if (classLabels !== undefined && classLabels !== null) {
+      throw new ArgumentError(`${op}: classLabels were given but this model has no class embedding (num_class_embeds is null)`);
+    }
+
+    // 2. pre-process
+    let sample = c.centerInputSample ? addScalar(mulScalar(x, 2), -1) : x;
+    sample = record('conv_in', this.conv_in.forward(sample)); // (N, H, W, C0)
+
+    // 3. down: every resnet/attention output and every downsampled map is a skip
+    const skips: Tensor[] = [sample];
+    this.down_blocks.items.forEach((block, i) => {
+      const r = block.forward(sample, emb);
+      sample = record(`down_blocks.${i}`, r.h);
+      skips.push(...r.skips);
+    });
+
+    // 4. mid
+    sample = record('mid_block', this.mid_block.forward(sample, emb));
+
+    // 5. up: each block consumes as many skips as it has resnets, newest first
+    this.up_blocks.items.forEach((block, i) => {
+      sample = record(`up_blocks.${i}`, block.forward(sample, skips, emb));
+    });
+
+    // 6. post-process: GroupNorm + SiLU fused, then conv_out
+    const act = record('conv_act', this.conv_norm_out.forwardSilu(sample));
+    return record('conv_out', this.conv_out.forward(act));
+  }
+
+  #labels(classLabels: readonly number[] | Int32Array, n: number): Int32Array {
+    const op = 'UNet2DModel.forward';
+    if (!Array.isArray(classLabels) && !(classLabels instanceof Int32Array)) {
+      throw new ArgumentError(`${op}: classLabels must be an array of integers or an Int32Array, found ${typeof classLabels}`);
+    }
+    const arr = classLabels.length === 1 && n !== 1 ? new Array<number>(n).fill(classLabels[0]!) : classLabels;
+    if (arr.length !== n) throw new ArgumentError(`${op}: ${arr.length} class labels for a batch of ${n}; give one per sample`);
+    const k = this.config.numClassEmbeds;
+    const out = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = arr[i];
+      const ok = typeof v === 'number' && Number.isInteger(v) && v >= 0 && (this.config.classEmbedType === 'timestep' || k === null || v < k);
+      if (!ok) throw new ArgumentError(`${op}: class label ${i} is ${String(v)}, expected an integer in [0, ${k === null ? 'inf' : k - 1}] (num_class_embeds = ${k})`);
+      out[i] = v;
+    }
+    return out;
+  }
+
+  /**
+   * Loads a model saved in diffusers' folder layout (config.json + diffusion_pytorch_model.safetensors),
+   * including public DDPM checkpoints with legacy attention names. The model is in eval mode.
+   * @example const model = UNet2DModel.fromPretrained('checkpoints/ddpm-cifar10-32');
+   */
+  static fromPretrained(dir: string, options: UNet2DModelOptions = {}): UNet2DModel {
+    const { config, tensors } = readDiffusersFolder(dir);
+    let model: UNet2DModel;
+    try {
+      model = new UNet2DModel(configFromJSON(config), options);
+    } catch (e) {
+      if (e instanceof ConfigError) throw new ConfigError(`${dir}/config.json: ${e.message}`);
+      throw e;
+    }
+    try {
+      model.loadStateDict(tensors, { strict: true });
+    } catch (e) {
+      if (e instanceof Error) e.message = `${dir}: ${e.message}`;
+      throw e;
+    }
+    return model.eval();
+  }
+
+  /**
+   * Writes config.json and diffusion_pytorch_model.safetensors (PyTorch names, OIHW conv weights)
+   * into `dir` (created if needed), each atomically; diffusers' from_pretrained loads the result.
+   */
+  savePretrained(dir: string): void {
+    if (this.dtype !== 'float32') throw new DTypeError(`UNet2DModel.savePretrained: the model is ${this.dtype}; cast it back with to('float32') first`);
+    writeDiffusersFolder(dir, configToJSON(this.config as UNet2DConfig), this.stateDict());
+  }
+}
