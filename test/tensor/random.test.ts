@@ -88,9 +88,12 @@ describe('Philox4x32-10 generator', () => {
 
   it('is independent of the thread count (child processes with DIFFUSE_THREADS=1 and 2)', () => {
     // Large enough for the native kernels' parallel path; the hash covers every bit.
+    // The sources next to this file: .ts under tsx, .js when compiled to dist/.
+    const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+    const src = (rel: string): string => JSON.stringify(fileURLToPath(new URL(`../../src/${rel}.${ext}`, import.meta.url)));
     const script = `
-      const { Generator } = await import(${JSON.stringify(fileURLToPath(new URL('../../src/tensor/random.ts', import.meta.url)))});
-      const { addon } = await import(${JSON.stringify(fileURLToPath(new URL('../../src/backend/native/loader.ts', import.meta.url)))});
+      const { Generator } = await import(${src('tensor/random')});
+      const { addon } = await import(${src('backend/native/loader')});
       const { createHash } = await import('node:crypto');
       const g = new Generator(99);
       const h = createHash('sha256');
