@@ -49,6 +49,8 @@ export interface Scheduler<O extends StepOptions = StepOptions> {
   readonly className: string;
   /** Model evaluations per timestep entry (1 for DDPM/DDIM). */
   readonly order: number;
+  /** The parsed config, camelCase (each class narrows its type). */
+  readonly config: Readonly<Record<string, unknown>>;
   /** The timesteps of the current run, descending (a copy). */
   readonly timesteps: number[];
   /** Standard deviation of the initial noise x_T. */
@@ -173,7 +175,7 @@ export const FOREIGN_CONFIG_KEYS: ReadonlySet<string> = new Set([
   'use_karras_sigmas', 'use_exponential_sigmas', 'use_beta_sigmas', 'sigma_min', 'sigma_max', 'interpolation_type',
   'timestep_type', 'solver_order', 'algorithm_type', 'solver_type', 'lower_order_final', 'euler_at_final',
   'lambda_min_clipped', 'final_sigmas_type', 'disable_corrector', 'solver_p', 'predict_x0', 'use_lu_lambdas',
-  'variance_type', 'noise_sampler_seed', 'timestep_values', 'tensor_format', 's_noise', 's_churn', 's_tmin', 's_tmax',
+  'noise_sampler_seed', 'timestep_values', 'tensor_format', 's_noise', 's_churn', 's_tmin', 's_tmax',
   'rho', 'shift', 'use_dynamic_shifting', 'sigma_data', 'beta_schedule', 'trained_betas', 'beta_start', 'beta_end',
   'num_train_timesteps', 'predict_epsilon',
 ]);
@@ -316,10 +318,9 @@ export abstract class DiscreteScheduler<C extends DiscreteConfig, O extends Step
   /** abar_t = prod_{s<=t} alpha_s. */
   readonly alphasCumprod: Float64Array;
   readonly initNoiseSigma: number = 1;
-  /** The step count of the last setTimesteps(n), or null (before it, or with custom timesteps). */
-  numInferenceSteps: number | null = null;
-  /** Whether the timesteps came from setTimesteps({ timesteps }). */
-  customTimesteps = false;
+  // Run state: set only by setTimesteps, read by step (never advanced by it).
+  #numInferenceSteps: number | null = null;
+  #customTimesteps = false;
   #timesteps: number[];
   readonly #fields: FieldSet;
 
@@ -349,6 +350,16 @@ export abstract class DiscreteScheduler<C extends DiscreteConfig, O extends Step
     return [...this.#timesteps];
   }
 
+  /** The step count of the last setTimesteps(n), or null (before it, or with custom timesteps). */
+  get numInferenceSteps(): number | null {
+    return this.#numInferenceSteps;
+  }
+
+  /** Whether the timesteps came from setTimesteps({ timesteps }). */
+  get customTimesteps(): boolean {
+    return this.#customTimesteps;
+  }
+
   /** Number of training timesteps T. */
   get numTrainTimesteps(): number {
     return this.config.numTrainTimesteps;
@@ -364,14 +375,14 @@ export abstract class DiscreteScheduler<C extends DiscreteConfig, O extends Step
     const T = this.config.numTrainTimesteps;
     if (typeof request === 'object' && request !== null) {
       this.#timesteps = checkCustomTimesteps(op, request.timesteps, T);
-      this.numInferenceSteps = null;
-      this.customTimesteps = true;
+      this.#numInferenceSteps = null;
+      this.#customTimesteps = true;
       return;
     }
     checkNumInferenceSteps(op, request, T);
     this.#timesteps = spacedTimesteps(this.config.timestepSpacing, T, request, this.config.stepsOffset);
-    this.numInferenceSteps = request;
-    this.customTimesteps = false;
+    this.#numInferenceSteps = request;
+    this.#customTimesteps = false;
   }
 
   /**
@@ -380,14 +391,14 @@ export abstract class DiscreteScheduler<C extends DiscreteConfig, O extends Step
    * spacing with N not dividing T this differs from the next listed timestep, as in diffusers).
    */
   previousTimestep(t: number): number {
-    if (this.customTimesteps) {
+    if (this.#customTimesteps) {
       const i = this.#timesteps.indexOf(t);
       if (i < 0) {
         throw new ArgumentError(`${this.className}.step: timestep ${t} is not one of the custom timesteps set by setTimesteps (${show(this.#timesteps)})`);
       }
       return this.#timesteps[i + 1] ?? -1;
     }
-    const n = this.numInferenceSteps ?? this.config.numTrainTimesteps;
+    const n = this.#numInferenceSteps ?? this.config.numTrainTimesteps;
     return t - Math.floor(this.config.numTrainTimesteps / n);
   }
 
