@@ -159,7 +159,7 @@ export abstract class Module {
     const dot = name.lastIndexOf('.');
     const owner = dot < 0 ? this : this.namedModules().find(([n]) => n === name.slice(0, dot))?.[1];
     const key = name.slice(dot + 1);
-    const old = owner?.#params.get(key);
+    const old = owner === undefined ? undefined : owner.#params.get(key);
     if (owner === undefined || old === undefined) throw new ArgumentError(`${this.constructor.name}.setParameter: no parameter '${name}'`);
     if (!(t instanceof Tensor) || t.rank !== old.rank || t.shape.some((d, i) => d !== old.shape[i])) {
       throw new ShapeError(`${this.constructor.name}.setParameter: '${name}' has shape ${fmtShape(old.shape)}, found ${t instanceof Tensor ? fmtShape(t.shape) : typeof t}`);
