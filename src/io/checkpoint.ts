@@ -108,17 +108,22 @@ function expectFolder(dir: string): void {
   }
 }
 
-/**
- * Reads a diffusers model folder: the parsed config.json and the weights in OUR layout (legacy
- * attention names renamed, rank-4 conv weights OIHW -> OHWI).
- * @example const { config, tensors } = readDiffusersFolder('models/fashion-mnist');
- */
-export function readDiffusersFolder(dir: string): { config: Record<string, unknown>; tensors: Map<string, NamedArray> } {
+/** Reads and parses a model folder's config.json (a JSON object; its meaning is the model's business). */
+export function readDiffusersConfig(dir: string): Record<string, unknown> {
   expectFolder(dir);
   const configPath = join(dir, CONFIG_NAME);
   if (!existsSync(configPath)) throw new CheckpointError(`${dir}: missing ${CONFIG_NAME} (a diffusers model folder holds ${CONFIG_NAME} and ${WEIGHTS_NAME})`);
   const config = readJSONFile(configPath);
   if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new CheckpointError(`${configPath}: expected a JSON object`);
+  return config as Record<string, unknown>;
+}
+
+/**
+ * Reads a model folder's weights in OUR layout: legacy attention names renamed, rank-4 conv
+ * weights OIHW -> OHWI.
+ */
+export function readDiffusersWeights(dir: string): Map<string, NamedArray> {
+  expectFolder(dir);
   const weightsPath = join(dir, WEIGHTS_NAME);
   if (!existsSync(weightsPath)) {
     const bin = join(dir, 'diffusion_pytorch_model.bin');
@@ -133,7 +138,15 @@ export function readDiffusersFolder(dir: string): { config: Record<string, unkno
   const renamed = renameLegacyAttentionKeys(raw);
   const tensors = new Map<string, NamedArray>();
   for (const [name, t] of renamed) tensors.set(name, t.shape.length === 4 ? oihwToOhwi(t) : t);
-  return { config: config as Record<string, unknown>, tensors };
+  return tensors;
+}
+
+/**
+ * Reads a diffusers model folder: the parsed config.json and the weights in our layout.
+ * @example const { config, tensors } = readDiffusersFolder('models/fashion-mnist');
+ */
+export function readDiffusersFolder(dir: string): { config: Record<string, unknown>; tensors: Map<string, NamedArray> } {
+  return { config: readDiffusersConfig(dir), tensors: readDiffusersWeights(dir) };
 }
 
 /**

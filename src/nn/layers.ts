@@ -23,8 +23,26 @@ export function expectPosInt(layer: string, name: string, v: unknown): number {
   return v;
 }
 
-/** U(-bound, bound) float32 values of `shape` from `gen`. */
+let skipInit = false;
+
+/**
+ * Builds modules without drawing initial values (parameters start at zero): for loading
+ * checkpoints, whose values replace them anyway (saves seconds on large models).
+ * @example const model = withoutInit(() => new UNet2DModel(config));
+ */
+export function withoutInit<T>(fn: () => T): T {
+  const prev = skipInit;
+  skipInit = true;
+  try {
+    return fn();
+  } finally {
+    skipInit = prev;
+  }
+}
+
+/** U(-bound, bound) float32 values of `shape` from `gen` (zeros inside withoutInit). */
 export function uniformInit(shape: readonly number[], bound: number, gen: Generator): Tensor {
+  if (skipInit) return zeros(shape);
   const t = gen.uniform(shape); // [0, 1)
   for (let i = 0; i < t.size; i++) t.data[i] = (2 * t.data[i]! - 1) * bound;
   return t;
@@ -160,7 +178,7 @@ export class Embedding extends Module {
     super();
     this.numEmbeddings = expectPosInt('Embedding', 'numEmbeddings', numEmbeddings);
     this.embeddingDim = expectPosInt('Embedding', 'embeddingDim', embeddingDim);
-    this.registerParameter('weight', defaultGen(options.gen).normal([numEmbeddings, embeddingDim]));
+    this.registerParameter('weight', skipInit ? zeros([numEmbeddings, embeddingDim]) : defaultGen(options.gen).normal([numEmbeddings, embeddingDim]));
   }
 
   forward(indices: EmbeddingIndices): Tensor {

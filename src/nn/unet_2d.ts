@@ -12,11 +12,11 @@ import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../tensor/error
 import { addScalar, mulScalar } from '../ops/scalar.js';
 import { add } from '../ops/binary.js';
 import { Module, ModuleList } from './module.js';
-import { Conv2d, Dropout, Embedding, GroupNorm } from './layers.js';
+import { Conv2d, Dropout, Embedding, GroupNorm, withoutInit } from './layers.js';
 import { TimestepEmbedding, Timesteps, type Timestep } from './embeddings.js';
 import { AttnDownBlock2D, AttnUpBlock2D, DownBlock2D, UNetMidBlock2D, UpBlock2D, type BlockCommon } from './unet_blocks.js';
 import type { TimeEmbeddingNorm } from './resnet.js';
-import { readDiffusersFolder, writeDiffusersFolder } from '../io/checkpoint.js';
+import { readDiffusersConfig, readDiffusersWeights, writeDiffusersFolder } from '../io/checkpoint.js';
 
 /** The down block types we implement (diffusers' names). */
 export const DOWN_BLOCK_TYPES = ['DownBlock2D', 'AttnDownBlock2D'] as const;
@@ -464,14 +464,17 @@ export class UNet2DModel extends Module {
    * @example const model = UNet2DModel.fromPretrained('checkpoints/ddpm-cifar10-32');
    */
   static fromPretrained(dir: string, options: UNet2DModelOptions = {}): UNet2DModel {
-    const { config, tensors } = readDiffusersFolder(dir);
+    const config = readDiffusersConfig(dir);
     let model: UNet2DModel;
     try {
-      model = new UNet2DModel(configFromJSON(config), options);
+      // The checkpoint's values replace the initial ones: skip drawing them.
+      model = withoutInit(() => new UNet2DModel(configFromJSON(config), options));
     } catch (e) {
       if (e instanceof ConfigError) throw new ConfigError(`${dir}/config.json: ${e.message}`);
       throw e;
     }
+    // The config is checked (above) before the possibly large weights file is read.
+    const tensors = readDiffusersWeights(dir);
     try {
       model.loadStateDict(tensors, { strict: true });
     } catch (e) {
