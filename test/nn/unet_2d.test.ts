@@ -39,6 +39,20 @@ describe('UNet2DModel (tiny configs)', () => {
     }, { nmseTol: 1e-9, absTol: 1e-5 });
   });
 
+  it('NaN in one input sample makes only that sample NaN, on both backends', () => {
+    const { native, reference } = assertBackendsAgree(() => {
+      const model = new UNet2DModel(TINY);
+      const x = randTensor([2, 4, 6, 2], 8);
+      x.data[3] = NaN;
+      return noGrad(() => model.forward(x, [1, 2]));
+    });
+    for (const y of [native[0]!, reference[0]!]) {
+      const half = y.size / 2;
+      assert.ok(y.data.subarray(0, half).every(Number.isNaN));
+      assert.ok(y.data.subarray(half).every(Number.isFinite));
+    }
+  });
+
   it('has the block structure of diffusers: skip channels, attention heads, parameter names', () => {
     const model = new UNet2DModel({ ...TINY, layersPerBlock: 2 });
     const names = model.namedParameters().map(([n]) => n);
