@@ -3,8 +3,12 @@
 // (O, KH, KW, I), bias (O). Primitives are created once per geometry and cached, so a repeated
 // call only wraps the caller's buffers in memory objects and executes.
 //
-// Plain nhwc/ohwi layouts are used on purpose: format `any` with cached reorders was not
-// measured to be faster for our shapes (see bench/kernels.ts), and plain layouts need no copies.
+// Layouts: activations stay plain NHWC (what the rest of the engine reads); weights are given to
+// oneDNN as format `any`. Measured on this machine (2-core AVX-512, oneDNN 2.6, batch 128): with
+// plain OHWI weights oneDNN falls back to its reference convolution (`ref:any`, ~0.07 GFLOP/s),
+// while `any` weights select the JIT kernels (~100 GFLOP/s). So each cached primitive keeps a
+// weight buffer in its preferred (blocked) layout plus the reorder into it (forward, backward-data)
+// or out of it (backward-weights); weight tensors are small, so the reorder is cheap.
 #include <array>
 #include <map>
 #include <memory>
@@ -32,7 +36,7 @@ struct ConvGeom {
 constexpr int kConvGeomLen = 13;
 
 struct ConvDescs {
-  memory::desc x, w, b, y;
+  memory::desc x, w, wAny, b, y;
   memory::dims strides, padL, padR;
 };
 
@@ -58,6 +62,7 @@ ConvDescs convDescs(const ConvGeom& g) {
   ConvDescs d;
   d.x = memory::desc({g.n, g.cin, g.h, g.w}, f32, tag::nhwc);
   d.w = memory::desc({g.cout, g.cin, g.kh, g.kw}, f32, tag::ohwi);
+  d.wAny = memory::desc({g.cout, g.cin, g.kh, g.kw}, f32, tag::any);
   d.b = memory::desc({g.cout}, f32, tag::x);
   d.y = memory::desc({g.n, g.cout, g.oh(), g.ow()}, f32, tag::nhwc);
   d.strides = {g.sh, g.sw};
@@ -71,40 +76,76 @@ enum ConvKind { kFwd = 0, kFwdBias = 1, kBwdData = 2, kBwdWeights = 3, kBwdWeigh
 
 using ConvKey = std::array<int64_t, kConvGeomLen + 1>;
 
+// A cached primitive and, when it wants weights in another layout than OHWI, the buffer in its
+// layout and the reorder between that buffer and an OHWI buffer (set at execution).
+struct ConvEntry {
+  dnnl::primitive prim;
+  bool reorderW = false;
+  memory wPrim;             // weights (or weight gradient) in the primitive's layout
+  memory::desc wPrimDesc;
+  dnnl::reorder wReorder;   // OHWI -> wPrim (forward, backward-data) or wPrim -> OHWI (backward-weights)
+};
+
 std::mutex cacheMutex;
-std::map<ConvKey, dnnl::primitive> cache;
+std::map<ConvKey, std::shared_ptr<ConvEntry>> cache;
+
+// Fills in the weight buffer and reorder of `e` for a primitive that wants weights as `want`.
+void prepareWeights(ConvEntry& e, const ConvDescs& d, const memory::desc& want, bool toPrimitive) {
+  e.wPrimDesc = want;
+  e.reorderW = !(want == d.w);
+  if (!e.reorderW) return;
+  e.wPrim = memory(want, cpuEngine());
+  memory plain(d.w, cpuEngine());  // a template only: reorder primitives bind buffers at execution
+  e.wReorder = toPrimitive ? dnnl::reorder(plain, e.wPrim) : dnnl::reorder(e.wPrim, plain);
+}
 
 // The cached primitive for (geometry, kind), created on first use.
-dnnl::primitive convPrimitive(const ConvGeom& g, ConvKind kind) {
-  ConvKey key;
-  key = {g.n, g.h, g.w, g.cin, g.cout, g.kh, g.kw, g.sh, g.sw, g.pt, g.pb, g.pl, g.pr, kind};
+std::shared_ptr<ConvEntry> convPrimitive(const ConvGeom& g, ConvKind kind) {
+  ConvKey key = {g.n, g.h, g.w, g.cin, g.cout, g.kh, g.kw, g.sh, g.sw, g.pt, g.pb, g.pl, g.pr, kind};
   std::lock_guard<std::mutex> lock(cacheMutex);
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
   const ConvDescs d = convDescs(g);
-  dnnl::primitive p;
+  auto e = std::make_shared<ConvEntry>();
   switch (kind) {
-    case kFwd: p = dnnl::convolution_forward(makeConvFwdPd(d.x, d.w, nullptr, d.y, d.strides, d.padL, d.padR)); break;
-    case kFwdBias: p = dnnl::convolution_forward(makeConvFwdPd(d.x, d.w, &d.b, d.y, d.strides, d.padL, d.padR)); break;
+    case kFwd:
+    case kFwdBias: {
+      auto pd = makeConvFwdPd(d.x, d.wAny, kind == kFwdBias ? &d.b : nullptr, d.y, d.strides, d.padL, d.padR);
+      e->prim = dnnl::convolution_forward(pd);
+      prepareWeights(*e, d, pd.weights_desc(), true);
+      break;
+    }
     case kBwdData: {
-      auto hint = makeConvFwdPd(d.x, d.w, nullptr, d.y, d.strides, d.padL, d.padR);
-      p = dnnl::convolution_backward_data(makeConvBwdDataPd(d.x, d.w, d.y, d.strides, d.padL, d.padR, hint));
+      auto hint = makeConvFwdPd(d.x, d.wAny, nullptr, d.y, d.strides, d.padL, d.padR);
+      auto pd = makeConvBwdDataPd(d.x, d.wAny, d.y, d.strides, d.padL, d.padR, hint);
+      e->prim = dnnl::convolution_backward_data(pd);
+      prepareWeights(*e, d, pd.weights_desc(), true);
       break;
     }
     case kBwdWeights:
     case kBwdWeightsBias: {
       const bool bias = kind == kBwdWeightsBias;
-      auto hint = makeConvFwdPd(d.x, d.w, bias ? &d.b : nullptr, d.y, d.strides, d.padL, d.padR);
-      p = dnnl::convolution_backward_weights(
-          makeConvBwdWeightsPd(d.x, d.w, bias ? &d.b : nullptr, d.y, d.strides, d.padL, d.padR, hint));
+      auto hint = makeConvFwdPd(d.x, d.wAny, bias ? &d.b : nullptr, d.y, d.strides, d.padL, d.padR);
+      auto pd = makeConvBwdWeightsPd(d.x, d.wAny, bias ? &d.b : nullptr, d.y, d.strides, d.padL, d.padR, hint);
+      e->prim = dnnl::convolution_backward_weights(pd);
+      prepareWeights(*e, d, pd.diff_weights_desc(), false);
       break;
     }
   }
-  cache.emplace(key, p);
-  return p;
+  cache.emplace(key, e);
+  return e;
 }
 
 memory wrap(const memory::desc& md, float* data) { return memory(md, cpuEngine(), data); }
+
+// The weights as the primitive wants them: the caller's OHWI buffer, or its copy reordered into
+// the entry's buffer (enqueued on the in-order stream, so it completes before the convolution).
+memory weightsIn(ConvEntry& e, const ConvDescs& d, float* w) {
+  memory plain = wrap(d.w, w);
+  if (!e.reorderW) return plain;
+  e.wReorder.execute(cpuStream(), plain, e.wPrim);
+  return e.wPrim;
+}
 
 // conv2dForward(geometry, x, w, b | null, y): y = conv(x, w) + b.
 Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
@@ -117,11 +158,11 @@ Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
     F32 b = hasBias ? f32Arg(info, 3, op, "b", static_cast<size_t>(g.cout)) : F32{nullptr, 0};
     F32 y = f32Arg(info, 4, op, "y", g.ySize());
     const ConvDescs d = convDescs(g);
-    dnnl::primitive p = convPrimitive(g, hasBias ? kFwdBias : kFwd);
+    auto e = convPrimitive(g, hasBias ? kFwdBias : kFwd);
     std::unordered_map<int, memory> args{
-        {DNNL_ARG_SRC, wrap(d.x, x.data)}, {DNNL_ARG_WEIGHTS, wrap(d.w, w.data)}, {DNNL_ARG_DST, wrap(d.y, y.data)}};
+        {DNNL_ARG_SRC, wrap(d.x, x.data)}, {DNNL_ARG_WEIGHTS, weightsIn(*e, d, w.data)}, {DNNL_ARG_DST, wrap(d.y, y.data)}};
     if (hasBias) args[DNNL_ARG_BIAS] = wrap(d.b, b.data);
-    p.execute(cpuStream(), args);
+    e->prim.execute(cpuStream(), args);
     cpuStream().wait();
   });
 }
@@ -135,10 +176,10 @@ Napi::Value Conv2dBackwardData(const Napi::CallbackInfo& info) {
     F32 w = f32Arg(info, 2, op, "w", g.wSize());
     F32 gx = f32Arg(info, 3, op, "gx", g.xSize());
     const ConvDescs d = convDescs(g);
-    dnnl::primitive p = convPrimitive(g, kBwdData);
-    p.execute(cpuStream(), {{DNNL_ARG_DIFF_DST, wrap(d.y, gy.data)},
-                            {DNNL_ARG_WEIGHTS, wrap(d.w, w.data)},
-                            {DNNL_ARG_DIFF_SRC, wrap(d.x, gx.data)}});
+    auto e = convPrimitive(g, kBwdData);
+    e->prim.execute(cpuStream(), {{DNNL_ARG_DIFF_DST, wrap(d.y, gy.data)},
+                                  {DNNL_ARG_WEIGHTS, weightsIn(*e, d, w.data)},
+                                  {DNNL_ARG_DIFF_SRC, wrap(d.x, gx.data)}});
     cpuStream().wait();
   });
 }
@@ -155,12 +196,15 @@ Napi::Value Conv2dBackwardWeights(const Napi::CallbackInfo& info) {
     const bool hasBias = info.Length() > 4 && !info[4].IsNull() && !info[4].IsUndefined();
     F32 gb = hasBias ? f32Arg(info, 4, op, "gb", static_cast<size_t>(g.cout)) : F32{nullptr, 0};
     const ConvDescs d = convDescs(g);
-    dnnl::primitive p = convPrimitive(g, hasBias ? kBwdWeightsBias : kBwdWeights);
+    auto e = convPrimitive(g, hasBias ? kBwdWeightsBias : kBwdWeights);
+    memory gwPlain = wrap(d.w, gw.data);
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(d.x, x.data)},
                                          {DNNL_ARG_DIFF_DST, wrap(d.y, gy.data)},
-                                         {DNNL_ARG_DIFF_WEIGHTS, wrap(d.w, gw.data)}};
+                                         {DNNL_ARG_DIFF_WEIGHTS, e->reorderW ? e->wPrim : gwPlain}};
     if (hasBias) args[DNNL_ARG_DIFF_BIAS] = wrap(d.b, gb.data);
-    p.execute(cpuStream(), args);
+    e->prim.execute(cpuStream(), args);
+    // The gradient comes out in the primitive's layout; bring it back to OHWI.
+    if (e->reorderW) e->wReorder.execute(cpuStream(), e->wPrim, gwPlain);
     cpuStream().wait();
   });
 }
