@@ -226,8 +226,7 @@ export function configFromJSON(json: unknown): UNet2DConfig {
   for (const [camel, snake] of Object.entries(SNAKE)) {
     if (Object.prototype.hasOwnProperty.call(obj, snake)) partial[camel] = obj[snake];
   }
-  // Older diffusers configs call the down-sampling padding `downsample_padding` too, but some write
-  // `null` for optional fields that have non-null defaults here: null keeps the default.
+  // A null for a field that cannot be null is read as "use the default" (lenient, for hand-written configs).
   for (const k of ['downsamplePadding', 'dropout', 'midBlockScaleFactor', 'layersPerBlock', 'downsampleType', 'upsampleType', 'addAttention', 'actFn', 'freqShift', 'flipSinToCos', 'centerInputSample', 'resnetTimeScaleShift', 'timeEmbeddingType'] as const) {
     if (partial[k] === null) delete partial[k];
   }
