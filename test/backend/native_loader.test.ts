@@ -29,11 +29,10 @@ describe('native addon loader', () => {
     const missing = join(tmpdir(), 'diffuse-no-such-addon.node');
     const r = runChild(script, { DIFFUSE_NATIVE: missing });
     assert.equal(r.status, 0, r.stderr);
-    const lines = r.stdout.trim().split('\n');
-    assert.equal(lines.length, 2);
-    for (const line of lines) {
-      assert.match(line, /^NativeLoadError: diffuse: the native addon could not be loaded/);
-    }
+    // Both calls fail the same way (the failure is remembered, not retried into a crash).
+    const failures = r.stdout.match(/^NativeLoadError: diffuse: the native addon could not be loaded/gm) ?? [];
+    assert.equal(failures.length, 2, r.stdout);
+    assert.ok(!r.stdout.includes('loaded\n'), r.stdout);
     assert.ok(r.stdout.includes(`${missing} (not found)`), r.stdout);
     assert.ok(r.stdout.includes('apt-get install -y libdnnl-dev g++ make python3 && npm run build:native'), r.stdout);
   });
