@@ -14,6 +14,7 @@ import { ArgumentError, DTypeError, ShapeError } from '../../src/tensor/errors.j
 import { assertBackendsAgree } from '../helpers/backends.js';
 import { assertClose } from '../helpers/closeness.js';
 import { randTensor } from '../helpers/data.js';
+import { gradcheck } from '../helpers/gradcheck.js';
 
 /** A 2-level U-Net small enough for tests: 8 and 12 channels, attention at the bottom level. */
 const TINY: Partial<UNet2DConfig> = {
@@ -37,6 +38,25 @@ describe('UNet2DModel (tiny configs)', () => {
       // to_k.bias gradients are rounding noise around 0 (see the Attention tests): not compared.
       return [y, x.grad!, ...model.namedParameters().filter(([n]) => !n.endsWith('to_k.bias')).map(([, p]) => p.grad!)];
     }, { nmseTol: 1e-9, absTol: 1e-5 });
+  });
+
+  it('gradient check of the whole U-Net (float64): the input and a parameter from every kind of part', () => {
+    const model = new UNet2DModel({ ...TINY, numClassEmbeds: 2, resnetTimeScaleShift: 'scale_shift', attnNormNumGroups: 2 }).to('float64');
+    // Random norm parameters too (their init, 1 and 0, would hide errors).
+    model.parameters().forEach((p, i) => p.data.set(randTensor([p.size], 100 + i, { lo: -0.5, hi: 0.5, dtype: 'float64' }).data));
+    const names = [
+      'conv_in.bias', 'time_embedding.linear_1.bias', 'class_embedding.weight', 'down_blocks.0.downsamplers.0.conv.bias',
+      'down_blocks.1.attentions.0.to_q.bias', 'mid_block.attentions.0.group_norm.weight', 'mid_block.resnets.1.time_emb_proj.bias',
+      'up_blocks.0.resnets.1.conv_shortcut.bias', 'up_blocks.0.upsamplers.0.conv.bias', 'up_blocks.1.resnets.0.norm1.bias', 'conv_norm_out.weight', 'conv_out.bias',
+    ];
+    const named = new Map(model.namedParameters());
+    gradcheck(
+      (x, ...ps) => {
+        names.forEach((n, i) => model.setParameter(n, ps[i]!));
+        return model.forward(x, [3, 250], [1, 0]);
+      },
+      [randTensor([2, 2, 4, 2], 9), ...names.map((n) => named.get(n)!)],
+    );
   });
 
   it('NaN in one input sample makes only that sample NaN, on both backends', () => {
