@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UNet2DModel, configFromJSON, configToJSON, type UNet2DConfig } from '../../src/nn/unet_2d.js';
 import {
-  CONFIG_NAME, WEIGHTS_NAME, CheckpointError, LEGACY_ATTENTION_NAMES, ohwiToOihw, oihwToOhwi, readDiffusersFolder,
+  CONFIG_NAME, WEIGHTS_NAME, CheckpointError, LEGACY_ATTENTION_NAMES, ohwiToOihw, oihwToOhwi, readDiffusersConfig, readDiffusersFolder,
   readSchedulerConfig, writeDiffusersFolder, writeSchedulerConfig,
 } from '../../src/io/checkpoint.js';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
@@ -101,6 +101,20 @@ describe('checkpoint folders', () => {
     const model = UNet2DModel.fromPretrained(dir);
     assert.equal(model.class_embedding, null);
     assert.equal(model.config.attentionHeadDim, 8);
+  });
+
+  it('loading a diffusers folder and saving it again reproduces its config.json and every tensor exactly', { skip: skipWithoutVectors }, () => {
+    const src = join(vectorsDir!, 'unet_small_cond');
+    const dir = join(root, 'resaved');
+    UNet2DModel.fromPretrained(src).savePretrained(dir);
+    assert.deepEqual(readDiffusersConfig(dir), readDiffusersConfig(src));
+    const a = readSafetensors(join(src, WEIGHTS_NAME)).tensors;
+    const b = readSafetensors(join(dir, WEIGHTS_NAME)).tensors;
+    assert.deepEqual([...b.keys()].sort(), [...a.keys()].sort());
+    for (const [name, t] of a) {
+      assert.deepEqual(b.get(name)!.shape, t.shape, name);
+      assert.deepEqual(b.get(name)!.data, t.data, name);
+    }
   });
 
   it('google/ddpm-cifar10-32 at full size: its config and legacy attention names (query, key, value, proj_attn) load', () => {
