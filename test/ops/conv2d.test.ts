@@ -24,6 +24,9 @@ const cases: Case[] = [
   { n: 1, h: 4, w: 5, cin: 3, cout: 2, k: 3, stride: 1, padding: [1, 0, 2, 1] },
   { n: 2, h: 8, w: 8, cin: 16, cout: 9, k: 3, stride: 1, padding: [1, 1] },
   { n: 2, h: 6, w: 5, cin: 5, cout: 3, k: 5, stride: 2, padding: 2 },
+  // Wide enough that oneDNN picks blocked weight layouts (our OHWI <-> blocked copy is exercised).
+  { n: 2, h: 5, w: 4, cin: 32, cout: 64, k: 3, stride: 1, padding: 1 },
+  { n: 1, h: 7, w: 7, cin: 64, cout: 32, k: 3, stride: 2, padding: [0, 1, 0, 1] },
 ];
 
 const name = (c: Case): string => `N${c.n} ${c.h}x${c.w} ${c.cin}->${c.cout} k${c.k} s${c.stride} p${JSON.stringify(c.padding)}`;
