@@ -2,4 +2,4 @@
 // The `diffuse` command; the compiled CLI lives in dist/ (built by `npm ci` / `npm run build`).
 import { main } from '../dist/src/cli/main.js';
 
-process.exitCode = main(process.argv.slice(2));
+process.exitCode = await main(process.argv.slice(2));

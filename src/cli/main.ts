@@ -6,8 +6,19 @@ import { parseArgs } from 'node:util';
 import { engineInfo } from '../engine_info.js';
 import { runDemo } from '../demo.js';
 import { DiffuseError } from '../tensor/errors.js';
+import * as trainCommand from './commands/train.js';
+import * as sampleCommand from './commands/sample.js';
 
-const HELP = `diffuse: diffusion models in TypeScript with native oneDNN kernels
+/** A subcommand in its own file: its one-line summary, its --help text, and its entry point. */
+export interface Command {
+  summary: string;
+  help: string;
+  run(argv: string[]): Promise<void> | void;
+}
+
+const COMMANDS: Record<string, Command> = { train: trainCommand, sample: sampleCommand };
+
+const HELP_TEMPLATE = `diffuse: diffusion models in TypeScript with native oneDNN kernels
 
 Usage: diffuse <command> [options]
 
@@ -16,7 +27,9 @@ Commands:
                        and the thread count (set it with DIFFUSE_THREADS).
   demo [--steps N]     Train a tiny convolutional denoiser on synthetic images with the engine's
                        autograd and AdamW, printing the loss as it falls (default 200 steps).
-  help                 Show this help.
+\${COMMAND_LIST}  help                 Show this help.
+
+Run \`diffuse <command> --help\` for a command's options.
 
 Options:
   -h, --help           Show this help.
@@ -25,6 +38,13 @@ Options:
 Environment:
   DIFFUSE_THREADS      Threads for oneDNN and the native kernels (default: all cores).
 `;
+
+const HELP = HELP_TEMPLATE.replace(
+  '${COMMAND_LIST}',
+  Object.entries(COMMANDS)
+    .map(([name, c]) => `  ${name.padEnd(21)}${c.summary}\n`)
+    .join(''),
+);
 
 function info(argv: string[]): void {
   const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false } }, strict: true });
@@ -48,7 +68,7 @@ function demo(argv: string[]): void {
   runDemo({ steps, log: (line) => console.log(line) });
 }
 
-export function main(argv: string[]): number {
+export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
@@ -64,9 +84,16 @@ export function main(argv: string[]): number {
       case 'demo':
         demo(rest);
         return 0;
-      default:
+      default: {
+        const cmd = command === undefined ? undefined : COMMANDS[command];
+        if (cmd !== undefined) {
+          if (rest.includes('--help') || rest.includes('-h')) process.stdout.write(cmd.help);
+          else await cmd.run(rest);
+          return 0;
+        }
         process.stderr.write(`diffuse: unknown command '${command}'\n\n${HELP}`);
         return 2;
+      }
     }
   } catch (e) {
     // Expected errors get their message only; anything else keeps its stack for a bug report.
