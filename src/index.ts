@@ -12,3 +12,23 @@ export { engineInfo, setNumThreads, type EngineInfo } from './engine_info.js';
 export * from './ops/index.js';
 export { AdamW } from './nn/adamw.js';
 export { EMA } from './nn/ema.js';
+
+// Layers and the U-Net (diffusers' UNet2DModel, same names and config).
+export { Module, ModuleList, StateDictError } from './nn/module.js';
+export { Conv2d, Linear, GroupNorm, Embedding, Dropout } from './nn/layers.js';
+export { Attention } from './nn/attention.js';
+export { ResnetBlock2D, Downsample2D, Upsample2D } from './nn/resnet.js';
+export { Timesteps, TimestepEmbedding, sinusoidalEmbedding } from './nn/embeddings.js';
+export { UNet2DModel, resolveConfig, configFromJSON, configToJSON, ConfigError, type UNet2DConfig } from './nn/unet_2d.js';
+
+// Diffusion math, noise schedules and diffusers-compatible schedulers.
+export * from './diffusion/schedules.js';
+export * from './diffusion/forward.js';
+export * from './diffusion/loss.js';
+export * from './schedulers/index.js';
+
+// Data and files.
+export * from './data/index.js';
+export { readSafetensors, writeSafetensors, parseSafetensors, SafetensorsError } from './io/safetensors.js';
+export * from './io/checkpoint.js';
+export { writePng, writePngGrid, readPng, imageGrid, decodeImage } from './io/png.js';

@@ -14,6 +14,8 @@ describe('package root', () => {
       'tanh', 'sigmoid', 'groupNorm', 'groupNormSilu', 'layerNorm', 'softmax', 'scaledDotProductAttention', 'upsampleNearest2x',
       'concat', 'split', 'reshape', 'permute', 'transpose', 'sum', 'mean', 'mseLoss', 'embedding', 'sliceBatch', 'where',
       'noGrad', 'Generator', 'AdamW', 'EMA', 'withBackend', 'engineInfo',
+      'UNet2DModel', 'DDPMScheduler', 'DDIMScheduler', 'schedulerFromConfig', 'addNoise', 'makeBetas', 'loadDataset', 'batches',
+      'readSafetensors', 'writePngGrid',
     ]) {
       assert.equal(typeof (diffuse as Record<string, unknown>)[name], 'function', name);
     }
