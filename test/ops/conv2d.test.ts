@@ -115,6 +115,18 @@ describe('conv2d', () => {
         assertClose(y.data, z.data, { what: `${be}: 1x1 conv vs linear`, nmseTol: 1e-12 });
       }
     });
+    it('an empty batch gives an empty output and empty/zero gradients without calling a kernel', () => {
+      for (const be of ['native', 'reference'] as const) {
+        const x = randTensor([0, 5, 5, 3], 37, { requiresGrad: true });
+        const w = randTensor([4, 3, 3, 3], 38, { requiresGrad: true });
+        const b = randTensor([4], 39, { requiresGrad: true });
+        const y = withBackend(be, () => conv2d(x, w, b, { padding: 1 }));
+        assert.deepEqual(y.shape, [0, 5, 5, 4]);
+        withBackend(be, () => y.backward(randTensor([0, 5, 5, 4], 40)));
+        assert.deepEqual([...w.grad!.data], new Array(4 * 9 * 3).fill(0));
+        assert.deepEqual([...b.grad!.data], [0, 0, 0, 0]);
+      }
+    });
     it('stride 2 with padding [0, 1, 0, 1] halves 28x28 to 14x14 (Downsample2D)', () => {
       const y = conv2d(randTensor([1, 28, 28, 2], 35), randTensor([2, 3, 3, 2], 36), null, { stride: 2, padding: [0, 1, 0, 1] });
       assert.deepEqual(y.shape, [1, 14, 14, 2]);

@@ -82,6 +82,21 @@ describe('matmul', () => {
     }
   });
 
+  it('empty products: M = 0 gives an empty output, K = 0 gives zeros (plus bias in linear)', () => {
+    for (const be of ['native', 'reference'] as const) {
+      withBackend(be, () => {
+        assert.deepEqual(matmul(randTensor([2, 0, 3], 1), randTensor([2, 3, 4], 2)).shape, [2, 0, 4]);
+        const a = randTensor([2, 0], 3, { requiresGrad: true });
+        const b = randTensor([0, 3], 4, { requiresGrad: true });
+        const c = matmul(a, b);
+        assert.deepEqual([...c.data], [0, 0, 0, 0, 0, 0]);
+        c.backward(randTensor([2, 3], 5));
+        assert.deepEqual(a.grad!.shape, [2, 0]);
+        assert.deepEqual([...linear(randTensor([2, 0], 6), randTensor([2, 0], 7), tensor([1, 2], [2])).data], [1, 2, 1, 2]);
+      });
+    }
+  });
+
   describe('bad input', () => {
     it('inner sizes, batch axes and ranks are checked with both shapes in the message', () => {
       assert.throws(() => matmul(randTensor([2, 3], 1), randTensor([4, 5], 2)), (e: Error) =>
