@@ -6,15 +6,17 @@
 // Layouts: activations stay plain NHWC (what the rest of the engine reads); weights are given to
 // oneDNN as format `any`. Measured on this machine (2-core AVX-512, oneDNN 2.6, batch 128): with
 // plain OHWI weights oneDNN falls back to its reference convolution (`ref:any`, ~0.07 GFLOP/s),
-// while `any` weights select the JIT kernels (~100 GFLOP/s). So each cached primitive keeps a
-// weight buffer in its preferred (blocked) layout plus the reorder into it (forward, backward-data)
-// or out of it (backward-weights); weight tensors are small, so the reorder is cheap.
+// while `any` weights select the JIT kernels (100-380 GFLOP/s). So each cached primitive keeps a
+// weight buffer in its preferred (blocked) layout, and each call copies the OHWI weights into it
+// (forward, backward-data) or the weight gradient out of it (backward-weights) through a cached
+// index map (see ConvEntry). Entries are shared by calls of one geometry: kernels run on the JS
+// thread, one at a time.
 #include <algorithm>
 #include <array>
 #include <map>
-#include <vector>
 #include <memory>
 #include <mutex>
+#include <vector>
 #include "common.h"
 #include "dnnl_compat.h"
 
