@@ -1,0 +1,190 @@
+/**
+ * The training configuration: every option of a run with its default, validation with clear
+ * errors, and a JSON round trip (RUN_DIR/train_config.json and each checkpoint's
+ * trainer_state.json hold it, so `--resume` continues with exactly the same settings).
+ */
+import { ArgumentError } from '../tensor/errors.js';
+import { BETA_SCHEDULES, type BetaSchedule } from '../diffusion/schedules.js';
+import { PREDICTION_TYPES, type PredictionType } from '../diffusion/forward.js';
+
+/** Learning-rate schedules after the linear warm-up. */
+export type LrSchedule = 'constant' | 'cosine';
+export const LR_SCHEDULES: readonly LrSchedule[] = ['constant', 'cosine'];
+
+/** Everything that defines a training run. */
+export interface TrainConfig {
+  /** 'fashion-mnist', 'mnist' or an image-folder path. */
+  data: string;
+  /** The run folder (checkpoints, metrics, exported model). */
+  out: string;
+  /** The U-Net's diffusers config.json contents (snake_case), or null for the reference U-Net. */
+  unet: Record<string, unknown> | null;
+  /** Optimizer steps in total. */
+  steps: number;
+  /** Images per step. */
+  batchSize: number;
+  /** Peak learning rate (AdamW). */
+  lr: number;
+  /** Linear warm-up steps: step s (0-based) uses lr * min(1, (s + 1) / warmup). */
+  warmup: number;
+  /** After warm-up: constant, or cosine decay to 0 at `steps`. */
+  lrSchedule: LrSchedule;
+  /** AdamW decoupled weight decay. */
+  weightDecay: number;
+  /** Clip the global gradient norm to this (0 = no clipping). */
+  gradClip: number;
+  /** Maximum EMA decay (diffusers EMAModel: decay_t = min(this, (1 + t) / (10 + t))). */
+  emaDecay: number;
+  /** Probability of replacing a label by the null class (classifier-free guidance). */
+  classDropout: number;
+  predictionType: PredictionType;
+  betaSchedule: BetaSchedule;
+  numTrainTimesteps: number;
+  betaStart: number;
+  betaEnd: number;
+  /** Min-SNR-gamma loss weighting (Hang et al. 2023), or null for the plain MSE. */
+  minSnrGamma: number | null;
+  /** Random horizontal flips of the training images. */
+  flip: boolean;
+  /** Seeds the data order, timesteps, noise and label dropout (dropout uses seed + 1). */
+  seed: number;
+  /** Write a checkpoint every this many steps (and always at the end). */
+  saveEvery: number;
+  /** Keep the last this many checkpoints. */
+  keep: number;
+  /** Native threads, or null for all cores (or DIFFUSE_THREADS). */
+  threads: number | null;
+}
+
+/**
+ * The defaults: `diffuse train --data fashion-mnist --out runs/fm` is the run a user should start.
+ * lr 2e-4 with a short warm-up (200 steps) and batch 128 rather than diffusers'
+ * train_unconditional 1e-4 / 500: the small reference U-Net (about 1.7M parameters) tolerates the
+ * larger rate and the run has to produce garments within a 2-hour, 2-core budget, so the first
+ * steps matter. Class dropout 0.1 (the classifier-free guidance paper's p_uncond), EMA max decay
+ * 0.999 (a horizon of ~1000 steps fits a run of a few thousand steps; diffusers' 0.9999 would
+ * still mostly hold early weights at the end), linear beta schedule with 1000 steps (DDPM).
+ */
+export const TRAIN_DEFAULTS: Readonly<Omit<TrainConfig, 'data' | 'out'>> = Object.freeze({
+  unet: null,
+  steps: 6000,
+  batchSize: 128,
+  lr: 2e-4,
+  warmup: 200,
+  lrSchedule: 'constant',
+  weightDecay: 0.01,
+  gradClip: 1.0,
+  emaDecay: 0.999,
+  classDropout: 0.1,
+  predictionType: 'epsilon',
+  betaSchedule: 'linear',
+  numTrainTimesteps: 1000,
+  betaStart: 0.0001,
+  betaEnd: 0.02,
+  minSnrGamma: null,
+  flip: false,
+  seed: 0,
+  saveEvery: 500,
+  keep: 3,
+  threads: null,
+});
+
+const KEYS = ['data', 'out', ...(Object.keys(TRAIN_DEFAULTS) as (keyof typeof TRAIN_DEFAULTS)[])] as const;
+
+function fail(op: string, name: string, expected: string, found: unknown): never {
+  const f = typeof found === 'string' ? JSON.stringify(found) : typeof found === 'number' || typeof found === 'boolean' ? String(found) : found === null ? 'null' : typeof found;
+  throw new ArgumentError(`${op}: '${name}' must be ${expected}, found ${f}`);
+}
+
+function int(op: string, name: string, v: unknown, min: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) fail(op, name, `an integer >= ${min}`, v);
+  return v;
+}
+
+function num(op: string, name: string, v: unknown, lo: number, hi: number, loOpen = false): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || (loOpen ? !(v > lo) : !(v >= lo)) || !(v <= hi)) {
+    fail(op, name, `a number in ${loOpen ? '(' : '['}${lo}, ${hi === Infinity ? 'inf)' : `${hi}]`}`, v);
+  }
+  return v;
+}
+
+function oneOf<T extends string>(op: string, name: string, v: unknown, options: readonly T[]): T {
+  if (typeof v !== 'string' || !(options as readonly string[]).includes(v)) fail(op, name, `one of ${options.join(', ')}`, v);
+  return v as T;
+}
+
+/**
+ * Fills defaults into `partial` and validates every field; throws ArgumentError naming the
+ * field, what was expected and what was found. Unknown keys are errors (typos must not be ignored).
+ * @example const cfg = resolveTrainConfig({ data: 'fashion-mnist', out: 'runs/fm', steps: 100 });
+ */
+export function resolveTrainConfig(partial: Partial<TrainConfig> & { data: string; out: string }, op = 'train'): TrainConfig {
+  if (partial === null || typeof partial !== 'object') throw new ArgumentError(`${op}: options must be an object, found ${partial === null ? 'null' : typeof partial}`);
+  const unknown = Object.keys(partial).filter((k) => !(KEYS as readonly string[]).includes(k));
+  if (unknown.length > 0) throw new ArgumentError(`${op}: unknown option(s) ${unknown.join(', ')}; known: ${KEYS.join(', ')}`);
+  // Explicit undefined means "default" (exactOptionalPropertyTypes callers may still pass it).
+  const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
+  const c = { ...TRAIN_DEFAULTS, ...defined } as TrainConfig;
+  if (typeof c.data !== 'string' || c.data === '') fail(op, 'data', "'fashion-mnist', 'mnist' or a folder path", c.data);
+  if (typeof c.out !== 'string' || c.out === '') fail(op, 'out', 'a run folder path', c.out);
+  if (c.unet !== null && (typeof c.unet !== 'object' || Array.isArray(c.unet))) fail(op, 'unet', 'a U-Net config object or null', c.unet);
+  int(op, 'steps', c.steps, 1);
+  int(op, 'batchSize', c.batchSize, 1);
+  num(op, 'lr', c.lr, 0, 1, true);
+  int(op, 'warmup', c.warmup, 0);
+  oneOf(op, 'lrSchedule', c.lrSchedule, LR_SCHEDULES);
+  num(op, 'weightDecay', c.weightDecay, 0, Infinity);
+  num(op, 'gradClip', c.gradClip, 0, Infinity);
+  num(op, 'emaDecay', c.emaDecay, 0, 1);
+  num(op, 'classDropout', c.classDropout, 0, 1);
+  if (c.classDropout === 1) fail(op, 'classDropout', 'a probability below 1 (1 would never show the model a label)', 1);
+  oneOf(op, 'predictionType', c.predictionType, PREDICTION_TYPES);
+  oneOf(op, 'betaSchedule', c.betaSchedule, BETA_SCHEDULES);
+  int(op, 'numTrainTimesteps', c.numTrainTimesteps, 2);
+  num(op, 'betaStart', c.betaStart, 0, 1, true);
+  num(op, 'betaEnd', c.betaEnd, 0, 1, true);
+  if (c.minSnrGamma !== null) num(op, 'minSnrGamma', c.minSnrGamma, 0, Infinity, true);
+  if (typeof c.flip !== 'boolean') fail(op, 'flip', 'true or false', c.flip);
+  if (typeof c.seed !== 'number' || !Number.isSafeInteger(c.seed) || c.seed < 0) fail(op, 'seed', 'a non-negative safe integer', c.seed);
+  int(op, 'saveEvery', c.saveEvery, 1);
+  int(op, 'keep', c.keep, 1);
+  if (c.threads !== null) int(op, 'threads', c.threads, 1);
+  return c;
+}
+
+/** The config as a JSON-safe object (all fields, in a fixed order). */
+export function trainConfigToJSON(c: TrainConfig): Record<string, unknown> {
+  return Object.fromEntries(KEYS.map((k) => [k, c[k]]));
+}
+
+/** Parses a config written by trainConfigToJSON (validated; missing fields take defaults). */
+export function trainConfigFromJSON(json: unknown, source = 'train_config.json'): TrainConfig {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new ArgumentError(`${source}: expected a JSON object`);
+  try {
+    return resolveTrainConfig(json as TrainConfig, source);
+  } catch (e) {
+    if (e instanceof ArgumentError && !e.message.startsWith(source)) throw new ArgumentError(`${source}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** The learning rate at 0-based step `step`: linear warm-up, then constant or cosine to 0. */
+export function learningRate(c: Pick<TrainConfig, 'lr' | 'warmup' | 'lrSchedule' | 'steps'>, step: number): number {
+  if (step < c.warmup) return (c.lr * (step + 1)) / c.warmup;
+  if (c.lrSchedule === 'constant') return c.lr;
+  const span = Math.max(1, c.steps - c.warmup);
+  const progress = Math.min(1, (step - c.warmup) / span);
+  return c.lr * 0.5 * (1 + Math.cos(Math.PI * progress));
+}
+
+/**
+ * The EMA decay for the update after optimizer step `optimizationStep` (1-based), as diffusers'
+ * EMAModel with its defaults (use_ema_warmup False, min_decay 0, update_after_step 0):
+ * s = optimizationStep - 1; decay = 0 when s <= 0 (the first update copies the weights), else
+ * min(maxDecay, (1 + s) / (10 + s)).
+ */
+export function emaDecayAt(maxDecay: number, optimizationStep: number): number {
+  const s = optimizationStep - 1;
+  if (s <= 0) return 0;
+  return Math.min(maxDecay, (1 + s) / (10 + s));
+}

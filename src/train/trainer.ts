@@ -1,0 +1,360 @@
+/**
+ * The DDPM training loop (Ho et al. 2020, Algorithm 1), as diffusers' train_unconditional example:
+ * batch x_0 -> t ~ U{0..T-1} -> noise ~ N(0, I) -> x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) noise
+ * -> UNet(x_t, t, labels with dropout to the null class) -> target (noise, x_0 or v) ->
+ * (Min-SNR-weighted) MSE -> backward -> global-norm gradient clipping -> AdamW at the warmed-up
+ * learning rate -> EMA (diffusers EMAModel's decay warm-up) -> metrics line -> checkpoint every K
+ * steps and at the end. Everything random comes from two seeded generators saved in each
+ * checkpoint, so `resume` continues the exact same run.
+ */
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Tensor } from '../tensor/tensor.js';
+import { ArgumentError, DiffuseError } from '../tensor/errors.js';
+import { Generator } from '../tensor/random.js';
+import { setNumThreads } from '../engine_info.js';
+import { UNet2DModel, configFromJSON, configToJSON, type UNet2DConfig } from '../nn/unet_2d.js';
+import { AdamW } from '../nn/adamw.js';
+import { EMA } from '../nn/ema.js';
+import { addNoise } from '../diffusion/forward.js';
+import { trainingTarget, minSnrWeights, weightedMseLoss } from '../diffusion/loss.js';
+import { DDPMScheduler } from '../schedulers/ddpm.js';
+import { loadDataset, batches, DataError, type Dataset, type LoaderState } from '../data/index.js';
+import { readDiffusersWeights, writeJSONAtomic } from '../io/checkpoint.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { resolveTrainConfig, trainConfigFromJSON, trainConfigToJSON, learningRate, emaDecayAt, type TrainConfig } from './config.js';
+import {
+  METRICS_NAME,
+  TRAIN_CONFIG_NAME,
+  RunFolderError,
+  exportPipeline,
+  latestCheckpoint,
+  pruneCheckpoints,
+  readOptimizerState,
+  readTrainerState,
+  saveCheckpoint,
+  type TrainerState,
+} from './checkpoint.js';
+
+/** Training stopped on a non-finite loss or gradient. */
+export class TrainingError extends DiffuseError {}
+
+/** One line of RUN_DIR/metrics.jsonl (also passed to onProgress). */
+export interface TrainMetrics {
+  /** Optimizer steps completed (1-based). */
+  step: number;
+  loss: number;
+  lr: number;
+  /** Global gradient norm before clipping. */
+  grad_norm: number;
+  images_per_s: number;
+  /** Seconds of training over all sessions of the run. */
+  elapsed: number;
+}
+
+/** Callbacks and control of a run. */
+export interface TrainHooks {
+  /** Called after every step with its metrics and the total step count. */
+  onProgress?: (m: TrainMetrics, totalSteps: number) => void;
+  /** Called with a one-line message on notable events (resume, checkpoint, export). */
+  onLog?: (message: string) => void;
+  /** Aborting it (e.g. on SIGINT) writes a checkpoint after the current step and returns. */
+  signal?: AbortSignal;
+}
+
+/** What train() returns. */
+export interface TrainResult {
+  /** Steps completed in total (equal to config.steps unless interrupted). */
+  step: number;
+  interrupted: boolean;
+  /** The last checkpoint written. */
+  checkpoint: string;
+  /** RUN_DIR/model when the run finished, else null. */
+  modelDir: string | null;
+  /** Mean images/s of this session's steps. */
+  imagesPerSecond: number;
+}
+
+/** The options train() accepts: a partial config (with data and out) plus resume. */
+export type TrainOptions = Partial<TrainConfig> & { data: string; out: string; resume?: boolean; dataset?: Dataset };
+
+/** Finds configs/unet_reference.json above this module (works from src/ and dist/src/). */
+export function referenceUNetConfigPath(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const p = join(dir, 'configs', 'unet_reference.json');
+    if (existsSync(p)) return p;
+    dir = dirname(dir);
+  }
+  throw new RunFolderError('configs/unet_reference.json (the reference U-Net) was not found next to the package; pass a U-Net config');
+}
+
+/** The U-Net config of a run: its own, else the reference one. */
+function unetConfigOf(cfg: TrainConfig): UNet2DConfig {
+  const json = cfg.unet ?? (JSON.parse(readFileSync(referenceUNetConfigPath(), 'utf8')) as Record<string, unknown>);
+  return configFromJSON(json);
+}
+
+/** The options that may change on resume (they do not change the math of the steps taken). */
+const RESUME_MUTABLE = new Set(['steps', 'saveEvery', 'keep', 'threads', 'out', 'data', 'dataset', 'resume']);
+
+/** Global L2 norm of all gradients (float64 accumulation). */
+function globalGradNorm(params: readonly Tensor[]): number {
+  let s = 0;
+  for (const p of params) {
+    const g = p.grad;
+    if (g === null) continue;
+    const d = g.data;
+    for (let i = 0; i < d.length; i++) s += d[i]! * d[i]!;
+  }
+  return Math.sqrt(s);
+}
+
+/** Scales every gradient by `c` in place (torch.nn.utils.clip_grad_norm_). */
+function scaleGrads(params: readonly Tensor[], c: number): void {
+  for (const p of params) {
+    const g = p.grad;
+    if (g === null) continue;
+    const d = g.data;
+    for (let i = 0; i < d.length; i++) d[i] = d[i]! * c;
+  }
+}
+
+/** Keeps the metrics lines of steps <= `step` (a resumed run rewrites the steps after its checkpoint). */
+function truncateMetrics(path: string, step: number): void {
+  if (!existsSync(path)) return;
+  const kept = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => {
+      if (l.trim() === '') return false;
+      try {
+        return (JSON.parse(l) as { step: number }).step <= step;
+      } catch {
+        return false;
+      }
+    });
+  writeFileAtomic(path, Buffer.from(kept.length > 0 ? `${kept.join('\n')}\n` : '', 'utf8'));
+}
+
+/**
+ * Checks that dataset and model fit: image size, channels, and classes (the null class for
+ * guidance is index num_class_embeds - 1, so num_class_embeds must exceed the class count).
+ */
+function checkDataFitsModel(ds: Dataset, u: UNet2DConfig): boolean {
+  const size = u.sampleSize === null ? null : typeof u.sampleSize === 'number' ? [u.sampleSize, u.sampleSize] : u.sampleSize;
+  if (size !== null && (size[0] !== ds.imageSize || size[1] !== ds.imageSize)) {
+    throw new ArgumentError(`train: the data '${ds.name}' has ${ds.imageSize}x${ds.imageSize} images but the U-Net's sample_size is ${JSON.stringify(u.sampleSize)}`);
+  }
+  if (ds.channels !== u.inChannels || ds.channels !== u.outChannels) {
+    throw new ArgumentError(`train: the data '${ds.name}' has ${ds.channels} channel(s) but the U-Net has in_channels ${u.inChannels}, out_channels ${u.outChannels}`);
+  }
+  if (u.numClassEmbeds === null || u.classEmbedType !== null) return false;
+  if (ds.numClasses === null) {
+    throw new ArgumentError(`train: the U-Net is class-conditional (num_class_embeds ${u.numClassEmbeds}) but '${ds.name}' has no labels; use a config with num_class_embeds null`);
+  }
+  if (u.numClassEmbeds < ds.numClasses + 1) {
+    throw new ArgumentError(
+      `train: '${ds.name}' has ${ds.numClasses} classes, so the U-Net needs num_class_embeds >= ${ds.numClasses + 1} (the last index is the null class for guidance), found ${u.numClassEmbeds}`,
+    );
+  }
+  return true;
+}
+
+/**
+ * Trains a UNet2DModel by DDPM on `options.data`, writing the run folder `options.out`.
+ * With `resume: true` it continues the run in `out` from its latest checkpoint, exactly
+ * (only steps, saveEvery, keep and threads may change).
+ * @example
+ * const r = await train({ data: 'fashion-mnist', out: 'runs/fm', steps: 3000 }, { onProgress: (m) => console.log(m.loss) });
+ */
+export async function train(options: TrainOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
+  if (options === null || typeof options !== 'object') throw new ArgumentError(`train: options must be an object, found ${options === null ? 'null' : typeof options}`);
+  const { resume = false, dataset: givenDataset, ...rest } = options;
+  const log = hooks.onLog ?? (() => {});
+  const runDir = options.out;
+
+  // 1. The config: fresh from the options, or the run's own (with the few allowed overrides).
+  let cfg: TrainConfig;
+  let state: TrainerState | null = null;
+  let ckptDir: string | null = null;
+  if (resume) {
+    if (typeof runDir !== 'string' || !existsSync(join(runDir, TRAIN_CONFIG_NAME))) {
+      throw new RunFolderError(`train: cannot resume: ${String(runDir)} has no ${TRAIN_CONFIG_NAME} (not a run folder)`);
+    }
+    const latest = latestCheckpoint(runDir);
+    if (latest === null) throw new RunFolderError(`train: cannot resume: ${runDir} has no checkpoint yet (no latest.json)`);
+    ckptDir = latest.dir;
+    state = readTrainerState(ckptDir);
+    const saved = trainConfigFromJSON(state.config, join(ckptDir, 'trainer_state.json'));
+    const changed = Object.entries(rest).filter(([k, v]) => v !== undefined && !RESUME_MUTABLE.has(k) && JSON.stringify(v) !== JSON.stringify(saved[k as keyof TrainConfig]));
+    if (changed.length > 0) {
+      throw new ArgumentError(
+        `train: --resume continues the run with its saved settings; these differ: ${changed.map(([k, v]) => `${k} (saved ${JSON.stringify(saved[k as keyof TrainConfig])}, given ${JSON.stringify(v)})`).join(', ')}. Only steps, save-every, keep and threads may change`,
+      );
+    }
+    const over: Partial<TrainConfig> = {};
+    for (const k of ['steps', 'saveEvery', 'keep', 'threads'] as const) if (rest[k] !== undefined) Object.assign(over, { [k]: rest[k] });
+    cfg = resolveTrainConfig({ ...saved, ...over, out: runDir, data: saved.data });
+    if (cfg.steps < state.step) throw new ArgumentError(`train: --steps ${cfg.steps} is below the checkpoint's step ${state.step}`);
+  } else {
+    cfg = resolveTrainConfig(rest);
+    if (existsSync(join(cfg.out, TRAIN_CONFIG_NAME))) {
+      throw new ArgumentError(`train: ${cfg.out} already holds a run (${TRAIN_CONFIG_NAME}); pass --resume to continue it, or choose another --out`);
+    }
+  }
+  if (cfg.threads !== null) setNumThreads(cfg.threads);
+
+  // 2. Model, data and schedule, checked against each other before any work.
+  const unetConfig = unetConfigOf(cfg);
+  const dataset = givenDataset ?? (await loadDataset(cfg.data, typeof unetConfig.sampleSize === 'number' ? { imageSize: unetConfig.sampleSize } : {}));
+  if (!(dataset.length >= cfg.batchSize)) throw new DataError(`train: '${dataset.name}' has ${dataset.length} images, fewer than one batch of ${cfg.batchSize}`);
+  const conditional = checkDataFitsModel(dataset, unetConfig);
+  const nullClass = conditional ? unetConfig.numClassEmbeds! - 1 : -1;
+  const scheduler = new DDPMScheduler({
+    num_train_timesteps: cfg.numTrainTimesteps,
+    beta_start: cfg.betaStart,
+    beta_end: cfg.betaEnd,
+    beta_schedule: cfg.betaSchedule,
+    prediction_type: cfg.predictionType,
+  });
+  const schedulerConfig = scheduler.toConfig();
+  const acp = scheduler.alphasCumprod;
+  const T = cfg.numTrainTimesteps;
+
+  const gen = new Generator(cfg.seed);
+  const dropoutGen = new Generator(cfg.seed + 1);
+  // Initial weights from their own seed so the data/noise stream does not depend on the model size.
+  const model = new UNet2DModel(unetConfig, { gen: new Generator(cfg.seed + 2), dropoutGenerator: dropoutGen });
+  const names = model.namedParameters().map(([n]) => n);
+  let params = model.parameters();
+  const opt = new AdamW(params, { lr: learningRate(cfg, 0), weightDecay: cfg.weightDecay });
+  const ema = new EMA(params, cfg.emaDecay);
+  let step = 0;
+  let elapsedBefore = 0;
+  let loaderState: LoaderState | null = null;
+
+  if (state !== null && ckptDir !== null) {
+    // 3. Resume: weights, EMA, optimizer, generators and loader position from the checkpoint.
+    model.loadStateDict(readDiffusersWeights(join(ckptDir, 'unet')), { strict: true });
+    params = model.parameters();
+    const emaWeights = readDiffusersWeights(join(ckptDir, 'unet_ema'));
+    const shadow = names.map((n) => {
+      const t = emaWeights.get(n);
+      if (t === undefined) throw new RunFolderError(`${ckptDir}/unet_ema: missing '${n}'`);
+      return new Tensor(Float32Array.from(t.data), t.shape);
+    });
+    ema.setState({ shadow, decay: state.emaDecay, numUpdates: state.emaNumUpdates });
+    opt.setState(readOptimizerState(ckptDir, model, state.optimizer));
+    gen.setState(state.generator);
+    dropoutGen.setState(state.dropoutGenerator);
+    step = state.step;
+    elapsedBefore = state.elapsed;
+    loaderState = state.loader;
+    truncateMetrics(join(runDir, METRICS_NAME), step);
+    pruneCheckpoints(runDir, Number.MAX_SAFE_INTEGER); // stale temp folders of an interrupted write
+    log(`resumed ${runDir} at step ${step} from ${ckptDir}`);
+  } else {
+    mkdirSync(cfg.out, { recursive: true });
+    writeJSONAtomic(join(cfg.out, TRAIN_CONFIG_NAME), trainConfigToJSON({ ...cfg, unet: configToJSON(unetConfig) }));
+  }
+  // The saved config carries the resolved U-Net config, so a resume never needs the original file.
+  const savedConfig = trainConfigToJSON({ ...cfg, unet: configToJSON(unetConfig) });
+  model.train();
+
+  const trainerState = (): TrainerState => {
+    const o = opt.getState();
+    return {
+      step,
+      generator: gen.getState(),
+      dropoutGenerator: dropoutGen.getState(),
+      loader: loaderState,
+      emaNumUpdates: ema.numUpdates,
+      emaDecay: ema.decay,
+      optimizer: { step: o.step, lr: o.lr, betas: o.betas, eps: o.eps, weightDecay: o.weightDecay },
+      elapsed: elapsedBefore + sessionSeconds(),
+      config: savedConfig,
+    };
+  };
+  let trainSeconds = 0;
+  const sessionSeconds = (): number => trainSeconds;
+  let lastCheckpoint: string | null = ckptDir;
+  const checkpoint = (): string => {
+    const dir = saveCheckpoint(runDir, { model, ema, optimizer: opt, schedulerConfig, state: trainerState() }, cfg.keep);
+    lastCheckpoint = dir;
+    log(`checkpoint ${dir}`);
+    return dir;
+  };
+
+  // 4. The loop.
+  const stepsAtStart = step;
+  const loader = batches(dataset, { batchSize: cfg.batchSize, generator: gen, flip: cfg.flip, ...(loaderState !== null ? { resume: loaderState } : {}) });
+  const metricsPath = join(runDir, METRICS_NAME);
+  let interrupted = false;
+  while (step < cfg.steps) {
+    if (hooks.signal?.aborted === true) {
+      interrupted = true;
+      break;
+    }
+    const ts = performance.now();
+    const next = loader.next();
+    if (next.done === true) throw new DataError(`train: the data loader of '${dataset.name}' ended unexpectedly`);
+    const batch = next.value;
+    const x0 = batch.x;
+    const n = x0.shape[0]!;
+    // t ~ U{0..T-1} from float32 uniforms (24 bits: every t reachable, uniform up to 2^-24).
+    const u = gen.uniform([n]).data;
+    const timesteps = new Float64Array(n);
+    for (let i = 0; i < n; i++) timesteps[i] = Math.min(T - 1, Math.floor(u[i]! * T));
+    const noise = gen.normal(x0.shape);
+    let labels: Int32Array | null = null;
+    if (conditional) {
+      // Label dropout to the null class (classifier-free guidance, Ho & Salimans 2022).
+      const drop = gen.uniform([n]).data;
+      labels = Int32Array.from(batch.labels!, (l, i) => (drop[i]! < cfg.classDropout ? nullClass : l));
+    }
+    const xt = addNoise(acp, x0, noise, timesteps);
+    const target = trainingTarget(cfg.predictionType, x0, noise, acp, timesteps);
+    const lr = learningRate(cfg, step);
+    opt.lr = lr;
+    const pred = model.forward(xt, Float32Array.from(timesteps), labels);
+    const weights = cfg.minSnrGamma === null ? 1 : minSnrWeights(acp, timesteps, cfg.minSnrGamma, cfg.predictionType);
+    const loss = weightedMseLoss(pred, target, weights);
+    const lossValue = loss.item();
+    const stopOnBad = (what: string): never => {
+      const where = lastCheckpoint === null ? 'no checkpoint was written yet' : `the last good checkpoint is ${lastCheckpoint}`;
+      throw new TrainingError(`train: ${what} at step ${step + 1}; stopping (${where}). Lower --lr or check the data`);
+    };
+    if (!Number.isFinite(lossValue)) stopOnBad(`the loss is ${lossValue}`);
+    loss.backward();
+    const gradNorm = globalGradNorm(params);
+    if (!Number.isFinite(gradNorm)) stopOnBad(`the gradient norm is ${gradNorm}`);
+    if (cfg.gradClip > 0) {
+      const c = cfg.gradClip / (gradNorm + 1e-6);
+      if (c < 1) scaleGrads(params, c);
+    }
+    opt.step();
+    opt.zeroGrad();
+    step++;
+    ema.update(params, emaDecayAt(cfg.emaDecay, ema.numUpdates + 1));
+    loaderState = batch.state;
+    const dt = (performance.now() - ts) / 1000;
+    trainSeconds += dt;
+    const m: TrainMetrics = { step, loss: lossValue, lr, grad_norm: gradNorm, images_per_s: n / dt, elapsed: elapsedBefore + trainSeconds };
+    appendFileSync(metricsPath, `${JSON.stringify(m)}\n`);
+    hooks.onProgress?.(m, cfg.steps);
+    if (step % cfg.saveEvery === 0 && step < cfg.steps) checkpoint();
+    // Let signals (Ctrl-C) and other events in between steps.
+    await new Promise<void>((r) => setImmediate(r));
+  }
+
+  // 5. The end (or an interruption): a checkpoint, and the exported model when finished.
+  const last = lastCheckpoint !== null && step === stepsAtStart ? lastCheckpoint : checkpoint();
+  let modelDir: string | null = null;
+  if (!interrupted) {
+    modelDir = exportPipeline(runDir, model, ema, schedulerConfig);
+    log(`model exported to ${modelDir}`);
+  }
+  const sessionSteps = step - stepsAtStart;
+  return { step, interrupted, checkpoint: last, modelDir, imagesPerSecond: sessionSteps > 0 ? (sessionSteps * cfg.batchSize) / Math.max(trainSeconds, 1e-9) : 0 };
+}
