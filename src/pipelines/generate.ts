@@ -1,0 +1,347 @@
+/**
+ * Unconditional and class-conditional image generation: the reverse process of a trained U-Net
+ * driven by any step-wise scheduler (DDPM, Ho et al. 2020, Alg. 2; DDIM, Song et al. 2021,
+ * eq. 12), with classifier-free guidance (Ho & Salimans 2022, eq. 6):
+ *   eps~ = eps(x_t, null) + w (eps(x_t, c) - eps(x_t, null)),
+ * the conditional and unconditional passes batched into one forward of 2N samples.
+ *
+ * Determinism: image i draws its x_T and every step's noise from its own stream of the seeded
+ * Philox generator (counters base + i * IMAGE_STREAM_COUNTERS onwards), so an image depends on
+ * the seed, its index and its class, never on n, the batch size or how the work was chunked.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Tensor, allocStorage } from '../tensor/tensor.js';
+import { noGrad } from '../tensor/autograd.js';
+import { Generator } from '../tensor/random.js';
+import { ArgumentError, ShapeError } from '../tensor/errors.js';
+import { concat } from '../ops/concat.js';
+import { sliceBatch } from '../ops/slice.js';
+import { UNet2DModel } from '../nn/unet_2d.js';
+import { CONFIG_NAME, CheckpointError, SCHEDULER_CONFIG_NAME } from '../io/checkpoint.js';
+import type { Scheduler, StepOptions } from '../schedulers/scheduler.js';
+
+/**
+ * Philox counters reserved per image: 2^40 counters (4 normals each) hold x_T and 1000 steps of
+ * noise for images up to ~2^30 values, and 2^24 images fit before the 64-bit counter wraps.
+ */
+export const IMAGE_STREAM_COUNTERS = 1n << 40n;
+
+/** Default images per forward pass (per half, with guidance). */
+export const DEFAULT_BATCH_SIZE = 16;
+
+/** Options of `generate`. */
+export interface GenerateOptions {
+  /** The denoiser (eval mode). */
+  model: UNet2DModel;
+  /** The step-wise sampler; `generate` calls its setTimesteps(steps). */
+  scheduler: Scheduler<StepOptions & { eta?: number }>;
+  /** Number of images. */
+  n: number;
+  /** Number of reverse steps (scheduler timesteps). */
+  steps: number;
+  /**
+   * Class of each image (a class-conditional model only): one number for all, or one per image.
+   * Default: image i gets class i mod (num_class_embeds - 1) (the last embedding is the null class).
+   */
+  classLabels?: number | readonly number[];
+  /** Classifier-free guidance weight w (default 1: the conditional model alone; 0: unconditional). */
+  guidanceScale?: number;
+  /** Seed of the noise (or pass `generator`; it is advanced past every stream used). */
+  seed?: number | bigint;
+  generator?: Generator;
+  /** Images per forward pass (default 16); the result does not depend on it. */
+  batchSize?: number;
+  /** DDIM's eta (passed to every step; schedulers without it ignore it). */
+  eta?: number;
+  /** Image size (height, width) when the model's config has no sample_size. */
+  size?: number | readonly [number, number];
+  /** Record this many frames of (x_t, predicted x_0), evenly spaced over the reverse process. */
+  trajectoryFrames?: number;
+  /**
+   * Called after every step: `i` counts completed steps over all chunks (1..total), `xt` and
+   * `x0Pred` are the current chunk's new sample and x_0 estimate.
+   */
+  onStep?(i: number, total: number, xt: Tensor, x0Pred: Tensor): void;
+  /** Aborts between steps (throws the signal's reason). */
+  signal?: AbortSignal;
+}
+
+/** Recorded states of the reverse process. */
+export interface Trajectory {
+  /** For each frame, how many steps had run (0: x_T; `steps`: the final images). */
+  stepIndex: number[];
+  /** The timestep of each frame (-1 for the final images). */
+  timesteps: number[];
+  /** x_t at each frame, (N, H, W, C) each. */
+  xt: Tensor[];
+  /** The model's x_0 estimate at each frame (the final images at the last), (N, H, W, C) each. */
+  x0: Tensor[];
+}
+
+/** What `generate` returns. */
+export interface GenerateResult {
+  /** (N, H, W, C), clamped to [-1, 1] (NaN stays NaN). */
+  images: Tensor;
+  /** The class of each image, or null for an unconditional model. */
+  classLabels: number[] | null;
+  trajectory?: Trajectory;
+}
+
+interface Plan {
+  n: number;
+  steps: number;
+  h: number;
+  w: number;
+  c: number;
+  labels: number[] | null;
+  nullClass: number;
+  guidance: number;
+  batch: number;
+  seed: bigint;
+  base: bigint;
+  frames: number[];
+}
+
+function isPosInt(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 1;
+}
+
+/** Validates everything before any work starts. */
+function plan(o: GenerateOptions): Plan {
+  const op = 'generate';
+  if (o === null || typeof o !== 'object') throw new ArgumentError(`${op}: expected an options object { model, scheduler, n, steps, seed | generator, ... }`);
+  const { model, scheduler } = o;
+  if (!(model instanceof UNet2DModel)) throw new ArgumentError(`${op}: 'model' must be a UNet2DModel (UNet2DModel.fromPretrained(dir)), found ${model === null ? 'null' : typeof model}`);
+  if (scheduler === null || typeof scheduler !== 'object' || typeof scheduler.step !== 'function' || typeof scheduler.setTimesteps !== 'function') {
+    throw new ArgumentError(`${op}: 'scheduler' must be a scheduler (DDPMScheduler, DDIMScheduler, schedulerFromConfig(...)), found ${scheduler === null ? 'null' : typeof scheduler}`);
+  }
+  if (!isPosInt(o.n)) throw new ArgumentError(`${op}: 'n' (number of images) must be an integer >= 1, found ${String(o.n)}`);
+  if (!isPosInt(o.steps)) throw new ArgumentError(`${op}: 'steps' must be an integer >= 1, found ${String(o.steps)}`);
+  const batch = o.batchSize ?? DEFAULT_BATCH_SIZE;
+  if (!isPosInt(batch)) throw new ArgumentError(`${op}: 'batchSize' must be an integer >= 1, found ${String(batch)}`);
+  const cfg = model.config;
+
+  // Image size: the config's sample_size, or `size`.
+  const size = o.size ?? cfg.sampleSize;
+  if (size === null) throw new ArgumentError(`${op}: the model's config has no sample_size; pass 'size' (e.g. 28 or [32, 48])`);
+  const [h, w] = typeof size === 'number' ? [size, size] : [size[0], size[1]];
+  if (!isPosInt(h) || !isPosInt(w)) throw new ArgumentError(`${op}: 'size' must be an integer >= 1 or [height, width], found ${JSON.stringify(size)}`);
+  const factor = 2 ** (cfg.blockOutChannels.length - 1);
+  if (h % factor !== 0 || w % factor !== 0) {
+    throw new ShapeError(`${op}: image size ${h}x${w} is not divisible by ${factor} (the U-Net halves it ${cfg.blockOutChannels.length - 1} times)`);
+  }
+
+  // Guidance and classes.
+  const guidance = o.guidanceScale ?? 1;
+  if (typeof guidance !== 'number' || !Number.isFinite(guidance)) throw new ArgumentError(`${op}: 'guidanceScale' must be a finite number, found ${String(guidance)}`);
+  const k = cfg.numClassEmbeds;
+  let labels: number[] | null = null;
+  const nullClass = k === null ? -1 : k - 1;
+  if (model.class_embedding === null || k === null) {
+    if (model.class_embedding !== null) throw new ArgumentError(`${op}: models with class_embed_type '${String(cfg.classEmbedType)}' and no num_class_embeds are not supported`);
+    if (guidance !== 1) {
+      throw new ArgumentError(`${op}: guidanceScale ${guidance} needs a class-conditional model with a null class, but this model is unconditional (num_class_embeds is null); leave the guidance at 1`);
+    }
+    if (o.classLabels !== undefined) throw new ArgumentError(`${op}: this model is unconditional (num_class_embeds is null); do not pass classLabels`);
+  } else {
+    // With guidance the last embedding is the null class, so real classes are 0..k-2.
+    const guided = guidance !== 1;
+    if (guided && k < 2) throw new ArgumentError(`${op}: guidance needs a null class besides the real ones, but num_class_embeds = ${k}`);
+    const top = guided ? k - 2 : k - 1;
+    const real = Math.max(1, k - 1);
+    const given = o.classLabels;
+    if (given === undefined) labels = Array.from({ length: o.n }, (_, i) => i % real);
+    else if (typeof given === 'number') labels = new Array<number>(o.n).fill(given);
+    else if (Array.isArray(given)) {
+      if (given.length !== o.n) throw new ArgumentError(`${op}: ${given.length} class labels for n = ${o.n} images; give one number or one per image`);
+      labels = [...(given as readonly number[])];
+    } else throw new ArgumentError(`${op}: 'classLabels' must be a number or an array of numbers, found ${typeof given}`);
+    for (const [i, c] of labels.entries()) {
+      if (typeof c !== 'number' || !Number.isInteger(c) || c < 0 || c > top) {
+        const why = guided ? ` (num_class_embeds = ${k}; class ${k - 1} is the null class used by guidance)` : ` (num_class_embeds = ${k})`;
+        throw new ArgumentError(`${op}: class label ${typeof given === 'number' ? '' : `${i} `}is ${String(c)}, expected an integer in [0, ${top}]${why}`);
+      }
+    }
+  }
+
+  // Noise source.
+  if ((o.seed === undefined) === (o.generator === undefined)) {
+    throw new ArgumentError(`${op}: pass exactly one of 'seed' (a non-negative integer) or 'generator' (a Generator)`);
+  }
+  let seed: bigint;
+  let base: bigint;
+  if (o.generator !== undefined) {
+    if (!(o.generator instanceof Generator)) throw new ArgumentError(`${op}: 'generator' must be a Generator, found ${typeof o.generator}`);
+    seed = o.generator.seed;
+    base = o.generator.offset;
+  } else {
+    seed = new Generator(o.seed as number | bigint).seed; // validates the seed
+    base = 0n;
+  }
+
+  // Trajectory frames: states 0..steps (state s = after s steps), evenly spaced.
+  const nf = o.trajectoryFrames;
+  let frames: number[] = [];
+  if (nf !== undefined) {
+    if (!Number.isInteger(nf) || nf < 2) throw new ArgumentError(`${op}: 'trajectoryFrames' must be an integer >= 2, found ${String(nf)}`);
+    frames = [...new Set(Array.from({ length: nf }, (_, f) => Math.round((f * o.steps) / (nf - 1))))];
+  }
+  if (o.onStep !== undefined && typeof o.onStep !== 'function') throw new ArgumentError(`${op}: 'onStep' must be a function, found ${typeof o.onStep}`);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new ArgumentError(`${op}: 'signal' must be an AbortSignal`);
+
+  // The scheduler rejects step counts it cannot do (e.g. more than num_train_timesteps) here.
+  scheduler.setTimesteps(o.steps);
+  if (scheduler.timesteps.length !== o.steps) {
+    throw new ArgumentError(`${op}: the scheduler made ${scheduler.timesteps.length} timesteps for steps = ${o.steps}; generate supports single-evaluation schedulers`);
+  }
+  return { n: o.n, steps: o.steps, h, w, c: cfg.inChannels, labels, nullClass, guidance, batch, seed, base, frames };
+}
+
+/** Image i's noise stream. */
+function imageStream(p: Plan, i: number): Generator {
+  const offset = (p.base + BigInt(i) * IMAGE_STREAM_COUNTERS) & ((1n << 64n) - 1n);
+  return Generator.fromState({ seed: p.seed.toString(), offset: offset.toString() });
+}
+
+/** One standard normal draw per image from its stream, stacked into (B, H, W, C). */
+function drawNoise(gens: Generator[], p: Plan, dtype: 'float32' | 'float64'): Tensor {
+  const per = p.h * p.w * p.c;
+  const data = allocStorage(dtype, gens.length * per);
+  for (const [j, g] of gens.entries()) data.set(g.normal([1, p.h, p.w, p.c], 0, 1, { dtype }).data, j * per);
+  return new Tensor(data, [gens.length, p.h, p.w, p.c]);
+}
+
+/** eps_u + w (eps_c - eps_u), with the conditional half first in `out` (2B, ...). */
+function guide(out: Tensor, b: number, w: number): Tensor {
+  const cond = sliceBatch(out, 0, b).data;
+  const uncond = sliceBatch(out, b, 2 * b).data;
+  const data = allocStorage(out.dtype, cond.length);
+  for (let i = 0; i < data.length; i++) data[i] = uncond[i]! + w * (cond[i]! - uncond[i]!);
+  return new Tensor(data, [b, ...out.shape.slice(1)]);
+}
+
+/**
+ * Generates `n` images with `model` and `scheduler`, in chunks of `batchSize`, optionally with
+ * class labels and classifier-free guidance, and optionally recording the trajectory.
+ * @example
+ * const model = UNet2DModel.fromPretrained('models/fashion-mnist/unet');
+ * const scheduler = new DDIMScheduler(readSchedulerConfig('models/fashion-mnist/scheduler'));
+ * const { images } = generate({ model, scheduler, n: 16, steps: 50, classLabels: 3, guidanceScale: 2, seed: 0 });
+ * await writePngGrid('grid.png', images);
+ */
+export function generate(options: GenerateOptions): GenerateResult {
+  const p = plan(options);
+  const { model, scheduler } = options;
+  const dtype = model.dtype;
+  const timesteps = scheduler.timesteps;
+  const per = p.h * p.w * p.c;
+  const images = allocStorage(dtype, p.n * per); // (N, H, W, C)
+  const traj = p.frames.map(() => ({ xt: allocStorage(dtype, p.n * per), x0: allocStorage(dtype, p.n * per) }));
+  const chunks = Math.ceil(p.n / p.batch);
+  const total = chunks * p.steps;
+  let done = 0;
+  const guided = p.labels !== null && p.guidance !== 1;
+
+  noGrad(() => {
+    for (let start = 0; start < p.n; start += p.batch) {
+      const b = Math.min(p.batch, p.n - start);
+      const gens = Array.from({ length: b }, (_, j) => imageStream(p, start + j));
+      const labels = p.labels === null ? null : p.labels.slice(start, start + b);
+      // Guidance: conditional labels first, then the null class, one forward of 2B samples.
+      const modelLabels = labels === null ? null : guided ? [...labels, ...new Array<number>(b).fill(p.nullClass)] : labels;
+      const record = (s: number, xt: Tensor, x0: Tensor): void => {
+        const f = p.frames.indexOf(s);
+        if (f < 0) return;
+        traj[f]!.xt.set(xt.data, start * per);
+        traj[f]!.x0.set(x0.data, start * per);
+      };
+      let x = drawNoise(gens, p, dtype); // (B, H, W, C) = x_T
+      if (scheduler.initNoiseSigma !== 1) for (let i = 0; i < x.data.length; i++) x.data[i] = x.data[i]! * scheduler.initNoiseSigma;
+      for (const [s, t] of timesteps.entries()) {
+        options.signal?.throwIfAborted();
+        const input = scheduler.scaleModelInput(x, t);
+        const out = guided ? guide(model.forward(concat([input, input], 0), t, modelLabels), b, p.guidance) : model.forward(input, t, modelLabels);
+        const stepOptions: StepOptions & { eta?: number } = { noise: drawNoise(gens, p, dtype) };
+        if (options.eta !== undefined) stepOptions.eta = options.eta;
+        const r = scheduler.step(out, t, x, stepOptions);
+        record(s, x, r.predOriginalSample);
+        x = r.prevSample;
+        done++;
+        options.onStep?.(done, total, x, r.predOriginalSample);
+      }
+      record(p.steps, x, x);
+      images.set(x.data, start * per);
+    }
+  });
+
+  // [-1, 1] for display; NaN stays NaN so a broken model is visible.
+  for (let i = 0; i < images.length; i++) images[i] = Math.min(1, Math.max(-1, images[i]!));
+  if (options.generator !== undefined) {
+    const next = (p.base + BigInt(p.n) * IMAGE_STREAM_COUNTERS) & ((1n << 64n) - 1n);
+    options.generator.setState({ seed: p.seed.toString(), offset: next.toString() });
+  }
+  const shape = [p.n, p.h, p.w, p.c];
+  const result: GenerateResult = { images: new Tensor(images, shape), classLabels: p.labels };
+  if (p.frames.length > 0) {
+    result.trajectory = {
+      stepIndex: [...p.frames],
+      timesteps: p.frames.map((s) => timesteps[s] ?? -1),
+      xt: traj.map((f) => new Tensor(f.xt, shape)),
+      x0: traj.map((f) => new Tensor(f.x0, shape)),
+    };
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Finding a model on disk
+
+/** Where a model's U-Net and scheduler config live. */
+export interface ModelDirs {
+  unetDir: string;
+  /** A folder with scheduler_config.json, or null (use defaults). */
+  schedulerDir: string | null;
+}
+
+const isDir = (p: string): boolean => existsSync(p) && statSync(p).isDirectory();
+const hasUnet = (d: string): boolean => existsSync(join(d, CONFIG_NAME));
+const hasScheduler = (d: string): string | null => (existsSync(join(d, SCHEDULER_CONFIG_NAME)) ? d : null);
+
+/**
+ * Resolves a model path: a training run folder (RUN_DIR/model, else the latest
+ * RUN_DIR/checkpoints/<name>-<step>/unet_ema or unet), a diffusers pipeline folder (unet/ +
+ * scheduler/), or a bare U-Net folder (config.json, maybe scheduler_config.json beside it).
+ * @example const { unetDir, schedulerDir } = resolveModelDir('runs/fmnist');
+ */
+export function resolveModelDir(path: string): ModelDirs {
+  if (typeof path !== 'string' || path === '') throw new ArgumentError(`resolveModelDir: path must be a non-empty string, found ${JSON.stringify(path) ?? typeof path}`);
+  if (!isDir(path)) throw new CheckpointError(`${path}: no such model folder`);
+  if (hasUnet(path)) {
+    const parentScheduler = join(path, '..', 'scheduler');
+    return { unetDir: path, schedulerDir: hasScheduler(path) ?? (isDir(parentScheduler) ? hasScheduler(parentScheduler) : null) };
+  }
+  if (isDir(join(path, 'unet')) && hasUnet(join(path, 'unet'))) {
+    const sched = join(path, 'scheduler');
+    return { unetDir: join(path, 'unet'), schedulerDir: (isDir(sched) ? hasScheduler(sched) : null) ?? hasScheduler(path) };
+  }
+  for (const name of ['model', 'unet_ema', 'unet']) {
+    if (isDir(join(path, name))) return withScheduler(resolveModelDir(join(path, name)), path);
+  }
+  const ckpts = join(path, 'checkpoints');
+  if (isDir(ckpts)) {
+    // The latest checkpoint: the largest trailing step number.
+    const steps = readdirSync(ckpts)
+      .map((name) => ({ name, step: Number(/(\d+)$/.exec(name)?.[1] ?? NaN) }))
+      .filter((e) => Number.isFinite(e.step) && isDir(join(ckpts, e.name)))
+      .sort((a, b) => b.step - a.step);
+    if (steps.length > 0) return withScheduler(resolveModelDir(join(ckpts, steps[0]!.name)), path);
+  }
+  throw new CheckpointError(`${path}: not a model folder: expected ${CONFIG_NAME} (a U-Net folder), unet/ (a diffusers pipeline), model/ or checkpoints/ (a training run)`);
+}
+
+function withScheduler(dirs: ModelDirs, outer: string): ModelDirs {
+  if (dirs.schedulerDir !== null) return dirs;
+  const sched = join(outer, 'scheduler');
+  return { unetDir: dirs.unetDir, schedulerDir: hasScheduler(outer) ?? (isDir(sched) ? hasScheduler(sched) : null) };
+}
