@@ -14,6 +14,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadavg } from 'node:os';
 import { conv2d, conv2dGeometry } from '../src/ops/conv2d.js';
 import { matmul } from '../src/ops/matmul.js';
 import { groupNorm } from '../src/ops/group_norm.js';
@@ -162,6 +163,9 @@ function bandwidthFigures(): Record<string, { gbps: number; seconds: number; byt
 
 function main(): void {
   const info = addon().nativeInfo();
+  // Other processes on a 2-core machine distort every figure; the 1-minute load average before
+  // and after the run says how quiet it was (about 1 = this benchmark alone).
+  const loadBefore = round(loadavg()[0]!);
   const result = {
     bench: 'kernels',
     date: new Date().toISOString(),
@@ -176,6 +180,7 @@ function main(): void {
     },
     matmul1024: matmulFigure(1024),
     bandwidth: bandwidthFigures(),
+    loadAverage1m: { before: loadBefore, after: round(loadavg()[0]!) },
   };
   const json = JSON.stringify(result, null, 2);
   console.log(json);
