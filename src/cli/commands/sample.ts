@@ -1,6 +1,182 @@
-/** `diffuse sample` (placeholder: being written). */
-export const summary = '(sample: not yet available)';
-export const help = 'diffuse sample: not yet available\n';
-export function run(_argv: string[]): void {
-  throw new Error('diffuse sample is not yet available');
+/**
+ * `diffuse sample`: generate images from a trained model (a thin client of pipelines/generate):
+ * a PNG grid, optional per-image PNGs, and an optional GIF of x_t beside the predicted x_0
+ * through the reverse process.
+ */
+import { parseArgs } from 'node:util';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { generate, resolveModelDir, DEFAULT_BATCH_SIZE } from '../../pipelines/generate.js';
+import { UNet2DModel } from '../../nn/unet_2d.js';
+import { schedulerFromConfig } from '../../schedulers/index.js';
+import { readSchedulerConfig } from '../../io/checkpoint.js';
+import { imageGrid, writePng, writePngGrid } from '../../io/png.js';
+import { writeGif } from '../../io/gif.js';
+import { packageRoot } from '../../backend/native/loader.js';
+import { sliceBatch } from '../../ops/slice.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { DiffuseError } from '../../tensor/errors.js';
+import { ProgressBar } from '../progress.js';
+
+export const summary = 'Generate images from a trained model (PNG grid, per-image PNGs, GIF).';
+
+export const help = `diffuse sample: generate images from a trained diffusion model
+
+Usage: diffuse sample --out grid.png [options]
+
+Options:
+  --model DIR        A training run (RUN_DIR), a checkpoint, a diffusers pipeline folder (unet/ +
+                     scheduler/) or a U-Net folder (default: the bundled models/fashion-mnist/).
+  --scheduler NAME   ddpm or ddim (default: ddim, on the model's noise schedule).
+  --steps K          Reverse steps (default: 50 for ddim, num_train_timesteps for ddpm).
+  --n N              Number of images (default 16).
+  --class C          Class of every image, or a comma-separated list of N classes
+                     (default: 0, 1, 2, ... cycling over the model's classes).
+  --guidance W       Classifier-free guidance weight (default 1: none; needs a class-conditional
+                     model trained with a null class).
+  --eta E            DDIM's eta (default 0: deterministic).
+  --seed S           Seed (default 0). The same seed gives the same images, whatever --batch is.
+  --batch B          Images per forward pass (default ${DEFAULT_BATCH_SIZE}).
+  --out FILE         The PNG grid to write (required).
+  --nrow R           Images per grid row (default: ceil(sqrt(N))).
+  --per-image DIR    Also write each image as DIR/00000_class3.png (or DIR/00000.png).
+  --animate FILE     Also write a GIF of x_t (left) and the predicted x_0 (right) through the
+                     reverse process.
+  --frames F         Frames of the animation, evenly spaced (default 20).
+  --delay MS         Milliseconds per frame (default 100; the last frame holds 1 s).
+`;
+
+const SCHEDULERS = { ddpm: 'DDPMScheduler', ddim: 'DDIMScheduler' } as const;
+type SchedulerName = keyof typeof SCHEDULERS;
+
+/** Pixels between the x_t and x_0 halves of an animation frame. */
+const ANIMATION_GAP = 4;
+
+function intFlag(name: string, v: string | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(x) || x < min) throw new DiffuseError(`sample: --${name} must be an integer >= ${min}, found '${v}'`);
+  return x;
+}
+
+function numFlag(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (v.trim() === '' || !Number.isFinite(x)) throw new DiffuseError(`sample: --${name} must be a number, found '${v}'`);
+  return x;
+}
+
+/** The default model shipped with the package. */
+function bundledModel(): string {
+  const dir = join(packageRoot(), 'models', 'fashion-mnist');
+  if (!existsSync(dir)) {
+    throw new DiffuseError(`sample: no --model given and the bundled model is missing (looked in ${dir}); pass --model RUN_DIR (train one with 'diffuse train --data fashion-mnist --out RUN_DIR')`);
+  }
+  return dir;
+}
+
+/** One animation frame: the x_t grid, a gap, the x_0 grid, side by side. */
+function sideBySide(xt: Tensor, x0: Tensor, nrow: number | undefined): { data: Float32Array; h: number; w: number; c: number } {
+  const grid = (t: Tensor) => imageGrid(t, nrow === undefined ? {} : { nrow });
+  const a = grid(xt);
+  const b = grid(x0);
+  const c = a.channels;
+  const w = a.width + ANIMATION_GAP + b.width;
+  const data = new Float32Array(a.height * w * c).fill(-1); // (H', W', C)
+  for (let y = 0; y < a.height; y++) {
+    data.set(a.data.subarray(y * a.width * c, (y + 1) * a.width * c), y * w * c);
+    data.set(b.data.subarray(y * b.width * c, (y + 1) * b.width * c), (y * w + a.width + ANIMATION_GAP) * c);
+  }
+  return { data, h: a.height, w, c };
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: 'string' },
+      scheduler: { type: 'string' },
+      steps: { type: 'string' },
+      n: { type: 'string' },
+      class: { type: 'string' },
+      guidance: { type: 'string' },
+      eta: { type: 'string' },
+      seed: { type: 'string' },
+      batch: { type: 'string' },
+      out: { type: 'string' },
+      nrow: { type: 'string' },
+      'per-image': { type: 'string' },
+      animate: { type: 'string' },
+      frames: { type: 'string' },
+      delay: { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: true,
+  });
+  if (positionals.length > 0) throw new DiffuseError(`sample: unexpected argument '${positionals[0]}'; see 'diffuse sample --help'`);
+  // Every flag is checked before the model is loaded.
+  const out = values.out;
+  if (out === undefined || out === '') throw new DiffuseError(`sample: --out FILE (the PNG grid to write) is required`);
+  const schedName = values.scheduler ?? 'ddim';
+  if (!(schedName in SCHEDULERS)) throw new DiffuseError(`sample: --scheduler must be one of ${Object.keys(SCHEDULERS).join(', ')}, found '${schedName}'`);
+  const n = intFlag('n', values.n, 1) ?? 16;
+  const stepsFlag = intFlag('steps', values.steps, 1);
+  const seed = intFlag('seed', values.seed, 0) ?? 0;
+  const batch = intFlag('batch', values.batch, 1) ?? DEFAULT_BATCH_SIZE;
+  const nrow = intFlag('nrow', values.nrow, 1);
+  const frames = intFlag('frames', values.frames, 2) ?? 20;
+  const delay = intFlag('delay', values.delay, 0) ?? 100;
+  const guidance = numFlag('guidance', values.guidance) ?? 1;
+  const eta = numFlag('eta', values.eta);
+  let classes: number | number[] | undefined;
+  if (values.class !== undefined) {
+    const list = values.class.split(',').map((s) => intFlag('class', s, 0) as number);
+    classes = list.length === 1 ? list[0]! : list;
+  }
+
+  const { unetDir, schedulerDir } = resolveModelDir(values.model ?? bundledModel());
+  const model = UNet2DModel.fromPretrained(unetDir);
+  const schedConfig = schedulerDir === null ? {} : readSchedulerConfig(schedulerDir);
+  const scheduler = schedulerFromConfig(schedConfig, SCHEDULERS[schedName as SchedulerName]);
+  const steps = stepsFlag ?? (schedName === 'ddpm' ? (scheduler.timesteps.length) : 50);
+
+  const bar = new ProgressBar({ total: Math.ceil(n / batch) * steps, label: 'sample', unit: 'step' });
+  const result = generate({
+    model,
+    scheduler,
+    n,
+    steps,
+    seed,
+    batchSize: batch,
+    guidanceScale: guidance,
+    ...(classes === undefined ? {} : { classLabels: classes }),
+    ...(eta === undefined ? {} : { eta }),
+    ...(values.animate === undefined ? {} : { trajectoryFrames: frames }),
+    onStep: (i) => bar.update(i),
+  });
+  bar.done();
+
+  const { images, classLabels, trajectory } = result;
+  await writePngGrid(out, images, nrow === undefined ? {} : { nrow });
+  const wrote = [`${out} (${n} images, ${images.shape[1]}x${images.shape[2]}x${images.shape[3]})`];
+  const perImage = values['per-image'];
+  if (perImage !== undefined) {
+    mkdirSync(perImage, { recursive: true });
+    for (let i = 0; i < n; i++) {
+      const name = `${String(i).padStart(5, '0')}${classLabels === null ? '' : `_class${classLabels[i]}`}.png`;
+      await writePng(join(perImage, name), sliceBatch(images, i, i + 1));
+    }
+    wrote.push(`${perImage}/ (${n} PNGs)`);
+  }
+  if (values.animate !== undefined && trajectory !== undefined) {
+    const parts = trajectory.xt.map((xt, f) => sideBySide(xt, trajectory.x0[f]!, nrow));
+    const { h, w, c } = parts[0]!;
+    const data = new Float32Array(parts.length * h * w * c); // (F, H', W', C)
+    for (const [f, p] of parts.entries()) data.set(p.data, f * h * w * c);
+    // Hold the final images a moment before the loop restarts.
+    const delays = parts.map((_, f) => (f === parts.length - 1 ? Math.max(delay, 1000) : delay));
+    await writeGif(values.animate, new Tensor(data, [parts.length, h, w, c]), { delayMs: delays });
+    wrote.push(`${values.animate} (${parts.length} frames, ${w}x${h})`);
+  }
+  process.stdout.write(`wrote ${wrote.join(', ')}\n`);
 }
