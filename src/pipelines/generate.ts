@@ -9,8 +9,6 @@
  * Philox generator (counters base + i * IMAGE_STREAM_COUNTERS onwards), so an image depends on
  * the seed, its index and its class, never on n, the batch size or how the work was chunked.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { Tensor, allocStorage } from '../tensor/tensor.js';
 import { noGrad } from '../tensor/autograd.js';
 import { Generator } from '../tensor/random.js';
@@ -18,7 +16,6 @@ import { ArgumentError, ShapeError } from '../tensor/errors.js';
 import { concat } from '../ops/concat.js';
 import { sliceBatch } from '../ops/slice.js';
 import { UNet2DModel } from '../nn/unet_2d.js';
-import { CONFIG_NAME, CheckpointError, SCHEDULER_CONFIG_NAME } from '../io/checkpoint.js';
 import type { Scheduler, StepOptions } from '../schedulers/scheduler.js';
 
 /**
@@ -292,56 +289,4 @@ export function generate(options: GenerateOptions): GenerateResult {
     };
   }
   return result;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Finding a model on disk
-
-/** Where a model's U-Net and scheduler config live. */
-export interface ModelDirs {
-  unetDir: string;
-  /** A folder with scheduler_config.json, or null (use defaults). */
-  schedulerDir: string | null;
-}
-
-const isDir = (p: string): boolean => existsSync(p) && statSync(p).isDirectory();
-const hasUnet = (d: string): boolean => existsSync(join(d, CONFIG_NAME));
-const hasScheduler = (d: string): string | null => (existsSync(join(d, SCHEDULER_CONFIG_NAME)) ? d : null);
-
-/**
- * Resolves a model path: a training run folder (RUN_DIR/model, else the latest
- * RUN_DIR/checkpoints/<name>-<step>/unet_ema or unet), a diffusers pipeline folder (unet/ +
- * scheduler/), or a bare U-Net folder (config.json, maybe scheduler_config.json beside it).
- * @example const { unetDir, schedulerDir } = resolveModelDir('runs/fmnist');
- */
-export function resolveModelDir(path: string): ModelDirs {
-  if (typeof path !== 'string' || path === '') throw new ArgumentError(`resolveModelDir: path must be a non-empty string, found ${JSON.stringify(path) ?? typeof path}`);
-  if (!isDir(path)) throw new CheckpointError(`${path}: no such model folder`);
-  if (hasUnet(path)) {
-    const parentScheduler = join(path, '..', 'scheduler');
-    return { unetDir: path, schedulerDir: hasScheduler(path) ?? (isDir(parentScheduler) ? hasScheduler(parentScheduler) : null) };
-  }
-  if (isDir(join(path, 'unet')) && hasUnet(join(path, 'unet'))) {
-    const sched = join(path, 'scheduler');
-    return { unetDir: join(path, 'unet'), schedulerDir: (isDir(sched) ? hasScheduler(sched) : null) ?? hasScheduler(path) };
-  }
-  for (const name of ['model', 'unet_ema', 'unet']) {
-    if (isDir(join(path, name))) return withScheduler(resolveModelDir(join(path, name)), path);
-  }
-  const ckpts = join(path, 'checkpoints');
-  if (isDir(ckpts)) {
-    // The latest checkpoint: the largest trailing step number.
-    const steps = readdirSync(ckpts)
-      .map((name) => ({ name, step: Number(/(\d+)$/.exec(name)?.[1] ?? NaN) }))
-      .filter((e) => Number.isFinite(e.step) && isDir(join(ckpts, e.name)))
-      .sort((a, b) => b.step - a.step);
-    if (steps.length > 0) return withScheduler(resolveModelDir(join(ckpts, steps[0]!.name)), path);
-  }
-  throw new CheckpointError(`${path}: not a model folder: expected ${CONFIG_NAME} (a U-Net folder), unet/ (a diffusers pipeline), model/ or checkpoints/ (a training run)`);
-}
-
-function withScheduler(dirs: ModelDirs, outer: string): ModelDirs {
-  if (dirs.schedulerDir !== null) return dirs;
-  const sched = join(outer, 'scheduler');
-  return { unetDir: dirs.unetDir, schedulerDir: hasScheduler(outer) ?? (isDir(sched) ? hasScheduler(sched) : null) };
 }

@@ -5,7 +5,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -65,6 +65,10 @@ describe('diffuse sample', () => {
     await run(['--model', pipe, '--scheduler', 'ddpm', '--steps', '10', '--n', '3', '--seed', '5', '--out', out('c.png')]);
     assert.deepEqual(readFileSync(out('a.png')), readFileSync(out('b.png')));
     assert.deepEqual(readFileSync(out('a.png')), readFileSync(out('c.png')));
+    // A training run folder (RUN_DIR/model/{unet,scheduler}, as diffuse train exports it).
+    cpSync(pipe, join(root, 'run', 'model'), { recursive: true });
+    await run(['--model', join(root, 'run'), '--scheduler', 'ddpm', '--n', '3', '--seed', '5', '--out', out('e.png')]);
+    assert.deepEqual(readFileSync(out('a.png')), readFileSync(out('e.png')));
     // No scheduler config: the DDPM defaults (1000 training timesteps), DDIM 2 steps; RGB.
     await run(['--model', bare, '--n', '2', '--steps', '2', '--nrow', '1', '--out', out('rgb.png')]);
     const m = await sharp(out('rgb.png')).metadata();
@@ -83,7 +87,7 @@ describe('diffuse sample', () => {
     await bad(['--model', pipe, '--class', '0,1', '--n', '3', ...o], /2 class labels for n = 3/);
     await bad(['--model', bare, '--guidance', '3', ...o], /unconditional/);
     await bad(['--model', pipe, '--scheduler', 'ddpm', '--steps', '11', ...o], /11/);
-    await bad(['--model', join(root, 'missing'), ...o], /no such model folder/);
+    await bad(['--model', join(root, 'missing'), ...o], /no such folder/);
     await bad(['--model', pipe, '--bogus', ...o], /bogus/);
     await bad(['--model', pipe, 'extra', ...o], /unexpected argument 'extra'/);
     if (!existsSync(join(packageRoot(), 'models', 'fashion-mnist'))) {

@@ -2,14 +2,11 @@
  * generate(): shapes and range, determinism per seed and independence of chunking (per-image
  * noise streams), classifier-free guidance batched in one forward equal to the formula over two
  * separate forwards, w = 0 as the unconditional model (closed form), trajectory and progress,
- * model-folder resolution, and errors raised before any work.
+ * and errors raised before any work.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { generate, resolveModelDir, IMAGE_STREAM_COUNTERS } from '../../src/pipelines/generate.js';
+import { generate, IMAGE_STREAM_COUNTERS } from '../../src/pipelines/generate.js';
 import { UNet2DModel, type UNet2DConfig } from '../../src/nn/unet_2d.js';
 import { DDIMScheduler, DDPMScheduler } from '../../src/schedulers/index.js';
 import { Generator } from '../../src/tensor/random.js';
@@ -18,7 +15,6 @@ import { noGrad } from '../../src/tensor/autograd.js';
 import { concat } from '../../src/ops/concat.js';
 import { withBackend } from '../../src/backend/backend.js';
 import { ArgumentError, ShapeError } from '../../src/tensor/errors.js';
-import { CheckpointError } from '../../src/io/checkpoint.js';
 import { assertClose } from '../helpers/closeness.js';
 
 /** A tiny class-conditional U-Net: 3 embeddings = 2 classes + the null class. H != W below. */
@@ -174,42 +170,5 @@ describe('generate', () => {
     bad({ model: {} }, /'model' must be a UNet2DModel/);
     bad({ scheduler: null }, /'scheduler' must be a scheduler/);
     assert.equal(called, 0);
-  });
-});
-
-describe('resolveModelDir', () => {
-  let root = '';
-  before(() => {
-    root = mkdtempSync(join(tmpdir(), 'diffuse-resolve-'));
-  });
-  after(() => rmSync(root, { recursive: true, force: true }));
-  const touch = (...parts: string[]) => {
-    mkdirSync(join(root, ...parts.slice(0, -1)), { recursive: true });
-    writeFileSync(join(root, ...parts), '{}');
-  };
-
-  it('a U-Net folder, a diffusers pipeline, a run folder (model/ or latest checkpoint)', () => {
-    touch('bare', 'config.json');
-    assert.deepEqual(resolveModelDir(join(root, 'bare')), { unetDir: join(root, 'bare'), schedulerDir: null });
-    touch('pipe', 'unet', 'config.json');
-    touch('pipe', 'scheduler', 'scheduler_config.json');
-    assert.deepEqual(resolveModelDir(join(root, 'pipe')), { unetDir: join(root, 'pipe', 'unet'), schedulerDir: join(root, 'pipe', 'scheduler') });
-    // A pipeline's unet/ alone still finds ../scheduler.
-    assert.deepEqual(resolveModelDir(join(root, 'pipe', 'unet')).schedulerDir, join(root, 'pipe', 'scheduler'));
-    touch('run', 'checkpoints', 'checkpoint-90', 'unet_ema', 'config.json');
-    touch('run', 'checkpoints', 'checkpoint-100', 'unet_ema', 'config.json');
-    touch('run', 'checkpoints', 'checkpoint-100', 'scheduler_config.json');
-    assert.deepEqual(resolveModelDir(join(root, 'run')), {
-      unetDir: join(root, 'run', 'checkpoints', 'checkpoint-100', 'unet_ema'),
-      schedulerDir: join(root, 'run', 'checkpoints', 'checkpoint-100'),
-    });
-    touch('run', 'model', 'unet', 'config.json');
-    assert.equal(resolveModelDir(join(root, 'run')).unetDir, join(root, 'run', 'model', 'unet'));
-  });
-
-  it('errors name the path and the layouts expected', () => {
-    assert.throws(() => resolveModelDir(join(root, 'nope')), (e: Error) => e instanceof CheckpointError && /no such model folder/.test(e.message));
-    mkdirSync(join(root, 'empty'));
-    assert.throws(() => resolveModelDir(join(root, 'empty')), /not a model folder: expected config.json/);
   });
 });

@@ -6,7 +6,8 @@
 import { parseArgs } from 'node:util';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { generate, resolveModelDir, DEFAULT_BATCH_SIZE } from '../../pipelines/generate.js';
+import { generate, DEFAULT_BATCH_SIZE } from '../../pipelines/generate.js';
+import { resolveModelDir } from '../../train/checkpoint.js';
 import { UNet2DModel } from '../../nn/unet_2d.js';
 import { schedulerFromConfig } from '../../schedulers/index.js';
 import { readSchedulerConfig } from '../../io/checkpoint.js';
