@@ -83,6 +83,7 @@ describe('diffuse sample', () => {
     await bad(['--model', pipe, '--steps', '0', ...o], /--steps must be an integer >= 1, found '0'/);
     await bad(['--model', pipe, '--n', 'many', ...o], /--n must be an integer >= 1, found 'many'/);
     await bad(['--model', pipe, '--guidance', 'strong', ...o], /--guidance must be a number, found 'strong'/);
+    await bad(['--model', pipe, '--scheduler', 'ddpm', '--eta', '1', ...o], /--eta applies to --scheduler ddim only/);
     await bad(['--model', pipe, '--class', '2', '--guidance', '3', ...o], /class label is 2, expected an integer in \[0, 1\]/);
     await bad(['--model', pipe, '--class', '0,1', '--n', '3', ...o], /2 class labels for n = 3/);
     await bad(['--model', bare, '--guidance', '3', ...o], /unconditional/);

@@ -56,14 +56,14 @@ const ANIMATION_GAP = 4;
 function intFlag(name: string, v: string | undefined, min: number): number | undefined {
   if (v === undefined) return undefined;
   const x = Number(v);
-  if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(x) || x < min) throw new DiffuseError(`sample: --${name} must be an integer >= ${min}, found '${v}'`);
+  if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(x) || x < min) throw new DiffuseError(`--${name} must be an integer >= ${min}, found '${v}'`);
   return x;
 }
 
 function numFlag(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x)) throw new DiffuseError(`sample: --${name} must be a number, found '${v}'`);
+  if (v.trim() === '' || !Number.isFinite(x)) throw new DiffuseError(`--${name} must be a number, found '${v}'`);
   return x;
 }
 
@@ -71,7 +71,7 @@ function numFlag(name: string, v: string | undefined): number | undefined {
 function bundledModel(): string {
   const dir = join(packageRoot(), 'models', 'fashion-mnist');
   if (!existsSync(dir)) {
-    throw new DiffuseError(`sample: no --model given and the bundled model is missing (looked in ${dir}); pass --model RUN_DIR (train one with 'diffuse train --data fashion-mnist --out RUN_DIR')`);
+    throw new DiffuseError(`no --model given and the bundled model is missing (looked in ${dir}); pass --model RUN_DIR (train one with 'diffuse train --data fashion-mnist --out RUN_DIR')`);
   }
   return dir;
 }
@@ -114,12 +114,12 @@ export async function run(argv: string[]): Promise<void> {
     strict: true,
     allowPositionals: true,
   });
-  if (positionals.length > 0) throw new DiffuseError(`sample: unexpected argument '${positionals[0]}'; see 'diffuse sample --help'`);
+  if (positionals.length > 0) throw new DiffuseError(`unexpected argument '${positionals[0]}'; see 'diffuse sample --help'`);
   // Every flag is checked before the model is loaded.
   const out = values.out;
-  if (out === undefined || out === '') throw new DiffuseError(`sample: --out FILE (the PNG grid to write) is required`);
+  if (out === undefined || out === '') throw new DiffuseError(`--out FILE (the PNG grid to write) is required`);
   const schedName = values.scheduler ?? 'ddim';
-  if (!(schedName in SCHEDULERS)) throw new DiffuseError(`sample: --scheduler must be one of ${Object.keys(SCHEDULERS).join(', ')}, found '${schedName}'`);
+  if (!(schedName in SCHEDULERS)) throw new DiffuseError(`--scheduler must be one of ${Object.keys(SCHEDULERS).join(', ')}, found '${schedName}'`);
   const n = intFlag('n', values.n, 1) ?? 16;
   const stepsFlag = intFlag('steps', values.steps, 1);
   const seed = intFlag('seed', values.seed, 0) ?? 0;
@@ -129,6 +129,7 @@ export async function run(argv: string[]): Promise<void> {
   const delay = intFlag('delay', values.delay, 0) ?? 100;
   const guidance = numFlag('guidance', values.guidance) ?? 1;
   const eta = numFlag('eta', values.eta);
+  if (eta !== undefined && schedName !== 'ddim') throw new DiffuseError(`--eta applies to --scheduler ddim only (DDPM's noise is fixed by its variance_type)`);
   let classes: number | number[] | undefined;
   if (values.class !== undefined) {
     const list = values.class.split(',').map((s) => intFlag('class', s, 0) as number);
@@ -155,7 +156,8 @@ export async function run(argv: string[]): Promise<void> {
     ...(values.animate === undefined ? {} : { trajectoryFrames: frames }),
     onStep: (i) => bar.update(i),
   });
-  bar.done();
+  // The bar drew its last line at the final step; a TTY still needs its line ended.
+  if (process.stderr.isTTY) bar.done();
 
   const { images, classLabels, trajectory } = result;
   await writePngGrid(out, images, nrow === undefined ? {} : { nrow });
