@@ -20,7 +20,7 @@ import type { Scheduler, StepOptions } from '../schedulers/scheduler.js';
 
 /**
  * Philox counters reserved per image: 2^40 counters (4 normals each) hold x_T and 1000 steps of
- * noise for images up to ~2^30 values, and 2^24 images fit before the 64-bit counter wraps.
+ * noise for images up to ~2^32 values (checked), and 2^24 images fit before the 64-bit counter wraps.
  */
 export const IMAGE_STREAM_COUNTERS = 1n << 40n;
 
@@ -187,6 +187,14 @@ function plan(o: GenerateOptions): Plan {
   if (o.onStep !== undefined && typeof o.onStep !== 'function') throw new ArgumentError(`${op}: 'onStep' must be a function, found ${typeof o.onStep}`);
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new ArgumentError(`${op}: 'signal' must be an AbortSignal`);
 
+  if (o.eta !== undefined && (typeof o.eta !== 'number' || !Number.isFinite(o.eta) || o.eta < 0)) {
+    throw new ArgumentError(`${op}: 'eta' must be a finite number >= 0 (0: deterministic DDIM), found ${String(o.eta)}`);
+  }
+  // Each image's draws (x_T and one per step) must fit its counter stream.
+  const counters = BigInt(Math.ceil((h * w * cfg.inChannels) / 4)) * BigInt(o.steps + 1);
+  if (counters > IMAGE_STREAM_COUNTERS) {
+    throw new ArgumentError(`${op}: ${o.steps} steps of ${h}x${w}x${cfg.inChannels} noise need ${counters} Philox counters per image, more than the ${IMAGE_STREAM_COUNTERS} reserved`);
+  }
   // The scheduler rejects step counts it cannot do (e.g. more than num_train_timesteps) here.
   scheduler.setTimesteps(o.steps);
   if (scheduler.timesteps.length !== o.steps) {

@@ -165,6 +165,7 @@ describe('generate', () => {
     bad({ generator: new Generator(1) }, /exactly one of 'seed'/);
     bad({ seed: -1 }, /seed must be an integer in \[0, 2\^64\)/);
     bad({ size: [8, 5] }, /8x5 is not divisible by 2/, ShapeError);
+    bad({ eta: -1 }, /'eta' must be a finite number >= 0/);
     bad({ trajectoryFrames: 1 }, /trajectoryFrames' must be an integer >= 2/);
     bad({ steps: 101 }, /101/);
     bad({ model: {} }, /'model' must be a UNet2DModel/);
