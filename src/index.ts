@@ -32,3 +32,7 @@ export * from './data/index.js';
 export { readSafetensors, writeSafetensors, parseSafetensors, SafetensorsError } from './io/safetensors.js';
 export * from './io/checkpoint.js';
 export { writePng, writePngGrid, readPng, imageGrid, decodeImage } from './io/png.js';
+
+// Pipelines.
+export { generate, IMAGE_STREAM_COUNTERS, DEFAULT_BATCH_SIZE, type GenerateOptions, type GenerateResult, type Trajectory } from './pipelines/generate.js';
+export { encodeGif, writeGif, type GifOptions } from './io/gif.js';
