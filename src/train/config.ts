@@ -54,6 +54,8 @@ export interface TrainConfig {
   keep: number;
   /** Native threads, or null for all cores (or DIFFUSE_THREADS). */
   threads: number | null;
+  /** Stop (checkpoint and export, as at the end) once training time over all sessions would exceed this many minutes; null = no limit. */
+  timeLimit: number | null;
 }
 
 /**
@@ -90,6 +92,7 @@ export const TRAIN_DEFAULTS: Readonly<Omit<TrainConfig, 'data' | 'out'>> = Objec
   saveEvery: 500,
   keep: 3,
   threads: null,
+  timeLimit: null,
 });
 
 const KEYS = ['data', 'out', ...(Object.keys(TRAIN_DEFAULTS) as (keyof typeof TRAIN_DEFAULTS)[])] as const;
@@ -152,6 +155,7 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> & { data: strin
   int(op, 'saveEvery', c.saveEvery, 1);
   int(op, 'keep', c.keep, 1);
   if (c.threads !== null) int(op, 'threads', c.threads, 1);
+  if (c.timeLimit !== null) num(op, 'timeLimit', c.timeLimit, 0, Infinity, true);
   return c;
 }
 

@@ -74,6 +74,8 @@ export interface TrainResult {
   modelDir: string | null;
   /** Mean images/s of this session's steps. */
   imagesPerSecond: number;
+  /** True when the run ended early at its time limit (the model is exported as at the end). */
+  timeLimited: boolean;
 }
 
 /** The options train() accepts: a partial config (with data and out) plus resume. */
@@ -97,7 +99,7 @@ function unetConfigOf(cfg: TrainConfig): UNet2DConfig {
 }
 
 /** The options that may change on resume (they do not change the math of the steps taken). */
-const RESUME_MUTABLE = new Set(['steps', 'saveEvery', 'keep', 'threads', 'out', 'data', 'dataset', 'resume']);
+const RESUME_MUTABLE = new Set(['steps', 'saveEvery', 'keep', 'threads', 'timeLimit', 'out', 'data', 'dataset', 'resume']);
 
 /** Global L2 norm of all gradients (float64 accumulation). */
 function globalGradNorm(params: readonly Tensor[]): number {
@@ -190,11 +192,11 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
     const changed = Object.entries(rest).filter(([k, v]) => v !== undefined && !RESUME_MUTABLE.has(k) && JSON.stringify(v) !== JSON.stringify(saved[k as keyof TrainConfig]));
     if (changed.length > 0) {
       throw new ArgumentError(
-        `train: --resume continues the run with its saved settings; these differ: ${changed.map(([k, v]) => `${k} (saved ${JSON.stringify(saved[k as keyof TrainConfig])}, given ${JSON.stringify(v)})`).join(', ')}. Only steps, save-every, keep and threads may change`,
+        `train: --resume continues the run with its saved settings; these differ: ${changed.map(([k, v]) => `${k} (saved ${JSON.stringify(saved[k as keyof TrainConfig])}, given ${JSON.stringify(v)})`).join(', ')}. Only steps, save-every, keep, threads and time-limit may change`,
       );
     }
     const over: Partial<TrainConfig> = {};
-    for (const k of ['steps', 'saveEvery', 'keep', 'threads'] as const) if (rest[k] !== undefined) Object.assign(over, { [k]: rest[k] });
+    for (const k of ['steps', 'saveEvery', 'keep', 'threads', 'timeLimit'] as const) if (rest[k] !== undefined) Object.assign(over, { [k]: rest[k] });
     cfg = resolveTrainConfig({ ...saved, ...over, out: runDir, data: saved.data });
     if (cfg.steps < state.step) throw new ArgumentError(`train: --steps ${cfg.steps} is below the checkpoint's step ${state.step}`);
   } else {
@@ -291,9 +293,17 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   const loader = batches(dataset, { batchSize: cfg.batchSize, generator: gen, flip: cfg.flip, ...(loaderState !== null ? { resume: loaderState } : {}) });
   const metricsPath = join(runDir, METRICS_NAME);
   let interrupted = false;
+  let timeLimited = false;
+  let lastStepSeconds = 0;
   while (step < cfg.steps) {
     if (hooks.signal?.aborted === true) {
       interrupted = true;
+      break;
+    }
+    // The time budget: stop before a step that would end past it.
+    if (cfg.timeLimit !== null && elapsedBefore + trainSeconds + lastStepSeconds > cfg.timeLimit * 60) {
+      timeLimited = true;
+      log(`time limit of ${cfg.timeLimit} min reached at step ${step}`);
       break;
     }
     const ts = performance.now();
@@ -340,6 +350,7 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
     loaderState = batch.state;
     const dt = (performance.now() - ts) / 1000;
     trainSeconds += dt;
+    lastStepSeconds = dt;
     const m: TrainMetrics = { step, loss: lossValue, lr, grad_norm: gradNorm, images_per_s: n / dt, elapsed: elapsedBefore + trainSeconds };
     appendFileSync(metricsPath, `${JSON.stringify(m)}\n`);
     hooks.onProgress?.(m, cfg.steps);
@@ -356,5 +367,5 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
     log(`model exported to ${modelDir}`);
   }
   const sessionSteps = step - stepsAtStart;
-  return { step, interrupted, checkpoint: last, modelDir, imagesPerSecond: sessionSteps > 0 ? (sessionSteps * cfg.batchSize) / Math.max(trainSeconds, 1e-9) : 0 };
+  return { step, interrupted, timeLimited, checkpoint: last, modelDir, imagesPerSecond: sessionSteps > 0 ? (sessionSteps * cfg.batchSize) / Math.max(trainSeconds, 1e-9) : 0 };
 }

@@ -71,13 +71,13 @@ describe('diffuse train CLI', () => {
   });
 
   it('parses every flag; only given flags reach train(); --help explains the defaults', () => {
-    const o = parseTrainArgs(['--data', 'mnist', '--out', 'r', '--steps', '5', '--batch', '2', '--lr', '1e-3', '--warmup', '0', '--weight-decay', '0', '--grad-clip', '0.5', '--ema-decay', '0.9', '--class-dropout', '0.2', '--prediction-type', 'v_prediction', '--beta-schedule', 'squaredcos_cap_v2', '--min-snr-gamma', '5', '--flip', '--seed', '9', '--save-every', '2', '--keep', '1', '--threads', '1', '--timesteps', '500', '--lr-schedule', 'cosine']);
+    const o = parseTrainArgs(['--data', 'mnist', '--out', 'r', '--steps', '5', '--batch', '2', '--lr', '1e-3', '--warmup', '0', '--weight-decay', '0', '--grad-clip', '0.5', '--ema-decay', '0.9', '--class-dropout', '0.2', '--prediction-type', 'v_prediction', '--beta-schedule', 'squaredcos_cap_v2', '--min-snr-gamma', '5', '--flip', '--seed', '9', '--save-every', '2', '--keep', '1', '--threads', '1', '--timesteps', '500', '--lr-schedule', 'cosine', '--time-limit', '1.5']);
     assert.deepEqual(o, {
       data: 'mnist', out: 'r', resume: false, steps: 5, batchSize: 2, lr: 1e-3, warmup: 0, weightDecay: 0, gradClip: 0.5, emaDecay: 0.9, classDropout: 0.2,
-      predictionType: 'v_prediction', betaSchedule: 'squaredcos_cap_v2', minSnrGamma: 5, flip: true, seed: 9, saveEvery: 2, keep: 1, threads: 1, numTrainTimesteps: 500, lrSchedule: 'cosine',
+      predictionType: 'v_prediction', betaSchedule: 'squaredcos_cap_v2', minSnrGamma: 5, flip: true, seed: 9, saveEvery: 2, keep: 1, threads: 1, numTrainTimesteps: 500, lrSchedule: 'cosine', timeLimit: 1.5,
     });
     assert.deepEqual(parseTrainArgs(['--out', 'r', '--resume', '--steps', '9']), { data: '', out: 'r', resume: true, steps: 9 });
-    for (const flag of ['--data', '--out', '--config', '--steps', '--batch', '--lr', '--warmup', '--weight-decay', '--grad-clip', '--ema-decay', '--class-dropout', '--prediction-type', '--beta-schedule', '--min-snr-gamma', '--flip', '--seed', '--save-every', '--keep', '--resume', '--threads']) {
+    for (const flag of ['--data', '--out', '--config', '--steps', '--batch', '--lr', '--warmup', '--weight-decay', '--grad-clip', '--ema-decay', '--class-dropout', '--prediction-type', '--beta-schedule', '--min-snr-gamma', '--flip', '--seed', '--save-every', '--keep', '--resume', '--threads', '--time-limit']) {
       assert.ok(help.includes(flag), flag);
     }
     assert.match(help, /diffuse train --data fashion-mnist --out runs\/fm/);

@@ -33,6 +33,7 @@ describe('train config', () => {
     bad({ seed: -1 }, /'seed' must be a non-negative safe integer, found -1/);
     bad({ lrSchedule: 'step' }, /'lrSchedule' must be one of constant, cosine/);
     bad({ data: '' }, /'data' must be 'fashion-mnist', 'mnist' or a folder path, found ""/);
+    bad({ timeLimit: 0 }, /'timeLimit' must be a number in \(0, inf\), found 0/);
     bad({ stepz: 3 }, /unknown option\(s\) stepz/);
     assert.throws(() => trainConfigFromJSON([1]), /expected a JSON object/);
     assert.throws(() => trainConfigFromJSON({ data: 'd', out: 'o', keep: 0 }, 'run/train_config.json'), /run\/train_config.json: 'keep' must be an integer >= 1, found 0/);

@@ -114,6 +114,21 @@ describe('train', () => {
     }
   });
 
+  it('a time limit ends the run early like a normal end: checkpoint and exported model', async () => {
+    const d = tempDir('time');
+    try {
+      // 0.0001 min = 6 ms: the first step always runs, and the budget is spent after it.
+      const r = await train({ ...base, out: d, steps: 50, timeLimit: 0.0001, dataset: data });
+      assert.equal(r.timeLimited, true);
+      assert.equal(r.interrupted, false);
+      assert.equal(r.step, 1);
+      assert.equal(latestCheckpoint(d)?.step, 1);
+      assert.ok(existsSync(join(d, 'model', 'unet', 'config.json')));
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   it('keeps the last --keep checkpoints', async () => {
     const d = tempDir('keep');
     try {

@@ -52,6 +52,8 @@ Options:
   --keep N                keep the last N checkpoints (default ${D.keep})
   --resume                continue the run in --out exactly from its latest checkpoint
   --threads N             native threads (default: all cores, or DIFFUSE_THREADS)
+  --time-limit MIN        stop at this much training time (all sessions), checkpoint and export the
+                          model as at the end (e.g. --time-limit 115 keeps a run inside 2 hours)
 
 Ctrl-C writes a checkpoint and exits; \`--resume\` continues from it. A NaN or infinite loss stops
 the run, naming the step and the last good checkpoint. When the run ends, RUN_DIR/model holds a
@@ -81,6 +83,7 @@ const OPTIONS = {
   keep: { type: 'string' },
   resume: { type: 'boolean' },
   threads: { type: 'string' },
+  'time-limit': { type: 'string' },
 } as const;
 
 function intFlag(name: string, v: string | undefined, min: number): number | undefined {
@@ -143,6 +146,7 @@ export function parseTrainArgs(argv: string[]): TrainOptions {
     saveEvery: intFlag('save-every', v['save-every'], 1),
     keep: intFlag('keep', v.keep, 1),
     threads: intFlag('threads', v.threads, 1),
+    timeLimit: numFlag('time-limit', v['time-limit'], 0, Infinity, true),
   };
   if (o.classDropout === 1) throw new ArgumentError('--class-dropout must be below 1 (1 would never show the model a label)');
   // Only flags actually given reach train(), so resume can tell "given" from "default".
@@ -174,7 +178,7 @@ export async function run(argv: string[]): Promise<void> {
     });
     (bar as ProgressBar | null)?.done();
     if (r.interrupted) process.stderr.write(`interrupted at step ${r.step}; checkpoint ${r.checkpoint}; continue with --resume\n`);
-    else process.stderr.write(`done: ${r.step} steps, ${r.imagesPerSecond.toFixed(1)} images/s; model in ${r.modelDir}, checkpoint ${r.checkpoint}\n`);
+    else process.stderr.write(`${r.timeLimited ? 'time limit reached' : 'done'}: ${r.step} steps, ${r.imagesPerSecond.toFixed(1)} images/s; model in ${r.modelDir}, checkpoint ${r.checkpoint}\n`);
   } finally {
     process.removeListener('SIGINT', onSigint);
   }
