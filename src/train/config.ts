@@ -61,8 +61,8 @@ export interface TrainConfig {
 /**
  * The defaults: `diffuse train --data fashion-mnist --out runs/fm` is the run a user should start.
  * The budget is the issue's: recognisable garments within 2 hours on 2 cores. The reference
- * U-Net (1.6M parameters) trains at about 60 images/s there (batch 128: ~2.1 s/step), so 3000
- * steps = 384k images = 6.4 epochs = about 1h45. diffusers' train_unconditional (lr 1e-4, warm-up
+ * U-Net (1.6M parameters) trains at about 69 images/s there (batch 128: ~1.9 s/step), so 3000
+ * steps = 384k images = 6.4 epochs = about 1h35. diffusers' train_unconditional (lr 1e-4, warm-up
  * 500, EMA 0.9999) is tuned for runs of tens of thousands of steps; in 3000 steps that rate would
  * leave the model undertrained and that EMA would still mostly hold early weights. So: lr 5e-4 (a
  * small model with global-norm clipping at 1 tolerates it), a short warm-up of 200 steps, and EMA

@@ -99,7 +99,7 @@ function unetConfigOf(cfg: TrainConfig): UNet2DConfig {
 }
 
 /** The options that may change on resume (they do not change the math of the steps taken). */
-const RESUME_MUTABLE = new Set(['steps', 'saveEvery', 'keep', 'threads', 'timeLimit', 'out', 'data', 'dataset', 'resume']);
+const RESUME_MUTABLE = new Set(['steps', 'saveEvery', 'keep', 'threads', 'timeLimit', 'out', 'dataset', 'resume']);
 
 /** Global L2 norm of all gradients (float64 accumulation). */
 function globalGradNorm(params: readonly Tensor[]): number {
@@ -189,7 +189,10 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
     ckptDir = latest.dir;
     state = readTrainerState(ckptDir);
     const saved = trainConfigFromJSON(state.config, join(ckptDir, 'trainer_state.json'));
-    const changed = Object.entries(rest).filter(([k, v]) => v !== undefined && !RESUME_MUTABLE.has(k) && JSON.stringify(v) !== JSON.stringify(saved[k as keyof TrainConfig]));
+    // data: '' (not given) or an in-memory dataset means "the run's own data".
+    const changed = Object.entries(rest).filter(
+      ([k, v]) => v !== undefined && !RESUME_MUTABLE.has(k) && !(k === 'data' && (v === '' || givenDataset !== undefined)) && JSON.stringify(v) !== JSON.stringify(saved[k as keyof TrainConfig]),
+    );
     if (changed.length > 0) {
       throw new ArgumentError(
         `train: --resume continues the run with its saved settings; these differ: ${changed.map(([k, v]) => `${k} (saved ${JSON.stringify(saved[k as keyof TrainConfig])}, given ${JSON.stringify(v)})`).join(', ')}. Only steps, save-every, keep, threads and time-limit may change`,

@@ -118,6 +118,7 @@ describe('diffuse train CLI', () => {
       assert.ok(existsSync(join(out, 'model', 'unet', 'config.json')));
       const r2 = await cli(['--out', out, '--resume', '--lr', '0.5']);
       assert.match(r2.stderr, /these differ: lr/);
+      assert.match((await cli(['--out', out, '--resume', '--data', 'mnist'])).stderr, /these differ: data \(saved "fashion-mnist", given "mnist"\)/);
     } finally {
       rmSync(d, { recursive: true, force: true });
     }
