@@ -158,6 +158,7 @@ export async function run(argv: string[]): Promise<void> {
   const options = parseTrainArgs(argv);
   const controller = new AbortController();
   let bar: ProgressBar | null = null;
+  let smooth: number | null = null;
   const onSigint = (): void => {
     if (controller.signal.aborted) return;
     process.stderr.write('\ninterrupt: finishing the current step and writing a checkpoint (Ctrl-C again to force)\n');
@@ -173,10 +174,13 @@ export async function run(argv: string[]): Promise<void> {
       },
       onProgress: (m, total) => {
         bar ??= new ProgressBar({ total, label: 'train', unit: 'it' });
-        bar.update(m.step, { loss: m.loss, 'img/s': m.images_per_s });
+        // The bar shows a running mean of the loss (per-step values are noisy: t is random).
+        smooth = smooth === null ? m.loss : 0.98 * smooth + 0.02 * m.loss;
+        bar.update(m.step, { loss: smooth, 'img/s': m.images_per_s });
       },
     });
-    (bar as ProgressBar | null)?.done();
+    // On a TTY done() ends the redrawn line; elsewhere the last update already printed it.
+    if (process.stderr.isTTY) (bar as ProgressBar | null)?.done();
     if (r.interrupted) process.stderr.write(`interrupted at step ${r.step}; checkpoint ${r.checkpoint}; continue with --resume\n`);
     else process.stderr.write(`${r.timeLimited ? 'time limit reached' : 'done'}: ${r.step} steps, ${r.imagesPerSecond.toFixed(1)} images/s; model in ${r.modelDir}, checkpoint ${r.checkpoint}\n`);
   } finally {
