@@ -27,9 +27,9 @@ import { addon, fn, packageRoot } from '../src/backend/native/loader.js';
 import { backend } from '../src/backend/backend.js';
 
 /** Repetitions per figure; the median is reported. */
-const REPS = 7;
+const REPS = 15;
 /** Target wall time of one repetition: long enough to swamp timer noise, short enough for the whole run. */
-const REP_SECONDS = 0.25;
+const REP_SECONDS = 0.1;
 const BATCH = 128;
 
 type BareConv = (n: number, h: number, w: number, cin: number, cout: number, k: number, stride: number, pad: number, pass: number, iters: number) => number;
