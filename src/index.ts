@@ -36,3 +36,8 @@ export { writePng, writePngGrid, readPng, imageGrid, decodeImage } from './io/pn
 // Pipelines.
 export { generate, IMAGE_STREAM_COUNTERS, DEFAULT_BATCH_SIZE, type GenerateOptions, type GenerateResult, type Trajectory } from './pipelines/generate.js';
 export { encodeGif, writeGif, type GifOptions } from './io/gif.js';
+
+// Training.
+export { train, TrainingError, referenceUNetConfigPath, type TrainOptions, type TrainResult, type TrainHooks, type TrainMetrics } from './train/trainer.js';
+export { TRAIN_DEFAULTS, resolveTrainConfig, type TrainConfig } from './train/config.js';
+export { resolveModelDir, latestCheckpoint, RunFolderError } from './train/checkpoint.js';

@@ -15,7 +15,7 @@ describe('package root', () => {
       'concat', 'split', 'reshape', 'permute', 'transpose', 'sum', 'mean', 'mseLoss', 'embedding', 'sliceBatch', 'where',
       'noGrad', 'Generator', 'AdamW', 'EMA', 'withBackend', 'engineInfo',
       'UNet2DModel', 'DDPMScheduler', 'DDIMScheduler', 'schedulerFromConfig', 'addNoise', 'makeBetas', 'loadDataset', 'batches',
-      'readSafetensors', 'writePngGrid',
+      'readSafetensors', 'writePngGrid', 'train', 'generate', 'resolveModelDir',
     ]) {
       assert.equal(typeof (diffuse as Record<string, unknown>)[name], 'function', name);
     }
