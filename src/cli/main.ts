@@ -8,6 +8,7 @@ import { runDemo } from '../demo.js';
 import { DiffuseError } from '../tensor/errors.js';
 import * as trainCommand from './commands/train.js';
 import * as sampleCommand from './commands/sample.js';
+import * as plotCommand from './commands/plot.js';
 
 /** A subcommand in its own file: its one-line summary, its --help text, and its entry point. */
 export interface Command {
@@ -16,7 +17,7 @@ export interface Command {
   run(argv: string[]): Promise<void> | void;
 }
 
-const COMMANDS: Record<string, Command> = { train: trainCommand, sample: sampleCommand };
+const COMMANDS: Record<string, Command> = { train: trainCommand, sample: sampleCommand, plot: plotCommand };
 
 const HELP_TEMPLATE = `diffuse: diffusion models in TypeScript with native oneDNN kernels
 

@@ -38,6 +38,19 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   return ticks;
 }
 
+/** Log-axis ticks: 1, 2 and 5 times powers of ten in [lo, hi], or only the powers if that is too many. */
+export function logTicks(lo: number, hi: number): number[] {
+  const ticks: number[] = [];
+  for (let k = Math.floor(Math.log10(lo)); k <= Math.ceil(Math.log10(hi)); k++) {
+    for (const m of [1, 2, 5]) {
+      const v = Number((m * 10 ** k).toPrecision(12));
+      if (v >= lo * (1 - 1e-12) && v <= hi * (1 + 1e-12)) ticks.push(v);
+    }
+  }
+  const powers = ticks.filter((v) => Number.isInteger(Math.log10(v)) || Math.abs(Math.log10(v) - Math.round(Math.log10(v))) < 1e-9);
+  return ticks.length > 8 && powers.length >= 2 ? powers : ticks;
+}
+
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const fmt = (v: number): string => (Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(1) : String(Number(v.toPrecision(4))));
 
@@ -64,8 +77,7 @@ export function lineChartSvg(chart: LineChart): string {
     out.push(`<line x1="${sx(t)}" x2="${sx(t)}" y1="${MARGIN.top}" y2="${MARGIN.top + ph}" stroke="#e5e5e5"/>`);
     out.push(`<text x="${sx(t)}" y="${MARGIN.top + ph + 16}" text-anchor="middle">${fmt(t)}</text>`);
   }
-  // Log axes tick at powers of ten (and their halves' neighbours when the range is short).
-  const yTicks = logY ? niceTicks(y0, y1).map((e) => 10 ** e) : niceTicks(y0, y1);
+  const yTicks = logY ? logTicks(10 ** y0, 10 ** y1) : niceTicks(y0, y1);
   for (const t of yTicks) {
     out.push(`<line x1="${MARGIN.left}" x2="${MARGIN.left + pw}" y1="${sy(t)}" y2="${sy(t)}" stroke="#e5e5e5"/>`);
     out.push(`<text x="${MARGIN.left - 6}" y="${sy(t) + 4}" text-anchor="end">${fmt(t)}</text>`);

@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { lineChartSvg, niceTicks, writeLineChartPng } from '../../src/io/plot.js';
+import { lineChartSvg, niceTicks, logTicks, writeLineChartPng } from '../../src/io/plot.js';
 
 describe('line charts', () => {
   it('nice ticks are round and cover the range', () => {
@@ -29,5 +29,12 @@ describe('line charts', () => {
     assert.equal(meta.format, 'png');
     assert.equal(meta.width, 300);
     assert.equal(meta.height, 200);
+  });
+});
+
+describe('log ticks', () => {
+  it('1-2-5 steps within the range, only powers of ten when the range is wide', () => {
+    assert.deepEqual(logTicks(0.03, 1), [0.05, 0.1, 0.2, 0.5, 1]);
+    assert.deepEqual(logTicks(1e-4, 10), [1e-4, 1e-3, 0.01, 0.1, 1, 10]);
   });
 });
