@@ -5,10 +5,13 @@
 import { ArgumentError } from '../tensor/errors.js';
 import { DDPMScheduler } from './ddpm.js';
 import { DDIMScheduler } from './ddim.js';
+import { DPMSolverMultistepScheduler } from './dpmsolver_multistep.js';
 import type { DiffusersConfig, Scheduler, StepOptions } from './scheduler.js';
 
 export { DDPMScheduler, DDPM_FIELDS, VARIANCE_TYPES, type DDPMSchedulerConfig, type VarianceType } from './ddpm.js';
 export { DDIMScheduler, DDIM_FIELDS, type DDIMSchedulerConfig, type DDIMStepOptions } from './ddim.js';
+export { DPMSolverMultistepScheduler, DPM_SOLVER_MULTISTEP_FIELDS, DPM_ALGORITHM_TYPES, DPM_SOLVER_TYPES, type DPMSolverMultistepConfig, type DpmAlgorithmType, type DpmSolverType } from './dpmsolver_multistep.js';
+export { SigmaMultistepScheduler, type SigmaSchedule } from './sigma_multistep.js';
 export {
   DIFFUSERS_VERSION,
   DiscreteScheduler,
@@ -41,6 +44,7 @@ export { spacedTimesteps, roundHalfEven, numpyArange, numpyLinspace, TIMESTEP_SP
 export const SCHEDULER_CLASSES: Readonly<Record<string, (config: DiffusersConfig) => Scheduler<StepOptions>>> = {
   DDPMScheduler: (c) => new DDPMScheduler(c),
   DDIMScheduler: (c) => new DDIMScheduler(c),
+  DPMSolverMultistepScheduler: (c) => new DPMSolverMultistepScheduler(c),
 };
 
 /**
