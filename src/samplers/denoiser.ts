@@ -17,8 +17,6 @@ import { Tensor, allocStorage } from '../tensor/tensor.js';
 import { noGrad } from '../tensor/autograd.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
 import { expectTensor } from '../tensor/check.js';
-import { concat } from '../ops/concat.js';
-import { sliceBatch } from '../ops/slice.js';
 import { UNet2DModel } from '../nn/unet_2d.js';
 import { makeBetas, alphasCumprod as cumprod } from '../diffusion/schedules.js';
 import { PREDICTION_TYPES, type PredictionType } from '../diffusion/forward.js';
@@ -26,7 +24,10 @@ import { parseSchedulerConfig, SCHEDULE_FIELDS, SPACING_FIELDS, CLIP_FIELDS, typ
 import { appendZero } from './sigmas.js';
 import type { Denoiser } from './sampler.js';
 
-/** The smallest abar kept for a zero-terminal-SNR schedule (diffusers' 2^-24), so sigma stays finite. */
+/**
+ * The stand-in for abar = 0 of a zero-terminal-SNR schedule, so sigma stays finite: diffusers'
+ * 2^-24, or half the smallest positive abar when that is smaller (so sigma keeps increasing).
+ */
 const MIN_ALPHA_BAR = 2 ** -24;
 
 /**
@@ -54,9 +55,11 @@ export class DiscreteSchedule {
     acp.forEach((a, t) => {
       if (!(a >= 0 && a <= 1)) throw new ArgumentError(`${op}: alphasCumprod[${t}] = ${a} must be in [0, 1]`);
     });
-    this.sigmas = acp.map((a) => Math.sqrt((1 - Math.max(a, MIN_ALPHA_BAR)) / Math.max(a, MIN_ALPHA_BAR)));
+    // A zero-terminal-SNR schedule ends at abar = 0: diffusers' finite stand-in keeps sigma finite.
+    const floor = Math.min(MIN_ALPHA_BAR, ...Array.from(acp).filter((a) => a > 0).map((a) => a / 2));
+    this.sigmas = acp.map((a) => (a === 0 ? Math.sqrt((1 - floor) / floor) : Math.sqrt((1 - a) / a)));
     this.sigmas.forEach((s, t) => {
-      if (t > 0 && !(s > this.sigmas[t - 1]!)) throw new ArgumentError(`${op}: sigmas must increase with t, but sigma[${t}] = ${s} <= sigma[${t - 1}] = ${this.sigmas[t - 1]}`);
+      if (t > 0 && !(s >= this.sigmas[t - 1]!)) throw new ArgumentError(`${op}: sigmas must not decrease with t, but sigma[${t}] = ${s} < sigma[${t - 1}] = ${this.sigmas[t - 1]}`);
     });
     if (!(this.sigmas[0]! > 0)) throw new ArgumentError(`${op}: alphasCumprod[0] = 1 gives sigma 0 at t = 0; every training sigma must be > 0`);
     this.logSigmas = this.sigmas.map(Math.log);
@@ -111,7 +114,8 @@ export class DiscreteSchedule {
     }
     const low = Math.min(lo, L.length - 2);
     if (this.quantize) return Math.abs(ls - L[low]!) <= Math.abs(ls - L[low + 1]!) ? low : low + 1;
-    const w = Math.min(1, Math.max(0, (L[low]! - ls) / (L[low]! - L[low + 1]!)));
+    const gap = L[low]! - L[low + 1]!;
+    const w = gap === 0 ? 0 : Math.min(1, Math.max(0, (L[low]! - ls) / gap));
     return (1 - w) * low + w * (low + 1);
   }
 
@@ -162,9 +166,10 @@ export interface CountingDenoiser extends Denoiser {
 
 /** F_u + w (F_c - F_u), with the conditional half first in `out` (2B, ...). */
 function guide(out: Tensor, b: number, w: number): Tensor {
-  const cond = sliceBatch(out, 0, b).data;
-  const uncond = sliceBatch(out, b, 2 * b).data;
-  const data = allocStorage(out.dtype, cond.length);
+  const n = out.size / 2;
+  const cond = out.data.subarray(0, n);
+  const uncond = out.data.subarray(n);
+  const data = allocStorage(out.dtype, n);
   for (let i = 0; i < data.length; i++) data[i] = uncond[i]! + w * (cond[i]! - uncond[i]!);
   return new Tensor(data, [b, ...out.shape.slice(1)]);
 }
@@ -212,9 +217,13 @@ export function denoiserFromModel(model: UNet2DModel | ModelFunction, options: M
     const t = schedule.sigmaToT(sigma);
     const xIn = new Tensor(x.data.map((v) => v * cIn), x.shape); // x_t = sqrt(abar) x
     calls++;
-    const out = guided
-      ? guide(fn(concat([xIn, xIn], 0), t, [...labels!, ...new Array<number>(b).fill(nullClass!)]), b, w)
-      : fn(xIn, t, labels);
+    let out: Tensor;
+    if (guided) {
+      const both = allocStorage(x.dtype, 2 * x.size); // (2B, ...): conditional half, then unconditional
+      both.set(xIn.data);
+      both.set(xIn.data, x.size);
+      out = guide(fn(new Tensor(both, [2 * b, ...x.shape.slice(1)]), t, [...labels!, ...new Array<number>(b).fill(nullClass!)]), b, w);
+    } else out = fn(xIn, t, labels);
     if (out.size !== x.size) throw new ShapeError(`denoiser: the model returned shape ${fmtShape(out.shape)} for input ${fmtShape(x.shape)}`);
     const F = out.data;
     const X = x.data;
