@@ -5,11 +5,33 @@
 import { ArgumentError } from '../tensor/errors.js';
 import { DDPMScheduler } from './ddpm.js';
 import { DDIMScheduler } from './ddim.js';
+import { PNDMScheduler } from './pndm.js';
+import { LMSDiscreteScheduler } from './lms_discrete.js';
+import { EulerDiscreteScheduler } from './euler_discrete.js';
+import { EulerAncestralDiscreteScheduler } from './euler_ancestral_discrete.js';
+import { HeunDiscreteScheduler } from './heun_discrete.js';
+import { KDPM2DiscreteScheduler } from './k_dpm_2_discrete.js';
 import { DPMSolverMultistepScheduler } from './dpmsolver_multistep.js';
 import type { DiffusersConfig, Scheduler, StepOptions } from './scheduler.js';
 
 export { DDPMScheduler, DDPM_FIELDS, VARIANCE_TYPES, type DDPMSchedulerConfig, type VarianceType } from './ddpm.js';
 export { DDIMScheduler, DDIM_FIELDS, type DDIMSchedulerConfig, type DDIMStepOptions } from './ddim.js';
+export { PNDMScheduler, PNDM_FIELDS, PNDM_ORDER, type PNDMSchedulerConfig, type PNDMPredictionType } from './pndm.js';
+export { LMSDiscreteScheduler, LMS_FIELDS, LMS_MAX_ORDER, lmsCoefficient, type LMSDiscreteSchedulerConfig, type LMSStepOptions } from './lms_discrete.js';
+export {
+  EulerDiscreteScheduler,
+  EULER_FIELDS,
+  SigmaScheduler,
+  sigmaX0,
+  type EulerDiscreteSchedulerConfig,
+  type EulerStepOptions,
+  type SigmaConfig,
+  type SigmaRunSchedule,
+  type TimestepType,
+} from './euler_discrete.js';
+export { EulerAncestralDiscreteScheduler, EULER_ANCESTRAL_FIELDS, type EulerAncestralDiscreteSchedulerConfig } from './euler_ancestral_discrete.js';
+export { HeunDiscreteScheduler, HEUN_FIELDS, type HeunDiscreteSchedulerConfig } from './heun_discrete.js';
+export { KDPM2DiscreteScheduler, KDPM2_FIELDS, type KDPM2DiscreteSchedulerConfig } from './k_dpm_2_discrete.js';
 export { DPMSolverMultistepScheduler, DPM_SOLVER_MULTISTEP_FIELDS, DPM_ALGORITHM_TYPES, DPM_SOLVER_TYPES, type DPMSolverMultistepConfig, type DpmAlgorithmType, type DpmSolverType } from './dpmsolver_multistep.js';
 export { SigmaMultistepScheduler, type SigmaSchedule } from './sigma_multistep.js';
 export {
@@ -44,6 +66,12 @@ export { spacedTimesteps, roundHalfEven, numpyArange, numpyLinspace, TIMESTEP_SP
 export const SCHEDULER_CLASSES: Readonly<Record<string, (config: DiffusersConfig) => Scheduler<StepOptions>>> = {
   DDPMScheduler: (c) => new DDPMScheduler(c),
   DDIMScheduler: (c) => new DDIMScheduler(c),
+  PNDMScheduler: (c) => new PNDMScheduler(c),
+  LMSDiscreteScheduler: (c) => new LMSDiscreteScheduler(c),
+  EulerDiscreteScheduler: (c) => new EulerDiscreteScheduler(c),
+  EulerAncestralDiscreteScheduler: (c) => new EulerAncestralDiscreteScheduler(c),
+  HeunDiscreteScheduler: (c) => new HeunDiscreteScheduler(c),
+  KDPM2DiscreteScheduler: (c) => new KDPM2DiscreteScheduler(c),
   DPMSolverMultistepScheduler: (c) => new DPMSolverMultistepScheduler(c),
 };
 
