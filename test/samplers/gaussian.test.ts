@@ -201,8 +201,9 @@ describe('samplers with a seeded generator', () => {
     return new Tensor(Float64Array.from(z.data, (v) => MU + sd * v), [N_PIXELS]);
   };
   const stats = (t: Tensor) => {
-    const m = t.data.reduce((a, b) => a + b, 0) / t.size;
-    return { mean: m, variance: t.data.reduce((a, b) => a + (b - m) ** 2, 0) / (t.size - 1) };
+    const v = Array.from(t.data);
+    const m = v.reduce((a, b) => a + b, 0) / v.length;
+    return { mean: m, variance: v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1) };
   };
 
   for (const name of FIXED_STEP.filter((n) => SAMPLERS[n].stochastic)) {
