@@ -5,6 +5,12 @@
  *   eps~ = eps(x_t, null) + w (eps(x_t, c) - eps(x_t, null)),
  * the conditional and unconditional passes batched into one forward of 2N samples.
  *
+ * The reverse process runs either through a step-wise diffusers-compatible scheduler (an instance,
+ * a diffusers class name such as 'EulerDiscreteScheduler', or a short name such as 'ddim' or
+ * 'unipc') or through a k-diffusion-style sampler (a SAMPLERS entry or its name: 'euler', 'heun',
+ * 'dpmpp_2m', ...) over the denoiser adapter of samplers/denoiser.ts and a sigma schedule
+ * (default: Karras et al. 2022, eq. 5, over the model's training sigma range).
+ *
  * Determinism: image i draws its x_T and every step's noise from its own stream of the seeded
  * Philox generator (counters base + i * IMAGE_STREAM_COUNTERS onwards), so an image depends on
  * the seed, its index and its class, never on n, the batch size or how the work was chunked.
@@ -16,7 +22,12 @@ import { ArgumentError, ShapeError } from '../tensor/errors.js';
 import { concat } from '../ops/concat.js';
 import { sliceBatch } from '../ops/slice.js';
 import { UNet2DModel } from '../nn/unet_2d.js';
-import type { Scheduler, StepOptions } from '../schedulers/scheduler.js';
+import type { DiffusersConfig, Scheduler, StepOptions } from '../schedulers/scheduler.js';
+import { SCHEDULER_CLASSES, schedulerFromConfig } from '../schedulers/index.js';
+import { SAMPLERS, isSamplerName, type SamplerInfo } from '../samplers/index.js';
+import { DiscreteSchedule, denoiserFromModel } from '../samplers/denoiser.js';
+import { karrasSigmas, exponentialSigmas, polyexponentialSigmas, SIGMA_SCHEDULES, type SigmaScheduleName } from '../samplers/sigmas.js';
+import type { SamplerOptions } from '../samplers/sampler.js';
 
 /**
  * Philox counters reserved per image: 2^40 counters (4 normals each) hold x_T and 1000 steps of
@@ -27,12 +38,86 @@ export const IMAGE_STREAM_COUNTERS = 1n << 40n;
 /** Default images per forward pass (per half, with guidance). */
 export const DEFAULT_BATCH_SIZE = 16;
 
+/**
+ * Short names of the diffusers schedulers (diffusers' class names are accepted as they are). The
+ * k-diffusion names (euler, heun, lms, dpmpp_2m, ...) are the samplers of SAMPLERS, the same
+ * algorithms as pure functions; the scheduler classes are reached by their class names.
+ */
+export const SCHEDULER_ALIASES: Readonly<Record<string, string>> = Object.freeze({
+  ddpm: 'DDPMScheduler',
+  ddim: 'DDIMScheduler',
+  pndm: 'PNDMScheduler',
+  plms: 'PNDMScheduler',
+  lms_discrete: 'LMSDiscreteScheduler',
+  euler_discrete: 'EulerDiscreteScheduler',
+  euler_ancestral_discrete: 'EulerAncestralDiscreteScheduler',
+  heun_discrete: 'HeunDiscreteScheduler',
+  kdpm2: 'KDPM2DiscreteScheduler',
+  kdpm2_discrete: 'KDPM2DiscreteScheduler',
+  kdpm2_ancestral: 'KDPM2AncestralDiscreteScheduler',
+  dpmsolver: 'DPMSolverMultistepScheduler',
+  dpmsolver_multistep: 'DPMSolverMultistepScheduler',
+  dpmsolver_singlestep: 'DPMSolverSinglestepScheduler',
+  unipc: 'UniPCMultistepScheduler',
+  unipc_multistep: 'UniPCMultistepScheduler',
+  deis: 'DEISMultistepScheduler',
+  deis_multistep: 'DEISMultistepScheduler',
+});
+
+/** A way to pick the reverse process: a scheduler instance, a SAMPLERS entry, or either's name. */
+export type SchedulerChoice = Scheduler<StepOptions & { eta?: number }> | SamplerInfo | string;
+
+/** What a name resolves to. */
+export type ResolvedScheduler = { kind: 'scheduler'; scheduler: Scheduler<StepOptions & { eta?: number }> } | { kind: 'sampler'; sampler: SamplerInfo };
+
+/** Every accepted name: sampler names, then scheduler short names and class names (available ones). */
+export function schedulerNames(): string[] {
+  const aliases = Object.entries(SCHEDULER_ALIASES).filter(([, c]) => c in SCHEDULER_CLASSES).map(([a]) => a);
+  return [...Object.keys(SAMPLERS), ...aliases, ...Object.keys(SCHEDULER_CLASSES)];
+}
+
+function isSamplerInfo(v: unknown): v is SamplerInfo {
+  return v !== null && typeof v === 'object' && isSamplerName((v as SamplerInfo).name) && SAMPLERS[(v as SamplerInfo).name] === v;
+}
+
+/**
+ * Resolves a scheduler or sampler by name (or passes an instance through). A scheduler named by
+ * name is built from `config` (the model's scheduler_config.json; diffusers' defaults if empty).
+ * @example resolveScheduler('dpmpp_2m').kind // 'sampler'
+ * @example resolveScheduler('unipc', readSchedulerConfig(dir)).kind // 'scheduler'
+ */
+export function resolveScheduler(choice: SchedulerChoice, config: DiffusersConfig = {}): ResolvedScheduler {
+  if (typeof choice === 'string') {
+    if (isSamplerName(choice)) return { kind: 'sampler', sampler: SAMPLERS[choice] };
+    const className = SCHEDULER_ALIASES[choice] ?? choice;
+    if (className in SCHEDULER_CLASSES) return { kind: 'scheduler', scheduler: schedulerFromConfig({ ...config, _class_name: className }, className) as Scheduler<StepOptions & { eta?: number }> };
+    throw new ArgumentError(`unknown scheduler or sampler '${choice}'; known: ${schedulerNames().join(', ')}`);
+  }
+  if (isSamplerInfo(choice)) return { kind: 'sampler', sampler: choice };
+  if (choice !== null && typeof choice === 'object' && typeof (choice as Scheduler).step === 'function' && typeof (choice as Scheduler).setTimesteps === 'function') {
+    return { kind: 'scheduler', scheduler: choice as Scheduler<StepOptions & { eta?: number }> };
+  }
+  throw new ArgumentError(`'scheduler' must be a scheduler (DDPMScheduler, DDIMScheduler, schedulerFromConfig(...)), a SAMPLERS entry, or a name (${schedulerNames().join(', ')}), found ${choice === null ? 'null' : typeof choice}`);
+}
+
 /** Options of `generate`. */
 export interface GenerateOptions {
   /** The denoiser (eval mode). */
   model: UNet2DModel;
-  /** The step-wise sampler; `generate` calls its setTimesteps(steps). */
-  scheduler: Scheduler<StepOptions & { eta?: number }>;
+  /**
+   * The reverse process: a scheduler (generate calls its setTimesteps(steps) before each chunk), a
+   * SAMPLERS entry, or the name of either ('ddim', 'unipc', 'EulerDiscreteScheduler', 'dpmpp_2m', ...).
+   */
+  scheduler: SchedulerChoice;
+  /**
+   * The model's scheduler_config.json: builds a scheduler given by name, and gives a sampler the
+   * training noise schedule (default: diffusers' DDPM defaults, linear betas over 1000 steps).
+   */
+  schedulerConfig?: DiffusersConfig;
+  /** A sampler's sigma schedule over `steps` (default 'karras', over the training sigma range). */
+  sigmaSchedule?: SigmaScheduleName;
+  /** Extra options of the sampler (e.g. { sChurn: 10 } for euler, { solverType: 'heun' }, { rtol: 0.01 }). */
+  samplerOptions?: Readonly<Record<string, unknown>>;
   /** Number of images. */
   n: number;
   /** Number of reverse steps (scheduler timesteps). */
@@ -49,7 +134,7 @@ export interface GenerateOptions {
   generator?: Generator;
   /** Images per forward pass (default 16); the result does not depend on it. */
   batchSize?: number;
-  /** DDIM's eta (passed to every step; schedulers without it ignore it). */
+  /** DDIM's eta (passed to every step; schedulers without it ignore it), or a stochastic sampler's. */
   eta?: number;
   /** Image size (height, width) when the model's config has no sample_size. */
   size?: number | readonly [number, number];
@@ -88,6 +173,11 @@ export interface GenerateResult {
 interface Plan {
   n: number;
   steps: number;
+  /** Model-evaluation entries per chunk: the scheduler's timesteps, or the sampler's steps. */
+  loops: number;
+  resolved: ResolvedScheduler;
+  sigmas: Float64Array | null;
+  schedule: DiscreteSchedule | null;
   h: number;
   w: number;
   c: number;
@@ -108,10 +198,13 @@ function isPosInt(v: unknown): v is number {
 function plan(o: GenerateOptions): Plan {
   const op = 'generate';
   if (o === null || typeof o !== 'object') throw new ArgumentError(`${op}: expected an options object { model, scheduler, n, steps, seed | generator, ... }`);
-  const { model, scheduler } = o;
+  const { model } = o;
   if (!(model instanceof UNet2DModel)) throw new ArgumentError(`${op}: 'model' must be a UNet2DModel (UNet2DModel.fromPretrained(dir)), found ${model === null ? 'null' : typeof model}`);
-  if (scheduler === null || typeof scheduler !== 'object' || typeof scheduler.step !== 'function' || typeof scheduler.setTimesteps !== 'function') {
-    throw new ArgumentError(`${op}: 'scheduler' must be a scheduler (DDPMScheduler, DDIMScheduler, schedulerFromConfig(...)), found ${scheduler === null ? 'null' : typeof scheduler}`);
+  let resolved: ResolvedScheduler;
+  try {
+    resolved = resolveScheduler(o.scheduler, o.schedulerConfig ?? {});
+  } catch (e) {
+    throw e instanceof ArgumentError ? new ArgumentError(`${op}: ${e.message}`) : e;
   }
   if (!isPosInt(o.n)) throw new ArgumentError(`${op}: 'n' (number of images) must be an integer >= 1, found ${String(o.n)}`);
   if (!isPosInt(o.steps)) throw new ArgumentError(`${op}: 'steps' must be an integer >= 1, found ${String(o.steps)}`);
@@ -190,17 +283,48 @@ function plan(o: GenerateOptions): Plan {
   if (o.eta !== undefined && (typeof o.eta !== 'number' || !Number.isFinite(o.eta) || o.eta < 0)) {
     throw new ArgumentError(`${op}: 'eta' must be a finite number >= 0 (0: deterministic DDIM), found ${String(o.eta)}`);
   }
-  // Each image's draws (x_T and one per step) must fit its counter stream.
-  const counters = BigInt(Math.ceil((h * w * cfg.inChannels) / 4)) * BigInt(o.steps + 1);
+  let loops = o.steps;
+  let sigmas: Float64Array | null = null;
+  let schedule: DiscreteSchedule | null = null;
+  if (resolved.kind === 'scheduler') {
+    // The scheduler rejects step counts it cannot do (e.g. more than num_train_timesteps) here;
+    // second-order schedulers (Heun, KDPM2) list more timesteps than steps.
+    resolved.scheduler.setTimesteps(o.steps);
+    loops = resolved.scheduler.timesteps.length;
+  } else {
+    try {
+      schedule = DiscreteSchedule.fromConfig(o.schedulerConfig ?? {});
+    } catch (e) {
+      throw e instanceof ArgumentError ? new ArgumentError(`${op}: schedulerConfig: ${e.message}`) : e;
+    }
+    const kind = o.sigmaSchedule ?? 'karras';
+    if (!SIGMA_SCHEDULES.includes(kind)) throw new ArgumentError(`${op}: 'sigmaSchedule' must be one of ${SIGMA_SCHEDULES.join(', ')}, found ${String(kind)}`);
+    sigmas = samplerSigmas(op, kind, o.steps, schedule);
+    if (o.samplerOptions !== undefined && (o.samplerOptions === null || typeof o.samplerOptions !== 'object')) throw new ArgumentError(`${op}: 'samplerOptions' must be an object`);
+  }
+  if (frames.length > 0 && loops !== o.steps) frames = [...new Set(Array.from({ length: nf! }, (_, f) => Math.round((f * loops) / (nf! - 1))))];
+  // Each image's draws (x_T and one per model evaluation) must fit its counter stream.
+  const counters = BigInt(Math.ceil((h * w * cfg.inChannels) / 4)) * BigInt(loops + 1);
   if (counters > IMAGE_STREAM_COUNTERS) {
-    throw new ArgumentError(`${op}: ${o.steps} steps of ${h}x${w}x${cfg.inChannels} noise need ${counters} Philox counters per image, more than the ${IMAGE_STREAM_COUNTERS} reserved`);
+    throw new ArgumentError(`${op}: ${loops} steps of ${h}x${w}x${cfg.inChannels} noise need ${counters} Philox counters per image, more than the ${IMAGE_STREAM_COUNTERS} reserved`);
   }
-  // The scheduler rejects step counts it cannot do (e.g. more than num_train_timesteps) here.
-  scheduler.setTimesteps(o.steps);
-  if (scheduler.timesteps.length !== o.steps) {
-    throw new ArgumentError(`${op}: the scheduler made ${scheduler.timesteps.length} timesteps for steps = ${o.steps}; generate supports single-evaluation schedulers`);
+  return { n: o.n, steps: o.steps, loops, resolved, sigmas, schedule, h, w, c: cfg.inChannels, labels, nullClass, guidance, batch, seed, base, frames };
+}
+
+/** A sampler's sigmas over `steps`, on the model's training sigma range, ending at 0. */
+function samplerSigmas(op: string, kind: SigmaScheduleName, steps: number, schedule: DiscreteSchedule): Float64Array {
+  switch (kind) {
+    case 'karras':
+      return karrasSigmas(steps, schedule.sigmaMin, schedule.sigmaMax);
+    case 'exponential':
+      return exponentialSigmas(steps, schedule.sigmaMin, schedule.sigmaMax);
+    case 'polyexponential':
+      return polyexponentialSigmas(steps, schedule.sigmaMin, schedule.sigmaMax);
+    case 'discrete':
+      return schedule.getSigmas(steps);
+    case 'vp':
+      throw new ArgumentError(`${op}: sigmaSchedule 'vp' is the continuous VP SDE's schedule and does not fit a model trained on discrete timesteps; use karras, exponential, polyexponential or discrete`);
   }
-  return { n: o.n, steps: o.steps, h, w, c: cfg.inChannels, labels, nullClass, guidance, batch, seed, base, frames };
 }
 
 /** Image i's noise stream. */
@@ -237,45 +361,80 @@ function guide(out: Tensor, b: number, w: number): Tensor {
  */
 export function generate(options: GenerateOptions): GenerateResult {
   const p = plan(options);
-  const { model, scheduler } = options;
+  const { model } = options;
   const dtype = model.dtype;
-  const timesteps = scheduler.timesteps;
   const per = p.h * p.w * p.c;
   const images = allocStorage(dtype, p.n * per); // (N, H, W, C)
   const traj = p.frames.map(() => ({ xt: allocStorage(dtype, p.n * per), x0: allocStorage(dtype, p.n * per) }));
   const chunks = Math.ceil(p.n / p.batch);
-  const total = chunks * p.steps;
+  const total = chunks * p.loops;
   let done = 0;
   const guided = p.labels !== null && p.guidance !== 1;
+  let timesteps: number[] = [];
 
   noGrad(() => {
     for (let start = 0; start < p.n; start += p.batch) {
       const b = Math.min(p.batch, p.n - start);
       const gens = Array.from({ length: b }, (_, j) => imageStream(p, start + j));
       const labels = p.labels === null ? null : p.labels.slice(start, start + b);
-      // Guidance: conditional labels first, then the null class, one forward of 2B samples.
-      const modelLabels = labels === null ? null : guided ? [...labels, ...new Array<number>(b).fill(p.nullClass)] : labels;
       const record = (s: number, xt: Tensor, x0: Tensor): void => {
         const f = p.frames.indexOf(s);
         if (f < 0) return;
         traj[f]!.xt.set(xt.data, start * per);
         traj[f]!.x0.set(x0.data, start * per);
       };
-      let x = drawNoise(gens, p, dtype); // (B, H, W, C) = x_T
-      if (scheduler.initNoiseSigma !== 1) for (let i = 0; i < x.data.length; i++) x.data[i] = x.data[i]! * scheduler.initNoiseSigma;
-      for (const [s, t] of timesteps.entries()) {
+      let x = drawNoise(gens, p, dtype); // (B, H, W, C) = x_T / its std
+      if (p.resolved.kind === 'scheduler') {
+        const scheduler = p.resolved.scheduler;
+        // A fresh run per chunk: multistep schedulers keep their history between steps.
+        scheduler.setTimesteps(p.steps);
+        timesteps = scheduler.timesteps;
+        // Guidance: conditional labels first, then the null class, one forward of 2B samples.
+        const modelLabels = labels === null ? null : guided ? [...labels, ...new Array<number>(b).fill(p.nullClass)] : labels;
+        if (scheduler.initNoiseSigma !== 1) for (let i = 0; i < x.data.length; i++) x.data[i] = x.data[i]! * scheduler.initNoiseSigma;
+        for (const [s, t] of timesteps.entries()) {
+          options.signal?.throwIfAborted();
+          const input = scheduler.scaleModelInput(x, t);
+          const out = guided ? guide(model.forward(concat([input, input], 0), t, modelLabels), b, p.guidance) : model.forward(input, t, modelLabels);
+          const stepOptions: StepOptions & { eta?: number } = { noise: drawNoise(gens, p, dtype) };
+          if (options.eta !== undefined) stepOptions.eta = options.eta;
+          const r = scheduler.step(out, t, x, stepOptions);
+          record(s, x, r.predOriginalSample);
+          x = r.prevSample;
+          done++;
+          options.onStep?.(done, total, x, r.predOriginalSample);
+        }
+      } else {
+        const sigmas = p.sigmas!;
+        timesteps = Array.from(sigmas.subarray(0, -1), (sg) => p.schedule!.sigmaToT(sg));
+        const denoiser = denoiserFromModel(model, {
+          schedule: p.schedule!,
+          classLabels: labels,
+          guidanceScale: guided ? p.guidance : 1,
+          ...(guided ? { nullClass: p.nullClass } : {}),
+        });
+        // x_T = x_0 + sigma_max n has std sqrt(sigma_max^2 + 1) for unit-variance data (diffusers' init_noise_sigma).
+        const scale = Math.sqrt(sigmas[0]! ** 2 + 1);
+        for (let i = 0; i < x.data.length; i++) x.data[i] = x.data[i]! * scale;
+        const samplerOptions: SamplerOptions & Record<string, unknown> = {
+          ...(options.samplerOptions ?? {}),
+          ...(options.eta !== undefined ? { eta: options.eta } : {}),
+          noise: () => drawNoise(gens, p, dtype),
+          callback: ({ i, x: xi, denoised }) => {
+            record(i, xi, denoised);
+            // Progress: one tick per step (dpm_adaptive's trial steps are capped at the plan).
+            if (done < (start / p.batch + 1) * p.loops) {
+              done++;
+              options.onStep?.(done, total, xi, denoised);
+            }
+          },
+          ...(options.signal !== undefined ? { signal: options.signal } : {}),
+        };
         options.signal?.throwIfAborted();
-        const input = scheduler.scaleModelInput(x, t);
-        const out = guided ? guide(model.forward(concat([input, input], 0), t, modelLabels), b, p.guidance) : model.forward(input, t, modelLabels);
-        const stepOptions: StepOptions & { eta?: number } = { noise: drawNoise(gens, p, dtype) };
-        if (options.eta !== undefined) stepOptions.eta = options.eta;
-        const r = scheduler.step(out, t, x, stepOptions);
-        record(s, x, r.predOriginalSample);
-        x = r.prevSample;
-        done++;
-        options.onStep?.(done, total, x, r.predOriginalSample);
+        x = p.resolved.sampler.sample(denoiser, x, sigmas, samplerOptions);
+        done = Math.ceil((start + b) / p.batch) * p.loops;
       }
-      record(p.steps, x, x);
+      record(p.loops, x, x);
       images.set(x.data, start * per);
     }
   });
