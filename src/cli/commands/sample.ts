@@ -6,10 +6,11 @@
 import { parseArgs } from 'node:util';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { generate, DEFAULT_BATCH_SIZE } from '../../pipelines/generate.js';
+import { generate, resolveScheduler, schedulerNames, DEFAULT_BATCH_SIZE } from '../../pipelines/generate.js';
+import { SAMPLERS, isSamplerName } from '../../samplers/index.js';
+import { SIGMA_SCHEDULES, type SigmaScheduleName } from '../../samplers/sigmas.js';
 import { resolveModelDir } from '../../train/checkpoint.js';
 import { UNet2DModel } from '../../nn/unet_2d.js';
-import { schedulerFromConfig } from '../../schedulers/index.js';
 import { readSchedulerConfig } from '../../io/checkpoint.js';
 import { imageGrid, writePng, writePngGrid } from '../../io/png.js';
 import { writeGif } from '../../io/gif.js';
@@ -28,14 +29,21 @@ Usage: diffuse sample --out grid.png [options]
 Options:
   --model DIR        A training run (RUN_DIR), a checkpoint, a diffusers pipeline folder (unet/ +
                      scheduler/) or a U-Net folder (default: the bundled models/fashion-mnist/).
-  --scheduler NAME   ddpm or ddim (default: ddim, on the model's noise schedule).
-  --steps K          Reverse steps (default: 50 for ddim, num_train_timesteps for ddpm).
+  --scheduler NAME   A sampler (k-diffusion names: euler, euler_ancestral, heun, dpm_2,
+                     dpm_2_ancestral, lms, dpmpp_2s_ancestral, dpmpp_2m, dpmpp_2m_sde,
+                     dpmpp_3m_sde, dpm_adaptive) or a diffusers scheduler (short names ddpm,
+                     ddim, pndm, unipc, dpmsolver, ... or class names such as
+                     EulerDiscreteScheduler), on the model's noise schedule (default: ddim).
+                     'diffuse samplers' lists them all.
+  --sigmas S         A sampler's sigma schedule: ${SIGMA_SCHEDULES.filter((k) => k !== 'vp').join(', ')} (default karras).
+  --steps K          Reverse steps (default: 50; num_train_timesteps for ddpm).
   --n N              Number of images (default 16).
   --class C          Class of every image, or a comma-separated list of N classes
                      (default: 0, 1, 2, ... cycling over the model's classes).
   --guidance W       Classifier-free guidance weight (default 1: none; needs a class-conditional
                      model trained with a null class).
-  --eta E            DDIM's eta (default 0: deterministic).
+  --eta E            DDIM's eta (default 0: deterministic), or a stochastic sampler's noise
+                     scale (default 1).
   --seed S           Seed (default 0). The same seed gives the same images, whatever --batch is.
   --batch B          Images per forward pass (default ${DEFAULT_BATCH_SIZE}).
   --out FILE         The PNG grid to write (required).
@@ -47,8 +55,6 @@ Options:
   --delay MS         Milliseconds per frame (default 100; the last frame holds 1 s).
 `;
 
-const SCHEDULERS = { ddpm: 'DDPMScheduler', ddim: 'DDIMScheduler' } as const;
-type SchedulerName = keyof typeof SCHEDULERS;
 
 /** Pixels between the x_t and x_0 halves of an animation frame. */
 const ANIMATION_GAP = 4;
@@ -97,6 +103,7 @@ export async function run(argv: string[]): Promise<void> {
     options: {
       model: { type: 'string' },
       scheduler: { type: 'string' },
+      sigmas: { type: 'string' },
       steps: { type: 'string' },
       n: { type: 'string' },
       class: { type: 'string' },
@@ -119,7 +126,14 @@ export async function run(argv: string[]): Promise<void> {
   const out = values.out;
   if (out === undefined || out === '') throw new DiffuseError(`--out FILE (the PNG grid to write) is required`);
   const schedName = values.scheduler ?? 'ddim';
-  if (!(schedName in SCHEDULERS)) throw new DiffuseError(`--scheduler must be one of ${Object.keys(SCHEDULERS).join(', ')}, found '${schedName}'`);
+  const names = schedulerNames();
+  if (!names.includes(schedName)) throw new DiffuseError(`--scheduler must be one of ${names.join(', ')}, found '${schedName}'`);
+  const sampler = isSamplerName(schedName) ? SAMPLERS[schedName] : null;
+  const sigmaSchedule = values.sigmas;
+  if (sigmaSchedule !== undefined) {
+    if (sampler === null) throw new DiffuseError(`--sigmas applies to the samplers (${Object.keys(SAMPLERS).join(', ')}) only; a scheduler sets its own timesteps`);
+    if (!SIGMA_SCHEDULES.includes(sigmaSchedule as SigmaScheduleName) || sigmaSchedule === 'vp') throw new DiffuseError(`--sigmas must be one of ${SIGMA_SCHEDULES.filter((k) => k !== 'vp').join(', ')}, found '${sigmaSchedule}'`);
+  }
   const n = intFlag('n', values.n, 1) ?? 16;
   const stepsFlag = intFlag('steps', values.steps, 1);
   const seed = intFlag('seed', values.seed, 0) ?? 0;
@@ -129,7 +143,10 @@ export async function run(argv: string[]): Promise<void> {
   const delay = intFlag('delay', values.delay, 0) ?? 100;
   const guidance = numFlag('guidance', values.guidance) ?? 1;
   const eta = numFlag('eta', values.eta);
-  if (eta !== undefined && schedName !== 'ddim') throw new DiffuseError(`--eta applies to --scheduler ddim only (DDPM's noise is fixed by its variance_type)`);
+  const etaOk = schedName === 'ddim' || schedName === 'DDIMScheduler' || (sampler !== null && sampler.stochastic);
+  if (eta !== undefined && !etaOk) {
+    throw new DiffuseError(`--eta applies to --scheduler ddim only, or to a stochastic sampler (${Object.values(SAMPLERS).filter((x) => x.stochastic).map((x) => x.name).join(', ')}); '${schedName}' has no eta`);
+  }
   let classes: number | number[] | undefined;
   if (values.class !== undefined) {
     const list = values.class.split(',').map((s) => intFlag('class', s, 0) as number);
@@ -139,13 +156,26 @@ export async function run(argv: string[]): Promise<void> {
   const { unetDir, schedulerDir } = resolveModelDir(values.model ?? bundledModel());
   const model = UNet2DModel.fromPretrained(unetDir);
   const schedConfig = schedulerDir === null ? {} : readSchedulerConfig(schedulerDir);
-  const scheduler = schedulerFromConfig(schedConfig, SCHEDULERS[schedName as SchedulerName]);
-  const steps = stepsFlag ?? (schedName === 'ddpm' ? (scheduler.timesteps.length) : 50);
+  const resolved = resolveScheduler(schedName, schedConfig);
+  const isDdpm = resolved.kind === 'scheduler' && resolved.scheduler.className === 'DDPMScheduler';
+  // Before setTimesteps a scheduler lists every training timestep.
+  const steps = stepsFlag ?? (isDdpm && resolved.kind === 'scheduler' ? resolved.scheduler.timesteps.length : 50);
+  let perChunk = steps;
+  if (resolved.kind === 'scheduler') {
+    try {
+      resolved.scheduler.setTimesteps(steps);
+      perChunk = resolved.scheduler.timesteps.length; // second-order schedulers list more entries
+    } catch {
+      // generate() reports a step count the scheduler cannot do, after the checks that come first.
+    }
+  }
 
-  const bar = new ProgressBar({ total: Math.ceil(n / batch) * steps, label: 'sample', unit: 'step' });
+  const bar = new ProgressBar({ total: Math.ceil(n / batch) * perChunk, label: 'sample', unit: 'step' });
   const result = generate({
     model,
-    scheduler,
+    scheduler: resolved.kind === 'scheduler' ? resolved.scheduler : resolved.sampler,
+    schedulerConfig: schedConfig,
+    ...(sigmaSchedule === undefined ? {} : { sigmaSchedule: sigmaSchedule as SigmaScheduleName }),
     n,
     steps,
     seed,
