@@ -12,6 +12,9 @@ import { EulerAncestralDiscreteScheduler } from './euler_ancestral_discrete.js';
 import { HeunDiscreteScheduler } from './heun_discrete.js';
 import { KDPM2DiscreteScheduler } from './k_dpm_2_discrete.js';
 import { DPMSolverMultistepScheduler } from './dpmsolver_multistep.js';
+import { DPMSolverSinglestepScheduler } from './dpmsolver_singlestep.js';
+import { UniPCMultistepScheduler } from './unipc_multistep.js';
+import { DEISMultistepScheduler } from './deis_multistep.js';
 import type { DiffusersConfig, Scheduler, StepOptions } from './scheduler.js';
 
 export { DDPMScheduler, DDPM_FIELDS, VARIANCE_TYPES, type DDPMSchedulerConfig, type VarianceType } from './ddpm.js';
@@ -34,6 +37,9 @@ export { HeunDiscreteScheduler, HEUN_FIELDS, type HeunDiscreteSchedulerConfig } 
 export { KDPM2DiscreteScheduler, KDPM2_FIELDS, type KDPM2DiscreteSchedulerConfig } from './k_dpm_2_discrete.js';
 export { DPMSolverMultistepScheduler, DPM_SOLVER_MULTISTEP_FIELDS, DPM_ALGORITHM_TYPES, DPM_SOLVER_TYPES, type DPMSolverMultistepConfig, type DpmAlgorithmType, type DpmSolverType } from './dpmsolver_multistep.js';
 export { SigmaMultistepScheduler, type SigmaSchedule } from './sigma_multistep.js';
+export { DPMSolverSinglestepScheduler, DPM_SOLVER_SINGLESTEP_FIELDS, singlestepOrders, type DPMSolverSinglestepConfig, type DpmSinglestepAlgorithmType } from './dpmsolver_singlestep.js';
+export { UniPCMultistepScheduler, UNIPC_MULTISTEP_FIELDS, UNIPC_SOLVER_TYPES, type UniPCMultistepConfig, type UniPCSolverType } from './unipc_multistep.js';
+export { DEISMultistepScheduler, DEIS_MULTISTEP_FIELDS, type DEISMultistepConfig, type DeisAlgorithmType, type DeisSolverType } from './deis_multistep.js';
 export {
   DIFFUSERS_VERSION,
   DiscreteScheduler,
@@ -73,6 +79,9 @@ export const SCHEDULER_CLASSES: Readonly<Record<string, (config: DiffusersConfig
   HeunDiscreteScheduler: (c) => new HeunDiscreteScheduler(c),
   KDPM2DiscreteScheduler: (c) => new KDPM2DiscreteScheduler(c),
   DPMSolverMultistepScheduler: (c) => new DPMSolverMultistepScheduler(c),
+  DPMSolverSinglestepScheduler: (c) => new DPMSolverSinglestepScheduler(c),
+  UniPCMultistepScheduler: (c) => new UniPCMultistepScheduler(c),
+  DEISMultistepScheduler: (c) => new DEISMultistepScheduler(c),
 };
 
 /**
