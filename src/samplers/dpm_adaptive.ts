@@ -7,6 +7,7 @@
  * integral (PID) step-size controller accepts the step when its factor >= accept_safety.
  * Integrates from sigma_max = sigmas[0] to sigma_min = the smallest positive sigma; if the
  * schedule ends at 0 a last model call returns D(x, sigma_min). Reports its evaluations via onInfo.
+ * The error norm spans the whole batch, so the steps taken depend on what is batched together.
  */
 import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError } from '../tensor/errors.js';
