@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { tensor } from '../../src/tensor/create.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { Generator } from '../../src/tensor/random.js';
-import { DPMSolverMultistepScheduler, schedulerFromConfig } from '../../src/schedulers/index.js';
+import { DPMSolverMultistepScheduler, dynamicThreshold, schedulerFromConfig } from '../../src/schedulers/index.js';
 import { assertClose } from '../helpers/closeness.js';
 import { randTensor } from '../helpers/data.js';
 import { vectorsDir, skipWithoutVectors } from '../helpers/vectors.js';
@@ -186,6 +186,56 @@ describe('DPMSolverMultistepScheduler: closed forms', () => {
     const out = randTensor([2, 3, 2], 2);
     const both = tensor(Array.from({ length: 24 }, (_, k) => (k % 4 < 2 ? out.data[Math.floor(k / 4) * 2 + (k % 4)]! : 9)), [2, 3, 4]);
     assert.deepEqual(Array.from(a.step(both, a.timesteps[0]!, x).prevSample.data), Array.from(b.step(out, b.timesteps[0]!, x).prevSample.data));
+  });
+});
+
+describe('DPMSolverMultistepScheduler: thresholding and euler_at_final', () => {
+  const shape = [2, 4, 3, 1];
+  for (const algorithm_type of ['dpmsolver++', 'dpmsolver']) {
+    it(`${algorithm_type}: dynamic thresholding acts on x_0 (and eps is recomputed from it): a first-order step lands on alpha_t x0_thr + sigma_t eps'`, () => {
+      const s = new DPMSolverMultistepScheduler({ algorithm_type, solver_order: 1, thresholding: true, sample_max_value: 1.5, dynamic_thresholding_ratio: 0.9 });
+      s.setTimesteps(10);
+      const x = randTensor(shape, 1, { dtype: 'float64', lo: -3, hi: 3 });
+      const eps = randTensor(shape, 2, { dtype: 'float64' });
+      const t = s.timesteps[6]!;
+      const r = s.step(eps, t, x);
+      const a = (sg: number): [number, number] => [1 / Math.sqrt(sg * sg + 1), sg / Math.sqrt(sg * sg + 1)];
+      const [aS, sS] = a(s.sigmas[6]!);
+      const [aT, sT] = a(s.sigmas[7]!);
+      const x0 = Float64Array.from(x.data, (v, k) => (v - sS * eps.data[k]!) / aS);
+      dynamicThreshold(x0, 2, 0.9, 1.5);
+      assert.ok(x0.some((v, k) => Math.abs(v - (x.data[k]! - sS * eps.data[k]!) / aS) > 1e-3), 'thresholding changed x_0');
+      assertClose(r.predOriginalSample.data, x0, { nmseTol: 1e-26, absTol: 1e-12, what: 'thresholded x0' });
+      const expected = x0.map((v, k) => aT * v + sT * ((x.data[k]! - aS * v) / sS));
+      assertClose(r.prevSample.data, expected, { nmseTol: 1e-24, absTol: 1e-11, what: 'prev sample' });
+    });
+  }
+
+  it('euler_at_final: the last of 20 steps is first order, the others unchanged', () => {
+    const a = new DPMSolverMultistepScheduler({ euler_at_final: true });
+    const b = new DPMSolverMultistepScheduler();
+    a.setTimesteps(20);
+    b.setTimesteps(20);
+    let xa = randTensor(shape, 3, { dtype: 'float64' });
+    let xb = xa;
+    const ts = a.timesteps;
+    ts.forEach((t, i) => {
+      const out = randTensor(shape, 10 + i, { dtype: 'float64' });
+      const ra = a.step(out, t, xa);
+      const rb = b.step(out, t, xb);
+      if (i < ts.length - 1) assert.deepEqual(Array.from(ra.prevSample.data), Array.from(rb.prevSample.data));
+      else {
+        assert.notDeepEqual(Array.from(ra.prevSample.data), Array.from(rb.prevSample.data));
+        const sg = a.sigmas;
+        const [aT, sT] = [1 / Math.sqrt(sg[20]! ** 2 + 1), sg[20]! / Math.sqrt(sg[20]! ** 2 + 1)];
+        const sS = sg[19]! / Math.sqrt(sg[19]! ** 2 + 1);
+        const h = Math.log(aT / sT) + Math.log(sg[19]!);
+        const expected = xa.data.map((v, k) => (sT / sS) * v - aT * Math.expm1(-h) * ra.predOriginalSample.data[k]!);
+        assertClose(ra.prevSample.data, expected, { nmseTol: 1e-24, absTol: 1e-11, what: 'first-order final step' });
+      }
+      xa = ra.prevSample;
+      xb = rb.prevSample;
+    });
   });
 });
 
