@@ -12,6 +12,12 @@
  * `solver_type` picks the second-order coefficient (midpoint: 1/2 (e^-h - 1), heun: the exact
  * integral of the linear term). The SDE variants integrate the reverse SDE the same way and add
  * sigma_t sqrt(1 - e^-2h) z (dpmsolver++) or sigma_t sqrt(e^2h - 1) z (dpmsolver).
+ * Notes, measured with the Gaussian oracle (test/schedulers/dpmsolver_multistep.test.ts):
+ * - third order (3M) uses diffusers' (and the DPM-Solver reference code's) D2 weight, half the
+ *   weight the exact integral of the quadratic through the three outputs would give; it matches
+ *   diffusers bit for bit but converges at order 2 (doubling the weight gives order 3).
+ * - the SDE variants at solver_order 3 are not in diffusers 0.25.1 (it fails there); here they use
+ *   the same exponential-integrator weights for the SDE (twice the ODE's for sde-dpmsolver).
  */
 import { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../tensor/autograd.js';

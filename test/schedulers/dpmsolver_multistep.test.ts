@@ -177,6 +177,16 @@ describe('DPMSolverMultistepScheduler: closed forms', () => {
     assert.deepEqual(Array.from(last.data), Array.from(x.data));
   });
 
+  it('custom timesteps: sigmas are the training sigmas there, then sigma(t = 0)', () => {
+    const s = new DPMSolverMultistepScheduler();
+    s.setTimesteps({ timesteps: [999, 500, 20] });
+    assert.deepEqual(s.timesteps, [999, 500, 20]);
+    assert.deepEqual(Array.from(s.sigmas), [s.trainSigmas[999]!, s.trainSigmas[500]!, s.trainSigmas[20]!, s.trainSigmas[0]!]);
+    let x = randTensor([1, 4], 1);
+    for (const t of s.timesteps) x = s.step(tensor(x.data.map((v) => 0.5 * v), x.shape), t, x).prevSample;
+    assert.ok(x.toArray().every(Number.isFinite));
+  });
+
   it('learned variance: the model output carries 2C channels and only the first C are used', () => {
     const a = new DPMSolverMultistepScheduler({ variance_type: 'learned_range' });
     const b = new DPMSolverMultistepScheduler();
