@@ -312,7 +312,11 @@ export abstract class SigmaScheduler<C extends SigmaConfig, O extends StepOption
     const op = `${this.className}.addNoise`;
     expectTensor(op, 'x0', x0);
     const ts = typeof timesteps === 'number' ? [timesteps] : Array.from(timesteps);
-    const sigmas = ts.map((t) => this.#sigmas[this.locate(op, t).index]!);
+    const sigmas = ts.map((t) => {
+      const i = this.firstIndexOf(t);
+      if (i < 0) throw new ArgumentError(`${op}: timestep ${t} is not one of this run's timesteps; pass values of scheduler.timesteps`);
+      return this.#sigmas[i]!;
+    });
     return combine(op, 1, x0, sigmas, noise, ['x0', 'noise']);
   }
 
