@@ -143,7 +143,9 @@ export class UniPCMultistepScheduler extends SigmaMultistepScheduler<UniPCMultis
     const memory = this.recall(op, i, x);
     return noGrad(() => {
       const n = this.timesteps.length;
-      const { converted, x0 } = convertOutput(modelOutput, x, this.point(i), c.predictionType, c.predictX0, c);
+      // diffusers thresholds only in data-prediction mode (predict_x0); noise prediction ignores it.
+      const threshold = { ...c, thresholding: c.thresholding && c.predictX0 };
+      const { converted, x0 } = convertOutput(modelOutput, x, this.point(i), c.predictionType, c.predictX0, threshold);
       // Corrector: only after a predictor step of this chain, unless disabled for that step.
       let sample = x;
       if (memory !== null && !c.disableCorrector.includes(i - 1)) {

@@ -151,6 +151,22 @@ describe('UniPCMultistepScheduler: first steps derived by hand (float64)', () =>
     }
   }
 
+  it('thresholding acts on x_0 with predict_x0 and is ignored in noise-prediction mode (as diffusers)', () => {
+    const big = randTensor(shape, 7, { dtype: 'float64', lo: -4, hi: 4 });
+    const cfg = { thresholding: true, sample_max_value: 2, dynamic_thresholding_ratio: 0.8 };
+    const run = (c: Record<string, unknown>): { prev: number[]; x0: number[] } => {
+      const s = new UniPCMultistepScheduler(c);
+      s.setTimesteps(10);
+      const r = s.step(out0, s.timesteps[8]!, big);
+      return { prev: Array.from(r.prevSample.data), x0: Array.from(r.predOriginalSample.data) };
+    };
+    const on = run({ ...cfg, solver_order: 1 });
+    const off = run({ solver_order: 1 });
+    assert.notDeepEqual(on.prev, off.prev);
+    assert.ok(on.x0.every((v) => Math.abs(v) <= 1 + 1e-12), 'thresholded x0 lies in [-1, 1]');
+    assert.deepEqual(run({ ...cfg, solver_order: 1, predict_x0: false }).prev, run({ solver_order: 1, predict_x0: false }).prev);
+  });
+
   it('disable_corrector skips the correction after the listed steps', () => {
     const on = new UniPCMultistepScheduler();
     const off = new UniPCMultistepScheduler({ disable_corrector: [0] });
