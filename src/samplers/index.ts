@@ -21,7 +21,7 @@ export { eulerAncestral, type AncestralOptions } from './euler_ancestral.js';
 export { heun } from './heun.js';
 export { dpm2 } from './dpm_2.js';
 export { dpm2Ancestral } from './dpm_2_ancestral.js';
-export { lms, lmsCoefficient, type LmsOptions } from './lms.js';
+export { lms, linearMultistepCoefficient, type LmsOptions } from './lms.js';
 export { dpmpp2sAncestral } from './dpmpp_2s_ancestral.js';
 export { dpmpp2m } from './dpmpp_2m.js';
 export { dpmpp2mSde, type DpmppSdeOptions, type Dpmpp2mSdeOptions } from './dpmpp_2m_sde.js';

@@ -25,7 +25,7 @@ const GL_WEIGHTS = [0.3478548451374538, 0.6521451548625461, 0.6521451548625461, 
  * sigmas[i - j] over the nodes sigmas[i], ..., sigmas[i - order + 1] (k-diffusion's
  * linear_multistep_coeff).
  */
-export function lmsCoefficient(order: number, sigmas: ArrayLike<number>, i: number, j: number): number {
+export function linearMultistepCoefficient(order: number, sigmas: ArrayLike<number>, i: number, j: number): number {
   const basis = (tau: number): number => {
     let prod = 1;
     for (let k = 0; k < order; k++) {
@@ -54,7 +54,7 @@ export function lms(denoiser: Denoiser, x: Tensor, sigmas: ArrayLike<number>, op
     if (ds.length > order) ds.shift();
     const cur = Math.min(i + 1, order);
     const terms: (readonly [number, Tensor])[] = [[1, x]];
-    for (let j = 0; j < cur; j++) terms.push([lmsCoefficient(cur, s, i, j), ds[ds.length - 1 - j]!]);
+    for (let j = 0; j < cur; j++) terms.push([linearMultistepCoefficient(cur, s, i, j), ds[ds.length - 1 - j]!]);
     x = lin(...terms);
   }
   return x;
