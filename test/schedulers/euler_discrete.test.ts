@@ -218,3 +218,14 @@ describe('EulerDiscreteScheduler: run state, config and errors', () => {
     assert.throws(() => s.setTimesteps(0), /num_inference_steps must be an integer in \[1, num_train_timesteps = 1000\], found 0/);
   });
 });
+
+describe('EulerDiscreteScheduler vs the pure euler sampler (src/samplers, k-diffusion form)', () => {
+  it('the same sigmas give the same samples (to float64 rounding)', async () => {
+    const { euler } = await import('../../src/samplers/index.js');
+    const { idealDenoiser, schedulerRun } = await import('./sigma_helpers.js');
+    const s = new EulerDiscreteScheduler({ use_karras_sigmas: true, prediction_type: 'sample' });
+    const xT = randTensor([2, 5], 3, { dtype: 'float64', lo: -100, hi: 100 });
+    const a = schedulerRun(s, 12, xT);
+    assertClose(a.data, euler(idealDenoiser, xT, s.sigmas).data, { nmseTol: 1e-26, absTol: 1e-12 });
+  });
+});

@@ -160,3 +160,17 @@ describe('HeunDiscreteScheduler: run state, config and errors', () => {
     assert.throws(() => s.scaleModelInput(x, Number.NaN), /timestep must be one of scheduler.timesteps \(a finite number\), found NaN/);
   });
 });
+
+describe('HeunDiscreteScheduler vs the pure heun sampler (src/samplers, k-diffusion form)', () => {
+  it('the same sigmas give the same samples (to float64 rounding)', async () => {
+    const { heun } = await import('../../src/samplers/index.js');
+    const { distinctSigmas, idealDenoiser, schedulerRun } = await import('./sigma_helpers.js');
+    for (const karras of [false, true]) {
+      const s = new HeunDiscreteScheduler({ ...LINEAR, use_karras_sigmas: karras, prediction_type: 'sample' });
+      const xT = randTensor([2, 5], 3, { dtype: 'float64', lo: -100, hi: 100 });
+      const a = schedulerRun(s, 12, xT);
+      const b = heun(idealDenoiser, xT, distinctSigmas(s.sigmas));
+      assertClose(a.data, b.data, { nmseTol: 1e-26, absTol: 1e-12, what: `karras ${karras}` });
+    }
+  });
+});

@@ -121,3 +121,17 @@ describe('KDPM2DiscreteScheduler: run state, config and errors', () => {
     assert.throws(() => s.step(randTensor([2, 4], 2, { dtype: 'float64' }), s.timesteps[0]!, x), /'modelOutput' is float64 but 'x' is float32/);
   });
 });
+
+describe('KDPM2DiscreteScheduler vs the pure dpm_2 sampler (src/samplers, k-diffusion form)', () => {
+  it('the same sigmas give the same samples (to float64 rounding)', async () => {
+    const { dpm2 } = await import('../../src/samplers/index.js');
+    const { distinctSigmas, idealDenoiser, schedulerRun } = await import('./sigma_helpers.js');
+    for (const karras of [false, true]) {
+      const s = new KDPM2DiscreteScheduler({ ...LINEAR, use_karras_sigmas: karras, prediction_type: 'sample' });
+      const xT = randTensor([2, 5], 3, { dtype: 'float64', lo: -100, hi: 100 });
+      const a = schedulerRun(s, 12, xT);
+      const b = dpm2(idealDenoiser, xT, distinctSigmas(s.sigmas));
+      assertClose(a.data, b.data, { nmseTol: 1e-26, absTol: 1e-12, what: `karras ${karras}` });
+    }
+  });
+});

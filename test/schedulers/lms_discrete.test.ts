@@ -8,7 +8,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { tensor } from '../../src/tensor/create.js';
 import { Generator } from '../../src/tensor/random.js';
-import { LMSDiscreteScheduler, lmsCoefficient, schedulerFromConfig } from '../../src/schedulers/index.js';
+import { LMSDiscreteScheduler, schedulerFromConfig } from '../../src/schedulers/index.js';
+import { lmsCoefficient } from '../../src/schedulers/lms_discrete.js';
 import { numpyLinspace } from '../../src/schedulers/timesteps.js';
 import { assertClose } from '../helpers/closeness.js';
 import { randTensor } from '../helpers/data.js';
@@ -130,5 +131,21 @@ describe('LMSDiscreteScheduler: run state, config and errors', () => {
     const x = randTensor([2, 4], 1);
     assert.throws(() => s.step(x, s.timesteps[0]!, x, { order: 5 }), /'order' must be an integer in \[1, 4\], found 5/);
     assert.throws(() => s.step(x, s.timesteps[0]!, x, { order: 1.5 }), /'order' must be an integer in \[1, 4\], found 1.5/);
+  });
+});
+
+describe('LMSDiscreteScheduler vs the pure lms sampler (src/samplers, k-diffusion form)', () => {
+  it('the same sigmas give the same samples for orders 1-4 (to float64 rounding)', async () => {
+    const { lms } = await import('../../src/samplers/index.js');
+    const { idealDenoiser, inputSigma } = await import('./sigma_helpers.js');
+    for (let order = 1; order <= 4; order++) {
+      const s = new LMSDiscreteScheduler({ use_karras_sigmas: true, prediction_type: 'sample' });
+      s.setTimesteps(15);
+      const xT = randTensor([2, 5], 3, { dtype: 'float64', lo: -100, hi: 100 });
+      let x = xT;
+      for (const t of s.timesteps) x = s.step(idealDenoiser(x, inputSigma(s, t)), t, x, { order }).prevSample;
+      const b = lms(idealDenoiser, xT, s.sigmas, { order });
+      assertClose(x.data, b.data, { nmseTol: 1e-24, absTol: 1e-10, what: `order ${order}` });
+    }
   });
 });

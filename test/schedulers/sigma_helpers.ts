@@ -113,3 +113,26 @@ export function assertSigmasClose(actual: readonly number[], expected: readonly 
     assert.ok(Math.abs(a - e) <= 2e-4 * Math.abs(e), `${what}[${i}]: ${a} vs diffusers ${e}`);
   });
 }
+
+/** The ideal Gaussian denoiser D(x, sigma) as a k-diffusion denoiser (for the pure samplers). */
+export function idealDenoiser(x: Tensor, sigma: number): Tensor {
+  return idealOutput(x, sigma, 'sample');
+}
+
+/**
+ * A full scheduler run with the ideal denoiser handed over as an x_0 model output (the scheduler
+ * must have prediction_type 'sample') at the sigma the scheduler scales its input for: the scheduler-side twin of sampler(D, x, sigmas).
+ */
+export function schedulerRun(s: Scheduler<StepOptions>, n: number, xT: Tensor, options: StepOptions = {}): Tensor {
+  s.setTimesteps(n);
+  let x = xT;
+  for (const t of s.timesteps) x = s.step(idealDenoiser(x, inputSigma(s, t)), t, x, options).prevSample;
+  return x;
+}
+
+/** The distinct sigmas of a run (second-order schedulers list each interior one twice) ending in 0. */
+export function distinctSigmas(sigmas: readonly number[]): number[] {
+  const out: number[] = [];
+  for (const v of sigmas) if (out[out.length - 1] !== v) out.push(v);
+  return out;
+}
