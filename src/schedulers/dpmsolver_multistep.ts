@@ -181,7 +181,9 @@ export class DPMSolverMultistepScheduler extends SigmaMultistepScheduler<DPMSolv
         D2[k] = (d10 - d11) / (r0 + r1);
       }
     }
-    const heun = c.solverType === 'heun' || order === 3; // order 3 uses the exact-integral weights
+    // Order 3 always weights D1 as heun does (the exact integral of the linear term); D2's weight
+    // is diffusers' (half the exact integral's, see the file comment).
+    const heun = c.solverType === 'heun' || order === 3;
     const zeros = D1 ?? new Float64Array(0);
     switch (c.algorithmType) {
       case 'dpmsolver++': {
@@ -201,7 +203,7 @@ export class DPMSolverMultistepScheduler extends SigmaMultistepScheduler<DPMSolv
         // SDE-DPM-Solver++: the x term decays twice as fast (e^-2h), noise makes up the variance.
         const e2 = Math.exp(-2 * h);
         const w1 = D1 === null ? 0 : heun ? t.alpha * ((1 - e2) / (-2 * h) + 1) : 0.5 * t.alpha * (1 - e2);
-        const w2 = D2 === null ? 0 : t.alpha * (0.5 - 1 / (2 * h) + (1 - e2) / (4 * h * h)); // 2 a_t int u^2 e^{-2(h-u)} du / 2h^2
+        const w2 = D2 === null ? 0 : t.alpha * (0.5 - 1 / (2 * h) + (1 - e2) / (4 * h * h)); // 2 a_t int_0^h u^2 e^{-2(h-u)} du / (2 h^2), the ODE's convention
         const [nc, na] = noiseTerm(t.sigma * Math.sqrt(1 - e2));
         return lincomb(x, [(t.sigma / s0.sigma) * eh, t.alpha * (1 - e2), w1, w2, ...nc], [x.data, m0, zeros, D2 ?? zeros, ...na]);
       }
