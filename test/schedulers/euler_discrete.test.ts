@@ -188,6 +188,18 @@ describe('EulerDiscreteScheduler: run state, config and errors', () => {
     assert.ok(Math.abs(s.sigmas[9]! - 0.05) < 1e-12, 'sigma_min sets the Karras end point');
   });
 
+  it('rescale_betas_zero_snr: abar_{T-1} = 2^-24 keeps sigma_max finite (4096); steps_offset shifts leading timesteps', () => {
+    const s = new EulerDiscreteScheduler({ rescale_betas_zero_snr: true, timestep_spacing: 'trailing' });
+    s.setTimesteps(10);
+    assert.equal(s.timesteps[0], 999);
+    assert.ok(Math.abs(s.sigmas[0]! - Math.sqrt((1 - 2 ** -24) / 2 ** -24)) < 1e-9, `sigma_max ${s.sigmas[0]}`);
+    assert.equal(s.initNoiseSigma, s.sigmas[0]);
+    const l = new EulerDiscreteScheduler({ timestep_spacing: 'leading', steps_offset: 1 });
+    l.setTimesteps(4);
+    assert.deepEqual(l.timesteps, [751, 501, 251, 1]);
+    assert.ok(Math.abs(l.initNoiseSigma - Math.sqrt(l.sigmas[0]! ** 2 + 1)) < 1e-12);
+  });
+
   it('LMS of order 1 is this Euler step', () => {
     const e = new EulerDiscreteScheduler({ timestep_spacing: 'leading' });
     const l = new LMSDiscreteScheduler({ timestep_spacing: 'leading' });
