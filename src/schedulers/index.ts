@@ -36,7 +36,7 @@ export { EulerAncestralDiscreteScheduler, EULER_ANCESTRAL_FIELDS, type EulerAnce
 export { HeunDiscreteScheduler, HEUN_FIELDS, type HeunDiscreteSchedulerConfig } from './heun_discrete.js';
 export { KDPM2DiscreteScheduler, KDPM2_FIELDS, type KDPM2DiscreteSchedulerConfig } from './k_dpm_2_discrete.js';
 export { DPMSolverMultistepScheduler, DPM_SOLVER_MULTISTEP_FIELDS, DPM_ALGORITHM_TYPES, DPM_SOLVER_TYPES, type DPMSolverMultistepConfig, type DpmAlgorithmType, type DpmSolverType } from './dpmsolver_multistep.js';
-export { SigmaMultistepScheduler, type SigmaSchedule } from './sigma_multistep.js';
+export { SigmaMultistepScheduler } from './sigma_multistep.js';
 export { DPMSolverSinglestepScheduler, DPM_SOLVER_SINGLESTEP_FIELDS, singlestepOrders, type DPMSolverSinglestepConfig, type DpmSinglestepAlgorithmType } from './dpmsolver_singlestep.js';
 export { UniPCMultistepScheduler, UNIPC_MULTISTEP_FIELDS, UNIPC_SOLVER_TYPES, type UniPCMultistepConfig, type UniPCSolverType } from './unipc_multistep.js';
 export { DEISMultistepScheduler, DEIS_MULTISTEP_FIELDS, type DEISMultistepConfig, type DeisAlgorithmType, type DeisSolverType } from './deis_multistep.js';
