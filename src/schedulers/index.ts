@@ -20,7 +20,7 @@ import type { DiffusersConfig, Scheduler, StepOptions } from './scheduler.js';
 export { DDPMScheduler, DDPM_FIELDS, VARIANCE_TYPES, type DDPMSchedulerConfig, type VarianceType } from './ddpm.js';
 export { DDIMScheduler, DDIM_FIELDS, type DDIMSchedulerConfig, type DDIMStepOptions } from './ddim.js';
 export { PNDMScheduler, PNDM_FIELDS, PNDM_ORDER, type PNDMSchedulerConfig, type PNDMPredictionType } from './pndm.js';
-export { LMSDiscreteScheduler, LMS_FIELDS, LMS_MAX_ORDER, type LMSDiscreteSchedulerConfig, type LMSStepOptions } from './lms_discrete.js';
+export { LMSDiscreteScheduler, LMS_FIELDS, LMS_MAX_ORDER, lmsCoefficient, type LMSDiscreteSchedulerConfig, type LMSStepOptions } from './lms_discrete.js';
 export {
   EulerDiscreteScheduler,
   EULER_FIELDS,
