@@ -432,7 +432,12 @@ export function generate(options: GenerateOptions): GenerateResult {
         };
         options.signal?.throwIfAborted();
         x = p.resolved.sampler.sample(denoiser, x, sigmas, samplerOptions);
-        done = Math.ceil((start + b) / p.batch) * p.loops;
+        // dpm_adaptive may take fewer steps than planned: the chunk is done all the same.
+        const chunkEnd = Math.ceil((start + b) / p.batch) * p.loops;
+        if (done < chunkEnd) {
+          done = chunkEnd;
+          options.onStep?.(done, total, x, x);
+        }
       }
       record(p.loops, x, x);
       images.set(x.data, start * per);
