@@ -358,6 +358,10 @@ function guide(out: Tensor, b: number, w: number): Tensor {
  * const scheduler = new DDIMScheduler(readSchedulerConfig('models/fashion-mnist/scheduler'));
  * const { images } = generate({ model, scheduler, n: 16, steps: 50, classLabels: 3, guidanceScale: 2, seed: 0 });
  * await writePngGrid('grid.png', images);
+ * // Or any sampler or scheduler by name, on the model's noise schedule:
+ * const schedulerConfig = readSchedulerConfig('models/fashion-mnist/scheduler');
+ * generate({ model, scheduler: 'dpmpp_2m', schedulerConfig, n: 16, steps: 20, seed: 0 });
+ * generate({ model, scheduler: 'unipc', schedulerConfig, n: 16, steps: 20, seed: 0 });
  */
 export function generate(options: GenerateOptions): GenerateResult {
   const p = plan(options);
