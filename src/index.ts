@@ -34,7 +34,11 @@ export * from './io/checkpoint.js';
 export { writePng, writePngGrid, readPng, imageGrid, decodeImage } from './io/png.js';
 
 // Pipelines.
-export { generate, IMAGE_STREAM_COUNTERS, DEFAULT_BATCH_SIZE, type GenerateOptions, type GenerateResult, type Trajectory } from './pipelines/generate.js';
+export {
+  generate, resolveScheduler, schedulerNames, SCHEDULER_ALIASES, IMAGE_STREAM_COUNTERS, DEFAULT_BATCH_SIZE,
+  type GenerateOptions, type GenerateResult, type Trajectory, type SchedulerChoice, type ResolvedScheduler,
+} from './pipelines/generate.js';
+export * from './samplers/index.js';
 export { encodeGif, writeGif, type GifOptions } from './io/gif.js';
 
 // Training.

@@ -15,7 +15,7 @@ describe('package root', () => {
       'concat', 'split', 'reshape', 'permute', 'transpose', 'sum', 'mean', 'mseLoss', 'embedding', 'sliceBatch', 'where',
       'noGrad', 'Generator', 'AdamW', 'EMA', 'withBackend', 'engineInfo',
       'UNet2DModel', 'DDPMScheduler', 'DDIMScheduler', 'schedulerFromConfig', 'addNoise', 'makeBetas', 'loadDataset', 'batches',
-      'readSafetensors', 'writePngGrid', 'train', 'generate', 'resolveModelDir',
+      'readSafetensors', 'writePngGrid', 'train', 'generate', 'resolveModelDir', 'dpmpp2m', 'karrasSigmas', 'EulerDiscreteScheduler', 'UniPCMultistepScheduler',
     ]) {
       assert.equal(typeof (diffuse as Record<string, unknown>)[name], 'function', name);
     }

@@ -9,6 +9,7 @@ import { DiffuseError } from '../tensor/errors.js';
 import * as trainCommand from './commands/train.js';
 import * as sampleCommand from './commands/sample.js';
 import * as plotCommand from './commands/plot.js';
+import * as samplersCommand from './commands/samplers.js';
 
 /** A subcommand in its own file: its one-line summary, its --help text, and its entry point. */
 export interface Command {
@@ -17,7 +18,7 @@ export interface Command {
   run(argv: string[]): Promise<void> | void;
 }
 
-const COMMANDS: Record<string, Command> = { train: trainCommand, sample: sampleCommand, plot: plotCommand };
+const COMMANDS: Record<string, Command> = { train: trainCommand, sample: sampleCommand, samplers: samplersCommand, plot: plotCommand };
 
 const HELP_TEMPLATE = `diffuse: diffusion models in TypeScript with native oneDNN kernels
 
