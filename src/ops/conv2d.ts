@@ -5,7 +5,7 @@
  * db = sum of dy over N, OH, OW (backward-weights).
  */
 import { Tensor } from '../tensor/tensor.js';
-import { empty } from '../tensor/create.js';
+import { empty, emptyUninit } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
 import { expectTensor, expectRank, expectShape, sameDType } from '../tensor/check.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
@@ -72,9 +72,11 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, options: C
   const bias = b ?? null;
   const g = conv2dGeometry(x, w, bias, options);
   const dtype = sameDType('conv2d', bias === null ? { x, w } : { x, w, b: bias });
-  const y = empty([g.n, g.oh, g.ow, g.cout], dtype); // (N, OH, OW, O)
   // Empty tensors (a zero N, H, W, I or O) need no kernel call: the output is empty, or just the bias.
   const empty0 = g.n === 0 || g.cin === 0 || g.cout === 0 || g.h === 0 || g.w === 0;
+  // Where a kernel runs it writes every output element, so those buffers skip the zero fill.
+  const alloc = empty0 ? empty : emptyUninit;
+  const y = alloc([g.n, g.oh, g.ow, g.cout], dtype); // (N, OH, OW, O)
   if (!empty0) backend().conv2dForward(g, x.data, w.data, bias === null ? null : bias.data, y.data);
   else if (bias !== null) for (let i = 0; i < y.size; i++) y.data[i] = bias.data[i % g.cout]!;
 
@@ -84,14 +86,14 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, options: C
     let gw: Tensor | null = null;
     let gb: Tensor | null = null;
     if (x.requiresGrad) {
-      gx = empty(x.shape, dtype);
+      gx = alloc(x.shape, dtype);
       if (!empty0) backend().conv2dBackwardData(g, gy.data, w.data, gx.data);
     }
     const wantB = bias !== null && bias.requiresGrad;
     if (w.requiresGrad || wantB) {
       // One backward-weights call yields both; gw is computed even if only gb is wanted.
-      gw = empty(w.shape, dtype);
-      gb = wantB ? empty([g.cout], dtype) : null;
+      gw = alloc(w.shape, dtype);
+      gb = wantB ? alloc([g.cout], dtype) : null;
       if (!empty0) backend().conv2dBackwardWeights(g, x.data, gy.data, gw.data, gb === null ? null : gb.data);
       else if (gb !== null) for (let i = 0; i < gy.size; i++) gb.data[i % g.cout] = gb.data[i % g.cout]! + gy.data[i]!;
       if (!w.requiresGrad) gw = null;

@@ -7,7 +7,7 @@
  * gets the sum over the batch.
  */
 import { Tensor, numel, type Storage } from '../tensor/tensor.js';
-import { empty, full } from '../tensor/create.js';
+import { emptyUninit, full } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
 import { expectTensor, expectRank, expectShape, sameDType } from '../tensor/check.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
@@ -91,14 +91,14 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     broadcastB: shared && !fold,
     alpha,
   };
-  const c = empty([...batchShape, M, N], dtype);
+  const c = emptyUninit([...batchShape, M, N], dtype);
   runMatmul(p, a.data, b.data, null, c.data);
 
   return recordOp(op, c, [a, b], (gc) => {
     let ga: Tensor | null = null;
     let gb: Tensor | null = null;
     if (a.requiresGrad) {
-      ga = empty(a.shape, dtype);
+      ga = emptyUninit(a.shape, dtype);
       if (!transA) {
         // dA (M, K) = alpha dC op(B)^T
         runMatmul({ ...p, m: p.m, n: K, k: N, transA: false, transB: !transB }, gc.data, b.data, null, ga.data);
@@ -113,7 +113,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     if (b.requiresGrad) {
       // With a broadcast b, each batch entry's gradient goes to a scratch slot, then they are summed.
       const slots = p.broadcastB ? p.batch : 1;
-      const g = empty([slots * b.size], dtype);
+      const g = emptyUninit([slots * b.size], dtype);
       const q = { ...p, broadcastA: false, broadcastB: false };
       if (!transB) {
         // dB (K, N) = alpha op(A)^T dC
@@ -159,7 +159,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
   const leading = x.shape.slice(0, -1);
   const rowCount = numel(leading);
   const p: MatmulParams = { batch: 1, m: rowCount, n: outF, k: inF, transA: false, transB: true, broadcastA: false, broadcastB: false, alpha: 1 };
-  const y = empty([...leading, outF], dtype);
+  const y = emptyUninit([...leading, outF], dtype);
   runMatmul(p, x.data, weight.data, b === null ? null : b.data, y.data);
 
   const inputs = b === null ? [x, weight] : [x, weight, b];
@@ -170,17 +170,17 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
     let gbias: Tensor | null = null;
     if (x.requiresGrad) {
       // dX (rows, in) = dY (rows, out) W (out, in)
-      gx = empty(x.shape, dtype);
+      gx = emptyUninit(x.shape, dtype);
       runMatmul({ ...base, m: rowCount, n: inF, k: outF }, gy.data, weight.data, null, gx.data);
     }
     if (weight.requiresGrad) {
       // dW (out, in) = dY^T X
-      gw = empty(weight.shape, dtype);
+      gw = emptyUninit(weight.shape, dtype);
       runMatmul({ ...base, m: outF, n: inF, k: rowCount, transA: true }, gy.data, x.data, null, gw.data);
     }
     if (b !== null && b.requiresGrad) {
       // db (out) = 1^T dY: the column sums, as a (1, rows) x (rows, out) product.
-      gbias = empty(b.shape, dtype);
+      gbias = emptyUninit(b.shape, dtype);
       runMatmul({ ...base, m: 1, n: outF, k: rowCount }, full([rowCount], 1, { dtype }).data, gy.data, null, gbias.data);
     }
     return b === null ? [gx, gw] : [gx, gw, gbias];

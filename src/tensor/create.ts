@@ -47,7 +47,19 @@ export function scalar(value: number, options: TensorOptions = {}): Tensor {
   return full([], value, options);
 }
 
-/** An uninitialised (zeroed) output buffer for an op: internal. */
+/** A zero-filled output buffer for an op: internal. */
 export function empty(shape: readonly number[], dtype: DType): Tensor {
   return new Tensor(allocStorage(dtype, numel(shape)), shape);
+}
+
+/**
+ * An output buffer that is NOT zeroed, for kernels that write every element (conv, matmul):
+ * skipping the zero fill saves a memset or a round of page faults per large tensor. Internal;
+ * use `empty` unless the kernel provably overwrites the whole buffer on every path.
+ */
+export function emptyUninit(shape: readonly number[], dtype: DType): Tensor {
+  const n = numel(shape);
+  const bytes = Buffer.allocUnsafeSlow(n * (dtype === 'float64' ? 8 : 4));
+  const storage = dtype === 'float64' ? new Float64Array(bytes.buffer, bytes.byteOffset, n) : new Float32Array(bytes.buffer, bytes.byteOffset, n);
+  return new Tensor(storage, shape);
 }
