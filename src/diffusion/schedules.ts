@@ -26,10 +26,13 @@ const COSINE_MAX_BETA = 0.999;
 /** The cosine schedule's offset s, so beta_1 is not vanishingly small. */
 const COSINE_S = 0.008;
 
-/** n points from a to b inclusive. */
-function linspace(a: number, b: number, n: number): Float64Array {
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = n === 1 ? a : a + ((b - a) * i) / (n - 1);
+/** NumPy's `np.linspace(start, stop, num)` in float64: i * step + start, the last point exactly `stop`. */
+export function linspace(start: number, stop: number, num: number): Float64Array {
+  const out = new Float64Array(num);
+  const div = num - 1;
+  const step = div > 0 ? (stop - start) / div : 0;
+  for (let i = 0; i < num; i++) out[i] = i * step + start;
+  if (num > 1) out[num - 1] = stop;
   return out;
 }
 

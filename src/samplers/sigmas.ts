@@ -11,6 +11,7 @@
  *   denoiser.ts).
  * Computed in float64.
  */
+import { linspace } from '../diffusion/schedules.js';
 import { ArgumentError } from '../tensor/errors.js';
 
 /** The sigma schedules by name (the model's own discrete one lives on DiscreteSchedule). */
@@ -33,9 +34,6 @@ function checkPositive(op: string, name: string, v: unknown): asserts v is numbe
 }
 
 /** n values from a to b inclusive (torch.linspace; n = 1 gives [a]). */
-function linspace(a: number, b: number, n: number): Float64Array {
-  return Float64Array.from({ length: n }, (_, i) => (n === 1 ? a : a + ((b - a) * i) / (n - 1)));
-}
 
 /** Appends the final sigma = 0. */
 export function appendZero(sigmas: ArrayLike<number>): Float64Array {
@@ -53,9 +51,14 @@ export function karrasSigmas(n: number, sigmaMin: number, sigmaMax: number, rho 
   checkN('karrasSigmas', n);
   checkRange('karrasSigmas', sigmaMin, sigmaMax);
   checkPositive('karrasSigmas', 'rho', rho);
+  return appendZero(karrasRamp(n, sigmaMin, sigmaMax, rho));
+}
+
+/** Karras et al. 2022 eq. 5 without the final 0 (the schedulers' form); no argument checks. */
+export function karrasRamp(n: number, sigmaMin: number, sigmaMax: number, rho = 7): Float64Array {
   const maxInv = sigmaMax ** (1 / rho);
   const minInv = sigmaMin ** (1 / rho);
-  return appendZero(linspace(0, 1, n).map((r) => (maxInv + r * (minInv - maxInv)) ** rho));
+  return linspace(0, 1, n).map((r) => (maxInv + r * (minInv - maxInv)) ** rho);
 }
 
 /** n noise levels evenly spaced in log sigma, then 0. @example exponentialSigmas(10, 0.03, 14.6) */

@@ -10,7 +10,7 @@
  * This file also holds `SigmaScheduler`, the base of the k-diffusion-style schedulers over a sigma
  * schedule (Euler, Euler ancestral, Heun, DPM2, LMS): sigma_t = sqrt((1 - abar_t) / abar_t) of
  * the training schedule, interpolated at the (possibly fractional) inference timesteps, optionally
- * respaced as Karras et al.'s eq. 5 (rho = 7, `karrasSigmas` of sigma_multistep.ts); model inputs
+ * respaced as Karras et al.'s eq. 5 (rho = 7, `karrasRamp` of samplers/sigmas.ts); model inputs
  * scaled by 1 / sqrt(sigma^2 + 1).
  *
  * Run state: a step finds its index in the schedule from its timestep (the next expected index of
@@ -43,7 +43,8 @@ import {
   type TimestepsRequest,
 } from './scheduler.js';
 import { checkNumInferenceSteps, numpyLinspace, spacedTimesteps, type TimestepSpacing } from './timesteps.js';
-import { karrasSigmas, sigmaToT as sigmaToTOf } from './sigma_multistep.js';
+import { sigmaToT as sigmaToTOf } from './sigma_multistep.js';
+import { karrasRamp } from '../samplers/sigmas.js';
 
 /** abar at the last step with rescale_betas_zero_snr: diffusers sets 2^-24 so sigma stays finite. */
 const ZERO_SNR_ALPHA_BAR = 2 ** -24;
@@ -251,7 +252,7 @@ export abstract class SigmaScheduler<C extends SigmaConfig, O extends StepOption
     let timesteps: Float64Array = this.spacedTimesteps(n);
     let sigmas: Float64Array = timesteps.map((t) => this.sigmaAt(t));
     if (this.config.useKarrasSigmas === true) {
-      sigmas = karrasSigmas(this.config.sigmaMin ?? sigmas[sigmas.length - 1]!, this.config.sigmaMax ?? sigmas[0]!, n);
+      sigmas = karrasRamp(n, this.config.sigmaMin ?? sigmas[sigmas.length - 1]!, this.config.sigmaMax ?? sigmas[0]!);
       timesteps = sigmas.map((s) => this.sigmaToT(s));
     }
     return { timesteps, sigmas };

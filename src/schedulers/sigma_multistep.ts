@@ -15,6 +15,7 @@
  * - model-output conversions to x_0 or epsilon (with dynamic thresholding) and float64 linear
  *   combinations of tensors.
  */
+import { karrasRamp } from '../samplers/sigmas.js';
 import { Tensor, allocStorage, type Storage } from '../tensor/tensor.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
 import { expectTensor } from '../tensor/check.js';
@@ -75,13 +76,6 @@ export function nullableVarianceField(key: string): ConfigField<DpmVarianceType 
 // ---------------------------------------------------------------------------------------------
 // Schedules
 
-/** Karras et al. 2022 eq. 5: n sigmas from sigmaMax down to sigmaMin, evenly spaced in sigma^(1/rho). */
-export function karrasSigmas(sigmaMin: number, sigmaMax: number, n: number, rho = 7): Float64Array {
-  const ramp = numpyLinspace(0, 1, n);
-  const minInv = sigmaMin ** (1 / rho);
-  const maxInv = sigmaMax ** (1 / rho);
-  return ramp.map((r) => (maxInv + r * (minInv - maxInv)) ** rho);
-}
 
 /**
  * The fractional training timestep of `sigma`: linear interpolation of log sigma between the two
@@ -147,7 +141,7 @@ export function sigmaSchedule(op: string, trainSigmas: Float64Array, n: number, 
   const logSigmas = trainSigmas.map(Math.log);
   if (o.useKarrasSigmas || o.useLuLambdas) {
     let sigmas: Float64Array;
-    if (o.useKarrasSigmas) sigmas = karrasSigmas(trainSigmas[0]!, trainSigmas[T - 1]!, n);
+    if (o.useKarrasSigmas) sigmas = karrasRamp(n, trainSigmas[0]!, trainSigmas[T - 1]!);
     else {
       // Lu et al. 2022: uniform steps in log sigma (= -lambda) between its extremes.
       const hi = logSigmas[T - 1]!;

@@ -5,6 +5,7 @@
  * exactly as diffusers 0.25.1 does with NumPy (float64 arange/linspace, round half to even), so
  * the integer timesteps agree with diffusers for every N.
  */
+import { linspace } from '../diffusion/schedules.js';
 import { ArgumentError } from '../tensor/errors.js';
 
 export type TimestepSpacing = 'leading' | 'trailing' | 'linspace';
@@ -27,14 +28,8 @@ export function roundHalfEven(x: number): number {
  * NumPy's `np.linspace(start, stop, num)` (endpoint included) in float64: i * ((stop - start) /
  * (num - 1)) + start, with the last value exactly `stop`.
  */
-export function numpyLinspace(start: number, stop: number, num: number): Float64Array {
-  const out = new Float64Array(num);
-  const div = num - 1;
-  const step = div > 0 ? (stop - start) / div : 0;
-  for (let i = 0; i < num; i++) out[i] = i * step + start;
-  if (num > 1) out[num - 1] = stop;
-  return out;
-}
+/** NumPy's `np.linspace` (one implementation, in diffusion/schedules.ts). */
+export const numpyLinspace = linspace;
 
 /**
  * NumPy's float `np.arange(start, stop, step)`: length ceil((stop - start) / step); NumPy stores
