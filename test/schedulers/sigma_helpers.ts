@@ -11,6 +11,7 @@ import { tensor } from '../../src/tensor/create.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import type { PredictionType } from '../../src/diffusion/forward.js';
 import type { Scheduler, StepOptions } from '../../src/schedulers/scheduler.js';
+import { MU, S } from '../helpers/gaussian_moments.js';
 
 /** The vectors are NCHW [2, 1, 8, 8]; with C = 1 the same data is NHWC [2, 8, 8, 1]. */
 export const SHAPE = [2, 8, 8, 1];
@@ -43,8 +44,8 @@ export interface SamplingCase {
   final_sample: number[];
 }
 
-export const MU = 0.5;
-export const S = 0.3;
+// The Gaussian data and the order estimate are shared with the multistep schedulers' oracle.
+export { MU, S, observedOrders } from '../helpers/gaussian_moments.js';
 
 /** The model output of `type` whose x_0 is the ideal denoiser's D(x, sigma). */
 export function idealOutput(x: Tensor, sigma: number, type: PredictionType): Tensor {
@@ -97,10 +98,6 @@ export function gaussianMoments(s: Scheduler<StepOptions>, n: number, type: Pred
   return { mean: b, std: Math.sqrt(variance) };
 }
 
-/** log2 of successive error ratios (the observed convergence order when n doubles). */
-export function observedOrders(errors: readonly number[]): number[] {
-  return errors.slice(1).map((e, i) => Math.log2(errors[i]! / e));
-}
 
 /**
  * Sigmas vs diffusers' float32 ones, element by element relative: diffusers' 1 - abar in float32
