@@ -1,5 +1,5 @@
 /**
- * Sampler benchmark (`npm run bench:samplers [MODEL_DIR] [--n 256] [--batch 64] [--out FILE]`):
+ * Sampler benchmark (`npm run bench:samplers -- [MODEL_DIR] [--n 256] [--batch 64] [--out FILE]`):
  * for a trained model (default models/fashion-mnist), wall time and sample quality of
  *   DDPM 1000 steps (Ho et al. 2020), and DDIM, Euler (Karras sigmas), Heun (Karras sigmas),
  *   DPM-Solver++ 2M (Karras sigmas) and UniPC at 10, 20 and 50 model calls
