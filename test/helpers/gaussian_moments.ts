@@ -80,3 +80,41 @@ export function gaussianRun(s: SigmaStepper, type: PredictionType = 'epsilon', s
 export function observedOrders(errors: readonly number[]): number[] {
   return errors.slice(1).map((e, i) => Math.log2(errors[i]! / e));
 }
+
+/**
+ * The same oracle for schedulers over discrete DDPM timesteps (DDPM, DDIM): the ideal epsilon
+ * model is known in closed form (E[x_0 | x_t] = mu + sqrt(abar) s^2 / (abar s^2 + 1 - abar)
+ * (x_t - sqrt(abar) mu)). Each step with it is affine, x -> A x + B + sigma z; `discreteExactMoments`
+ * reads A, B and sigma off the scheduler (probing x = 0, 1 and noise = 0, 1) and propagates the
+ * mean and variance of x_T ~ N(0, 1) exactly, with no sampling error.
+ */
+export function idealEpsilon(acp: Float64Array, x: Tensor, t: number): Tensor {
+  const a = acp[t]!;
+  const k = (Math.sqrt(a) * S * S) / (a * S * S + 1 - a);
+  const eps = Float64Array.from(x.data, (v) => (v - Math.sqrt(a) * (MU + k * (v - Math.sqrt(a) * MU))) / Math.sqrt(1 - a));
+  return tensor(eps, x.shape, { dtype: 'float64' });
+}
+
+/** What the discrete oracle needs of a scheduler. */
+export interface DiscreteStepper {
+  readonly timesteps: number[];
+  readonly alphasCumprod: Float64Array;
+  step(modelOutput: Tensor, t: number, x: Tensor, options?: { noise?: Tensor }): { prevSample: Tensor };
+}
+
+export function discreteExactMoments(s: DiscreteStepper): { mean: number; std: number } {
+  const probe = tensor([0, 1], [1, 2], { dtype: 'float64' });
+  const noise = (v: number): Tensor => tensor([v, v], [1, 2], { dtype: 'float64' });
+  let mean = 0;
+  let variance = 1;
+  for (const t of s.timesteps) {
+    const out = idealEpsilon(s.alphasCumprod, probe, t);
+    const r0 = s.step(out, t, probe, { noise: noise(0) }).prevSample.data;
+    const r1 = s.step(out, t, probe, { noise: noise(1) }).prevSample.data;
+    const A = r0[1]! - r0[0]!;
+    const sigma = r1[0]! - r0[0]!;
+    mean = A * mean + r0[0]!;
+    variance = A * A * variance + sigma * sigma;
+  }
+  return { mean, std: Math.sqrt(variance) };
+}
