@@ -23,7 +23,7 @@ import {
   type StepOptions,
 } from './scheduler.js';
 import { LOWER_ORDER_FINAL_MAX_STEPS } from './dpmsolver_multistep.js';
-import { SigmaMultistepScheduler, aliasedEnumField, convertOutput, lincomb, sigmaSchedule, type SigmaSchedule } from './sigma_multistep.js';
+import { SigmaMultistepScheduler, aliasedEnumField, convertOutput, lincomb, type SigmaSchedule } from './sigma_multistep.js';
 
 /** DEIS's algorithm (diffusers implements only "deis"). */
 export type DeisAlgorithmType = 'deis';
@@ -91,14 +91,7 @@ export class DEISMultistepScheduler extends SigmaMultistepScheduler<DEISMultiste
   }
 
   protected schedule(n: number): SigmaSchedule {
-    const c = this.config;
-    return sigmaSchedule(`${this.className}.setTimesteps`, this.trainSigmas, n, {
-      spacing: c.timestepSpacing,
-      stepsOffset: c.stepsOffset,
-      lambdaMinClipped: -Infinity,
-      useKarrasSigmas: c.useKarrasSigmas,
-      useLuLambdas: false,
-    });
+    return this.spacedSchedule(n, this.config);
   }
 
   /**

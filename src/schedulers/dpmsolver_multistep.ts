@@ -40,7 +40,6 @@ import {
   lambdaMinClippedField,
   lincomb,
   nullableVarianceField,
-  sigmaSchedule,
   type SigmaSchedule,
   type VpPoint,
 } from './sigma_multistep.js';
@@ -107,13 +106,7 @@ export class DPMSolverMultistepScheduler extends SigmaMultistepScheduler<DPMSolv
 
   protected schedule(n: number): SigmaSchedule {
     const c = this.config;
-    return sigmaSchedule(`${this.className}.setTimesteps`, this.trainSigmas, n, {
-      spacing: c.timestepSpacing,
-      stepsOffset: c.stepsOffset,
-      lambdaMinClipped: c.lambdaMinClipped,
-      useKarrasSigmas: c.useKarrasSigmas,
-      useLuLambdas: c.useLuLambdas,
-    });
+    return this.spacedSchedule(n, c, { lambdaMinClipped: c.lambdaMinClipped, useLuLambdas: c.useLuLambdas });
   }
 
   /**

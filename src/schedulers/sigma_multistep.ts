@@ -301,6 +301,21 @@ export abstract class SigmaMultistepScheduler<C extends DiscreteConfig, M, O ext
   /** The N-step schedule (timesteps and N + 1 sigmas) of this scheduler's config. */
   protected abstract schedule(n: number): SigmaSchedule;
 
+  /** `sigmaSchedule` from the usual spacing/offset/Karras config keys; the rest as given. */
+  protected spacedSchedule(
+    n: number,
+    c: { timestepSpacing: TimestepSpacing; stepsOffset: number; useKarrasSigmas: boolean },
+    { lambdaMinClipped = -Infinity, useLuLambdas = false }: { lambdaMinClipped?: number; useLuLambdas?: boolean } = {},
+  ): SigmaSchedule {
+    return sigmaSchedule(`${this.className}.setTimesteps`, this.trainSigmas, n, {
+      spacing: c.timestepSpacing,
+      stepsOffset: c.stepsOffset,
+      lambdaMinClipped,
+      useKarrasSigmas: c.useKarrasSigmas,
+      useLuLambdas,
+    });
+  }
+
   override get timesteps(): number[] {
     return [...this.#timesteps];
   }

@@ -27,7 +27,7 @@ import {
   type SchedulerOutput,
   type StepOptions,
 } from './scheduler.js';
-import { SigmaMultistepScheduler, aliasedEnumField, convertOutput, lincomb, sigmaSchedule, type SigmaSchedule, type VpPoint } from './sigma_multistep.js';
+import { SigmaMultistepScheduler, aliasedEnumField, convertOutput, lincomb, type SigmaSchedule, type VpPoint } from './sigma_multistep.js';
 
 /** UniPC's B(h): bh1 = hh, bh2 = e^hh - 1 (the paper recommends bh1 for unconditional, bh2 for guided sampling). */
 export type UniPCSolverType = 'bh1' | 'bh2';
@@ -120,14 +120,7 @@ export class UniPCMultistepScheduler extends SigmaMultistepScheduler<UniPCMultis
   }
 
   protected schedule(n: number): SigmaSchedule {
-    const c = this.config;
-    return sigmaSchedule(`${this.className}.setTimesteps`, this.trainSigmas, n, {
-      spacing: c.timestepSpacing,
-      stepsOffset: c.stepsOffset,
-      lambdaMinClipped: -Infinity,
-      useKarrasSigmas: c.useKarrasSigmas,
-      useLuLambdas: false,
-    });
+    return this.spacedSchedule(n, this.config);
   }
 
   /**
