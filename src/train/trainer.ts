@@ -1,10 +1,9 @@
 /**
- * The DDPM training loop (Ho et al. 2020, Algorithm 1), as diffusers' train_unconditional example:
- * batch x_0 -> t ~ U{0..T-1} -> noise ~ N(0, I) -> x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) noise
- * -> UNet(x_t, t, labels with dropout to the null class) -> target (noise, x_0 or v) ->
- * (Min-SNR-weighted) MSE -> backward -> global-norm gradient clipping -> AdamW at the warmed-up
- * learning rate -> EMA (diffusers EMAModel's decay warm-up) -> metrics line -> checkpoint every K
- * steps and at the end. Everything random comes from two seeded generators saved in each
+ * The training loop, as diffusers' train_unconditional example: batch x_0 -> the objective's
+ * draws (objective.ts; DDPM: t ~ U{0..T-1}, noise) -> labels with dropout to the null class ->
+ * the objective's loss (DDPM: (Min-SNR-weighted) MSE to noise, x_0 or v) -> backward ->
+ * global-norm gradient clipping -> AdamW at the warmed-up learning rate -> EMA (diffusers
+ * EMAModel's decay warm-up) -> metrics line -> checkpoint every K steps and at the end. Everything random comes from two seeded generators saved in each
  * checkpoint, so `resume` continues the exact same run.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -17,12 +16,10 @@ import { setNumThreads } from '../engine_info.js';
 import { UNet2DModel, configFromJSON, configToJSON, type UNet2DConfig } from '../nn/unet_2d.js';
 import { AdamW } from '../nn/adamw.js';
 import { EMA } from '../nn/ema.js';
-import { addNoise } from '../diffusion/forward.js';
-import { trainingTarget, minSnrWeights, weightedMseLoss } from '../diffusion/loss.js';
-import { DDPMScheduler } from '../schedulers/ddpm.js';
 import { loadDataset, batches, DataError, type Dataset, type LoaderState } from '../data/index.js';
 import { readDiffusersWeights, writeJSONAtomic } from '../io/checkpoint.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { objectiveFor } from './objective.js';
 import { resolveTrainConfig, trainConfigFromJSON, trainConfigToJSON, learningRate, emaDecayAt, type TrainConfig } from './config.js';
 import {
   METRICS_NAME,
@@ -143,13 +140,15 @@ function truncateMetrics(path: string, step: number): void {
  * Checks that dataset and model fit: image size, channels, and classes (the null class for
  * guidance is index num_class_embeds - 1, so num_class_embeds must exceed the class count).
  */
-function checkDataFitsModel(ds: Dataset, u: UNet2DConfig): boolean {
+function checkDataFitsModel(ds: Dataset, u: UNet2DConfig, channels: { in: number; out: number }): boolean {
   const size = u.sampleSize === null ? null : typeof u.sampleSize === 'number' ? [u.sampleSize, u.sampleSize] : u.sampleSize;
   if (size !== null && (size[0] !== ds.imageSize || size[1] !== ds.imageSize)) {
     throw new ArgumentError(`train: the data '${ds.name}' has ${ds.imageSize}x${ds.imageSize} images but the U-Net's sample_size is ${JSON.stringify(u.sampleSize)}`);
   }
-  if (ds.channels !== u.inChannels || ds.channels !== u.outChannels) {
-    throw new ArgumentError(`train: the data '${ds.name}' has ${ds.channels} channel(s) but the U-Net has in_channels ${u.inChannels}, out_channels ${u.outChannels}`);
+  if (channels.in !== u.inChannels || channels.out !== u.outChannels) {
+    throw new ArgumentError(
+      `train: the data '${ds.name}' has ${ds.channels} channel(s), so this objective needs a U-Net with in_channels ${channels.in} and out_channels ${channels.out}; found ${u.inChannels} and ${u.outChannels}`,
+    );
   }
   if (u.numClassEmbeds === null || u.classEmbedType !== null) return false;
   if (ds.numClasses === null) {
@@ -214,18 +213,10 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   const unetConfig = unetConfigOf(cfg);
   const dataset = givenDataset ?? (await loadDataset(cfg.data, typeof unetConfig.sampleSize === 'number' ? { imageSize: unetConfig.sampleSize } : {}));
   if (!(dataset.length >= cfg.batchSize)) throw new DataError(`train: '${dataset.name}' has ${dataset.length} images, fewer than one batch of ${cfg.batchSize}`);
-  const conditional = checkDataFitsModel(dataset, unetConfig);
+  const objective = objectiveFor(cfg);
+  const conditional = checkDataFitsModel(dataset, unetConfig, objective.modelChannels(dataset.channels));
   const nullClass = conditional ? unetConfig.numClassEmbeds! - 1 : -1;
-  const scheduler = new DDPMScheduler({
-    num_train_timesteps: cfg.numTrainTimesteps,
-    beta_start: cfg.betaStart,
-    beta_end: cfg.betaEnd,
-    beta_schedule: cfg.betaSchedule,
-    prediction_type: cfg.predictionType,
-  });
-  const schedulerConfig = scheduler.toConfig();
-  const acp = scheduler.alphasCumprod;
-  const T = cfg.numTrainTimesteps;
+  const schedulerConfig = objective.schedulerConfig();
 
   const gen = new Generator(cfg.seed);
   const dropoutGen = new Generator(cfg.seed + 1);
@@ -315,24 +306,16 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
     const batch = next.value;
     const x0 = batch.x;
     const n = x0.shape[0]!;
-    // t ~ U{0..T-1} from float32 uniforms (24 bits: every t reachable, uniform up to 2^-24).
-    const u = gen.uniform([n]).data;
-    const timesteps = new Float64Array(n);
-    for (let i = 0; i < n; i++) timesteps[i] = Math.min(T - 1, Math.floor(u[i]! * T));
-    const noise = gen.normal(x0.shape);
+    const draw = objective.draw(x0, gen);
     let labels: Int32Array | null = null;
     if (conditional) {
       // Label dropout to the null class (classifier-free guidance, Ho & Salimans 2022).
       const drop = gen.uniform([n]).data;
       labels = Int32Array.from(batch.labels!, (l, i) => (drop[i]! < cfg.classDropout ? nullClass : l));
     }
-    const xt = addNoise(acp, x0, noise, timesteps);
-    const target = trainingTarget(cfg.predictionType, x0, noise, acp, timesteps);
     const lr = learningRate(cfg, step);
     opt.lr = lr;
-    const pred = model.forward(xt, Float32Array.from(timesteps), labels);
-    const weights = cfg.minSnrGamma === null ? 1 : minSnrWeights(acp, timesteps, cfg.minSnrGamma, cfg.predictionType);
-    const loss = weightedMseLoss(pred, target, weights);
+    const loss = objective.loss(model, draw, labels);
     const lossValue = loss.item();
     const stopOnBad = (what: string): never => {
       const where = lastCheckpoint === null ? 'no checkpoint was written yet' : `the last good checkpoint is ${lastCheckpoint}`;

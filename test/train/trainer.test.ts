@@ -145,7 +145,7 @@ describe('train', () => {
     try {
       await assert.rejects(train({ ...base, out: d, unet: { ...TINY_UNET, num_class_embeds: 3 }, dataset: data }), /has 3 classes, so the U-Net needs num_class_embeds >= 4 \(the last index is the null class/);
       await assert.rejects(train({ ...base, out: d, unet: { ...TINY_UNET, sample_size: 16 }, dataset: data }), /8x8 images but the U-Net's sample_size is 16/);
-      await assert.rejects(train({ ...base, out: d, unet: { ...TINY_UNET, in_channels: 3, out_channels: 3 }, dataset: data }), /1 channel\(s\) but the U-Net has in_channels 3/);
+      await assert.rejects(train({ ...base, out: d, unet: { ...TINY_UNET, in_channels: 3, out_channels: 3 }, dataset: data }), /1 channel\(s\), so this objective needs a U-Net with in_channels 1 and out_channels 1; found 3 and 3/);
       await assert.rejects(train({ ...base, out: d, batchSize: 25, dataset: data }), /24 images, fewer than one batch of 25/);
       await assert.rejects(train({ ...base, out: d, lr: -1, dataset: data }), (e: unknown) => e instanceof ArgumentError && /'lr' must be a number in \(0, 1\], found -1/.test(e.message));
       await assert.rejects(train({ data: 'x', out: d, resume: true, dataset: data }), (e: unknown) => e instanceof RunFolderError && /not a run folder/.test(e.message));
