@@ -312,7 +312,7 @@ function plan(o: GenerateOptions): Plan {
 }
 
 /** A sampler's sigmas over `steps`, on the model's training sigma range, ending at 0. */
-function samplerSigmas(op: string, kind: SigmaScheduleName, steps: number, schedule: DiscreteSchedule): Float64Array {
+export function samplerSigmas(op: string, kind: SigmaScheduleName, steps: number, schedule: DiscreteSchedule): Float64Array {
   switch (kind) {
     case 'karras':
       return karrasSigmas(steps, schedule.sigmaMin, schedule.sigmaMax);
@@ -342,7 +342,7 @@ function drawNoise(gens: Generator[], p: Plan, dtype: 'float32' | 'float64'): Te
 }
 
 /** eps_u + w (eps_c - eps_u), with the conditional half first in `out` (2B, ...). */
-function guide(out: Tensor, b: number, w: number): Tensor {
+export function guide(out: Tensor, b: number, w: number): Tensor {
   const cond = sliceBatch(out, 0, b).data;
   const uncond = sliceBatch(out, b, 2 * b).data;
   const data = allocStorage(out.dtype, cond.length);
