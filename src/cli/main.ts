@@ -10,6 +10,8 @@ import * as trainCommand from './commands/train.js';
 import * as sampleCommand from './commands/sample.js';
 import * as plotCommand from './commands/plot.js';
 import * as samplersCommand from './commands/samplers.js';
+import * as serveCommand from './commands/serve.js';
+import * as workerCommand from './commands/worker.js';
 
 /** A subcommand in its own file: its one-line summary, its --help text, and its entry point. */
 export interface Command {
@@ -18,7 +20,7 @@ export interface Command {
   run(argv: string[]): Promise<void> | void;
 }
 
-const COMMANDS: Record<string, Command> = { train: trainCommand, sample: sampleCommand, samplers: samplersCommand, plot: plotCommand };
+const COMMANDS: Record<string, Command> = { train: trainCommand, sample: sampleCommand, samplers: samplersCommand, plot: plotCommand, serve: serveCommand, worker: workerCommand };
 
 const HELP_TEMPLATE = `diffuse: diffusion models in TypeScript with native oneDNN kernels
 

@@ -1,0 +1,417 @@
+/**
+ * The HTTP API and web page of `diffuse serve` (fastify): every request body is checked by a JSON
+ * schema and then against the model it names, a job is queued (202) or refused (400, 404, 413,
+ * 429, 501), and its progress streams over Server-Sent Events with a preview of the predicted
+ * x_0 every few steps. The server only validates, queues and encodes: compute runs in worker
+ * threads (or in `diffuse worker` processes through Redis), never on the event loop.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import fastifyStatic from '@fastify/static';
+import { packageRoot } from '../backend/native/loader.js';
+import { decodeImage, probeImage } from '../io/png.js';
+import { schedulerNames } from '../pipelines/generate.js';
+import { DiffuseError } from '../tensor/errors.js';
+import { resolveLimits, type Limits } from './limits.js';
+import { describeModel, listModelNames, MODEL_NAME_PATTERN, ModelNotFoundError, type ModelInfo } from './models.js';
+import { JobStore, isFinal, jobView, type Job, type JobEvent } from './jobs.js';
+import { LocalQueue, QueueFullError, type JobQueue } from './local_queue.js';
+import { f32ToBase64, type JobKind, type JobParams, type JobSpec, type SamplingParams, type WireImage } from './job_types.js';
+import { availableKinds } from './pipelines.js';
+
+/** Options of `createServer`. */
+export interface ServerOptions {
+  /** The folder whose sub-folders are the models (default: the package's models/). */
+  modelsDir?: string;
+  limits?: Partial<Limits>;
+  /** 'local' (default: worker threads in this process) or a redis://HOST:PORT URL (BullMQ). */
+  queue?: string;
+  /** Compute threads of the local queue (default 1). */
+  threads?: number;
+  /** Steps between SSE previews (default: about 25 previews per job). */
+  previewEvery?: number;
+  /** Folder of the built web page (default: dist/web of the package). */
+  webDir?: string;
+  /** fastify's logger option (default false). */
+  logger?: boolean;
+}
+
+/** A running server's parts. */
+export interface DiffuseServer {
+  app: FastifyInstance;
+  store: JobStore;
+  queue: JobQueue;
+  limits: Limits;
+  modelsDir: string;
+  close(): Promise<void>;
+}
+
+/** An error with its HTTP status. */
+class HttpError extends DiffuseError {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Seconds between SSE comments that keep idle connections (and proxies) open. */
+const SSE_HEARTBEAT_MS = 15_000;
+
+/** The sampler used when a request names none (deterministic, good at few steps). */
+export const DEFAULT_SAMPLER = 'ddim';
+
+const MODEL_NAME = { type: 'string', pattern: MODEL_NAME_PATTERN } as const;
+
+function samplingProperties(limits: Limits): Record<string, unknown> {
+  return {
+    model: MODEL_NAME,
+    sampler: { type: 'string', enum: schedulerNames() },
+    steps: { type: 'integer', minimum: 1, maximum: limits.maxSteps },
+    guidance: { type: 'number', minimum: 0, maximum: 30 },
+    classLabel: { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'null' }] },
+    seed: { type: 'integer', minimum: 0, maximum: 2 ** 32 - 1 },
+    eta: { type: 'number', minimum: 0, maximum: 10 },
+  };
+}
+
+/** An uploaded image: base64 of a PNG or JPEG file, or a data: URL of one. */
+function imageField(limits: Limits): Record<string, unknown> {
+  return { type: 'string', minLength: 1, maxLength: Math.ceil((limits.maxUploadBytes * 4) / 3) + 64 };
+}
+
+function bodySchema(properties: Record<string, unknown>, required: string[]): Record<string, unknown> {
+  return { type: 'object', additionalProperties: false, required, properties };
+}
+
+interface SamplingBody {
+  model: string;
+  sampler?: string;
+  steps?: number;
+  guidance?: number;
+  classLabel?: number | null;
+  seed?: number;
+  eta?: number;
+}
+
+export async function createServer(options: ServerOptions = {}): Promise<DiffuseServer> {
+  const limits = resolveLimits(options.limits ?? {});
+  const modelsDir = options.modelsDir ?? join(packageRoot(), 'models');
+  if (!existsSync(modelsDir)) throw new DiffuseError(`serve: the models folder ${modelsDir} does not exist; pass --models DIR (a folder of model folders)`);
+  const webDir = options.webDir ?? join(packageRoot(), 'dist', 'web');
+  const store = new JobStore(limits.maxRetainedJobs);
+  const queueUrl = options.queue ?? 'local';
+  let queue: JobQueue;
+  if (queueUrl === 'local') queue = new LocalQueue(store, limits.queueSize, modelsDir, options.threads ?? 1);
+  else {
+    const { RedisQueue } = await import('./redis_queue.js');
+    queue = await RedisQueue.connect(store, limits.queueSize, queueUrl);
+  }
+  const kinds = availableKinds();
+
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: limits.maxUploadBytes,
+    // Exactly what the schemas say: no type coercion, unknown fields are errors (not dropped).
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false } },
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, _req, reply) => {
+    if (err instanceof HttpError) return reply.code(err.statusCode).send({ error: err.message });
+    if (err instanceof QueueFullError) return reply.code(429).header('retry-after', '1').send({ error: err.message });
+    if (err instanceof ModelNotFoundError) return reply.code(/not valid/.test(err.message) ? 400 : 404).send({ error: err.message });
+    if (err.validation !== undefined) return reply.code(400).send({ error: `invalid request: ${err.message}` });
+    const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) app.log.error(err);
+    return reply.code(status).send({ error: status === 500 ? `internal error: ${err.message}` : err.message });
+  });
+
+  // ---- models and samplers --------------------------------------------------------------
+  const modelInfo = (name: string): ModelInfo => describeModel(modelsDir, name);
+
+  app.get('/api/health', async () => ({ ok: true, queue: { mode: queue.mode, ...queue.stats() }, kinds }));
+
+  app.get('/api/models', async () => {
+    const models: ModelInfo[] = [];
+    for (const name of listModelNames(modelsDir)) {
+      try {
+        models.push(modelInfo(name));
+      } catch {
+        // a folder that does not describe itself is left out of the list
+      }
+    }
+    return { models };
+  });
+
+  app.get<{ Params: { name: string } }>('/api/models/:name', { schema: { params: { type: 'object', properties: { name: MODEL_NAME }, required: ['name'] } } }, async (req) =>
+    modelInfo(req.params.name),
+  );
+
+  app.get('/api/samplers', async () => ({ default: DEFAULT_SAMPLER, names: schedulerNames() }));
+
+  app.get('/api/limits', async () => limits);
+
+  // ---- jobs -------------------------------------------------------------------------------
+
+  /** Checks the sampling fields against the model, filling defaults. */
+  function sampling(body: SamplingBody): { params: SamplingParams; info: ModelInfo } {
+    const info = modelInfo(body.model);
+    const guidance = body.guidance ?? 1;
+    const classLabel = body.classLabel ?? null;
+    if (classLabel !== null) {
+      if (info.numClasses === 0) throw new HttpError(400, `model '${info.name}' is unconditional; leave classLabel out (or null)`);
+      if (classLabel >= info.numClasses) throw new HttpError(400, `classLabel ${classLabel} is out of range: model '${info.name}' has classes 0..${info.numClasses - 1}`);
+    }
+    if (guidance !== 1 && !info.guidance) throw new HttpError(400, `guidance ${guidance} needs a class-conditional model with a null class; model '${info.name}' has none (use guidance 1)`);
+    const sampler = body.sampler ?? DEFAULT_SAMPLER;
+    const steps = body.steps ?? 20;
+    const trainSteps = info.scheduler?.numTrainTimesteps ?? 1000;
+    if (steps > trainSteps) throw new HttpError(400, `steps ${steps} is more than the model's ${trainSteps} training timesteps`);
+    const params: SamplingParams = { model: info.name, sampler, steps, seed: body.seed ?? 0, guidance, classLabel };
+    if (body.eta !== undefined) params.eta = body.eta;
+    return { params, info };
+  }
+
+  /** Decodes an uploaded image to the model's size and channels, checking its size first. */
+  async function upload(field: string, value: string, info: ModelInfo, asMask = false): Promise<WireImage> {
+    const b64 = value.startsWith('data:') ? value.slice(value.indexOf(',') + 1) : value;
+    const bytes = Buffer.from(b64, 'base64');
+    if (bytes.length > limits.maxUploadBytes) throw new HttpError(413, `'${field}' is ${bytes.length} bytes, more than the limit of ${limits.maxUploadBytes}`);
+    let probe: Awaited<ReturnType<typeof probeImage>>;
+    try {
+      probe = await probeImage(bytes);
+    } catch (e) {
+      throw new HttpError(400, `'${field}' is not a PNG or JPEG image (base64 of the file, or a data: URL): ${(e as Error).message}`);
+    }
+    if (probe.width > limits.maxImageSide || probe.height > limits.maxImageSide) {
+      throw new HttpError(413, `'${field}' is ${probe.width}x${probe.height} pixels, larger than the limit of ${limits.maxImageSide} per side`);
+    }
+    const size = info.sampleSize?.[0] ?? 28;
+    const img = await decodeImage(bytes, { size });
+    const c = asMask ? 1 : info.channels;
+    const n = img.height * img.width;
+    const out = new Float32Array(n * c); // (H, W, C)
+    for (let i = 0; i < n; i++) {
+      // Grey <-> RGB: the mean of the channels, or the grey value repeated.
+      let v = 0;
+      for (let k = 0; k < img.channels; k++) v += img.data[i * img.channels + k]!;
+      v /= img.channels;
+      if (asMask) out[i] = v > 0 ? 1 : 0; // white (> mid-grey) is painted over, black is kept
+      else if (c === img.channels) for (let k = 0; k < c; k++) out[i * c + k] = img.data[i * c + k]!;
+      else for (let k = 0; k < c; k++) out[i * c + k] = v;
+    }
+    return { height: img.height, width: img.width, channels: c, f32: f32ToBase64(out) };
+  }
+
+  async function enqueue(reply: FastifyReply, job: JobParams, summary: Record<string, unknown>): Promise<FastifyReply> {
+    if (!kinds.includes(job.kind)) {
+      return reply.code(501).send({ error: `'${job.kind}' is not available in this build: its library pipeline is missing (src/pipelines/${job.kind}.ts)` });
+    }
+    const record = store.create(job.kind, summary);
+    const spec = { ...job, id: record.id, maxTimelineFrames: limits.maxTimelineFrames, ...(options.previewEvery === undefined ? {} : { previewEvery: options.previewEvery }) } as JobSpec;
+    try {
+      await queue.submit(spec);
+    } catch (e) {
+      store.drop(record.id);
+      throw e;
+    }
+    return reply.code(202).header('location', `/api/jobs/${record.id}`).send(jobView(record));
+  }
+
+  const routeOf = (kind: JobKind, extra: Record<string, unknown>, required: string[] = []) => ({
+    schema: { body: bodySchema({ ...samplingProperties(limits), ...extra }, ['model', ...required]) },
+  });
+
+  app.post<{ Body: SamplingBody & { n?: number } }>('/api/generate', routeOf('generate', { n: { type: 'integer', minimum: 1, maximum: limits.maxImages } }), async (req, reply) => {
+    const { params } = sampling(req.body);
+    const n = req.body.n ?? 1;
+    return enqueue(reply, { kind: 'generate', params: { ...params, n } }, { ...params, n });
+  });
+
+  app.post<{ Body: SamplingBody & { image: string; mask: string } }>('/api/inpaint', routeOf('inpaint', { image: imageField(limits), mask: imageField(limits) }, ['image', 'mask']), async (req, reply) => {
+    const { params, info } = sampling(req.body);
+    const image = await upload('image', req.body.image, info);
+    const mask = await upload('mask', req.body.mask, info, true);
+    return enqueue(reply, { kind: 'inpaint', params: { ...params, image, mask } }, { ...params });
+  });
+
+  app.post<{ Body: SamplingBody & { image: string; strength?: number } }>(
+    '/api/img2img',
+    routeOf('img2img', { image: imageField(limits), strength: { type: 'number', exclusiveMinimum: 0, maximum: 1 } }, ['image']),
+    async (req, reply) => {
+      const { params, info } = sampling(req.body);
+      const image = await upload('image', req.body.image, info);
+      const strength = req.body.strength ?? 0.6;
+      return enqueue(reply, { kind: 'img2img', params: { ...params, image, strength } }, { ...params, strength });
+    },
+  );
+
+  app.post<{ Body: SamplingBody & { image: string } }>('/api/upscale', routeOf('upscale', { image: imageField(limits) }, ['image']), async (req, reply) => {
+    const { params, info } = sampling(req.body);
+    const image = await upload('image', req.body.image, info);
+    return enqueue(reply, { kind: 'upscale', params: { ...params, image } }, { ...params });
+  });
+
+  app.post<{ Body: { model: string; image: string; t: number[]; seed?: number } }>(
+    '/api/explain',
+    {
+      schema: {
+        body: bodySchema(
+          {
+            model: MODEL_NAME,
+            image: imageField(limits),
+            t: { type: 'array', minItems: 1, maxItems: limits.maxExplainFrames, items: { type: 'integer', minimum: 0 } },
+            seed: { type: 'integer', minimum: 0, maximum: 2 ** 32 - 1 },
+          },
+          ['model', 'image', 't'],
+        ),
+      },
+    },
+    async (req, reply) => {
+      const info = modelInfo(req.body.model);
+      const trainSteps = info.scheduler?.numTrainTimesteps ?? 1000;
+      const bad = req.body.t.find((t) => t >= trainSteps);
+      if (bad !== undefined) throw new HttpError(400, `t = ${bad} is out of range: model '${info.name}' has timesteps 0..${trainSteps - 1}`);
+      const image = await upload('image', req.body.image, info);
+      const params = { model: info.name, image, t: req.body.t, seed: req.body.seed ?? 0 };
+      return enqueue(reply, { kind: 'explain', params }, { model: info.name, t: req.body.t, seed: params.seed });
+    },
+  );
+
+  const idParams = { type: 'object', properties: { id: { type: 'string', pattern: '^[0-9a-f-]{36}$' } }, required: ['id'] } as const;
+  const jobOf = (req: FastifyRequest<{ Params: { id: string } }>): Job => {
+    const job = store.get(req.params.id);
+    if (job === undefined) throw new HttpError(404, `no job '${req.params.id}' (finished jobs are kept for the last ${limits.maxRetainedJobs})`);
+    return job;
+  };
+
+  app.get('/api/jobs', async () => ({ jobs: store.list().reverse().map(jobView), queue: { mode: queue.mode, ...queue.stats() } }));
+
+  app.get<{ Params: { id: string } }>('/api/jobs/:id', { schema: { params: idParams } }, async (req) => jobView(jobOf(req)));
+
+  const cancel = async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
+    const job = jobOf(req);
+    if (isFinal(job.state)) return reply.code(409).send({ error: `job ${job.id} is already ${job.state}`, job: jobView(job) });
+    await queue.cancel(job.id);
+    // A queued job is cancelled at once; a running one stops at its next step.
+    return reply.code(202).send(jobView(job));
+  };
+  app.post<{ Params: { id: string } }>('/api/jobs/:id/cancel', { schema: { params: idParams } }, cancel);
+  app.delete<{ Params: { id: string } }>('/api/jobs/:id', { schema: { params: idParams } }, cancel);
+
+  app.get<{ Params: { id: string } }>('/api/jobs/:id/result', { schema: { params: idParams } }, async (req, reply) => {
+    const job = jobOf(req);
+    if (job.state !== 'done' || job.result === null) return reply.code(409).send({ error: `job ${job.id} is ${job.state}, not done`, job: jobView(job) });
+    const url = (b64: string) => `data:image/png;base64,${b64}`;
+    const r = job.result;
+    return {
+      ...jobView(job),
+      result: {
+        width: r.width,
+        height: r.height,
+        channels: r.channels,
+        classLabels: r.classLabels,
+        images: r.images.map(url),
+        grid: url(r.grid),
+        ...(r.timeline === undefined ? {} : { timeline: { stepIndex: r.timeline.stepIndex, timesteps: r.timeline.timesteps, xt: r.timeline.xt.map(url), x0: r.timeline.x0.map(url) } }),
+        ...(r.forward === undefined ? {} : { forward: { ...r.forward, frames: r.forward.frames.map(url) } }),
+      },
+    };
+  });
+
+  const png = (reply: FastifyReply, b64: string | undefined, what: string) => {
+    if (b64 === undefined) throw new HttpError(404, `no ${what}`);
+    return reply.type('image/png').header('cache-control', 'public, max-age=3600, immutable').send(Buffer.from(b64, 'base64'));
+  };
+  const doneResult = (req: FastifyRequest<{ Params: { id: string } }>) => {
+    const job = jobOf(req);
+    if (job.state !== 'done' || job.result === null) throw new HttpError(409, `job ${job.id} is ${job.state}, not done`);
+    return job.result;
+  };
+  app.get<{ Params: { id: string } }>('/api/jobs/:id/grid.png', { schema: { params: idParams } }, async (req, reply) => png(reply, doneResult(req).grid, 'grid'));
+  app.get<{ Params: { id: string; index: string } }>(
+    '/api/jobs/:id/images/:index',
+    { schema: { params: { ...idParams, properties: { ...idParams.properties, index: { type: 'string', pattern: '^\\d{1,4}(\\.png)?$' } } } } },
+    async (req, reply) => png(reply, doneResult(req).images[parseInt(req.params.index, 10)], `image ${req.params.index}`),
+  );
+
+  // ---- Server-Sent Events -------------------------------------------------------------------
+  app.get<{ Params: { id: string } }>('/api/jobs/:id/events', { schema: { params: idParams } }, (req, reply) => {
+    const job = jobOf(req);
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    const send = (event: string, data: unknown): void => {
+      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    };
+    const progressData = (p: NonNullable<Job['progress']>) => ({
+      step: p.step,
+      total: p.total,
+      ...(p.preview === undefined ? {} : { preview: { xt: `data:image/png;base64,${p.preview.xt}`, x0: `data:image/png;base64,${p.preview.x0}` } }),
+    });
+    const stateData = (j: Job) => ({ state: j.state, ...(j.error === null ? {} : { error: j.error, errorKind: j.errorKind }) });
+    let closed = false;
+    let unsubscribe = (): void => {};
+    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), SSE_HEARTBEAT_MS);
+    const end = (): void => {
+      if (closed) return;
+      closed = true;
+      clearInterval(heartbeat);
+      unsubscribe();
+      res.end();
+    };
+    res.on('close', end);
+    send('state', stateData(job));
+    if (job.progress !== null) send('progress', progressData(job.progress));
+    if (isFinal(job.state)) return end();
+    unsubscribe = store.subscribe(job.id, (e: JobEvent) => {
+      if (closed) return;
+      if (e.type === 'progress') send('progress', progressData(e.progress));
+      else {
+        send('state', stateData(job));
+        if (isFinal(e.state)) end();
+      }
+    });
+  });
+
+  // ---- the web page --------------------------------------------------------------------------
+  if (existsSync(join(webDir, 'index.html'))) {
+    await app.register(fastifyStatic, { root: webDir, prefix: '/', index: ['index.html'], wildcard: false });
+  } else {
+    app.get('/', async (_req, reply) =>
+      reply.code(503).type('text/plain').send(`The web page is not built (no ${join(webDir, 'index.html')}). Run: npm run build:web\nThe API is up under /api/.`),
+    );
+  }
+
+  return {
+    app,
+    store,
+    queue,
+    limits,
+    modelsDir,
+    async close() {
+      await app.close();
+      await queue.close();
+    },
+  };
+}
+
+/**
+ * Starts a server and listens (loopback unless told otherwise). Returns the server and its URL.
+ * @example const { url, server } = await startServer({ port: 0 }); // url: 'http://127.0.0.1:43117'
+ */
+export async function startServer(options: ServerOptions & { host?: string; port?: number } = {}): Promise<{ server: DiffuseServer; url: string }> {
+  const server = await createServer(options);
+  const host = options.host ?? '127.0.0.1';
+  try {
+    await server.app.listen({ host, port: options.port ?? 8080 });
+  } catch (e) {
+    await server.queue.close();
+    throw new DiffuseError(`serve: could not listen on ${host}:${options.port ?? 8080}: ${(e as Error).message}`);
+  }
+  const addr = server.app.server.address();
+  const port = addr !== null && typeof addr === 'object' ? addr.port : options.port;
+  return { server, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}` };
+}

@@ -1,0 +1,134 @@
+/**
+ * The work of a job, as a worker thread runs it: load the model (cached per thread), call the
+ * library pipeline, and hand back raw pixels (float32 in [-1, 1]). Synchronous compute lives
+ * here and only here, so whoever hosts it (a worker thread of `diffuse serve`, or of a
+ * `diffuse worker` process) keeps its event loop free to answer requests, Redis and SSE.
+ */
+import { UNet2DModel } from '../nn/unet_2d.js';
+import { readSchedulerConfig } from '../io/checkpoint.js';
+import { imageGrid, type RawImage } from '../io/png.js';
+import { generate } from '../pipelines/generate.js';
+import { sliceBatch } from '../ops/slice.js';
+import { Tensor } from '../tensor/tensor.js';
+import { DiffuseError } from '../tensor/errors.js';
+import type { DiffusersConfig } from '../schedulers/scheduler.js';
+import { resolveModelName } from './models.js';
+import { f32ToBase64, type GenerateParams, type JobSpec, type WireImage } from './job_types.js';
+
+/** A job kind whose library pipeline is not there yet (the server answers 501). */
+export class NotImplementedError extends DiffuseError {}
+
+/** The job was cancelled (the signal's reason). */
+export class CancelledError extends DiffuseError {}
+
+/** Raw progress: the step, and every few steps the current x_t and predicted x_0 grids. */
+export interface RawProgress {
+  step: number;
+  total: number;
+  preview?: { xt: WireImage; x0: WireImage };
+}
+
+/** Raw output, before PNG encoding. */
+export interface RawResult {
+  images: WireImage[];
+  grid: WireImage;
+  classLabels: number[] | null;
+  timeline?: { stepIndex: number[]; timesteps: number[]; xt: WireImage[]; x0: WireImage[] };
+  forward?: { t: number[]; snr: number[]; alphaBar: number[]; frames: WireImage[] };
+}
+
+/** How a host runs a job. */
+export interface ComputeContext {
+  modelsDir: string;
+  signal: AbortSignal;
+  onProgress(p: RawProgress): void;
+}
+
+/** Models loaded in this thread, by resolved folder (a few at most: they hold their weights). */
+const MODEL_CACHE_SIZE = 2;
+const cache = new Map<string, { model: UNet2DModel; schedulerConfig: DiffusersConfig }>();
+
+function loadModel(modelsDir: string, name: string): { model: UNet2DModel; schedulerConfig: DiffusersConfig } {
+  const { unetDir, schedulerDir } = resolveModelName(modelsDir, name);
+  const hit = cache.get(unetDir);
+  if (hit !== undefined) {
+    cache.delete(unetDir); // move to the back: most recently used
+    cache.set(unetDir, hit);
+    return hit;
+  }
+  const entry = { model: UNet2DModel.fromPretrained(unetDir), schedulerConfig: schedulerDir === null ? {} : readSchedulerConfig(schedulerDir) };
+  cache.set(unetDir, entry);
+  while (cache.size > MODEL_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+  return entry;
+}
+
+export function wire(raw: RawImage): WireImage {
+  return { height: raw.height, width: raw.width, channels: raw.channels, f32: f32ToBase64(raw.data) };
+}
+
+/** A batch (N, H, W, C) as one grid image. */
+export function gridOf(t: Tensor): WireImage {
+  return wire(imageGrid(t));
+}
+
+function eachImage(t: Tensor): WireImage[] {
+  const [n, h, w, c] = t.shape as [number, number, number, number];
+  return Array.from({ length: n }, (_, i) => wire({ data: Float32Array.from(sliceBatch(t, i, i + 1).data), height: h, width: w, channels: c }));
+}
+
+/** Steps between previews: about 25 previews per job, at least one every step for short jobs. */
+export function previewInterval(total: number, every?: number): number {
+  return every ?? Math.max(1, Math.ceil(total / 25));
+}
+
+function runGenerate(spec: JobSpec, p: GenerateParams, ctx: ComputeContext): RawResult {
+  const { model, schedulerConfig } = loadModel(ctx.modelsDir, p.model);
+  let every = 1;
+  const result = generate({
+    model,
+    scheduler: p.sampler,
+    schedulerConfig,
+    n: p.n,
+    steps: p.steps,
+    seed: p.seed,
+    guidanceScale: p.guidance,
+    ...(p.classLabel === null ? {} : { classLabels: p.classLabel }),
+    ...(p.eta === undefined ? {} : { eta: p.eta }),
+    trajectoryFrames: Math.min(p.steps + 1, spec.maxTimelineFrames),
+    signal: ctx.signal,
+    onStep: (i, total, xt, x0) => {
+      if (i === 1) every = previewInterval(total, spec.previewEvery);
+      if (i % every === 0 || i === total) ctx.onProgress({ step: i, total, preview: { xt: gridOf(xt), x0: gridOf(x0) } });
+      else ctx.onProgress({ step: i, total });
+    },
+  });
+  const out: RawResult = { images: eachImage(result.images), grid: gridOf(result.images), classLabels: result.classLabels };
+  const tr = result.trajectory;
+  if (tr !== undefined) {
+    out.timeline = { stepIndex: tr.stepIndex, timesteps: tr.timesteps, xt: tr.xt.map(gridOf), x0: tr.x0.map(gridOf) };
+  }
+  return out;
+}
+
+/**
+ * Runs one job to its raw result. Throws CancelledError when `ctx.signal` aborts, and
+ * NotImplementedError for a kind whose pipeline is missing.
+ */
+export function runJob(spec: JobSpec, ctx: ComputeContext): RawResult {
+  try {
+    ctx.signal.throwIfAborted();
+    switch (spec.kind) {
+      case 'generate':
+        return runGenerate(spec, spec.params, ctx);
+      case 'inpaint':
+      case 'img2img':
+      case 'upscale':
+      case 'explain':
+        throw new NotImplementedError(`'${spec.kind}' is not available yet: its library pipeline (src/pipelines/) is not in this build`);
+    }
+  } catch (e) {
+    if (ctx.signal.aborted) throw new CancelledError('cancelled');
+    throw e;
+  }
+}
+

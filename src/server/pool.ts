@@ -1,0 +1,125 @@
+/**
+ * A fixed pool of compute worker threads (thread_worker.ts), one job per thread at a time. The
+ * native addon is context-aware and loads once per thread; model weights are cached per thread.
+ * A thread that dies fails its job and is replaced.
+ */
+import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import type { FromWorker, ToWorker } from './thread_worker.js';
+import type { RawProgress, RawResult } from './compute.js';
+import type { JobSpec } from './job_types.js';
+import { DiffuseError } from '../tensor/errors.js';
+
+/** Why a job ended without a result. */
+export class JobError extends DiffuseError {
+  constructor(
+    message: string,
+    readonly reason: 'cancelled' | 'not_implemented' | 'invalid' | 'internal',
+  ) {
+    super(message);
+  }
+}
+
+interface Slot {
+  worker: Worker;
+  cancel: Int32Array;
+  ready: Promise<void>;
+  job: { id: string; resolve(r: RawResult): void; reject(e: Error): void; onProgress(p: RawProgress): void } | null;
+}
+
+/**
+ * Starts a worker thread on thread_worker: the compiled .js from dist/, or the .ts source through
+ * tsx's loader when running from source (Node 20 does not pass --import hooks to workers).
+ */
+function spawnWorker(modelsDir: string, cancel: SharedArrayBuffer): Worker {
+  const self = import.meta.url;
+  const workerData = { modelsDir, cancel };
+  if (self.endsWith('.ts')) {
+    const entry = new URL('./thread_worker.ts', self).href;
+    const code = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
+    return new Worker(code, { eval: true, workerData });
+  }
+  return new Worker(fileURLToPath(new URL('./thread_worker.js', self)), { workerData });
+}
+
+export class ThreadPool {
+  readonly #slots: Slot[] = [];
+  readonly #modelsDir: string;
+  #closed = false;
+
+  constructor(
+    readonly size: number,
+    modelsDir: string,
+  ) {
+    if (!Number.isInteger(size) || size < 1) throw new DiffuseError(`ThreadPool: size must be an integer >= 1, found ${String(size)}`);
+    this.#modelsDir = modelsDir;
+    for (let i = 0; i < size; i++) this.#slots.push(this.#start());
+  }
+
+  #start(): Slot {
+    const shared = new SharedArrayBuffer(4);
+    const worker = spawnWorker(this.#modelsDir, shared);
+    let onReady: () => void = () => {};
+    const slot: Slot = { worker, cancel: new Int32Array(shared), ready: new Promise<void>((r) => (onReady = r)), job: null };
+    worker.on('message', (m: FromWorker) => {
+      if (m.type === 'ready') return onReady();
+      const job = slot.job;
+      if (job === null || job.id !== m.id) return;
+      if (m.type === 'progress') return job.onProgress(m.progress);
+      slot.job = null;
+      if (m.type === 'done') job.resolve(m.result);
+      else job.reject(new JobError(m.message, m.reason));
+    });
+    const died = (why: string): void => {
+      const job = slot.job;
+      slot.job = null;
+      job?.reject(new JobError(`the compute thread stopped: ${why}`, 'internal'));
+      const i = this.#slots.indexOf(slot);
+      if (i >= 0 && !this.#closed) this.#slots[i] = this.#start();
+      onReady();
+    };
+    worker.on('error', (e) => died(e.message));
+    worker.on('exit', (code) => {
+      if (this.#slots.includes(slot)) died(`exit code ${code}`);
+    });
+    return slot;
+  }
+
+  /** Threads without a job. */
+  get idle(): number {
+    return this.#slots.filter((s) => s.job === null).length;
+  }
+
+  /** Runs `spec` on an idle thread (check `idle` first). */
+  run(spec: JobSpec, onProgress: (p: RawProgress) => void): Promise<RawResult> {
+    if (this.#closed) return Promise.reject(new JobError('the compute pool is closed', 'internal'));
+    const slot = this.#slots.find((s) => s.job === null);
+    if (slot === undefined) return Promise.reject(new JobError('no idle compute thread', 'internal'));
+    return new Promise<RawResult>((resolve, reject) => {
+      slot.job = { id: spec.id, resolve, reject, onProgress };
+      Atomics.store(slot.cancel, 0, 0);
+      void slot.ready.then(() => {
+        if (slot.job?.id === spec.id) slot.worker.postMessage({ type: 'run', spec } satisfies ToWorker);
+      });
+    });
+  }
+
+  /** Asks the thread running job `id` to stop at its next step; false if no thread runs it. */
+  cancel(id: string): boolean {
+    const slot = this.#slots.find((s) => s.job?.id === id);
+    if (slot === undefined) return false;
+    Atomics.store(slot.cancel, 0, 1);
+    return true;
+  }
+
+  /** Stops every thread (running jobs fail). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const slots = this.#slots.splice(0);
+    for (const s of slots) {
+      s.job?.reject(new JobError('the server is shutting down', 'cancelled'));
+      s.job = null;
+    }
+    await Promise.all(slots.map((s) => s.worker.terminate()));
+  }
+}
