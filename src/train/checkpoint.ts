@@ -53,6 +53,8 @@ export interface TrainerState {
   elapsed: number;
   /** The training config (trainConfigToJSON). */
   config: Record<string, unknown>;
+  /** The objective's own state (Objective.getState, e.g. the importance sampler's history), if it has one. */
+  objective?: unknown;
 }
 
 /** The checkpoint folder name of a step: step-0000500. */
@@ -217,14 +219,16 @@ export function readOptimizerState(ckptDir: string, model: UNet2DModel, hyper: T
 
 /**
  * Exports RUN_DIR/model as a diffusers DDPMPipeline folder (model_index.json, unet/ holding the
- * EMA weights, scheduler/scheduler_config.json), atomically. Returns its path.
+ * EMA weights, scheduler/scheduler_config.json, and the objective's extra JSON files such as
+ * superres.json), atomically. Returns its path.
  */
-export function exportPipeline(runDir: string, model: UNet2DModel, ema: EMA, schedulerConfig: Record<string, unknown>): string {
+export function exportPipeline(runDir: string, model: UNet2DModel, ema: EMA, schedulerConfig: Record<string, unknown>, extraFiles: Record<string, unknown> = {}): string {
   const dir = join(runDir, MODEL_DIR);
   writeDirAtomic(dir, (tmp) => {
     writeEmaFolder(join(tmp, 'unet'), model, ema);
     writeSchedulerConfig(join(tmp, 'scheduler'), schedulerConfig);
     writeJSONAtomic(join(tmp, MODEL_INDEX_NAME), modelIndex());
+    for (const [name, json] of Object.entries(extraFiles)) writeJSONAtomic(join(tmp, name), json);
   });
   return dir;
 }

@@ -6,10 +6,25 @@
 import { ArgumentError } from '../tensor/errors.js';
 import { BETA_SCHEDULES, type BetaSchedule } from '../diffusion/schedules.js';
 import { PREDICTION_TYPES, type PredictionType } from '../diffusion/forward.js';
+import { checkLearnedVarianceConfig } from './objectives/learned_variance.js';
 
 /** Learning-rate schedules after the linear warm-up. */
 export type LrSchedule = 'constant' | 'cosine';
 export const LR_SCHEDULES: readonly LrSchedule[] = ['constant', 'cosine'];
+
+/** What the model learns: to generate images, or to super-resolve them (SR3, train/objectives/superres.ts). */
+export type TrainTask = 'generate' | 'superres';
+export const TRAIN_TASKS: readonly TrainTask[] = ['generate', 'superres'];
+
+/** The reverse-process variance (Nichol & Dhariwal 2021): fixed, or learned_range (the U-Net outputs 2C channels). */
+export type TrainVarianceType = 'fixed_small' | 'fixed_large' | 'learned_range';
+export const TRAIN_VARIANCE_TYPES: readonly TrainVarianceType[] = ['fixed_small', 'fixed_large', 'learned_range'];
+/** The loss: DDPM's L_simple, the hybrid L_simple + vlbWeight L_vlb, or L_vlb alone (train/objectives/learned_variance.ts). */
+export type TrainLoss = 'simple' | 'hybrid' | 'vlb';
+export const TRAIN_LOSSES: readonly TrainLoss[] = ['simple', 'hybrid', 'vlb'];
+/** How timesteps are drawn: uniformly, or by importance p_t ∝ sqrt(E[L_t^2]) (loss 'vlb' only). */
+export type TimestepSamplerType = 'uniform' | 'importance';
+export const TIMESTEP_SAMPLERS: readonly TimestepSamplerType[] = ['uniform', 'importance'];
 
 /** Everything that defines a training run. */
 export interface TrainConfig {
@@ -56,6 +71,18 @@ export interface TrainConfig {
   threads: number | null;
   /** Stop (checkpoint and export, as at the end) once training time over all sessions would exceed this many minutes; null = no limit. */
   timeLimit: number | null;
+  /** 'generate' (DDPM) or 'superres' (SR3: the U-Net also sees the bicubic-upsampled low-resolution image). */
+  task: TrainTask;
+  /** Super-resolution factor (task 'superres'): low-resolution images are the training images area-downsampled by it. */
+  scale: number;
+  /** The reverse variance: fixed_small (DDPM), fixed_large, or learned_range (out_channels = 2 x the data's). */
+  varianceType: TrainVarianceType;
+  /** 'simple' (DDPM), 'hybrid' (L_simple + vlbWeight L_vlb) or 'vlb'. */
+  loss: TrainLoss;
+  /** lambda of the hybrid loss (Nichol & Dhariwal: 0.001). */
+  vlbWeight: number;
+  /** 'uniform', or 'importance' for loss 'vlb' (Nichol & Dhariwal eq. 17). */
+  timestepSampler: TimestepSamplerType;
 }
 
 /**
@@ -93,6 +120,12 @@ export const TRAIN_DEFAULTS: Readonly<Omit<TrainConfig, 'data' | 'out'>> = Objec
   keep: 3,
   threads: null,
   timeLimit: null,
+  task: 'generate',
+  scale: 2,
+  varianceType: 'fixed_small',
+  loss: 'simple',
+  vlbWeight: 0.001,
+  timestepSampler: 'uniform',
 });
 
 const KEYS = ['data', 'out', ...(Object.keys(TRAIN_DEFAULTS) as (keyof typeof TRAIN_DEFAULTS)[])] as const;
@@ -156,6 +189,16 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> & { data: strin
   int(op, 'keep', c.keep, 1);
   if (c.threads !== null) int(op, 'threads', c.threads, 1);
   if (c.timeLimit !== null) num(op, 'timeLimit', c.timeLimit, 0, Infinity, true);
+  oneOf(op, 'task', c.task, TRAIN_TASKS);
+  int(op, 'scale', c.scale, 2);
+  oneOf(op, 'varianceType', c.varianceType, TRAIN_VARIANCE_TYPES);
+  oneOf(op, 'loss', c.loss, TRAIN_LOSSES);
+  num(op, 'vlbWeight', c.vlbWeight, 0, Infinity, true);
+  oneOf(op, 'timestepSampler', c.timestepSampler, TIMESTEP_SAMPLERS);
+  if ((c.varianceType !== 'fixed_small' || c.loss !== 'simple' || c.timestepSampler !== 'uniform') && c.task !== 'generate') {
+    fail(op, 'task', "'generate' when varianceType, loss or timestepSampler are not the defaults", c.task);
+  }
+  checkLearnedVarianceConfig(c, op);
   return c;
 }
 

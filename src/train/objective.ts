@@ -15,6 +15,8 @@ import { addNoise } from '../diffusion/forward.js';
 import { trainingTarget, minSnrWeights, weightedMseLoss } from '../diffusion/loss.js';
 import { DDPMScheduler } from '../schedulers/ddpm.js';
 import type { TrainConfig } from './config.js';
+import { superresObjective } from './objectives/superres.js';
+import { learnedVarianceObjective } from './objectives/learned_variance.js';
 
 /** One batch's random draws (opaque to the trainer). */
 export interface ObjectiveDraw {
@@ -32,6 +34,12 @@ export interface Objective<D extends ObjectiveDraw = ObjectiveDraw> {
   loss(model: UNet2DModel, draw: D, labels: Int32Array | null): Tensor;
   /** The scheduler_config.json of the exported pipeline. */
   schedulerConfig(): Record<string, unknown>;
+  /** Extra JSON files of the exported pipeline folder, by name (e.g. superres.json: task and scale). */
+  pipelineFiles?(): Record<string, unknown>;
+  /** State that lives across steps (e.g. the importance sampler's loss history), JSON-safe; saved in trainer_state.json. */
+  getState?(): unknown;
+  /** Restores getState()'s value on resume. */
+  setState?(state: unknown): void;
 }
 
 /** DDPM's draw: the timesteps and the noise of each image. */
@@ -77,5 +85,11 @@ export function ddpmObjective(cfg: Pick<TrainConfig, 'numTrainTimesteps' | 'beta
 
 /** The objective a run's config asks for. */
 export function objectiveFor(cfg: TrainConfig): Objective {
-  return ddpmObjective(cfg) as Objective;
+  switch (cfg.task) {
+    case 'generate':
+      if (cfg.varianceType !== 'fixed_small' || cfg.loss !== 'simple' || cfg.timestepSampler !== 'uniform') return learnedVarianceObjective(cfg) as Objective;
+      return ddpmObjective(cfg) as Objective;
+    case 'superres':
+      return superresObjective(cfg) as Objective;
+  }
 }

@@ -247,6 +247,7 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
     step = state.step;
     elapsedBefore = state.elapsed;
     loaderState = state.loader;
+    if (objective.setState !== undefined) objective.setState(state.objective ?? null);
     truncateMetrics(join(runDir, METRICS_NAME), step);
     pruneCheckpoints(runDir, Number.MAX_SAFE_INTEGER); // stale temp folders of an interrupted write
     log(`resumed ${runDir} at step ${step} from ${ckptDir}`);
@@ -270,6 +271,7 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
       optimizer: { step: o.step, lr: o.lr, betas: o.betas, eps: o.eps, weightDecay: o.weightDecay },
       elapsed: elapsedBefore + sessionSeconds(),
       config: savedConfig,
+      ...(objective.getState !== undefined ? { objective: objective.getState() } : {}),
     };
   };
   let trainSeconds = 0;
@@ -349,7 +351,7 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   const last = lastCheckpoint !== null && step === stepsAtStart ? lastCheckpoint : checkpoint();
   let modelDir: string | null = null;
   if (!interrupted) {
-    modelDir = exportPipeline(runDir, model, ema, schedulerConfig);
+    modelDir = exportPipeline(runDir, model, ema, schedulerConfig, objective.pipelineFiles?.() ?? {});
     log(`model exported to ${modelDir}`);
   }
   const sessionSteps = step - stepsAtStart;

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { ArgumentError } from '../../tensor/errors.js';
 import { readJSONFile } from '../../io/checkpoint.js';
 import { ProgressBar } from '../progress.js';
-import { TRAIN_DEFAULTS, LR_SCHEDULES, type TrainConfig } from '../../train/config.js';
+import { TRAIN_DEFAULTS, LR_SCHEDULES, TRAIN_TASKS, TRAIN_VARIANCE_TYPES, TRAIN_LOSSES, TIMESTEP_SAMPLERS, type TrainConfig } from '../../train/config.js';
 import { train, type TrainOptions } from '../../train/trainer.js';
 import { BETA_SCHEDULES } from '../../diffusion/schedules.js';
 import { PREDICTION_TYPES } from '../../diffusion/forward.js';
@@ -54,6 +54,22 @@ Options:
   --threads N             native threads (default: all cores, or DIFFUSE_THREADS)
   --time-limit MIN        stop at this much training time (all sessions), checkpoint and export the
                           model as at the end (e.g. --time-limit 115 keeps a run inside 2 hours)
+  --task T                ${TRAIN_TASKS.join(' | ')} (default ${D.task}). superres trains an SR3
+                          super-resolution U-Net: it sees the low-resolution image (the training image
+                          area-downsampled by --scale, then bicubic-upsampled back) concatenated to x_t,
+                          so its config needs in_channels = 2 x the data's channels, out_channels = the
+                          data's, sample_size = the high resolution (e.g. configs/unet_superres_fm.json);
+                          \`diffuse upscale --model RUN_DIR\` then uses it
+  --scale S               super-resolution factor, an integer >= 2 dividing the image size (default ${D.scale};
+                          Fashion-MNIST: 2 for 14 -> 28, 4 for 7 -> 28)
+  --variance-type V       ${TRAIN_VARIANCE_TYPES.join(' | ')} (default ${D.varianceType}). learned_range (Nichol &
+                          Dhariwal 2021) needs a U-Net config with out_channels = 2 x the data's channels
+                          and --loss hybrid or vlb; the exported scheduler gets variance_type learned_range
+  --loss L                ${TRAIN_LOSSES.join(' | ')} (default ${D.loss}): hybrid = L_simple + W x L_vlb with the mean
+                          stop-gradient in L_vlb (L_vlb estimated as T x L_t); vlb = L_vlb alone
+  --vlb-weight W          lambda of the hybrid loss (default ${D.vlbWeight}, the paper's)
+  --timestep-sampler S    ${TIMESTEP_SAMPLERS.join(' | ')} (default ${D.timestepSampler}); importance (loss vlb only):
+                          p_t ∝ sqrt(E[L_t^2]) over the last 10 losses per t, uniform until all t have 10
 
 Ctrl-C writes a checkpoint and exits; \`--resume\` continues from it. A NaN or infinite loss stops
 the run, naming the step and the last good checkpoint. When the run ends, RUN_DIR/model holds a
@@ -84,6 +100,12 @@ const OPTIONS = {
   resume: { type: 'boolean' },
   threads: { type: 'string' },
   'time-limit': { type: 'string' },
+  task: { type: 'string' },
+  scale: { type: 'string' },
+  'variance-type': { type: 'string' },
+  loss: { type: 'string' },
+  'vlb-weight': { type: 'string' },
+  'timestep-sampler': { type: 'string' },
 } as const;
 
 function intFlag(name: string, v: string | undefined, min: number): number | undefined {
@@ -147,7 +169,14 @@ export function parseTrainArgs(argv: string[]): TrainOptions {
     keep: intFlag('keep', v.keep, 1),
     threads: intFlag('threads', v.threads, 1),
     timeLimit: numFlag('time-limit', v['time-limit'], 0, Infinity, true),
+    task: enumFlag('task', v.task, TRAIN_TASKS),
+    scale: intFlag('scale', v.scale, 2),
+    varianceType: enumFlag('variance-type', v['variance-type'], TRAIN_VARIANCE_TYPES),
+    loss: enumFlag('loss', v.loss, TRAIN_LOSSES),
+    vlbWeight: numFlag('vlb-weight', v['vlb-weight'], 0, Infinity, true),
+    timestepSampler: enumFlag('timestep-sampler', v['timestep-sampler'], TIMESTEP_SAMPLERS),
   };
+  if (o.scale !== undefined && o.task !== 'superres') throw new ArgumentError('--scale applies to --task superres only; add --task superres or drop --scale');
   if (o.classDropout === 1) throw new ArgumentError('--class-dropout must be below 1 (1 would never show the model a label)');
   // Only flags actually given reach train(), so resume can tell "given" from "default".
   const given = Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as Partial<TrainConfig>;
