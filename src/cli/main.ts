@@ -12,6 +12,7 @@ import * as plotCommand from './commands/plot.js';
 import * as samplersCommand from './commands/samplers.js';
 import * as serveCommand from './commands/serve.js';
 import * as workerCommand from './commands/worker.js';
+import * as trainFeatureNetCommand from './commands/train_feature_net.js';
 
 /** A subcommand in its own file: its one-line summary, its --help text, and its entry point. */
 export interface Command {
@@ -20,7 +21,7 @@ export interface Command {
   run(argv: string[]): Promise<void> | void;
 }
 
-const COMMANDS: Record<string, Command> = { train: trainCommand, sample: sampleCommand, samplers: samplersCommand, plot: plotCommand, serve: serveCommand, worker: workerCommand };
+const COMMANDS: Record<string, Command> = { train: trainCommand, sample: sampleCommand, samplers: samplersCommand, plot: plotCommand, 'train-feature-net': trainFeatureNetCommand, serve: serveCommand, worker: workerCommand };
 
 const HELP_TEMPLATE = `diffuse: diffusion models in TypeScript with native oneDNN kernels
 
