@@ -1,0 +1,262 @@
+/**
+ * Inpainting with an unconditionally trained diffusion model: generate the masked-out region of an
+ * image so that it fits the known region, which comes back exactly as it went in.
+ *
+ * - 'replace' (the replacement method: Song et al. 2021, "Score-Based Generative Modeling through
+ *   SDEs", app. I.2; diffusers' legacy inpaint pipeline): any scheduler or sampler generate()
+ *   accepts runs from pure noise, and before every model evaluation the known pixels of its input
+ *   are the known image forward-noised to that evaluation's noise level (fresh noise from the
+ *   image's seeded stream), which is the same as replacing them after each step at the new level.
+ * - 'repaint' (Lugmayr et al. 2022, "RePaint: Inpainting using Denoising Diffusion Probabilistic
+ *   Models", Alg. 1 and sec. 4.2): DDPM steps (or DDIM with eta) with the same replacement, plus
+ *   resampling: on the time-travel schedule (repaintSchedule) the sample jumps back up
+ *   `jumpLength` steps through the forward process x_t ~ q(x_t | x_s) = N(sqrt(abar_t / abar_s)
+ *   x_s, (1 - abar_t / abar_s) I) and is denoised again, `jumpNSample` times in all, so the
+ *   generated region harmonises with the known one.
+ * The output is the final composite: known pixels are the input's values exactly.
+ *
+ * Mask convention: 1 = keep (known), 0 = generate. boxMask(h, w, box) builds one that generates a
+ * rectangle.
+ */
+import { Tensor } from '../tensor/tensor.js';
+import { noGrad } from '../tensor/autograd.js';
+import { ArgumentError } from '../tensor/errors.js';
+import { combine } from '../diffusion/forward.js';
+import { DDIMScheduler, DDPMScheduler } from '../schedulers/index.js';
+import type { StepOptions } from '../schedulers/scheduler.js';
+import {
+  advanceGenerator, checkImages, checkMask, checkModel, clampInPlace, drawNoise, imageStream, modelOutput, planEdit, rows, runSampler, runScheduler, where,
+  type Chunk, type EditOptions, type EditPlan, type KnownRegion,
+} from './edit.js';
+
+/** The inpainting methods. */
+export type InpaintMethod = 'replace' | 'repaint';
+export const INPAINT_METHODS: readonly InpaintMethod[] = ['replace', 'repaint'];
+
+/** RePaint's defaults in the paper (sec. 5: 250 steps, j = 10, r = 10). */
+export const REPAINT_JUMP_LENGTH = 10;
+export const REPAINT_JUMP_N_SAMPLE = 10;
+
+/** A rectangle: left column x, top row y, width w, height h, in pixels. */
+export interface Box {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+/** Options of `inpaint`. */
+export interface InpaintOptions extends EditOptions {
+  /** The image(s) to complete: (H, W, C) or (N, H, W, C) in [-1, 1]. */
+  image: Tensor;
+  /**
+   * Which pixels are known: 1 = keep, 0 = generate; (H, W), (H, W, 1) or (N, H, W, 1) (or C
+   * channels), values exactly 0 or 1. Give this or `box`.
+   */
+  mask?: Tensor;
+  /** The rectangle to generate (everything else is kept). Give this or `mask`. */
+  box?: Box;
+  /** 'replace' (default; any scheduler or sampler) or 'repaint' (DDPM or DDIM steps with resampling). */
+  method?: InpaintMethod;
+  /** RePaint: steps to jump back up each time (default 10). */
+  jumpLength?: number;
+  /** RePaint: how many times each jump interval is traversed (default 10; 1 = no resampling). */
+  jumpNSample?: number;
+  /** Completions of a single input image (default: 1, or the batch size N of `image`). */
+  n?: number;
+}
+
+/** What `inpaint` returns. */
+export interface InpaintResult {
+  /** (N, H, W, C): the known pixels exactly as given, the rest generated and clamped to [-1, 1]. */
+  images: Tensor;
+  /** The class of each image, or null for an unconditional model. */
+  classLabels: number[] | null;
+  /** The keep-mask used, one byte per value of `images` (1: kept). */
+  keep: Uint8Array;
+  /** Model evaluations per image. */
+  modelEvaluations: number;
+}
+
+/**
+ * A keep-mask (H, W, 1) of ones with zeros (generate) inside `box`; the box must lie inside the image.
+ * @example boxMask(28, 28, { x: 7, y: 7, w: 14, h: 14 }) // generate the central 14x14
+ */
+export function boxMask(height: number, width: number, box: Box): Tensor {
+  const op = 'boxMask';
+  if (box === null || typeof box !== 'object') throw new ArgumentError(`${op}: 'box' must be { x, y, w, h } in pixels, found ${box === null ? 'null' : typeof box}`);
+  for (const k of ['x', 'y', 'w', 'h'] as const) {
+    const v = box[k];
+    const min = k === 'w' || k === 'h' ? 1 : 0;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new ArgumentError(`${op}: box.${k} must be an integer >= ${min}, found ${String(v)}`);
+  }
+  if (box.x + box.w > width || box.y + box.h > height) {
+    throw new ArgumentError(`${op}: box x ${box.x}, y ${box.y}, w ${box.w}, h ${box.h} reaches column ${box.x + box.w - 1} and row ${box.y + box.h - 1}, outside the ${height}x${width} image (columns 0..${width - 1}, rows 0..${height - 1})`);
+  }
+  const m = new Float32Array(height * width).fill(1); // (H, W, 1)
+  for (let y = box.y; y < box.y + box.h; y++) m.fill(0, y * width + box.x, y * width + box.x + box.w);
+  return new Tensor(m, [height, width, 1]);
+}
+
+/**
+ * RePaint's time-travel schedule (Lugmayr et al. 2022, sec. 4.2 and their get_schedule_jump):
+ * the states visited, as indices into `steps` inference steps (steps - 1 = the noisiest, -1 = the
+ * final image). From every jumpLength-th state j in [0, steps - jumpLength) the chain jumps back
+ * up jumpLength states jumpNSample - 1 times. Consecutive states differ by one: down is a reverse
+ * (denoising) step, up a forward (noising) one.
+ * @example repaintSchedule(5, 2, 2) // [4, 3, 2, 3, 4, 3, 2, 1, 0, 1, 2, 1, 0, -1]
+ */
+export function repaintSchedule(steps: number, jumpLength: number, jumpNSample: number): number[] {
+  const op = 'repaintSchedule';
+  for (const [name, v] of [['steps', steps], ['jumpLength', jumpLength], ['jumpNSample', jumpNSample]] as const) {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ArgumentError(`${op}: '${name}' must be an integer >= 1, found ${String(v)}`);
+  }
+  const jumps = new Map<number, number>();
+  for (let j = 0; j < steps - jumpLength; j += jumpLength) jumps.set(j, jumpNSample - 1);
+  const states: number[] = [];
+  let t = steps;
+  while (t >= 1) {
+    t--;
+    states.push(t);
+    const left = jumps.get(t) ?? 0;
+    if (left > 0) {
+      jumps.set(t, left - 1);
+      for (let k = 0; k < jumpLength; k++) states.push(++t);
+    }
+  }
+  states.push(-1);
+  return states;
+}
+
+/** Reverse (model) steps in a RePaint schedule: the number of downward moves. */
+function countDown(states: readonly number[]): number {
+  let down = 0;
+  for (let i = 1; i < states.length; i++) if (states[i]! < states[i - 1]!) down++;
+  return down;
+}
+
+function checkMethod(op: string, o: InpaintOptions): { method: InpaintMethod; jumpLength: number; jumpNSample: number } {
+  const method = o.method ?? 'replace';
+  if (!INPAINT_METHODS.includes(method)) throw new ArgumentError(`${op}: 'method' must be one of ${INPAINT_METHODS.join(', ')}, found ${String(method)}`);
+  const jumpLength = o.jumpLength ?? REPAINT_JUMP_LENGTH;
+  const jumpNSample = o.jumpNSample ?? REPAINT_JUMP_N_SAMPLE;
+  if (method === 'replace' && (o.jumpLength !== undefined || o.jumpNSample !== undefined)) {
+    throw new ArgumentError(`${op}: 'jumpLength' and 'jumpNSample' are RePaint's; pass method: 'repaint' to use them`);
+  }
+  for (const [name, v] of [['jumpLength', jumpLength], ['jumpNSample', jumpNSample]] as const) {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ArgumentError(`${op}: '${name}' must be an integer >= 1, found ${String(v)}`);
+  }
+  return { method, jumpLength, jumpNSample };
+}
+
+/**
+ * Completes the masked-out region of `image` with `model`, keeping the known pixels exactly.
+ * @example
+ * const model = UNet2DModel.fromPretrained('models/fashion-mnist/unet');
+ * const schedulerConfig = readSchedulerConfig('models/fashion-mnist/scheduler');
+ * const image = await readPng('shirt.png'); // (28, 28, 1)
+ * const { images } = inpaint({ model, schedulerConfig, image, box: { x: 7, y: 7, w: 14, h: 14 }, classLabels: 6, seed: 0 });
+ * inpaint({ model, schedulerConfig, image, mask, method: 'repaint', scheduler: 'ddpm', steps: 100, jumpLength: 10, jumpNSample: 5, seed: 0 });
+ */
+export function inpaint(options: InpaintOptions): InpaintResult {
+  const op = 'inpaint';
+  if (options === null || typeof options !== 'object') throw new ArgumentError(`${op}: expected an options object { model, image, mask | box, seed, ... }`);
+  const model = checkModel(op, options.model);
+  const batch = checkImages(op, 'image', options.image, model);
+  const [N, h, w, c] = batch.shape as [number, number, number, number];
+  let n = N;
+  if (options.n !== undefined) {
+    if (!Number.isInteger(options.n) || options.n < 1) throw new ArgumentError(`${op}: 'n' must be an integer >= 1, found ${String(options.n)}`);
+    if (N !== 1 && options.n !== N) throw new ArgumentError(`${op}: 'n' = ${options.n} completions need a single input image, but 'image' holds ${N}`);
+    n = options.n;
+  }
+  if ((options.mask === undefined) === (options.box === undefined)) throw new ArgumentError(`${op}: pass exactly one of 'mask' (1 = keep, 0 = generate) or 'box' ({ x, y, w, h }: the region to generate)`);
+  const mask = options.mask ?? boxMask(h, w, options.box!);
+  const { method, jumpLength, jumpNSample } = checkMethod(op, options);
+  // One image's mask applies to all its n completions.
+  const keep = checkMask(op, mask, [N === 1 ? 1 : n, h, w, c]);
+  const per = h * w * c;
+  const keepAll = new Uint8Array(n * per);
+  const input = new Tensor(model.dtype === 'float64' ? new Float64Array(n * per) : new Float32Array(n * per), [n, h, w, c]); // (N, H, W, C)
+  for (let i = 0; i < n; i++) {
+    const src = N === 1 ? 0 : i;
+    input.data.set(batch.data.subarray(src * per, (src + 1) * per), i * per);
+    keepAll.set(keep.subarray(src * per, (src + 1) * per), i * per);
+  }
+  const p = planEdit(op, options, n, h, w, c);
+  let states: number[] = [];
+  if (method === 'repaint') {
+    const name = p.resolved.kind === 'scheduler' ? p.resolved.scheduler.className : p.resolved.sampler.name;
+    if (!(p.resolved.kind === 'scheduler' && (p.resolved.scheduler instanceof DDPMScheduler || p.resolved.scheduler instanceof DDIMScheduler))) {
+      throw new ArgumentError(`${op}: RePaint runs on DDPM steps (scheduler 'ddpm', or 'ddim' with eta), found '${name}'; use method 'replace' for other schedulers and samplers`);
+    }
+    states = repaintSchedule(p.steps, jumpLength, jumpNSample);
+  }
+  const evals = method === 'repaint' ? countDown(states) : p.loops;
+  const progress = { done: 0, total: Math.ceil(n / p.batch) * evals };
+  const out = new Tensor(model.dtype === 'float64' ? new Float64Array(n * per) : new Float32Array(n * per), [n, h, w, c]);
+  for (let start = 0; start < n; start += p.batch) {
+    const b = Math.min(p.batch, n - start);
+    const gens = Array.from({ length: b }, (_, j) => imageStream(p, start + j));
+    const known: KnownRegion = { image: rows(input, start, b), keep: keepAll.subarray(start * per, (start + b) * per) };
+    const chunk: Chunk = { start, gens, labels: p.cond.labels === null ? null : p.cond.labels.slice(start, start + b), progress };
+    let x = drawNoise(gens, p); // x_T / its std
+    if (method === 'repaint') x = repaintChunk(p, states, x, chunk, known);
+    else if (p.resolved.kind === 'scheduler') {
+      const s = p.resolved.scheduler;
+      const scale = s.initNoiseSigma;
+      if (scale !== 1) x = new Tensor(x.data.map((v) => v * scale), x.shape);
+      x = runScheduler(p, s, 0, x, chunk, known);
+    } else {
+      // x_T = x_0 + sigma_max n has std sqrt(sigma_max^2 + 1) for unit-variance data.
+      const sigmas = p.sigmas!;
+      const scale = Math.sqrt(sigmas[0]! ** 2 + 1);
+      x = runSampler(p, p.resolved.sampler, sigmas, new Tensor(x.data.map((v) => v * scale), x.shape), chunk, known);
+    }
+    // The final composite: known pixels exactly as given.
+    out.data.set(where(known.keep, known.image, clampInPlace(x)).data, start * per);
+  }
+  advanceGenerator(options.generator, p);
+  return { images: out, classLabels: p.cond.labels, keep: keepAll, modelEvaluations: evals };
+}
+
+/**
+ * One chunk of RePaint: walks the state schedule; a downward move from state i (timestep
+ * asc[i]) replaces the known pixels at that level and takes a DDPM/DDIM step to asc[i - 1] (the
+ * next listed timestep, x_0 after the last); an upward move noises x_{asc[i]} to x_{asc[i + 1]}.
+ * Draws per image: x_T (by the caller), then per downward move the known pixels' noise and the
+ * step's noise, per upward move the jump's noise.
+ */
+function repaintChunk(p: EditPlan, states: readonly number[], x: Tensor, chunk: Chunk, known: KnownRegion): Tensor {
+  const s = p.resolved.kind === 'scheduler' ? p.resolved.scheduler : null;
+  if (!(s instanceof DDPMScheduler || s instanceof DDIMScheduler)) throw new ArgumentError(`${p.op}: RePaint needs a DDPM or DDIM scheduler`);
+  s.setTimesteps(p.steps);
+  const desc = s.timesteps;
+  // Explicit timesteps make each step land on the next listed one, so states and timesteps agree.
+  s.setTimesteps({ timesteps: desc });
+  const asc = [...desc].reverse(); // state i <-> timestep asc[i]
+  const acp = s.alphasCumprod;
+  return noGrad(() => {
+    for (let k = 1; k < states.length; k++) {
+      const from = states[k - 1]!;
+      const to = states[k]!;
+      if (to < from) {
+        p.signal?.throwIfAborted();
+        const t = asc[from]!;
+        x = where(known.keep, s.addNoise(known.image, drawNoise(chunk.gens, p), t), x);
+        const out = modelOutput(p, x, t, chunk.labels);
+        const stepOptions: StepOptions & { eta?: number } = { noise: drawNoise(chunk.gens, p) };
+        if (p.eta !== undefined) stepOptions.eta = p.eta;
+        const r = s.step(out, t, x, stepOptions);
+        x = r.prevSample;
+        chunk.progress.done++;
+        p.onProgress?.(chunk.progress.done, chunk.progress.total, r.predOriginalSample);
+      } else {
+        // q(x_t | x_s) of the chain: one Gaussian jump from timestep asc[from] up to asc[to].
+        const ratio = acp[asc[to]!]! / acp[asc[from]!]!;
+        x = combine(p.op, Math.sqrt(ratio), x, Math.sqrt(1 - ratio), drawNoise(chunk.gens, p), ['x', 'noise']);
+      }
+    }
+    return x;
+  });
+}
