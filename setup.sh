@@ -10,8 +10,9 @@ if [ "$major" -lt 20 ]; then
 fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
-  # libdnnl-dev: oneDNN (2.x on Debian 12, 3.x on Debian 13); g++/make/python3: node-gyp.
+  # libdnnl-dev: oneDNN (2.x on Debian 12, 3.x on Debian 13); g++/make/python3: node-gyp;
+  # redis-server and chromium: the web app tests (Redis workers, headless browser).
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends libdnnl-dev g++ make python3 >/dev/null
+  apt-get install -y -qq --no-install-recommends libdnnl-dev g++ make python3 redis-server chromium >/dev/null
 fi
 npm ci --no-audit --no-fund
