@@ -4,7 +4,7 @@
  * through the reverse process.
  */
 import { parseArgs } from 'node:util';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { generate, resolveScheduler, schedulerNames, DEFAULT_BATCH_SIZE } from '../../pipelines/generate.js';
 import { SAMPLERS, isSamplerName } from '../../samplers/index.js';
@@ -14,11 +14,11 @@ import { UNet2DModel } from '../../nn/unet_2d.js';
 import { readSchedulerConfig } from '../../io/checkpoint.js';
 import { imageGrid, writePng, writePngGrid } from '../../io/png.js';
 import { writeGif } from '../../io/gif.js';
-import { packageRoot } from '../../backend/native/loader.js';
 import { sliceBatch } from '../../ops/slice.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { DiffuseError } from '../../tensor/errors.js';
 import { ProgressBar } from '../progress.js';
+import { bundledModel } from '../model_arg.js';
 
 export const summary = 'Generate images from a trained model (PNG grid, per-image PNGs, GIF).';
 
@@ -71,15 +71,6 @@ function numFlag(name: string, v: string | undefined): number | undefined {
   const x = Number(v);
   if (v.trim() === '' || !Number.isFinite(x)) throw new DiffuseError(`--${name} must be a number, found '${v}'`);
   return x;
-}
-
-/** The default model shipped with the package. */
-function bundledModel(): string {
-  const dir = join(packageRoot(), 'models', 'fashion-mnist');
-  if (!existsSync(dir)) {
-    throw new DiffuseError(`no --model given and the bundled model is missing (looked in ${dir}); pass --model RUN_DIR (train one with 'diffuse train --data fashion-mnist --out RUN_DIR')`);
-  }
-  return dir;
 }
 
 /** One animation frame: the x_t grid, a gap, the x_0 grid, side by side. */

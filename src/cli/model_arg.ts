@@ -1,0 +1,85 @@
+/**
+ * The `--model` flag shared by the commands that run a trained model (sample, inpaint, img2img,
+ * augment, explain): a run folder, checkpoint, pipeline folder or U-Net folder, defaulting to the
+ * bundled models/fashion-mnist; loads the U-Net, its scheduler config, and what the training run
+ * recorded about its data (train_config.json's `data`, giving the class names).
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { resolveModelDir, TRAIN_CONFIG_NAME } from '../train/checkpoint.js';
+import { UNet2DModel } from '../nn/unet_2d.js';
+import { readJSONFile, readSchedulerConfig } from '../io/checkpoint.js';
+import { packageRoot } from '../backend/native/loader.js';
+import { FASHION_MNIST_CLASSES } from '../data/fashion_mnist.js';
+import { MNIST_CLASSES } from '../data/mnist.js';
+import { DiffuseError } from '../tensor/errors.js';
+
+/** The default model shipped with the package (models/fashion-mnist). */
+export function bundledModel(): string {
+  const dir = join(packageRoot(), 'models', 'fashion-mnist');
+  if (!existsSync(dir)) {
+    throw new DiffuseError(`no --model given and the bundled model is missing (looked in ${dir}); pass --model RUN_DIR (train one with 'diffuse train --data fashion-mnist --out RUN_DIR')`);
+  }
+  return dir;
+}
+
+/** A loaded --model. */
+export interface LoadedModel {
+  /** The folder given (or the bundled one). */
+  path: string;
+  unetDir: string;
+  model: UNet2DModel;
+  /** scheduler_config.json ({} when the folder has none: diffusers' DDPM defaults). */
+  schedulerConfig: Record<string, unknown>;
+  /** The training data recorded in train_config.json ('fashion-mnist', 'mnist', a folder), or null. */
+  data: string | null;
+  /** Class names by label, when the training data tells them; else null. */
+  classNames: string[] | null;
+}
+
+/** train_config.json in the model folder or up to two folders above the U-Net. */
+function findTrainConfig(path: string, unetDir: string): Record<string, unknown> | null {
+  const seen = new Set<string>();
+  for (const dir of [path, dirname(unetDir), dirname(dirname(unetDir)), dirname(dirname(dirname(unetDir)))]) {
+    const file = resolve(dir, TRAIN_CONFIG_NAME);
+    if (seen.has(file)) continue;
+    seen.add(file);
+    if (existsSync(file)) {
+      const j = readJSONFile(file);
+      if (j !== null && typeof j === 'object' && !Array.isArray(j)) return j as Record<string, unknown>;
+    }
+  }
+  return null;
+}
+
+/** Class names of a training data source: the bundled sets' names, or an image folder's class folders. */
+export function classNamesOf(data: string | null): string[] | null {
+  if (data === null) return null;
+  if (data === 'fashion-mnist') return [...FASHION_MNIST_CLASSES];
+  if (data === 'mnist') return [...MNIST_CLASSES];
+  try {
+    if (!statSync(data).isDirectory()) return null;
+    const dirs = readdirSync(data).filter((e) => !e.startsWith('.') && statSync(join(data, e)).isDirectory()).sort();
+    return dirs.length > 0 ? dirs : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Loads `--model` (default: the bundled model) with its scheduler config and class names.
+ * @example const { model, schedulerConfig, classNames } = loadModelArg(values.model);
+ */
+export function loadModelArg(path: string | undefined): LoadedModel {
+  const dir = path ?? bundledModel();
+  const { unetDir, schedulerDir } = resolveModelDir(dir);
+  const model = UNet2DModel.fromPretrained(unetDir);
+  const schedulerConfig = schedulerDir === null ? {} : readSchedulerConfig(schedulerDir);
+  const train = findTrainConfig(dir, unetDir);
+  const data = train !== null && typeof train['data'] === 'string' ? train['data'] : null;
+  let classNames = classNamesOf(data);
+  // Names only make sense when they match the model's real classes (num_class_embeds - 1 with a null class).
+  const k = model.config.numClassEmbeds;
+  if (classNames !== null && (k === null || (classNames.length !== k && classNames.length !== k - 1))) classNames = null;
+  return { path: dir, unetDir, model, schedulerConfig, data, classNames };
+}
