@@ -45,3 +45,19 @@ export { encodeGif, writeGif, type GifOptions } from './io/gif.js';
 export { train, TrainingError, referenceUNetConfigPath, type TrainOptions, type TrainResult, type TrainHooks, type TrainMetrics } from './train/trainer.js';
 export { TRAIN_DEFAULTS, resolveTrainConfig, type TrainConfig } from './train/config.js';
 export { resolveModelDir, latestCheckpoint, RunFolderError } from './train/checkpoint.js';
+
+// Sample-quality evaluation (diffuse eval, train-feature-net).
+export { FeatureNet, DEFAULT_FEATURE_NET_CONFIG, type FeatureNetConfig } from './eval/feature_net.js';
+export { softmaxCrossEntropy, argmaxRows } from './eval/cross_entropy.js';
+export { trainFeatureNet, type TrainFeatureNetOptions, type TrainFeatureNetResult } from './eval/train_feature_net.js';
+export { labelledFromDataset, classBalancedIndices, randomSubset, type LabelledImages } from './eval/labelled_images.js';
+export { symmetricEigen, sqrtmPsd, fitGaussian, type SymmetricEigen, type Gaussian } from './eval/linalg.js';
+export { frechetDistance, frechetDistanceGaussians } from './eval/frechet.js';
+export { kernelInceptionDistance, mmd2Unbiased, KID_SUBSETS, KID_SUBSET_SIZE, type KidOptions, type KidResult } from './eval/kid.js';
+export { precisionRecall, PR_NEIGHBOURS, type PrecisionRecall } from './eval/precision_recall.js';
+export { memorization, nearestDistances, quantile, MEMORIZATION_QUANTILE, type MemorizationResult } from './eval/memorization.js';
+export { classifierAccuracy, accuracyOf, type AccuracyResult } from './eval/accuracy.js';
+export { classificationAccuracyScore, CAS_STEPS, type CasOptions } from './eval/cas.js';
+export { gaussianBlur, addGaussianNoise } from './eval/degrade.js';
+export { loadSampleFolder, classOfFolder, type SampleFolderSpec } from './eval/sample_folder.js';
+export { evaluateSamples, type EvaluateOptions, type EvalReport, type EvalStage, type DistributionFigures } from './eval/evaluate.js';

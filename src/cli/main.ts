@@ -13,6 +13,12 @@ import * as samplersCommand from './commands/samplers.js';
 import * as serveCommand from './commands/serve.js';
 import * as workerCommand from './commands/worker.js';
 import * as trainFeatureNetCommand from './commands/train_feature_net.js';
+import * as inpaintCommand from './commands/inpaint.js';
+import * as img2imgCommand from './commands/img2img.js';
+import * as augmentCommand from './commands/augment.js';
+import * as explainCommand from './commands/explain.js';
+import * as upscaleCommand from './commands/upscale.js';
+import * as evalCommand from './commands/eval.js';
 
 /** A subcommand in its own file: its one-line summary, its --help text, and its entry point. */
 export interface Command {
@@ -21,7 +27,7 @@ export interface Command {
   run(argv: string[]): Promise<void> | void;
 }
 
-const COMMANDS: Record<string, Command> = { train: trainCommand, sample: sampleCommand, samplers: samplersCommand, plot: plotCommand, 'train-feature-net': trainFeatureNetCommand, serve: serveCommand, worker: workerCommand };
+const COMMANDS: Record<string, Command> = { train: trainCommand, sample: sampleCommand, samplers: samplersCommand, plot: plotCommand, 'train-feature-net': trainFeatureNetCommand, inpaint: inpaintCommand, img2img: img2imgCommand, augment: augmentCommand, explain: explainCommand, eval: evalCommand, serve: serveCommand, worker: workerCommand, upscale: upscaleCommand };
 
 const HELP_TEMPLATE = `diffuse: diffusion models in TypeScript with native oneDNN kernels
 

@@ -20,6 +20,8 @@ export interface TrainFeatureNetOptions {
   config?: Partial<FeatureNetConfig>;
   /** Passes over the data (default 6). */
   epochs?: number;
+  /** Train exactly this many steps instead (epochs repeat as needed): for a fixed compute budget. */
+  steps?: number;
   /** Images per step (default 128; the last partial batch of an epoch is dropped). */
   batchSize?: number;
   /** Peak learning rate (default 2e-3). */
@@ -90,12 +92,13 @@ export function trainFeatureNet(data: LabelledImages, options: TrainFeatureNetOp
     if (!Number.isInteger(v) || v < min) throw new ArgumentError(`${op}: '${name}' must be an integer >= ${min}, found ${v}`);
   };
   posInt('epochs', epochs, 1);
+  if (options.steps !== undefined) posInt('steps', options.steps, 1);
   posInt('batchSize', batchSize, 1);
   posInt('shift', shift, 0);
   if (!(lr > 0) || !Number.isFinite(lr)) throw new ArgumentError(`${op}: 'lr' must be a positive number, found ${lr}`);
   const batch = Math.min(batchSize, n);
   const perEpoch = Math.floor(n / batch);
-  const total = perEpoch * epochs;
+  const total = options.steps ?? perEpoch * epochs;
   const numClasses = options.config?.numClasses ?? labels.reduce((m, y) => Math.max(m, y + 1), 0);
   const gen = new Generator(seed);
   const net = new FeatureNet({ imageSize: s, inChannels: c, ...options.config, numClasses }, { gen });
@@ -105,10 +108,11 @@ export function trainFeatureNet(data: LabelledImages, options: TrainFeatureNetOp
   const by = new Int32Array(batch);
   let step = 0;
   let lastEpochLoss = NaN;
-  for (let e = 0; e < epochs; e++) {
+  while (step < total) {
     const order = randomPermutation(n, gen);
     let epochLoss = 0;
-    for (let b = 0; b < perEpoch; b++) {
+    const batches = Math.min(perEpoch, total - step);
+    for (let b = 0; b < batches; b++) {
       const idx = order.subarray(b * batch, (b + 1) * batch);
       augmentInto(images.data as Float32Array, idx, s, c, shift, flip, gen, buf);
       for (let i = 0; i < batch; i++) by[i] = labels[idx[i]!]!;
@@ -122,7 +126,7 @@ export function trainFeatureNet(data: LabelledImages, options: TrainFeatureNetOp
       epochLoss += l;
       options.onStep?.(step, total, l);
     }
-    lastEpochLoss = epochLoss / perEpoch;
+    lastEpochLoss = epochLoss / batches;
   }
   return { net: net.eval(), steps: total, lastEpochLoss };
 }

@@ -1,0 +1,285 @@
+/**
+ * `diffuse eval`: sample quality of a class-conditional model (or of a folder of labelled images,
+ * or of real images for calibration) against a bundled dataset, through src/eval/evaluate.ts;
+ * with --bpd, the likelihood evaluation of eval_bpd.ts instead.
+ */
+import { parseArgs } from 'node:util';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { DiffuseError } from '../../tensor/errors.js';
+import { loadDataset } from '../../data/index.js';
+import { generate, resolveScheduler, schedulerNames } from '../../pipelines/generate.js';
+import { SAMPLERS, isSamplerName } from '../../samplers/index.js';
+import { SIGMA_SCHEDULES, type SigmaScheduleName } from '../../samplers/sigmas.js';
+import { resolveModelDir } from '../../train/checkpoint.js';
+import { UNet2DModel } from '../../nn/unet_2d.js';
+import { readSchedulerConfig, writeJSONAtomic } from '../../io/checkpoint.js';
+import { writePngGrid } from '../../io/png.js';
+import { sliceBatch } from '../../ops/slice.js';
+import { packageRoot } from '../../backend/native/loader.js';
+import { engineInfo } from '../../engine_info.js';
+import { FeatureNet } from '../../eval/feature_net.js';
+import { classBalancedIndices, labelledFromDataset, type LabelledImages } from '../../eval/labelled_images.js';
+import { loadSampleFolder } from '../../eval/sample_folder.js';
+import { addGaussianNoise, gaussianBlur } from '../../eval/degrade.js';
+import { evaluateSamples, type EvalReport, type EvalStage } from '../../eval/evaluate.js';
+import { CAS_STEPS } from '../../eval/cas.js';
+import { MEMORIZATION_QUANTILE } from '../../eval/memorization.js';
+import { ProgressBar } from '../progress.js';
+import { bpdHelp, runBpd } from './eval_bpd.js';
+
+export const summary = 'Measure sample quality (FD, KID, precision/recall, accuracy, memorisation, CAS) or bits/dim.';
+
+export const help = `diffuse eval: measure a model's samples against a bundled dataset
+
+Usage: diffuse eval --data fashion-mnist|mnist [--model DIR] [options]
+       diffuse eval --data fashion-mnist --samples DIR [options]
+       diffuse eval --data fashion-mnist --real [--blur S | --noise S] [options]
+
+Generates n class-balanced samples (class i mod K for image i) and reports, against the test
+split: Frechet distance and KID in the dataset feature net's 128-d penultimate features, k-NN
+precision and recall (k = 3, against n test images), the feature net's accuracy on the samples'
+classes, the memorisation figure (share of samples nearer in pixels to a training image than
+the 5% of real test images nearest to one), and CAS (a classifier trained on the samples, tested
+on the test split), each next to what n real train images score. JSON goes to stdout (and
+--out), a short table to stderr.
+
+Options:
+  --data NAME        fashion-mnist or mnist (required).
+  --model DIR        The model (default: the bundled models/fashion-mnist/).
+  --n N              Number of samples, a multiple of the class count (default 1000).
+  --sampler NAME     Scheduler or sampler, as diffuse sample's --scheduler (default ddim).
+  --steps K          Reverse steps (default 50; num_train_timesteps for ddpm).
+  --sigmas S         A sampler's sigma schedule: ${SIGMA_SCHEDULES.filter((k) => k !== 'vp').join(', ')} (default karras).
+  --guidance W       Classifier-free guidance weight (default 1).
+  --eta E            DDIM's eta or a stochastic sampler's noise scale.
+  --seed S           Seed of the samples and of the metrics' subsets (default 0).
+  --batch B          Images per forward pass (default 64; the samples do not depend on it).
+  --samples DIR      Evaluate a folder DIR/<class>/*.png (class index or name; the layout
+                     diffuse augment writes) instead of generating.
+  --real             Evaluate n class-balanced real train images instead (calibration).
+  --blur S           Blur the evaluated images with a Gaussian of S pixels first (calibration).
+  --noise S          Add Gaussian noise of std S (in [-1, 1] units) first (calibration).
+  --feature-net DIR  The feature net (default: models/feature-nets/<data>/).
+  --no-cas           Skip CAS (two classifier trainings: the slow part).
+  --cas-steps N      Training steps of each CAS classifier (default ${CAS_STEPS}).
+  --memorization-quantile Q  Quantile of the test images' nearest-training distances that
+                     sets the memorisation threshold (default ${MEMORIZATION_QUANTILE}).
+  --out FILE         Also write the JSON report to FILE.
+  --grid FILE        Write the first 100 evaluated images as a PNG grid.
+${bpdHelp}`;
+
+function intFlag(name: string, v: string | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(x) || x < min) throw new DiffuseError(`--${name} must be an integer >= ${min}, found '${v}'`);
+  return x;
+}
+
+function numFlag(name: string, v: string | undefined, min = -Infinity): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (v.trim() === '' || !Number.isFinite(x) || x < min) throw new DiffuseError(`--${name} must be a number${min > -Infinity ? ` >= ${min}` : ''}, found '${v}'`);
+  return x;
+}
+
+/** A bundled folder under models/, or a clear error naming it and the fix. */
+function bundled(sub: string, fix: string): string {
+  const dir = join(packageRoot(), 'models', sub);
+  if (!existsSync(dir)) throw new DiffuseError(`${dir} is missing; ${fix}`);
+  return dir;
+}
+
+/** The table printed to stderr. */
+export function formatReport(r: EvalReport): string {
+  const f = (x: number | null, d = 4) => (x === null ? '-' : x.toFixed(d));
+  const ok = (b: boolean) => (b ? 'ok' : 'FAIL');
+  const s = r.samples;
+  const real = r.real;
+  const kid = (k: { mean: number; std: number }) => `${(k.mean * 1000).toFixed(2)} +- ${(k.std * 1000).toFixed(2)}`;
+  const rowsOut: [string, string, string, string][] = [
+    ['metric', `samples (n=${r.n})`, `real (n=${real.n})`, 'bar'],
+    ['Frechet distance', f(s.frechetDistance, 3), f(real.frechetDistance, 3), ''],
+    ['KID x 1000', kid(s.kid), kid(real.kid), ''],
+    ['precision', f(s.precision), f(real.precision), `ratio ${f(r.bar.precisionRatio, 3)} >= 0.7 ${ok(r.bar.precisionRatio >= 0.7)}`],
+    ['recall', f(s.recall), f(real.recall), `ratio ${f(r.bar.recallRatio, 3)} >= 0.7 ${ok(r.bar.recallRatio >= 0.7)}`],
+    ['classifier accuracy', f(s.classifierAccuracy), `${f(real.classifierAccuracy)} (test)`, `gap ${(r.bar.accuracyGap * 100).toFixed(2)} pts <= 3 ${ok(r.bar.accuracyGap <= 0.03)}`],
+    ['memorisation', f(s.memorisation.rate), `${f(real.memorisation)} (test)`, `<= real ${ok(r.bar.memorisationExcess <= 0)}`],
+    ['CAS', f(s.cas), f(real.cas), r.bar.casRatio === null ? 'skipped' : `ratio ${f(r.bar.casRatio, 3)} >= 0.9 ${ok(r.bar.casRatio >= 0.9)}`],
+  ];
+  const widths = [0, 1, 2, 3].map((c) => Math.max(...rowsOut.map((row) => row[c]!.length)));
+  return `${rowsOut.map((row) => row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n')}\n`;
+}
+
+export async function run(argv: string[]): Promise<void> {
+  if (argv.includes('--bpd')) {
+    await runBpd(argv);
+    return;
+  }
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      data: { type: 'string' },
+      model: { type: 'string' },
+      n: { type: 'string' },
+      sampler: { type: 'string' },
+      steps: { type: 'string' },
+      sigmas: { type: 'string' },
+      guidance: { type: 'string' },
+      eta: { type: 'string' },
+      seed: { type: 'string' },
+      batch: { type: 'string' },
+      samples: { type: 'string' },
+      real: { type: 'boolean', default: false },
+      blur: { type: 'string' },
+      noise: { type: 'string' },
+      'feature-net': { type: 'string' },
+      'no-cas': { type: 'boolean', default: false },
+      'cas-steps': { type: 'string' },
+      'memorization-quantile': { type: 'string' },
+      out: { type: 'string' },
+      grid: { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: true,
+  });
+  if (positionals.length > 0) throw new DiffuseError(`unexpected argument '${positionals[0]}'; see 'diffuse eval --help'`);
+  // Every flag is checked before anything is loaded.
+  const data = values.data;
+  if (data !== 'fashion-mnist' && data !== 'mnist') throw new DiffuseError(`--data must be fashion-mnist or mnist, found ${data === undefined ? 'nothing' : `'${data}'`}`);
+  const source = values.samples !== undefined ? 'folder' : values.real ? 'real' : 'model';
+  if (values.samples !== undefined && values.real) throw new DiffuseError('--samples and --real each choose what to evaluate; give one');
+  const generating = source === 'model';
+  for (const flag of ['model', 'sampler', 'steps', 'sigmas', 'guidance', 'eta', 'batch'] as const) {
+    if (!generating && values[flag] !== undefined) throw new DiffuseError(`--${flag} applies when generating samples; with --${source === 'folder' ? 'samples' : 'real'} nothing is generated`);
+  }
+  if (source === 'folder' && values.n !== undefined) throw new DiffuseError('--n applies when generating or with --real; with --samples every image in the folder is evaluated');
+  const n = intFlag('n', values.n, 1) ?? 1000;
+  const seed = intFlag('seed', values.seed, 0) ?? 0;
+  const batch = intFlag('batch', values.batch, 1) ?? 64;
+  const stepsFlag = intFlag('steps', values.steps, 1);
+  const guidance = numFlag('guidance', values.guidance) ?? 1;
+  const eta = numFlag('eta', values.eta, 0);
+  const blur = numFlag('blur', values.blur, 0);
+  const noise = numFlag('noise', values.noise, 0);
+  const casSteps = intFlag('cas-steps', values['cas-steps'], 1) ?? CAS_STEPS;
+  const q = numFlag('memorization-quantile', values['memorization-quantile'], 0) ?? MEMORIZATION_QUANTILE;
+  if (!(q > 0 && q < 1)) throw new DiffuseError(`--memorization-quantile must be in (0, 1), found '${values['memorization-quantile']}'`);
+  const schedName = values.sampler ?? 'ddim';
+  if (!schedulerNames().includes(schedName)) throw new DiffuseError(`--sampler must be one of ${schedulerNames().join(', ')}, found '${schedName}'`);
+  const sampler = isSamplerName(schedName) ? SAMPLERS[schedName] : null;
+  const sigmaSchedule = values.sigmas;
+  if (sigmaSchedule !== undefined) {
+    if (sampler === null) throw new DiffuseError(`--sigmas applies to the samplers (${Object.keys(SAMPLERS).join(', ')}) only; a scheduler sets its own timesteps`);
+    if (!SIGMA_SCHEDULES.includes(sigmaSchedule as SigmaScheduleName) || sigmaSchedule === 'vp') throw new DiffuseError(`--sigmas must be one of ${SIGMA_SCHEDULES.filter((k) => k !== 'vp').join(', ')}, found '${sigmaSchedule}'`);
+  }
+
+  const trainDs = await loadDataset(data, { split: 'train' });
+  const testDs = await loadDataset(data, { split: 'test' });
+  const k = trainDs.numClasses!;
+  if (source !== 'folder' && n % k !== 0) throw new DiffuseError(`--n must be a positive multiple of the ${k} classes (class-balanced samples), found ${n}`);
+  const fnDir = values['feature-net'] ?? bundled(join('feature-nets', data), `pass --feature-net DIR (train one with 'diffuse train-feature-net --data ${data} --out DIR')`);
+  const featureNet = FeatureNet.fromPretrained(fnDir);
+  let fnTestAccuracy: number | null = null;
+  try {
+    fnTestAccuracy = (JSON.parse(readFileSync(join(fnDir, 'metrics.json'), 'utf8')) as { test_accuracy?: number }).test_accuracy ?? null;
+  } catch {
+    // metrics.json is informational.
+  }
+
+  const started = performance.now();
+  let samples: LabelledImages;
+  let generation: Record<string, unknown> | null = null;
+  if (source === 'model') {
+    const modelDir = values.model ?? bundled('fashion-mnist', `pass --model DIR`);
+    const { unetDir, schedulerDir } = resolveModelDir(modelDir);
+    const model = UNet2DModel.fromPretrained(unetDir);
+    const embeds = model.config.numClassEmbeds;
+    if (embeds === null) throw new DiffuseError(`${modelDir} is unconditional (num_class_embeds is null); diffuse eval needs a class-conditional model (or evaluate a labelled folder with --samples)`);
+    if (embeds - 1 !== k) throw new DiffuseError(`${modelDir} has ${embeds - 1} classes (+ the null class) but ${data} has ${k}; evaluate it against the dataset it was trained on`);
+    const schedConfig = schedulerDir === null ? {} : readSchedulerConfig(schedulerDir);
+    const resolved = resolveScheduler(schedName, schedConfig);
+    const isDdpm = resolved.kind === 'scheduler' && resolved.scheduler.className === 'DDPMScheduler';
+    const steps = stepsFlag ?? (isDdpm && resolved.kind === 'scheduler' ? resolved.scheduler.timesteps.length : 50);
+    let perChunk = steps;
+    if (resolved.kind === 'scheduler') {
+      try {
+        resolved.scheduler.setTimesteps(steps);
+        perChunk = resolved.scheduler.timesteps.length;
+      } catch {
+        // generate() reports a step count the scheduler cannot do.
+      }
+    }
+    const labels = Array.from({ length: n }, (_, i) => i % k);
+    const bar = new ProgressBar({ total: Math.ceil(n / batch) * perChunk, label: 'generate', unit: 'step' });
+    const result = generate({
+      model,
+      scheduler: resolved.kind === 'scheduler' ? resolved.scheduler : resolved.sampler,
+      schedulerConfig: schedConfig,
+      ...(sigmaSchedule === undefined ? {} : { sigmaSchedule: sigmaSchedule as SigmaScheduleName }),
+      n, steps, seed, batchSize: batch, guidanceScale: guidance, classLabels: labels,
+      ...(eta === undefined ? {} : { eta }),
+      onStep: (i) => bar.update(i),
+    });
+    if (process.stderr.isTTY) bar.done();
+    samples = { images: result.images, labels: Int32Array.from(labels) };
+    generation = { model: modelDir, sampler: schedName, steps, guidance, seed, ...(eta === undefined ? {} : { eta }), ...(sigmaSchedule === undefined ? {} : { sigmas: sigmaSchedule }) };
+  } else if (source === 'folder') {
+    samples = await loadSampleFolder(values.samples!, { imageSize: featureNet.config.imageSize, channels: featureNet.config.inChannels, classNames: trainDs.classNames });
+  } else {
+    // Real train images, a different seeded subset from the report's own real-vs-real floor.
+    samples = labelledFromDataset(trainDs, classBalancedIndices(trainDs, n, seed + 1000));
+  }
+  const generateSeconds = (performance.now() - started) / 1000;
+  if (blur !== undefined) samples = { images: gaussianBlur(samples.images, blur), labels: samples.labels };
+  if (noise !== undefined) samples = { images: addGaussianNoise(samples.images, noise, seed), labels: samples.labels };
+  if (values.grid !== undefined) {
+    mkdirSync(dirname(values.grid), { recursive: true });
+    await writePngGrid(values.grid, sliceBatch(samples.images, 0, Math.min(100, samples.labels.length)), { nrow: 10 });
+  }
+
+  const train = labelledFromDataset(trainDs);
+  const test = labelledFromDataset(testDs);
+  // The floor set: n class-balanced train images (as many per class as the train split allows).
+  const perClassMax = Math.min(...Array.from({ length: k }, (_, c) => train.labels.reduce((m, y) => m + (y === c ? 1 : 0), 0)));
+  const floorN = Math.min(Math.floor(samples.labels.length / k), perClassMax) * k;
+  if (floorN < k) throw new DiffuseError(`the evaluated set has ${samples.labels.length} images; it needs at least one per class (${k})`);
+  const floorIndices = classBalancedIndices(trainDs, floorN, seed);
+  let bar: ProgressBar | null = null;
+  let stage: EvalStage | null = null;
+  const evalStarted = performance.now();
+  const report = evaluateSamples(samples, {
+    featureNet, train, test, floorIndices, seed,
+    cas: !values['no-cas'], casSteps, casFlip: data === 'fashion-mnist', memorizationQuantile: q,
+    onProgress: (s, done, total) => {
+      if (s !== stage) {
+        if (bar !== null && process.stderr.isTTY) bar.done();
+        stage = s;
+        bar = new ProgressBar({ total, label: s, unit: s === 'cas' || s === 'cas-real' ? 'step' : 'img' });
+      }
+      bar!.update(done);
+    },
+  });
+  if (bar !== null && process.stderr.isTTY) (bar as ProgressBar).done();
+  const evaluateSeconds = (performance.now() - evalStarted) / 1000;
+  const json = {
+    data,
+    source,
+    ...(source === 'folder' ? { folder: values.samples } : {}),
+    ...(generation === null ? {} : { generation }),
+    ...(blur === undefined ? {} : { blur }),
+    ...(noise === undefined ? {} : { noise }),
+    featureNet: { dir: fnDir, testAccuracy: fnTestAccuracy },
+    ...report,
+    seconds: { generate: Math.round(generateSeconds), evaluate: Math.round(evaluateSeconds) },
+    threads: engineInfo().threads,
+  };
+  const text = `${JSON.stringify(json, (_k, v: unknown) => (typeof v === 'number' && Number.isNaN(v) ? null : v), 2)}\n`;
+  if (values.out !== undefined) {
+    mkdirSync(dirname(values.out), { recursive: true });
+    writeJSONAtomic(values.out, JSON.parse(text) as unknown);
+  }
+  process.stderr.write(formatReport(report));
+  process.stdout.write(text);
+}
+

@@ -1,0 +1,210 @@
+/**
+ * Sample-quality evaluation of labelled images (a model's class-conditional samples, an augment
+ * folder, or real images for calibration) against a bundled dataset, every figure of issue 8 in
+ * one report:
+ *   - Frechet distance and KID between the samples' and the real test split's feature-net features;
+ *   - k-NN precision and recall (k = 3) against an equal-size random subset of the test split;
+ *   - the feature net's accuracy on the samples' intended classes (vs its real test accuracy);
+ *   - the memorisation figure (memorization.ts) against the train split in pixel space;
+ *   - CAS: a classifier trained on the samples, tested on the real test split, vs the same recipe
+ *     on as many real (train split) images.
+ * The report also carries the real-vs-real floor at the same n (a seeded class-balanced subset of
+ * the train split scored as if it were samples), so each figure sits next to what real data gets.
+ */
+import { Tensor } from '../tensor/tensor.js';
+import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
+import { FeatureNet } from './feature_net.js';
+import { frechetDistance } from './frechet.js';
+import { kernelInceptionDistance, type KidResult } from './kid.js';
+import { precisionRecall, PR_NEIGHBOURS } from './precision_recall.js';
+import { memorization, nearestDistances, MEMORIZATION_QUANTILE, type MemorizationResult } from './memorization.js';
+import { accuracyOf } from './accuracy.js';
+import { classificationAccuracyScore, CAS_STEPS } from './cas.js';
+import { randomSubset, type LabelledImages } from './labelled_images.js';
+
+/** Options of evaluateSamples. */
+export interface EvaluateOptions {
+  /** The dataset's trained feature net. */
+  featureNet: FeatureNet;
+  /** The real train split (memorisation reference, real-data CAS and the floor's images). */
+  train: LabelledImages;
+  /** Indices into `train` of the real-vs-real floor set and the real-data CAS training set. */
+  floorIndices: Int32Array;
+  /** The real test split (the reference of every distribution metric; CAS test set). */
+  test: LabelledImages;
+  /** Train the CAS classifiers (default true; the slow part). */
+  cas?: boolean;
+  /** CAS recipe: steps (default CAS_STEPS) and augmentation (flip: the dataset's convention). */
+  casSteps?: number;
+  casFlip?: boolean;
+  /** KID subsets (default KID_SUBSETS, 100). */
+  kidSubsets?: number;
+  /** Quantile of the test images' nearest-training distances used as the threshold (default 0.05). */
+  memorizationQuantile?: number;
+  /** Seed of the KID subsets, the precision/recall subsets and the CAS classifiers (default 0). */
+  seed?: number;
+  /** Progress: a stage name and its count. */
+  onProgress?(stage: EvalStage, done: number, total: number): void;
+}
+
+/** The stages reported through onProgress. */
+export type EvalStage = 'features' | 'memorisation' | 'cas' | 'cas-real';
+
+/** Distribution metrics of one set of images against the test split. */
+export interface DistributionFigures {
+  frechetDistance: number;
+  kid: KidResult;
+  precision: number;
+  recall: number;
+}
+
+/** Everything evaluateSamples measures. */
+export interface EvalReport {
+  /** Number of samples and of classes. */
+  n: number;
+  numClasses: number;
+  samples: DistributionFigures & {
+    /** The feature net's accuracy on the samples' intended classes, overall and per class. */
+    classifierAccuracy: number;
+    classifierAccuracyPerClass: number[];
+    memorisation: MemorizationResult;
+    /** Test accuracy of a classifier trained on the samples (null when CAS was skipped). */
+    cas: number | null;
+  };
+  /** The same figures for a class-balanced subset of real train images of the same size. */
+  real: DistributionFigures & {
+    /** The feature net's accuracy on the real test split. */
+    classifierAccuracy: number;
+    /** Share of real test images below the memorisation threshold: the quantile, by construction. */
+    memorisation: number;
+    /** CAS trained on the real subset (null when CAS was skipped). */
+    cas: number | null;
+    /** Size of the real subset (n, or less where the train split has fewer images per class). */
+    n: number;
+  };
+  /** The reference sizes: test images in the FD/KID reference and in each precision/recall set. */
+  reference: { testImages: number; precisionRecallSize: number; neighbours: number; casSteps: number | null };
+  /** The issue's bar, checked where both sides are measured. */
+  bar: {
+    /** Test accuracy minus sample accuracy (bar: <= 0.03). */
+    accuracyGap: number;
+    /** cas / real cas (bar: >= 0.9); null without CAS. */
+    casRatio: number | null;
+    /** precision / real precision and recall / real recall (bar: >= 0.7 each). */
+    precisionRatio: number;
+    recallRatio: number;
+    /** memorisation - quantile (bar: <= 0). */
+    memorisationExcess: number;
+    /** Every checked condition holds. */
+    pass: boolean;
+  };
+}
+
+function checkSet(what: string, s: LabelledImages, net: FeatureNet): void {
+  const { imageSize: size, inChannels: c, numClasses: k } = net.config;
+  const sh = s.images.shape;
+  if (s.images.rank !== 4 || sh[1] !== size || sh[2] !== size || sh[3] !== c) {
+    throw new ShapeError(`evaluate: ${what} must be (N, ${size}, ${size}, ${c}) images (the feature net's input), found ${fmtShape(sh)}`);
+  }
+  if (s.labels.length !== sh[0]) throw new ShapeError(`evaluate: ${what} has ${sh[0]} images but ${s.labels.length} labels`);
+  for (let i = 0; i < s.labels.length; i++) {
+    const y = s.labels[i]!;
+    if (!Number.isInteger(y) || y < 0 || y >= k) throw new ArgumentError(`evaluate: ${what} label ${i} is ${y}; the feature net knows classes 0..${k - 1}`);
+  }
+}
+
+/** Rows `idx` of a flat (N, D) array. */
+function rows(x: Float32Array, d: number, idx: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(idx.length * d);
+  for (let i = 0; i < idx.length; i++) out.set(x.subarray(idx[i]! * d, (idx[i]! + 1) * d), i * d);
+  return out;
+}
+
+function subsetImages(s: LabelledImages, idx: ArrayLike<number>): LabelledImages {
+  const [, h, w, c] = s.images.shape as [number, number, number, number];
+  const data = rows(s.images.data as Float32Array, h * w * c, idx);
+  const labels = Int32Array.from({ length: idx.length }, (_, i) => s.labels[idx[i]!]!);
+  return { images: new Tensor(data, [idx.length, h, w, c]), labels };
+}
+
+/**
+ * Every sample-quality figure of `samples` against the dataset in `options`.
+ * @example
+ * const report = evaluateSamples(samples, { featureNet, train, test, floorIndices: classBalancedIndices(trainDs, n, 0) });
+ * report.samples.frechetDistance; report.bar.pass;
+ */
+export function evaluateSamples(samples: LabelledImages, options: EvaluateOptions): EvalReport {
+  const { featureNet: net, train, test, floorIndices } = options;
+  checkSet('samples', samples, net);
+  checkSet('the train split', train, net);
+  checkSet('the test split', test, net);
+  const n = samples.labels.length;
+  if (n < PR_NEIGHBOURS + 2) throw new ArgumentError(`evaluate: needs at least ${PR_NEIGHBOURS + 2} samples, found ${n}`);
+  const seed = options.seed ?? 0;
+  const q = options.memorizationQuantile ?? MEMORIZATION_QUANTILE;
+  const d = net.featureDim;
+  const k = net.config.numClasses;
+  const progress = options.onProgress ?? (() => {});
+  const nTest = test.labels.length;
+  const floor = subsetImages(train, floorIndices);
+  const nFloor = floor.labels.length;
+
+  // 1. Features of the samples, the test split and the floor set (one progress count per image).
+  const featTotal = n + nTest + nFloor;
+  const embed = (s: LabelledImages, offset: number) => net.embed(s.images, 256, (done) => progress('features', offset + done, featTotal));
+  const fs = embed(samples, 0);
+  const ft = embed(test, n);
+  const ff = embed(floor, n + nTest);
+
+  // 2. Distribution metrics against the test split; precision/recall at equal sizes.
+  const prSize = Math.min(n, nTest, nFloor);
+  const testSub = rows(ft.features, d, randomSubset(nTest, prSize, seed + 1));
+  const distribution = (f: Float32Array, m: number, s: number): DistributionFigures => {
+    const pr = precisionRecall(testSub, prSize, m === prSize ? f : rows(f, d, randomSubset(m, prSize, s)), prSize, d);
+    return {
+      frechetDistance: frechetDistance(f, m, ft.features, nTest, d),
+      kid: kernelInceptionDistance(f, m, ft.features, nTest, d, { seed: s, ...(options.kidSubsets === undefined ? {} : { subsets: options.kidSubsets }) }),
+      precision: pr.precision,
+      recall: pr.recall,
+    };
+  };
+  const sampleFigures = distribution(fs.features, n, seed + 2);
+  const floorFigures = distribution(ff.features, nFloor, seed + 3);
+  const sampleAcc = accuracyOf(fs.predictions, samples.labels, k);
+  const testAcc = accuracyOf(ft.predictions, test.labels, k).accuracy;
+
+  // 3. Memorisation: nearest training image in pixels, for the samples and the real test images.
+  const [, h, w, c] = train.images.shape as [number, number, number, number];
+  const px = h * w * c;
+  const nTrain = train.labels.length;
+  const memTotal = n + nTest;
+  const sampleNn = nearestDistances(samples.images.data as Float32Array, n, train.images.data as Float32Array, nTrain, px, (done) => progress('memorisation', done, memTotal));
+  const testNn = nearestDistances(test.images.data as Float32Array, nTest, train.images.data as Float32Array, nTrain, px, (done) => progress('memorisation', n + done, memTotal));
+  const mem = memorization(sampleNn, testNn, q);
+  const testMem = memorization(testNn, testNn, q).rate;
+
+  // 4. CAS on the samples and on as many real images, same recipe.
+  let cas: number | null = null;
+  let casReal: number | null = null;
+  const casSteps = options.casSteps ?? CAS_STEPS;
+  if (options.cas ?? true) {
+    const recipe = { config: net.config, steps: casSteps, seed, ...(options.casFlip === undefined ? {} : { flip: options.casFlip }) };
+    cas = classificationAccuracyScore(samples, test, { ...recipe, onStep: (s, t) => progress('cas', s, t) });
+    casReal = classificationAccuracyScore(floor, test, { ...recipe, onStep: (s, t) => progress('cas-real', s, t) });
+  }
+
+  const accuracyGap = testAcc - sampleAcc.accuracy;
+  const casRatio = cas === null || casReal === null ? null : cas / casReal;
+  const precisionRatio = sampleFigures.precision / floorFigures.precision;
+  const recallRatio = sampleFigures.recall / floorFigures.recall;
+  const memorisationExcess = mem.rate - testMem;
+  const pass = accuracyGap <= 0.03 && (casRatio === null || casRatio >= 0.9) && precisionRatio >= 0.7 && recallRatio >= 0.7 && memorisationExcess <= 0;
+  return {
+    n,
+    numClasses: k,
+    samples: { ...sampleFigures, classifierAccuracy: sampleAcc.accuracy, classifierAccuracyPerClass: sampleAcc.perClass, memorisation: mem, cas },
+    real: { ...floorFigures, classifierAccuracy: testAcc, memorisation: testMem, cas: casReal, n: nFloor },
+    reference: { testImages: nTest, precisionRecallSize: prSize, neighbours: PR_NEIGHBOURS, casSteps: options.cas ?? true ? casSteps : null },
+    bar: { accuracyGap, casRatio, precisionRatio, recallRatio, memorisationExcess, pass },
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * `diffuse eval`: bad input is a clear error before any sampling or evaluation (unknown data, n not
+ * a multiple of the classes, flags that do not fit the source, a sample folder of the wrong image
+ * size or with an unknown class folder); the help lists both halves (quality and --bpd); the
+ * report table.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { run, help, formatReport } from '../../src/cli/commands/eval.js';
+import { bpdHelp } from '../../src/cli/commands/eval_bpd.js';
+import { FeatureNet } from '../../src/eval/feature_net.js';
+import { classOfFolder } from '../../src/eval/sample_folder.js';
+import { FASHION_MNIST_CLASSES } from '../../src/data/index.js';
+import { DiffuseError } from '../../src/tensor/errors.js';
+
+describe('diffuse eval', () => {
+  let root = '';
+  let fn = '';
+  before(async () => {
+    root = mkdtempSync(join(tmpdir(), 'diffuse-eval-'));
+    fn = join(root, 'fn');
+    new FeatureNet({ channels: [8, 8], normNumGroups: 4 }).savePretrained(fn);
+    // A folder of 32x32 images where 28x28 are expected, and one with an unknown class folder.
+    const img = (size: number) => sharp(Buffer.alloc(size * size), { raw: { width: size, height: size, channels: 1 } }).toColourspace('b-w').png();
+    mkdirSync(join(root, 'big', '3'), { recursive: true });
+    await img(28).toFile(join(root, 'big', '3', '00000.png'));
+    await img(32).toFile(join(root, 'big', '3', '00001.png'));
+    mkdirSync(join(root, 'odd', 'hats'), { recursive: true });
+    await img(28).toFile(join(root, 'odd', 'hats', '00000.png'));
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  const fails = async (argv: string[], pattern: RegExp) => {
+    await assert.rejects(run(argv), (e: unknown) => e instanceof DiffuseError && pattern.test((e as Error).message));
+  };
+
+  it('names an unknown dataset, and a missing one', async () => {
+    await fails(['--data', 'cifar10'], /--data must be fashion-mnist or mnist, found 'cifar10'/);
+    await fails([], /--data must be fashion-mnist or mnist, found nothing/);
+  });
+
+  it('needs --n to be a positive multiple of the classes', async () => {
+    await fails(['--data', 'fashion-mnist', '--n', '1005', '--feature-net', fn], /--n must be a positive multiple of the 10 classes \(class-balanced samples\), found 1005/);
+    await fails(['--data', 'mnist', '--n', '0'], /--n must be an integer >= 1, found '0'/);
+    await fails(['--data', 'mnist', '--n', '12.5'], /--n must be an integer >= 1, found '12.5'/);
+  });
+
+  it('refuses flags that do not fit the source, and bad numbers', async () => {
+    await fails(['--data', 'mnist', '--samples', root, '--real'], /--samples and --real each choose what to evaluate; give one/);
+    await fails(['--data', 'mnist', '--real', '--sampler', 'ddim'], /--sampler applies when generating samples; with --real nothing is generated/);
+    await fails(['--data', 'mnist', '--samples', root, '--n', '10'], /with --samples every image in the folder is evaluated/);
+    await fails(['--data', 'mnist', '--sampler', 'nope'], /--sampler must be one of .*found 'nope'/);
+    await fails(['--data', 'mnist', '--blur=-1'], /--blur must be a number >= 0, found '-1'/);
+    await fails(['--data', 'mnist', '--memorization-quantile', '1'], /--memorization-quantile must be in \(0, 1\), found '1'/);
+    await assert.rejects(run(['--data', 'mnist', '--bogus']), /Unknown option '--bogus'/);
+  });
+
+  it('names a sample image of the wrong size, and a class folder that names no class', async () => {
+    await fails(['--data', 'fashion-mnist', '--samples', join(root, 'big'), '--feature-net', fn], /00001\.png is 32x32 with 1 channel\(s\); the evaluation needs 28x28 images with 1 channel\(s\)/);
+    await fails(['--data', 'fashion-mnist', '--samples', join(root, 'odd'), '--feature-net', fn], /class folder 'hats' .* names no class; expected an index 0..9 or one of 'T-shirt\/top'/);
+    await fails(['--data', 'fashion-mnist', '--samples', join(root, 'missing'), '--feature-net', fn], /does not exist or cannot be read/);
+  });
+
+  it('maps class folders by index or by name, ignoring case and punctuation', () => {
+    assert.equal(classOfFolder('3', FASHION_MNIST_CLASSES), 3);
+    assert.equal(classOfFolder('T-shirt_top', FASHION_MNIST_CLASSES), 0);
+    assert.equal(classOfFolder('ankle-boot', FASHION_MNIST_CLASSES), 9);
+    assert.equal(classOfFolder('10', FASHION_MNIST_CLASSES), null);
+  });
+
+  it('documents both halves (quality, and --bpd from eval_bpd.ts)', () => {
+    assert.ok(help.includes(bpdHelp) && help.includes('--samples DIR') && help.includes('--no-cas'));
+  });
+
+  it('formats a report as a table with the bar', () => {
+    const kid = { mean: 0.001, std: 0.0002, subsets: 100, subsetSize: 1000 };
+    const fig = { frechetDistance: 1.5, kid, precision: 0.7, recall: 0.6 };
+    const table = formatReport({
+      n: 1000, numClasses: 10,
+      samples: { ...fig, classifierAccuracy: 0.9, classifierAccuracyPerClass: [], memorisation: { rate: 0.04, threshold: 5, quantile: 0.05, sampleMedian: 7, testMedian: 7 }, cas: 0.8 },
+      real: { ...fig, precision: 0.8, recall: 0.8, classifierAccuracy: 0.92, memorisation: 0.05, cas: 0.85, n: 1000 },
+      reference: { testImages: 10000, precisionRecallSize: 1000, neighbours: 3, casSteps: 500 },
+      bar: { accuracyGap: 0.02, casRatio: 0.8 / 0.85, precisionRatio: 0.875, recallRatio: 0.75, memorisationExcess: -0.01, pass: true },
+    });
+    assert.match(table, /^metric +samples \(n=1000\) +real \(n=1000\) +bar$/m);
+    assert.match(table, /^KID x 1000 +1\.00 \+- 0\.20/m);
+    assert.match(table, /^classifier accuracy +0\.9000 +0\.9200 \(test\) +gap 2\.00 pts <= 3 ok$/m);
+    assert.match(table, /^CAS +0\.8000 +0\.8500 +ratio 0\.941 >= 0\.9 ok$/m);
+  });
+});
