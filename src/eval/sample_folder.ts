@@ -1,8 +1,8 @@
 /**
  * Labelled sample folders for evaluation: `DIR/<class>/*.png`, the layout `diffuse augment`
- * writes and the image-folder loader reads. A class folder is named by the class index ("3") or
- * by the dataset's class name, compared ignoring case and punctuation ("dress", "T-shirt_top",
- * "ankle-boot"). Images must already have the dataset's size and channel count: evaluation never
+ * writes and the image-folder loader reads. A class folder is named by the class index ("3", or
+ * "3_dress" as augment writes it) or by the dataset's class name, compared ignoring case and
+ * punctuation ("dress", "T-shirt_top", "ankle-boot"). Images must already have the dataset's size and channel count: evaluation never
  * resizes (a resized image is not the sample that was generated).
  */
 import { readdirSync, statSync } from 'node:fs';
@@ -27,8 +27,10 @@ const normalise = (s: string): string => s.toLowerCase().replace(/[^a-z0-9]/g, '
  * @example classOfFolder('ankle-boot', FASHION_MNIST_CLASSES) // 9
  */
 export function classOfFolder(name: string, classNames: readonly string[]): number | null {
-  if (/^\d+$/.test(name)) {
-    const k = Number(name);
+  // 'diffuse augment' writes '<index>' or '<index>_<name-slug>' (e.g. '3_dress', '0_t-shirt-top').
+  const indexed = /^(\d+)(?:_.*)?$/.exec(name);
+  if (indexed !== null) {
+    const k = Number(indexed[1]);
     return k < classNames.length ? k : null;
   }
   const i = classNames.findIndex((c) => normalise(c) === normalise(name));

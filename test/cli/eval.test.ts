@@ -70,6 +70,9 @@ describe('diffuse eval', () => {
     assert.equal(classOfFolder('T-shirt_top', FASHION_MNIST_CLASSES), 0);
     assert.equal(classOfFolder('ankle-boot', FASHION_MNIST_CLASSES), 9);
     assert.equal(classOfFolder('10', FASHION_MNIST_CLASSES), null);
+    // diffuse augment's '<index>_<slug>' names.
+    assert.equal(classOfFolder('0_t-shirt-top', FASHION_MNIST_CLASSES), 0);
+    assert.equal(classOfFolder('03_dress', FASHION_MNIST_CLASSES), 3);
   });
 
   it('documents both halves (quality, and --bpd from eval_bpd.ts)', () => {
