@@ -13,8 +13,8 @@ import { classifierAccuracy } from './accuracy.js';
 import type { FeatureNetConfig } from './feature_net.js';
 import type { LabelledImages } from './labelled_images.js';
 
-/** Training steps of a CAS classifier (batch 128): about 64,000 images seen, whatever n is. */
-export const CAS_STEPS = 500;
+/** Training steps of a CAS classifier (batch 128): 38,400 images seen, whatever n is. */
+export const CAS_STEPS = 300;
 
 /** The CAS training recipe. */
 export interface CasOptions {
