@@ -188,8 +188,10 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
     if (probe.width > limits.maxImageSide || probe.height > limits.maxImageSide) {
       throw new HttpError(413, `'${field}' is ${probe.width}x${probe.height} pixels, larger than the limit of ${limits.maxImageSide} per side`);
     }
-    const size = info.sampleSize?.[0] ?? 28;
-    const img = await decodeImage(bytes, { size });
+    const [mh, mw] = info.sampleSize ?? [28, 28];
+    if (mh !== mw) throw new HttpError(400, `model '${info.name}' makes ${mh}x${mw} images; uploads are supported for square models only`);
+    // An image of the model's size is taken as it is; others are resized and center-cropped.
+    const img = await decodeImage(bytes, probe.width === mw && probe.height === mh ? {} : { size: mh });
     const c = asMask ? 1 : info.channels;
     const n = img.height * img.width;
     const out = new Float32Array(n * c); // (H, W, C)
@@ -349,7 +351,9 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
     const progressData = (p: NonNullable<Job['progress']>) => ({
       step: p.step,
       total: p.total,
-      ...(p.preview === undefined ? {} : { preview: { xt: `data:image/png;base64,${p.preview.xt}`, x0: `data:image/png;base64,${p.preview.x0}` } }),
+      ...(p.preview === undefined
+        ? {}
+        : { preview: { x0: `data:image/png;base64,${p.preview.x0}`, ...(p.preview.xt === undefined ? {} : { xt: `data:image/png;base64,${p.preview.xt}` }) } }),
     });
     const stateData = (j: Job) => ({ state: j.state, ...(j.error === null ? {} : { error: j.error, errorKind: j.errorKind }) });
     let closed = false;

@@ -8,12 +8,14 @@ import { UNet2DModel } from '../nn/unet_2d.js';
 import { readSchedulerConfig } from '../io/checkpoint.js';
 import { imageGrid, type RawImage } from '../io/png.js';
 import { generate } from '../pipelines/generate.js';
+import { inpaint } from '../pipelines/inpaint.js';
+import { img2img } from '../pipelines/img2img.js';
 import { sliceBatch } from '../ops/slice.js';
 import { Tensor } from '../tensor/tensor.js';
 import { DiffuseError } from '../tensor/errors.js';
 import type { DiffusersConfig } from '../schedulers/scheduler.js';
 import { resolveModelName } from './models.js';
-import { f32ToBase64, type GenerateParams, type JobSpec, type WireImage } from './job_types.js';
+import { base64ToF32, f32ToBase64, type GenerateParams, type Img2ImgParams, type InpaintParams, type JobSpec, type SamplingParams, type WireImage } from './job_types.js';
 
 /** A job kind whose library pipeline is not there yet (the server answers 501). */
 export class NotImplementedError extends DiffuseError {}
@@ -25,7 +27,8 @@ export class CancelledError extends DiffuseError {}
 export interface RawProgress {
   step: number;
   total: number;
-  preview?: { xt: WireImage; x0: WireImage };
+  /** x_t where the pipeline reports it (generate), and the predicted x_0. */
+  preview?: { xt?: WireImage; x0: WireImage };
 }
 
 /** Raw output, before PNG encoding. */
@@ -110,6 +113,47 @@ function runGenerate(spec: JobSpec, p: GenerateParams, ctx: ComputeContext): Raw
   return out;
 }
 
+/** An uploaded image as a batch of one (1, H, W, C). */
+function tensorOf(img: WireImage): Tensor {
+  return new Tensor(base64ToF32(img.f32), [1, img.height, img.width, img.channels]);
+}
+
+/** The options every editing pipeline shares, from the request's sampling fields. */
+function editOptions(spec: JobSpec, p: SamplingParams, ctx: ComputeContext) {
+  const { model, schedulerConfig } = loadModel(ctx.modelsDir, p.model);
+  let every = 1;
+  return {
+    model,
+    scheduler: p.sampler,
+    schedulerConfig,
+    steps: p.steps,
+    seed: p.seed,
+    guidanceScale: p.guidance,
+    ...(p.classLabel === null ? {} : { classLabels: p.classLabel }),
+    ...(p.eta === undefined ? {} : { eta: p.eta }),
+    signal: ctx.signal,
+    onProgress: (i: number, total: number, x0?: Tensor) => {
+      if (i === 1) every = previewInterval(total, spec.previewEvery);
+      if (x0 !== undefined && (i % every === 0 || i === total)) ctx.onProgress({ step: i, total, preview: { x0: gridOf(x0) } });
+      else ctx.onProgress({ step: i, total });
+    },
+  };
+}
+
+function runInpaint(spec: JobSpec, p: InpaintParams, ctx: ComputeContext): RawResult {
+  // The request's mask is 1 where the model paints; inpaint() takes 1 = keep.
+  const paint = base64ToF32(p.mask.f32);
+  const keep = new Float32Array(paint.length); // (1, H, W, 1)
+  for (let i = 0; i < paint.length; i++) keep[i] = paint[i]! >= 0.5 ? 0 : 1;
+  const r = inpaint({ ...editOptions(spec, p, ctx), image: tensorOf(p.image), mask: new Tensor(keep, [1, p.mask.height, p.mask.width, 1]) });
+  return { images: eachImage(r.images), grid: gridOf(r.images), classLabels: r.classLabels };
+}
+
+function runImg2Img(spec: JobSpec, p: Img2ImgParams, ctx: ComputeContext): RawResult {
+  const r = img2img({ ...editOptions(spec, p, ctx), image: tensorOf(p.image), strength: p.strength });
+  return { images: eachImage(r.images), grid: gridOf(r.images), classLabels: r.classLabels };
+}
+
 /**
  * Runs one job to its raw result. Throws CancelledError when `ctx.signal` aborts, and
  * NotImplementedError for a kind whose pipeline is missing.
@@ -121,7 +165,9 @@ export function runJob(spec: JobSpec, ctx: ComputeContext): RawResult {
       case 'generate':
         return runGenerate(spec, spec.params, ctx);
       case 'inpaint':
+        return runInpaint(spec, spec.params, ctx);
       case 'img2img':
+        return runImg2Img(spec, spec.params, ctx);
       case 'upscale':
       case 'explain':
         throw new NotImplementedError(`'${spec.kind}' is not available yet: its library pipeline (src/pipelines/) is not in this build`);

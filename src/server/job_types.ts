@@ -82,8 +82,8 @@ export type JobSpec = JobParams & { id: string; previewEvery?: number; maxTimeli
 export interface Progress {
   step: number;
   total: number;
-  /** base64 PNGs of the current x_t and predicted x_0 (a grid over the batch). */
-  preview?: { xt: string; x0: string };
+  /** base64 PNGs of the predicted x_0 and, where the pipeline gives it, x_t (grids over the batch). */
+  preview?: { xt?: string; x0: string };
 }
 
 /** A finished job's output, PNGs as base64. */

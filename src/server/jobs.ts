@@ -61,8 +61,8 @@ export async function pngOf(img: WireImage): Promise<string> {
 /** Raw progress with PNG previews. */
 export async function encodeProgress(p: RawProgress): Promise<Progress> {
   if (p.preview === undefined) return { step: p.step, total: p.total };
-  const [xt, x0] = await Promise.all([pngOf(p.preview.xt), pngOf(p.preview.x0)]);
-  return { step: p.step, total: p.total, preview: { xt, x0 } };
+  const [xt, x0] = await Promise.all([p.preview.xt === undefined ? undefined : pngOf(p.preview.xt), pngOf(p.preview.x0)]);
+  return { step: p.step, total: p.total, preview: xt === undefined ? { x0 } : { xt, x0 } };
 }
 
 /** A raw result with every image as PNG. */

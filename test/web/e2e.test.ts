@@ -15,6 +15,21 @@ import { startServer, type DiffuseServer } from '../../src/server/app.js';
 import { packageRoot } from '../../src/backend/native/loader.js';
 import { requireBinary } from '../server/helpers.js';
 
+// Functions given to page.evaluate run in the page; this is the little of its DOM they use
+// (the tests compile without the DOM library).
+interface PageElement {
+  value: string;
+  textContent: string | null;
+  src: string;
+  width: number;
+  height: number;
+  options: { length: number };
+  dispatchEvent(e: unknown): boolean;
+  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } | null;
+}
+declare const document: { getElementById(id: string): PageElement | null };
+declare const Event: new (type: string) => unknown;
+
 const CHROMIUM = '/usr/bin/chromium';
 const root = packageRoot();
 const shots = process.env['DIFFUSE_SCREENSHOTS'] === 'docs' ? join(root, 'docs') : mkdtempSync(join(tmpdir(), 'diffuse-web-shots-'));
@@ -47,14 +62,14 @@ describe('web page in headless Chromium', () => {
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`${base}/`);
-    await page.waitForFunction(() => (document.getElementById('model') as HTMLSelectElement).options.length > 0);
+    await page.waitForFunction(() => (document.getElementById('model')!).options.length > 0);
     assert.deepEqual(errors, []);
     return page;
   }
 
   const setRange = (page: Page, id: string, value: number) =>
     page.evaluate(([i, v]) => {
-      const el = document.getElementById(i as string) as HTMLInputElement;
+      const el = document.getElementById(i as string)!;
       el.value = String(v);
       el.dispatchEvent(new Event('input'));
     }, [id, value] as const);
@@ -77,7 +92,7 @@ describe('web page in headless Chromium', () => {
     await page.click('#generate');
     // Progress arrives over SSE with previews.
     await page.waitForFunction(() => /step \d+ \/ 12/.test(document.getElementById('live-step')!.textContent ?? ''));
-    await page.waitForFunction(() => (document.getElementById('live-x0') as HTMLImageElement).src.startsWith('data:image/png'));
+    await page.waitForFunction(() => (document.getElementById('live-x0')!).src.startsWith('data:image/png'));
     await page.waitForFunction(() => document.getElementById('job-state')!.textContent === 'done', undefined, { timeout: 60_000 });
     assert.equal(await page.locator('#results img').count(), 8);
     assert.equal(await page.textContent('#live-step'), 'step 12 / 12');
@@ -101,7 +116,7 @@ describe('web page in headless Chromium', () => {
     await page.mouse.up();
     // The stroke shows as red over the image.
     const red = await page.evaluate(() => {
-      const c = document.getElementById('mask-canvas') as HTMLCanvasElement;
+      const c = document.getElementById('mask-canvas')!;
       const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
       let n = 0;
       for (let i = 0; i < d.length; i += 4) if (d[i]! > 120 && d[i + 1]! < 0.5 * d[i]!) n++;
