@@ -1,0 +1,140 @@
+/**
+ * `diffuse explain`: figures of what a model does (a thin client of pipelines/explain): the
+ * forward process on one image with the SNR, the reverse trajectory (x_t beside the predicted x_0,
+ * as a grid and a GIF), and the training loss per timestep on real images.
+ */
+import { parseArgs } from 'node:util';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Tensor } from '../../tensor/tensor.js';
+import { DiffuseError } from '../../tensor/errors.js';
+import { loadDataset } from '../../data/index.js';
+import type { Dataset } from '../../data/dataset.js';
+import { writeJSONAtomic } from '../../io/checkpoint.js';
+import { forwardFrames, reverseTrajectory, lossPerTimestep, writeForwardFigure, writeTrajectoryFigure, writeTrajectoryGif, writeLossChart } from '../../pipelines/explain.js';
+import { checkImages } from '../../pipelines/edit.js';
+import { ProgressBar } from '../progress.js';
+import { loadModelArg } from '../model_arg.js';
+import { EDIT_FLAG_OPTIONS, intFlag, intListFlag, parseEditFlags, readImageFlag } from '../edit_flags.js';
+
+export const summary = 'Figures of the forward process, the reverse trajectory and the loss per t.';
+
+export const help = `diffuse explain: see a diffusion model work
+
+Usage: diffuse explain --out DIR [options]
+
+Writes to DIR:
+  forward.png        One image noised at each --t (one shared noise draw), with SNR and sigma.
+  trajectory.png     The reverse process: x_t (top row) and the model's predicted x_0 (bottom
+                     row) at evenly spaced steps.
+  trajectory.gif     The same as an animation, x_t beside x_0.
+  loss-per-t.png     The model's training loss on real images, binned over t (and .json).
+
+Options:
+  --model DIR        A training run, checkpoint, pipeline folder or U-Net folder (default: the
+                     bundled models/fashion-mnist/).
+  --image FILE       The image for the forward process (default: the first test image of the
+                     model's training data).
+  --t LIST           Timesteps of the forward frames (default 0,50,100,200,300,500,700,999,
+                     clipped to the schedule).
+  --data SRC         Real images for the loss: fashion-mnist, mnist or an image folder (default:
+                     the model's training data, its test split for the bundled sets).
+  --bins B           Timestep bins of the loss (default 20).
+  --loss-images N    Images per bin (default 64).
+  --no-loss          Skip the loss figure.
+  --frames F         Frames of the trajectory (default 10).
+  --n N              Images in the trajectory (default 1).
+  --scheduler NAME   The reverse process (default ddim); --steps K (default 50), --class C,
+  --guidance W, --eta E, --seed S as for 'diffuse sample'.
+`;
+
+const DEFAULT_T = [0, 50, 100, 200, 300, 500, 700, 999];
+
+export async function run(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      ...EDIT_FLAG_OPTIONS,
+      out: { type: 'string' },
+      image: { type: 'string' },
+      t: { type: 'string' },
+      data: { type: 'string' },
+      bins: { type: 'string' },
+      'loss-images': { type: 'string' },
+      'no-loss': { type: 'boolean' },
+      frames: { type: 'string' },
+      n: { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: true,
+  });
+  if (positionals.length > 0) throw new DiffuseError(`unexpected argument '${positionals[0]}'; see 'diffuse explain --help'`);
+  const out = values.out;
+  if (out === undefined || out === '') throw new DiffuseError('--out DIR (the folder for the figures) is required');
+  const ts = intListFlag('t', values.t, 0);
+  const bins = intFlag('bins', values.bins, 1) ?? 20;
+  const lossImages = intFlag('loss-images', values['loss-images'], 1) ?? 64;
+  const frames = intFlag('frames', values.frames, 2) ?? 10;
+  const n = intFlag('n', values.n, 1) ?? 1;
+  const noLoss = values['no-loss'] === true;
+  if (noLoss && (values.data !== undefined || values.bins !== undefined || values['loss-images'] !== undefined)) throw new DiffuseError('--data, --bins and --loss-images set up the loss figure; drop them or --no-loss');
+  const flags = parseEditFlags(values);
+
+  const { model, schedulerConfig, data: trainData } = loadModelArg(values.model);
+  const T = typeof schedulerConfig['num_train_timesteps'] === 'number' ? (schedulerConfig['num_train_timesteps'] as number) : 1000;
+  const timesteps = ts ?? [...new Set(DEFAULT_T.map((t) => Math.min(t, T - 1)))];
+  const bad = timesteps.find((t) => t >= T);
+  if (bad !== undefined) throw new DiffuseError(`--t ${bad} is outside the model's schedule: timesteps are 0..${T - 1}`);
+  const source = values.data ?? trainData;
+  const needData = !noLoss || values.image === undefined;
+  if (needData && source === null) throw new DiffuseError(`the model does not record its training data; pass --data SRC (and --image FILE), or --image FILE --no-loss`);
+  const size = model.config.sampleSize;
+  let dataset: Dataset | null = null;
+  if (needData) {
+    const bundled = source === 'fashion-mnist' || source === 'mnist';
+    dataset = await loadDataset(source!, bundled ? { split: 'test' } : { imageSize: typeof size === 'number' ? size : (size?.[0] ?? 0) });
+  }
+  let image: Tensor;
+  if (values.image !== undefined) image = await readImageFlag('image', values.image);
+  else {
+    const s = dataset!.get(0);
+    image = new Tensor(s.image, [dataset!.imageSize, dataset!.imageSize, dataset!.channels]);
+  }
+  checkImages('explain', 'image', image, model);
+  mkdirSync(out, { recursive: true });
+  const wrote: string[] = [];
+
+  const f = forwardFrames({ image, timesteps, schedulerConfig, seed: flags.seed });
+  await writeForwardFigure(join(out, 'forward.png'), f);
+  wrote.push(join(out, 'forward.png'));
+
+  let bar: ProgressBar | null = null;
+  const tr = reverseTrajectory({
+    model, schedulerConfig, scheduler: flags.scheduler, steps: flags.steps ?? 50, n, frames, seed: flags.seed, guidanceScale: flags.guidanceScale,
+    ...(flags.classLabels === undefined ? {} : { classLabels: flags.classLabels }),
+    onProgress: (i, total) => {
+      bar ??= new ProgressBar({ total, label: 'trajectory', unit: 'step' });
+      bar.update(i);
+    },
+  });
+  if (process.stderr.isTTY) (bar as ProgressBar | null)?.done();
+  await writeTrajectoryFigure(join(out, 'trajectory.png'), tr);
+  await writeTrajectoryGif(join(out, 'trajectory.gif'), tr);
+  wrote.push(join(out, 'trajectory.png'), join(out, 'trajectory.gif'));
+
+  if (!noLoss) {
+    let lbar: ProgressBar | null = null;
+    const l = lossPerTimestep({
+      model, schedulerConfig, dataset: dataset!, bins, imagesPerBin: lossImages, seed: flags.seed,
+      onProgress: (i, total) => {
+        lbar ??= new ProgressBar({ total, label: 'loss per t', unit: 'batch' });
+        lbar.update(i);
+      },
+    });
+    if (process.stderr.isTTY) (lbar as ProgressBar | null)?.done();
+    await writeLossChart(join(out, 'loss-per-t.png'), l, `Training loss per timestep on ${dataset!.name}`);
+    writeJSONAtomic(join(out, 'loss-per-t.json'), l);
+    wrote.push(join(out, 'loss-per-t.png'), join(out, 'loss-per-t.json'));
+  }
+  process.stdout.write(`wrote ${wrote.join(', ')}\n`);
+}
