@@ -63,6 +63,30 @@ describe('train', () => {
     }
   });
 
+  it('resume is exact with a stateful objective: learned_range on L_vlb with importance-sampled timesteps', async () => {
+    const a = tempDir('lv-straight');
+    const b = tempDir('lv-resumed');
+    // T = 2 timesteps: both have their 10 losses well before step 12 (48 draws), so the resumed half draws by importance.
+    const lv = { ...base, unet: { ...TINY_UNET, out_channels: 2 }, numTrainTimesteps: 2, minSnrGamma: null, varianceType: 'learned_range' as const, loss: 'vlb' as const, timestepSampler: 'importance' as const };
+    try {
+      await train({ ...lv, out: a, steps: 20, saveEvery: 100, dataset: data });
+      await train({ ...lv, out: b, steps: 12, saveEvery: 100, dataset: data });
+      await train({ data: 'tiny-fashion', out: b, steps: 20, resume: true, dataset: data });
+      const ca = join(a, 'checkpoints', 'step-0000020');
+      const cb = join(b, 'checkpoints', 'step-0000020');
+      for (const [fa, fb] of filesOf(ca).map((f, i) => [f, filesOf(cb)[i]!] as const)) assert.ok(bytes(fa).equals(bytes(fb)), `${fa} differs from ${fb}`);
+      const sa = readTrainerState(ca);
+      assert.deepEqual(readTrainerState(cb).objective, sa.objective);
+      const history = (sa.objective as { importance: { history: number[][] } }).importance.history;
+      assert.ok(history.every((h) => h.length === 10), 'the importance sampler never warmed up: the test would not exercise it');
+      const mid = readTrainerState(join(b, 'checkpoints', 'step-0000012'));
+      assert.ok((mid.objective as { importance: { history: number[][] } }).importance.history.every((h) => h.length === 10), 'warm-up must be over at the resume point');
+    } finally {
+      rmSync(a, { recursive: true, force: true });
+      rmSync(b, { recursive: true, force: true });
+    }
+  });
+
   it('learns: the loss of the last steps is below that of the first', async () => {
     const d = tempDir('learn');
     try {
