@@ -38,6 +38,11 @@ export {
   generate, resolveScheduler, schedulerNames, SCHEDULER_ALIASES, IMAGE_STREAM_COUNTERS, DEFAULT_BATCH_SIZE,
   type GenerateOptions, type GenerateResult, type Trajectory, type SchedulerChoice, type ResolvedScheduler,
 } from './pipelines/generate.js';
+export { inpaint, boxMask, repaintSchedule, INPAINT_METHODS, type InpaintOptions, type InpaintResult, type InpaintMethod, type Box } from './pipelines/inpaint.js';
+export { img2img, img2imgStart, type Img2ImgOptions, type Img2ImgResult } from './pipelines/img2img.js';
+export { augment, regenerateAugmented, readAugmentManifest, modelFingerprint, type AugmentOptions, type AugmentResult, type AugmentManifest } from './pipelines/augment.js';
+export { forwardFrames, reverseTrajectory, lossPerTimestep, writeForwardFigure, writeTrajectoryFigure, writeTrajectoryGif, writeLossChart, writeComparisonFigure } from './pipelines/explain.js';
+export { type EditOptions, type ProgressCallback } from './pipelines/edit.js';
 export * from './samplers/index.js';
 export { encodeGif, writeGif, type GifOptions } from './io/gif.js';
 
