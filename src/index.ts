@@ -66,3 +66,4 @@ export { classificationAccuracyScore, CAS_STEPS, type CasOptions } from './eval/
 export { gaussianBlur, addGaussianNoise } from './eval/degrade.js';
 export { loadSampleFolder, classOfFolder, type SampleFolderSpec } from './eval/sample_folder.js';
 export { evaluateSamples, type EvaluateOptions, type EvalReport, type EvalStage, type DistributionFigures } from './eval/evaluate.js';
+export { createServer, startServer, type ServerOptions, type DiffuseServer } from './server/app.js';
