@@ -6,6 +6,7 @@
 import { ArgumentError } from '../tensor/errors.js';
 import { BETA_SCHEDULES, type BetaSchedule } from '../diffusion/schedules.js';
 import { PREDICTION_TYPES, type PredictionType } from '../diffusion/forward.js';
+import { SDE_NAMES, type SdeName } from '../sde/sde.js';
 import { checkLearnedVarianceConfig } from './objectives/learned_variance.js';
 
 /** Learning-rate schedules after the linear warm-up. */
@@ -83,6 +84,13 @@ export interface TrainConfig {
   vlbWeight: number;
   /** 'uniform', or 'importance' for loss 'vlb' (Nichol & Dhariwal eq. 17). */
   timestepSampler: TimestepSamplerType;
+  /** Continuous-time score SDE (src/sde; VP and sub-VP take beta_min/max = N betaStart/betaEnd), or null for discrete DDPM. */
+  sde: SdeName | null;
+  /** SDE training: weight the score-matching loss by g(t)^2 (likelihood weighting) instead of std(t)^2. */
+  likelihoodWeighting: boolean;
+  /** VE SDE noise range (score_sde: sigma_min 0.01; sigma_max about the largest distance between training images). */
+  sigmaMin: number;
+  sigmaMax: number;
 }
 
 /**
@@ -126,6 +134,10 @@ export const TRAIN_DEFAULTS: Readonly<Omit<TrainConfig, 'data' | 'out'>> = Objec
   loss: 'simple',
   vlbWeight: 0.001,
   timestepSampler: 'uniform',
+  sde: null,
+  likelihoodWeighting: false,
+  sigmaMin: 0.01,
+  sigmaMax: 50,
 });
 
 const KEYS = ['data', 'out', ...(Object.keys(TRAIN_DEFAULTS) as (keyof typeof TRAIN_DEFAULTS)[])] as const;
@@ -189,6 +201,11 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> & { data: strin
   int(op, 'keep', c.keep, 1);
   if (c.threads !== null) int(op, 'threads', c.threads, 1);
   if (c.timeLimit !== null) num(op, 'timeLimit', c.timeLimit, 0, Infinity, true);
+  if (c.sde !== null) oneOf(op, 'sde', c.sde, SDE_NAMES);
+  if (typeof c.likelihoodWeighting !== 'boolean') fail(op, 'likelihoodWeighting', 'true or false', c.likelihoodWeighting);
+  if (c.likelihoodWeighting && c.sde === null) fail(op, 'likelihoodWeighting', "false without an SDE (likelihood weighting is for --sde training)", true);
+  num(op, 'sigmaMin', c.sigmaMin, 0, Infinity, true);
+  num(op, 'sigmaMax', c.sigmaMax, c.sigmaMin, Infinity, true);
   oneOf(op, 'task', c.task, TRAIN_TASKS);
   int(op, 'scale', c.scale, 2);
   oneOf(op, 'varianceType', c.varianceType, TRAIN_VARIANCE_TYPES);
@@ -199,6 +216,9 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> & { data: strin
     fail(op, 'task', "'generate' when varianceType, loss or timestepSampler are not the defaults", c.task);
   }
   checkLearnedVarianceConfig(c, op);
+  if (c.sde !== null && (c.task !== 'generate' || c.varianceType !== 'fixed_small' || c.loss !== 'simple' || c.predictionType !== 'epsilon' || c.minSnrGamma !== null)) {
+    fail(op, 'sde', "null when task, varianceType, loss, predictionType or minSnrGamma are not the defaults (SDE training is its own score-matching objective)", c.sde);
+  }
   return c;
 }
 

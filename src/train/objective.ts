@@ -14,6 +14,7 @@ import type { UNet2DModel } from '../nn/unet_2d.js';
 import { addNoise } from '../diffusion/forward.js';
 import { trainingTarget, minSnrWeights, weightedMseLoss } from '../diffusion/loss.js';
 import { DDPMScheduler } from '../schedulers/ddpm.js';
+import { sdeObjective, sdeOfTrainConfig } from '../sde/objective.js';
 import type { TrainConfig } from './config.js';
 import { superresObjective } from './objectives/superres.js';
 import { learnedVarianceObjective } from './objectives/learned_variance.js';
@@ -87,6 +88,7 @@ export function ddpmObjective(cfg: Pick<TrainConfig, 'numTrainTimesteps' | 'beta
 export function objectiveFor(cfg: TrainConfig): Objective {
   switch (cfg.task) {
     case 'generate':
+      if (cfg.sde !== null) return sdeObjective(sdeOfTrainConfig(cfg, cfg.sde), cfg) as Objective;
       if (cfg.varianceType !== 'fixed_small' || cfg.loss !== 'simple' || cfg.timestepSampler !== 'uniform') return learnedVarianceObjective(cfg) as Objective;
       return ddpmObjective(cfg) as Objective;
     case 'superres':

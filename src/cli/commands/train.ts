@@ -11,6 +11,7 @@ import { TRAIN_DEFAULTS, LR_SCHEDULES, TRAIN_TASKS, TRAIN_VARIANCE_TYPES, TRAIN_
 import { train, type TrainOptions } from '../../train/trainer.js';
 import { BETA_SCHEDULES } from '../../diffusion/schedules.js';
 import { PREDICTION_TYPES } from '../../diffusion/forward.js';
+import { SDE_NAMES } from '../../sde/sde.js';
 
 export const summary = 'Train a diffusion U-Net (DDPM) on Fashion-MNIST, MNIST or an image folder.';
 
@@ -70,6 +71,13 @@ Options:
   --vlb-weight W          lambda of the hybrid loss (default ${D.vlbWeight}, the paper's)
   --timestep-sampler S    ${TIMESTEP_SAMPLERS.join(' | ')} (default ${D.timestepSampler}); importance (loss vlb only):
                           p_t ∝ sqrt(E[L_t^2]) over the last 10 losses per t, uniform until all t have 10
+  --sde S                 ${SDE_NAMES.join(' | ')}: continuous-time denoising score matching (Song et al. 2021),
+                          t ~ U(1e-5, 1); VP/sub-VP take beta_min/max = timesteps x beta-start/end (0.1, 20)
+                          and the model predicts the noise; VE: the model predicts -noise, sigma-min..max.
+                          The U-Net sees t x (timesteps - 1). Sample with \`diffuse sample --sde-sampler pc|ode\`
+  --likelihood-weighting  (--sde) weight the loss by g(t)^2 instead of std(t)^2 (a bound on the NLL)
+  --sigma-min X           (--sde ve) smallest noise std (default ${D.sigmaMin})
+  --sigma-max X           (--sde ve) largest noise std (default ${D.sigmaMax})
 
 Ctrl-C writes a checkpoint and exits; \`--resume\` continues from it. A NaN or infinite loss stops
 the run, naming the step and the last good checkpoint. When the run ends, RUN_DIR/model holds a
@@ -106,6 +114,10 @@ const OPTIONS = {
   loss: { type: 'string' },
   'vlb-weight': { type: 'string' },
   'timestep-sampler': { type: 'string' },
+  sde: { type: 'string' },
+  'likelihood-weighting': { type: 'boolean' },
+  'sigma-min': { type: 'string' },
+  'sigma-max': { type: 'string' },
 } as const;
 
 function intFlag(name: string, v: string | undefined, min: number): number | undefined {
@@ -175,7 +187,13 @@ export function parseTrainArgs(argv: string[]): TrainOptions {
     loss: enumFlag('loss', v.loss, TRAIN_LOSSES),
     vlbWeight: numFlag('vlb-weight', v['vlb-weight'], 0, Infinity, true),
     timestepSampler: enumFlag('timestep-sampler', v['timestep-sampler'], TIMESTEP_SAMPLERS),
+    sde: enumFlag('sde', v.sde, SDE_NAMES),
+    likelihoodWeighting: v['likelihood-weighting'],
+    sigmaMin: numFlag('sigma-min', v['sigma-min'], 0, Infinity, true),
+    sigmaMax: numFlag('sigma-max', v['sigma-max'], 0, Infinity, true),
   };
+  if (o.likelihoodWeighting === true && o.sde === undefined && !resume) throw new ArgumentError('--likelihood-weighting applies to --sde training only; add --sde vp|subvp|ve');
+  if ((o.sigmaMin !== undefined || o.sigmaMax !== undefined) && o.sde !== undefined && o.sde !== 've') throw new ArgumentError(`--sigma-min/--sigma-max apply to --sde ve only, found --sde ${o.sde}`);
   if (o.scale !== undefined && o.task !== 'superres') throw new ArgumentError('--scale applies to --task superres only; add --task superres or drop --scale');
   if (o.classDropout === 1) throw new ArgumentError('--class-dropout must be below 1 (1 would never show the model a label)');
   // Only flags actually given reach train(), so resume can tell "given" from "default".
