@@ -15,7 +15,9 @@
  * - fixed_small:   beta-tilde_t (log clipped at t = 0 to beta-tilde_1, as improved-diffusion);
  * - fixed_large:   beta_t, except beta-tilde_1 at t = 0 (improved-diffusion's convention, so the
  *                  decoder's variance is the posterior's, not beta_0);
- * - learned:       the model outputs log Sigma directly in its second C channels;
+ * - learned:       the model outputs Sigma itself in its second C channels (diffusers' DDPMScheduler
+ *                  convention, so a model samples and evaluates alike; improved-diffusion's LEARNED
+ *                  outputs log Sigma instead);
  * - learned_range: the model outputs v in [-1, 1]-ish; log Sigma = v' log beta_t + (1 - v') log
  *                  beta-tilde_t with v' = (v + 1) / 2 (Nichol & Dhariwal eq. 15).
  *
@@ -136,7 +138,7 @@ export class DiffusionVlb {
       case 'fixed_large':
         return [this.fixedLargeLogVariance[t]!, 0];
       case 'learned':
-        return [v, 1];
+        return [Math.log(v), 1 / v];
       case 'learned_range': {
         const maxLog = this.logBetas[t]!;
         const minLog = this.tables.posteriorLogVarianceClipped[t]!;

@@ -164,7 +164,7 @@ describe('the bound on Gaussian data (ideal model)', () => {
         for (let i = 0; i < xt.size; i++) {
           const n = Math.floor(i / per);
           out[2 * i] = idealEps(xt.data[i]!, vlb.alphasCumprod[t[n]!]!);
-          out[2 * i + 1] = exactLogVar(vlb, t[n]!);
+          out[2 * i + 1] = Math.exp(exactLogVar(vlb, t[n]!)); // 'learned': the variance itself
         }
         return f64(out, [...xt.shape.slice(0, 3), 2]);
       };
