@@ -263,7 +263,7 @@ export function lossPerTimestep(options: LossPerTimestepOptions): LossPerTimeste
       const hi = Math.floor(((b + 1) * T) / bins);
       binStart.push(lo);
       binEnd.push(hi);
-      const u = gen.uniform([per], { dtype: 'float64' }).data;
+      const u = gen.uniform([per]).data; // float32 (what the native kernels draw)
       const ts = Array.from(u, (v) => Math.min(hi - 1, lo + Math.floor(v * (hi - lo))));
       const values: number[] = [];
       for (let s = 0; s < per; s += batch) {
@@ -367,7 +367,7 @@ export async function writeForwardFigure(path: string, f: ForwardFrames): Promis
  */
 export async function writeTrajectoryFigure(path: string, tr: ReverseTrajectory): Promise<void> {
   const n = tr.images.shape[0]!;
-  const cap = (f: number): string[] => [tr.timesteps[f]! < 0 ? 'final' : `t = ${num(tr.timesteps[f]!)}`];
+  const cap = (f: number): string[] => [tr.timesteps[f]! < 0 ? 'final' : `t = ${Number.isInteger(tr.timesteps[f]!) ? tr.timesteps[f]! : tr.timesteps[f]!.toFixed(1)}`];
   const rowsOf = [];
   for (let i = 0; i < n; i++) {
     const cls = tr.classLabels === null ? '' : ` (class ${tr.classLabels[i]})`;

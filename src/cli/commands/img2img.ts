@@ -55,17 +55,19 @@ export async function run(argv: string[]): Promise<void> {
 
   const image = await readImageFlag('image', values.image);
   const { model, schedulerConfig } = loadModelArg(values.model);
-  let bar: ProgressBar | null = null;
-  const results = strengths.map((strength, k) =>
-    img2img({
+  const results = strengths.map((strength) => {
+    // One bar per strength: each runs its own number of steps.
+    let bar: ProgressBar | null = null;
+    const r = img2img({
       model, schedulerConfig, ...flags, image, strength, n,
       onProgress: (i, total) => {
-        bar ??= new ProgressBar({ total: total * strengths.length, label: 'img2img', unit: 'step' });
-        bar.update(k * total + i);
+        bar ??= new ProgressBar({ total, label: `img2img ${strength}`, unit: 'step' });
+        bar.update(i);
       },
-    }),
-  );
-  if (process.stderr.isTTY) (bar as ProgressBar | null)?.done();
+    });
+    if (process.stderr.isTTY) (bar as ProgressBar | null)?.done();
+    return r;
+  });
   const [, h, w, c] = results[0]!.images.shape as [number, number, number, number];
   // Rows: variations; columns: strengths.
   const grid = new Tensor(new Float32Array(n * strengths.length * h * w * c), [n * strengths.length, h, w, c]);
