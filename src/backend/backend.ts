@@ -42,6 +42,13 @@ export function useBackend(name: BackendName): void {
   current = name === 'native' ? nativeBackend : referenceBackend;
 }
 
+/** Installs a backend object (e.g. the profiler's timed wrapper); returns the previous one. */
+export function setBackend(b: Backend): Backend {
+  const prev = current;
+  current = b;
+  return prev;
+}
+
 /** Runs `fn` with the named backend, then restores the previous one. */
 export function withBackend<T>(name: BackendName, fn: () => T): T {
   const prev = current;

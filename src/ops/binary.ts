@@ -4,7 +4,7 @@
  * broadcast input is the output gradient summed back to that input's shape (`sumTo`).
  */
 import { Tensor } from '../tensor/tensor.js';
-import { empty } from '../tensor/create.js';
+import { emptyUninit } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
 import { expectTensor, sameDType } from '../tensor/check.js';
 import { backend } from '../backend/backend.js';
@@ -17,14 +17,14 @@ function compute(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   expectTensor(op, 'b', b);
   const dtype = sameDType(op, { a, b });
   const shape = broadcastShapes(op, { a: a.shape, b: b.shape });
-  const out = empty(shape, dtype);
+  const out = emptyUninit(shape, dtype);
   backend().binary(op, a.data, a.shape, b.data, b.shape, out.data, shape);
   return out;
 }
 
 /** -t, for gradients (no graph recording). */
 function negate(t: Tensor): Tensor {
-  const out = empty(t.shape, t.dtype);
+  const out = emptyUninit(t.shape, t.dtype);
   backend().scalar('mul', t.data, -1, 0, out.data);
   return out;
 }

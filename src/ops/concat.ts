@@ -4,7 +4,7 @@
  * axis runs through one kernel pair; each is the other's gradient.
  */
 import { Tensor, numel } from '../tensor/tensor.js';
-import { empty } from '../tensor/create.js';
+import { emptyUninit } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
 import { expectTensor, sameDType } from '../tensor/check.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
@@ -41,11 +41,11 @@ export function concat(tensors: readonly Tensor[], axis = -1): Tensor {
   outShape[ax] = sizes.reduce((s, v) => s + v, 0);
   const { outer, trailing } = slabGeometry(first.shape, ax);
   const inners = sizes.map((s) => s * trailing);
-  const y = empty(outShape, first.dtype);
+  const y = emptyUninit(outShape, first.dtype);
   backend().concat(tensors.map((t) => t.data), outer, inners, y.data);
   return recordOp('concat', y, tensors, (gy) => {
     // Only inputs that need a gradient get a buffer; the kernel skips the null slots.
-    const gxs = tensors.map((t) => (t.requiresGrad ? empty(t.shape, t.dtype) : null));
+    const gxs = tensors.map((t) => (t.requiresGrad ? emptyUninit(t.shape, t.dtype) : null));
     backend().split(gy.data, outer, inners, gxs.map((g) => g?.data ?? null));
     return gxs;
   });
@@ -72,12 +72,12 @@ export function split(x: Tensor, sizes: readonly number[], axis = -1): Tensor[] 
   const pieces = sizes.map((s) => {
     const shape = [...x.shape];
     shape[ax] = s;
-    return empty(shape, x.dtype);
+    return emptyUninit(shape, x.dtype);
   });
   backend().split(x.data, outer, inners, pieces.map((p) => p.data));
   return pieces.map((piece, k) =>
     recordOp('split', piece, [x], (gy) => {
-      const gx = empty(x.shape, x.dtype);
+      const gx = emptyUninit(x.shape, x.dtype);
       backend().concat(inners.map((_, j) => (j === k ? gy.data : null)), outer, inners, gx.data);
       return [gx];
     }),

@@ -4,7 +4,7 @@
  * into the weight's rows; repeated indices accumulate. Indices get no gradient.
  */
 import { Tensor } from '../tensor/tensor.js';
-import { empty } from '../tensor/create.js';
+import { emptyUninit } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
 import { expectRank, expectTensor } from '../tensor/check.js';
 import { ArgumentError, fmtShape } from '../tensor/errors.js';
@@ -60,10 +60,10 @@ export function embedding(weight: Tensor, indices: EmbeddingIndices): Tensor {
   expectRank('embedding', 'weight', weight, 2, '(V, D)');
   const [v, d] = weight.shape as [number, number];
   const { idx, shape } = indexArg(indices, v);
-  const y = empty([...shape, d], weight.dtype); // (...indexShape, D)
+  const y = emptyUninit([...shape, d], weight.dtype); // (...indexShape, D)
   backend().embedding(weight.data, v, d, idx, y.data);
   return recordOp('embedding', y, [weight], (gy) => {
-    const gw = empty(weight.shape, weight.dtype); // (V, D)
+    const gw = emptyUninit(weight.shape, weight.dtype); // (V, D)
     backend().embeddingBackward(gy.data, idx, v, d, gw.data);
     return [gw];
   });

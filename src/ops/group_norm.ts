@@ -10,7 +10,7 @@
  *   gGamma = sum gz * xHat,  gBeta = sum gz   (gz = dL/d(pre-activation)).
  */
 import { Tensor } from '../tensor/tensor.js';
-import { empty } from '../tensor/create.js';
+import { emptyUninit } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
 import { expectNumber, expectShape, expectTensor, sameDType } from '../tensor/check.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
@@ -49,16 +49,20 @@ function checkGroupNorm(op: string, x: unknown, groups: unknown, gamma: unknown,
 function groupNormImpl(op: 'groupNorm' | 'groupNormSilu', x: Tensor, groups: number, gamma: Tensor, beta: Tensor, eps: number): Tensor {
   const dims = checkGroupNorm(op, x, groups, gamma, beta, eps);
   const silu = op === 'groupNormSilu';
-  const y = empty(x.shape, x.dtype); // (N, H, W, C)
-  const mean = empty([dims.n, groups], x.dtype); // (N, G), saved for backward
-  const rstd = empty([dims.n, groups], x.dtype); // (N, G)
+  const y = emptyUninit(x.shape, x.dtype); // (N, H, W, C)
+  const mean = emptyUninit([dims.n, groups], x.dtype); // (N, G), saved for backward
+  const rstd = emptyUninit([dims.n, groups], x.dtype); // (N, G)
   if (x.size > 0) backend().groupNormForward(x.data, gamma.data, beta.data, dims, eps, silu, y.data, mean.data, rstd.data);
   return recordOp(op, y, [x, gamma, beta], (gy) => {
-    const gx = empty(x.shape, x.dtype);
-    const gGamma = empty(gamma.shape, x.dtype);
-    const gBeta = empty(beta.shape, x.dtype);
+    const gx = emptyUninit(x.shape, x.dtype);
+    const gGamma = emptyUninit(gamma.shape, x.dtype);
+    const gBeta = emptyUninit(beta.shape, x.dtype);
     if (x.size > 0) {
       backend().groupNormBackward(x.data, gamma.data, beta.data, mean.data, rstd.data, gy.data, dims, silu, gx.data, gGamma.data, gBeta.data);
+    } else {
+      // An empty batch: no kernel runs, and the parameter gradients are sums over nothing.
+      gGamma.data.fill(0);
+      gBeta.data.fill(0);
     }
     return [gx, gGamma, gBeta];
   });

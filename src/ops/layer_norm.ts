@@ -7,7 +7,7 @@
  *   gGamma = sum_rows gy * xHat,  gBeta = sum_rows gy.
  */
 import { Tensor } from '../tensor/tensor.js';
-import { empty } from '../tensor/create.js';
+import { emptyUninit } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
 import { expectNumber, expectTensor, sameDType } from '../tensor/check.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
@@ -40,16 +40,16 @@ export function layerNorm(x: Tensor, gamma?: Tensor | null, beta?: Tensor | null
   if (!(eps >= 0) || !Number.isFinite(eps)) throw new ArgumentError(`${op}: 'eps' must be a finite number >= 0, found ${eps}`);
 
   const rows = d === 0 ? 0 : x.size / d;
-  const y = empty(x.shape, x.dtype); // (..., D)
-  const mean = empty([rows], x.dtype); // saved for backward
-  const rstd = empty([rows], x.dtype);
+  const y = emptyUninit(x.shape, x.dtype); // (..., D)
+  const mean = emptyUninit([rows], x.dtype); // saved for backward
+  const rstd = emptyUninit([rows], x.dtype);
   if (x.size > 0) backend().layerNormForward(x.data, g?.data ?? null, b?.data ?? null, rows, d, eps, y.data, mean.data, rstd.data);
 
   const inputs = [x, ...(g ? [g] : []), ...(b ? [b] : [])];
   return recordOp(op, y, inputs, (gy) => {
-    const gx = empty(x.shape, x.dtype);
-    const gGamma = g && g.requiresGrad ? empty([d], x.dtype) : null;
-    const gBeta = b && b.requiresGrad ? empty([d], x.dtype) : null;
+    const gx = emptyUninit(x.shape, x.dtype);
+    const gGamma = g && g.requiresGrad ? emptyUninit([d], x.dtype) : null;
+    const gBeta = b && b.requiresGrad ? emptyUninit([d], x.dtype) : null;
     if (x.size > 0) {
       backend().layerNormBackward(x.data, g?.data ?? null, mean.data, rstd.data, gy.data, rows, d, gx.data, gGamma?.data ?? null, gBeta?.data ?? null);
     } else {

@@ -4,7 +4,7 @@
  * without materialising them, and each input's gradient is one pass.
  */
 import { Tensor } from '../tensor/tensor.js';
-import { empty, tensor } from '../tensor/create.js';
+import { emptyUninit, tensor } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
 import { expectShape, expectTensor, sameDType } from '../tensor/check.js';
 import { ArgumentError } from '../tensor/errors.js';
@@ -36,7 +36,7 @@ export function mseLoss(pred: Tensor, target: Tensor, reduction: Reduction = 'me
       break;
     }
     case 'none':
-      out = empty(pred.shape, dtype);
+      out = emptyUninit(pred.shape, dtype);
       backend().sqDiff(pred.data, target.data, out.data);
       scale = 2;
       break;
@@ -45,7 +45,7 @@ export function mseLoss(pred: Tensor, target: Tensor, reduction: Reduction = 'me
   }
   return recordOp('mseLoss', out, [pred, target], (gy) => {
     const grad = (sign: number): Tensor => {
-      const g = empty(pred.shape, dtype);
+      const g = emptyUninit(pred.shape, dtype);
       backend().sqDiffBackward(pred.data, target.data, gy.data, sign * scale, g.data);
       return g;
     };

@@ -6,7 +6,7 @@
  * order, so results do not depend on the thread count).
  */
 import { Tensor } from '../tensor/tensor.js';
-import { empty } from '../tensor/create.js';
+import { emptyUninit } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
 import { expectTensor } from '../tensor/check.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
@@ -70,11 +70,11 @@ export function sum(x: Tensor, axes?: number | readonly number[], keepDims = fal
   checkKeepDims('sum', keepDims);
   const ax = normalizeAxes('sum', x.rank, axes);
   const { keep, out: outShape } = reducedShapes(x, ax, keepDims);
-  const out = empty(outShape, x.dtype);
+  const out = emptyUninit(outShape, x.dtype);
   backend().reduceSum(x.data, x.shape, out.data, keep);
   return recordOp('sum', out, [x], (gy) => {
     // d sum / dx = 1 everywhere: repeat gy along the reduced axes.
-    const gx = empty(x.shape, x.dtype);
+    const gx = emptyUninit(x.shape, x.dtype);
     backend().broadcastTo(gy.data, keep, gx.data, x.shape);
     return [gx];
   });
@@ -91,12 +91,12 @@ export function mean(x: Tensor, axes?: number | readonly number[], keepDims = fa
   const ax = normalizeAxes('mean', x.rank, axes);
   const { keep, out: outShape } = reducedShapes(x, ax, keepDims);
   const count = ax.reduce((n, a) => n * x.shape[a]!, 1);
-  const out = empty(outShape, x.dtype);
+  const out = emptyUninit(outShape, x.dtype);
   backend().reduceSum(x.data, x.shape, out.data, keep);
   backend().scalar('div', out.data, count, 0, out.data);
   return recordOp('mean', out, [x], (gy) => {
     // d mean / dx = 1/count everywhere.
-    const gx = empty(x.shape, x.dtype);
+    const gx = emptyUninit(x.shape, x.dtype);
     backend().broadcastTo(gy.data, keep, gx.data, x.shape);
     backend().scalar('div', gx.data, count, 0, gx.data);
     return [gx];
@@ -112,7 +112,7 @@ export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
   expectTensor('broadcastTo', 'x', x);
   expectBroadcastsTo('broadcastTo', 'x', x.shape, shape);
   if (sameShape(x.shape, shape)) return x;
-  const out = empty(shape, x.dtype);
+  const out = emptyUninit(shape, x.dtype);
   backend().broadcastTo(x.data, x.shape, out.data, shape);
   return recordOp('broadcastTo', out, [x], (gy) => [sumTo(gy, x.shape)]);
 }
@@ -127,7 +127,7 @@ export function sumTo(x: Tensor, shape: readonly number[]): Tensor {
   expectTensor('sumTo', 'x', x);
   expectBroadcastsTo('sumTo', 'shape', shape, x.shape);
   if (sameShape(x.shape, shape)) return x;
-  const out = empty(shape, x.dtype);
+  const out = emptyUninit(shape, x.dtype);
   backend().reduceSum(x.data, x.shape, out.data, shape);
   return recordOp('sumTo', out, [x], (gy) => [broadcastTo(gy, x.shape)]);
 }

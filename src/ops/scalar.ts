@@ -3,7 +3,7 @@
  * gradients (clamp's is 0 where x is outside [lo, hi]). One native kernel family serves them all.
  */
 import { Tensor } from '../tensor/tensor.js';
-import { empty } from '../tensor/create.js';
+import { emptyUninit } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
 import { expectNumber, expectTensor } from '../tensor/check.js';
 import { ArgumentError } from '../tensor/errors.js';
@@ -13,12 +13,12 @@ import type { ScalarOp } from '../backend/kernels/binary.js';
 /** y = x (op) s (clamp: t is the upper bound), with the gradient gy * d(x op s)/dx. */
 function scalarOp(name: string, op: ScalarOp, x: Tensor, s: number, t = 0): Tensor {
   expectTensor(name, 'x', x);
-  const y = empty(x.shape, x.dtype);
+  const y = emptyUninit(x.shape, x.dtype);
   backend().scalar(op, x.data, s, t, y.data);
   return recordOp(name, y, [x], (gy) => {
     // Adding a constant passes the gradient through unchanged.
     if (op === 'add' || op === 'sub') return [gy];
-    const gx = empty(x.shape, x.dtype);
+    const gx = emptyUninit(x.shape, x.dtype);
     backend().scalarBackward(op, x.data, s, t, gy.data, gx.data);
     return [gx];
   });

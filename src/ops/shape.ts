@@ -3,7 +3,7 @@
  * gradient is the inverse permutation). Also the axis helpers the other layout ops share.
  */
 import { Tensor, numel } from '../tensor/tensor.js';
-import { empty } from '../tensor/create.js';
+import { emptyUninit } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
 import { expectTensor } from '../tensor/check.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
@@ -76,7 +76,7 @@ function permutationArg(op: string, axes: unknown, x: Tensor): number[] {
 
 /** out = x with axes reordered by the (already validated) permutation, through the kernel. */
 function permuteData(x: Tensor, axes: readonly number[]): Tensor {
-  const y = empty(axes.map((a) => x.shape[a]!), x.dtype);
+  const y = emptyUninit(axes.map((a) => x.shape[a]!), x.dtype);
   backend().permute(x.data, x.shape, axes, y.data);
   return y;
 }

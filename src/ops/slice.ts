@@ -3,7 +3,7 @@
  * with zeros back into x's shape. Runs through the concat/split kernels with one slab (outer 1).
  */
 import { Tensor, numel } from '../tensor/tensor.js';
-import { empty } from '../tensor/create.js';
+import { emptyUninit } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
 import { expectTensor } from '../tensor/check.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
@@ -26,10 +26,10 @@ export function sliceBatch(x: Tensor, start: number, end: number): Tensor {
   // The buffer as three slabs: before, the slice, after.
   const row = numel(x.shape.slice(1));
   const inners = [start * row, (end - start) * row, (n - end) * row];
-  const y = empty([end - start, ...x.shape.slice(1)], x.dtype);
+  const y = emptyUninit([end - start, ...x.shape.slice(1)], x.dtype);
   backend().split(x.data, 1, inners, [null, y.data, null]);
   return recordOp('sliceBatch', y, [x], (gy) => {
-    const gx = empty(x.shape, x.dtype);
+    const gx = emptyUninit(x.shape, x.dtype);
     backend().concat([null, gy.data, null], 1, inners, gx.data);
     return [gx];
   });

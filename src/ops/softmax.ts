@@ -4,7 +4,7 @@
  * with the gradient from the saved output: gx = y * (gy - sum(gy * y)).
  */
 import { Tensor } from '../tensor/tensor.js';
-import { empty } from '../tensor/create.js';
+import { emptyUninit } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
 import { expectTensor } from '../tensor/check.js';
 import { ShapeError, fmtShape } from '../tensor/errors.js';
@@ -21,10 +21,10 @@ export function softmax(x: Tensor): Tensor {
   if (x.rank < 1) throw new ShapeError(`${op}: input 'x' must have rank >= 1 (..., D), found shape ${fmtShape(x.shape)}`);
   const d = x.shape[x.rank - 1]!;
   const rows = d === 0 ? 0 : x.size / d;
-  const y = empty(x.shape, x.dtype);
+  const y = emptyUninit(x.shape, x.dtype);
   if (x.size > 0) backend().softmaxForward(x.data, rows, d, y.data);
   return recordOp(op, y, [x], (gy) => {
-    const gx = empty(x.shape, x.dtype);
+    const gx = emptyUninit(x.shape, x.dtype);
     if (x.size > 0) backend().softmaxBackward(y.data, gy.data, rows, d, gx.data);
     return [gx];
   });

@@ -3,7 +3,7 @@
  * One forward kernel and one derivative kernel serve them all; the gradient is gy * f'(x).
  */
 import { Tensor } from '../tensor/tensor.js';
-import { empty } from '../tensor/create.js';
+import { emptyUninit } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
 import { expectTensor } from '../tensor/check.js';
 import { backend } from '../backend/backend.js';
@@ -12,10 +12,10 @@ import type { UnaryOp } from '../backend/kernels/unary.js';
 /** y = f(x) elementwise, with its gradient. */
 export function unary(op: UnaryOp, x: Tensor): Tensor {
   expectTensor(op, 'x', x);
-  const y = empty(x.shape, x.dtype);
+  const y = emptyUninit(x.shape, x.dtype);
   backend().unary(op, x.data, y.data);
   return recordOp(op, y, [x], (gy) => {
-    const gx = empty(x.shape, x.dtype);
+    const gx = emptyUninit(x.shape, x.dtype);
     backend().unaryBackward(op, x.data, y.data, gy.data, gx.data);
     return [gx];
   });

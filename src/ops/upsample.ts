@@ -4,7 +4,7 @@
  * Its gradient sums each 2x2 block of the incoming gradient.
  */
 import { Tensor } from '../tensor/tensor.js';
-import { empty } from '../tensor/create.js';
+import { emptyUninit } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
 import { expectRank, expectTensor } from '../tensor/check.js';
 import { backend } from '../backend/backend.js';
@@ -17,10 +17,10 @@ export function upsampleNearest2x(x: Tensor): Tensor {
   expectTensor('upsampleNearest2x', 'x', x);
   expectRank('upsampleNearest2x', 'x', x, 4, '(N, H, W, C)');
   const [n, h, w, c] = x.shape as [number, number, number, number];
-  const y = empty([n, 2 * h, 2 * w, c], x.dtype); // (N, 2H, 2W, C)
+  const y = emptyUninit([n, 2 * h, 2 * w, c], x.dtype); // (N, 2H, 2W, C)
   backend().upsampleNearest2x(x.data, n, h, w, c, y.data);
   return recordOp('upsampleNearest2x', y, [x], (gy) => {
-    const gx = empty(x.shape, x.dtype); // (N, H, W, C)
+    const gx = emptyUninit(x.shape, x.dtype); // (N, H, W, C)
     backend().upsampleNearest2xBackward(gy.data, n, h, w, c, gx.data);
     return [gx];
   });

@@ -3,7 +3,7 @@
  * The gradient flows to a where the mask is true and to b elsewhere; the mask gets none.
  */
 import { Tensor } from '../tensor/tensor.js';
-import { empty, zeros } from '../tensor/create.js';
+import { emptyUninit, zeros } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
 import { expectTensor, sameDType } from '../tensor/check.js';
 import { backend } from '../backend/backend.js';
@@ -21,13 +21,13 @@ export function where(mask: Tensor, a: Tensor, b: Tensor): Tensor {
   expectTensor('where', 'b', b);
   const dtype = sameDType('where', { a, b, mask });
   const shape = broadcastShapes('where', { mask: mask.shape, a: a.shape, b: b.shape });
-  const out = empty(shape, dtype);
+  const out = emptyUninit(shape, dtype);
   backend().where(mask.data, mask.shape, a.data, a.shape, b.data, b.shape, out.data, shape);
   return recordOp('where', out, [mask, a, b], (gy) => {
     // Route gy by the same mask, with zeros on the other side, then sum back to each shape.
     const zero = zeros([], { dtype });
     const pick = (useA: boolean): Tensor => {
-      const g = empty(shape, dtype);
+      const g = emptyUninit(shape, dtype);
       if (useA) backend().where(mask.data, mask.shape, gy.data, shape, zero.data, [], g.data, shape);
       else backend().where(mask.data, mask.shape, zero.data, [], gy.data, shape, g.data, shape);
       return g;

@@ -6,6 +6,7 @@
 import { Tensor } from './tensor.js';
 import { fmtShape, ShapeError } from './errors.js';
 import { backend } from '../backend/backend.js';
+import { emptyUninit } from './create.js';
 
 /** What an op leaves on its output so gradients can flow back to its inputs. */
 export interface GradNode {
@@ -29,6 +30,21 @@ export function isGradEnabled(): boolean {
 export function noGrad<T>(fn: () => T): T {
   const prev = gradEnabled;
   gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/**
+ * Runs `fn` with graph recording on, also inside a noGrad scope (torch.enable_grad): e.g. the
+ * classifier's input gradient that classifier guidance takes in the middle of sampling.
+ * @example const g = enableGrad(() => { const x = xt.requireGrad(); f(x).backward(); return x.grad; });
+ */
+export function enableGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = true;
   try {
     return fn();
   } finally {
@@ -81,8 +97,11 @@ function addInto(dst: Tensor, src: Tensor): void {
   backend().axpy(dst.data, src.data, 1);
 }
 
-function copyOf(t: Tensor): Tensor {
-  return new Tensor(t.data.slice(), t.shape);
+/** a + b into a new buffer: one pass instead of a copy and an add. */
+function sumOf(a: Tensor, b: Tensor): Tensor {
+  const out = emptyUninit(a.shape, a.dtype);
+  backend().binary('add', a.data, a.shape, b.data, a.shape, out.data, a.shape);
+  return out;
 }
 
 /** See Tensor.backward. */
@@ -122,9 +141,7 @@ export function backward(root: Tensor, grad: Tensor | undefined, retainGraph: bo
     if (prev === undefined) grads.set(t, { g, owned: false });
     else if (prev.owned) addInto(prev.g, g);
     else {
-      const sum = copyOf(prev.g);
-      addInto(sum, g);
-      grads.set(t, { g: sum, owned: true });
+      grads.set(t, { g: sumOf(prev.g, g), owned: true });
     }
   };
 

@@ -53,13 +53,21 @@ export function empty(shape: readonly number[], dtype: DType): Tensor {
 }
 
 /**
- * An output buffer that is NOT zeroed, for kernels that write every element (conv, matmul):
- * skipping the zero fill saves a memset or a round of page faults per large tensor. Internal;
- * use `empty` unless the kernel provably overwrites the whole buffer on every path.
+ * DIFFUSE_POISON_UNINIT=1 fills every uninitialised buffer with NaN, so a test run shows any
+ * kernel that reads an output it was supposed to overwrite (run the tests with it set).
+ */
+const POISON_UNINIT = process.env.DIFFUSE_POISON_UNINIT === '1';
+
+/**
+ * An output buffer that is NOT zeroed, for kernels that write every element (every op's output:
+ * each kernel contract in backend/kernels says "overwritten"): skipping the zero fill saves a
+ * memset or a round of page faults per large tensor, and the V8 time of zeroing typed arrays.
+ * Internal; use `empty` where a kernel writes only part of its output or accumulates into it.
  */
 export function emptyUninit(shape: readonly number[], dtype: DType): Tensor {
   const n = numel(shape);
   const bytes = Buffer.allocUnsafeSlow(n * (dtype === 'float64' ? 8 : 4));
   const storage = dtype === 'float64' ? new Float64Array(bytes.buffer, bytes.byteOffset, n) : new Float32Array(bytes.buffer, bytes.byteOffset, n);
+  if (POISON_UNINIT) storage.fill(NaN);
   return new Tensor(storage, shape);
 }
