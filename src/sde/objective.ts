@@ -48,7 +48,7 @@ export function sdeObjective(sde: Sde, options: { likelihoodWeighting: boolean }
     modelChannels: (c) => ({ in: c, out: c }),
     draw(x0, gen: Generator) {
       const n = x0.shape[0]!;
-      const u = gen.uniform([n], { dtype: 'float64' }).data;
+      const u = gen.uniform([n]).data;
       const t = Float64Array.from(u, (v) => v * (SDE_T - SDE_TRAIN_EPS) + SDE_TRAIN_EPS);
       return { x0, t, noise: gen.normal(x0.shape) };
     },

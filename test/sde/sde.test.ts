@@ -80,7 +80,7 @@ for (const sde of SDES) {
     assert.ok(Math.abs(lp[0]! - ref([0.5, -1, 2])) < 1e-5);
     assert.ok(Math.abs(lp[1]! - ref([0, 1, 1])) < 1e-5);
     const d = sde.priorSample([4000], new Generator(3)).data;
-    const std = Math.sqrt(d.reduce((a, v) => a + v * v, 0) / d.length);
+    const std = Math.sqrt(Array.from(d).reduce((a, v) => a + v * v, 0) / d.length);
     assert.ok(Math.abs(std / sde.priorStd - 1) < 0.04, `prior std ${std}`);
   });
 }
