@@ -10,12 +10,13 @@ import { imageGrid, type RawImage } from '../io/png.js';
 import { generate } from '../pipelines/generate.js';
 import { inpaint } from '../pipelines/inpaint.js';
 import { img2img } from '../pipelines/img2img.js';
+import { forwardFrames } from '../pipelines/explain.js';
 import { sliceBatch } from '../ops/slice.js';
 import { Tensor } from '../tensor/tensor.js';
 import { DiffuseError } from '../tensor/errors.js';
 import type { DiffusersConfig } from '../schedulers/scheduler.js';
 import { resolveModelName } from './models.js';
-import { base64ToF32, f32ToBase64, type GenerateParams, type Img2ImgParams, type InpaintParams, type JobSpec, type SamplingParams, type WireImage } from './job_types.js';
+import { base64ToF32, f32ToBase64, type ExplainParams, type GenerateParams, type Img2ImgParams, type InpaintParams, type JobSpec, type SamplingParams, type WireImage } from './job_types.js';
 
 /** A job kind whose library pipeline is not there yet (the server answers 501). */
 export class NotImplementedError extends DiffuseError {}
@@ -154,6 +155,16 @@ function runImg2Img(spec: JobSpec, p: Img2ImgParams, ctx: ComputeContext): RawRe
   return { images: eachImage(r.images), grid: gridOf(r.images), classLabels: r.classLabels };
 }
 
+/** The forward process of one image at the requested timesteps, one noise draw for all. */
+function runExplain(p: ExplainParams, ctx: ComputeContext): RawResult {
+  const { schedulerConfig } = loadModel(ctx.modelsDir, p.model);
+  const f = forwardFrames({ image: tensorOf(p.image), timesteps: p.t, schedulerConfig, seed: p.seed });
+  ctx.onProgress({ step: 1, total: 1 });
+  const frames = eachImage(f.frames);
+  // JSON has no Infinity: SNR at abar = 1 is sent as null (infinite).
+  return { images: [wire({ data: Float32Array.from(tensorOf(p.image).data), height: p.image.height, width: p.image.width, channels: p.image.channels })], grid: gridOf(f.frames), classLabels: null, forward: { t: f.timesteps, snr: f.snr, alphaBar: f.alphaBar, frames } };
+}
+
 /**
  * Runs one job to its raw result. Throws CancelledError when `ctx.signal` aborts, and
  * NotImplementedError for a kind whose pipeline is missing.
@@ -168,8 +179,9 @@ export function runJob(spec: JobSpec, ctx: ComputeContext): RawResult {
         return runInpaint(spec, spec.params, ctx);
       case 'img2img':
         return runImg2Img(spec, spec.params, ctx);
-      case 'upscale':
       case 'explain':
+        return runExplain(spec.params, ctx);
+      case 'upscale':
         throw new NotImplementedError(`'${spec.kind}' is not available yet: its library pipeline (src/pipelines/) is not in this build`);
     }
   } catch (e) {

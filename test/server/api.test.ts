@@ -272,6 +272,22 @@ describe('diffuse serve: HTTP API', () => {
     assert.ok(maxErr <= 1.01 / 127.5, `img2img: max error ${maxErr}`);
   });
 
+  it('explain: x_t = sqrt(abar) x_0 + sqrt(1 - abar) eps, x_0 itself at abar ~ 1, SNR = abar / (1 - abar)', async () => {
+    const pixels = Buffer.from(Array.from({ length: 64 }, (_, i) => (i * 4) % 256));
+    const image = (await sharp(pixels, { raw: { width: 8, height: 8, channels: 1 } }).png().toBuffer()).toString('base64');
+    const r = await api(base, 'POST', '/api/explain', { model: 'tiny', image, t: [0, 500, 999], seed: 1 });
+    assert.equal(r.status, 202);
+    assert.equal((await waitJob(base, r.body['id'] as string))['state'], 'done');
+    const f = ((await api(base, 'GET', `/api/jobs/${r.body['id'] as string}/result`)).body['result'] as { forward: { t: number[]; snr: number[]; alphaBar: number[]; frames: string[] } }).forward;
+    assert.deepEqual(f.t, [0, 500, 999]);
+    assert.equal(f.frames.length, 3);
+    for (let i = 0; i < 3; i++) assert.ok(Math.abs(f.snr[i]! - f.alphaBar[i]! / (1 - f.alphaBar[i]!)) <= 1e-6 * f.snr[i]!);
+    assert.ok(f.snr[0]! > f.snr[1]! && f.snr[1]! > f.snr[2]!);
+    // At t = 0 (abar = 1 - 1e-4) the frame is the image up to a 1% noise: within 8 grey levels.
+    const x = await decodeImage(Buffer.from(f.frames[0]!.split(',')[1]!, 'base64'));
+    for (let k = 0; k < 64; k++) assert.ok(Math.abs(x.data[k]! - (pixels[k]! / 127.5 - 1)) < 8 / 127.5, `pixel ${k}`);
+  });
+
   it('serves the web page or says how to build it', async () => {
     const r = await fetch(`${base}/`);
     assert.ok(r.status === 200 || r.status === 503);
