@@ -25,6 +25,12 @@ export { UNet2DModel, resolveConfig, configFromJSON, configToJSON, ConfigError, 
 export * from './diffusion/schedules.js';
 export * from './diffusion/forward.js';
 export * from './diffusion/loss.js';
+export * from './diffusion/kl.js';
+export * from './diffusion/discretized_gaussian.js';
+export * from './diffusion/vlb.js';
+export * from './diffusion/vlb_bpd.js';
+export * from './diffusion/timestep_sampler.js';
+export { learnedVarianceObjective } from './train/objectives/learned_variance.js';
 export * from './schedulers/index.js';
 
 // Data and files.
