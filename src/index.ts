@@ -71,5 +71,5 @@ export { classifierAccuracy, accuracyOf, type AccuracyResult } from './eval/accu
 export { classificationAccuracyScore, CAS_STEPS, type CasOptions } from './eval/cas.js';
 export { gaussianBlur, addGaussianNoise } from './eval/degrade.js';
 export { loadSampleFolder, classOfFolder, type SampleFolderSpec } from './eval/sample_folder.js';
-export { evaluateSamples, type EvaluateOptions, type EvalReport, type EvalStage, type DistributionFigures } from './eval/evaluate.js';
+export { evaluateSamples, type EvaluateOptions, type EvalCache, type EvalReport, type EvalStage, type DistributionFigures } from './eval/evaluate.js';
 export { createServer, startServer, type ServerOptions, type DiffuseServer } from './server/app.js';

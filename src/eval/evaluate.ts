@@ -43,8 +43,21 @@ export interface EvaluateOptions {
   memorizationQuantile?: number;
   /** Seed of the KID subsets, the precision/recall subsets and the CAS classifiers (default 0). */
   seed?: number;
+  /**
+   * Reference computations to share between evaluations against the same feature net, train and
+   * test split (calibration sweeps): filled on the first call, reused on the next ones.
+   */
+  cache?: EvalCache;
   /** Progress: a stage name and its count. */
   onProgress?(stage: EvalStage, done: number, total: number): void;
+}
+
+/** What evaluateSamples can reuse between calls with the same feature net and splits. */
+export interface EvalCache {
+  /** The test split's features (N, D) and predicted classes. */
+  test?: { features: Float32Array; predictions: Int32Array };
+  /** Each test image's pixel distance to its nearest training image. */
+  testNearest?: Float64Array;
 }
 
 /** The stages reported through onProgress. */
@@ -152,8 +165,9 @@ export function evaluateSamples(samples: LabelledImages, options: EvaluateOption
   // 1. Features of the samples, the test split and the floor set (one progress count per image).
   const featTotal = n + nTest + nFloor;
   const embed = (s: LabelledImages, offset: number) => net.embed(s.images, 256, (done) => progress('features', offset + done, featTotal));
+  const cache = options.cache ?? {};
   const fs = embed(samples, 0);
-  const ft = embed(test, n);
+  const ft = (cache.test ??= embed(test, n));
   const ff = embed(floor, n + nTest);
 
   // 2. Distribution metrics against the test split; precision/recall at equal sizes.
@@ -179,7 +193,7 @@ export function evaluateSamples(samples: LabelledImages, options: EvaluateOption
   const nTrain = train.labels.length;
   const memTotal = n + nTest;
   const sampleNn = nearestDistances(samples.images.data as Float32Array, n, train.images.data as Float32Array, nTrain, px, (done) => progress('memorisation', done, memTotal));
-  const testNn = nearestDistances(test.images.data as Float32Array, nTest, train.images.data as Float32Array, nTrain, px, (done) => progress('memorisation', n + done, memTotal));
+  const testNn = (cache.testNearest ??= nearestDistances(test.images.data as Float32Array, nTest, train.images.data as Float32Array, nTrain, px, (done) => progress('memorisation', n + done, memTotal)));
   const mem = memorization(sampleNn, testNn, q);
   const testMem = memorization(testNn, testNn, q).rate;
 

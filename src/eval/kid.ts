@@ -15,7 +15,7 @@ import { ArgumentError, ShapeError } from '../tensor/errors.js';
 import { matmul } from '../ops/matmul.js';
 import { randomPermutation } from '../data/dataset.js';
 
-/** The reference implementation's defaults: 100 subsets of 1,000. */
+/** 100 subsets of (up to) 1,000 vectors from each set, the usual KID protocol. */
 export const KID_SUBSETS = 100;
 export const KID_SUBSET_SIZE = 1000;
 

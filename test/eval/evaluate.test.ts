@@ -7,7 +7,7 @@
  */
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { evaluateSamples } from '../../src/eval/evaluate.js';
+import { evaluateSamples, type EvalCache } from '../../src/eval/evaluate.js';
 import { trainFeatureNet } from '../../src/eval/train_feature_net.js';
 import { gaussianBlur, addGaussianNoise } from '../../src/eval/degrade.js';
 import { classBalancedIndices, labelledFromDataset, randomSubset, type LabelledImages } from '../../src/eval/labelled_images.js';
@@ -70,10 +70,14 @@ describe('evaluateSamples', () => {
     assert.ok(r.samples.classifierAccuracy > 0.9, `accuracy ${r.samples.classifierAccuracy}`);
   });
 
-  it('moves the Frechet distance and precision when the images are blurred; skips CAS on request', () => {
+  it('moves the Frechet distance when the images are blurred; skips CAS on request; reuses a cache', () => {
     const floorIndices = classBalancedIndices(asDataset(train), 60, 0);
     const fresh = makeSet(60, 3);
-    const sharp = evaluateSamples(fresh, { featureNet: net, train, test, floorIndices, cas: false, kidSubsets: 10 });
+    const cache: EvalCache = {};
+    const sharp = evaluateSamples(fresh, { featureNet: net, train, test, floorIndices, cas: false, kidSubsets: 10, cache });
+    assert.ok(cache.test !== undefined && cache.testNearest?.length === 150);
+    // The cached reference gives the same report as computing it afresh.
+    assert.deepEqual(evaluateSamples(fresh, { featureNet: net, train, test, floorIndices, cas: false, kidSubsets: 10 }), sharp);
     const blurred = evaluateSamples({ images: gaussianBlur(fresh.images, 1.5), labels: fresh.labels }, { featureNet: net, train, test, floorIndices, cas: false, kidSubsets: 10 });
     assert.ok(blurred.samples.frechetDistance > 2 * sharp.samples.frechetDistance, `${blurred.samples.frechetDistance} vs ${sharp.samples.frechetDistance}`);
     assert.equal(sharp.samples.cas, null);
