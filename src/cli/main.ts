@@ -18,6 +18,7 @@ import * as img2imgCommand from './commands/img2img.js';
 import * as augmentCommand from './commands/augment.js';
 import * as explainCommand from './commands/explain.js';
 import * as upscaleCommand from './commands/upscale.js';
+import * as trainClassifierCommand from './commands/train_classifier.js';
 import * as evalCommand from './commands/eval.js';
 
 /** A subcommand in its own file: its one-line summary, its --help text, and its entry point. */
@@ -27,7 +28,7 @@ export interface Command {
   run(argv: string[]): Promise<void> | void;
 }
 
-const COMMANDS: Record<string, Command> = { train: trainCommand, sample: sampleCommand, samplers: samplersCommand, plot: plotCommand, 'train-feature-net': trainFeatureNetCommand, inpaint: inpaintCommand, img2img: img2imgCommand, augment: augmentCommand, explain: explainCommand, eval: evalCommand, serve: serveCommand, worker: workerCommand, upscale: upscaleCommand };
+const COMMANDS: Record<string, Command> = { train: trainCommand, sample: sampleCommand, samplers: samplersCommand, plot: plotCommand, 'train-feature-net': trainFeatureNetCommand, inpaint: inpaintCommand, img2img: img2imgCommand, augment: augmentCommand, explain: explainCommand, eval: evalCommand, serve: serveCommand, worker: workerCommand, upscale: upscaleCommand, 'train-classifier': trainClassifierCommand };
 
 const HELP_TEMPLATE = `diffuse: diffusion models in TypeScript with native oneDNN kernels
 

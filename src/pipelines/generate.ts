@@ -18,16 +18,19 @@
 import { Tensor, allocStorage } from '../tensor/tensor.js';
 import { noGrad } from '../tensor/autograd.js';
 import { Generator } from '../tensor/random.js';
-import { ArgumentError, ShapeError } from '../tensor/errors.js';
+import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
 import { concat } from '../ops/concat.js';
 import { sliceBatch } from '../ops/slice.js';
 import { UNet2DModel } from '../nn/unet_2d.js';
 import type { DiffusersConfig, Scheduler, StepOptions } from '../schedulers/scheduler.js';
 import { SCHEDULER_CLASSES, schedulerFromConfig } from '../schedulers/index.js';
+import { DDPMScheduler } from '../schedulers/ddpm.js';
 import { SAMPLERS, isSamplerName, type SamplerInfo } from '../samplers/index.js';
 import { DiscreteSchedule, denoiserFromModel } from '../samplers/denoiser.js';
 import { karrasSigmas, exponentialSigmas, polyexponentialSigmas, SIGMA_SCHEDULES, type SigmaScheduleName } from '../samplers/sigmas.js';
 import type { SamplerOptions } from '../samplers/sampler.js';
+import { NoisyClassifier } from '../nn/noisy_classifier.js';
+import { classifierGuide, type ClassifierGuide, type GuidingClassifier } from './classifier_guidance.js';
 
 /**
  * Philox counters reserved per image: 2^40 counters (4 normals each) hold x_T and 1000 steps of
@@ -129,6 +132,18 @@ export interface GenerateOptions {
   classLabels?: number | readonly number[];
   /** Classifier-free guidance weight w (default 1: the conditional model alone; 0: unconditional). */
   guidanceScale?: number;
+  /**
+   * Classifier guidance (Dhariwal & Nichol 2021; pipelines/classifier_guidance.ts): a noise-conditional
+   * classifier steering every step towards classLabels (which unconditional models then accept too).
+   */
+  classifier?: GuidingClassifier;
+  /** The classifier guidance scale s (default 1 with a classifier). */
+  classifierScale?: number;
+  /**
+   * Extra channels concatenated to every model input, (N, H, W, Cc): SR3's upsampled low-resolution
+   * image (pipelines/superres.ts). The model's in_channels is then C + Cc; the images have C channels.
+   */
+  conditioning?: Tensor;
   /** Seed of the noise (or pass `generator`; it is advanced past every stream used). */
   seed?: number | bigint;
   generator?: Generator;
@@ -188,6 +203,9 @@ interface Plan {
   seed: bigint;
   base: bigint;
   frames: number[];
+  /** The conditioning channels (N, H, W, Cc), or null. */
+  cond: Tensor | null;
+  classifier: ClassifierGuide | null;
 }
 
 function isPosInt(v: unknown): v is number {
@@ -233,7 +251,7 @@ function plan(o: GenerateOptions): Plan {
     if (guidance !== 1) {
       throw new ArgumentError(`${op}: guidanceScale ${guidance} needs a class-conditional model with a null class, but this model is unconditional (num_class_embeds is null); leave the guidance at 1`);
     }
-    if (o.classLabels !== undefined) throw new ArgumentError(`${op}: this model is unconditional (num_class_embeds is null); do not pass classLabels`);
+    if (o.classLabels !== undefined && o.classifier === undefined) throw new ArgumentError(`${op}: this model is unconditional (num_class_embeds is null); do not pass classLabels (or steer it with a classifier)`);
   } else {
     // With guidance the last embedding is the null class, so real classes are 0..k-2.
     const guided = guidance !== 1;
@@ -303,12 +321,48 @@ function plan(o: GenerateOptions): Plan {
     if (o.samplerOptions !== undefined && (o.samplerOptions === null || typeof o.samplerOptions !== 'object')) throw new ArgumentError(`${op}: 'samplerOptions' must be an object`);
   }
   if (frames.length > 0 && loops !== o.steps) frames = [...new Set(Array.from({ length: nf! }, (_, f) => Math.round((f * loops) / (nf! - 1))))];
+  const cond = o.conditioning ?? null;
+  if (cond !== null && (!(cond instanceof Tensor) || cond.rank !== 4 || cond.shape[0] !== o.n || cond.shape[1] !== h || cond.shape[2] !== w || !(cond.shape[3]! < cfg.inChannels))) {
+    throw new ShapeError(`${op}: 'conditioning' must be (n, H, W, Cc) = (${o.n}, ${h}, ${w}, Cc) with Cc below the model's in_channels ${cfg.inChannels}, found ${cond instanceof Tensor ? fmtShape(cond.shape) : typeof cond}`);
+  }
+  const c = cfg.inChannels - (cond?.shape[3] ?? 0);
+  const classifier = planClassifier(op, o, labels, [h, w, c], resolved);
   // Each image's draws (x_T and one per model evaluation) must fit its counter stream.
-  const counters = BigInt(Math.ceil((h * w * cfg.inChannels) / 4)) * BigInt(loops + 1);
+  const counters = BigInt(Math.ceil((h * w * c) / 4)) * BigInt(loops + 1);
   if (counters > IMAGE_STREAM_COUNTERS) {
     throw new ArgumentError(`${op}: ${loops} steps of ${h}x${w}x${cfg.inChannels} noise need ${counters} Philox counters per image, more than the ${IMAGE_STREAM_COUNTERS} reserved`);
   }
-  return { n: o.n, steps: o.steps, loops, resolved, sigmas, schedule, h, w, c: cfg.inChannels, labels, nullClass, guidance, batch, seed, base, frames };
+  return { n: o.n, steps: o.steps, loops, resolved, sigmas, schedule, h, w, c, labels, nullClass, guidance, batch, seed, base, frames, cond, classifier };
+}
+
+/** Classifier guidance's checks and targets: the model's labels, else classLabels, else i mod K. */
+function planClassifier(op: string, o: GenerateOptions, labels: number[] | null, [h, w, c]: [number, number, number], resolved: ResolvedScheduler): ClassifierGuide | null {
+  if (o.classifier === undefined) {
+    if (o.classifierScale !== undefined) throw new ArgumentError(`${op}: classifierScale ${String(o.classifierScale)} needs a classifier to take gradients of (pass 'classifier', e.g. --classifier DIR)`);
+    return null;
+  }
+  const clf = o.classifier;
+  if (clf instanceof NoisyClassifier) {
+    const cc = clf.config;
+    if (cc.sampleSize !== h || cc.sampleSize !== w || cc.inChannels !== c) {
+      throw new ShapeError(`${op}: the classifier takes ${cc.sampleSize}x${cc.sampleSize}x${cc.inChannels} images but the model makes ${h}x${w}x${c}; use a classifier trained on the model's data`);
+    }
+  }
+  const k = clf instanceof NoisyClassifier ? clf.config.numClasses : clf !== null && typeof clf === 'object' ? clf.numClasses : 0;
+  let targets: number[];
+  const given = o.classLabels;
+  if (labels !== null) targets = labels;
+  else if (given === undefined) targets = Array.from({ length: o.n }, (_, i) => i % k);
+  else if (typeof given === 'number') targets = new Array<number>(o.n).fill(given);
+  else if (Array.isArray(given) && given.length === o.n) targets = [...(given as readonly number[])];
+  else throw new ArgumentError(`${op}: 'classLabels' must be one number or one per image (n = ${o.n}), found ${Array.isArray(given) ? `${given.length} labels` : typeof given}`);
+  const scale = o.classifierScale ?? 1;
+  const config = o.schedulerConfig ?? (resolved.kind === 'scheduler' ? resolved.scheduler.toConfig() : {});
+  try {
+    return classifierGuide(clf, scale, targets, config);
+  } catch (e) {
+    throw e instanceof ArgumentError ? new ArgumentError(`${op}: ${e.message}`) : e;
+  }
 }
 
 /** A sampler's sigmas over `steps`, on the model's training sigma range, ending at 0. */
@@ -339,6 +393,14 @@ function drawNoise(gens: Generator[], p: Plan, dtype: 'float32' | 'float64'): Te
   const data = allocStorage(dtype, gens.length * per);
   for (const [j, g] of gens.entries()) data.set(g.normal([1, p.h, p.w, p.c], 0, 1, { dtype }).data, j * per);
   return new Tensor(data, [gens.length, p.h, p.w, p.c]);
+}
+
+/** The first C of the 2C output channels (the prediction of a learned-variance model). */
+function predictionChannels(out: Tensor, C: number): Tensor {
+  const rows = out.size / (2 * C);
+  const data = allocStorage(out.dtype, rows * C);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < C; c++) data[r * C + c] = out.data[r * 2 * C + c]!;
+  return new Tensor(data, [...out.shape.slice(0, -1), C]);
 }
 
 /** eps_u + w (eps_c - eps_u), with the conditional half first in `out` (2B, ...). */
@@ -375,12 +437,23 @@ export function generate(options: GenerateOptions): GenerateResult {
   let done = 0;
   const guided = p.labels !== null && p.guidance !== 1;
   let timesteps: number[] = [];
+  // A learned-variance model (Nichol & Dhariwal 2021) outputs 2C channels, the prediction then the
+  // variance values: DDPMScheduler with variance_type learned/learned_range uses both; every other
+  // scheduler and every sampler gets the prediction alone (their variances are their own).
+  const keepsVariance = p.resolved.kind === 'scheduler' && p.resolved.scheduler instanceof DDPMScheduler && (p.resolved.scheduler.config.varianceType === 'learned' || p.resolved.scheduler.config.varianceType === 'learned_range');
+  const dropsVariance = model.config.outChannels === 2 * p.c && !keepsVariance;
 
   noGrad(() => {
     for (let start = 0; start < p.n; start += p.batch) {
       const b = Math.min(p.batch, p.n - start);
       const gens = Array.from({ length: b }, (_, j) => imageStream(p, start + j));
       const labels = p.labels === null ? null : p.labels.slice(start, start + b);
+      // The model's input: x_t, with the chunk's conditioning channels (repeated for a guided 2B batch).
+      const cond = p.cond === null ? null : sliceBatch(p.cond, start, start + b);
+      const forward = (xIn: Tensor, t: number, l: readonly number[] | null): Tensor => {
+        const out = model.forward(cond === null ? xIn : concat([xIn, xIn.shape[0] === b ? cond : concat([cond, cond], 0)], -1), t, l);
+        return dropsVariance ? predictionChannels(out, p.c) : out;
+      };
       const record = (s: number, xt: Tensor, x0: Tensor): void => {
         const f = p.frames.indexOf(s);
         if (f < 0) return;
@@ -399,7 +472,8 @@ export function generate(options: GenerateOptions): GenerateResult {
         for (const [s, t] of timesteps.entries()) {
           options.signal?.throwIfAborted();
           const input = scheduler.scaleModelInput(x, t);
-          const out = guided ? guide(model.forward(concat([input, input], 0), t, modelLabels), b, p.guidance) : model.forward(input, t, modelLabels);
+          let out = guided ? guide(forward(concat([input, input], 0), t, modelLabels), b, p.guidance) : forward(input, t, modelLabels);
+          if (p.classifier !== null) out = p.classifier.modelOutput(out, input, t, start);
           const stepOptions: StepOptions & { eta?: number } = { noise: drawNoise(gens, p, dtype) };
           if (options.eta !== undefined) stepOptions.eta = options.eta;
           const r = scheduler.step(out, t, x, stepOptions);
@@ -411,12 +485,13 @@ export function generate(options: GenerateOptions): GenerateResult {
       } else {
         const sigmas = p.sigmas!;
         timesteps = Array.from(sigmas.subarray(0, -1), (sg) => p.schedule!.sigmaToT(sg));
-        const denoiser = denoiserFromModel(model, {
+        const modelDenoiser = denoiserFromModel(cond === null && !dropsVariance ? model : forward, {
           schedule: p.schedule!,
           classLabels: labels,
           guidanceScale: guided ? p.guidance : 1,
           ...(guided ? { nullClass: p.nullClass } : {}),
         });
+        const denoiser = p.classifier === null ? modelDenoiser : p.classifier.denoiser(modelDenoiser, start);
         // x_T = x_0 + sigma_max n has std sqrt(sigma_max^2 + 1) for unit-variance data (diffusers' init_noise_sigma).
         const scale = Math.sqrt(sigmas[0]! ** 2 + 1);
         for (let i = 0; i < x.data.length; i++) x.data[i] = x.data[i]! * scale;

@@ -4,7 +4,7 @@
  * through the reverse process.
  */
 import { parseArgs } from 'node:util';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { generate, resolveScheduler, schedulerNames, DEFAULT_BATCH_SIZE } from '../../pipelines/generate.js';
 import { SAMPLERS, isSamplerName } from '../../samplers/index.js';
@@ -18,6 +18,8 @@ import { sliceBatch } from '../../ops/slice.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { DiffuseError } from '../../tensor/errors.js';
 import { ProgressBar } from '../progress.js';
+import { runSdeSample, sdeSampleHelp, wantsSdeSampler } from './sample_sde.js';
+import { NoisyClassifier } from '../../nn/noisy_classifier.js';
 import { bundledModel } from '../model_arg.js';
 
 export const summary = 'Generate images from a trained model (PNG grid, per-image PNGs, GIF).';
@@ -42,6 +44,11 @@ Options:
                      (default: 0, 1, 2, ... cycling over the model's classes).
   --guidance W       Classifier-free guidance weight (default 1: none; needs a class-conditional
                      model trained with a null class).
+  --classifier DIR   Classifier guidance (Dhariwal & Nichol 2021): steer towards --class with the
+                     gradient of a noise-conditional classifier ('diffuse train-classifier'; a run
+                     folder or its model/). Works with any scheduler, with or without --guidance,
+                     and on unconditional models.
+  --classifier-scale S  Its scale (default 1 with --classifier).
   --eta E            DDIM's eta (default 0: deterministic), or a stochastic sampler's noise
                      scale (default 1).
   --seed S           Seed (default 0). The same seed gives the same images, whatever --batch is.
@@ -53,7 +60,7 @@ Options:
                      reverse process.
   --frames F         Frames of the animation, evenly spaced (default 20).
   --delay MS         Milliseconds per frame (default 100; the last frame holds 1 s).
-`;
+${sdeSampleHelp}`;
 
 
 /** Pixels between the x_t and x_0 halves of an animation frame. */
@@ -89,6 +96,7 @@ function sideBySide(xt: Tensor, x0: Tensor, nrow: number | undefined): { data: F
 }
 
 export async function run(argv: string[]): Promise<void> {
+  if (wantsSdeSampler(argv)) return runSdeSample(argv);
   const { values, positionals } = parseArgs({
     args: argv,
     options: {
@@ -99,6 +107,8 @@ export async function run(argv: string[]): Promise<void> {
       n: { type: 'string' },
       class: { type: 'string' },
       guidance: { type: 'string' },
+      classifier: { type: 'string' },
+      'classifier-scale': { type: 'string' },
       eta: { type: 'string' },
       seed: { type: 'string' },
       batch: { type: 'string' },
@@ -133,6 +143,8 @@ export async function run(argv: string[]): Promise<void> {
   const frames = intFlag('frames', values.frames, 2) ?? 20;
   const delay = intFlag('delay', values.delay, 0) ?? 100;
   const guidance = numFlag('guidance', values.guidance) ?? 1;
+  const classifierScale = numFlag('classifier-scale', values['classifier-scale']);
+  if (classifierScale !== undefined && values.classifier === undefined) throw new DiffuseError('--classifier-scale needs --classifier DIR (a classifier from diffuse train-classifier)');
   const eta = numFlag('eta', values.eta);
   const etaOk = schedName === 'ddim' || schedName === 'DDIMScheduler' || (sampler !== null && sampler.stochastic);
   if (eta !== undefined && !etaOk) {
@@ -146,6 +158,8 @@ export async function run(argv: string[]): Promise<void> {
 
   const { unetDir, schedulerDir } = resolveModelDir(values.model ?? bundledModel());
   const model = UNet2DModel.fromPretrained(unetDir);
+  const clfDir = values.classifier === undefined ? null : existsSync(join(values.classifier, 'model', 'config.json')) ? join(values.classifier, 'model') : values.classifier;
+  const classifier = clfDir === null ? null : NoisyClassifier.fromPretrained(clfDir);
   const schedConfig = schedulerDir === null ? {} : readSchedulerConfig(schedulerDir);
   const resolved = resolveScheduler(schedName, schedConfig);
   const isDdpm = resolved.kind === 'scheduler' && resolved.scheduler.className === 'DDPMScheduler';
@@ -172,6 +186,7 @@ export async function run(argv: string[]): Promise<void> {
     seed,
     batchSize: batch,
     guidanceScale: guidance,
+    ...(classifier === null ? {} : { classifier, ...(classifierScale === undefined ? {} : { classifierScale }) }),
     ...(classes === undefined ? {} : { classLabels: classes }),
     ...(eta === undefined ? {} : { eta }),
     ...(values.animate === undefined ? {} : { trajectoryFrames: frames }),

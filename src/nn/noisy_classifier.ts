@@ -1,0 +1,220 @@
+/**
+ * The noise-conditional classifier of classifier guidance (Dhariwal & Nichol 2021, sec. 4 and
+ * appendix: guided-diffusion's EncoderUNetModel): the U-Net's encoder half, then pooling and a
+ * linear head, trained on noisy images x_t at random t to predict p(y | x_t, t):
+ *   emb = TimestepEmbedding(Timesteps(t));  h = conv_in(x_t);  down blocks;  mid block;
+ *   logits = Linear(mean_{H,W} SiLU(GroupNorm(h)))          (guided-diffusion's pool = 'adaptive')
+ * Built from the U-Net's own blocks (nn/unet_blocks.ts), so layer names follow diffusers'
+ * (time_embedding.linear_1, down_blocks.0.resnets.0.conv1, mid_block.attentions.0, ...).
+ * Saved like a diffusers model folder: config.json (class NoisyClassifier, snake_case fields) and
+ * diffusion_pytorch_model.safetensors (OIHW conv weights).
+ */
+import { Tensor, type DType } from '../tensor/tensor.js';
+import { Generator } from '../tensor/random.js';
+import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../tensor/errors.js';
+import { mean } from '../ops/reduce.js';
+import { Module, ModuleList } from './module.js';
+import { Conv2d, GroupNorm, Linear, withoutInit } from './layers.js';
+import { TimestepEmbedding, Timesteps, type Timestep } from './embeddings.js';
+import { AttnDownBlock2D, DownBlock2D, UNetMidBlock2D, type BlockCommon } from './unet_blocks.js';
+import { DOWN_BLOCK_TYPES, type DownBlockType } from './unet_2d.js';
+import { readDiffusersConfig, readDiffusersWeights, writeDiffusersFolder } from '../io/checkpoint.js';
+
+/** The classifier's configuration (config.json holds the snake_case names). */
+export interface NoisyClassifierConfig {
+  /** Image height = width. */
+  sampleSize: number;
+  inChannels: number;
+  numClasses: number;
+  blockOutChannels: number[];
+  downBlockTypes: DownBlockType[];
+  layersPerBlock: number;
+  /** Attention in the mid block. */
+  addAttention: boolean;
+  attentionHeadDim: number;
+  normNumGroups: number;
+  normEps: number;
+  freqShift: number;
+  flipSinToCos: boolean;
+}
+
+/** A small classifier for 28x28 Fashion-MNIST: 32/64/64 channels, attention at 7x7. */
+export const NOISY_CLASSIFIER_DEFAULTS: Readonly<NoisyClassifierConfig> = Object.freeze({
+  sampleSize: 28,
+  inChannels: 1,
+  numClasses: 10,
+  blockOutChannels: [32, 64, 64],
+  downBlockTypes: ['DownBlock2D', 'DownBlock2D', 'AttnDownBlock2D'],
+  layersPerBlock: 1,
+  addAttention: true,
+  attentionHeadDim: 8,
+  normNumGroups: 8,
+  normEps: 1e-5,
+  freqShift: 0,
+  flipSinToCos: true,
+}) as Readonly<NoisyClassifierConfig>;
+
+const SNAKE: Record<keyof NoisyClassifierConfig, string> = {
+  sampleSize: 'sample_size',
+  inChannels: 'in_channels',
+  numClasses: 'num_classes',
+  blockOutChannels: 'block_out_channels',
+  downBlockTypes: 'down_block_types',
+  layersPerBlock: 'layers_per_block',
+  addAttention: 'add_attention',
+  attentionHeadDim: 'attention_head_dim',
+  normNumGroups: 'norm_num_groups',
+  normEps: 'norm_eps',
+  freqShift: 'freq_shift',
+  flipSinToCos: 'flip_sin_to_cos',
+};
+
+/** The `_class_name` of the classifier's config.json. */
+export const NOISY_CLASSIFIER_CLASS = 'NoisyClassifier';
+
+const isPosInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1;
+
+function bad(field: keyof NoisyClassifierConfig, value: unknown, expected: string): never {
+  throw new ArgumentError(`NoisyClassifier config: '${SNAKE[field]}' is ${JSON.stringify(value)}; expected ${expected}`);
+}
+
+/**
+ * A complete, validated config from a partial one (missing fields take the defaults).
+ * @example resolveClassifierConfig({ sampleSize: 8, blockOutChannels: [8, 16], downBlockTypes: ['DownBlock2D', 'DownBlock2D'], numClasses: 3 })
+ */
+export function resolveClassifierConfig(partial: Partial<NoisyClassifierConfig> = {}): NoisyClassifierConfig {
+  if (partial === null || typeof partial !== 'object') throw new ArgumentError(`NoisyClassifier config must be an object, found ${partial === null ? 'null' : typeof partial}`);
+  for (const k of Object.keys(partial)) if (!(k in SNAKE)) throw new ArgumentError(`NoisyClassifier config: unknown field '${k}' (known: ${Object.keys(SNAKE).join(', ')})`);
+  const c = { ...NOISY_CLASSIFIER_DEFAULTS, ...partial } as NoisyClassifierConfig;
+  if (!isPosInt(c.sampleSize)) bad('sampleSize', c.sampleSize, 'an integer >= 1');
+  if (!isPosInt(c.inChannels)) bad('inChannels', c.inChannels, 'an integer >= 1');
+  if (!isPosInt(c.numClasses) || c.numClasses < 2) bad('numClasses', c.numClasses, 'an integer >= 2');
+  if (!Array.isArray(c.blockOutChannels) || c.blockOutChannels.length === 0 || !c.blockOutChannels.every(isPosInt)) bad('blockOutChannels', c.blockOutChannels, 'a non-empty list of integers >= 1');
+  const levels = c.blockOutChannels.length;
+  if (!Array.isArray(c.downBlockTypes) || c.downBlockTypes.length !== levels || !c.downBlockTypes.every((t) => (DOWN_BLOCK_TYPES as readonly string[]).includes(t))) {
+    bad('downBlockTypes', c.downBlockTypes, `${levels} block types from ${DOWN_BLOCK_TYPES.join(', ')} (one per block_out_channels entry)`);
+  }
+  if (c.sampleSize % 2 ** (levels - 1) !== 0) bad('sampleSize', c.sampleSize, `a multiple of ${2 ** (levels - 1)} (${levels - 1} halvings)`);
+  if (!isPosInt(c.layersPerBlock)) bad('layersPerBlock', c.layersPerBlock, 'an integer >= 1');
+  if (typeof c.addAttention !== 'boolean') bad('addAttention', c.addAttention, 'true or false');
+  if (!isPosInt(c.attentionHeadDim)) bad('attentionHeadDim', c.attentionHeadDim, 'an integer >= 1');
+  if (!isPosInt(c.normNumGroups) || !c.blockOutChannels.every((ch) => ch % c.normNumGroups === 0)) bad('normNumGroups', c.normNumGroups, 'an integer >= 1 dividing every block_out_channels entry');
+  if (typeof c.normEps !== 'number' || !(c.normEps > 0)) bad('normEps', c.normEps, 'a number > 0');
+  if (typeof c.freqShift !== 'number' || !Number.isFinite(c.freqShift)) bad('freqShift', c.freqShift, 'a finite number');
+  if (typeof c.flipSinToCos !== 'boolean') bad('flipSinToCos', c.flipSinToCos, 'true or false');
+  return { ...c, blockOutChannels: [...c.blockOutChannels], downBlockTypes: [...c.downBlockTypes] };
+}
+
+/** The config as config.json contents (snake_case, with _class_name). */
+export function classifierConfigToJSON(c: NoisyClassifierConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = { _class_name: NOISY_CLASSIFIER_CLASS };
+  for (const [camel, snake] of Object.entries(SNAKE)) out[snake] = c[camel as keyof NoisyClassifierConfig];
+  return out;
+}
+
+/** A validated config from config.json contents (snake_case; '_' keys ignored). */
+export function classifierConfigFromJSON(json: unknown, source = 'config.json'): NoisyClassifierConfig {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new ArgumentError(`${source}: expected a JSON object`);
+  const obj = json as Record<string, unknown>;
+  if (obj['_class_name'] !== NOISY_CLASSIFIER_CLASS) {
+    throw new ArgumentError(`${source}: '_class_name' is ${JSON.stringify(obj['_class_name'])}, expected "${NOISY_CLASSIFIER_CLASS}" (a classifier trained with 'diffuse train-classifier')`);
+  }
+  const partial: Record<string, unknown> = {};
+  for (const [camel, snake] of Object.entries(SNAKE)) if (Object.prototype.hasOwnProperty.call(obj, snake)) partial[camel] = obj[snake];
+  try {
+    return resolveClassifierConfig(partial as Partial<NoisyClassifierConfig>);
+  } catch (e) {
+    if (e instanceof ArgumentError) throw new ArgumentError(`${source}: ${e.message}`);
+    throw e;
+  }
+}
+
+/**
+ * p(y | x_t, t) as logits: the U-Net encoder (guided-diffusion's EncoderUNetModel, average pooling).
+ * @example
+ * const clf = NoisyClassifier.fromPretrained('runs/clf/model');
+ * const logits = noGrad(() => clf.forward(xt, 500)); // (N, 10)
+ */
+export class NoisyClassifier extends Module {
+  readonly config: Readonly<NoisyClassifierConfig>;
+  readonly conv_in: Conv2d;
+  readonly time_proj: Timesteps;
+  readonly time_embedding: TimestepEmbedding;
+  readonly down_blocks: ModuleList<DownBlock2D>;
+  readonly mid_block: UNetMidBlock2D;
+  readonly norm_out: GroupNorm;
+  readonly head: Linear;
+
+  constructor(config: Partial<NoisyClassifierConfig> = {}, options: { gen?: Generator } = {}) {
+    super();
+    const c = resolveClassifierConfig(config);
+    this.config = Object.freeze(c);
+    const gen = options.gen ?? new Generator(0);
+    const boc = c.blockOutChannels;
+    const levels = boc.length;
+    const tembDim = boc[0]! * 4;
+    const common: BlockCommon = { tembChannels: tembDim, resnetGroups: c.normNumGroups, resnetEps: c.normEps, dropout: 0, resnetTimeScaleShift: 'default', gen };
+    this.conv_in = this.registerModule('conv_in', new Conv2d(c.inChannels, boc[0]!, 3, { padding: 1, gen }));
+    this.time_proj = this.registerModule('time_proj', new Timesteps(boc[0]!, c.flipSinToCos, c.freqShift));
+    this.time_embedding = this.registerModule('time_embedding', new TimestepEmbedding(boc[0]!, tembDim, { gen }));
+    let outCh = boc[0]!;
+    const down = c.downBlockTypes.map((type, i) => {
+      const inCh = outCh;
+      outCh = boc[i]!;
+      const o = { ...common, inChannels: inCh, outChannels: outCh, numLayers: c.layersPerBlock, addDownsample: i !== levels - 1, downsamplePadding: 1, attentionHeadDim: Math.min(c.attentionHeadDim, outCh) };
+      return type === 'AttnDownBlock2D' ? new AttnDownBlock2D(o) : new DownBlock2D(o);
+    });
+    this.down_blocks = this.registerModule('down_blocks', new ModuleList(down));
+    this.mid_block = this.registerModule(
+      'mid_block',
+      new UNetMidBlock2D({ ...common, inChannels: outCh, addAttention: c.addAttention, attentionHeadDim: Math.min(c.attentionHeadDim, outCh), attnGroups: null }),
+    );
+    this.norm_out = this.registerModule('norm_out', new GroupNorm(c.normNumGroups, outCh, c.normEps));
+    this.head = this.registerModule('head', new Linear(outCh, c.numClasses, { gen }));
+  }
+
+  get dtype(): DType {
+    return this.conv_in.weight.dtype;
+  }
+
+  /** Logits (N, numClasses) of x_t (N, H, W, inChannels) at `timesteps` (one, or one per sample; fractional allowed). */
+  forward(x: Tensor, timesteps: Timestep): Tensor {
+    const c = this.config;
+    const op = 'NoisyClassifier.forward';
+    if (!(x instanceof Tensor)) throw new ArgumentError(`${op}: 'x' must be a Tensor (N, H, W, ${c.inChannels}), found ${x === null ? 'null' : typeof x}`);
+    const f = 2 ** (c.blockOutChannels.length - 1);
+    if (x.rank !== 4 || x.shape[3] !== c.inChannels || x.shape[1]! % f !== 0 || x.shape[2]! % f !== 0) {
+      throw new ShapeError(`${op}: input 'x' has shape ${fmtShape(x.shape)}, expected (N, H, W, ${c.inChannels}) with H and W multiples of ${f} (the classifier was trained on ${c.sampleSize}x${c.sampleSize})`);
+    }
+    if (x.dtype !== this.dtype) throw new DTypeError(`${op}: input 'x' is ${x.dtype} but the parameters are ${this.dtype}`);
+    const n = x.shape[0]!;
+    const emb = this.time_embedding.forward(this.time_proj.forward(timesteps, n, this.dtype)); // (N, 4 C0)
+    let h = this.conv_in.forward(x); // (N, H, W, C0)
+    for (const block of this.down_blocks.items) h = block.forward(h, emb).h;
+    h = this.mid_block.forward(h, emb); // (N, H / f, W / f, C)
+    const pooled = mean(this.norm_out.forwardSilu(h), [1, 2]); // (N, C)
+    return this.head.forward(pooled); // (N, K)
+  }
+
+  /** Writes config.json and the weights (diffusers' folder layout) into `dir`, each atomically. */
+  savePretrained(dir: string): void {
+    if (this.dtype !== 'float32') throw new DTypeError(`NoisyClassifier.savePretrained: the model is ${this.dtype}; cast it back with to('float32') first`);
+    writeDiffusersFolder(dir, classifierConfigToJSON(this.config as NoisyClassifierConfig), this.stateDict());
+  }
+
+  /**
+   * Loads a classifier folder written by savePretrained (config checked before the weights are read), in eval mode.
+   * @example const clf = NoisyClassifier.fromPretrained('runs/clf/model');
+   */
+  static fromPretrained(dir: string): NoisyClassifier {
+    const config = classifierConfigFromJSON(readDiffusersConfig(dir), `${dir}/config.json`);
+    const model = withoutInit(() => new NoisyClassifier(config));
+    try {
+      model.loadStateDict(readDiffusersWeights(dir), { strict: true });
+    } catch (e) {
+      if (e instanceof Error) e.message = `${dir}: ${e.message}`;
+      throw e;
+    }
+    return model.eval();
+  }
+}
