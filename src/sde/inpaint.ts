@@ -89,12 +89,13 @@ export function pcInpaint(sde: Sde, score: ScoreFn, image: Tensor, mask: Tensor,
   // x_T: the known pixels, and a prior draw N(0, priorStd^2) elsewhere.
   const z0 = noiseLike(op, image, noise).data;
   let st: PcStep = { x: new Tensor(Float32Array.from(z0, (v, i) => (keep[i] === 1 ? known[i]! : sde.priorStd * v)), image.shape), xMean: image };
+  const disc = steps === sde.N ? sde : sde.withSteps(steps);
   const ts = linspace(SDE_T, eps, steps);
   const dt = -SDE_T / steps;
   for (let i = 0; i < steps; i++) {
     const t = ts[i]!;
-    if (corrector !== 'none') st = replace(correctorStep(corrector, sde, s, st.x, t, { snr: options.snr ?? 0.16, nSteps: options.correctorSteps ?? 1, ...noise }), t);
-    if (predictor !== 'none') st = replace(predictorStep(predictor, sde, s, st.x, t, dt, noise), t);
+    if (corrector !== 'none') st = replace(correctorStep(corrector, disc, s, st.x, t, { snr: options.snr ?? 0.16, nSteps: options.correctorSteps ?? 1, ...noise }), t);
+    if (predictor !== 'none') st = replace(predictorStep(predictor, disc, s, st.x, t, dt, noise), t);
     options.callback?.({ i, t, x: st.x, xMean: st.xMean });
   }
   const out = options.denoise === false ? st.x : st.xMean;

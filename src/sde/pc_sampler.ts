@@ -77,6 +77,8 @@ export function pcSample(sde: Sde, score: ScoreFn, xT: Tensor, options: PcOption
     nfe++;
     return s(x, t);
   };
+  // The discretisation (reverse diffusion, ancestral, Langevin's alpha) follows the sampling steps.
+  const disc = steps === sde.N ? sde : sde.withSteps(steps);
   const ts = linspace(SDE_T, eps, steps);
   // score_sde's Euler-Maruyama step: dt = -T / N for each of the N grid times.
   const dt = -SDE_T / steps;
@@ -84,8 +86,8 @@ export function pcSample(sde: Sde, score: ScoreFn, xT: Tensor, options: PcOption
   let xMean = xT;
   for (let i = 0; i < steps; i++) {
     const t = ts[i]!;
-    ({ x, xMean } = correctorStep(corrector, sde, counted, x, t, { snr, nSteps, ...noise }));
-    ({ x, xMean } = predictorStep(predictor, sde, counted, x, t, dt, noise));
+    ({ x, xMean } = correctorStep(corrector, disc, counted, x, t, { snr, nSteps, ...noise }));
+    ({ x, xMean } = predictorStep(predictor, disc, counted, x, t, dt, noise));
     options.callback?.({ i, t, x, xMean });
   }
   return { x: options.denoise === false ? x : xMean, nfe };

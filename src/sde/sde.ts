@@ -70,6 +70,11 @@ export abstract class Sde {
   abstract discretize(t: number): DiscreteStep;
   /** The scheduler_config.json fields that describe this SDE (ours plus diffusers' where they exist). */
   abstract toConfig(): Record<string, unknown>;
+  /**
+   * The same SDE discretised with N steps (samplers with fewer steps than training use it, as
+   * score_sde sets N to the sampling steps; the model's time input keeps the training N).
+   */
+  abstract withSteps(N: number): Sde;
 
   /** f(x, t) = a(t) x as a tensor (in x's dtype). */
   drift(x: Tensor, t: number): Tensor {

@@ -49,6 +49,10 @@ export class SubVpSde extends Sde {
     return 1;
   }
 
+  withSteps(N: number): SubVpSde {
+    return new SubVpSde({ betaMin: this.betaMin, betaMax: this.betaMax, N });
+  }
+
   /** Euler-Maruyama with dt = T / N: f = a(t) dt x, G = g(t) sqrt(dt). */
   discretize(t: number): DiscreteStep {
     const dt = SDE_T / this.N;

@@ -68,6 +68,10 @@ export class VeSde extends Sde {
     return this.sigmaMax;
   }
 
+  withSteps(N: number): VeSde {
+    return new VeSde({ sigmaMin: this.sigmaMin, sigmaMax: this.sigmaMax, N });
+  }
+
   /** SMLD (eq. 45): f = 0, G = sqrt(sigma_i^2 - sigma_{i-1}^2) (sigma_{-1} = 0), i = round(t (N - 1)). */
   discretize(t: number): DiscreteStep {
     const i = this.stepIndex(t);

@@ -74,6 +74,10 @@ export class VpSde extends Sde {
     return 1;
   }
 
+  withSteps(N: number): VpSde {
+    return new VpSde({ betaMin: this.betaMin, betaMax: this.betaMax, N });
+  }
+
   /** DDPM (eq. 46): f = (sqrt(1 - beta_i) - 1) x, G = sqrt(beta_i), i = round(t (N - 1)). */
   discretize(t: number): DiscreteStep {
     const beta = this.discreteBetas[this.stepIndex(t)]!;

@@ -79,3 +79,12 @@ test('PC sampling rejects bad options before any work', () => {
   assert.throws(() => pcSample(sde, score, xT, { snr: -1, generator: new Generator(0) }), /snr/);
   assert.throws(() => pcSample(sde, score, xT, { predictor: 'heun' as PredictorName, generator: new Generator(0) }), /predictor must be one of/);
 });
+
+test('pcSample with fewer steps than the SDE\'s N discretises at the sampling steps (VP N = 1000 sampled in 100 steps)', () => {
+  for (const predictor of ['reverse_diffusion', 'ancestral'] as const) {
+    const sde = new VpSde();
+    const gen = new Generator(8);
+    const { x } = pcSample(sde, gaussianScore(sde), sde.priorSample(SHAPE, gen), { predictor, corrector: 'none', steps: 100, generator: gen });
+    assertGaussian(`vp ${predictor} 100 of 1000 steps`, x);
+  }
+});
