@@ -11,6 +11,7 @@
         "native/kernels/binary.cc",
         "native/kernels/layout.cc",
         "native/kernels/norm.cc",
+        "native/kernels/attention.cc",
         "native/kernels/optim.cc",
         "native/kernels/random.cc",
         "native/kernels/bench.cc"

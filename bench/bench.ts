@@ -173,9 +173,12 @@ function peakSection(): { size: number; gflops: number } {
   return { size: PEAK_SIZE, gflops: round((2 * PEAK_SIZE ** 3) / median(secs) / 1e9) };
 }
 
+/** The V8 flags `diffuse` runs with (bin/diffuse.js): GC on the main thread, not competing with the compute threads. */
+const CHILD_NODE_FLAGS = ['--single-threaded-gc'];
+
 /** Runs one section in a child process (its own peak RSS) and returns its JSON. */
 function child(args: string[]): Record<string, unknown> {
-  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
+  const r = spawnSync(process.execPath, [...CHILD_NODE_FLAGS, ...process.execArgv, fileURLToPath(import.meta.url), '--child', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
   if (r.status !== 0) throw new Error(`bench child ${args.join(' ')} failed with status ${r.status}`);
   return JSON.parse(r.stdout) as Record<string, unknown>;
 }

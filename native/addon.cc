@@ -50,6 +50,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitBinary(env, exports);
   InitLayout(env, exports);
   InitNorm(env, exports);
+  InitAttention(env, exports);
   InitOptim(env, exports);
   InitRandom(env, exports);
   InitBench(env, exports);

@@ -138,6 +138,7 @@ void InitMatmul(Napi::Env env, Napi::Object exports);
 void InitBinary(Napi::Env env, Napi::Object exports);
 void InitLayout(Napi::Env env, Napi::Object exports);
 void InitNorm(Napi::Env env, Napi::Object exports);
+void InitAttention(Napi::Env env, Napi::Object exports);
 void InitOptim(Napi::Env env, Napi::Object exports);
 void InitRandom(Napi::Env env, Napi::Object exports);
 void InitBench(Napi::Env env, Napi::Object exports);

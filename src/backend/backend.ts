@@ -12,6 +12,7 @@ import type { LayoutKernels } from './kernels/layout.js';
 import type { NormKernels } from './kernels/norm.js';
 import type { OptimKernels } from './kernels/optim.js';
 import type { RandomKernels } from './kernels/random.js';
+import type { AttentionKernels } from './kernels/attention.js';
 import { nativeBackend } from './native/index.js';
 import { referenceBackend } from './reference/index.js';
 
@@ -25,6 +26,7 @@ export interface Backend
     BinaryKernels,
     LayoutKernels,
     NormKernels,
+    AttentionKernels,
     OptimKernels,
     RandomKernels {
   readonly name: BackendName;

@@ -9,10 +9,10 @@
 import { Tensor } from '../tensor/tensor.js';
 import type { Generator } from '../tensor/random.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
-import { reshape, permute } from '../ops/shape.js';
+import { reshape } from '../ops/shape.js';
 import { add } from '../ops/binary.js';
 import { divScalar } from '../ops/scalar.js';
-import { scaledDotProductAttention } from '../ops/attention.js';
+import { multiHeadAttention } from '../ops/attention.js';
 import { Module, ModuleList } from './module.js';
 import { GroupNorm, Linear, expectPosInt } from './layers.js';
 
@@ -74,20 +74,6 @@ export class Attention extends Module {
     this.to_out = this.registerModule('to_out', new ModuleList([new Linear(this.innerDim, queryDim, options.gen ? { gen: options.gen } : {})]));
   }
 
-  /** (N, L, heads*Dh) -> (N*heads, L, Dh): heads folded into the batch (a copy unless heads = 1). */
-  #splitHeads(t: Tensor, n: number, l: number): Tensor {
-    if (this.heads === 1) return t;
-    const h = permute(reshape(t, [n, l, this.heads, this.dimHead]), [0, 2, 1, 3]); // (N, heads, L, Dh)
-    return reshape(h, [n * this.heads, l, this.dimHead]);
-  }
-
-  /** (N*heads, L, Dh) -> (N, L, heads*Dh). */
-  #mergeHeads(t: Tensor, n: number, l: number): Tensor {
-    if (this.heads === 1) return t;
-    const h = permute(reshape(t, [n, this.heads, l, this.dimHead]), [0, 2, 1, 3]); // (N, L, heads, Dh)
-    return reshape(h, [n, l, this.innerDim]);
-  }
-
   /** x (N, H, W, C) or (N, L, C) -> the same shape. */
   forward(x: Tensor): Tensor {
     if (!(x instanceof Tensor) || (x.rank !== 4 && x.rank !== 3) || x.shape[x.rank - 1] !== this.queryDim) {
@@ -100,10 +86,11 @@ export class Attention extends Module {
     // NHWC makes the (N, HW, C) token view free: no transpose as in diffusers' NCHW.
     let h = reshape(x, [n, l, c]);
     if (this.group_norm !== null) h = this.group_norm.forward(h);
-    const q = this.#splitHeads(this.to_q.forward(h), n, l);
-    const k = this.#splitHeads(this.to_k.forward(h), n, l);
-    const v = this.#splitHeads(this.to_v.forward(h), n, l);
-    const o = this.#mergeHeads(scaledDotProductAttention(q, k, v, { scale: this.scale }), n, l); // (N, L, inner)
+    // Heads stay interleaved in the channels: the fused op needs no split or merge copies.
+    const q = this.to_q.forward(h); // (N, L, heads*Dh)
+    const k = this.to_k.forward(h);
+    const v = this.to_v.forward(h);
+    const o = multiHeadAttention(q, k, v, { heads: this.heads, scale: this.scale }); // (N, L, inner)
     let y = reshape(this.to_out.at(0).forward(o), x.shape);
     if (this.residualConnection) y = add(y, x);
     if (this.rescaleOutputFactor !== 1) y = divScalar(y, this.rescaleOutputFactor);

@@ -1,11 +1,16 @@
 /**
  * Scaled dot-product attention (Vaswani et al., "Attention Is All You Need", 2017, eq. 1):
- *   attention(Q, K, V) = softmax(alpha * Q K^T) V,   alpha = 1 / sqrt(D) by default,
- * composed from `matmul` and `softmax`, so its gradient comes from theirs. Multi-head attention
- * is the caller's business: fold the heads into the batch, (B, L, heads * Dh) ->
- * (B * heads, L, Dh), call this, and unfold the result.
+ *   attention(Q, K, V) = softmax(alpha * Q K^T) V,   alpha = 1 / sqrt(D) by default.
+ * `scaledDotProductAttention` is composed from `matmul` and `softmax` (its gradient comes from
+ * theirs; heads folded into the batch by the caller). `multiHeadAttention` is the fused op the
+ * U-Net uses: heads stay interleaved in the channels as the projections produce them, one kernel
+ * per direction, and its gradient is right below it:
+ *   dV = P^T dO,  dS = P * (dO V^T - rowsum(P * dO V^T)),  dQ = alpha dS K,  dK = alpha dS^T Q.
  */
 import { Tensor } from '../tensor/tensor.js';
+import { emptyUninit } from '../tensor/create.js';
+import { recordOp } from '../tensor/autograd.js';
+import { backend } from '../backend/backend.js';
 import { expectRank, expectTensor, sameDType } from '../tensor/check.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
 import { matmul } from './matmul.js';
@@ -47,4 +52,59 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
   const scores = matmul(q, k, { transB: true, alpha: scale }); // (B, Lq, Lk)
   const weights = softmax(scores); // each query's distribution over the keys
   return matmul(weights, v); // (B, Lq, Dv)
+}
+
+export interface MultiHeadAttentionOptions {
+  /** Number of heads; the channels of q, k and v split into `heads` groups of Dh = C / heads. */
+  heads: number;
+  /** Multiplies the scores before the softmax; default 1 / sqrt(Dh). */
+  scale?: number;
+}
+
+/**
+ * Multi-head attention on interleaved heads: q (B, Lq, C), k and v (B, Lk, C), head h owning
+ * channels [h*Dh, (h+1)*Dh), Dh = C / heads; returns (B, Lq, C), each head's
+ * softmax(scale q_h k_h^T) v_h in its channels. Differentiable in q, k and v. Equal to splitting
+ * the heads into the batch and calling scaledDotProductAttention, without the four permutes.
+ * @example const o = multiHeadAttention(q, k, v, { heads: 8 }); // (N, 49, 64) each -> (N, 49, 64)
+ */
+export function multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, options: MultiHeadAttentionOptions): Tensor {
+  const op = 'multiHeadAttention';
+  expectTensor(op, 'q', q);
+  expectTensor(op, 'k', k);
+  expectTensor(op, 'v', v);
+  expectRank(op, 'q', q, 3, '(B, Lq, C)');
+  expectRank(op, 'k', k, 3, '(B, Lk, C)');
+  expectRank(op, 'v', v, 3, '(B, Lk, C)');
+  const [b, lq, c] = q.shape as [number, number, number];
+  const lk = k.shape[1]!;
+  for (const [name, t] of [['k', k], ['v', v]] as const) {
+    if (t.shape[0] !== b || t.shape[1] !== lk || t.shape[2] !== c) {
+      throw new ShapeError(`${op}: input '${name}' has shape ${fmtShape(t.shape)}, expected [${b}, ${lk}, ${c}] (batch and channels of q ${fmtShape(q.shape)}, keys of k)`);
+    }
+  }
+  const heads = options?.heads;
+  if (typeof heads !== 'number' || !Number.isInteger(heads) || heads < 1 || c % heads !== 0) {
+    throw new ArgumentError(`${op}: option 'heads' must be a positive integer dividing the channels C=${c}, found ${String(heads)}`);
+  }
+  const dh = c / heads;
+  const scale = options.scale ?? 1 / Math.sqrt(dh);
+  if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new ArgumentError(`${op}: option 'scale' must be a finite number, found ${String(scale)}`);
+  const dtype = sameDType(op, { q, k, v });
+  const dims = { b, lq, lk, heads, dh };
+  const o = emptyUninit([b, lq, c], dtype); // (B, Lq, C)
+  const p = emptyUninit([b, heads, lq, lk], dtype); // (B, heads, Lq, Lk), saved for backward
+  if (o.size > 0) backend().attentionForward(q.data, k.data, v.data, dims, scale, o.data, p.data);
+  return recordOp(op, o, [q, k, v], (go) => {
+    const gq = emptyUninit(q.shape, dtype);
+    const gk = emptyUninit(k.shape, dtype);
+    const gv = emptyUninit(v.shape, dtype);
+    if (o.size > 0) backend().attentionBackward(q.data, k.data, v.data, p.data, go.data, dims, scale, gq.data, gk.data, gv.data);
+    else {
+      // No queries: nothing flows to the keys and values.
+      gk.data.fill(0);
+      gv.data.fill(0);
+    }
+    return [gq, gk, gv];
+  });
 }

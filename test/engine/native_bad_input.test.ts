@@ -92,6 +92,15 @@ const TABLE: Record<string, Entry> = {
   },
   softmaxForward: { names: ['x', 'y', 'rows', 'd'], args: () => [f32(6), f32(6), 2, 3] },
   softmaxBackward: { names: ['y', 'gy', 'gx', 'rows', 'd'], args: () => [f32(6), f32(6), f32(6), 2, 3] },
+  // attention: b=1, lq=2, lk=3, 2 heads of 2 channels (q, o: 8 values; k, v: 12; p: 12).
+  attentionForward: {
+    names: ['q', 'k', 'v', 'o', 'p', 'b', 'lq', 'lk', 'heads', 'dh', 'scale'],
+    args: () => [f32(8), f32(12), f32(12), f32(8), f32(12), 1, 2, 3, 2, 2, 0.5],
+  },
+  attentionBackward: {
+    names: ['q', 'k', 'v', 'p', 'go', 'gq', 'gk', 'gv', 'b', 'lq', 'lk', 'heads', 'dh', 'scale'],
+    args: () => [f32(8), f32(12), f32(12), f32(12), f32(8), f32(8), f32(12), f32(12), 1, 2, 3, 2, 2, 0.5],
+  },
   adamwStep: {
     names: ['param', 'grad', 'expAvg', 'expAvgSq', 'lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'step'],
     args: () => [f32(6), f32(6), f32(6), f32(6), 1e-3, 0.9, 0.999, 1e-8, 1e-2, 1],

@@ -7,6 +7,7 @@ import { nativeMatmul } from './matmul.js';
 import { nativeBinary } from './binary.js';
 import { nativeLayout } from './layout.js';
 import { nativeNorm } from './norm.js';
+import { nativeAttention } from './attention.js';
 import { nativeOptim } from './optim.js';
 import { nativeRandom } from './random.js';
 
@@ -19,6 +20,7 @@ export const nativeBackend: Backend = {
   ...nativeBinary,
   ...nativeLayout,
   ...nativeNorm,
+  ...nativeAttention,
   ...nativeOptim,
   ...nativeRandom,
 };

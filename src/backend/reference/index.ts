@@ -7,6 +7,7 @@ import { referenceMatmul } from './matmul.js';
 import { referenceBinary } from './binary.js';
 import { referenceLayout } from './layout.js';
 import { referenceNorm } from './norm.js';
+import { referenceAttention } from './attention.js';
 import { referenceOptim } from './optim.js';
 import { referenceRandom } from './random.js';
 
@@ -19,6 +20,7 @@ export const referenceBackend: Backend = {
   ...referenceBinary,
   ...referenceLayout,
   ...referenceNorm,
+  ...referenceAttention,
   ...referenceOptim,
   ...referenceRandom,
 };
