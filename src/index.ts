@@ -49,6 +49,11 @@ export { img2img, img2imgStart, type Img2ImgOptions, type Img2ImgResult } from '
 export { augment, regenerateAugmented, readAugmentManifest, modelFingerprint, type AugmentOptions, type AugmentResult, type AugmentManifest } from './pipelines/augment.js';
 export { forwardFrames, reverseTrajectory, lossPerTimestep, writeForwardFigure, writeTrajectoryFigure, writeTrajectoryGif, writeLossChart, writeComparisonFigure } from './pipelines/explain.js';
 export { type EditOptions, type ProgressCallback } from './pipelines/edit.js';
+export { upscale, loadSuperresModel, evaluateUpscale, type UpscaleOptions, type UpscaleResult, type SuperresModel, type UpscaleEvaluation } from './pipelines/superres.js';
+export { classifierGuide, classifierLogProbGrad, type ClassifierGuide, type GuidingClassifier } from './pipelines/classifier_guidance.js';
+export { NoisyClassifier, NOISY_CLASSIFIER_DEFAULTS, resolveClassifierConfig, type NoisyClassifierConfig } from './nn/noisy_classifier.js';
+export { areaDownsample, bicubicResize, degrade } from './data/resample.js';
+export { psnr, ssim, imageQuality, type ImageQuality } from './eval/image_metrics.js';
 export * from './samplers/index.js';
 export { encodeGif, writeGif, type GifOptions } from './io/gif.js';
 
@@ -56,6 +61,8 @@ export { encodeGif, writeGif, type GifOptions } from './io/gif.js';
 export { train, TrainingError, referenceUNetConfigPath, type TrainOptions, type TrainResult, type TrainHooks, type TrainMetrics } from './train/trainer.js';
 export { TRAIN_DEFAULTS, resolveTrainConfig, type TrainConfig } from './train/config.js';
 export { resolveModelDir, latestCheckpoint, RunFolderError } from './train/checkpoint.js';
+export { superresObjective, SUPERRES_FILE, type SuperresInfo } from './train/objectives/superres.js';
+export { trainClassifier, CLASSIFIER_TRAIN_DEFAULTS, type ClassifierTrainConfig, type ClassifierMetrics } from './train/classifier_trainer.js';
 
 // Sample-quality evaluation (diffuse eval, train-feature-net).
 export { FeatureNet, DEFAULT_FEATURE_NET_CONFIG, type FeatureNetConfig } from './eval/feature_net.js';
