@@ -86,9 +86,10 @@ export async function run(argv: string[]): Promise<void> {
   });
   if (process.stderr.isTTY) (bar as ProgressBar | null)?.done();
   const seconds = (performance.now() - started) / 1000;
+  // Save first: the weights are the expensive part, the accuracies take seconds to recompute.
+  net.savePretrained(out);
   const { accuracy, perClass } = classifierAccuracy(net, test);
   const trainAcc = classifierAccuracy(net, train).accuracy;
-  net.savePretrained(out);
   const metrics = {
     dataset: data,
     test_accuracy: accuracy,
