@@ -10,6 +10,7 @@ import { DiffuseError } from '../../tensor/errors.js';
 import { inpaint, boxMask, INPAINT_METHODS, type InpaintMethod, type Box } from '../../pipelines/inpaint.js';
 import { writeComparisonFigure } from '../../pipelines/explain.js';
 import { ProgressBar } from '../progress.js';
+import { runSdeInpaint, sdeInpaintHelp } from './inpaint_sde.js';
 import { loadModelArg } from '../model_arg.js';
 import { EDIT_FLAG_HELP, EDIT_FLAG_OPTIONS, intFlag, intListFlag, parseEditFlags, readImageFlag, readMaskFlag } from '../edit_flags.js';
 
@@ -29,13 +30,13 @@ Options:
                      height in pixels); everything else is kept.
   --out FILE         The completed image (a grid of the completions with --n > 1) (required).
   --method M         replace (default: the known region, noised to each step's level, replaces
-                     the model's input at every step; any --scheduler) or repaint (Lugmayr et al.
-                     2022: DDPM steps with resampling; default --scheduler ddpm).
+                     the model's input at every step; any --scheduler), repaint (Lugmayr et al.
+                     2022: DDPM steps with resampling; default --scheduler ddpm) or sde-pc (below).
   --jump-length J    RePaint: steps to jump back up each time (default 10).
   --jump-n-sample R  RePaint: passes over each jump interval (default 10; 1 = no resampling).
   --n N              Completions of the image (default 1).
   --compare FILE     Also write input | mask | output(s) side by side as a labelled PNG.
-${EDIT_FLAG_HELP}`;
+${EDIT_FLAG_HELP}${sdeInpaintHelp}`;
 
 /** Parses --box x,y,w,h. */
 function parseBox(v: string): Box {
@@ -47,6 +48,7 @@ function parseBox(v: string): Box {
 }
 
 export async function run(argv: string[]): Promise<void> {
+  if (argv.some((a, i) => a === '--method=sde-pc' || (a === '--method' && argv[i + 1] === 'sde-pc'))) return runSdeInpaint(argv);
   const { values, positionals } = parseArgs({
     args: argv,
     options: {
