@@ -57,6 +57,9 @@ export { psnr, ssim, imageQuality, type ImageQuality } from './eval/image_metric
 export * from './samplers/index.js';
 export { encodeGif, writeGif, type GifOptions } from './io/gif.js';
 
+// Score-based SDEs: VP/sub-VP/VE, predictor-corrector and probability-flow ODE sampling, exact likelihood, inpainting.
+export * from './sde/index.js';
+
 // Training.
 export { train, TrainingError, referenceUNetConfigPath, type TrainOptions, type TrainResult, type TrainHooks, type TrainMetrics } from './train/trainer.js';
 export { TRAIN_DEFAULTS, resolveTrainConfig, type TrainConfig } from './train/config.js';
