@@ -67,6 +67,7 @@ Options:
                      sets the memorisation threshold (default ${MEMORIZATION_QUANTILE}).
   --out FILE         Also write the JSON report to FILE.
   --grid FILE        Write the first 100 evaluated images as a PNG grid.
+
 ${bpdHelp}`;
 
 function intFlag(name: string, v: string | undefined, min: number): number | undefined {
