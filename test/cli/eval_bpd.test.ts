@@ -6,7 +6,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseBpdArgs, runBpd } from '../../src/cli/commands/eval_bpd.js';
@@ -14,10 +14,12 @@ import { UNet2DModel, resolveConfig } from '../../src/nn/unet_2d.js';
 import { writeSchedulerConfig } from '../../src/io/checkpoint.js';
 import { Generator } from '../../src/tensor/random.js';
 import { ArgumentError } from '../../src/tensor/errors.js';
+import { Tensor } from '../../src/tensor/tensor.js';
+import { writePng } from '../../src/io/png.js';
 
 describe('diffuse eval --bpd', () => {
   let root = '';
-  before(() => {
+  before(async () => {
     root = mkdtempSync(join(tmpdir(), 'diffuse-bpd-'));
     const model = new UNet2DModel(
       resolveConfig({ sampleSize: 28, inChannels: 1, outChannels: 2, blockOutChannels: [4, 8], layersPerBlock: 1, normNumGroups: 2, downBlockTypes: ['DownBlock2D', 'DownBlock2D'], upBlockTypes: ['UpBlock2D', 'UpBlock2D'] }),
@@ -25,6 +27,18 @@ describe('diffuse eval --bpd', () => {
     );
     model.savePretrained(join(root, 'pipe', 'unet'));
     writeSchedulerConfig(join(root, 'pipe', 'scheduler'), { _class_name: 'DDPMScheduler', num_train_timesteps: 10, beta_start: 0.001, beta_end: 0.2, variance_type: 'learned_range' });
+    // An epsilon model with C outputs for --method ode (the VP SDE of its linear schedule), on a
+    // folder of two 4x4 images (the ODE solve costs tens of forward+backward passes).
+    const eps = new UNet2DModel(
+      resolveConfig({ sampleSize: 4, inChannels: 1, outChannels: 1, blockOutChannels: [4, 8], layersPerBlock: 1, normNumGroups: 2, downBlockTypes: ['DownBlock2D', 'DownBlock2D'], upBlockTypes: ['UpBlock2D', 'UpBlock2D'] }),
+      { gen: new Generator(1) },
+    );
+    eps.savePretrained(join(root, 'eps', 'unet'));
+    writeSchedulerConfig(join(root, 'eps', 'scheduler'), { _class_name: 'DDPMScheduler', num_train_timesteps: 1000 });
+    for (const [k, cls] of ['a', 'b'].entries()) {
+      mkdirSync(join(root, 'tiny', cls), { recursive: true });
+      await writePng(join(root, 'tiny', cls, '0.png'), new Tensor(Float32Array.from({ length: 16 }, (_, i) => ((i * 37 + k * 91) % 255) / 127.5 - 1), [4, 4, 1]));
+    }
   });
   after(() => rmSync(root, { recursive: true, force: true }));
 
@@ -71,5 +85,14 @@ describe('diffuse eval --bpd', () => {
     // A random model: the bound is positive and at least the decoder term's share.
     assert.ok(r.bpd.mean > r.decoderBpd && r.decoderBpd > 0 && r.priorBpd > 0);
     assert.ok(existsSync(plot) && readFileSync(plot).subarray(1, 4).toString() === 'PNG');
+  });
+
+  it('--method ode dispatches to the probability-flow ODE likelihood (sde/likelihood.ts)', async () => {
+    const out = join(root, 'ode.json');
+    await runBpd(['--bpd', '--model', join(root, 'eps'), '--data', join(root, 'tiny'), '--split', 'train', '--n', '2', '--method', 'ode', '--rtol', '0.1', '--atol', '0.1', '--out', out]);
+    const r = JSON.parse(readFileSync(out, 'utf8')) as { method: string; bpd: { mean: number }; meanNfe: number; perImage: number[] };
+    assert.equal(r.method, 'ode');
+    assert.equal(r.perImage.length, 2);
+    assert.ok(Number.isFinite(r.bpd.mean) && r.meanNfe > 0);
   });
 });

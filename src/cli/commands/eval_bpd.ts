@@ -204,7 +204,7 @@ async function plotTerms(path: string, r: VlbBpdResult, title: string): Promise<
     xLabel: 'timestep t (0 = decoder term L_0)',
     yLabel: 'bits/dim of L_t',
     logY: true,
-    series: [{ name: r.timestepsPerImage === r.strata.length && r.strata.every((s) => s.end - s.start === 1) ? 'L_t (exact, every t)' : 'L_t (mean over each stratum)', points: pts }],
+    series: [{ name: r.strata.every((s) => s.end - s.start === 1) ? 'L_t' : 'stratum means', points: pts }],
   });
 }
 
