@@ -9,10 +9,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { Generator } from '../../src/tensor/random.js';
-import { UNet2DModel, resolveConfig } from '../../src/nn/unet_2d.js';
+import { UNet2DModel, resolveConfig, type UNet2DConfig } from '../../src/nn/unet_2d.js';
 import { generate } from '../../src/pipelines/generate.js';
 
-const CONFIG = { sampleSize: 8, inChannels: 1, blockOutChannels: [8, 16], downBlockTypes: ['DownBlock2D', 'DownBlock2D'] as const, upBlockTypes: ['UpBlock2D', 'UpBlock2D'] as const, layersPerBlock: 1, normNumGroups: 4 };
+const CONFIG: Partial<UNet2DConfig> = { sampleSize: 8, inChannels: 1, blockOutChannels: [8, 16], downBlockTypes: ['DownBlock2D', 'DownBlock2D'], upBlockTypes: ['UpBlock2D', 'UpBlock2D'], layersPerBlock: 1, normNumGroups: 4 };
 
 function models(): { two: UNet2DModel; one: UNet2DModel } {
   const two = new UNet2DModel(resolveConfig({ ...CONFIG, outChannels: 2 }), { gen: new Generator(1) });
