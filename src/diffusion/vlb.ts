@@ -108,13 +108,11 @@ export class DiffusionVlb {
     const decoder = options.decoder ?? 'discretized_8bit';
     if (decoder !== 'discretized_8bit' && decoder !== 'gaussian') throw new ArgumentError(`${op}: decoder must be 'discretized_8bit' or 'gaussian', found ${JSON.stringify(decoder)}`);
     this.options = { clipDenoised: options.clipDenoised ?? false, stopGradMean: options.stopGradMean ?? false, decoder, predictionType: options.predictionType, varianceType: options.varianceType };
-    const T = alphasCumprod.length;
     this.alphasCumprod = alphasCumprod;
     this.betas = alphasCumprod.map((a, t) => 1 - a / (t === 0 ? 1 : alphasCumprod[t - 1]!));
     this.logBetas = this.betas.map(Math.log);
     this.tables = posteriorTables(alphasCumprod);
     this.fixedLargeLogVariance = this.logBetas.map((lb, t) => (t === 0 ? Math.log(this.tables.posteriorVariance[1]!) : lb));
-    if (T < 2) throw new ArgumentError(`${op}: needs at least 2 timesteps`);
   }
 
   /** Number of training timesteps T. */
