@@ -26,13 +26,13 @@ function normals(n: number, seed: number): Float64Array {
 
 for (const sde of SDES) {
   test(`${sde.name}: Euler-Maruyama simulation of the forward SDE reproduces the marginal mean and variance`, () => {
-    const paths = 20000;
-    const steps = 1000;
+    const paths = 10000;
+    const steps = 500;
     const z0 = normals(paths, 1);
     // x(0) ~ N(MU, S^2); VE's marginal counts the data as already perturbed by sigma_min.
     const x = Float64Array.from(z0, (z) => MU + Math.sqrt(S * S + (sde.name === 've' ? (sde as VeSde).sigmaMin ** 2 : 0)) * z);
     const gen = new Generator(2);
-    const checkpoints = new Map([[300, 0.3], [1000, 1]]);
+    const checkpoints = new Map([[150, 0.3], [500, 1]]);
     const dt = 1 / steps;
     for (let k = 0; k < steps; k++) {
       const t = k * dt;
@@ -51,9 +51,9 @@ for (const sde of SDES) {
       const { mean, std } = sde.marginal(tc);
       const trueVar = mean * mean * S * S + std * std;
       const se = Math.sqrt(trueVar / paths);
-      // Mean within 4 standard errors (plus the O(dt) bias); variance within 4% (its relative SE is sqrt(2/n) = 1%).
+      // Mean within 4 standard errors (plus the O(dt) bias); variance within 5% (its relative SE is sqrt(2/n) = 1.4%).
       assert.ok(Math.abs(m - mean * MU) < 4 * se + 2e-3, `${sde.name} t=${tc}: mean ${m} vs ${mean * MU}`);
-      assert.ok(Math.abs(v2 / trueVar - 1) < 0.04, `${sde.name} t=${tc}: variance ${v2} vs ${trueVar}`);
+      assert.ok(Math.abs(v2 / trueVar - 1) < 0.05, `${sde.name} t=${tc}: variance ${v2} vs ${trueVar}`);
     }
   });
 
