@@ -52,8 +52,8 @@ export function isSdeConfig(config: unknown): boolean {
 }
 
 /**
- * The SDE of a scheduler_config.json. `override` picks the family for a DDPM config (e.g. read a
- * DDPM model as sub-VP); an SDE config must agree with it.
+ * The SDE of a scheduler_config.json. `override` (a --sde flag) must agree with it: an SDE config
+ * names its own family, and a DDPM config is the VP SDE.
  * @example const sde = sdeFromConfig(readSchedulerConfig('models/fashion-mnist/scheduler')); // VP, 0.1..20
  */
 export function sdeFromConfig(config: unknown, override?: SdeName, source = 'scheduler_config.json'): Sde {
@@ -75,9 +75,10 @@ export function sdeFromConfig(config: unknown, override?: SdeName, source = 'sch
   }
   const prediction = c['prediction_type'] ?? 'epsilon';
   if (prediction !== 'epsilon') throw new ArgumentError(`${source}: prediction_type ${JSON.stringify(prediction)}; a DDPM model is used as a VP SDE score model only when it predicts epsilon`);
-  if (override === 've') throw new ArgumentError(`${source}: a DDPM model is a VP SDE model; --sde ve needs a model trained with the VE SDE`);
+  // The model predicts the noise of the VP marginals; read as sub-VP or VE its score would be wrong.
+  if (override !== undefined && override !== 'vp') throw new ArgumentError(`${source}: a DDPM model is a VP SDE model; --sde ${override} needs a model trained with --sde ${override}`);
   const steps = N ?? 1000;
   const betaStart = numberKey(c, 'beta_start', source) ?? 0.0001;
   const betaEnd = numberKey(c, 'beta_end', source) ?? 0.02;
-  return makeSde(override ?? 'vp', { betaMin: betaStart * steps, betaMax: betaEnd * steps, N: steps });
+  return makeSde('vp', { betaMin: betaStart * steps, betaMax: betaEnd * steps, N: steps });
 }

@@ -128,7 +128,8 @@ test('sdeFromConfig: the bundled DDPM config is the VP SDE; SDE configs round-tr
   const vp = sdeFromConfig(ddpm) as VpSde;
   assert.equal(vp.name, 'vp');
   assert.ok(Math.abs(vp.betaMin - 0.1) < 1e-12 && Math.abs(vp.betaMax - 20) < 1e-12 && vp.N === 1000);
-  assert.equal(sdeFromConfig(ddpm, 'subvp').name, 'subvp');
+  assert.equal(sdeFromConfig(ddpm, 'vp').name, 'vp');
+  assert.throws(() => sdeFromConfig(ddpm, 'subvp'), /DDPM model is a VP SDE model/);
   assert.equal(isSdeConfig(ddpm), false);
   for (const sde of [makeSde('vp', { betaMin: 0.2, betaMax: 10, N: 500 }), makeSde('subvp'), makeSde('ve', { sigmaMax: 30 })]) {
     const c = sde.toConfig();

@@ -23,7 +23,7 @@ export const sdeInpaintHelp = `
 --method sde-pc (score-SDE predictor-corrector inpainting, Song et al. 2021): after every
 predictor and corrector update the known region is replaced by the known image diffused to that
 time. Takes --model --image --mask|--box --invert-mask --out --n --seed --class --steps (default
-the SDE's N, 1000) and: --sde vp|subvp (a DDPM model's reading), --predictor ${PREDICTOR_NAMES.join('|')},
+the SDE's N, 1000) and: --sde vp|subvp|ve (checked against the model's), --predictor ${PREDICTOR_NAMES.join('|')},
 --corrector ${CORRECTOR_NAMES.join('|')}, --snr R (default 0.16), --corrector-steps K.
 `;
 

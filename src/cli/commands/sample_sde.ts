@@ -30,7 +30,7 @@ export const sdeSampleHelp = `
 Score-SDE sampling (Song et al. 2021; the model's SDE from its scheduler_config.json, a DDPM
 model with the linear schedule being the VP SDE):
   --sde-sampler S    pc (predictor-corrector) or ode (probability-flow ODE, adaptive RK45).
-  --sde S            Read a DDPM model as ${SDE_NAMES.filter((s) => s !== 've').join(' or ')} (default vp; SDE models know theirs).
+  --sde S            ${SDE_NAMES.join(' | ')}: checked against the model's SDE (a DDPM model is vp).
   --predictor P      ${PREDICTOR_NAMES.join(' | ')} (pc; default reverse_diffusion).
   --corrector C      ${CORRECTOR_NAMES.join(' | ')} (pc; default langevin; ald = annealed Langevin).
   --snr R            Corrector signal-to-noise ratio (default 0.16).
