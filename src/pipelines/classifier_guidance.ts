@@ -105,7 +105,7 @@ export function classifierGuide(classifier: GuidingClassifier, scale: number, ta
   if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new ArgumentError(`${op}: the classifier scale must be a finite number, found ${String(scale)}`);
   const k = classifier instanceof NoisyClassifier ? classifier.config.numClasses : classifier.numClasses;
   targets.forEach((y, i) => {
-    if (!Number.isInteger(y) || y < 0 || y >= k) throw new ArgumentError(`${op}: class ${i} is ${String(y)}, but the classifier knows classes 0..${k - 1} (num_classes = ${k})`);
+    if (!Number.isInteger(y) || y < 0 || y >= k) throw new ArgumentError(`${op}: the target class of image ${i} is ${String(y)}, but the classifier knows classes 0..${k - 1} (num_classes = ${k})`);
   });
   const schedule = DiscreteSchedule.fromConfig(schedulerConfig);
   const T = schedule.numTrainTimesteps;

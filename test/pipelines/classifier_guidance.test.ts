@@ -123,7 +123,7 @@ describe('classifier guidance in generate()', () => {
 
   it('bad input is refused before any work', () => {
     assert.throws(() => generate({ ...base, scheduler: 'ddim', classLabels: undefined as never, classifierScale: 2 }), (e: unknown) => e instanceof ArgumentError && /classifierScale 2 needs a classifier/.test(e.message));
-    assert.throws(() => generate({ ...base, scheduler: 'ddim', classifier, classLabels: [3, 0] }), /class 0 is 3, but the classifier knows classes 0..2/);
+    assert.throws(() => generate({ ...base, scheduler: 'ddim', classifier, classLabels: [3, 0] }), /the target class of image 0 is 3, but the classifier knows classes 0..2/);
     const big = new NoisyClassifier({ ...TINY_CLASSIFIER, sampleSize: 16 });
     assert.throws(() => generate({ ...base, scheduler: 'ddim', classifier: big }), (e: unknown) => e instanceof ShapeError && /the classifier takes 16x16x1 images but the model makes 8x8x1/.test(e.message));
     assert.throws(() => generate({ ...base, scheduler: 'ddim' }), /this model is unconditional \(num_class_embeds is null\); do not pass classLabels \(or steer it with a classifier\)/);
