@@ -45,7 +45,8 @@ Options:
   --data SRC         --eval's data (default fashion-mnist).
   --n N              --eval's image count (default 500).
   --json FILE        --eval: also write the JSON (with per-image values) to FILE.
-  --grid FILE        --eval: also write the first 8 images as rows LR | bicubic | SR3 | HR.
+  --grid FILE        --eval: also write 8 of the images (spread over the set) as rows
+                     LR | bicubic | SR3 | HR.
 `;
 
 function intFlag(name: string, v: string | undefined, min: number): number | undefined {
@@ -187,7 +188,8 @@ export async function run(argv: string[]): Promise<void> {
     const lrBig = nearest(e.lowRes, s);
     const bic = bicubicResize(e.lowRes, H, W);
     const tiles = new Float32Array(4 * k * H * W * C); // rows of LR | bicubic | SR3 | HR
-    for (let i = 0; i < k; i++) [lrBig, bic, e.images, hrT].forEach((t, j) => tiles.set(slice(t, i), (4 * i + j) * H * W * C));
+    // k images spread over the evaluated set (the bundled test splits are class-major).
+    for (let i = 0; i < k; i++) [lrBig, bic, e.images, hrT].forEach((t, j) => tiles.set(slice(t, i * Math.floor(n / k)), (4 * i + j) * H * W * C));
     await writePngGrid(v.grid, new Tensor(tiles.map((x) => Math.min(1, Math.max(-1, x))), [4 * k, H, W, C]), { nrow: 4 });
     process.stderr.write(`wrote ${v.grid} (rows: low-res | bicubic | SR3 | original)\n`);
   }
