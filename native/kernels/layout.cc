@@ -28,6 +28,16 @@ static int64_t mulSize(int64_t a, int64_t b, const char* op) {
 }
 
 // Product of an Int32Array's entries, each checked to be >= 0.
+// Entries of an Int32Array, each checked to be >= 0 (slab widths: summed, never multiplied).
+static void checkedEntries(const Napi::Int32Array& a, const char* op, const char* name, std::vector<int64_t>& out) {
+  out.resize(a.ElementLength());
+  for (size_t i = 0; i < a.ElementLength(); ++i) {
+    require(a[i] >= 0, std::string(op) + ": argument '" + name + "' has a negative entry " + std::to_string(a[i]) +
+                           " at position " + std::to_string(i));
+    out[i] = a[i];
+  }
+}
+
 static int64_t checkedDims(const Napi::Int32Array& a, const char* op, const char* name,
                            std::vector<int64_t>& dims) {
   int64_t n = 1;
@@ -176,7 +186,7 @@ static void slabCopy(const Napi::CallbackInfo& info, const char* op) {
   const size_t slabsAt = kConcat ? 0 : 3, wholeAt = kConcat ? 3 : 0;
   const int64_t outer = intArg(info, 1, op, "outer");
   std::vector<int64_t> inners;
-  checkedDims(i32Arg(info, 2, op, "inners"), op, "inners", inners);
+  checkedEntries(i32Arg(info, 2, op, "inners"), op, "inners", inners);
   int64_t total = 0;  // the width of one row of the whole buffer (inners are int32, so no overflow)
   for (int64_t v : inners) total += v;
   F32 whole = f32Arg(info, wholeAt, op, kConcat ? "out" : "x", static_cast<size_t>(mulSize(outer, total, op)));

@@ -2,6 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { concat, split } from '../../src/ops/concat.js';
+import { sliceBatch } from '../../src/ops/slice.js';
 import { tensor } from '../../src/tensor/create.js';
 import { withBackend } from '../../src/backend/backend.js';
 import { addon } from '../../src/backend/native/loader.js';
@@ -108,5 +109,17 @@ describe('split', () => {
     assert.throws(() => cat([new Float32Array(4)], 2, inners, new Float32Array(10)), /concat: argument 'xs' has 1 entries, expected 2/);
     assert.throws(() => spl(new Float32Array(10), 2, inners, [null, new Float64Array(6)]), (e: Error) => e instanceof TypeError && /split: argument 'outs\[1\]' must be a Float32Array or null, found Float64Array/.test(e.message));
     assert.throws(() => spl(new Float32Array(10), 2, Int32Array.from([2, -3]), [null, null]), /split: argument 'inners' has a negative entry -3/);
+  });
+  it('slices and joins slabs whose widths multiply past 2^63 (widths are summed, never multiplied)', () => {
+    // sliceBatch of a large batch and a concat of many inputs: five slabs of 2^13..2^17 floats.
+    const widths = [1 << 13, 1 << 17, 1 << 14, 1 << 16, 1 << 15];
+    const xs = widths.map((w, k) => new Float32Array(w).fill(k + 1));
+    const x = concat(xs.map((d, k) => tensor(d, [1, widths[k]!])), 1);
+    const back = split(x, widths, 1);
+    back.forEach((t, k) => assert.ok(t.data.every((v) => v === k + 1), `slab ${k} round-trips`));
+    const big = tensor(new Float32Array(60000 * 49).map((_, i) => i % 7), [60000, 7, 7, 1]);
+    const s = sliceBatch(big, 1000, 1064);
+    assert.deepEqual(s.shape, [64, 7, 7, 1]);
+    assert.equal(s.data[0], (1000 * 49) % 7);
   });
 });
