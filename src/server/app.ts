@@ -1,7 +1,7 @@
 /**
  * The HTTP API and web page of `diffuse serve` (fastify): every request body is checked by a JSON
  * schema and then against the model it names, a job is queued (202) or refused (400, 404, 413,
- * 429, 501), and its progress streams over Server-Sent Events with a preview of the predicted
+ * 429), and its progress streams over Server-Sent Events with a preview of the predicted
  * x_0 every few steps. The server only validates, queues and encodes: compute runs in worker
  * threads (or in `diffuse worker` processes through Redis), never on the event loop.
  */
@@ -17,8 +17,7 @@ import { resolveLimits, type Limits } from './limits.js';
 import { describeModel, listModelNames, MODEL_NAME_PATTERN, ModelNotFoundError, type ModelInfo } from './models.js';
 import { JobStore, isFinal, jobView, type Job, type JobEvent } from './jobs.js';
 import { LocalQueue, QueueFullError, type JobQueue } from './local_queue.js';
-import { f32ToBase64, type JobKind, type JobParams, type JobSpec, type SamplingParams, type WireImage } from './job_types.js';
-import { availableKinds } from './pipelines.js';
+import { f32ToBase64, JOB_KINDS, type JobKind, type JobParams, type JobSpec, type SamplingParams, type WireImage } from './job_types.js';
 
 /** Options of `createServer`. */
 export interface ServerOptions {
@@ -109,7 +108,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
     const { RedisQueue } = await import('./redis_queue.js');
     queue = await RedisQueue.connect(store, limits.queueSize, queueUrl);
   }
-  const kinds = availableKinds();
+  const kinds = [...JOB_KINDS];
 
   const app = Fastify({
     logger: options.logger ?? false,
@@ -156,8 +155,10 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
   // ---- jobs -------------------------------------------------------------------------------
 
   /** Checks the sampling fields against the model, filling defaults. */
-  function sampling(body: SamplingBody): { params: SamplingParams; info: ModelInfo } {
+  function sampling(body: SamplingBody, kind: JobKind): { params: SamplingParams; info: ModelInfo } {
     const info = modelInfo(body.model);
+    if (kind === 'upscale' && info.task !== 'superres') throw new HttpError(400, `model '${info.name}' is not a super-resolution model (no superres.json); upscale needs one trained with 'diffuse train --task superres'`);
+    if (kind !== 'upscale' && info.task === 'superres') throw new HttpError(400, `model '${info.name}' is a super-resolution model: it only upscales (POST /api/upscale)`);
     const guidance = body.guidance ?? 1;
     const classLabel = body.classLabel ?? null;
     if (classLabel !== null) {
@@ -175,7 +176,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
   }
 
   /** Decodes an uploaded image to the model's size and channels, checking its size first. */
-  async function upload(field: string, value: string, info: ModelInfo, asMask = false): Promise<WireImage> {
+  async function upload(field: string, value: string, info: ModelInfo, asMask = false, factor = 1): Promise<WireImage> {
     const b64 = value.startsWith('data:') ? value.slice(value.indexOf(',') + 1) : value;
     const bytes = Buffer.from(b64, 'base64');
     if (bytes.length > limits.maxUploadBytes) throw new HttpError(413, `'${field}' is ${bytes.length} bytes, more than the limit of ${limits.maxUploadBytes}`);
@@ -188,8 +189,11 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
     if (probe.width > limits.maxImageSide || probe.height > limits.maxImageSide) {
       throw new HttpError(413, `'${field}' is ${probe.width}x${probe.height} pixels, larger than the limit of ${limits.maxImageSide} per side`);
     }
-    const [mh, mw] = info.sampleSize ?? [28, 28];
-    if (mh !== mw) throw new HttpError(400, `model '${info.name}' makes ${mh}x${mw} images; uploads are supported for square models only`);
+    const [sh, sw] = info.sampleSize ?? [28, 28];
+    if (sh !== sw) throw new HttpError(400, `model '${info.name}' makes ${sh}x${sw} images; uploads are supported for square models only`);
+    // An upscale input is the model's size divided by its factor.
+    const mh = Math.round(sh / factor);
+    const mw = mh;
     // An image of the model's size is taken as it is; others are resized and center-cropped.
     const img = await decodeImage(bytes, probe.width === mw && probe.height === mh ? {} : { size: mh });
     const c = asMask ? 1 : info.channels;
@@ -208,9 +212,6 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
   }
 
   async function enqueue(reply: FastifyReply, job: JobParams, summary: Record<string, unknown>): Promise<FastifyReply> {
-    if (!kinds.includes(job.kind)) {
-      return reply.code(501).send({ error: `'${job.kind}' is not available in this build: its library pipeline is missing (src/pipelines/${job.kind}.ts)` });
-    }
     const record = store.create(job.kind, summary);
     const spec = { ...job, id: record.id, maxTimelineFrames: limits.maxTimelineFrames, ...(options.previewEvery === undefined ? {} : { previewEvery: options.previewEvery }) } as JobSpec;
     try {
@@ -227,13 +228,13 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
   });
 
   app.post<{ Body: SamplingBody & { n?: number } }>('/api/generate', routeOf('generate', { n: { type: 'integer', minimum: 1, maximum: limits.maxImages } }), async (req, reply) => {
-    const { params } = sampling(req.body);
+    const { params } = sampling(req.body, 'generate');
     const n = req.body.n ?? 1;
     return enqueue(reply, { kind: 'generate', params: { ...params, n } }, { ...params, n });
   });
 
   app.post<{ Body: SamplingBody & { image: string; mask: string } }>('/api/inpaint', routeOf('inpaint', { image: imageField(limits), mask: imageField(limits) }, ['image', 'mask']), async (req, reply) => {
-    const { params, info } = sampling(req.body);
+    const { params, info } = sampling(req.body, 'inpaint');
     const image = await upload('image', req.body.image, info);
     const mask = await upload('mask', req.body.mask, info, true);
     return enqueue(reply, { kind: 'inpaint', params: { ...params, image, mask } }, { ...params });
@@ -243,7 +244,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
     '/api/img2img',
     routeOf('img2img', { image: imageField(limits), strength: { type: 'number', exclusiveMinimum: 0, maximum: 1 } }, ['image']),
     async (req, reply) => {
-      const { params, info } = sampling(req.body);
+      const { params, info } = sampling(req.body, 'img2img');
       const image = await upload('image', req.body.image, info);
       const strength = req.body.strength ?? 0.6;
       return enqueue(reply, { kind: 'img2img', params: { ...params, image, strength } }, { ...params, strength });
@@ -251,9 +252,10 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
   );
 
   app.post<{ Body: SamplingBody & { image: string } }>('/api/upscale', routeOf('upscale', { image: imageField(limits) }, ['image']), async (req, reply) => {
-    const { params, info } = sampling(req.body);
-    const image = await upload('image', req.body.image, info);
-    return enqueue(reply, { kind: 'upscale', params: { ...params, image } }, { ...params });
+    const { params, info } = sampling(req.body, 'upscale');
+    const scale = info.scale!;
+    const image = await upload('image', req.body.image, info, false, scale);
+    return enqueue(reply, { kind: 'upscale', params: { ...params, image, scale } }, { ...params, scale });
   });
 
   app.post<{ Body: { model: string; image: string; t: number[]; seed?: number } }>(

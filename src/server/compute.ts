@@ -11,15 +11,13 @@ import { generate } from '../pipelines/generate.js';
 import { inpaint } from '../pipelines/inpaint.js';
 import { img2img } from '../pipelines/img2img.js';
 import { forwardFrames } from '../pipelines/explain.js';
+import { upscale } from '../pipelines/superres.js';
 import { sliceBatch } from '../ops/slice.js';
 import { Tensor } from '../tensor/tensor.js';
 import { DiffuseError } from '../tensor/errors.js';
 import type { DiffusersConfig } from '../schedulers/scheduler.js';
 import { resolveModelName } from './models.js';
-import { base64ToF32, f32ToBase64, type ExplainParams, type GenerateParams, type Img2ImgParams, type InpaintParams, type JobSpec, type SamplingParams, type WireImage } from './job_types.js';
-
-/** A job kind whose library pipeline is not there yet (the server answers 501). */
-export class NotImplementedError extends DiffuseError {}
+import { base64ToF32, f32ToBase64, type ExplainParams, type GenerateParams, type Img2ImgParams, type InpaintParams, type JobSpec, type SamplingParams, type UpscaleParams, type WireImage } from './job_types.js';
 
 /** The job was cancelled (the signal's reason). */
 export class CancelledError extends DiffuseError {}
@@ -155,6 +153,29 @@ function runImg2Img(spec: JobSpec, p: Img2ImgParams, ctx: ComputeContext): RawRe
   return { images: eachImage(r.images), grid: gridOf(r.images), classLabels: r.classLabels };
 }
 
+/** SR3: the low-resolution upload, upsampled and refined by the super-resolution model. */
+function runUpscale(spec: JobSpec, p: UpscaleParams, ctx: ComputeContext): RawResult {
+  const { model, schedulerConfig } = loadModel(ctx.modelsDir, p.model);
+  let every = 1;
+  const r = upscale({
+    model,
+    schedulerConfig,
+    scale: p.scale,
+    image: tensorOf(p.image),
+    scheduler: p.sampler,
+    steps: p.steps,
+    seed: p.seed,
+    ...(p.eta === undefined ? {} : { eta: p.eta }),
+    signal: ctx.signal,
+    onStep: (i, total, _xt, x0) => {
+      if (i === 1) every = previewInterval(total, spec.previewEvery);
+      if (i % every === 0 || i === total) ctx.onProgress({ step: i, total, preview: { x0: gridOf(x0) } });
+      else ctx.onProgress({ step: i, total });
+    },
+  });
+  return { images: eachImage(r.images), grid: gridOf(r.images), classLabels: null };
+}
+
 /** The forward process of one image at the requested timesteps, one noise draw for all. */
 function runExplain(p: ExplainParams, ctx: ComputeContext): RawResult {
   const { schedulerConfig } = loadModel(ctx.modelsDir, p.model);
@@ -166,8 +187,7 @@ function runExplain(p: ExplainParams, ctx: ComputeContext): RawResult {
 }
 
 /**
- * Runs one job to its raw result. Throws CancelledError when `ctx.signal` aborts, and
- * NotImplementedError for a kind whose pipeline is missing.
+ * Runs one job to its raw result. Throws CancelledError when `ctx.signal` aborts.
  */
 export function runJob(spec: JobSpec, ctx: ComputeContext): RawResult {
   try {
@@ -182,7 +202,7 @@ export function runJob(spec: JobSpec, ctx: ComputeContext): RawResult {
       case 'explain':
         return runExplain(spec.params, ctx);
       case 'upscale':
-        throw new NotImplementedError(`'${spec.kind}' is not available yet: its library pipeline (src/pipelines/) is not in this build`);
+        return runUpscale(spec, spec.params, ctx);
     }
   } catch (e) {
     if (ctx.signal.aborted) throw new CancelledError('cancelled');

@@ -57,7 +57,10 @@ export interface Img2ImgParams extends SamplingParams {
 }
 
 export interface UpscaleParams extends SamplingParams {
+  /** The low-resolution image: the model's size divided by `scale`. */
   image: WireImage;
+  /** The model's factor (superres.json). */
+  scale: number;
 }
 
 export interface ExplainParams {

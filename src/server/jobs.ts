@@ -27,7 +27,7 @@ export interface Job {
   progress: Progress | null;
   result: JobResult | null;
   error: string | null;
-  /** 'not_implemented' for a kind without its pipeline, 'invalid' for bad input found by the library. */
+  /** 'invalid' for bad input found by the library, 'internal' for anything else. */
   errorKind: string | null;
 }
 

@@ -12,6 +12,7 @@ import { readDiffusersConfig, readSchedulerConfig, readJSONFile } from '../io/ch
 import { configFromJSON, type UNet2DConfig } from '../nn/unet_2d.js';
 import { FASHION_MNIST_CLASSES, MNIST_CLASSES } from '../data/index.js';
 import { DiffuseError } from '../tensor/errors.js';
+import { SUPERRES_FILE } from '../train/objectives/superres.js';
 
 /** A model name: a folder name of letters, digits, '.', '_' and '-', not starting with '.'. */
 export const MODEL_NAME_PATTERN = '^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$';
@@ -23,6 +24,10 @@ export class ModelNotFoundError extends DiffuseError {}
 /** What a client sees of a model. */
 export interface ModelInfo {
   name: string;
+  /** What it does: 'generate' (sample, inpaint, img2img), or 'superres' (an SR3 model: upscale only). */
+  task: 'generate' | 'superres';
+  /** A super-resolution model's factor (its inputs are sampleSize / scale), else null. */
+  scale: number | null;
   /** (height, width) of the images it makes, or null if the config leaves it open. */
   sampleSize: [number, number] | null;
   channels: number;
@@ -103,6 +108,16 @@ function classNamesOf(modelsDir: string, name: string, numClasses: number): stri
   }
 }
 
+/** The factor of a super-resolution pipeline folder (superres.json beside model_index.json), or null. */
+function superresScaleOf(modelsDir: string, name: string): number | null {
+  const path = join(modelsDir, name, SUPERRES_FILE);
+  if (!existsSync(path)) return null;
+  const j = readJSONFile(path) as { task?: unknown; scale?: unknown } | null;
+  if (j === null || typeof j !== 'object' || j.task !== 'superres') return null;
+  if (typeof j.scale !== 'number' || !Number.isInteger(j.scale) || j.scale < 2) throw new ModelNotFoundError(`model '${name}': ${SUPERRES_FILE}: 'scale' must be an integer >= 2, found ${JSON.stringify(j.scale)}`);
+  return j.scale;
+}
+
 /** A model's description for the API (reads only the small JSON files). */
 export function describeModel(modelsDir: string, name: string): ModelInfo {
   const loc = resolveModelName(modelsDir, name);
@@ -125,10 +140,13 @@ export function describeModel(modelsDir: string, name: string): ModelInfo {
       predictionType: typeof s['prediction_type'] === 'string' ? s['prediction_type'] : 'epsilon',
     };
   }
+  const scale = superresScaleOf(modelsDir, name);
   return {
     name,
+    task: scale === null ? 'generate' : 'superres',
+    scale,
     sampleSize: cfg.sampleSize === null ? null : typeof cfg.sampleSize === 'number' ? [cfg.sampleSize, cfg.sampleSize] : [cfg.sampleSize[0], cfg.sampleSize[1]],
-    channels: cfg.inChannels,
+    channels: cfg.outChannels, // an SR3 U-Net also takes the upsampled image: in = 2 out
     numClasses,
     guidance: k !== null && k >= 2,
     classNames: classNamesOf(modelsDir, name, numClasses),

@@ -14,7 +14,7 @@ import { DiffuseError } from '../tensor/errors.js';
 export class JobError extends DiffuseError {
   constructor(
     message: string,
-    readonly reason: 'cancelled' | 'not_implemented' | 'invalid' | 'internal',
+    readonly reason: 'cancelled' | 'invalid' | 'internal',
   ) {
     super(message);
   }
@@ -39,7 +39,10 @@ function spawnWorker(modelsDir: string, cancel: SharedArrayBuffer): Worker {
     const code = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
     return new Worker(code, { eval: true, workerData });
   }
-  return new Worker(fileURLToPath(new URL('./thread_worker.js', self)), { workerData });
+  // A thread inherits the process's node flags; --input-type (a process started with -e) is refused
+  // for a file entry, so it is dropped.
+  const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+  return new Worker(fileURLToPath(new URL('./thread_worker.js', self)), { workerData, execArgv });
 }
 
 export class ThreadPool {

@@ -57,7 +57,7 @@ export function redisOptions(url: string): RedisTarget {
 }
 
 /** Why a job failed, as a worker encodes it in BullMQ's failedReason: "[reason] message". */
-const REASON_RE = /^\[(cancelled|not_implemented|invalid|internal)\] ([\s\S]*)$/;
+const REASON_RE = /^\[(cancelled|invalid|internal)\] ([\s\S]*)$/;
 
 /** The server side: a BullMQ producer plus queue events feeding the job store. */
 export class RedisQueue implements JobQueue {

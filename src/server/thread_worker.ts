@@ -4,7 +4,7 @@
  * synchronous compute and reads no messages meanwhile); it is checked at every step.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { runJob, CancelledError, NotImplementedError, type RawProgress } from './compute.js';
+import { runJob, CancelledError, type RawProgress } from './compute.js';
 import type { JobSpec } from './job_types.js';
 import { DiffuseError } from '../tensor/errors.js';
 
@@ -16,7 +16,7 @@ export type FromWorker =
   | { type: 'ready' }
   | { type: 'progress'; id: string; progress: RawProgress }
   | { type: 'done'; id: string; result: import('./compute.js').RawResult }
-  | { type: 'error'; id: string; reason: 'cancelled' | 'not_implemented' | 'invalid' | 'internal'; message: string };
+  | { type: 'error'; id: string; reason: 'cancelled' | 'invalid' | 'internal'; message: string };
 
 interface Data {
   modelsDir: string;
@@ -49,7 +49,7 @@ port.on('message', (msg: ToWorker) => {
     port.postMessage({ type: 'done', id: spec.id, result } satisfies FromWorker);
   } catch (e) {
     const err = e as Error;
-    const reason = e instanceof CancelledError ? 'cancelled' : e instanceof NotImplementedError ? 'not_implemented' : e instanceof DiffuseError ? 'invalid' : 'internal';
+    const reason = e instanceof CancelledError ? 'cancelled' : e instanceof DiffuseError ? 'invalid' : 'internal';
     port.postMessage({ type: 'error', id: spec.id, reason, message: reason === 'internal' ? (err.stack ?? String(err)) : err.message } satisfies FromWorker);
   }
 });

@@ -8,6 +8,8 @@
 
 interface ModelInfo {
   name: string;
+  task: 'generate' | 'superres';
+  scale: number | null;
   sampleSize: [number, number] | null;
   channels: number;
   numClasses: number;
@@ -80,7 +82,7 @@ async function api<T>(path: string, body?: unknown): Promise<T> {
 
 // ---- settings -------------------------------------------------------------------------------
 
-let models: ModelInfo[] = [];
+let models: ModelInfo[] = []; // generation models (the model picker)
 const model = (): ModelInfo => {
   const m = models.find((x) => x.name === $<HTMLSelectElement>('model').value);
   if (m === undefined) throw new Error('no model selected');
@@ -351,7 +353,11 @@ bindOutput('strength', (v) => v.toFixed(2));
 for (const kind of ['img2img', 'upscale'] as const) {
   action(`${kind}-run`, async () => {
     if (editSource === null) throw new Error('choose an image first (upload, or use the last generated)');
-    const body = { ...sampling(), image: editSource, ...(kind === 'img2img' ? { strength: Number($<HTMLInputElement>('strength').value) } : {}) };
+    // Upscale runs an SR3 model: unconditional, so no class or guidance.
+    const body =
+      kind === 'img2img'
+        ? { ...sampling(), image: editSource, strength: Number($<HTMLInputElement>('strength').value) }
+        : { ...sampling(), model: $<HTMLSelectElement>('upscale-model').value, guidance: 1, classLabel: null, image: editSource };
     const { result } = await runJob(kind, body, (p) => {
       $('edit-step').textContent = `step ${p.step} / ${p.total}`;
       if (p.preview) $<HTMLImageElement>('edit-result').src = p.preview.x0;
@@ -439,7 +445,13 @@ async function start(): Promise<void> {
       api<{ maxSteps: number; maxImages: number }>('/api/limits'),
       api<{ queue: { mode: string }; kinds: string[] }>('/api/health'),
     ]);
-    models = m.models;
+    models = m.models.filter((x) => x.task !== 'superres');
+    const srModels = m.models.filter((x) => x.task === 'superres');
+    const up = $<HTMLSelectElement>('upscale-model');
+    for (const x of srModels) up.add(new Option(`${x.name} (x${x.scale})`, x.name));
+    up.disabled = srModels.length === 0;
+    $<HTMLButtonElement>('upscale-run').disabled = srModels.length === 0;
+    if (srModels.length === 0) $('upscale-run').title = 'no super-resolution model in the models folder';
     if (models.length === 0) throw new Error('the server has no models (start it with --models DIR)');
     const sel = $<HTMLSelectElement>('model');
     for (const x of models) sel.add(new Option(x.name, x.name));

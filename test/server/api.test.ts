@@ -13,6 +13,7 @@ import { readSchedulerConfig } from '../../src/io/checkpoint.js';
 import { decodeImage } from '../../src/io/png.js';
 import { generate } from '../../src/pipelines/generate.js';
 import { img2img } from '../../src/pipelines/img2img.js';
+import { loadSuperresModel, upscale } from '../../src/pipelines/superres.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { api, makeModelsDir, readSse, waitJob, type SseEvent } from './helpers.js';
 
@@ -37,12 +38,15 @@ describe('diffuse serve: HTTP API', () => {
     assert.equal(models.status, 200);
     const list = models.body['models'] as { name: string; numClasses: number; guidance: boolean; sampleSize: number[]; config: Record<string, unknown> }[];
     // 'escape' (a link out of the folder) is not offered.
-    assert.deepEqual(list.map((m) => m.name), ['broken', 'tiny', 'tiny-uncond']);
+    assert.deepEqual(list.map((m) => m.name), ['broken', 'tiny', 'tiny-sr', 'tiny-uncond']);
     assert.equal(list[1]!.numClasses, 3);
     assert.equal(list[1]!.guidance, true);
     assert.deepEqual(list[1]!.sampleSize, [8, 8]);
     assert.equal(list[1]!.config['num_class_embeds'], 4);
-    assert.equal(list[2]!.numClasses, 0);
+    assert.equal(list[3]!.numClasses, 0);
+    const sr = list[2] as unknown as { task: string; scale: number; channels: number };
+    assert.deepEqual([sr.task, sr.scale, sr.channels], ['superres', 2, 1]);
+    assert.equal((list[1] as unknown as { task: string }).task, 'generate');
     const one = await api(base, 'GET', '/api/models/tiny');
     assert.equal(one.status, 200);
     assert.equal(one.body['name'], 'tiny');
@@ -171,9 +175,11 @@ describe('diffuse serve: HTTP API', () => {
     const longId = long.body['id'] as string;
     const controller = new AbortController();
     const longEvents = readSse(`${base}/api/jobs/${longId}/events`, controller.signal);
+    const until = Date.now() + 60_000;
     for (;;) {
       const j = await api(base, 'GET', `/api/jobs/${longId}`);
       if (j.body['state'] === 'running' && j.body['progress'] !== null) break;
+      assert.ok(['queued', 'running'].includes(j.body['state'] as string) && Date.now() < until, `the long job did not start: ${JSON.stringify(j.body)}`);
       await new Promise((res) => setTimeout(res, 20));
     }
     const queued = await api(base, 'POST', '/api/generate', { model: 'tiny', steps: 3 });
@@ -203,7 +209,7 @@ describe('diffuse serve: HTTP API', () => {
     assert.equal((await waitJob(base, after.body['id'] as string))['state'], 'done');
   });
 
-  it('uploads: size and dimension limits, bad images, 501 for pipelines not in this build', async () => {
+  it('uploads: size and dimension limits, bad images; every editing kind runs', async () => {
     const big = 'A'.repeat(100 * 1024);
     const tooBig = await api(base, 'POST', '/api/img2img', { model: 'tiny', image: big });
     assert.equal(tooBig.status, 413);
@@ -218,22 +224,42 @@ describe('diffuse serve: HTTP API', () => {
     const badT = await api(base, 'POST', '/api/explain', { model: 'tiny', image: await pngBase64(8, 8), t: [1000] });
     assert.equal(badT.status, 400);
     const health = (await api(base, 'GET', '/api/health')).body as { kinds: string[] };
+    assert.deepEqual(health.kinds, ['generate', 'inpaint', 'img2img', 'upscale', 'explain']);
     for (const [kind, extra] of [
       ['inpaint', { mask: await pngBase64(8, 8, 255) }],
       ['img2img', { strength: 0.5 }],
-      ['upscale', {}],
+      ['upscale', { model: 'tiny-sr' }],
       ['explain', { t: [0, 500, 999] }],
     ] as const) {
       const r = await api(base, 'POST', `/api/${kind}`, { model: 'tiny', ...(kind === 'explain' ? {} : { steps: 3 }), image: `data:image/png;base64,${await pngBase64(16, 16, 200, 3)}`, ...extra });
-      if (health.kinds.includes(kind)) {
-        assert.equal(r.status, 202, kind);
-        // An RGB upload to a grey model: converted, and the job runs.
-        assert.equal((await waitJob(base, r.body['id'] as string))['state'], 'done', kind);
-      } else {
-        assert.equal(r.status, 501, kind);
-        assert.match(r.body['error'] as string, new RegExp(`'${kind}' is not available`));
-      }
+      assert.equal(r.status, 202, kind);
+      // An RGB upload to a grey model: converted (and resized), and the job runs.
+      assert.equal((await waitJob(base, r.body['id'] as string))['state'], 'done', kind);
     }
+    // Upscale needs a super-resolution model, and such a model does nothing else.
+    const notSr = await api(base, 'POST', '/api/upscale', { model: 'tiny', steps: 3, image: await pngBase64(4, 4) });
+    assert.equal(notSr.status, 400);
+    assert.match(notSr.body['error'] as string, /'tiny' is not a super-resolution model/);
+    const srGen = await api(base, 'POST', '/api/generate', { model: 'tiny-sr', steps: 3 });
+    assert.equal(srGen.status, 400);
+    assert.match(srGen.body['error'] as string, /super-resolution model: it only upscales/);
+  });
+
+  it('upscale equals the library: 4x4 in, 8x8 out', async () => {
+    const pixels = Buffer.from(Array.from({ length: 16 }, (_, i) => i * 16));
+    const image = (await sharp(pixels, { raw: { width: 4, height: 4, channels: 1 } }).png().toBuffer()).toString('base64');
+    const r = await api(base, 'POST', '/api/upscale', { model: 'tiny-sr', image, steps: 4, seed: 5, sampler: 'ddim' });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    assert.equal((await waitJob(base, r.body['id'] as string))['state'], 'done');
+    const got = (await api(base, 'GET', `/api/jobs/${r.body['id'] as string}/result`)).body['result'] as { images: string[] };
+    const img = await decodeImage(Buffer.from(got.images[0]!.split(',')[1]!, 'base64'));
+    assert.deepEqual([img.height, img.width, img.channels], [8, 8, 1]);
+    const m = loadSuperresModel(join(modelsDir, 'tiny-sr'));
+    const lr = new Tensor(Float32Array.from(pixels, (b) => b / 127.5 - 1), [1, 4, 4, 1]);
+    const want = upscale({ model: m.model, schedulerConfig: m.schedulerConfig, scale: m.scale, image: lr, scheduler: 'ddim', steps: 4, seed: 5 }).images;
+    let maxErr = 0;
+    for (let k = 0; k < 64; k++) maxErr = Math.max(maxErr, Math.abs(img.data[k]! - Math.min(1, Math.max(-1, want.data[k]!))));
+    assert.ok(maxErr <= 1.01 / 127.5, `upscale: max error ${maxErr}`);
   });
 
   it('inpaint keeps every pixel outside the painted mask; img2img equals the library', async () => {

@@ -8,10 +8,11 @@ import { UNet2DModel } from '../../src/nn/unet_2d.js';
 import { configFromJSON } from '../../src/nn/unet_2d.js';
 import { writeSchedulerConfig, writeJSONAtomic, WEIGHTS_NAME } from '../../src/io/checkpoint.js';
 import { TINY_UNET } from '../train/fixtures.js';
+import { SUPERRES_FILE } from '../../src/train/objectives/superres.js';
 
 /**
  * A temporary models folder: 'tiny' (the 8x8 class-conditional test U-Net, random weights, a
- * DDPM scheduler config), 'tiny-uncond' (unconditional), 'broken' (weights not safetensors), and 'escape', a symbolic link to a model
+ * DDPM scheduler config), 'tiny-uncond' (unconditional), 'tiny-sr' (an SR3 model, x2), 'broken' (weights not safetensors), and 'escape', a symbolic link to a model
  * outside the folder (must be refused).
  */
 export function makeModelsDir(): { dir: string; outside: string } {
@@ -25,6 +26,12 @@ export function makeModelsDir(): { dir: string; outside: string } {
   const uncond = join(dir, 'tiny-uncond');
   new UNet2DModel(configFromJSON({ ...TINY_UNET, dropout: 0, num_class_embeds: null })).savePretrained(join(uncond, 'unet'));
   writeSchedulerConfig(join(uncond, 'scheduler'), { _class_name: 'DDPMScheduler', num_train_timesteps: 1000 });
+  // An SR3 model: 4x4 -> 8x8 (in_channels 2: the noisy image and the upsampled input).
+  const sr = join(dir, 'tiny-sr');
+  new UNet2DModel(configFromJSON({ ...TINY_UNET, dropout: 0, num_class_embeds: null, in_channels: 2 })).savePretrained(join(sr, 'unet'));
+  writeSchedulerConfig(join(sr, 'scheduler'), { _class_name: 'DDPMScheduler', num_train_timesteps: 1000 });
+  writeJSONAtomic(join(sr, 'model_index.json'), { _class_name: 'DDPMPipeline' });
+  writeJSONAtomic(join(sr, SUPERRES_FILE), { task: 'superres', scale: 2, downsample: 'area', upsample: 'bicubic' });
   const broken = join(dir, 'broken', 'unet');
   new UNet2DModel(configFromJSON({ ...TINY_UNET, dropout: 0 })).savePretrained(broken);
   writeFileSync(join(broken, WEIGHTS_NAME), 'not a safetensors file');

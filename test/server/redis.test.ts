@@ -77,10 +77,12 @@ describe('diffuse serve --queue redis:// with two diffuse worker processes', () 
     assert.equal(b.status, 202);
     const events = readSse(`${base}/api/jobs/${a.body['id'] as string}/events`);
     // Wait until both run (one per worker), then fill the queue (2) and overflow it.
+    const until = Date.now() + 60_000;
     for (const id of [a.body['id'], b.body['id']] as string[]) {
       for (;;) {
         const j = await api(base, 'GET', `/api/jobs/${id}`);
         if (j.body['state'] === 'running' && j.body['progress'] !== null) break;
+        assert.ok(['queued', 'running'].includes(j.body['state'] as string) && Date.now() < until, `job ${id} did not start: ${JSON.stringify(j.body)}`);
         await new Promise((r) => setTimeout(r, 25));
       }
     }

@@ -129,21 +129,25 @@ describe('web page in headless Chromium', () => {
     const body = JSON.parse((await sent).postData() ?? '{}') as { image: string; mask: string };
     assert.match(body.image, /^data:image\/png;base64,/);
     assert.match(body.mask, /^data:image\/png;base64,/);
-    const health = (await (await fetch(`${base}/api/health`)).json()) as { kinds: string[] };
-    if (health.kinds.includes('inpaint')) {
-      // The inpaint job's own progress reaches its last step, then its result is shown.
-      await page.waitForFunction(
-        () => /^step (\d+) \/ \1$/.test(document.getElementById('inpaint-step')!.textContent ?? '') && document.getElementById('job-state')!.textContent === 'done',
-        undefined,
-        { timeout: 120_000 },
-      );
-      assert.match((await page.getAttribute('#inpaint-result', 'src')) ?? '', /^data:image\/png/);
-    } else {
-      // Not in this build: the page shows the server's 501 message.
-      await page.waitForSelector('#error:not([hidden])');
-      assert.match((await page.textContent('#error-text')) ?? '', /'inpaint' is not available/);
-    }
+    // The inpaint job's own progress reaches its last step, then its result is shown.
+    await page.waitForFunction(
+      () => /^step (\d+) \/ \1$/.test(document.getElementById('inpaint-step')!.textContent ?? '') && document.getElementById('job-state')!.textContent === 'done',
+      undefined,
+      { timeout: 120_000 },
+    );
+    assert.match((await page.getAttribute('#inpaint-result', 'src')) ?? '', /^data:image\/png/);
     await shot(page, 'inpaint-laptop');
+
+    // Upscale the last generated image with the bundled SR3 model (x2: 14x14 in, 28x28 out).
+    await page.click('[data-tab=edit]');
+    await page.click('#edit-use-last');
+    assert.equal(await page.inputValue('#upscale-model'), 'fashion-mnist-sr2');
+    const upSent = page.waitForRequest((r) => r.url().endsWith('/api/upscale'));
+    await page.click('#upscale-run');
+    assert.equal((JSON.parse((await upSent).postData() ?? '{}') as { model: string }).model, 'fashion-mnist-sr2');
+    await page.waitForFunction(() => document.getElementById('job-state')!.textContent === 'done' && /^step (\d+) \/ \1$/.test(document.getElementById('edit-step')!.textContent ?? ''), undefined, { timeout: 120_000 });
+    assert.match((await page.getAttribute('#edit-result', 'src')) ?? '', /^data:image\/png/);
+    await shot(page, 'upscale-laptop');
     await page.close();
   });
 
