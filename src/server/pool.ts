@@ -25,6 +25,8 @@ interface Slot {
   cancel: Int32Array;
   ready: Promise<void>;
   job: { id: string; resolve(r: RawResult): void; reject(e: Error): void; onProgress(p: RawProgress): void } | null;
+  /** Why the thread stopped, while it waits to be replaced. */
+  dead: string | null;
 }
 
 /**
@@ -49,6 +51,8 @@ export class ThreadPool {
   readonly #slots: Slot[] = [];
   readonly #modelsDir: string;
   #closed = false;
+  /** Threads in a row that died before they were ready. */
+  #startFailures = 0;
 
   constructor(
     readonly size: number,
@@ -63,9 +67,13 @@ export class ThreadPool {
     const shared = new SharedArrayBuffer(4);
     const worker = spawnWorker(this.#modelsDir, shared);
     let onReady: () => void = () => {};
-    const slot: Slot = { worker, cancel: new Int32Array(shared), ready: new Promise<void>((r) => (onReady = r)), job: null };
+    const slot: Slot = { worker, cancel: new Int32Array(shared), ready: new Promise<void>((r) => (onReady = r)), job: null, dead: null };
     worker.on('message', (m: FromWorker) => {
-      if (m.type === 'ready') return onReady();
+      if (m.type === 'ready') {
+        started = true;
+        this.#startFailures = 0;
+        return onReady();
+      }
       const job = slot.job;
       if (job === null || job.id !== m.id) return;
       if (m.type === 'progress') return job.onProgress(m.progress);
@@ -73,12 +81,22 @@ export class ThreadPool {
       if (m.type === 'done') job.resolve(m.result);
       else job.reject(new JobError(m.message, m.reason));
     });
+    let started = false;
     const died = (why: string): void => {
       const job = slot.job;
       slot.job = null;
+      slot.dead = why;
       job?.reject(new JobError(`the compute thread stopped: ${why}`, 'internal'));
-      const i = this.#slots.indexOf(slot);
-      if (i >= 0 && !this.#closed) this.#slots[i] = this.#start();
+      // A thread that dies before it is ready would die again at once: back off (0.1 s doubling
+      // to 30 s) instead of spinning; the slot stays, so its jobs fail with this reason meanwhile.
+      this.#startFailures = started ? 0 : this.#startFailures + 1;
+      const delay = this.#startFailures === 0 ? 0 : Math.min(30_000, 100 * 2 ** (this.#startFailures - 1));
+      const respawn = (): void => {
+        const i = this.#slots.indexOf(slot);
+        if (i >= 0 && !this.#closed) this.#slots[i] = this.#start();
+      };
+      if (delay === 0) respawn();
+      else setTimeout(respawn, delay).unref();
       onReady();
     };
     worker.on('error', (e) => died(e.message));
@@ -98,6 +116,7 @@ export class ThreadPool {
     if (this.#closed) return Promise.reject(new JobError('the compute pool is closed', 'internal'));
     const slot = this.#slots.find((s) => s.job === null);
     if (slot === undefined) return Promise.reject(new JobError('no idle compute thread', 'internal'));
+    if (slot.dead !== null) return Promise.reject(new JobError(`the compute thread stopped: ${slot.dead}`, 'internal'));
     return new Promise<RawResult>((resolve, reject) => {
       slot.job = { id: spec.id, resolve, reject, onProgress };
       Atomics.store(slot.cancel, 0, 0);
