@@ -35,8 +35,8 @@ export const EDIT_FLAG_HELP = `  --model DIR        A training run, checkpoint, 
   --steps K          Steps of the full schedule (default 50).
   --class C          Class of every image, or a comma-separated list, one per image (class-
                      conditional models; default 0, 1, 2, ... cycling).
-  --guidance W       Classifier-free guidance weight (default 1: none; needs a class-conditional
-                     model trained with a null class).
+  --guidance W       Classifier-free guidance weight (default: the model's sampling_config.json,
+                     else 1: none; needs a class-conditional model trained with a null class).
   --eta E            DDIM's eta, or a stochastic sampler's noise scale.
   --seed S           Seed (default 0).
   --batch B          Images per forward pass (default 16; results do not depend on it).
@@ -70,7 +70,8 @@ export interface EditFlags {
   sigmaSchedule?: SigmaScheduleName;
   steps?: number;
   classLabels?: number | number[];
-  guidanceScale: number;
+  /** --guidance; when absent the model's sampling_config.json decides (loadModelArg's `sampling`). */
+  guidanceScale?: number;
   eta?: number;
   seed: number;
   batchSize?: number;
@@ -95,7 +96,9 @@ export function parseEditFlags(values: Record<string, string | boolean | undefin
   }
   if (eta !== undefined && eta < 0) throw new DiffuseError(`--eta must be >= 0, found ${eta}`);
   const list = intListFlag('class', str('class'), 0);
-  const out: EditFlags = { scheduler, guidanceScale: numFlag('guidance', str('guidance')) ?? 1, seed: intFlag('seed', str('seed'), 0) ?? 0 };
+  const out: EditFlags = { scheduler, seed: intFlag('seed', str('seed'), 0) ?? 0 };
+  const guidance = numFlag('guidance', str('guidance'));
+  if (guidance !== undefined) out.guidanceScale = guidance;
   if (sigmas !== undefined) out.sigmaSchedule = sigmas as SigmaScheduleName;
   const steps = intFlag('steps', str('steps'), 1);
   if (steps !== undefined) out.steps = steps;

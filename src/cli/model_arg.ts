@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { resolveModelDir, TRAIN_CONFIG_NAME } from '../train/checkpoint.js';
 import { UNet2DModel } from '../nn/unet_2d.js';
 import { readJSONFile, readSchedulerConfig } from '../io/checkpoint.js';
+import { readSamplingConfig, type SamplingConfig } from '../io/sampling_config.js';
 import { packageRoot } from '../backend/native/loader.js';
 import { FASHION_MNIST_CLASSES } from '../data/fashion_mnist.js';
 import { MNIST_CLASSES } from '../data/mnist.js';
@@ -35,6 +36,8 @@ export interface LoadedModel {
   data: string | null;
   /** Class names by label, when the training data tells them; else null. */
   classNames: string[] | null;
+  /** The folder's sampling defaults (sampling_config.json; guidance 1 without one). */
+  sampling: SamplingConfig;
 }
 
 /** train_config.json in the model folder or up to two folders above the U-Net. */
@@ -81,5 +84,5 @@ export function loadModelArg(path: string | undefined): LoadedModel {
   // Names only make sense when they match the model's real classes (num_class_embeds - 1 with a null class).
   const k = model.config.numClassEmbeds;
   if (classNames !== null && (k === null || (classNames.length !== k && classNames.length !== k - 1))) classNames = null;
-  return { path: dir, unetDir, model, schedulerConfig, data, classNames };
+  return { path: dir, unetDir, model, schedulerConfig, data, classNames, sampling: readSamplingConfig(unetDir) };
 }

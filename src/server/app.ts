@@ -159,7 +159,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
     const info = modelInfo(body.model);
     if (kind === 'upscale' && info.task !== 'superres') throw new HttpError(400, `model '${info.name}' is not a super-resolution model (no superres.json); upscale needs one trained with 'diffuse train --task superres'`);
     if (kind !== 'upscale' && info.task === 'superres') throw new HttpError(400, `model '${info.name}' is a super-resolution model: it only upscales (POST /api/upscale)`);
-    const guidance = body.guidance ?? 1;
+    const guidance = body.guidance ?? info.defaultGuidance;
     const classLabel = body.classLabel ?? null;
     if (classLabel !== null) {
       if (info.numClasses === 0) throw new HttpError(400, `model '${info.name}' is unconditional; leave classLabel out (or null)`);

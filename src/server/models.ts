@@ -13,6 +13,7 @@ import { configFromJSON, type UNet2DConfig } from '../nn/unet_2d.js';
 import { FASHION_MNIST_CLASSES, MNIST_CLASSES } from '../data/index.js';
 import { DiffuseError } from '../tensor/errors.js';
 import { SUPERRES_FILE } from '../train/objectives/superres.js';
+import { readSamplingConfig } from '../io/sampling_config.js';
 
 /** A model name: a folder name of letters, digits, '.', '_' and '-', not starting with '.'. */
 export const MODEL_NAME_PATTERN = '^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$';
@@ -35,6 +36,8 @@ export interface ModelInfo {
   numClasses: number;
   /** Whether classifier-free guidance is possible (a null class exists). */
   guidance: boolean;
+  /** The guidance weight a request without one gets (sampling_config.json; 1 without it). */
+  defaultGuidance: number;
   classNames: string[] | null;
   /** The diffusers scheduler class of its training noise schedule, and its steps. */
   scheduler: { className: string | null; numTrainTimesteps: number; predictionType: string } | null;
@@ -149,6 +152,7 @@ export function describeModel(modelsDir: string, name: string): ModelInfo {
     channels: cfg.outChannels, // an SR3 U-Net also takes the upsampled image: in = 2 out
     numClasses,
     guidance: k !== null && k >= 2,
+    defaultGuidance: readSamplingConfig(loc.unetDir).guidanceScale,
     classNames: classNamesOf(modelsDir, name, numClasses),
     scheduler,
     config: json,

@@ -14,6 +14,7 @@ interface ModelInfo {
   channels: number;
   numClasses: number;
   guidance: boolean;
+  defaultGuidance: number;
   classNames: string[] | null;
   scheduler: { numTrainTimesteps: number } | null;
 }
@@ -108,10 +109,8 @@ function onModelChange(): void {
   if (m.numClasses > 0) cls.value = '0';
   const g = $<HTMLInputElement>('guidance');
   g.disabled = !m.guidance;
-  if (!m.guidance) {
-    g.value = '1';
-    g.dispatchEvent(new Event('input'));
-  }
+  g.value = String(m.guidance ? m.defaultGuidance : 1); // the model's sampling_config.json
+  g.dispatchEvent(new Event('input'));
   resetMask();
 }
 

@@ -5,13 +5,14 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { run } from '../../src/cli/commands/sample.js';
 import { UNet2DModel, type UNet2DConfig } from '../../src/nn/unet_2d.js';
 import { writeSchedulerConfig } from '../../src/io/checkpoint.js';
+import { SAMPLING_CONFIG_NAME, writeSamplingConfig } from '../../src/io/sampling_config.js';
 import { packageRoot } from '../../src/backend/native/loader.js';
 import { DiffuseError } from '../../src/tensor/errors.js';
 
@@ -73,6 +74,23 @@ describe('diffuse sample', () => {
     await run(['--model', bare, '--n', '2', '--steps', '2', '--nrow', '1', '--out', out('rgb.png')]);
     const m = await sharp(out('rgb.png')).metadata();
     assert.deepEqual([m.height, m.width, m.channels], [2 * 6 + 2, 6 + 2, 3]);
+  });
+
+  it("the folder's sampling_config.json sets the default guidance; --guidance overrides it; a bad file is named", async () => {
+    const tuned = join(root, 'tuned');
+    cpSync(pipe, tuned, { recursive: true });
+    writeSamplingConfig(tuned, { guidanceScale: 2 });
+    const common = ['--n', '2', '--steps', '3', '--seed', '4', '--scheduler', 'ddim'];
+    await run(['--model', tuned, ...common, '--out', out('tuned.png')]);
+    await run(['--model', pipe, ...common, '--guidance', '2', '--out', out('explicit.png')]);
+    await run(['--model', tuned, ...common, '--guidance', '1', '--out', out('override.png')]);
+    await run(['--model', pipe, ...common, '--out', out('plain.png')]);
+    assert.deepEqual(readFileSync(out('tuned.png')), readFileSync(out('explicit.png')));
+    assert.deepEqual(readFileSync(out('override.png')), readFileSync(out('plain.png')));
+    assert.notDeepEqual(readFileSync(out('tuned.png')), readFileSync(out('plain.png')));
+    writeFileSync(join(tuned, SAMPLING_CONFIG_NAME), JSON.stringify({ guidance_scale: 'high' }));
+    await assert.rejects(run(['--model', tuned, ...common, '--out', out('bad.png')]), /sampling_config\.json: 'guidance_scale' must be a number >= 0, found "high"/);
+    assert.equal(existsSync(out('bad.png')), false);
   });
 
   it('bad input: clear errors, nothing written', async () => {

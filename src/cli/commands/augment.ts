@@ -81,6 +81,7 @@ export async function run(argv: string[]): Promise<void> {
     model: loaded.model,
     schedulerConfig: loaded.schedulerConfig,
     ...flags,
+    guidanceScale: flags.guidanceScale ?? loaded.sampling.guidanceScale,
     out,
     perClass,
     bitDepth: bits,

@@ -14,6 +14,7 @@ import { SIGMA_SCHEDULES, type SigmaScheduleName } from '../../samplers/sigmas.j
 import { resolveModelDir } from '../../train/checkpoint.js';
 import { UNet2DModel } from '../../nn/unet_2d.js';
 import { readSchedulerConfig, writeJSONAtomic } from '../../io/checkpoint.js';
+import { readSamplingConfig } from '../../io/sampling_config.js';
 import { writePngGrid } from '../../io/png.js';
 import { sliceBatch } from '../../ops/slice.js';
 import { packageRoot } from '../../backend/native/loader.js';
@@ -51,7 +52,8 @@ Options:
   --sampler NAME     Scheduler or sampler, as diffuse sample's --scheduler (default ddim).
   --steps K          Reverse steps (default 50; num_train_timesteps for ddpm).
   --sigmas S         A sampler's sigma schedule: ${SIGMA_SCHEDULES.filter((k) => k !== 'vp').join(', ')} (default karras).
-  --guidance W       Classifier-free guidance weight (default 1).
+  --guidance W       Classifier-free guidance weight (default: the model's sampling_config.json,
+                     else 1), as diffuse sample.
   --eta E            DDIM's eta or a stochastic sampler's noise scale.
   --seed S           Seed of the samples and of the metrics' subsets (default 0).
   --batch B          Images per forward pass (default 64; the samples do not depend on it).
@@ -159,7 +161,7 @@ export async function run(argv: string[]): Promise<void> {
   const seed = intFlag('seed', values.seed, 0) ?? 0;
   const batch = intFlag('batch', values.batch, 1) ?? 64;
   const stepsFlag = intFlag('steps', values.steps, 1);
-  const guidance = numFlag('guidance', values.guidance) ?? 1;
+  const guidanceFlag = numFlag('guidance', values.guidance);
   const eta = numFlag('eta', values.eta, 0);
   const blur = numFlag('blur', values.blur, 0);
   const noise = numFlag('noise', values.noise, 0);
@@ -199,6 +201,7 @@ export async function run(argv: string[]): Promise<void> {
     if (embeds === null) throw new DiffuseError(`${modelDir} is unconditional (num_class_embeds is null); diffuse eval needs a class-conditional model (or evaluate a labelled folder with --samples)`);
     if (embeds - 1 !== k) throw new DiffuseError(`${modelDir} has ${embeds - 1} classes (+ the null class) but ${data} has ${k}; evaluate it against the dataset it was trained on`);
     const schedConfig = schedulerDir === null ? {} : readSchedulerConfig(schedulerDir);
+    const guidance = guidanceFlag ?? readSamplingConfig(unetDir).guidanceScale;
     const resolved = resolveScheduler(schedName, schedConfig);
     const isDdpm = resolved.kind === 'scheduler' && resolved.scheduler.className === 'DDPMScheduler';
     const steps = stepsFlag ?? (isDdpm && resolved.kind === 'scheduler' ? resolved.scheduler.timesteps.length : 50);

@@ -80,7 +80,7 @@ export async function run(argv: string[]): Promise<void> {
   if (noLoss && (values.data !== undefined || values.bins !== undefined || values['loss-images'] !== undefined)) throw new DiffuseError('--data, --bins and --loss-images set up the loss figure; drop them or --no-loss');
   const flags = parseEditFlags(values);
 
-  const { model, schedulerConfig, data: trainData } = loadModelArg(values.model);
+  const { model, schedulerConfig, data: trainData, sampling } = loadModelArg(values.model);
   const T = typeof schedulerConfig['num_train_timesteps'] === 'number' ? (schedulerConfig['num_train_timesteps'] as number) : 1000;
   const timesteps = ts ?? [...new Set(DEFAULT_T.map((t) => Math.min(t, T - 1)))];
   const bad = timesteps.find((t) => t >= T);
@@ -110,7 +110,7 @@ export async function run(argv: string[]): Promise<void> {
 
   let bar: ProgressBar | null = null;
   const tr = reverseTrajectory({
-    model, schedulerConfig, scheduler: flags.scheduler, steps: flags.steps ?? 50, n, frames, seed: flags.seed, guidanceScale: flags.guidanceScale,
+    model, schedulerConfig, scheduler: flags.scheduler, steps: flags.steps ?? 50, n, frames, seed: flags.seed, guidanceScale: flags.guidanceScale ?? sampling.guidanceScale,
     ...(flags.classLabels === undefined ? {} : { classLabels: flags.classLabels }),
     onProgress: (i, total) => {
       bar ??= new ProgressBar({ total, label: 'trajectory', unit: 'step' });

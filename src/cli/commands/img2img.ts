@@ -54,12 +54,12 @@ export async function run(argv: string[]): Promise<void> {
   const n = intFlag('n', values.n, 1) ?? 1;
 
   const image = await readImageFlag('image', values.image);
-  const { model, schedulerConfig } = loadModelArg(values.model);
+  const { model, schedulerConfig, sampling } = loadModelArg(values.model);
   const results = strengths.map((strength) => {
     // One bar per strength: each runs its own number of steps.
     let bar: ProgressBar | null = null;
     const r = img2img({
-      model, schedulerConfig, ...flags, image, strength, n,
+      model, schedulerConfig, ...flags, guidanceScale: flags.guidanceScale ?? sampling.guidanceScale, image, strength, n,
       onProgress: (i, total) => {
         bar ??= new ProgressBar({ total, label: `img2img ${strength}`, unit: 'step' });
         bar.update(i);

@@ -85,12 +85,13 @@ export async function run(argv: string[]): Promise<void> {
 
   const image = await readImageFlag('image', values.image);
   const mask = values.mask === undefined ? undefined : await readMaskFlag(values.mask, values['invert-mask'] === true);
-  const { model, schedulerConfig } = loadModelArg(values.model);
+  const { model, schedulerConfig, sampling } = loadModelArg(values.model);
   let bar: ProgressBar | null = null;
   const result = inpaint({
     model,
     schedulerConfig,
     ...flags,
+    guidanceScale: flags.guidanceScale ?? sampling.guidanceScale,
     image,
     ...(mask === undefined ? {} : { mask }),
     ...(box === undefined ? {} : { box }),

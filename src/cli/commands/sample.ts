@@ -12,6 +12,7 @@ import { SIGMA_SCHEDULES, type SigmaScheduleName } from '../../samplers/sigmas.j
 import { resolveModelDir } from '../../train/checkpoint.js';
 import { UNet2DModel } from '../../nn/unet_2d.js';
 import { readSchedulerConfig } from '../../io/checkpoint.js';
+import { readSamplingConfig } from '../../io/sampling_config.js';
 import { imageGrid, writePng, writePngGrid } from '../../io/png.js';
 import { writeGif } from '../../io/gif.js';
 import { sliceBatch } from '../../ops/slice.js';
@@ -42,8 +43,8 @@ Options:
   --n N              Number of images (default 16).
   --class C          Class of every image, or a comma-separated list of N classes
                      (default: 0, 1, 2, ... cycling over the model's classes).
-  --guidance W       Classifier-free guidance weight (default 1: none; needs a class-conditional
-                     model trained with a null class).
+  --guidance W       Classifier-free guidance weight (default: the model's sampling_config.json,
+                     else 1: none; needs a class-conditional model trained with a null class).
   --classifier DIR   Classifier guidance (Dhariwal & Nichol 2021): steer towards --class with the
                      gradient of a noise-conditional classifier ('diffuse train-classifier'; a run
                      folder or its model/). Works with any scheduler, with or without --guidance,
@@ -142,7 +143,7 @@ export async function run(argv: string[]): Promise<void> {
   const nrow = intFlag('nrow', values.nrow, 1);
   const frames = intFlag('frames', values.frames, 2) ?? 20;
   const delay = intFlag('delay', values.delay, 0) ?? 100;
-  const guidance = numFlag('guidance', values.guidance) ?? 1;
+  const guidanceFlag = numFlag('guidance', values.guidance);
   const classifierScale = numFlag('classifier-scale', values['classifier-scale']);
   if (classifierScale !== undefined && values.classifier === undefined) throw new DiffuseError('--classifier-scale needs --classifier DIR (a classifier from diffuse train-classifier)');
   const eta = numFlag('eta', values.eta);
@@ -161,6 +162,7 @@ export async function run(argv: string[]): Promise<void> {
   const clfDir = values.classifier === undefined ? null : existsSync(join(values.classifier, 'model', 'config.json')) ? join(values.classifier, 'model') : values.classifier;
   const classifier = clfDir === null ? null : NoisyClassifier.fromPretrained(clfDir);
   const schedConfig = schedulerDir === null ? {} : readSchedulerConfig(schedulerDir);
+  const guidance = guidanceFlag ?? readSamplingConfig(unetDir).guidanceScale;
   const resolved = resolveScheduler(schedName, schedConfig);
   const isDdpm = resolved.kind === 'scheduler' && resolved.scheduler.className === 'DDPMScheduler';
   // Before setTimesteps a scheduler lists every training timestep.
