@@ -159,15 +159,16 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
     const info = modelInfo(body.model);
     if (kind === 'upscale' && info.task !== 'superres') throw new HttpError(400, `model '${info.name}' is not a super-resolution model (no superres.json); upscale needs one trained with 'diffuse train --task superres'`);
     if (kind !== 'upscale' && info.task === 'superres') throw new HttpError(400, `model '${info.name}' is a super-resolution model: it only upscales (POST /api/upscale)`);
-    const guidance = body.guidance ?? info.defaultGuidance;
+    const guidance = body.guidance ?? info.defaults.guidance;
     const classLabel = body.classLabel ?? null;
     if (classLabel !== null) {
       if (info.numClasses === 0) throw new HttpError(400, `model '${info.name}' is unconditional; leave classLabel out (or null)`);
       if (classLabel >= info.numClasses) throw new HttpError(400, `classLabel ${classLabel} is out of range: model '${info.name}' has classes 0..${info.numClasses - 1}`);
     }
     if (guidance !== 1 && !info.guidance) throw new HttpError(400, `guidance ${guidance} needs a class-conditional model with a null class; model '${info.name}' has none (use guidance 1)`);
-    const sampler = body.sampler ?? DEFAULT_SAMPLER;
-    const steps = body.steps ?? 20;
+    // The model's sampling_config.json fills what the request leaves out; its steps go with its sampler.
+    const sampler = body.sampler ?? info.defaults.sampler ?? DEFAULT_SAMPLER;
+    const steps = body.steps ?? (body.sampler === undefined ? info.defaults.steps : null) ?? 20;
     const trainSteps = info.scheduler?.numTrainTimesteps ?? 1000;
     if (steps > trainSteps) throw new HttpError(400, `steps ${steps} is more than the model's ${trainSteps} training timesteps`);
     const params: SamplingParams = { model: info.name, sampler, steps, seed: body.seed ?? 0, guidance, classLabel };

@@ -14,6 +14,7 @@ import { FASHION_MNIST_CLASSES, MNIST_CLASSES } from '../data/index.js';
 import { DiffuseError } from '../tensor/errors.js';
 import { SUPERRES_FILE } from '../train/objectives/superres.js';
 import { readSamplingConfig } from '../io/sampling_config.js';
+import { schedulerNames } from '../pipelines/generate.js';
 
 /** A model name: a folder name of letters, digits, '.', '_' and '-', not starting with '.'. */
 export const MODEL_NAME_PATTERN = '^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$';
@@ -36,8 +37,8 @@ export interface ModelInfo {
   numClasses: number;
   /** Whether classifier-free guidance is possible (a null class exists). */
   guidance: boolean;
-  /** The guidance weight a request without one gets (sampling_config.json; 1 without it). */
-  defaultGuidance: number;
+  /** What a request leaves out gets (sampling_config.json: guidance 1 and no scheduler or steps without it). */
+  defaults: { guidance: number; sampler: string | null; steps: number | null };
   classNames: string[] | null;
   /** The diffusers scheduler class of its training noise schedule, and its steps. */
   scheduler: { className: string | null; numTrainTimesteps: number; predictionType: string } | null;
@@ -121,6 +122,11 @@ function superresScaleOf(modelsDir: string, name: string): number | null {
   return j.scale;
 }
 
+function samplingDefaultsOf(unetDir: string): ModelInfo['defaults'] {
+  const s = readSamplingConfig(unetDir, schedulerNames());
+  return { guidance: s.guidanceScale, sampler: s.scheduler, steps: s.numInferenceSteps };
+}
+
 /** A model's description for the API (reads only the small JSON files). */
 export function describeModel(modelsDir: string, name: string): ModelInfo {
   const loc = resolveModelName(modelsDir, name);
@@ -152,7 +158,7 @@ export function describeModel(modelsDir: string, name: string): ModelInfo {
     channels: cfg.outChannels, // an SR3 U-Net also takes the upsampled image: in = 2 out
     numClasses,
     guidance: k !== null && k >= 2,
-    defaultGuidance: readSamplingConfig(loc.unetDir).guidanceScale,
+    defaults: samplingDefaultsOf(loc.unetDir),
     classNames: classNamesOf(modelsDir, name, numClasses),
     scheduler,
     config: json,

@@ -14,7 +14,7 @@ interface ModelInfo {
   channels: number;
   numClasses: number;
   guidance: boolean;
-  defaultGuidance: number;
+  defaults: { guidance: number; sampler: string | null; steps: number | null };
   classNames: string[] | null;
   scheduler: { numTrainTimesteps: number } | null;
 }
@@ -109,8 +109,15 @@ function onModelChange(): void {
   if (m.numClasses > 0) cls.value = '0';
   const g = $<HTMLInputElement>('guidance');
   g.disabled = !m.guidance;
-  g.value = String(m.guidance ? m.defaultGuidance : 1); // the model's sampling_config.json
+  // The model's sampling_config.json: its guidance, sampler and steps.
+  g.value = String(m.guidance ? m.defaults.guidance : 1);
   g.dispatchEvent(new Event('input'));
+  if (m.defaults.sampler !== null) $<HTMLSelectElement>('sampler').value = m.defaults.sampler;
+  if (m.defaults.steps !== null) {
+    const steps = $<HTMLInputElement>('steps');
+    steps.value = String(m.defaults.steps);
+    steps.dispatchEvent(new Event('input'));
+  }
   resetMask();
 }
 

@@ -76,20 +76,24 @@ describe('diffuse sample', () => {
     assert.deepEqual([m.height, m.width, m.channels], [2 * 6 + 2, 6 + 2, 3]);
   });
 
-  it("the folder's sampling_config.json sets the default guidance; --guidance overrides it; a bad file is named", async () => {
+  it("the folder's sampling_config.json sets the default guidance, scheduler and steps; flags override it; a bad file is named", async () => {
     const tuned = join(root, 'tuned');
     cpSync(pipe, tuned, { recursive: true });
-    writeSamplingConfig(tuned, { guidanceScale: 2 });
-    const common = ['--n', '2', '--steps', '3', '--seed', '4', '--scheduler', 'ddim'];
+    writeSamplingConfig(tuned, { guidanceScale: 2, scheduler: 'euler', numInferenceSteps: 3 });
+    const common = ['--n', '2', '--seed', '4'];
+    const same = (a: string, b: string) => assert.deepEqual(readFileSync(out(a)), readFileSync(out(b)), `${a} vs ${b}`);
     await run(['--model', tuned, ...common, '--out', out('tuned.png')]);
-    await run(['--model', pipe, ...common, '--guidance', '2', '--out', out('explicit.png')]);
-    await run(['--model', tuned, ...common, '--guidance', '1', '--out', out('override.png')]);
-    await run(['--model', pipe, ...common, '--out', out('plain.png')]);
-    assert.deepEqual(readFileSync(out('tuned.png')), readFileSync(out('explicit.png')));
-    assert.deepEqual(readFileSync(out('override.png')), readFileSync(out('plain.png')));
+    await run(['--model', pipe, ...common, '--scheduler', 'euler', '--steps', '3', '--guidance', '2', '--out', out('explicit.png')]);
+    same('tuned.png', 'explicit.png');
+    // --guidance 1 overrides the file; another scheduler brings its own default steps (ddpm: all 10), not the file's 3.
+    await run(['--model', tuned, ...common, '--guidance', '1', '--scheduler', 'ddpm', '--out', out('override.png')]);
+    await run(['--model', pipe, ...common, '--scheduler', 'ddpm', '--steps', '10', '--out', out('plain.png')]);
+    same('override.png', 'plain.png');
     assert.notDeepEqual(readFileSync(out('tuned.png')), readFileSync(out('plain.png')));
     writeFileSync(join(tuned, SAMPLING_CONFIG_NAME), JSON.stringify({ guidance_scale: 'high' }));
     await assert.rejects(run(['--model', tuned, ...common, '--out', out('bad.png')]), /sampling_config\.json: 'guidance_scale' must be a number >= 0, found "high"/);
+    writeFileSync(join(tuned, SAMPLING_CONFIG_NAME), JSON.stringify({ scheduler: 'fastest' }));
+    await assert.rejects(run(['--model', tuned, ...common, '--out', out('bad.png')]), /sampling_config\.json: 'scheduler' must be one of .*ddim.*, found "fastest"/);
     assert.equal(existsSync(out('bad.png')), false);
   });
 

@@ -47,7 +47,7 @@ describe('diffuse serve: HTTP API', () => {
     const sr = list[2] as unknown as { task: string; scale: number; channels: number };
     assert.deepEqual([sr.task, sr.scale, sr.channels], ['superres', 2, 1]);
     assert.equal((list[1] as unknown as { task: string }).task, 'generate');
-    assert.equal((list[1] as unknown as { defaultGuidance: number }).defaultGuidance, 1); // no sampling_config.json
+    assert.deepEqual((list[1] as unknown as { defaults: unknown }).defaults, { guidance: 1, sampler: null, steps: null }); // no sampling_config.json
     const one = await api(base, 'GET', '/api/models/tiny');
     assert.equal(one.status, 200);
     assert.equal(one.body['name'], 'tiny');

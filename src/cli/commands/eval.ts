@@ -14,7 +14,7 @@ import { SIGMA_SCHEDULES, type SigmaScheduleName } from '../../samplers/sigmas.j
 import { resolveModelDir } from '../../train/checkpoint.js';
 import { UNet2DModel } from '../../nn/unet_2d.js';
 import { readSchedulerConfig, writeJSONAtomic } from '../../io/checkpoint.js';
-import { readSamplingConfig } from '../../io/sampling_config.js';
+import { DEFAULT_SAMPLING_CONFIG, readSamplingConfig } from '../../io/sampling_config.js';
 import { writePngGrid } from '../../io/png.js';
 import { sliceBatch } from '../../ops/slice.js';
 import { packageRoot } from '../../backend/native/loader.js';
@@ -49,11 +49,13 @@ Options:
   --data NAME        fashion-mnist or mnist (required).
   --model DIR        The model (default: the bundled models/fashion-mnist/).
   --n N              Number of samples, a multiple of the class count (default 1000).
-  --sampler NAME     Scheduler or sampler, as diffuse sample's --scheduler (default ddim).
-  --steps K          Reverse steps (default 50; num_train_timesteps for ddpm).
+  --sampler NAME     Scheduler or sampler, as diffuse sample's --scheduler (default: the model's
+                     sampling_config.json, else ddim).
+  --steps K          Reverse steps (default: that file's with its scheduler, else 50;
+                     num_train_timesteps for ddpm).
   --sigmas S         A sampler's sigma schedule: ${SIGMA_SCHEDULES.filter((k) => k !== 'vp').join(', ')} (default karras).
   --guidance W       Classifier-free guidance weight (default: the model's sampling_config.json,
-                     else 1), as diffuse sample.
+                     else 1). --sampler and --steps also default to that file's, as in diffuse sample.
   --eta E            DDIM's eta or a stochastic sampler's noise scale.
   --seed S           Seed of the samples and of the metrics' subsets (default 0).
   --batch B          Images per forward pass (default 64; the samples do not depend on it).
@@ -168,7 +170,11 @@ export async function run(argv: string[]): Promise<void> {
   const casSteps = intFlag('cas-steps', values['cas-steps'], 1) ?? CAS_STEPS;
   const q = numFlag('memorization-quantile', values['memorization-quantile'], 0) ?? MEMORIZATION_QUANTILE;
   if (!(q > 0 && q < 1)) throw new DiffuseError(`--memorization-quantile must be in (0, 1), found '${values['memorization-quantile']}'`);
-  const schedName = values.sampler ?? 'ddim';
+  // The model folder's sampling_config.json supplies what the flags leave out, as in diffuse sample.
+  const modelDir = generating ? (values.model ?? bundled('fashion-mnist', `pass --model DIR`)) : null;
+  const modelFiles = modelDir === null ? null : resolveModelDir(modelDir);
+  const defaults = modelFiles === null ? DEFAULT_SAMPLING_CONFIG : readSamplingConfig(modelFiles.unetDir, schedulerNames());
+  const schedName = values.sampler ?? defaults.scheduler ?? 'ddim';
   if (!schedulerNames().includes(schedName)) throw new DiffuseError(`--sampler must be one of ${schedulerNames().join(', ')}, found '${schedName}'`);
   const sampler = isSamplerName(schedName) ? SAMPLERS[schedName] : null;
   const sigmaSchedule = values.sigmas;
@@ -194,17 +200,17 @@ export async function run(argv: string[]): Promise<void> {
   let samples: LabelledImages;
   let generation: Record<string, unknown> | null = null;
   if (source === 'model') {
-    const modelDir = values.model ?? bundled('fashion-mnist', `pass --model DIR`);
-    const { unetDir, schedulerDir } = resolveModelDir(modelDir);
+    const { unetDir, schedulerDir } = modelFiles!;
     const model = UNet2DModel.fromPretrained(unetDir);
     const embeds = model.config.numClassEmbeds;
     if (embeds === null) throw new DiffuseError(`${modelDir} is unconditional (num_class_embeds is null); diffuse eval needs a class-conditional model (or evaluate a labelled folder with --samples)`);
     if (embeds - 1 !== k) throw new DiffuseError(`${modelDir} has ${embeds - 1} classes (+ the null class) but ${data} has ${k}; evaluate it against the dataset it was trained on`);
     const schedConfig = schedulerDir === null ? {} : readSchedulerConfig(schedulerDir);
-    const guidance = guidanceFlag ?? readSamplingConfig(unetDir).guidanceScale;
+    const guidance = guidanceFlag ?? defaults.guidanceScale;
     const resolved = resolveScheduler(schedName, schedConfig);
     const isDdpm = resolved.kind === 'scheduler' && resolved.scheduler.className === 'DDPMScheduler';
-    const steps = stepsFlag ?? (isDdpm && resolved.kind === 'scheduler' ? resolved.scheduler.timesteps.length : 50);
+    const configSteps = values.sampler === undefined ? defaults.numInferenceSteps : null; // its steps go with its scheduler
+    const steps = stepsFlag ?? configSteps ?? (isDdpm && resolved.kind === 'scheduler' ? resolved.scheduler.timesteps.length : 50);
     let perChunk = steps;
     if (resolved.kind === 'scheduler') {
       try {

@@ -36,10 +36,11 @@ Options:
                      dpm_2_ancestral, lms, dpmpp_2s_ancestral, dpmpp_2m, dpmpp_2m_sde,
                      dpmpp_3m_sde, dpm_adaptive) or a diffusers scheduler (short names ddpm,
                      ddim, pndm, unipc, dpmsolver, ... or class names such as
-                     EulerDiscreteScheduler), on the model's noise schedule (default: ddim).
-                     'diffuse samplers' lists them all.
+                     EulerDiscreteScheduler), on the model's noise schedule (default: the
+                     model's sampling_config.json, else ddim). 'diffuse samplers' lists them all.
   --sigmas S         A sampler's sigma schedule: ${SIGMA_SCHEDULES.filter((k) => k !== 'vp').join(', ')} (default karras).
-  --steps K          Reverse steps (default: 50; num_train_timesteps for ddpm).
+  --steps K          Reverse steps (default: sampling_config.json's with its scheduler, else 50;
+                     num_train_timesteps for ddpm).
   --n N              Number of images (default 16).
   --class C          Class of every image, or a comma-separated list of N classes
                      (default: 0, 1, 2, ... cycling over the model's classes).
@@ -127,8 +128,11 @@ export async function run(argv: string[]): Promise<void> {
   // Every flag is checked before the model is loaded.
   const out = values.out;
   if (out === undefined || out === '') throw new DiffuseError(`--out FILE (the PNG grid to write) is required`);
-  const schedName = values.scheduler ?? 'ddim';
   const names = schedulerNames();
+  // The model folder's sampling_config.json supplies what the flags leave out.
+  const { unetDir, schedulerDir } = resolveModelDir(values.model ?? bundledModel());
+  const defaults = readSamplingConfig(unetDir, names);
+  const schedName = values.scheduler ?? defaults.scheduler ?? 'ddim';
   if (!names.includes(schedName)) throw new DiffuseError(`--scheduler must be one of ${names.join(', ')}, found '${schedName}'`);
   const sampler = isSamplerName(schedName) ? SAMPLERS[schedName] : null;
   const sigmaSchedule = values.sigmas;
@@ -157,16 +161,16 @@ export async function run(argv: string[]): Promise<void> {
     classes = list.length === 1 ? list[0]! : list;
   }
 
-  const { unetDir, schedulerDir } = resolveModelDir(values.model ?? bundledModel());
   const model = UNet2DModel.fromPretrained(unetDir);
   const clfDir = values.classifier === undefined ? null : existsSync(join(values.classifier, 'model', 'config.json')) ? join(values.classifier, 'model') : values.classifier;
   const classifier = clfDir === null ? null : NoisyClassifier.fromPretrained(clfDir);
   const schedConfig = schedulerDir === null ? {} : readSchedulerConfig(schedulerDir);
-  const guidance = guidanceFlag ?? readSamplingConfig(unetDir).guidanceScale;
+  const guidance = guidanceFlag ?? defaults.guidanceScale;
   const resolved = resolveScheduler(schedName, schedConfig);
   const isDdpm = resolved.kind === 'scheduler' && resolved.scheduler.className === 'DDPMScheduler';
   // Before setTimesteps a scheduler lists every training timestep.
-  const steps = stepsFlag ?? (isDdpm && resolved.kind === 'scheduler' ? resolved.scheduler.timesteps.length : 50);
+  const configSteps = values.scheduler === undefined ? defaults.numInferenceSteps : null; // its steps go with its scheduler
+  const steps = stepsFlag ?? configSteps ?? (isDdpm && resolved.kind === 'scheduler' ? resolved.scheduler.timesteps.length : 50);
   let perChunk = steps;
   if (resolved.kind === 'scheduler') {
     try {
