@@ -23,8 +23,9 @@ Usage: diffuse train --data fashion-mnist|mnist|PATH --out RUN_DIR [options]
 The defaults are the run to start: \`diffuse train --data fashion-mnist --out runs/fm\` trains the
 reference U-Net (configs/unet_reference.json: 28x28, 32/64/64 channels, attention at 7x7, 10
 classes + a null class for classifier-free guidance) for ${D.steps} steps of ${D.batchSize} images: ${((D.steps * D.batchSize) / 60000).toFixed(1)} epochs,
-about 1h35 at the ~69 images/s this model trains at on an idle 2-core machine (the issue's
-budget: garments in under 2 hours; add --time-limit 115 to guarantee it on a busy machine). Why not diffusers' train_unconditional values (lr 1e-4, warm-up 500, EMA
+about an hour at the ~105 images/s this model trains at on an idle 2-core machine (add
+--time-limit MIN to bound it on a busy one). The shipped models/fashion-mnist/ adds
+--lr-schedule cosine --flip --min-snr-gamma 5 (README, "The bundled model"). Why not diffusers' train_unconditional values (lr 1e-4, warm-up 500, EMA
 0.9999)? They suit runs of tens of thousands of steps; in ${D.steps} steps that rate undertrains and that
 EMA would still mostly hold early weights. So lr ${D.lr} (fine for this 1.6M-parameter model with
 gradient clipping at ${D.gradClip}), a short warm-up (${D.warmup}) and EMA max decay ${D.emaDecay} (a ~1000-step horizon).
