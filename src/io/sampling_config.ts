@@ -56,6 +56,15 @@ export function readSamplingConfig(unetDir: string, schedulerNames?: readonly st
   return { guidanceScale: g as number, scheduler: sched as string | null, numInferenceSteps: steps as number | null };
 }
 
+/**
+ * The default steps: the file's, but only when its scheduler is the one used (steps tuned for one
+ * solver say nothing about another); null means the command's own default.
+ * @example defaultSteps(cfg, values.scheduler !== undefined) ?? 50
+ */
+export function defaultSteps(config: SamplingConfig, schedulerGiven: boolean): number | null {
+  return schedulerGiven ? null : config.numInferenceSteps;
+}
+
 /** Writes `dir/sampling_config.json` atomically (null fields left out). */
 export function writeSamplingConfig(dir: string, config: Partial<SamplingConfig>): void {
   const json: Record<string, unknown> = {};

@@ -82,22 +82,25 @@ export interface SuperresModel {
   unetDir: string;
 }
 
-/** superres.json beside the U-Net's pipeline folder, else the run's train_config.json (for checkpoints). */
-function readSuperresInfo(path: string, unetDir: string): SuperresInfo {
+/**
+ * What makes the model whose U-Net is in `unetDir` a super-resolution one: superres.json beside
+ * its pipeline folder, else the run's train_config.json (for checkpoints); null for a generation
+ * model. A file that says 'superres' with a bad scale is an error naming it.
+ * @example superresInfoOf('models/fashion-mnist-sr2/unet')?.scale // 2
+ */
+export function superresInfoOf(unetDir: string): SuperresInfo | null {
   const pipeline = dirname(unetDir);
   const candidates = [join(pipeline, SUPERRES_FILE), join(pipeline, '..', '..', TRAIN_CONFIG_NAME), join(pipeline, TRAIN_CONFIG_NAME)];
   for (const p of candidates) {
     if (!existsSync(p)) continue;
     const j = readJSONFile(p) as Record<string, unknown> | null;
     if (j === null || typeof j !== 'object') continue;
-    if (j['task'] !== 'superres') break;
+    if (j['task'] !== 'superres') return null;
     const scale = j['scale'];
     if (typeof scale !== 'number' || !Number.isInteger(scale) || scale < 2) throw new RunFolderError(`${p}: 'scale' must be an integer >= 2, found ${JSON.stringify(scale)}`);
     return { task: 'superres', scale, downsample: 'area', upsample: 'bicubic' };
   }
-  throw new RunFolderError(
-    `${path} is not a super-resolution model: found no ${SUPERRES_FILE} with task 'superres' (looked in ${pipeline}). Train one with 'diffuse train --task superres --scale 2 --config configs/unet_superres_fm.json', or use 'diffuse sample' for a generation model`,
-  );
+  return null;
 }
 
 /**
@@ -106,7 +109,12 @@ function readSuperresInfo(path: string, unetDir: string): SuperresInfo {
  */
 export function loadSuperresModel(path: string): SuperresModel {
   const { unetDir, schedulerDir } = resolveModelDir(path);
-  const info = readSuperresInfo(path, unetDir);
+  const info = superresInfoOf(unetDir);
+  if (info === null) {
+    throw new RunFolderError(
+      `${path} is not a super-resolution model: found no ${SUPERRES_FILE} with task 'superres' (looked in ${dirname(unetDir)}). Train one with 'diffuse train --task superres --scale 2 --config configs/unet_superres_fm.json', or use 'diffuse sample' for a generation model`,
+    );
+  }
   const model = UNet2DModel.fromPretrained(unetDir);
   return { model, schedulerConfig: schedulerDir === null ? {} : readSchedulerConfig(schedulerDir), scale: info.scale, info, unetDir };
 }

@@ -12,7 +12,7 @@ import { readDiffusersConfig, readSchedulerConfig, readJSONFile } from '../io/ch
 import { configFromJSON, type UNet2DConfig } from '../nn/unet_2d.js';
 import { FASHION_MNIST_CLASSES, MNIST_CLASSES } from '../data/index.js';
 import { DiffuseError } from '../tensor/errors.js';
-import { SUPERRES_FILE } from '../train/objectives/superres.js';
+import { superresInfoOf } from '../pipelines/superres.js';
 import { readSamplingConfig } from '../io/sampling_config.js';
 import { schedulerNames } from '../pipelines/generate.js';
 
@@ -112,16 +112,6 @@ function classNamesOf(modelsDir: string, name: string, numClasses: number): stri
   }
 }
 
-/** The factor of a super-resolution pipeline folder (superres.json beside model_index.json), or null. */
-function superresScaleOf(modelsDir: string, name: string): number | null {
-  const path = join(modelsDir, name, SUPERRES_FILE);
-  if (!existsSync(path)) return null;
-  const j = readJSONFile(path) as { task?: unknown; scale?: unknown } | null;
-  if (j === null || typeof j !== 'object' || j.task !== 'superres') return null;
-  if (typeof j.scale !== 'number' || !Number.isInteger(j.scale) || j.scale < 2) throw new ModelNotFoundError(`model '${name}': ${SUPERRES_FILE}: 'scale' must be an integer >= 2, found ${JSON.stringify(j.scale)}`);
-  return j.scale;
-}
-
 function samplingDefaultsOf(unetDir: string): ModelInfo['defaults'] {
   const s = readSamplingConfig(unetDir, schedulerNames());
   return { guidance: s.guidanceScale, sampler: s.scheduler, steps: s.numInferenceSteps };
@@ -149,7 +139,12 @@ export function describeModel(modelsDir: string, name: string): ModelInfo {
       predictionType: typeof s['prediction_type'] === 'string' ? s['prediction_type'] : 'epsilon',
     };
   }
-  const scale = superresScaleOf(modelsDir, name);
+  let scale: number | null;
+  try {
+    scale = superresInfoOf(loc.unetDir)?.scale ?? null;
+  } catch (e) {
+    throw new ModelNotFoundError(`model '${name}': ${(e as Error).message}`);
+  }
   return {
     name,
     task: scale === null ? 'generate' : 'superres',

@@ -67,6 +67,7 @@ export class ThreadPool {
     const shared = new SharedArrayBuffer(4);
     const worker = spawnWorker(this.#modelsDir, shared);
     let onReady: () => void = () => {};
+    let started = false;
     const slot: Slot = { worker, cancel: new Int32Array(shared), ready: new Promise<void>((r) => (onReady = r)), job: null, dead: null };
     worker.on('message', (m: FromWorker) => {
       if (m.type === 'ready') {
@@ -81,7 +82,6 @@ export class ThreadPool {
       if (m.type === 'done') job.resolve(m.result);
       else job.reject(new JobError(m.message, m.reason));
     });
-    let started = false;
     const died = (why: string): void => {
       const job = slot.job;
       slot.job = null;

@@ -14,7 +14,7 @@ import { SIGMA_SCHEDULES, type SigmaScheduleName } from '../../samplers/sigmas.j
 import { resolveModelDir } from '../../train/checkpoint.js';
 import { UNet2DModel } from '../../nn/unet_2d.js';
 import { readSchedulerConfig, writeJSONAtomic } from '../../io/checkpoint.js';
-import { DEFAULT_SAMPLING_CONFIG, readSamplingConfig } from '../../io/sampling_config.js';
+import { DEFAULT_SAMPLING_CONFIG, defaultSteps, readSamplingConfig } from '../../io/sampling_config.js';
 import { writePngGrid } from '../../io/png.js';
 import { sliceBatch } from '../../ops/slice.js';
 import { packageRoot } from '../../backend/native/loader.js';
@@ -209,8 +209,7 @@ export async function run(argv: string[]): Promise<void> {
     const guidance = guidanceFlag ?? defaults.guidanceScale;
     const resolved = resolveScheduler(schedName, schedConfig);
     const isDdpm = resolved.kind === 'scheduler' && resolved.scheduler.className === 'DDPMScheduler';
-    const configSteps = values.sampler === undefined ? defaults.numInferenceSteps : null; // its steps go with its scheduler
-    const steps = stepsFlag ?? configSteps ?? (isDdpm && resolved.kind === 'scheduler' ? resolved.scheduler.timesteps.length : 50);
+    const steps = stepsFlag ?? defaultSteps(defaults, values.sampler !== undefined) ?? (isDdpm && resolved.kind === 'scheduler' ? resolved.scheduler.timesteps.length : 50);
     let perChunk = steps;
     if (resolved.kind === 'scheduler') {
       try {

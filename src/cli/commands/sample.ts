@@ -12,7 +12,7 @@ import { SIGMA_SCHEDULES, type SigmaScheduleName } from '../../samplers/sigmas.j
 import { resolveModelDir } from '../../train/checkpoint.js';
 import { UNet2DModel } from '../../nn/unet_2d.js';
 import { readSchedulerConfig } from '../../io/checkpoint.js';
-import { readSamplingConfig } from '../../io/sampling_config.js';
+import { defaultSteps, readSamplingConfig } from '../../io/sampling_config.js';
 import { imageGrid, writePng, writePngGrid } from '../../io/png.js';
 import { writeGif } from '../../io/gif.js';
 import { sliceBatch } from '../../ops/slice.js';
@@ -169,8 +169,7 @@ export async function run(argv: string[]): Promise<void> {
   const resolved = resolveScheduler(schedName, schedConfig);
   const isDdpm = resolved.kind === 'scheduler' && resolved.scheduler.className === 'DDPMScheduler';
   // Before setTimesteps a scheduler lists every training timestep.
-  const configSteps = values.scheduler === undefined ? defaults.numInferenceSteps : null; // its steps go with its scheduler
-  const steps = stepsFlag ?? configSteps ?? (isDdpm && resolved.kind === 'scheduler' ? resolved.scheduler.timesteps.length : 50);
+  const steps = stepsFlag ?? defaultSteps(defaults, values.scheduler !== undefined) ?? (isDdpm && resolved.kind === 'scheduler' ? resolved.scheduler.timesteps.length : 50);
   let perChunk = steps;
   if (resolved.kind === 'scheduler') {
     try {

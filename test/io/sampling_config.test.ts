@@ -1,0 +1,49 @@
+/**
+ * sampling_config.json: the defaults a model folder gives the commands. Oracle: the values
+ * written, and the documented fallbacks (guidance 1, no scheduler or steps).
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_SAMPLING_CONFIG, SAMPLING_CONFIG_NAME, defaultSteps, readSamplingConfig, writeSamplingConfig } from '../../src/io/sampling_config.js';
+
+function modelFolder(): { dir: string; unetDir: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'diffuse-sampling-config-'));
+  const unetDir = join(dir, 'unet');
+  mkdirSync(unetDir);
+  return { dir, unetDir };
+}
+
+describe('sampling_config.json', () => {
+  it('absent: guidance 1, no scheduler or steps; written: read back as written', () => {
+    const { dir, unetDir } = modelFolder();
+    assert.deepEqual(readSamplingConfig(unetDir), DEFAULT_SAMPLING_CONFIG);
+    writeSamplingConfig(dir, { guidanceScale: 1.3, scheduler: 'dpmpp_2m', numInferenceSteps: 20 });
+    assert.deepEqual(readSamplingConfig(unetDir, ['ddim', 'dpmpp_2m']), { guidanceScale: 1.3, scheduler: 'dpmpp_2m', numInferenceSteps: 20 });
+    writeSamplingConfig(dir, { guidanceScale: 2 });
+    assert.deepEqual(readSamplingConfig(unetDir), { guidanceScale: 2, scheduler: null, numInferenceSteps: null });
+  });
+
+  it("its steps go with its scheduler only", () => {
+    const cfg = { guidanceScale: 1, scheduler: 'dpmpp_2m', numInferenceSteps: 20 };
+    assert.equal(defaultSteps(cfg, false), 20);
+    assert.equal(defaultSteps(cfg, true), null);
+  });
+
+  it('bad fields: an error naming the file, the field and what was found', () => {
+    const { dir, unetDir } = modelFolder();
+    const file = join(dir, SAMPLING_CONFIG_NAME);
+    const cases: [unknown, RegExp][] = [
+      [[1, 2], /expected a JSON object/],
+      [{ guidance_scale: -1 }, /'guidance_scale' must be a number >= 0, found -1/],
+      [{ scheduler: 'fastest' }, /'scheduler' must be one of ddim, found "fastest"/],
+      [{ num_inference_steps: 2.5 }, /'num_inference_steps' must be an integer >= 1, found 2.5/],
+    ];
+    for (const [json, re] of cases) {
+      writeFileSync(file, JSON.stringify(json));
+      assert.throws(() => readSamplingConfig(unetDir, ['ddim']), (e: Error) => e.message.startsWith(file) && re.test(e.message), re.source);
+    }
+  });
+});
