@@ -94,6 +94,8 @@ describe('web page in headless Chromium', () => {
     await page.waitForFunction(() => /step \d+ \/ 8/.test(document.getElementById('live-step')!.textContent ?? ''));
     await page.waitForFunction(() => (document.getElementById('live-x0')!).src.startsWith('data:image/png'));
     await page.waitForFunction(() => document.getElementById('job-state')!.textContent === 'done', undefined, { timeout: 120_000 });
+    // The state reads 'done' before the result is fetched and shown: wait for the images.
+    await page.locator('#results img').nth(3).waitFor({ state: 'attached' });
     assert.equal(await page.locator('#results img').count(), 4);
     assert.equal(await page.textContent('#live-step'), 'step 8 / 8');
     assert.equal(await page.isVisible('#timeline'), true);
@@ -135,6 +137,8 @@ describe('web page in headless Chromium', () => {
       undefined,
       { timeout: 120_000 },
     );
+    // The result is shown in the same task that adds it to the gallery (4 generated + 1).
+    await page.locator('#gallery img').nth(4).waitFor({ state: 'attached' });
     assert.match((await page.getAttribute('#inpaint-result', 'src')) ?? '', /^data:image\/png/);
     await shot(page, 'inpaint-laptop');
 
@@ -146,6 +150,7 @@ describe('web page in headless Chromium', () => {
     await page.click('#upscale-run');
     assert.equal((JSON.parse((await upSent).postData() ?? '{}') as { model: string }).model, 'fashion-mnist-sr2');
     await page.waitForFunction(() => document.getElementById('job-state')!.textContent === 'done' && /^step (\d+) \/ \1$/.test(document.getElementById('edit-step')!.textContent ?? ''), undefined, { timeout: 120_000 });
+    await page.locator('#gallery img').nth(5).waitFor({ state: 'attached' });
     assert.match((await page.getAttribute('#edit-result', 'src')) ?? '', /^data:image\/png/);
     await shot(page, 'upscale-laptop');
     await page.close();
