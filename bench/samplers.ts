@@ -1,40 +1,38 @@
 /**
- * Sampler benchmark (`npm run bench:samplers -- [MODEL_DIR] [--n 256] [--batch 64] [--out FILE]`):
- * for a trained model (default models/fashion-mnist), wall time and sample quality of
+ * Sampler benchmark (`npm run bench:samplers -- [MODEL_DIR] [--data D] [--n 1000] [--ddpm-n N]
+ * [--guidance W] [--batch 64] [--out FILE]`): quality against model calls for
  *   DDPM 1000 steps (Ho et al. 2020), and DDIM, Euler (Karras sigmas), Heun (Karras sigmas),
  *   DPM-Solver++ 2M (Karras sigmas) and UniPC at 10, 20 and 50 model calls
  * (Heun takes 2 calls per step but one on the last: 9, 19, 49 calls; the exact count is measured).
  *
- * Quality: the sliced Wasserstein distance (Rabin et al. 2011; Deshpande et al. 2018) in pixel
- * space between N generated images and N Fashion-MNIST test images with the same class counts:
- *   SWD = sqrt(mean_k W2(P_k A, P_k B)^2) over K = 512 seeded random unit directions P_k in R^784,
- * with W2 between two equal-size 1-D samples = the RMS difference of their sorted projections.
- * Pixels in [-1, 1]. Lower is better; `swdFloor` is the same distance between N test and N train
- * images (what a perfect model would score, the sampling noise of N images). Train-free and cheap,
- * and computed the same way for every sampler. All runs share the seed, the classes (i mod 10)
- * and the batch size. Prints JSON (progress on stderr) and writes bench/results/samplers.json.
- * Run it on an idle machine: at ~200 images/s forward, DDPM 1000 steps of 256 images is ~20 min.
+ * Quality is `diffuse eval`'s (src/eval/evaluate.ts) without CAS: Frechet distance and KID in the
+ * dataset feature net's features against the test split, k-NN precision and recall, the feature
+ * net's accuracy on the intended classes and the memorisation figure, each with the real-vs-real
+ * floor at the same n. All runs share the seed, the classes (image i gets class i mod K), the
+ * guidance weight (default: the model's sampling_config.json) and the batch size. DDPM's 1000 calls
+ * cost 20-100x the others, so it may run on fewer images (--ddpm-n; 0 skips it); its row then has
+ * its own floor, since FD and precision/recall depend on n. Prints JSON (progress on stderr) and
+ * writes bench/results/samplers.json after every row, so a long run keeps what it measured.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { loadavg, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { pathToFileURL } from 'node:url';
 import { generate, resolveScheduler, type SchedulerChoice } from '../src/pipelines/generate.js';
 import { UNet2DModel } from '../src/nn/unet_2d.js';
 import { resolveModelDir } from '../src/train/checkpoint.js';
 import { readSchedulerConfig } from '../src/io/checkpoint.js';
-import { fashionMnist, FASHION_MNIST_CLASSES } from '../src/data/fashion_mnist.js';
-import { Generator } from '../src/tensor/random.js';
+import { readSamplingConfig } from '../src/io/sampling_config.js';
+import { loadDataset } from '../src/data/index.js';
+import { FeatureNet } from '../src/eval/feature_net.js';
+import { classBalancedIndices, labelledFromDataset } from '../src/eval/labelled_images.js';
+import { evaluateSamples, type EvalCache } from '../src/eval/evaluate.js';
 import { SCHEDULER_CLASSES } from '../src/schedulers/index.js';
 import { packageRoot } from '../src/backend/native/loader.js';
+import { engineInfo } from '../src/engine_info.js';
 import type { SigmaScheduleName } from '../src/samplers/sigmas.js';
 
-/** Random directions of the sliced Wasserstein distance: enough for a stable figure at 784 dimensions. */
-const SWD_DIRECTIONS = 512;
-const SWD_SEED = 1234;
 const SAMPLE_SEED = 0;
-const TEST_PER_CLASS = 1000;
 const CALL_BUDGETS = [10, 20, 50] as const;
 
 interface Config {
@@ -44,9 +42,9 @@ interface Config {
   sigmaSchedule?: SigmaScheduleName;
 }
 
-/** The runs: DDPM 1000, then each method at each budget of model calls. */
-function configs(T: number): Config[] {
-  const out: Config[] = [{ label: `DDPM ${T} steps`, choice: 'ddpm', steps: T }];
+/** Each method at each budget of model calls. */
+function fastConfigs(): Config[] {
+  const out: Config[] = [];
   for (const calls of CALL_BUDGETS) {
     out.push({ label: `DDIM ${calls}`, choice: 'ddim', steps: calls });
     out.push({ label: `Euler (Karras) ${calls}`, choice: 'euler', steps: calls, sigmaSchedule: 'karras' });
@@ -58,78 +56,54 @@ function configs(T: number): Config[] {
   return out;
 }
 
-/** (n, D) rows projected on K unit directions (D, K): (K, n) sorted per direction. */
-function sortedProjections(rows: Float32Array, n: number, dirs: Float64Array, dim: number, k: number): Float64Array[] {
-  const out = Array.from({ length: k }, () => new Float64Array(n));
-  for (let i = 0; i < n; i++) {
-    const row = rows.subarray(i * dim, (i + 1) * dim);
-    for (let j = 0; j < k; j++) {
-      const d = dirs.subarray(j * dim, (j + 1) * dim);
-      let s = 0;
-      for (let p = 0; p < dim; p++) s += row[p]! * d[p]!;
-      out[j]![i] = s;
-    }
-  }
-  for (const a of out) a.sort();
-  return out;
-}
-
-/** Sliced Wasserstein-2 distance between two equal-size image sets (n, D) on seeded directions. */
-export function slicedWasserstein(a: Float32Array, b: Float32Array, n: number, dim: number, directions = SWD_DIRECTIONS, seed = SWD_SEED): number {
-  const raw = new Generator(seed).normal([directions, dim]).data;
-  const dirs = new Float64Array(raw.length);
-  for (let j = 0; j < directions; j++) {
-    let norm = 0;
-    for (let p = 0; p < dim; p++) norm += raw[j * dim + p]! ** 2;
-    norm = Math.sqrt(norm);
-    for (let p = 0; p < dim; p++) dirs[j * dim + p] = raw[j * dim + p]! / norm;
-  }
-  const pa = sortedProjections(a, n, dirs, dim, directions);
-  const pb = sortedProjections(b, n, dirs, dim, directions);
-  let total = 0;
-  for (let j = 0; j < directions; j++) {
-    let s = 0;
-    for (let i = 0; i < n; i++) s += (pa[j]![i]! - pb[j]![i]!) ** 2;
-    total += s / n;
-  }
-  return Math.sqrt(total / directions);
-}
-
-/** n real images with classes i mod 10 (the classes generate() gives by default), from `split`. */
-function realImages(split: 'train' | 'test', n: number, offset: number): Float32Array {
-  const ds = fashionMnist(split);
-  const per = ds.length / FASHION_MNIST_CLASSES.length;
-  const out = new Float32Array(n * 28 * 28); // (N, 28, 28, 1)
-  const used = new Array<number>(FASHION_MNIST_CLASSES.length).fill(0);
-  for (let i = 0; i < n; i++) {
-    const k = i % FASHION_MNIST_CLASSES.length;
-    out.set(ds.get(k * per + offset + used[k]!++).image, i * 28 * 28);
-  }
-  return out;
+function positiveInt(flag: string, v: string, min: number): number {
+  const x = Number(v);
+  if (!Number.isInteger(x) || x < min) throw new Error(`--${flag} must be an integer >= ${min}, found '${v}'`);
+  return x;
 }
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     args: process.argv.slice(2),
-    options: { n: { type: 'string', default: '256' }, batch: { type: 'string', default: '64' }, out: { type: 'string' }, guidance: { type: 'string', default: '1' } },
+    options: {
+      data: { type: 'string', default: 'fashion-mnist' },
+      n: { type: 'string', default: '1000' },
+      'ddpm-n': { type: 'string' },
+      batch: { type: 'string', default: '64' },
+      guidance: { type: 'string' },
+      out: { type: 'string' },
+    },
     allowPositionals: true,
   });
-  const modelDir = positionals[0] ?? join(packageRoot(), 'models', 'fashion-mnist');
-  const n = Number(values.n);
-  const batchSize = Number(values.batch);
-  const guidanceScale = Number(values.guidance);
-  if (!Number.isInteger(n) || n < 2 || n > TEST_PER_CLASS * 10) throw new Error(`--n must be an integer in [2, 10000], found ${values.n}`);
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`--batch must be an integer >= 1, found ${values.batch}`);
+  const root = packageRoot();
+  const data = values.data;
+  if (data !== 'fashion-mnist' && data !== 'mnist') throw new Error(`--data must be fashion-mnist or mnist, found '${data}'`);
+  const modelDir = positionals[0] ?? join(root, 'models', data);
+  const batchSize = positiveInt('batch', values.batch, 1);
   const { unetDir, schedulerDir } = resolveModelDir(modelDir);
   const model = UNet2DModel.fromPretrained(unetDir).eval();
+  const embeds = model.config.numClassEmbeds;
+  const guidanceScale = values.guidance === undefined ? readSamplingConfig(unetDir).guidanceScale : Number(values.guidance);
+  if (!Number.isFinite(guidanceScale) || guidanceScale < 0) throw new Error(`--guidance must be a number >= 0, found '${values.guidance}'`);
   const schedulerConfig = schedulerDir === null ? {} : readSchedulerConfig(schedulerDir);
   const ddpm = resolveScheduler('ddpm', schedulerConfig);
   const T = ddpm.kind === 'scheduler' ? ddpm.scheduler.timesteps.length : 1000;
-  const dim = 28 * 28 * model.config.inChannels;
 
-  const test = realImages('test', n, 0);
-  const swdFloor = slicedWasserstein(realImages('train', n, 0), test, n, dim);
-  process.stderr.write(`reference: ${n} test images; floor (train vs test) SWD ${swdFloor.toFixed(4)}\n`);
+  const trainDs = await loadDataset(data, { split: 'train' });
+  const testDs = await loadDataset(data, { split: 'test' });
+  const k = trainDs.numClasses!;
+  if (embeds === null || embeds - 1 !== k) throw new Error(`${modelDir} must be class-conditional with the ${k} classes of ${data} (+ the null class)`);
+  const multiple = (flag: string, v: string, min: number): number => {
+    const x = positiveInt(flag, v, min);
+    if (x % k !== 0) throw new Error(`--${flag} must be a multiple of the ${k} classes, found ${x}`);
+    return x;
+  };
+  const n = multiple('n', values.n, k);
+  const ddpmN = values['ddpm-n'] === undefined ? n : multiple('ddpm-n', values['ddpm-n'], 0);
+  const featureNet = FeatureNet.fromPretrained(join(root, 'models', 'feature-nets', data));
+  const train = labelledFromDataset(trainDs);
+  const test = labelledFromDataset(testDs);
+  const cache: EvalCache = {};
 
   // Count the U-Net's forwards (one per model call; guidance doubles the batch, not the calls).
   let forwards = 0;
@@ -138,46 +112,54 @@ async function main(): Promise<void> {
     forwards++;
     return forward(...args);
   };
-  const chunks = Math.ceil(n / batchSize);
+  // DDPM last: the longest run, so an interrupted benchmark still has every other row.
+  const runs: (Config & { n: number })[] = [
+    ...fastConfigs().map((c) => ({ ...c, n })),
+    ...(ddpmN > 0 ? [{ label: `DDPM ${T} steps`, choice: 'ddpm' as const, steps: T, n: ddpmN }] : []),
+  ];
   const results = [];
-  for (const c of configs(T)) {
+  const out = values.out ?? join(root, 'bench', 'results', 'samplers.json');
+  for (const c of runs) {
     forwards = 0;
+    const labels = Array.from({ length: c.n }, (_, i) => i % k);
     const t0 = performance.now();
     const { images } = generate({
-      model, scheduler: c.choice, schedulerConfig, n, steps: c.steps, seed: SAMPLE_SEED, batchSize,
-      ...(model.config.numClassEmbeds !== null ? { guidanceScale } : {}),
+      model, scheduler: c.choice, schedulerConfig, n: c.n, steps: c.steps, seed: SAMPLE_SEED, batchSize, guidanceScale, classLabels: labels,
       ...(c.sigmaSchedule === undefined ? {} : { sigmaSchedule: c.sigmaSchedule }),
     });
     const wall = (performance.now() - t0) / 1000;
-    const swd = slicedWasserstein(images.toArray(), test, n, dim);
-    const row = { name: c.label, scheduler: typeof c.choice === 'string' ? c.choice : 'instance', steps: c.steps, modelCalls: forwards / chunks, wallSeconds: wall, imagesPerSecond: n / wall, swd };
+    const r = evaluateSamples({ images, labels: Int32Array.from(labels) }, {
+      featureNet, train, test, cache, cas: false, seed: 0, floorIndices: classBalancedIndices(trainDs, c.n, 0),
+    });
+    const s = r.samples;
+    const row = {
+      name: c.label, scheduler: c.choice, steps: c.steps, n: c.n, modelCalls: forwards / Math.ceil(c.n / batchSize),
+      wallSeconds: wall, imagesPerSecond: c.n / wall,
+      frechetDistance: s.frechetDistance, kid: s.kid.mean, precision: s.precision, recall: s.recall,
+      classifierAccuracy: s.classifierAccuracy, memorisation: s.memorisation.rate,
+      real: { frechetDistance: r.real.frechetDistance, kid: r.real.kid.mean, precision: r.real.precision, recall: r.real.recall, classifierAccuracy: r.real.classifierAccuracy },
+    };
     results.push(row);
-    process.stderr.write(`${c.label.padEnd(32)} calls ${String(row.modelCalls).padStart(4)}  ${wall.toFixed(1).padStart(7)} s  SWD ${swd.toFixed(4)}\n`);
+    process.stderr.write(`${c.label.padEnd(32)} n ${c.n} calls ${String(row.modelCalls).padStart(4)} ${wall.toFixed(1).padStart(7)} s  FD ${s.frechetDistance.toFixed(3)} (real ${r.real.frechetDistance.toFixed(3)})  P ${s.precision.toFixed(3)} R ${s.recall.toFixed(3)}  acc ${s.classifierAccuracy.toFixed(3)}\n`);
+    const report = {
+      benchmark: 'samplers',
+      model: modelDir,
+      data,
+      batchSize,
+      guidanceScale,
+      seed: SAMPLE_SEED,
+      metric: `diffuse eval's figures without CAS: Frechet distance and KID in the ${data} feature net's features against the test split, k-NN precision/recall (k = 3), the feature net's accuracy on the intended classes, memorisation; 'real' is n class-balanced train images scored the same way`,
+      results,
+      machine: { cpus: cpus().length, threads: engineInfo().threads, loadavg: loadavg() },
+      date: new Date().toISOString(),
+    };
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   }
-  const report = {
-    benchmark: 'samplers',
-    model: modelDir,
-    n,
-    batchSize,
-    guidanceScale,
-    seed: SAMPLE_SEED,
-    metric: `sliced Wasserstein-2 distance in pixel space ([-1, 1]) between ${n} samples and ${n} Fashion-MNIST test images (same class counts), ${SWD_DIRECTIONS} seeded directions; lower is better`,
-    swdFloor,
-    results,
-    machine: { cpus: cpus().length, loadavg: loadavg() },
-    date: new Date().toISOString(),
-  };
-  const json = JSON.stringify(report, null, 2);
-  const out = values.out ?? join(packageRoot(), 'bench', 'results', 'samplers.json');
-  mkdirSync(join(out, '..'), { recursive: true });
-  writeFileSync(out, `${json}\n`);
-  process.stdout.write(`${json}\n`);
+  process.stdout.write(`${JSON.stringify({ out, results }, null, 2)}\n`);
 }
 
-// Run when executed (node dist/bench/samplers.js), not when imported for its metric.
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((e: unknown) => {
-    process.stderr.write(`bench:samplers: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    process.exit(1);
-  });
-}
+main().catch((e: unknown) => {
+  process.stderr.write(`bench:samplers: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});
