@@ -30,6 +30,7 @@ import { evaluateSamples, type EvalCache } from '../src/eval/evaluate.js';
 import { SCHEDULER_CLASSES } from '../src/schedulers/index.js';
 import { packageRoot } from '../src/backend/native/loader.js';
 import { engineInfo } from '../src/engine_info.js';
+import { intFlag } from '../src/cli/edit_flags.js';
 import type { SigmaScheduleName } from '../src/samplers/sigmas.js';
 
 const SAMPLE_SEED = 0;
@@ -56,12 +57,6 @@ function fastConfigs(): Config[] {
   return out;
 }
 
-function positiveInt(flag: string, v: string, min: number): number {
-  const x = Number(v);
-  if (!Number.isInteger(x) || x < min) throw new Error(`--${flag} must be an integer >= ${min}, found '${v}'`);
-  return x;
-}
-
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     args: process.argv.slice(2),
@@ -79,7 +74,7 @@ async function main(): Promise<void> {
   const data = values.data;
   if (data !== 'fashion-mnist' && data !== 'mnist') throw new Error(`--data must be fashion-mnist or mnist, found '${data}'`);
   const modelDir = positionals[0] ?? join(root, 'models', data);
-  const batchSize = positiveInt('batch', values.batch, 1);
+  const batchSize = intFlag('batch', values.batch, 1)!;
   const { unetDir, schedulerDir } = resolveModelDir(modelDir);
   const model = UNet2DModel.fromPretrained(unetDir).eval();
   const embeds = model.config.numClassEmbeds;
@@ -94,7 +89,7 @@ async function main(): Promise<void> {
   const k = trainDs.numClasses!;
   if (embeds === null || embeds - 1 !== k) throw new Error(`${modelDir} must be class-conditional with the ${k} classes of ${data} (+ the null class)`);
   const multiple = (flag: string, v: string, min: number): number => {
-    const x = positiveInt(flag, v, min);
+    const x = intFlag(flag, v, min)!;
     if (x % k !== 0) throw new Error(`--${flag} must be a multiple of the ${k} classes, found ${x}`);
     return x;
   };

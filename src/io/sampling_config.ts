@@ -59,10 +59,10 @@ export function readSamplingConfig(unetDir: string, schedulerNames?: readonly st
 /**
  * The default steps: the file's, but only when its scheduler is the one used (steps tuned for one
  * solver say nothing about another); null means the command's own default.
- * @example defaultSteps(cfg, values.scheduler !== undefined) ?? 50
+ * @example defaultSteps(cfg.numInferenceSteps, values.scheduler !== undefined) ?? 50
  */
-export function defaultSteps(config: SamplingConfig, schedulerGiven: boolean): number | null {
-  return schedulerGiven ? null : config.numInferenceSteps;
+export function defaultSteps(configSteps: number | null, schedulerGiven: boolean): number | null {
+  return schedulerGiven ? null : configSteps;
 }
 
 /** Writes `dir/sampling_config.json` atomically (null fields left out). */

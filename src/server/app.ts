@@ -11,6 +11,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import fastifyStatic from '@fastify/static';
 import { packageRoot } from '../backend/native/loader.js';
 import { decodeImage, probeImage } from '../io/png.js';
+import { defaultSteps } from '../io/sampling_config.js';
 import { schedulerNames } from '../pipelines/generate.js';
 import { DiffuseError } from '../tensor/errors.js';
 import { resolveLimits, type Limits } from './limits.js';
@@ -168,7 +169,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
     if (guidance !== 1 && !info.guidance) throw new HttpError(400, `guidance ${guidance} needs a class-conditional model with a null class; model '${info.name}' has none (use guidance 1)`);
     // The model's sampling_config.json fills what the request leaves out; its steps go with its sampler.
     const sampler = body.sampler ?? info.defaults.sampler ?? DEFAULT_SAMPLER;
-    const steps = body.steps ?? (body.sampler === undefined ? info.defaults.steps : null) ?? 20; // as defaultSteps()
+    const steps = body.steps ?? defaultSteps(info.defaults.steps, body.sampler !== undefined) ?? 20;
     const trainSteps = info.scheduler?.numTrainTimesteps ?? 1000;
     if (steps > trainSteps) throw new HttpError(400, `steps ${steps} is more than the model's ${trainSteps} training timesteps`);
     const params: SamplingParams = { model: info.name, sampler, steps, seed: body.seed ?? 0, guidance, classLabel };

@@ -209,7 +209,7 @@ export async function run(argv: string[]): Promise<void> {
     const guidance = guidanceFlag ?? defaults.guidanceScale;
     const resolved = resolveScheduler(schedName, schedConfig);
     const isDdpm = resolved.kind === 'scheduler' && resolved.scheduler.className === 'DDPMScheduler';
-    const steps = stepsFlag ?? defaultSteps(defaults, values.sampler !== undefined) ?? (isDdpm && resolved.kind === 'scheduler' ? resolved.scheduler.timesteps.length : 50);
+    const steps = stepsFlag ?? defaultSteps(defaults.numInferenceSteps, values.sampler !== undefined) ?? (isDdpm && resolved.kind === 'scheduler' ? resolved.scheduler.timesteps.length : 50);
     let perChunk = steps;
     if (resolved.kind === 'scheduler') {
       try {

@@ -169,7 +169,7 @@ export async function run(argv: string[]): Promise<void> {
   const resolved = resolveScheduler(schedName, schedConfig);
   const isDdpm = resolved.kind === 'scheduler' && resolved.scheduler.className === 'DDPMScheduler';
   // Before setTimesteps a scheduler lists every training timestep.
-  const steps = stepsFlag ?? defaultSteps(defaults, values.scheduler !== undefined) ?? (isDdpm && resolved.kind === 'scheduler' ? resolved.scheduler.timesteps.length : 50);
+  const steps = stepsFlag ?? defaultSteps(defaults.numInferenceSteps, values.scheduler !== undefined) ?? (isDdpm && resolved.kind === 'scheduler' ? resolved.scheduler.timesteps.length : 50);
   let perChunk = steps;
   if (resolved.kind === 'scheduler') {
     try {
