@@ -4,9 +4,9 @@
  * naming the files tried and the command that fixes it.
  */
 import { createRequire } from 'node:module';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../../io/model_folder.js';
 import { NativeKernelError, NativeLoadError, DTypeError } from '../../tensor/errors.js';
 import type { Storage } from '../../tensor/tensor.js';
 
@@ -26,23 +26,8 @@ export type NativeBinding = {
 
 const FIX = 'apt-get install -y libdnnl-dev g++ make python3 && npm run build:native';
 
-/** The directory holding diffuse's package.json (works from src/ via tsx and from dist/). */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg)) {
-      try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'diffuse') return dir;
-      } catch {
-        // not ours; keep walking up
-      }
-    }
-    const parent = dirname(dir);
-    if (parent === dir) return process.cwd();
-    dir = parent;
-  }
-}
+// packageRoot moved to io/model_folder.ts; re-exported for the callers that still import it here.
+export { packageRoot };
 
 let loaded: NativeBinding | null = null;
 let failure: NativeLoadError | null = null;
