@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fastifyStatic from '@fastify/static';
-import { packageRoot } from '../backend/native/loader.js';
+import { bundledModelsDir, packageRoot } from '../io/model_folder.js';
 import { decodeImage, probeImage } from '../io/png.js';
 import { defaultSteps } from '../io/sampling_config.js';
 import { schedulerNames } from '../pipelines/generate.js';
@@ -98,7 +98,7 @@ interface SamplingBody {
 
 export async function createServer(options: ServerOptions = {}): Promise<DiffuseServer> {
   const limits = resolveLimits(options.limits ?? {});
-  const modelsDir = options.modelsDir ?? join(packageRoot(), 'models');
+  const modelsDir = options.modelsDir ?? bundledModelsDir();
   if (!existsSync(modelsDir)) throw new DiffuseError(`serve: the models folder ${modelsDir} does not exist; pass --models DIR (a folder of model folders)`);
   const webDir = options.webDir ?? join(packageRoot(), 'dist', 'web');
   const store = new JobStore(limits.maxRetainedJobs);

@@ -14,13 +14,12 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
-import { DiffuseError } from '../tensor/errors.js';
 import type { GeneratorState } from '../tensor/random.js';
 import type { LoaderState } from '../data/dataset.js';
-import { CONFIG_NAME, SCHEDULER_CONFIG_NAME, WEIGHTS_NAME, readJSONFile, writeDiffusersFolder, writeJSONAtomic, writeSchedulerConfig } from '../io/checkpoint.js';
+import { DIFFUSERS_VERSION, readJSONFile, writeDiffusersFolder, writeJSONAtomic, writeSchedulerConfig } from '../io/checkpoint.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { LATEST_NAME, MODEL_DIR, RunFolderError, TRAINER_STATE_NAME } from '../io/model_folder.js';
-import { DIFFUSERS_VERSION, configToJSON, type UNet2DModel, type UNet2DConfig } from '../nn/unet_2d.js';
+import { configToJSON, type UNet2DModel, type UNet2DConfig } from '../nn/unet_2d.js';
 import type { AdamW, AdamWState } from '../nn/adamw.js';
 import type { EMA } from '../nn/ema.js';
 
