@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 // The bin script imports dist/, so this runs against the compiled CLI (npm test builds it first).
 const bin = fileURLToPath(new URL('../../../bin/diffuse.js', import.meta.url));
 const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+const runWithThreads = (threads: string, ...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, DIFFUSE_THREADS: threads } });
 
 describe('diffuse CLI', () => {
   it('--help lists the commands', () => {
@@ -21,6 +22,18 @@ describe('diffuse CLI', () => {
     assert.match(r.stdout, /threads\s+\d+/);
     const j = JSON.parse(run('info', '--json').stdout) as { threads: number };
     assert.ok(j.threads >= 1);
+  });
+  it('DIFFUSE_THREADS=abc or 0 fails with the value found and what is expected; 1 works', () => {
+    for (const bad of ['abc', '0']) {
+      for (const args of [['info'], ['samplers']]) {
+        const r = runWithThreads(bad, ...args);
+        assert.equal(r.status, 1, `${bad} ${args.join(' ')}: ${r.stdout}`);
+        assert.ok(r.stderr.includes(`DIFFUSE_THREADS must be an integer >= 1 (the threads for oneDNN and the native kernels), found '${bad}'`), r.stderr);
+      }
+    }
+    const ok = runWithThreads('1', 'info', '--json');
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal((JSON.parse(ok.stdout) as { threads: number }).threads, 1);
   });
   it('demo trains: the loss falls', () => {
     const r = run('demo', '--steps', '60');

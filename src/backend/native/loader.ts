@@ -29,13 +29,40 @@ const FIX = 'apt-get install -y libdnnl-dev g++ make python3 && npm run build:na
 // packageRoot moved to io/model_folder.ts; re-exported for the callers that still import it here.
 export { packageRoot };
 
+/** The largest thread count C++ takes (an `int`). */
+const MAX_THREADS = 2 ** 31 - 1;
+
+/**
+ * DIFFUSE_THREADS, checked: the thread count for oneDNN and the native kernels, or null when it
+ * is unset or empty (all cores). The addon reads the variable itself when it loads (C++ `atoi`,
+ * which would silently ignore a bad value), so the loader checks it first and refuses to load.
+ * Throws NativeLoadError naming the value found and what is expected.
+ * @example threadsFromEnv({ DIFFUSE_THREADS: '4' }) // 4
+ */
+export function threadsFromEnv(env: NodeJS.ProcessEnv = process.env): number | null {
+  const raw = env['DIFFUSE_THREADS'];
+  if (raw === undefined || raw.trim() === '') return null;
+  const n = Number(raw.trim());
+  if (!/^\d+$/.test(raw.trim()) || n < 1 || n > MAX_THREADS) {
+    throw new NativeLoadError(
+      `DIFFUSE_THREADS must be an integer >= 1 (the threads for oneDNN and the native kernels), found '${raw}'. ` +
+        `Fix: set it to a thread count (e.g. DIFFUSE_THREADS=4), or unset it to use all cores`,
+    );
+  }
+  return n;
+}
+
 let loaded: NativeBinding | null = null;
 let failure: NativeLoadError | null = null;
 
-/** The addon, loading it on first use. Throws NativeLoadError if it cannot be loaded. */
+/**
+ * The addon, loading it on first use. Throws NativeLoadError if it cannot be loaded, or if
+ * DIFFUSE_THREADS (read by the addon as it loads) is not a valid thread count.
+ */
 export function addon(): NativeBinding {
   if (loaded !== null) return loaded;
   if (failure !== null) throw failure;
+  threadsFromEnv();
   const root = packageRoot();
   // DIFFUSE_NATIVE names the one file to load (a custom build); otherwise node-gyp's outputs.
   const override = process.env['DIFFUSE_NATIVE'];
