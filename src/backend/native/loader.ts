@@ -98,13 +98,19 @@ export function f32(op: string, name: string, a: Storage): Float32Array {
   return a;
 }
 
-/** Calls into the addon, turning its errors into NativeKernelError. */
+/**
+ * Calls into the addon, turning its errors into NativeKernelError: the C++ message, the addon's
+ * error as `cause`, and a stack that starts at the caller of nativeCall (the kernel wrapper, then
+ * the op and the user's code), so a failing kernel call is traced to the JavaScript that made it.
+ */
 export function nativeCall<T>(fn: () => T): T {
   try {
     return fn();
   } catch (e) {
     if (e instanceof NativeKernelError || e instanceof NativeLoadError || e instanceof DTypeError) throw e;
-    throw new NativeKernelError((e as Error).message);
+    const err = new NativeKernelError(e instanceof Error ? e.message : String(e), { cause: e });
+    Error.captureStackTrace(err, nativeCall);
+    throw err;
   }
 }
 
