@@ -16,3 +16,14 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   apt-get install -y -qq --no-install-recommends libdnnl-dev g++ make python3 redis-server chromium >/dev/null
 fi
 npm ci --no-audit --no-fund
+# The `diffuse` command, run directly: a link in node_modules/.bin (npm scripts and a PATH that
+# names it) and, as root, /usr/local/bin/diffuse. Not `npx diffuse`: inside the checkout npm
+# installs the checkout itself into its npx cache to run its bin, re-running the install and
+# prepare scripts (scripts/build_native.mjs then leaves an up-to-date addon alone, but tsc runs).
+ln -sfn ../../bin/diffuse.js node_modules/.bin/diffuse
+if [ "$(id -u)" = 0 ] && [ -d /usr/local/bin ] && { [ ! -e /usr/local/bin/diffuse ] || [ -L /usr/local/bin/diffuse ]; }; then
+  ln -sfn "$PWD/bin/diffuse.js" /usr/local/bin/diffuse
+  echo "setup.sh: the diffuse command is /usr/local/bin/diffuse -> $PWD/bin/diffuse.js"
+else
+  echo "setup.sh: to run the diffuse command directly: export PATH=\"$PWD/node_modules/.bin:\$PATH\" (or run $PWD/bin/diffuse.js)"
+fi

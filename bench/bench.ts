@@ -31,7 +31,8 @@ import { addNoise } from '../src/diffusion/forward.js';
 import { makeBetas, alphasCumprod } from '../src/diffusion/schedules.js';
 import { generate } from '../src/pipelines/generate.js';
 import { profileKernels, setPhase, type KernelStat } from '../src/backend/profile.js';
-import { addon, fn, packageRoot } from '../src/backend/native/loader.js';
+import { addon, fn } from '../src/backend/native/loader.js';
+import { packageRoot } from '../src/io/model_folder.js';
 
 const TRAIN_BATCHES = [64, 128];
 const INFER_BATCHES = [64, 256];

@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { generate } from '../src/pipelines/generate.js';
 import { UNet2DModel } from '../src/nn/unet_2d.js';
 import { NoisyClassifier } from '../src/nn/noisy_classifier.js';
-import { resolveModelDir } from '../src/train/checkpoint.js';
+import { resolveModelDir } from '../src/io/model_folder.js';
 import { readSchedulerConfig } from '../src/io/checkpoint.js';
 import { fashionMnist } from '../src/data/fashion_mnist.js';
 import { DDPMScheduler } from '../src/schedulers/ddpm.js';

@@ -23,7 +23,8 @@ import { add } from '../src/ops/binary.js';
 import { noGrad } from '../src/tensor/autograd.js';
 import { tensor } from '../src/tensor/create.js';
 import type { Tensor } from '../src/tensor/tensor.js';
-import { addon, fn, packageRoot } from '../src/backend/native/loader.js';
+import { addon, fn } from '../src/backend/native/loader.js';
+import { packageRoot } from '../src/io/model_folder.js';
 import { backend } from '../src/backend/backend.js';
 
 /** Repetitions per figure; the median is reported. */

@@ -20,7 +20,7 @@ import { loadavg, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { generate, resolveScheduler, type SchedulerChoice } from '../src/pipelines/generate.js';
 import { UNet2DModel } from '../src/nn/unet_2d.js';
-import { resolveModelDir } from '../src/train/checkpoint.js';
+import { bundledFeatureNetDir, bundledModelDir, packageRoot, resolveModelDir } from '../src/io/model_folder.js';
 import { readSchedulerConfig } from '../src/io/checkpoint.js';
 import { readSamplingConfig } from '../src/io/sampling_config.js';
 import { loadDataset } from '../src/data/index.js';
@@ -28,7 +28,6 @@ import { FeatureNet } from '../src/eval/feature_net.js';
 import { classBalancedIndices, labelledFromDataset } from '../src/eval/labelled_images.js';
 import { evaluateSamples, type EvalCache } from '../src/eval/evaluate.js';
 import { SCHEDULER_CLASSES } from '../src/schedulers/index.js';
-import { packageRoot } from '../src/backend/native/loader.js';
 import { engineInfo } from '../src/engine_info.js';
 import { intFlag } from '../src/cli/edit_flags.js';
 import type { SigmaScheduleName } from '../src/samplers/sigmas.js';
@@ -70,10 +69,9 @@ async function main(): Promise<void> {
     },
     allowPositionals: true,
   });
-  const root = packageRoot();
   const data = values.data;
   if (data !== 'fashion-mnist' && data !== 'mnist') throw new Error(`--data must be fashion-mnist or mnist, found '${data}'`);
-  const modelDir = positionals[0] ?? join(root, 'models', data);
+  const modelDir = positionals[0] ?? bundledModelDir(data);
   const batchSize = intFlag('batch', values.batch, 1)!;
   const { unetDir, schedulerDir } = resolveModelDir(modelDir);
   const model = UNet2DModel.fromPretrained(unetDir).eval();
@@ -95,7 +93,7 @@ async function main(): Promise<void> {
   };
   const n = multiple('n', values.n, k);
   const ddpmN = values['ddpm-n'] === undefined ? n : multiple('ddpm-n', values['ddpm-n'], 0);
-  const featureNet = FeatureNet.fromPretrained(join(root, 'models', 'feature-nets', data));
+  const featureNet = FeatureNet.fromPretrained(bundledFeatureNetDir(data));
   const train = labelledFromDataset(trainDs);
   const test = labelledFromDataset(testDs);
   const cache: EvalCache = {};
@@ -113,7 +111,7 @@ async function main(): Promise<void> {
     ...(ddpmN > 0 ? [{ label: `DDPM ${T} steps`, choice: 'ddpm' as const, steps: T, n: ddpmN }] : []),
   ];
   const results = [];
-  const out = values.out ?? join(root, 'bench', 'results', 'samplers.json');
+  const out = values.out ?? join(packageRoot(), 'bench', 'results', 'samplers.json');
   for (const c of runs) {
     forwards = 0;
     const labels = Array.from({ length: c.n }, (_, i) => i % k);

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { spawn } from 'node:child_process';
 import { loadavg, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { packageRoot } from '../src/backend/native/loader.js';
+import { bundledModelsDir, packageRoot } from '../src/io/model_folder.js';
 
 /** The part of autocannon's API used here (it ships no types). */
 interface CannonResult {
@@ -54,7 +54,7 @@ function rssMiB(pid: number): number {
 // The server: `diffuse serve` in a child process (the compiled CLI, or the source through tsx).
 const fromSource = import.meta.url.endsWith('.ts');
 const main = new URL(`../src/cli/main.${fromSource ? 'ts' : 'js'}`, import.meta.url).href;
-const args = ['serve', '--port', '0', '--queue-size', String(queueSize), '--models', join(root, 'models')];
+const args = ['serve', '--port', '0', '--queue-size', String(queueSize), '--models', bundledModelsDir()];
 const code = `import(${JSON.stringify(main)}).then(async (m) => { process.exitCode = await m.main(${JSON.stringify(args)}); })`;
 const server = spawn(process.execPath, [...(fromSource ? ['--import', 'tsx'] : []), '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
 let exitCode: number | null = null;

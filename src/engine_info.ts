@@ -1,7 +1,8 @@
 /** What the engine runs on: versions, oneDNN's ISA and the thread count (`diffuse info`). */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { addon, packageRoot } from './backend/native/loader.js';
+import { addon } from './backend/native/loader.js';
+import { packageRoot } from './io/model_folder.js';
 
 export interface EngineInfo {
   version: string;

@@ -63,7 +63,7 @@ export * from './sde/index.js';
 // Training.
 export { train, TrainingError, referenceUNetConfigPath, type TrainOptions, type TrainResult, type TrainHooks, type TrainMetrics } from './train/trainer.js';
 export { TRAIN_DEFAULTS, resolveTrainConfig, type TrainConfig } from './train/config.js';
-export { resolveModelDir, latestCheckpoint, RunFolderError } from './train/checkpoint.js';
+export { resolveModelDir, latestCheckpoint, RunFolderError } from './io/model_folder.js';
 export { superresObjective, SUPERRES_FILE, type SuperresInfo } from './train/objectives/superres.js';
 export { trainClassifier, CLASSIFIER_TRAIN_DEFAULTS, type ClassifierTrainConfig, type ClassifierMetrics } from './train/classifier_trainer.js';
 

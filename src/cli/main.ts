@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { engineInfo } from '../engine_info.js';
 import { runDemo } from '../demo.js';
 import { DiffuseError } from '../tensor/errors.js';
+import { threadsFromEnv } from '../backend/native/loader.js';
 import * as trainCommand from './commands/train.js';
 import * as sampleCommand from './commands/sample.js';
 import * as plotCommand from './commands/plot.js';
@@ -48,7 +49,8 @@ Options:
   --json               (info) Print JSON instead of text.
 
 Environment:
-  DIFFUSE_THREADS      Threads for oneDNN and the native kernels (default: all cores).
+  DIFFUSE_THREADS      Threads for oneDNN and the native kernels: an integer >= 1 (default: all
+                       cores). 'train' and 'train-classifier' also take it as --threads N.
 `;
 
 const HELP = HELP_TEMPLATE.replace(
@@ -100,7 +102,12 @@ export async function main(argv: string[]): Promise<number> {
         const cmd = command === undefined ? undefined : COMMANDS[command];
         if (cmd !== undefined) {
           if (rest.includes('--help') || rest.includes('-h')) process.stdout.write(cmd.help);
-          else await cmd.run(rest);
+          else {
+            // A bad DIFFUSE_THREADS fails every command up front, not at its first kernel call
+            // (which, for serve and worker, happens on a worker thread mid-job).
+            threadsFromEnv();
+            await cmd.run(rest);
+          }
           return 0;
         }
         process.stderr.write(`diffuse: unknown command '${command}'\n\n${HELP}`);

@@ -45,6 +45,12 @@ function cosineBetas(T: number): Float64Array {
 }
 
 /**
+ * The stand-in for abar_T = 0 of a zero-terminal-SNR schedule wherever sigma = sqrt((1 - abar) / abar)
+ * must stay finite: diffusers (EulerDiscreteScheduler with rescale_betas_zero_snr) sets 2^-24.
+ */
+export const ZERO_SNR_ALPHA_BAR = 2 ** -24;
+
+/**
  * Lin et al. 2023, Algorithm 1: shift and scale sqrt(alphas_cumprod) so the last step has zero
  * signal (SNR 0) while the first keeps its value; returns the new betas.
  */

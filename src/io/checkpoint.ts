@@ -17,6 +17,12 @@ export const CONFIG_NAME = 'config.json';
 export const WEIGHTS_NAME = 'diffusion_pytorch_model.safetensors';
 export const SCHEDULER_CONFIG_NAME = 'scheduler_config.json';
 
+/**
+ * The diffusers release whose folder layout, config keys and scheduler semantics diffuse follows;
+ * written as `_diffusers_version` into every config.json and scheduler_config.json we save.
+ */
+export const DIFFUSERS_VERSION = '0.25.1';
+
 /** A checkpoint folder is missing, unreadable or malformed. */
 export class CheckpointError extends DiffuseError {}
 

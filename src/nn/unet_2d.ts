@@ -16,7 +16,7 @@ import { Conv2d, Dropout, Embedding, GroupNorm, withoutInit } from './layers.js'
 import { TimestepEmbedding, Timesteps, type Timestep } from './embeddings.js';
 import { AttnDownBlock2D, AttnUpBlock2D, DownBlock2D, UNetMidBlock2D, UpBlock2D, type BlockCommon } from './unet_blocks.js';
 import type { TimeEmbeddingNorm } from './resnet.js';
-import { readDiffusersConfig, readDiffusersWeights, writeDiffusersFolder } from '../io/checkpoint.js';
+import { DIFFUSERS_VERSION, readDiffusersConfig, readDiffusersWeights, writeDiffusersFolder } from '../io/checkpoint.js';
 
 /** The down block types we implement (diffusers' names). */
 export const DOWN_BLOCK_TYPES = ['DownBlock2D', 'AttnDownBlock2D'] as const;
@@ -121,9 +121,6 @@ const SNAKE: Record<keyof UNet2DConfig, string> = {
   numClassEmbeds: 'num_class_embeds',
   numTrainTimesteps: 'num_train_timesteps',
 };
-
-/** The version written into config.json: the diffusers release whose UNet2DModel we match. */
-export const DIFFUSERS_VERSION = '0.25.1';
 
 /** A config error: names the field (snake_case, as in config.json), the value and what is allowed. */
 export class ConfigError extends ArgumentError {}

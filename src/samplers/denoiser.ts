@@ -18,17 +18,11 @@ import { noGrad } from '../tensor/autograd.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
 import { expectTensor } from '../tensor/check.js';
 import { UNet2DModel } from '../nn/unet_2d.js';
-import { makeBetas, alphasCumprod as cumprod } from '../diffusion/schedules.js';
+import { makeBetas, alphasCumprod as cumprod, ZERO_SNR_ALPHA_BAR as MIN_ALPHA_BAR } from '../diffusion/schedules.js';
 import { PREDICTION_TYPES, type PredictionType } from '../diffusion/forward.js';
 import { parseSchedulerConfig, SCHEDULE_FIELDS, SPACING_FIELDS, CLIP_FIELDS, type DiffusersConfig } from '../schedulers/scheduler.js';
 import { appendZero } from './sigmas.js';
 import type { Denoiser } from './sampler.js';
-
-/**
- * The stand-in for abar = 0 of a zero-terminal-SNR schedule, so sigma stays finite: diffusers'
- * 2^-24, or half the smallest positive abar when that is smaller (so sigma keeps increasing).
- */
-const MIN_ALPHA_BAR = 2 ** -24;
 
 /**
  * The training noise levels sigma_t = sqrt((1 - abar_t) / abar_t), t = 0..T-1 (ascending), and the

@@ -24,7 +24,7 @@ import { ArgumentError, DiffuseError, ShapeError, fmtShape } from '../tensor/err
 import { expectTensor } from '../tensor/check.js';
 import { Generator } from '../tensor/random.js';
 import { noGrad } from '../tensor/autograd.js';
-import { alphasCumprod as cumprod, makeBetas } from '../diffusion/schedules.js';
+import { ZERO_SNR_ALPHA_BAR, alphasCumprod as cumprod, makeBetas } from '../diffusion/schedules.js';
 import { combine, PREDICTION_TYPES, type PredictionType, type Timesteps } from '../diffusion/forward.js';
 import {
   SCHEDULE_FIELDS,
@@ -45,9 +45,6 @@ import {
 import { checkNumInferenceSteps, numpyLinspace, spacedTimesteps, type TimestepSpacing } from './timesteps.js';
 import { sigmaToT as sigmaToTOf } from './sigma_multistep.js';
 import { karrasRamp } from '../samplers/sigmas.js';
-
-/** abar at the last step with rescale_betas_zero_snr: diffusers sets 2^-24 so sigma stays finite. */
-const ZERO_SNR_ALPHA_BAR = 2 ** -24;
 
 /** A field holding null or a finite number > 0 (diffusers' `sigma_min: Optional[float]`). */
 export function nullablePositiveField(key: string): ConfigField<number | null> {

@@ -17,12 +17,13 @@ import { Generator } from '../tensor/random.js';
 import { BETA_SCHEDULES, alphasCumprod as cumprod, makeBetas, type BetaSchedule } from '../diffusion/schedules.js';
 import { PREDICTION_TYPES, addNoise as qSample, getVelocity as velocity, type PredictionType, type Timesteps } from '../diffusion/forward.js';
 import { TIMESTEP_SPACINGS, checkCustomTimesteps, checkNumInferenceSteps, spacedTimesteps, type TimestepSpacing } from './timesteps.js';
+import { DIFFUSERS_VERSION } from '../io/checkpoint.js';
 
 /** A diffusers config object: the snake_case keys of scheduler_config.json. */
 export type DiffusersConfig = Readonly<Record<string, unknown>>;
 
-/** The diffusers release whose scheduler semantics and config format these classes follow. */
-export const DIFFUSERS_VERSION = '0.25.1';
+// The diffusers release these classes follow (defined once, with the folder layout).
+export { DIFFUSERS_VERSION };
 
 /** Extra arguments of `step`. */
 export interface StepOptions {

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fastifyStatic from '@fastify/static';
-import { packageRoot } from '../backend/native/loader.js';
+import { bundledModelsDir, packageRoot } from '../io/model_folder.js';
 import { decodeImage, probeImage } from '../io/png.js';
 import { defaultSteps } from '../io/sampling_config.js';
 import { schedulerNames } from '../pipelines/generate.js';
@@ -27,7 +27,12 @@ export interface ServerOptions {
   limits?: Partial<Limits>;
   /** 'local' (default: worker threads in this process) or a redis://HOST:PORT URL (BullMQ). */
   queue?: string;
-  /** Compute threads of the local queue (default 1). */
+  /**
+   * Jobs the local queue runs at once, each on its own compute thread (default 1); the same as
+   * `startRedisWorker`'s `concurrency`. Native threads per job come from DIFFUSE_THREADS.
+   */
+  concurrency?: number;
+  /** @deprecated The old name of `concurrency` (still accepted; give one of the two). */
   threads?: number;
   /** Steps between SSE previews (default: about 25 previews per job). */
   previewEvery?: number;
@@ -98,13 +103,17 @@ interface SamplingBody {
 
 export async function createServer(options: ServerOptions = {}): Promise<DiffuseServer> {
   const limits = resolveLimits(options.limits ?? {});
-  const modelsDir = options.modelsDir ?? join(packageRoot(), 'models');
+  const modelsDir = options.modelsDir ?? bundledModelsDir();
   if (!existsSync(modelsDir)) throw new DiffuseError(`serve: the models folder ${modelsDir} does not exist; pass --models DIR (a folder of model folders)`);
   const webDir = options.webDir ?? join(packageRoot(), 'dist', 'web');
   const store = new JobStore(limits.maxRetainedJobs);
   const queueUrl = options.queue ?? 'local';
   let queue: JobQueue;
-  if (queueUrl === 'local') queue = new LocalQueue(store, limits.queueSize, modelsDir, options.threads ?? 1);
+  if (options.threads !== undefined && options.concurrency !== undefined && options.threads !== options.concurrency) {
+    throw new DiffuseError(`createServer: 'threads' is the old name of 'concurrency'; give one of them, found threads ${options.threads} and concurrency ${options.concurrency}`);
+  }
+  const concurrency = options.concurrency ?? options.threads ?? 1;
+  if (queueUrl === 'local') queue = new LocalQueue(store, limits.queueSize, modelsDir, concurrency);
   else {
     const { RedisQueue } = await import('./redis_queue.js');
     queue = await RedisQueue.connect(store, limits.queueSize, queueUrl);

@@ -32,9 +32,10 @@ export class LocalQueue implements JobQueue {
     readonly store: JobStore,
     readonly capacity: number,
     modelsDir: string,
-    threads = 1,
+    /** Jobs at once, each on its own compute thread. */
+    concurrency = 1,
   ) {
-    this.#pool = new ThreadPool(threads, modelsDir);
+    this.#pool = new ThreadPool(concurrency, modelsDir);
   }
 
   async submit(spec: JobSpec): Promise<void> {

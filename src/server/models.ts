@@ -7,7 +7,7 @@
  */
 import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join, relative, isAbsolute, sep } from 'node:path';
-import { resolveModelDir } from '../train/checkpoint.js';
+import { resolveModelDir } from '../io/model_folder.js';
 import { readDiffusersConfig, readSchedulerConfig, readJSONFile } from '../io/checkpoint.js';
 import { configFromJSON, type UNet2DConfig } from '../nn/unet_2d.js';
 import { FASHION_MNIST_CLASSES, MNIST_CLASSES } from '../data/index.js';

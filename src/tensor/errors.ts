@@ -5,8 +5,9 @@
 
 /** Base class of every error diffuse throws on purpose. */
 export class DiffuseError extends Error {
-  constructor(message: string) {
-    super(message);
+  /** `options.cause`: the error this one reports (kept as `cause`, as ES2022 errors do). */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = new.target.name;
   }
 }
@@ -23,7 +24,10 @@ export class ArgumentError extends DiffuseError {}
 /** The native addon is missing or failed to load. */
 export class NativeLoadError extends DiffuseError {}
 
-/** A native kernel rejected its arguments or failed; the message comes from C++. */
+/**
+ * A native kernel rejected its arguments or failed; the message comes from C++, `cause` is the
+ * error the addon threw, and the stack is the JavaScript one of the call into the kernel.
+ */
 export class NativeKernelError extends DiffuseError {}
 
 /** Formats a shape as `[2, 3, 4]` for messages. */

@@ -14,24 +14,22 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
-import { DiffuseError } from '../tensor/errors.js';
 import type { GeneratorState } from '../tensor/random.js';
 import type { LoaderState } from '../data/dataset.js';
-import { CONFIG_NAME, SCHEDULER_CONFIG_NAME, WEIGHTS_NAME, readJSONFile, writeDiffusersFolder, writeJSONAtomic, writeSchedulerConfig } from '../io/checkpoint.js';
+import { DIFFUSERS_VERSION, readJSONFile, writeDiffusersFolder, writeJSONAtomic, writeSchedulerConfig } from '../io/checkpoint.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
-import { DIFFUSERS_VERSION, configToJSON, type UNet2DModel, type UNet2DConfig } from '../nn/unet_2d.js';
+import { LATEST_NAME, MODEL_DIR, RunFolderError, TRAINER_STATE_NAME } from '../io/model_folder.js';
+import { configToJSON, type UNet2DModel, type UNet2DConfig } from '../nn/unet_2d.js';
 import type { AdamW, AdamWState } from '../nn/adamw.js';
 import type { EMA } from '../nn/ema.js';
 
-/** A run folder or checkpoint that cannot be used (missing, incomplete, inconsistent). */
-export class RunFolderError extends DiffuseError {}
+// The reading side of the run folder (resolveModelDir, latestCheckpoint, the names both sides use)
+// lives in io/model_folder.ts; re-exported here for the callers that still import it from train/.
+export { LATEST_NAME, MODEL_DIR, RunFolderError, TRAINER_STATE_NAME, latestCheckpoint, resolveModelDir } from '../io/model_folder.js';
 
 export const TRAIN_CONFIG_NAME = 'train_config.json';
 export const METRICS_NAME = 'metrics.jsonl';
-export const LATEST_NAME = 'latest.json';
 export const CHECKPOINTS_DIR = 'checkpoints';
-export const MODEL_DIR = 'model';
-export const TRAINER_STATE_NAME = 'trainer_state.json';
 export const OPTIMIZER_NAME = 'optimizer.safetensors';
 export const MODEL_INDEX_NAME = 'model_index.json';
 
@@ -171,19 +169,6 @@ export function pruneCheckpoints(runDir: string, keep: number, protect: string |
   if (existsSync(root)) for (const n of readdirSync(root)) if (/^\.(tmp|old)-/.test(n)) rmSync(join(root, n), { recursive: true, force: true });
 }
 
-/** The latest checkpoint of a run: its folder and step, or null when none was written. */
-export function latestCheckpoint(runDir: string): { dir: string; step: number } | null {
-  const p = join(runDir, LATEST_NAME);
-  if (!existsSync(p)) return null;
-  const j = readJSONFile(p) as { step?: unknown; checkpoint?: unknown } | null;
-  if (j === null || typeof j !== 'object' || typeof j.checkpoint !== 'string' || typeof j.step !== 'number') {
-    throw new RunFolderError(`${p}: expected { "step": number, "checkpoint": "checkpoints/step-..." }`);
-  }
-  const dir = join(runDir, j.checkpoint);
-  if (!existsSync(join(dir, TRAINER_STATE_NAME))) throw new RunFolderError(`${p} points at ${dir}, which has no ${TRAINER_STATE_NAME}`);
-  return { dir, step: j.step };
-}
-
 /** Reads a checkpoint's trainer_state.json. */
 export function readTrainerState(ckptDir: string): TrainerState {
   const p = join(ckptDir, TRAINER_STATE_NAME);
@@ -231,37 +216,4 @@ export function exportPipeline(runDir: string, model: UNet2DModel, ema: EMA, sch
     for (const [name, json] of Object.entries(extraFiles)) writeJSONAtomic(join(tmp, name), json);
   });
   return dir;
-}
-
-const isModelFolder = (d: string): boolean => existsSync(join(d, CONFIG_NAME)) && existsSync(join(d, WEIGHTS_NAME));
-const schedulerIn = (d: string): string | null => (existsSync(join(d, 'scheduler', SCHEDULER_CONFIG_NAME)) ? join(d, 'scheduler') : null);
-
-/**
- * Where the U-Net (and scheduler config) of `path` live, for sampling:
- * a run folder (RUN_DIR/model, else the latest checkpoint's unet_ema), a checkpoint folder
- * (unet_ema, else unet), a pipeline folder (unet/), or a bare model folder (config.json +
- * weights; scheduler from a sibling scheduler/ or scheduler_config.json beside it, else null).
- * Throws RunFolderError listing what it looked for.
- * @example const { unetDir, schedulerDir } = resolveModelDir('runs/fm');
- */
-export function resolveModelDir(path: string): { unetDir: string; schedulerDir: string | null } {
-  if (typeof path !== 'string' || path === '') throw new RunFolderError(`resolveModelDir: expected a folder path, found ${JSON.stringify(path)}`);
-  if (!existsSync(path) || !statSync(path).isDirectory()) throw new RunFolderError(`${path}: no such folder (expected a run folder, a checkpoint folder or a model folder)`);
-  const model = join(path, MODEL_DIR);
-  if (isModelFolder(join(model, 'unet'))) return { unetDir: join(model, 'unet'), schedulerDir: schedulerIn(model) };
-  if (existsSync(join(path, LATEST_NAME))) {
-    const latest = latestCheckpoint(path);
-    if (latest !== null) return resolveModelDir(latest.dir);
-  }
-  for (const sub of ['unet_ema', 'unet']) {
-    if (isModelFolder(join(path, sub))) return { unetDir: join(path, sub), schedulerDir: schedulerIn(path) };
-  }
-  if (isModelFolder(path)) {
-    const beside = existsSync(join(path, SCHEDULER_CONFIG_NAME)) ? path : schedulerIn(resolve(path, '..'));
-    return { unetDir: path, schedulerDir: beside };
-  }
-  throw new RunFolderError(
-    `${path}: found no model. Looked for ${join(model, 'unet')} (exported run model), ${join(path, LATEST_NAME)} (run folder with checkpoints), ` +
-      `${join(path, 'unet_ema')} or ${join(path, 'unet')} (checkpoint or pipeline folder), and ${join(path, CONFIG_NAME)} + ${WEIGHTS_NAME} (model folder)`,
-  );
 }

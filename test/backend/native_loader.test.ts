@@ -55,4 +55,30 @@ describe('native addon loader', () => {
     assert.equal(parsed.threads, 1);
     assert.ok(parsed.isa.length > 0);
   });
+
+  it('a bad DIFFUSE_THREADS (not an integer, or < 1) stops the load with a NativeLoadError naming the value', () => {
+    const info = `
+      const { engineInfo } = await import(${JSON.stringify(join(distSrc, 'engine_info.js'))});
+      try { console.log(JSON.stringify(engineInfo())); } catch (e) { console.log(e.name + ': ' + e.message); }`;
+    for (const bad of ['abc', '0', '-2', '1.5', '4x']) {
+      const r = runChild(info, { DIFFUSE_THREADS: bad });
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok(r.stdout.startsWith(`NativeLoadError: DIFFUSE_THREADS must be an integer >= 1 (the threads for oneDNN and the native kernels), found '${bad}'`), `${bad}: ${r.stdout}`);
+      assert.match(r.stdout, /unset it to use all cores/);
+    }
+    // Empty means unset: all cores.
+    const r = runChild(info, { DIFFUSE_THREADS: '' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok((JSON.parse(r.stdout) as { threads: number }).threads >= 1, r.stdout);
+  });
+
+  it('threadsFromEnv: the checked value, null when unset or empty', async () => {
+    const { threadsFromEnv } = (await import(join(distSrc, 'backend/native/loader.js'))) as typeof import('../../src/backend/native/loader.js');
+    assert.equal(threadsFromEnv({ DIFFUSE_THREADS: '3' }), 3);
+    assert.equal(threadsFromEnv({ DIFFUSE_THREADS: ' 2 ' }), 2);
+    assert.equal(threadsFromEnv({}), null);
+    assert.equal(threadsFromEnv({ DIFFUSE_THREADS: '' }), null);
+    assert.throws(() => threadsFromEnv({ DIFFUSE_THREADS: '0' }), /found '0'/);
+    assert.throws(() => threadsFromEnv({ DIFFUSE_THREADS: '99999999999' }), /found '99999999999'/);
+  });
 });

@@ -1,11 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { spawnDiffuse, stop, waitOutput } from '../server/helpers.js';
 import { fileURLToPath } from 'node:url';
 
 // The bin script imports dist/, so this runs against the compiled CLI (npm test builds it first).
 const bin = fileURLToPath(new URL('../../../bin/diffuse.js', import.meta.url));
 const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+const runWithThreads = (threads: string, ...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, DIFFUSE_THREADS: threads } });
 
 describe('diffuse CLI', () => {
   it('--help lists the commands', () => {
@@ -21,6 +23,41 @@ describe('diffuse CLI', () => {
     assert.match(r.stdout, /threads\s+\d+/);
     const j = JSON.parse(run('info', '--json').stdout) as { threads: number };
     assert.ok(j.threads >= 1);
+  });
+  it("--threads means native threads only: 'serve --threads' (formerly its job concurrency) fails naming --concurrency", () => {
+    const r = run('serve', '--threads', '2');
+    assert.equal(r.status, 1, r.stdout);
+    assert.match(r.stderr, /serve --threads was renamed --concurrency .*use --concurrency 2\. --threads now means native kernel threads everywhere .*DIFFUSE_THREADS/);
+    const bad = run('serve', '--concurrency', '0');
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /--concurrency must be an integer >= 1, found '0'/);
+    const redis = run('serve', '--concurrency', '2', '--queue', 'redis://127.0.0.1:1');
+    assert.equal(redis.status, 1);
+    assert.match(redis.stderr, /--concurrency applies to the local queue/);
+    for (const cmd of ['serve', 'worker']) assert.match(run(cmd, '--help').stdout, /--concurrency N/);
+    for (const cmd of ['train', 'train-classifier']) assert.match(run(cmd, '--help').stdout, /--threads N +native threads/);
+    assert.doesNotMatch(run('serve', '--help').stdout, /^ +--threads/m);
+  });
+  it('serve --concurrency N runs N jobs at once on the local queue', async () => {
+    const p = spawnDiffuse(['serve', '--port', '0', '--concurrency', '2']);
+    try {
+      const out = await waitOutput(p, /diffuse serve: http/);
+      assert.match(out, /queue: local, concurrency 2/);
+    } finally {
+      await stop(p);
+    }
+  });
+  it('DIFFUSE_THREADS=abc or 0 fails with the value found and what is expected; 1 works', () => {
+    for (const bad of ['abc', '0']) {
+      for (const args of [['info'], ['samplers']]) {
+        const r = runWithThreads(bad, ...args);
+        assert.equal(r.status, 1, `${bad} ${args.join(' ')}: ${r.stdout}`);
+        assert.ok(r.stderr.includes(`DIFFUSE_THREADS must be an integer >= 1 (the threads for oneDNN and the native kernels), found '${bad}'`), r.stderr);
+      }
+    }
+    const ok = runWithThreads('1', 'info', '--json');
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal((JSON.parse(ok.stdout) as { threads: number }).threads, 1);
   });
   it('demo trains: the loss falls', () => {
     const r = run('demo', '--steps', '60');

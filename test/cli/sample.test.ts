@@ -13,7 +13,7 @@ import { run } from '../../src/cli/commands/sample.js';
 import { UNet2DModel, type UNet2DConfig } from '../../src/nn/unet_2d.js';
 import { writeSchedulerConfig } from '../../src/io/checkpoint.js';
 import { SAMPLING_CONFIG_NAME, writeSamplingConfig } from '../../src/io/sampling_config.js';
-import { packageRoot } from '../../src/backend/native/loader.js';
+import { packageRoot } from '../../src/io/model_folder.js';
 import { DiffuseError } from '../../src/tensor/errors.js';
 
 /** 2 classes + the null class; 8x6 images (H != W). */

@@ -1,13 +1,11 @@
 /**
  * The forward process and parameterizations: diffusers' add_noise / get_velocity
- * (../shared/vectors/add_noise.json, linear and cosine, t = 0..999), closed forms (posterior
+ * (test/fixtures/diffusers/add_noise.json, linear and cosine, t = 0..999), closed forms (posterior
  * identities, round trips between epsilon / sample / v), gradients by finite differences, NaN
  * propagation and errors.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { tensor } from '../../src/tensor/create.js';
 import { makeBetas, alphasCumprod } from '../../src/diffusion/schedules.js';
 import {
@@ -28,7 +26,7 @@ import type { BetaSchedule } from '../../src/diffusion/schedules.js';
 import { assertClose } from '../helpers/closeness.js';
 import { gradcheck } from '../helpers/gradcheck.js';
 import { randTensor } from '../helpers/data.js';
-import { vectorsDir, skipWithoutVectors } from '../helpers/vectors.js';
+import { readVectors } from '../helpers/vectors.js';
 
 interface Arr {
   shape: number[];
@@ -44,10 +42,10 @@ interface AddNoiseVectors {
 const acpOf = (schedule: BetaSchedule = 'linear', T = 1000): Float64Array => alphasCumprod(makeBetas({ numTrainTimesteps: T, betaStart: 0.0001, betaEnd: 0.02, betaSchedule: schedule }));
 const TYPES: PredictionType[] = ['epsilon', 'sample', 'v_prediction'];
 
-describe('addNoise / getVelocity vs diffusers 0.25.1 (add_noise.json)', { skip: skipWithoutVectors }, () => {
-  const v = vectorsDir === null ? null : (JSON.parse(readFileSync(join(vectorsDir, 'add_noise.json'), 'utf8')) as AddNoiseVectors);
-  for (const c of v?.cases ?? []) {
-    it(`${c.config.beta_schedule}: noisy and velocity at t = ${v!.timesteps.join(', ')}`, () => {
+describe('addNoise / getVelocity vs diffusers 0.25.1 (add_noise.json)', () => {
+  const v = readVectors<AddNoiseVectors>('add_noise.json');
+  for (const c of v.cases) {
+    it(`${c.config.beta_schedule}: noisy and velocity at t = ${v.timesteps.join(', ')}`, () => {
       // NCHW [6, 1, 4, 4] with C = 1 is the same data as NHWC [6, 4, 4, 1].
       const shape = [6, 4, 4, 1];
       const x0 = tensor(v!.x0.data, shape);

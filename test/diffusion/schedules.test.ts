@@ -1,10 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { makeBetas, alphasCumprod, sigmasFromAlphasCumprod, type BetaSchedule } from '../../src/diffusion/schedules.js';
 import { assertClose } from '../helpers/closeness.js';
-import { vectorsDir, skipWithoutVectors } from '../helpers/vectors.js';
+import { readVectors } from '../helpers/vectors.js';
 
 interface ScheduleVector {
   config: { num_train_timesteps: number; beta_start: number; beta_end: number; beta_schedule: BetaSchedule; rescale_betas_zero_snr?: boolean };
@@ -13,8 +11,8 @@ interface ScheduleVector {
   sigmas_karras_style: (number | string)[];
 }
 
-describe('noise schedules (float64) vs diffusers', { skip: skipWithoutVectors }, () => {
-  const vectors = vectorsDir === null ? [] : (JSON.parse(readFileSync(join(vectorsDir, 'schedules.json'), 'utf8')) as { schedules: ScheduleVector[] }).schedules;
+describe('noise schedules (float64) vs diffusers', () => {
+  const vectors = readVectors<{ schedules: ScheduleVector[] }>('schedules.json').schedules;
   for (const v of vectors) {
     const c = v.config;
     it(`${c.beta_schedule} ${c.beta_start}..${c.beta_end}${c.rescale_betas_zero_snr ? ' zero-SNR' : ''}`, () => {

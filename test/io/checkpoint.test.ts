@@ -20,7 +20,7 @@ import type { Tensor } from '../../src/tensor/tensor.js';
 import { StateDictError } from '../../src/nn/module.js';
 import { withoutInit } from '../../src/nn/layers.js';
 import { randTensor } from '../helpers/data.js';
-import { skipWithoutVectors, vectorsDir } from '../helpers/vectors.js';
+import { vectorPath } from '../helpers/vectors.js';
 
 const TINY: Partial<UNet2DConfig> = {
   inChannels: 1, outChannels: 1, blockOutChannels: [4, 8], layersPerBlock: 1, normNumGroups: 2,
@@ -90,8 +90,8 @@ describe('checkpoint folders', () => {
     assert.deepEqual(file.tensors.get('time_embedding.linear_1.weight')!.shape, [16, 4], 'linear weights keep (out, in)');
   });
 
-  it('a diffusers-saved folder loads with its config; its conv weights are transposed OIHW -> OHWI', { skip: skipWithoutVectors }, () => {
-    const dir = join(vectorsDir!, 'unet_small_uncond');
+  it('a diffusers-saved folder loads with its config; its conv weights are transposed OIHW -> OHWI', () => {
+    const dir = vectorPath('unet_small_uncond');
     const { config, tensors } = readDiffusersFolder(dir);
     assert.equal(config['_diffusers_version'], '0.25.1');
     const raw = readSafetensors(join(dir, WEIGHTS_NAME)).tensors.get('conv_in.weight')!; // (32, 1, 3, 3)
@@ -103,8 +103,8 @@ describe('checkpoint folders', () => {
     assert.equal(model.config.attentionHeadDim, 8);
   });
 
-  it('loading a diffusers folder and saving it again reproduces its config.json and every tensor exactly', { skip: skipWithoutVectors }, () => {
-    const src = join(vectorsDir!, 'unet_small_cond');
+  it('loading a diffusers folder and saving it again reproduces its config.json and every tensor exactly', () => {
+    const src = vectorPath('unet_small_cond');
     const dir = join(root, 'resaved');
     UNet2DModel.fromPretrained(src).savePretrained(dir);
     assert.deepEqual(readDiffusersConfig(dir), readDiffusersConfig(src));
@@ -201,7 +201,7 @@ describe('checkpoint folders', () => {
     assert.throws(() => UNet2DModel.fromPretrained(dir), /both the legacy 'mid_block\.attentions\.0\.query\.bias' and 'mid_block\.attentions\.0\.to_q\.bias'/);
   });
 
-  it('scheduler_config.json round-trips beside the model', { skip: skipWithoutVectors }, () => {
+  it('scheduler_config.json round-trips beside the model', () => {
     const dir = join(root, 'with-scheduler');
     const model = new UNet2DModel(TINY);
     model.savePretrained(dir);
@@ -213,7 +213,7 @@ describe('checkpoint folders', () => {
     // A diffusers folder copied elsewhere still loads (nothing depends on its location).
     const copy = join(root, 'copy');
     mkdirSync(copy);
-    for (const f of [CONFIG_NAME, WEIGHTS_NAME]) copyFileSync(join(vectorsDir!, 'unet_small_cond', f), join(copy, f));
+    for (const f of [CONFIG_NAME, WEIGHTS_NAME]) copyFileSync(join(vectorPath('unet_small_cond'), f), join(copy, f));
     assert.equal(UNet2DModel.fromPretrained(copy).config.numClassEmbeds, 10);
   });
 });

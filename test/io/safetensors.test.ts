@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSafetensors, readSafetensors, serializeSafetensors, writeSafetensors, SafetensorsError } from '../../src/io/safetensors.js';
 
-import { vectorsDir, skipWithoutVectors } from '../helpers/vectors.js';
+import { vectorPath } from '../helpers/vectors.js';
 
-const vectorPath = (): string => join(vectorsDir ?? '', 'unet_small_cond/diffusion_pytorch_model.safetensors');
+const realFile = (): string => vectorPath('unet_small_cond/diffusion_pytorch_model.safetensors');
 
 /** Builds a file from a header object and a data section. */
 function build(header: unknown, data: Uint8Array, rawHeader?: string): Uint8Array {
@@ -19,8 +19,8 @@ function build(header: unknown, data: Uint8Array, rawHeader?: string): Uint8Arra
 const f32Bytes = (...v: number[]): Uint8Array => new Uint8Array(new Float32Array(v).buffer);
 
 describe('safetensors', () => {
-  it('reads the diffusers-saved reference U-Net: 1,624,449 parameters, PyTorch names and shapes', { skip: skipWithoutVectors }, () => {
-    const f = readSafetensors(vectorPath());
+  it('reads the diffusers-saved reference U-Net: 1,624,449 parameters, PyTorch names and shapes', () => {
+    const f = readSafetensors(realFile());
     let total = 0;
     for (const t of f.tensors.values()) total += t.data.length;
     assert.equal(total, 1624449);
@@ -81,8 +81,8 @@ describe('safetensors', () => {
       assert.throws(() => parseSafetensors(bytes, 'bad.safetensors'), (e: Error) => e instanceof SafetensorsError && /^bad\.safetensors: not a valid safetensors file: /.test(e.message) && re.test(e.message));
     });
   }
-  it('rejects a truncated copy of a real file', { skip: skipWithoutVectors }, () => {
-    const real = readFileSync(vectorPath());
+  it('rejects a truncated copy of a real file', () => {
+    const real = readFileSync(realFile());
     const dir = mkdtempSync(join(tmpdir(), 'diffuse-st-'));
     const p = join(dir, 't.safetensors');
     writeFileSync(p, real.subarray(0, real.length - 100));

@@ -14,7 +14,7 @@ import { bicubicResize } from '../../src/data/resample.js';
 import { UNet2DModel, type UNet2DConfig } from '../../src/nn/unet_2d.js';
 import { writeSchedulerConfig } from '../../src/io/checkpoint.js';
 import { ShapeError } from '../../src/tensor/errors.js';
-import { RunFolderError } from '../../src/train/checkpoint.js';
+import { RunFolderError } from '../../src/io/model_folder.js';
 import { randTensor } from '../helpers/data.js';
 import { tempDir } from '../train/fixtures.js';
 

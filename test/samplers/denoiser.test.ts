@@ -2,14 +2,12 @@
  * The denoiser adapters and sigma schedules. Oracles: closed forms (x = x_0 + sigma n with a known
  * eps gives x_0 back exactly for each parameterization; the schedule formulas), round trips
  * (sigma_to_t / t_to_sigma against the training schedule), the diffusers reference loops in
- * ../shared/vectors/sampling_euler.json (Euler and Euler ancestral over diffusers' own sigmas and
+ * test/fixtures/diffusers/sampling_euler.json (Euler and Euler ancestral over diffusers' own sigmas and
  * noise, with the stand-in model, must reproduce diffusers' final samples), and guidance equal
  * to the formula over separate forwards.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { tensor } from '../../src/tensor/create.js';
 import { Generator } from '../../src/tensor/random.js';
@@ -22,7 +20,7 @@ import {
 } from '../../src/samplers/index.js';
 import type { PredictionType } from '../../src/diffusion/forward.js';
 import { assertClose } from '../helpers/closeness.js';
-import { vectorsDir, skipWithoutVectors } from '../helpers/vectors.js';
+import { readVectors } from '../helpers/vectors.js';
 
 const linear = DiscreteSchedule.fromConfig({ num_train_timesteps: 1000, beta_schedule: 'linear' });
 
@@ -157,8 +155,8 @@ interface EulerCase {
   final_sample: number[];
 }
 
-describe('samplers vs diffusers (sampling_euler.json)', { skip: skipWithoutVectors }, () => {
-  const file = vectorsDir === null ? { cases: [] as EulerCase[] } : (JSON.parse(readFileSync(join(vectorsDir, 'sampling_euler.json'), 'utf8')) as { cases: EulerCase[] });
+describe('samplers vs diffusers (sampling_euler.json)', () => {
+  const file = readVectors<{ cases: EulerCase[] }>('sampling_euler.json');
   /** The stand-in model of the vectors' README, in float32. */
   const standIn = (x: Tensor, t: number): Tensor => {
     const a = Math.fround(0.3 * Math.cos((t / 1000) * (Math.PI / 2)));

@@ -1,6 +1,6 @@
 /**
  * dpmpp_2m and dpmpp_2m_sde against diffusers' DPMSolverMultistepScheduler
- * (../shared/vectors/sampling_dpmsolver_multistep.json): DPM-Solver++(2M) is the same algorithm in
+ * (test/fixtures/diffusers/sampling_dpmsolver_multistep.json): DPM-Solver++(2M) is the same algorithm in
  * diffusers' variance-preserving form, x_VP = x / sqrt(1 + sigma^2). Our samplers run over
  * diffusers' own sigmas (which end at sigma_min, not 0, in diffusers 0.25.1), with the stand-in
  * model handed diffusers' timestep for each sigma and diffusers' recorded noise; the final sample,
@@ -9,13 +9,11 @@
  * other algorithms than these samplers and are the scheduler's tests.
  */
 import { describe, it } from 'node:test';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { tensor } from '../../src/tensor/create.js';
 import { dpmpp2m, dpmpp2mSde, type Denoiser } from '../../src/samplers/index.js';
 import { assertClose, nmse } from '../helpers/closeness.js';
-import { vectorsDir, skipWithoutVectors } from '../helpers/vectors.js';
+import { readVectors } from '../helpers/vectors.js';
 
 interface DpmCase {
   name: string;
@@ -35,8 +33,8 @@ function standIn(x: Tensor, t: number): Tensor {
 
 const CASES = ['dpmpp_2m_20', 'dpmpp_2m_karras_20', 'dpmpp_2m_vpred_20', 'sde_dpmpp_2m_20'];
 
-describe('dpmpp_2m / dpmpp_2m_sde vs diffusers DPMSolverMultistepScheduler', { skip: skipWithoutVectors }, () => {
-  const file = vectorsDir === null ? { cases: [] as DpmCase[] } : (JSON.parse(readFileSync(join(vectorsDir, 'sampling_dpmsolver_multistep.json'), 'utf8')) as { cases: DpmCase[] });
+describe('dpmpp_2m / dpmpp_2m_sde vs diffusers DPMSolverMultistepScheduler', () => {
+  const file = readVectors<{ cases: DpmCase[] }>('sampling_dpmsolver_multistep.json');
   for (const c of file.cases.filter((x) => CASES.includes(x.name))) {
     it(c.name, () => {
       const sigmas = c.sigmas.map(Math.fround);

@@ -5,10 +5,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { DDIMScheduler, DDPMScheduler, DIFFUSERS_VERSION, schedulerFromConfig } from '../../src/schedulers/index.js';
-import { vectorsDir, skipWithoutVectors } from '../helpers/vectors.js';
+import { readVectors } from '../helpers/vectors.js';
 
 /** DDIMScheduler's complete default config in diffusers 0.25.1. */
 const DDIM_DEFAULTS = {
@@ -30,8 +28,8 @@ const DDIM_DEFAULTS = {
 };
 
 describe('scheduler config: defaults and round trip', () => {
-  it('DDPMScheduler() has diffusers defaults (add_noise.json holds its full default config)', { skip: skipWithoutVectors }, () => {
-    const v = JSON.parse(readFileSync(join(vectorsDir!, 'add_noise.json'), 'utf8')) as { cases: { config: Record<string, unknown> }[] };
+  it('DDPMScheduler() has diffusers defaults (add_noise.json holds its full default config)', () => {
+    const v = readVectors<{ cases: { config: Record<string, unknown> }[] }>('add_noise.json');
     const ddpmDefaults = v.cases[0]!.config;
     assert.deepEqual(new DDPMScheduler().toConfig(), { _class_name: 'DDPMScheduler', _diffusers_version: DIFFUSERS_VERSION, ...ddpmDefaults });
   });

@@ -1,5 +1,5 @@
 /**
- * DDIMScheduler: reproduces diffusers 0.25.1 sampling loops step by step (../shared/vectors/
+ * DDIMScheduler: reproduces diffusers 0.25.1 sampling loops step by step (test/fixtures/diffusers/
  * sampling_ddim.json: leading/trailing/linspace, eta 0/0.5/1, clipping with the clipped model
  * output, v_prediction, Stable Diffusion's set_alpha_to_one=false + steps_offset=1), closed forms
  * (eta = 0 with the true epsilon lands exactly on q(x_s | x_0)'s mean path; eta = 1's sigma is
@@ -7,8 +7,6 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { tensor } from '../../src/tensor/create.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { Generator } from '../../src/tensor/random.js';
@@ -16,7 +14,7 @@ import { DDIMScheduler, type DDIMStepOptions } from '../../src/schedulers/index.
 import { addNoise, getVelocity, posteriorStep, type PredictionType } from '../../src/diffusion/forward.js';
 import { assertClose } from '../helpers/closeness.js';
 import { randTensor } from '../helpers/data.js';
-import { vectorsDir, skipWithoutVectors } from '../helpers/vectors.js';
+import { readVectors } from '../helpers/vectors.js';
 import { MU, S, discreteExactMoments as exactMoments } from '../helpers/gaussian_moments.js';
 
 interface SamplingStep {
@@ -41,7 +39,7 @@ interface SamplingCase {
 /** The vectors are NCHW [2, 1, 8, 8]; with C = 1 the same data is NHWC [2, 8, 8, 1]. */
 const SHAPE = [2, 8, 8, 1];
 
-/** The vectors' stand-in model (see ../shared/vectors/README.md), float32 arithmetic. */
+/** The vectors' stand-in model (see test/fixtures/diffusers/README.md), float32 arithmetic. */
 function standInModel(x: ArrayLike<number>, t: number): Tensor {
   const c = Math.fround(0.3 * Math.cos(((t / 1000) * Math.PI) / 2));
   return tensor(Float32Array.from({ length: x.length }, (_, k) => Math.fround(Math.fround(x[k]! * c) + Math.fround(0.05 * Math.sin(k)))), SHAPE);
@@ -52,7 +50,7 @@ function standInModel(x: ArrayLike<number>, t: number): Tensor {
 // and the clipped model output), max-abs ~2e-6 of the sample's scale: we allow 1e-11 and 1e-5.
 const TOL = { nmseTol: 1e-11, absTol: 1e-5 };
 
-const cases: SamplingCase[] = vectorsDir === null ? [] : (JSON.parse(readFileSync(join(vectorsDir, 'sampling_ddim.json'), 'utf8')) as { cases: SamplingCase[] }).cases;
+const cases: SamplingCase[] = readVectors<{ cases: SamplingCase[] }>('sampling_ddim.json').cases;
 
 function stepOptions(c: SamplingCase, noise: number[] | undefined): DDIMStepOptions {
   const o: DDIMStepOptions = {};
@@ -62,7 +60,7 @@ function stepOptions(c: SamplingCase, noise: number[] | undefined): DDIMStepOpti
   return o;
 }
 
-describe('DDIMScheduler vs diffusers 0.25.1 (sampling_ddim.json)', { skip: skipWithoutVectors }, () => {
+describe('DDIMScheduler vs diffusers 0.25.1 (sampling_ddim.json)', () => {
   for (const c of cases) {
     it(`${c.name}: config round trip, timesteps, every step and the full loop`, () => {
       const s = new DDIMScheduler(c.config);

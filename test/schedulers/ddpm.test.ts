@@ -1,12 +1,10 @@
 /**
- * DDPMScheduler: reproduces diffusers 0.25.1 sampling loops step by step (../shared/vectors/
+ * DDPMScheduler: reproduces diffusers 0.25.1 sampling loops step by step (test/fixtures/diffusers/
  * sampling_ddpm.json), closed forms (true epsilon recovers x_0; posterior mean and each variance
  * type), run-state independence, custom timesteps and errors.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { tensor, zeros } from '../../src/tensor/create.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { Generator } from '../../src/tensor/random.js';
@@ -15,7 +13,7 @@ import { addNoise, getVelocity, posteriorStep, type PredictionType } from '../..
 import { assertClose } from '../helpers/closeness.js';
 import { assertBackendsAgree } from '../helpers/backends.js';
 import { randTensor } from '../helpers/data.js';
-import { vectorsDir, skipWithoutVectors } from '../helpers/vectors.js';
+import { readVectors } from '../helpers/vectors.js';
 import { MU, S, discreteExactMoments as exactMoments } from '../helpers/gaussian_moments.js';
 
 interface SamplingStep {
@@ -59,9 +57,9 @@ function standInModel(x: ArrayLike<number>, t: number): Tensor {
 const STEP_TOL = { nmseTol: 1e-9, absTol: 2e-5 };
 const X0_TOL = { nmseTol: 1e-11, absTol: 2e-5 };
 
-const cases: SamplingCase[] = vectorsDir === null ? [] : (JSON.parse(readFileSync(join(vectorsDir, 'sampling_ddpm.json'), 'utf8')) as { cases: SamplingCase[] }).cases;
+const cases: SamplingCase[] = readVectors<{ cases: SamplingCase[] }>('sampling_ddpm.json').cases;
 
-describe('DDPMScheduler vs diffusers 0.25.1 (sampling_ddpm.json)', { skip: skipWithoutVectors }, () => {
+describe('DDPMScheduler vs diffusers 0.25.1 (sampling_ddpm.json)', () => {
   for (const c of cases) {
     it(`${c.name}: config round trip, timesteps, every step and the full loop`, () => {
       const s = new DDPMScheduler(c.config);

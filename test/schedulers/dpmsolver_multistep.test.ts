@@ -1,6 +1,6 @@
 /**
  * DPMSolverMultistepScheduler: reproduces diffusers 0.25.1 step by step
- * (../shared/vectors/sampling_dpmsolver_multistep.json: DPM-Solver++ 2M/3M, DPM-Solver 2M, heun,
+ * (test/fixtures/diffusers/sampling_dpmsolver_multistep.json: DPM-Solver++ 2M/3M, DPM-Solver 2M, heun,
  * Karras sigmas, lower_order_final at 10 steps, v_prediction, SDE-DPM-Solver++ 2M with recorded
  * noise), the timesteps and sigmas of timesteps_table.json, config round trip, no state leaking
  * between runs, and the Gaussian-data oracle (exact moments with the ideal denoiser; observed
@@ -8,15 +8,13 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { tensor } from '../../src/tensor/create.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { Generator } from '../../src/tensor/random.js';
 import { DPMSolverMultistepScheduler, dynamicThreshold, schedulerFromConfig } from '../../src/schedulers/index.js';
 import { assertClose } from '../helpers/closeness.js';
 import { randTensor } from '../helpers/data.js';
-import { vectorsDir, skipWithoutVectors } from '../helpers/vectors.js';
+import { readVectors } from '../helpers/vectors.js';
 import { gaussianRun, observedOrders } from '../helpers/gaussian_moments.js';
 
 interface SamplingCase {
@@ -42,7 +40,7 @@ interface TableRow {
 /** The vectors are NCHW [2, 1, 8, 8]; with C = 1 the same data is NHWC [2, 8, 8, 1]. */
 const SHAPE = [2, 8, 8, 1];
 
-/** The vectors' stand-in model (see ../shared/vectors/README.md), float32 arithmetic. */
+/** The vectors' stand-in model (see test/fixtures/diffusers/README.md), float32 arithmetic. */
 export function standInModel(x: ArrayLike<number>, t: number): Tensor {
   const c = Math.fround(0.3 * Math.cos(((t / 1000) * Math.PI) / 2));
   return tensor(Float32Array.from({ length: x.length }, (_, k) => Math.fround(Math.fround(x[k]! * c) + Math.fround(0.05 * Math.sin(k)))), SHAPE);
@@ -56,15 +54,15 @@ export function standInModel(x: ArrayLike<number>, t: number): Tensor {
 const TOL = { nmseTol: 1e-10, absTol: 2e-5 };
 const SIGMA_RTOL = 1e-4;
 
-const vectorCases: SamplingCase[] = vectorsDir === null ? [] : (JSON.parse(readFileSync(join(vectorsDir, 'sampling_dpmsolver_multistep.json'), 'utf8')) as { cases: SamplingCase[] }).cases;
-const tableRows: TableRow[] = vectorsDir === null ? [] : (JSON.parse(readFileSync(join(vectorsDir, 'timesteps_table.json'), 'utf8')) as { rows: TableRow[] }).rows;
+const vectorCases: SamplingCase[] = readVectors<{ cases: SamplingCase[] }>('sampling_dpmsolver_multistep.json').cases;
+const tableRows: TableRow[] = readVectors<{ rows: TableRow[] }>('timesteps_table.json').rows;
 
 function assertSigmas(actual: Float64Array, expected: readonly number[], what: string): void {
   assert.equal(actual.length, expected.length, `${what}: ${actual.length} sigmas, expected ${expected.length}`);
   expected.forEach((e, i) => assert.ok(Math.abs(actual[i]! - e) <= SIGMA_RTOL * e, `${what}: sigma[${i}] = ${actual[i]}, diffusers ${e}`));
 }
 
-describe('DPMSolverMultistepScheduler vs diffusers 0.25.1 (sampling_dpmsolver_multistep.json)', { skip: skipWithoutVectors }, () => {
+describe('DPMSolverMultistepScheduler vs diffusers 0.25.1 (sampling_dpmsolver_multistep.json)', () => {
   for (const c of vectorCases) {
     it(`${c.name}: config round trip, timesteps, sigmas, every step and the full loop`, () => {
       const s = new DPMSolverMultistepScheduler(c.config);
@@ -93,7 +91,7 @@ describe('DPMSolverMultistepScheduler vs diffusers 0.25.1 (sampling_dpmsolver_mu
   }
 });
 
-describe('DPMSolverMultistepScheduler: timesteps_table.json', { skip: skipWithoutVectors }, () => {
+describe('DPMSolverMultistepScheduler: timesteps_table.json', () => {
   it('timesteps (not de-duplicated, as 0.25.1), sigmas and init_noise_sigma for linspace/leading/trailing and N = 1..1000', () => {
     const rows = tableRows.filter((r) => r.scheduler === 'DPMSolverMultistepScheduler');
     assert.ok(rows.length >= 30, `found ${rows.length} rows`);

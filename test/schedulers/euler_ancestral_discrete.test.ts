@@ -1,28 +1,26 @@
 /**
  * EulerAncestralDiscreteScheduler: reproduces diffusers 0.25.1 sampling loops step by step with
- * their recorded noise (../shared/vectors/sampling_euler.json: epsilon and v_prediction); one step
+ * their recorded noise (test/fixtures/diffusers/sampling_euler.json: epsilon and v_prediction); one step
  * by hand (k-diffusion's sigma_up / sigma_down split); Gaussian data with the ideal denoiser (the
  * exact mean, the std converging); run-state independence; config; errors.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { tensor } from '../../src/tensor/create.js';
 import { Generator } from '../../src/tensor/random.js';
 import { EulerAncestralDiscreteScheduler, schedulerFromConfig } from '../../src/schedulers/index.js';
 import type { PredictionType } from '../../src/diffusion/forward.js';
 import { assertClose } from '../helpers/closeness.js';
 import { randTensor } from '../helpers/data.js';
-import { vectorsDir, skipWithoutVectors } from '../helpers/vectors.js';
+import { readVectors } from '../helpers/vectors.js';
 import { MU, S, SHAPE, assertSigmasClose, gaussianMoments, observedOrders, standInModel, type SamplingCase } from './sigma_helpers.js';
 
-const cases: SamplingCase[] = vectorsDir === null ? [] : (JSON.parse(readFileSync(join(vectorsDir, 'sampling_euler.json'), 'utf8')) as { cases: SamplingCase[] }).cases;
+const cases: SamplingCase[] = readVectors<{ cases: SamplingCase[] }>('sampling_euler.json').cases;
 
 // Tolerances as for Euler (float32 vs float64 schedules; see euler_discrete.test.ts).
 const TOL = { nmseTol: 1e-11, absTol: 2e-6 };
 
-describe('EulerAncestralDiscreteScheduler vs diffusers 0.25.1 (sampling_euler.json)', { skip: skipWithoutVectors }, () => {
+describe('EulerAncestralDiscreteScheduler vs diffusers 0.25.1 (sampling_euler.json)', () => {
   for (const c of cases.filter((k) => k.scheduler === 'EulerAncestralDiscreteScheduler')) {
     it(`${c.name}: config round trip, timesteps, sigmas, every step with its noise and the full loop`, () => {
       const s = new EulerAncestralDiscreteScheduler(c.config);

@@ -1,5 +1,5 @@
 /**
- * EulerDiscreteScheduler: reproduces diffusers 0.25.1 sampling loops step by step (../shared/vectors/
+ * EulerDiscreteScheduler: reproduces diffusers 0.25.1 sampling loops step by step (test/fixtures/diffusers/
  * sampling_euler.json: linspace/leading/trailing spacing, Karras sigmas, v_prediction, Stable
  * Diffusion's scaled_linear betas) and the Euler rows of timesteps_table.json (timesteps, sigmas,
  * init_noise_sigma); the churn step against Karras et al.'s Algorithm 2 by hand; Gaussian data
@@ -7,20 +7,18 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { tensor } from '../../src/tensor/create.js';
 import { Generator } from '../../src/tensor/random.js';
 import { EulerDiscreteScheduler, LMSDiscreteScheduler, schedulerFromConfig } from '../../src/schedulers/index.js';
 import type { PredictionType } from '../../src/diffusion/forward.js';
 import { assertClose } from '../helpers/closeness.js';
 import { randTensor } from '../helpers/data.js';
-import { vectorsDir, skipWithoutVectors } from '../helpers/vectors.js';
+import { readVectors } from '../helpers/vectors.js';
 import { MU, S, SHAPE, assertSigmasClose, gaussianMoments, observedOrders, standInModel, type SamplingCase } from './sigma_helpers.js';
 
-const cases: SamplingCase[] = vectorsDir === null ? [] : (JSON.parse(readFileSync(join(vectorsDir, 'sampling_euler.json'), 'utf8')) as { cases: SamplingCase[] }).cases;
+const cases: SamplingCase[] = readVectors<{ cases: SamplingCase[] }>('sampling_euler.json').cases;
 interface TableRow { scheduler: string; options: Record<string, unknown>; num_inference_steps: number; timesteps: number[]; sigmas?: number[]; init_noise_sigma: number }
-const table: TableRow[] = vectorsDir === null ? [] : (JSON.parse(readFileSync(join(vectorsDir, 'timesteps_table.json'), 'utf8')) as { rows: TableRow[] }).rows;
+const table: TableRow[] = readVectors<{ rows: TableRow[] }>('timesteps_table.json').rows;
 
 // Tolerances. diffusers computes alphas_cumprod in float32, we in float64; its small sigmas carry
 // float32 cancellation in 1 - abar (sigma_0 = 0.01000133 vs our 0.0100005: 8.3e-5 relative).
@@ -30,7 +28,7 @@ const table: TableRow[] = vectorsDir === null ? [] : (JSON.parse(readFileSync(jo
 const TOL = { nmseTol: 1e-11, absTol: 2e-6 };
 const KARRAS_TOL = { nmseTol: 1e-8, absTol: 2e-5 };
 
-describe('EulerDiscreteScheduler vs diffusers 0.25.1 (sampling_euler.json)', { skip: skipWithoutVectors }, () => {
+describe('EulerDiscreteScheduler vs diffusers 0.25.1 (sampling_euler.json)', () => {
   for (const c of cases.filter((k) => k.scheduler === 'EulerDiscreteScheduler')) {
     const karras = c.config['use_karras_sigmas'] === true;
     const tol = karras ? KARRAS_TOL : TOL;
@@ -59,7 +57,7 @@ describe('EulerDiscreteScheduler vs diffusers 0.25.1 (sampling_euler.json)', { s
   }
 });
 
-describe('EulerDiscreteScheduler vs diffusers 0.25.1 (timesteps_table.json)', { skip: skipWithoutVectors }, () => {
+describe('EulerDiscreteScheduler vs diffusers 0.25.1 (timesteps_table.json)', () => {
   it('timesteps, sigmas and init_noise_sigma for every N and spacing', () => {
     const rows = table.filter((r) => r.scheduler === 'EulerDiscreteScheduler');
     assert.ok(rows.length >= 39);

@@ -3,7 +3,7 @@
  * repeated, order 2) computed by hand; a predictor + corrector pair against Karras et al. 2022's
  * Algorithm 1 in float64; Gaussian data with the ideal denoiser (second-order convergence); the
  * half-step state reset by setTimesteps and by a new run; img2img-style starts; config; errors.
- * (../shared/vectors has no Heun loop; the schedule shares Euler's, which is checked against it.)
+ * (test/fixtures/diffusers has no Heun loop; the schedule shares Euler's, which is checked against it.)
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 /**
- * PNDMScheduler: diffusers 0.25.1's timesteps (../shared/vectors/timesteps_table.json, with and
+ * PNDMScheduler: diffusers 0.25.1's timesteps (test/fixtures/diffusers/timesteps_table.json, with and
  * without the PRK warm-up); closed forms (the transfer phi of Liu et al. 2022 eq. 9 with the true
  * noise lands exactly on q(x_s | x_0)'s mean path, through every PRK and PLMS combination); the
  * first PRK step (eq. 13) and the first PLMS steps (eq. 12 and skip_prk's pseudo improved Euler)
@@ -7,8 +7,6 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { tensor } from '../../src/tensor/create.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { Generator } from '../../src/tensor/random.js';
@@ -16,12 +14,12 @@ import { PNDMScheduler, schedulerFromConfig } from '../../src/schedulers/index.j
 import { addNoise, getVelocity } from '../../src/diffusion/forward.js';
 import { assertClose } from '../helpers/closeness.js';
 import { randTensor } from '../helpers/data.js';
-import { vectorsDir, skipWithoutVectors } from '../helpers/vectors.js';
+import { readVectors } from '../helpers/vectors.js';
 
 interface TableRow { scheduler: string; options: Record<string, unknown>; num_inference_steps: number; timesteps: number[]; init_noise_sigma: number }
-const table: TableRow[] = vectorsDir === null ? [] : (JSON.parse(readFileSync(join(vectorsDir, 'timesteps_table.json'), 'utf8')) as { rows: TableRow[] }).rows;
+const table: TableRow[] = readVectors<{ rows: TableRow[] }>('timesteps_table.json').rows;
 
-describe('PNDMScheduler vs diffusers 0.25.1 (timesteps_table.json)', { skip: skipWithoutVectors }, () => {
+describe('PNDMScheduler vs diffusers 0.25.1 (timesteps_table.json)', () => {
   it('timesteps (PRK warm-up and skip_prk_steps) and init_noise_sigma for every N', () => {
     const rows = table.filter((r) => r.scheduler === 'PNDMScheduler');
     assert.ok(rows.length >= 23);

@@ -16,7 +16,7 @@ import { MU, S } from '../helpers/gaussian_moments.js';
 /** The vectors are NCHW [2, 1, 8, 8]; with C = 1 the same data is NHWC [2, 8, 8, 1]. */
 export const SHAPE = [2, 8, 8, 1];
 
-/** The vectors' stand-in model (see ../shared/vectors/README.md), float32 arithmetic. */
+/** The vectors' stand-in model (see test/fixtures/diffusers/README.md), float32 arithmetic. */
 export function standInModel(x: ArrayLike<number>, t: number): Tensor {
   const c = Math.fround(0.3 * Math.cos(((t / 1000) * Math.PI) / 2));
   return tensor(Float32Array.from({ length: x.length }, (_, k) => Math.fround(Math.fround(x[k]! * c) + Math.fround(0.05 * Math.sin(k)))), SHAPE);

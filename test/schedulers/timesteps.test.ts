@@ -1,15 +1,13 @@
 /**
- * Timestep spacing: the DDPM and DDIM rows of ../shared/vectors/timesteps_table.json (leading with
+ * Timestep spacing: the DDPM and DDIM rows of test/fixtures/diffusers/timesteps_table.json (leading with
  * and without steps_offset, trailing, linspace, N = 1..1000), NumPy's rounding and arange/linspace
  * arithmetic, and argument errors.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { spacedTimesteps, roundHalfEven, numpyArange, numpyLinspace, checkCustomTimesteps, type TimestepSpacing } from '../../src/schedulers/timesteps.js';
 import { DDPMScheduler, DDIMScheduler } from '../../src/schedulers/index.js';
-import { vectorsDir, skipWithoutVectors } from '../helpers/vectors.js';
+import { readVectors } from '../helpers/vectors.js';
 
 interface Row {
   scheduler: string;
@@ -19,8 +17,8 @@ interface Row {
   init_noise_sigma: number;
 }
 
-describe('timestep spacing vs diffusers 0.25.1 (timesteps_table.json)', { skip: skipWithoutVectors }, () => {
-  const rows = vectorsDir === null ? [] : (JSON.parse(readFileSync(join(vectorsDir, 'timesteps_table.json'), 'utf8')) as { rows: Row[] }).rows;
+describe('timestep spacing vs diffusers 0.25.1 (timesteps_table.json)', () => {
+  const rows = readVectors<{ rows: Row[] }>('timesteps_table.json').rows;
   const ours = rows.filter((r) => r.scheduler === 'DDPMScheduler' || r.scheduler === 'DDIMScheduler');
   it('the table has the DDPM and DDIM rows we expect', () => {
     assert.equal(ours.length, 91);

@@ -7,14 +7,12 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { tensor } from '../../src/tensor/create.js';
 import { Generator } from '../../src/tensor/random.js';
 import { UniPCMultistepScheduler, schedulerFromConfig } from '../../src/schedulers/index.js';
 import { assertClose } from '../helpers/closeness.js';
 import { randTensor } from '../helpers/data.js';
-import { vectorsDir, skipWithoutVectors } from '../helpers/vectors.js';
+import { readVectors } from '../helpers/vectors.js';
 import { gaussianRun, observedOrders } from '../helpers/gaussian_moments.js';
 
 interface TableRow {
@@ -25,7 +23,7 @@ interface TableRow {
   sigmas?: number[];
   init_noise_sigma: number;
 }
-const tableRows: TableRow[] = vectorsDir === null ? [] : (JSON.parse(readFileSync(join(vectorsDir, 'timesteps_table.json'), 'utf8')) as { rows: TableRow[] }).rows;
+const tableRows: TableRow[] = readVectors<{ rows: TableRow[] }>('timesteps_table.json').rows;
 
 /** diffusers 0.25.1's UniPCMultistepScheduler() config. */
 const DEFAULTS = {
@@ -49,7 +47,7 @@ const DEFAULTS = {
   steps_offset: 0,
 };
 
-describe('UniPCMultistepScheduler: timesteps_table.json', { skip: skipWithoutVectors }, () => {
+describe('UniPCMultistepScheduler: timesteps_table.json', () => {
   it('timesteps, sigmas (relative 1e-4: diffusers computes them in float32) and init_noise_sigma', () => {
     const rows = tableRows.filter((r) => r.scheduler === 'UniPCMultistepScheduler');
     assert.ok(rows.length >= 10, `found ${rows.length} rows`);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseTrainArgs, help } from '../../src/cli/commands/train.js';
 import { main } from '../../src/cli/main.js';
-import { latestCheckpoint, resolveModelDir } from '../../src/train/checkpoint.js';
+import { latestCheckpoint, resolveModelDir } from '../../src/io/model_folder.js';
 import { UNet2DModel } from '../../src/nn/unet_2d.js';
 import { TINY_UNET, tempDir } from './fixtures.js';
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startServer, type DiffuseServer } from '../../src/server/app.js';
-import { packageRoot } from '../../src/backend/native/loader.js';
+import { packageRoot } from '../../src/io/model_folder.js';
 import { requireBinary } from '../server/helpers.js';
 
 // Functions given to page.evaluate run in the page; this is the little of its DOM they use

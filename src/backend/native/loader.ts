@@ -4,9 +4,9 @@
  * naming the files tried and the command that fixes it.
  */
 import { createRequire } from 'node:module';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../../io/model_folder.js';
 import { NativeKernelError, NativeLoadError, DTypeError } from '../../tensor/errors.js';
 import type { Storage } from '../../tensor/tensor.js';
 
@@ -26,31 +26,43 @@ export type NativeBinding = {
 
 const FIX = 'apt-get install -y libdnnl-dev g++ make python3 && npm run build:native';
 
-/** The directory holding diffuse's package.json (works from src/ via tsx and from dist/). */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg)) {
-      try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'diffuse') return dir;
-      } catch {
-        // not ours; keep walking up
-      }
-    }
-    const parent = dirname(dir);
-    if (parent === dir) return process.cwd();
-    dir = parent;
+// packageRoot moved to io/model_folder.ts; re-exported for the callers that still import it here.
+export { packageRoot };
+
+/** The largest thread count C++ takes (an `int`). */
+const MAX_THREADS = 2 ** 31 - 1;
+
+/**
+ * DIFFUSE_THREADS, checked: the thread count for oneDNN and the native kernels, or null when it
+ * is unset or empty (all cores). The addon reads the variable itself when it loads (C++ `atoi`,
+ * which would silently ignore a bad value), so the loader checks it first and refuses to load.
+ * Throws NativeLoadError naming the value found and what is expected.
+ * @example threadsFromEnv({ DIFFUSE_THREADS: '4' }) // 4
+ */
+export function threadsFromEnv(env: NodeJS.ProcessEnv = process.env): number | null {
+  const raw = env['DIFFUSE_THREADS'];
+  if (raw === undefined || raw.trim() === '') return null;
+  const n = Number(raw.trim());
+  if (!/^\d+$/.test(raw.trim()) || n < 1 || n > MAX_THREADS) {
+    throw new NativeLoadError(
+      `DIFFUSE_THREADS must be an integer >= 1 (the threads for oneDNN and the native kernels), found '${raw}'. ` +
+        `Fix: set it to a thread count (e.g. DIFFUSE_THREADS=4), or unset it to use all cores`,
+    );
   }
+  return n;
 }
 
 let loaded: NativeBinding | null = null;
 let failure: NativeLoadError | null = null;
 
-/** The addon, loading it on first use. Throws NativeLoadError if it cannot be loaded. */
+/**
+ * The addon, loading it on first use. Throws NativeLoadError if it cannot be loaded, or if
+ * DIFFUSE_THREADS (read by the addon as it loads) is not a valid thread count.
+ */
 export function addon(): NativeBinding {
   if (loaded !== null) return loaded;
   if (failure !== null) throw failure;
+  threadsFromEnv();
   const root = packageRoot();
   // DIFFUSE_NATIVE names the one file to load (a custom build); otherwise node-gyp's outputs.
   const override = process.env['DIFFUSE_NATIVE'];
@@ -86,13 +98,19 @@ export function f32(op: string, name: string, a: Storage): Float32Array {
   return a;
 }
 
-/** Calls into the addon, turning its errors into NativeKernelError. */
+/**
+ * Calls into the addon, turning its errors into NativeKernelError: the C++ message, the addon's
+ * error as `cause`, and a stack that starts at the caller of nativeCall (the kernel wrapper, then
+ * the op and the user's code), so a failing kernel call is traced to the JavaScript that made it.
+ */
 export function nativeCall<T>(fn: () => T): T {
   try {
     return fn();
   } catch (e) {
     if (e instanceof NativeKernelError || e instanceof NativeLoadError || e instanceof DTypeError) throw e;
-    throw new NativeKernelError((e as Error).message);
+    const err = new NativeKernelError(e instanceof Error ? e.message : String(e), { cause: e });
+    Error.captureStackTrace(err, nativeCall);
+    throw err;
   }
 }
 

@@ -21,7 +21,10 @@ Options:
                      (default: the bundled models/). Requests name a model by its folder name.
   --queue Q          'local' (default: jobs run on worker threads of this process) or
                      redis://HOST:PORT (jobs go through BullMQ; run 'diffuse worker' processes).
-  --threads N        Compute threads of the local queue (default 1).
+  --concurrency N    Jobs the local queue runs at once, each on its own compute thread
+                     (default 1), as 'diffuse worker --concurrency'. Native threads per job
+                     come from DIFFUSE_THREADS. (Formerly --threads, which now always means
+                     native threads and is refused here.)
   --queue-size N     Jobs that may wait; one more is answered 429 (default ${DEFAULT_LIMITS.queueSize}).
   --max-steps N      Most reverse steps per job (default ${DEFAULT_LIMITS.maxSteps}).
   --max-images N     Most images per generate request (default ${DEFAULT_LIMITS.maxImages}).
@@ -48,6 +51,7 @@ export async function run(argv: string[]): Promise<void> {
       port: { type: 'string', default: '8080' },
       models: { type: 'string' },
       queue: { type: 'string', default: 'local' },
+      concurrency: { type: 'string' },
       threads: { type: 'string' },
       'queue-size': { type: 'string' },
       'max-steps': { type: 'string' },
@@ -66,8 +70,14 @@ export async function run(argv: string[]): Promise<void> {
   if (values.host.trim() === '') throw new DiffuseError(`--host must be an address, found ''`);
   const queue = values.queue;
   if (queue !== 'local' && !queue.startsWith('redis://')) throw new DiffuseError(`--queue must be 'local' or redis://HOST:PORT, found '${queue}'`);
-  const threads = intFlag('threads', values.threads, 1);
-  if (threads !== undefined && queue !== 'local') throw new DiffuseError(`--threads applies to the local queue; with --queue redis://... give each 'diffuse worker' its --concurrency`);
+  if (values.threads !== undefined) {
+    throw new DiffuseError(
+      `serve --threads was renamed --concurrency (jobs run at once, each on its own compute thread, as in 'diffuse worker --concurrency'): ` +
+        `use --concurrency ${values.threads}. --threads now means native kernel threads everywhere ('diffuse train --threads'); for serve set them with DIFFUSE_THREADS`,
+    );
+  }
+  const concurrency = intFlag('concurrency', values.concurrency, 1);
+  if (concurrency !== undefined && queue !== 'local') throw new DiffuseError(`--concurrency applies to the local queue; with --queue redis://... give each 'diffuse worker' its --concurrency`);
   const limits: Partial<Limits> = {};
   const set = (k: keyof Limits, flag: string, min: number): void => {
     const v = intFlag(flag, values[flag as keyof typeof values] as string | undefined, min);
@@ -87,10 +97,10 @@ export async function run(argv: string[]): Promise<void> {
     limits,
     logger: values.log,
     ...(values.models === undefined ? {} : { modelsDir: values.models }),
-    ...(threads === undefined ? {} : { threads }),
+    ...(concurrency === undefined ? {} : { concurrency }),
     ...(previewEvery === undefined ? {} : { previewEvery }),
   });
-  process.stdout.write(`diffuse serve: ${url}/ (models: ${server.modelsDir}; queue: ${queue === 'local' ? `local, ${threads ?? 1} thread(s)` : queue}, up to ${server.limits.queueSize} waiting)\n`);
+  process.stdout.write(`diffuse serve: ${url}/ (models: ${server.modelsDir}; queue: ${queue === 'local' ? `local, concurrency ${concurrency ?? 1}` : queue}, up to ${server.limits.queueSize} waiting)\n`);
   // Stop cleanly on Ctrl-C / SIGTERM: running jobs are cancelled, connections closed.
   await new Promise<void>((resolve) => {
     const stop = (): void => {
