@@ -44,7 +44,7 @@ import {
 } from './scheduler.js';
 import { checkNumInferenceSteps, numpyLinspace, spacedTimesteps, type TimestepSpacing } from './timesteps.js';
 import { sigmaToT as sigmaToTOf } from './sigma_multistep.js';
-import { karrasRamp } from '../samplers/sigmas.js';
+import { karrasRamp } from '../diffusion/sigma_ramps.js';
 
 /** abar at the last step with rescale_betas_zero_snr: diffusers sets 2^-24 so sigma stays finite. */
 const ZERO_SNR_ALPHA_BAR = 2 ** -24;

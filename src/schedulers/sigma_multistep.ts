@@ -15,7 +15,7 @@
  * - model-output conversions to x_0 or epsilon (with dynamic thresholding) and float64 linear
  *   combinations of tensors.
  */
-import { karrasRamp } from '../samplers/sigmas.js';
+import { karrasRamp } from '../diffusion/sigma_ramps.js';
 import { Tensor, allocStorage, type Storage } from '../tensor/tensor.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
 import { expectTensor } from '../tensor/check.js';
