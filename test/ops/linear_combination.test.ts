@@ -13,13 +13,25 @@ import { randTensor } from '../helpers/data.js';
 /** The elements in their own precision (host read: the test's oracle needs every bit). */
 const values = (t: Tensor): number[] => Array.from(t.data);
 
-/** The oracle: sum_k c_k x_k[i] in double, term by term, rounded once to the output's precision. */
+/**
+ * The oracle: sum_k c_k x_k[i] in double over the terms with c_k != 0, term by term, rounded once
+ * to the output's precision; an array coefficient has one value per batch element.
+ */
 function plainLoop(terms: readonly LinearTerm[], round: (v: number) => number): number[] {
   const xs = terms.map(([, x]) => values(x));
+  const shape = terms[0]![1].shape;
+  const per = shape.slice(1).reduce((a, b) => a * b, 1);
+  const coef = (k: number, i: number): number => {
+    const c = terms[k]![0];
+    return typeof c === 'number' ? c : c[c.length === 1 ? 0 : Math.floor(i / per)]!;
+  };
   return xs[0]!.map((_, i) => {
-    let s = terms[0]![0] * xs[0]![i]!;
-    for (let k = 1; k < terms.length; k++) s += terms[k]![0] * xs[k]![i]!;
-    return round(s);
+    let s: number | null = null;
+    for (let k = 0; k < terms.length; k++) {
+      const c = coef(k, i);
+      if (c !== 0) s = s === null ? c * xs[k]![i]! : s + c * xs[k]![i]!;
+    }
+    return round(s ?? 0);
   });
 }
 
@@ -42,6 +54,19 @@ describe('linearCombination', () => {
       });
     }
   }
+
+  for (const dtype of ['float32', 'float64'] as const) {
+    it(`per-batch-element coefficients (${dtype}, one zero among them): a plain loop bit for bit on both backends`, () => {
+      const shape = [3, 5, 7, 2];
+      const terms: LinearTerm[] = [[[0.5, 0, -2], randTensor(shape, 1, { dtype })], [1.25, randTensor(shape, 2, { dtype })], [[1e-3], randTensor(shape, 3, { dtype })]];
+      const want = plainLoop(terms, dtype === 'float32' ? Math.fround : (v) => v);
+      for (const be of ['native', 'reference'] as const) assert.deepEqual(values(withBackend(be, () => linearCombination(terms))), want, be);
+    });
+  }
+
+  it('per-batch-element coefficients: gradient matches finite differences', () => {
+    gradcheck((x, y) => linearCombination([[[0.3, -1.1], x], [-1.7, y]]), [randTensor([2, 3, 5], 8), randTensor([2, 3, 5], 9)]);
+  });
 
   it('native matches reference, forward and backward (gradients c_k gy)', () => {
     for (const shape of [[2, 7, 9, 3], [1]]) {
@@ -92,5 +117,7 @@ describe('linearCombination', () => {
     assert.throws(() => linearCombination([[NaN, x]]), (e: unknown) => e instanceof ArgumentError && /terms\[0\]'s coefficient must be a number, found NaN/.test(e.message));
     assert.throws(() => linearCombination([[1, x], [1, randTensor([3, 2], 2)]]), (e: unknown) => e instanceof ShapeError && /terms\[1\]'s tensor has shape \[3, 2\], expected \[2, 3\]/.test(e.message));
     assert.throws(() => linearCombination([[1, x]], 'int8' as never), (e: unknown) => e instanceof ArgumentError && /'dtype' must be/.test(e.message));
+    assert.throws(() => linearCombination([[[1, 2, 3], x]]), (e: unknown) => e instanceof ShapeError && /terms\[0\]'s coefficient has 3 values, expected 1 or one per batch element \(2\)/.test(e.message));
+    assert.throws(() => linearCombination([[[1, NaN], x]]), (e: unknown) => e instanceof ArgumentError && /terms\[0\]'s coefficient\[1\] must be a number, found NaN/.test(e.message));
   });
 });

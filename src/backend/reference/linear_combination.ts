@@ -2,14 +2,19 @@
 import type { LinearCombinationKernels } from '../kernels/linear_combination.js';
 
 export const referenceLinearCombination: LinearCombinationKernels = {
-  linearCombination(coefs, xs, out) {
-    if (coefs.length === 0) {
-      out.fill(0);
-      return;
-    }
+  linearCombination(coefs, groups, xs, out) {
+    const per = groups === 0 ? 0 : out.length / groups;
     for (let i = 0; i < out.length; i++) {
-      let s = coefs[0]! * xs[0]![i]!;
-      for (let k = 1; k < coefs.length; k++) s += coefs[k]! * xs[k]![i]!;
+      const n = Math.floor(i / per);
+      let s = 0;
+      let first = true;
+      for (let k = 0; k < xs.length; k++) {
+        const c = coefs[k * groups + n]!;
+        if (c === 0) continue;
+        const v = c * xs[k]![i]!;
+        s = first ? v : s + v;
+        first = false;
+      }
       out[i] = s;
     }
   },
