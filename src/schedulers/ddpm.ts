@@ -10,6 +10,7 @@
  */
 import type { Tensor } from '../tensor/tensor.js';
 import { linearCombination } from '../ops/linear_combination.js';
+import { toFloat64 } from './divided_difference.js';
 import { split } from '../ops/concat.js';
 import { exp, sqrt } from '../ops/unary.js';
 import { mul } from '../ops/binary.js';
@@ -140,9 +141,4 @@ export class DDPMScheduler extends DiscreteScheduler<DDPMSchedulerConfig> {
       return { prevSample: prev, predOriginalSample: x0 };
     });
   }
-}
-
-/** t in float64 (exact). */
-function toFloat64(t: Tensor): Tensor {
-  return t.dtype === 'float64' ? t : linearCombination([[1, t]], 'float64');
 }

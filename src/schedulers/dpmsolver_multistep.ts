@@ -38,11 +38,11 @@ import {
   aliasedEnumField,
   convertOutput,
   lambdaMinClippedField,
-  dividedDifference,
   nullableVarianceField,
   type SigmaSchedule,
   type VpPoint,
 } from './sigma_multistep.js';
+import { dividedDifference } from './divided_difference.js';
 import { linearCombination, type LinearTerm } from '../ops/linear_combination.js';
 import { divScalar } from '../ops/scalar.js';
 

@@ -30,11 +30,11 @@ import {
   aliasedEnumField,
   convertOutput,
   lambdaMinClippedField,
-  dividedDifference,
   nullableVarianceField,
   sigmaSchedule,
   type SigmaSchedule,
 } from './sigma_multistep.js';
+import { dividedDifference } from './divided_difference.js';
 import { linearCombination } from '../ops/linear_combination.js';
 import { divScalar } from '../ops/scalar.js';
 

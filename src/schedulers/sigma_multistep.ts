@@ -187,23 +187,10 @@ export function vpPoint(sigma: number): VpPoint {
 // ---------------------------------------------------------------------------------------------
 // Tensor arithmetic (ops; intermediates in float64 where the formulas keep them in double)
 
-/** t in float64 (exact). */
-export function toFloat64(t: Tensor): Tensor {
-  return t.dtype === 'float64' ? t : linearCombination([[1, t]], 'float64');
-}
-
 /** (a + k b) / q elementwise, evaluated in float64 operation by operation, rounded once into `dtype`. */
 function sumOver(a: Tensor, k: number, b: Tensor, q: number, dtype: DType): Tensor {
   const y = divScalar(linearCombination([[1, a], [k, b]], 'float64'), q);
   return dtype === 'float64' ? y : linearCombination([[1, y]], dtype);
-}
-
-/**
- * (m_a - m_b) / r in float64: a divided difference of two model outputs over a lambda step
- * (the D1, D2 terms of the multistep solvers).
- */
-export function dividedDifference(ma: Tensor, mb: Tensor, r: number): Tensor {
-  return divScalar(linearCombination([[1, ma], [-1, mb]], 'float64'), r);
 }
 
 /** The model's x_0 estimate from its output at a point (alpha_t, sigma_t) of the VP path, in x's dtype. */

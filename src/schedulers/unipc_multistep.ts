@@ -27,7 +27,8 @@ import {
   type SchedulerOutput,
   type StepOptions,
 } from './scheduler.js';
-import { SigmaMultistepScheduler, aliasedEnumField, convertOutput, dividedDifference, type SigmaSchedule, type VpPoint } from './sigma_multistep.js';
+import { SigmaMultistepScheduler, aliasedEnumField, convertOutput, type SigmaSchedule, type VpPoint } from './sigma_multistep.js';
+import { dividedDifference } from './divided_difference.js';
 import { linearCombination, type LinearTerm } from '../ops/linear_combination.js';
 
 /** UniPC's B(h): bh1 = hh, bh2 = e^hh - 1 (the paper recommends bh1 for unconditional, bh2 for guided sampling). */
