@@ -23,20 +23,17 @@ export type LinearCoefficient = number | ArrayLike<number>;
 /** One term c * x of a linear combination. */
 export type LinearTerm = readonly [coefficient: LinearCoefficient, x: Tensor];
 
-/** A coefficient as `groups` float64 values (checked: numbers, not NaN). */
+/** A coefficient as `groups` float64 values (checked: numbers; NaN is a number, and gives NaN). */
 function expandCoefficient(op: string, k: number, c: LinearCoefficient, groups: number): Float64Array {
   const name = `terms[${k}]'s coefficient`;
-  if (typeof c === 'number') {
-    if (Number.isNaN(c)) throw new ArgumentError(`${op}: ${name} must be a number, found NaN`);
-    return new Float64Array(groups).fill(c);
-  }
+  if (typeof c === 'number') return new Float64Array(groups).fill(c);
   if (c.length !== 1 && c.length !== groups) {
     throw new ShapeError(`${op}: ${name} has ${c.length} values, expected 1 or one per batch element (${groups})`);
   }
-  const out = Float64Array.from({ length: groups }, (_, n) => c[c.length === 1 ? 0 : n]!);
-  const bad = out.findIndex((v) => typeof v !== 'number' || Number.isNaN(v));
-  if (bad >= 0) throw new ArgumentError(`${op}: ${name}[${bad}] must be a number, found ${String(c[bad])}`);
-  return out;
+  const values = Array.from({ length: groups }, (_, n): unknown => c[c.length === 1 ? 0 : n]);
+  const bad = values.findIndex((v) => typeof v !== 'number');
+  if (bad >= 0) throw new ArgumentError(`${op}: ${name}[${bad}] must be a number, found ${typeof values[bad]}`);
+  return Float64Array.from(values as number[]);
 }
 
 /**
@@ -45,7 +42,7 @@ function expandCoefficient(op: string, k: number, c: LinearCoefficient, groups: 
  * 0). The inputs may differ in dtype, so `linearCombination([[1, z]], 'float64')` is also the
  * float32 -> float64 conversion. A coefficient of exactly 0 drops its term (the term is absent,
  * so a NaN or Infinity in it does not poison the sum), which lets callers switch terms off;
- * otherwise NaN and Infinity propagate.
+ * otherwise NaN and Infinity propagate, from the tensors and from the coefficients alike.
  * @example const xNext = linearCombination([[1, x], [sigmaNext - sigma, d]]); // Euler: x + dt d
  * @example const xt = linearCombination([[sqrtAbar, x0], [sqrtOneMinusAbar, noise]]); // per-sample arrays
  */
@@ -73,8 +70,7 @@ export function linearCombination(terms: readonly LinearTerm[], dtype?: DType): 
   const perSample = terms.some(([c]) => typeof c !== 'number');
   if (perSample && shape.length === 0) throw new ShapeError(`${op}: per-batch-element coefficients need a batch axis, but the tensors have shape []`);
   const groups = perSample ? shape[0]! : 1;
-  const coefs = new Float64Array(terms.length * groups);
-  terms.forEach(([c], k) => coefs.set(expandCoefficient(op, k, c, groups), k * groups));
+  const coefs = terms.flatMap(([c], k) => Array.from(expandCoefficient(op, k, c, groups)));
   const out = emptyUninit(shape, outDType);
   backend().linearCombination(coefs, groups, terms.map(([, x]) => x.data), out.data);
   return recordOp(op, out, terms.map(([, x]) => x), (gy) =>
@@ -82,7 +78,7 @@ export function linearCombination(terms: readonly LinearTerm[], dtype?: DType): 
       if (!x.requiresGrad) return null;
       // d out / d x_k = c_k: the gradient is c_k gy, in x_k's own dtype.
       const gx = emptyUninit(x.shape, x.dtype);
-      backend().linearCombination(coefs.subarray(k * groups, (k + 1) * groups), groups, [gy.data], gx.data);
+      backend().linearCombination(coefs.slice(k * groups, (k + 1) * groups), groups, [gy.data], gx.data);
       return gx;
     }),
   );

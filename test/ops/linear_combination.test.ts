@@ -36,20 +36,24 @@ function plainLoop(terms: readonly LinearTerm[], round: (v: number) => number): 
 }
 
 // Odd shapes: batch 1, channels not a multiple of 8, H != W, a scalar, and one past the native
-// kernel's 4096-element block.
+// kernel's 4096-element block (for more than four terms).
 const SHAPES = [[1, 5, 7, 3], [2, 3], [], [3, 41, 43, 1], [4097]];
 
 describe('linearCombination', () => {
   for (const shape of SHAPES) {
     for (const dtype of ['float32', 'float64'] as const) {
       it(`${JSON.stringify(shape)} ${dtype}: equals a plain double loop bit for bit on both backends`, () => {
-        const terms: LinearTerm[] = [[0.7, randTensor(shape, 1, { dtype })], [-1.3e-3, randTensor(shape, 2, { dtype })], [1 / 3, randTensor(shape, 3, { dtype })]];
-        const want = plainLoop(terms, dtype === 'float32' ? Math.fround : (v) => v);
-        for (const be of ['native', 'reference'] as const) {
-          const y = withBackend(be, () => linearCombination(terms));
-          assert.equal(y.dtype, dtype);
-          assert.deepEqual(y.shape, shape);
-          assert.deepEqual(values(y), want, `${be}`);
+        // 1 to 6 terms: the native kernel has straight loops up to four and an accumulator beyond.
+        const all: LinearTerm[] = [0.7, -1.3e-3, 1 / 3, -2.5, 1e-5, 0.125].map((c, k) => [c, randTensor(shape, k + 1, { dtype })] as const);
+        for (let count = 1; count <= all.length; count++) {
+          const terms = all.slice(0, count);
+          const want = plainLoop(terms, dtype === 'float32' ? Math.fround : (v) => v);
+          for (const be of ['native', 'reference'] as const) {
+            const y = withBackend(be, () => linearCombination(terms));
+            assert.equal(y.dtype, dtype);
+            assert.deepEqual(y.shape, shape);
+            assert.deepEqual(values(y), want, `${be}, ${count} terms`);
+          }
         }
       });
     }
@@ -96,6 +100,8 @@ describe('linearCombination', () => {
       assert.equal(out[2], Infinity);
       assert.deepEqual(withBackend(be, () => values(linearCombination([[1, y], [0, x]]))), [1, 1, 1, 1], `${be}: the 0-coefficient term is absent`);
       assert.deepEqual(withBackend(be, () => values(linearCombination([[0, x]]))), [0, 0, 0, 0], `${be}: all terms off gives zeros`);
+      const perSample = withBackend(be, () => values(linearCombination([[[NaN, 2], tensor([1, 1, 1, 1], [2, 2])]])));
+      assert.ok(Number.isNaN(perSample[0]) && Number.isNaN(perSample[1]) && perSample[2] === 2, `${be}: a NaN coefficient gives NaN`);
     }
   });
 
@@ -114,10 +120,10 @@ describe('linearCombination', () => {
   it('errors name the problem, the value found and what was expected', () => {
     const x = randTensor([2, 3], 1);
     assert.throws(() => linearCombination([]), (e: unknown) => e instanceof ArgumentError && /non-empty array/.test(e.message));
-    assert.throws(() => linearCombination([[NaN, x]]), (e: unknown) => e instanceof ArgumentError && /terms\[0\]'s coefficient must be a number, found NaN/.test(e.message));
+    assert.throws(() => linearCombination([['2' as never, x]]), (e: unknown) => e instanceof ArgumentError && /terms\[0\]'s coefficient must be a number or an array of numbers \(one per batch element\), found string/.test(e.message));
     assert.throws(() => linearCombination([[1, x], [1, randTensor([3, 2], 2)]]), (e: unknown) => e instanceof ShapeError && /terms\[1\]'s tensor has shape \[3, 2\], expected \[2, 3\]/.test(e.message));
     assert.throws(() => linearCombination([[1, x]], 'int8' as never), (e: unknown) => e instanceof ArgumentError && /'dtype' must be/.test(e.message));
     assert.throws(() => linearCombination([[[1, 2, 3], x]]), (e: unknown) => e instanceof ShapeError && /terms\[0\]'s coefficient has 3 values, expected 1 or one per batch element \(2\)/.test(e.message));
-    assert.throws(() => linearCombination([[[1, NaN], x]]), (e: unknown) => e instanceof ArgumentError && /terms\[0\]'s coefficient\[1\] must be a number, found NaN/.test(e.message));
+    assert.throws(() => linearCombination([[[1, '2' as never], x]]), (e: unknown) => e instanceof ArgumentError && /terms\[0\]'s coefficient\[1\] must be a number, found string/.test(e.message));
   });
 });

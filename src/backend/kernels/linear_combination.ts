@@ -14,8 +14,9 @@ export interface LinearCombinationKernels {
    * c_k[n] * xs[k][i], for i in block n; accumulated in double in term order, starting from the
    * first such term, and rounded once to out's precision (no term: 0). A zero coefficient drops
    * its term, so a NaN or Infinity in it does not reach the sum; otherwise they propagate.
-   * Every xs[k] has out's length; they may differ from out (and each other) in precision, so a
+   * (coefs is a plain array: the native backend routes calls with a Float64Array argument to the
+   * reference kernels.) Every xs[k] has out's length; they may differ from out (and each other) in precision, so a
    * one-term call with coefficient 1 converts between float32 and float64.
    */
-  linearCombination(coefs: Float64Array, groups: number, xs: readonly Storage[], out: Storage): void;
+  linearCombination(coefs: readonly number[], groups: number, xs: readonly Storage[], out: Storage): void;
 }
