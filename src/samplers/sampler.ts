@@ -9,6 +9,7 @@
  * samplers are written in (float64-coefficient linear combinations through the linearCombination op).
  */
 import { Tensor } from '../tensor/tensor.js';
+import { noGrad } from '../tensor/autograd.js';
 import { linearCombination } from '../ops/linear_combination.js';
 import { mulScalar } from '../ops/scalar.js';
 import { reshape } from '../ops/shape.js';
@@ -109,20 +110,23 @@ export function noiseLike(op: string, x: Tensor, options: SamplerOptions | undef
  * sum_k c_k * t_k, elementwise, in the first tensor's dtype (coefficients in float64), through the
  * linearCombination op. The running sum is rounded to that dtype after each term, as the samplers
  * always computed it, so float32 runs keep their exact bits; `x + c d` (leading coefficient 1, the
- * usual step) is one fused pass. Terms with coefficient 0 after the first are skipped.
+ * usual step) is one fused pass. Terms with coefficient 0 after the first are skipped. Like the
+ * samplers, it records no autograd graph.
  * @example const xNext = lin([1, x], [dt, d]); // x + dt * d
  */
 export function lin(...terms: readonly (readonly [number, Tensor])[]): Tensor {
   const first = terms[0];
   if (first === undefined) throw new ArgumentError('lin: needs at least one term');
-  const [c0, t0] = first;
-  const rest = terms.slice(1).filter(([c]) => c !== 0);
-  let out: Tensor;
-  if (c0 === 1 && rest.length > 0) out = linearCombination([first, rest.shift()!]);
-  else if (c0 === 0) out = mulScalar(t0, 0); // 0 * t0 (NaN stays NaN), as the plain product
-  else out = linearCombination([first]);
-  for (const term of rest) out = linearCombination([[1, out], term]);
-  return out;
+  return noGrad(() => {
+    const [c0, t0] = first;
+    const rest = terms.slice(1).filter(([c]) => c !== 0);
+    let out: Tensor;
+    if (c0 === 1 && rest.length > 0) out = linearCombination([first, rest.shift()!]);
+    else if (c0 === 0) out = mulScalar(t0, 0); // 0 * t0 (NaN stays NaN), as the plain product
+    else out = linearCombination([first]);
+    for (const term of rest) out = linearCombination([[1, out], term]);
+    return out;
+  });
 }
 
 /** The ODE's derivative d = (x - D(x, sigma)) / sigma (EDM eq. 3; k-diffusion's to_d). */
