@@ -9,10 +9,11 @@
  * - conversions between the model parameterizations epsilon, sample (x_0) and v_prediction.
  * Coefficients come from float64 schedules; tensors keep their dtype. Every tensor formula here is
  * out[n] = a[n] x[n] + b[n] y[n] with per-sample scalars a, b (n = batch index, axis 0), one
- * differentiable op (`combine`, over the linearCombination op), so gradients flow through all of them.
+ * differentiable op (`combine`), so gradients flow through all of them.
  */
-import type { Tensor } from '../tensor/tensor.js';
-import { linearCombination } from '../ops/linear_combination.js';
+import { Tensor } from '../tensor/tensor.js';
+import { empty } from '../tensor/create.js';
+import { recordOp } from '../tensor/autograd.js';
 import { expectShape, expectTensor, sameDType } from '../tensor/check.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
 
@@ -62,9 +63,35 @@ export function combine(op: string, a: PerSample, x: Tensor, b: PerSample, y: Te
   expectTensor(op, names[1], y);
   const batch = batchOf(op, names[0], x);
   expectShape(op, names[1], y, x.shape);
-  sameDType(op, { [names[0]]: x, [names[1]]: y });
-  // A zero coefficient drops its term (so x_0 = 1 * out + 0 * x_t stays finite where x_t is not).
-  return linearCombination([[perSample(op, 'coefficients', a, batch), x], [perSample(op, 'coefficients', b, batch), y]]);
+  const dtype = sameDType(op, { [names[0]]: x, [names[1]]: y });
+  const ca = perSample(op, 'coefficients', a, batch);
+  const cb = perSample(op, 'coefficients', b, batch);
+  const out = empty(x.shape, dtype);
+  scaleAdd(ca, x.data, cb, y.data, out.data, batch);
+  return recordOp(op, out, [x, y], (g) => {
+    const grad = (c: Float64Array): Tensor => {
+      const gt = empty(x.shape, dtype);
+      scaleAdd(c, g.data, null, null, gt.data, batch);
+      return gt;
+    };
+    return [x.requiresGrad ? grad(ca) : null, y.requiresGrad ? grad(cb) : null];
+  });
+}
+
+/**
+ * dst[n, i] = a[n] x[n, i] (+ b[n] y[n, i]), evaluated in float64, stored in dst's precision. A
+ * zero coefficient drops its term (so x_0 = 1 * out + 0 * x_t stays finite where x_t is not).
+ */
+function scaleAdd(a: Float64Array, x: ArrayLike<number>, b: Float64Array | null, y: ArrayLike<number> | null, dst: Float32Array | Float64Array, batch: number): void {
+  const per = batch === 0 ? 0 : dst.length / batch;
+  for (let n = 0; n < batch; n++) {
+    const an = a[n]!;
+    const bn = b === null || y === null ? 0 : b[n]!;
+    const base = n * per;
+    if (bn === 0) for (let i = base; i < base + per; i++) dst[i] = an === 0 ? 0 : an * x[i]!;
+    else if (an === 0) for (let i = base; i < base + per; i++) dst[i] = bn * y![i]!;
+    else for (let i = base; i < base + per; i++) dst[i] = an * x[i]! + bn * y![i]!;
+  }
 }
 
 /**

@@ -7,7 +7,8 @@
  */
 import type { Storage } from '../../tensor/tensor.js';
 
-export interface LinearCombinationKernels {
+/** Over buffers of type `B` (host arrays on the CPU). */
+export interface LinearCombinationKernels<B = Storage> {
   /**
    * With out seen as `groups` equal consecutive blocks (the batch elements, axis 0) and
    * c_k[n] = coefs[k * groups + n]: out[i] = sum over the terms with c_k[n] != 0 of
@@ -18,5 +19,5 @@ export interface LinearCombinationKernels {
    * reference kernels.) Every xs[k] has out's length; they may differ from out (and each other) in precision, so a
    * one-term call with coefficient 1 converts between float32 and float64.
    */
-  linearCombination(coefs: readonly number[], groups: number, xs: readonly Storage[], out: Storage): void;
+  linearCombination(coefs: readonly number[], groups: number, xs: readonly B[], out: B): void;
 }
