@@ -120,6 +120,8 @@ export function lin(...terms: readonly (readonly [number, Tensor])[]): Tensor {
   return noGrad(() => {
     const [c0, t0] = first;
     const rest = terms.slice(1).filter(([c]) => c !== 0);
+    // In float64 rounding after each term is the double accumulation itself: one fused pass.
+    if (c0 !== 0 && t0.dtype === 'float64') return linearCombination([first, ...rest]);
     let out: Tensor;
     if (c0 === 1 && rest.length > 0) out = linearCombination([first, rest.shift()!]);
     else if (c0 === 0) out = mulScalar(t0, 0); // 0 * t0 (NaN stays NaN), as the plain product
