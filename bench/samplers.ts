@@ -30,7 +30,7 @@ import { evaluateSamples, type EvalCache } from '../src/eval/evaluate.js';
 import { SCHEDULER_CLASSES } from '../src/schedulers/index.js';
 import { engineInfo } from '../src/engine_info.js';
 import { intFlag } from '../src/cli/edit_flags.js';
-import type { SigmaScheduleName } from '../src/samplers/sigmas.js';
+import type { SigmaScheduleName } from '../src/diffusion/sigma_ramps.js';
 
 const SAMPLE_SEED = 0;
 const CALL_BUDGETS = [10, 20, 50] as const;

@@ -13,6 +13,7 @@ import type { NormKernels } from './kernels/norm.js';
 import type { OptimKernels } from './kernels/optim.js';
 import type { RandomKernels } from './kernels/random.js';
 import type { AttentionKernels } from './kernels/attention.js';
+import type { LinearCombinationKernels } from './kernels/linear_combination.js';
 import { nativeBackend } from './native/index.js';
 import { referenceBackend } from './reference/index.js';
 
@@ -28,7 +29,8 @@ export interface Backend
     NormKernels,
     AttentionKernels,
     OptimKernels,
-    RandomKernels {
+    RandomKernels,
+    LinearCombinationKernels {
   readonly name: BackendName;
 }
 

@@ -10,7 +10,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { DiffuseError } from '../tensor/errors.js';
 import { schedulerNames } from '../pipelines/generate.js';
 import { SAMPLERS, isSamplerName } from '../samplers/index.js';
-import { SIGMA_SCHEDULES, type SigmaScheduleName } from '../samplers/sigmas.js';
+import { SIGMA_SCHEDULES, type SigmaScheduleName } from '../diffusion/sigma_ramps.js';
 
 /** parseArgs options of the shared flags. */
 export const EDIT_FLAG_OPTIONS = {

@@ -16,3 +16,4 @@ export * from './concat.js';
 export * from './upsample.js';
 export * from './embedding.js';
 export * from './slice.js';
+export * from './linear_combination.js';

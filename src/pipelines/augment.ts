@@ -27,7 +27,7 @@ import { readJSONFile, writeJSONAtomic } from '../io/checkpoint.js';
 import { schedulerFromConfig } from '../schedulers/index.js';
 import type { DiffusersConfig } from '../schedulers/scheduler.js';
 import { SAMPLERS, isSamplerName } from '../samplers/index.js';
-import type { SigmaScheduleName } from '../samplers/sigmas.js';
+import type { SigmaScheduleName } from '../diffusion/sigma_ramps.js';
 import type { BitDepth } from '../data/transforms.js';
 import { DEFAULT_BATCH_SIZE, IMAGE_STREAM_COUNTERS, generate, resolveScheduler, type SchedulerChoice } from './generate.js';
 import { checkConditioning, DEFAULT_EDIT_SCHEDULER, DEFAULT_EDIT_STEPS, type ProgressCallback } from './edit.js';

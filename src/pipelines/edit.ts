@@ -19,7 +19,7 @@ import { concat } from '../ops/concat.js';
 import { UNet2DModel } from '../nn/unet_2d.js';
 import type { DiffusersConfig, Scheduler, StepOptions } from '../schedulers/scheduler.js';
 import { DiscreteSchedule, denoiserFromModel } from '../samplers/denoiser.js';
-import { SIGMA_SCHEDULES, type SigmaScheduleName } from '../samplers/sigmas.js';
+import { SIGMA_SCHEDULES, type SigmaScheduleName } from '../diffusion/sigma_ramps.js';
 import type { Denoiser, SamplerOptions } from '../samplers/sampler.js';
 import type { SamplerInfo } from '../samplers/index.js';
 import { DEFAULT_BATCH_SIZE, IMAGE_STREAM_COUNTERS, guide, resolveScheduler, samplerSigmas, type ResolvedScheduler, type SchedulerChoice } from './generate.js';

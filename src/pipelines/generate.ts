@@ -27,7 +27,7 @@ import { SCHEDULER_CLASSES, schedulerFromConfig } from '../schedulers/index.js';
 import { DDPMScheduler } from '../schedulers/ddpm.js';
 import { SAMPLERS, isSamplerName, type SamplerInfo } from '../samplers/index.js';
 import { DiscreteSchedule, denoiserFromModel } from '../samplers/denoiser.js';
-import { karrasSigmas, exponentialSigmas, polyexponentialSigmas, SIGMA_SCHEDULES, type SigmaScheduleName } from '../samplers/sigmas.js';
+import { karrasSigmas, exponentialSigmas, polyexponentialSigmas, SIGMA_SCHEDULES, type SigmaScheduleName } from '../diffusion/sigma_ramps.js';
 import type { SamplerOptions } from '../samplers/sampler.js';
 import { NoisyClassifier } from '../nn/noisy_classifier.js';
 import { classifierGuide, type ClassifierGuide, type GuidingClassifier } from './classifier_guidance.js';

@@ -21,7 +21,7 @@ import { UNet2DModel } from '../nn/unet_2d.js';
 import { makeBetas, alphasCumprod as cumprod, ZERO_SNR_ALPHA_BAR as MIN_ALPHA_BAR } from '../diffusion/schedules.js';
 import { PREDICTION_TYPES, type PredictionType } from '../diffusion/forward.js';
 import { parseSchedulerConfig, SCHEDULE_FIELDS, SPACING_FIELDS, CLIP_FIELDS, type DiffusersConfig } from '../schedulers/scheduler.js';
-import { appendZero } from './sigmas.js';
+import { appendZero } from '../diffusion/sigma_ramps.js';
 import type { Denoiser } from './sampler.js';
 
 /**

@@ -11,6 +11,11 @@
  */
 import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError } from '../tensor/errors.js';
+import { linearCombination } from '../ops/linear_combination.js';
+import { abs, square } from '../ops/unary.js';
+import { add, div, sub } from '../ops/binary.js';
+import { clamp, mulScalar } from '../ops/scalar.js';
+import { sum } from '../ops/reduce.js';
 import { ancestralStep, checkSamplerArgs, denoise, lin, noiseLike, numberOption, type Denoiser, type SamplerOptions } from './sampler.js';
 
 /** How an adaptive run went. */
@@ -148,16 +153,17 @@ export function dpmAdaptive(denoiser: Denoiser, x: Tensor, sigmas: ArrayLike<num
       const c = (sigT / r2) * (Math.expm1(hh) / hh - 1);
       xHigh = lin([1, x], [-sigT * Math.expm1(hh) + c, eps], [-c, epsR2]);
     }
-    // Scaled error between the two solutions.
-    let sum = 0;
-    const lo = xLow.data;
-    const hi = xHigh.data;
-    const pr = xPrev.data;
-    for (let k = 0; k < lo.length; k++) {
-      const delta = Math.max(atol, rtol * Math.max(Math.abs(lo[k]!), Math.abs(pr[k]!)));
-      sum += ((lo[k]! - hi[k]!) / delta) ** 2;
-    }
-    const error = Math.sqrt(sum) / Math.sqrt(lo.length);
+    // Scaled error between the two solutions (the RMS of (x_low - x_high) / delta, delta =
+    // max(atol, rtol max(|x_low|, |x_prev|))), in float64. Accepting or rejecting the step
+    // depends on this one number, so it is read back to the host: the only read per step.
+    const low64 = linearCombination([[1, xLow]], 'float64');
+    const absLow = abs(low64);
+    const absPrev = abs(linearCombination([[1, xPrev]], 'float64'));
+    // max(a, b) = b + max(a - b, 0).
+    const larger = add(absPrev, clamp(sub(absLow, absPrev), 0, Infinity));
+    const delta = clamp(mulScalar(larger, rtol), atol, Infinity);
+    const scaled = div(linearCombination([[1, low64], [-1, xHigh]], 'float64'), delta);
+    const error = Math.sqrt(sum(square(scaled)).item()) / Math.sqrt(xLow.size);
     info.steps++;
     if (proposeStep(error)) {
       xPrev = xLow;

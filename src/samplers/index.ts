@@ -27,7 +27,7 @@ export { dpmpp2m } from './dpmpp_2m.js';
 export { dpmpp2mSde, type DpmppSdeOptions, type Dpmpp2mSdeOptions } from './dpmpp_2m_sde.js';
 export { dpmpp3mSde } from './dpmpp_3m_sde.js';
 export { dpmAdaptive, type DpmAdaptiveOptions, type AdaptiveInfo } from './dpm_adaptive.js';
-export { karrasSigmas, exponentialSigmas, polyexponentialSigmas, vpSigmas, appendZero, SIGMA_SCHEDULES, type SigmaScheduleName } from './sigmas.js';
+export { karrasSigmas, exponentialSigmas, polyexponentialSigmas, vpSigmas, appendZero, SIGMA_SCHEDULES, type SigmaScheduleName } from '../diffusion/sigma_ramps.js';
 export { DiscreteSchedule, denoiserFromModel, type ModelFunction, type ModelDenoiserOptions, type CountingDenoiser } from './denoiser.js';
 export { lin, toD, ancestralStep, type Denoiser, type NoiseSampler, type Sampler, type SamplerOptions, type SamplerProgress, type ChurnOptions } from './sampler.js';
 

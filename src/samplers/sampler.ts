@@ -6,9 +6,13 @@
  *   dx/dsigma = (x - D(x, sigma)) / sigma                                   (EDM eq. 3 with s = 1)
  * or its SDE twin from sigmas[0] down to sigmas[last] (usually 0). This file holds the options
  * (seeded noise, progress callback, abort signal), argument checks and the few tensor helpers the
- * samplers are written in (elementwise float64 arithmetic on the flat buffers).
+ * samplers are written in (float64-coefficient linear combinations through the linearCombination op).
  */
-import { Tensor, allocStorage } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
+import { noGrad } from '../tensor/autograd.js';
+import { linearCombination } from '../ops/linear_combination.js';
+import { mulScalar } from '../ops/scalar.js';
+import { reshape } from '../ops/shape.js';
 import { Generator } from '../tensor/random.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
 import { expectTensor } from '../tensor/check.js';
@@ -97,30 +101,34 @@ export function noiseLike(op: string, x: Tensor, options: SamplerOptions | undef
   else if (options?.generator !== undefined) z = options.generator.normal(x.shape);
   else throw new ArgumentError(`${op}: this sampler adds noise; pass options.generator (new Generator(seed)) or options.noise`);
   if (!(z instanceof Tensor) || z.size !== x.size) throw new ShapeError(`${op}: the noise source returned ${z instanceof Tensor ? `shape ${fmtShape(z.shape)}` : typeof z}, expected ${fmtShape(x.shape)}`);
-  if (z.dtype === x.dtype) return z;
-  const data = allocStorage(x.dtype, z.size);
-  data.set(z.data);
-  return new Tensor(data, x.shape);
+  // A noise source may return x's size in another shape (a flat stream) or dtype.
+  const shaped = z.shape.length === x.rank && z.shape.every((d, i) => d === x.shape[i]) ? z : reshape(z, x.shape);
+  return shaped.dtype === x.dtype ? shaped : linearCombination([[1, shaped]], x.dtype);
 }
 
 /**
- * sum_k c_k * t_k, elementwise, in the first tensor's dtype (coefficients in float64).
+ * sum_k c_k * t_k, elementwise, in the first tensor's dtype (coefficients in float64), through the
+ * linearCombination op. The running sum is rounded to that dtype after each term, as the samplers
+ * always computed it, so float32 runs keep their exact bits; `x + c d` (leading coefficient 1, the
+ * usual step) is one fused pass. Terms with coefficient 0 after the first are skipped. Like the
+ * samplers, it records no autograd graph.
  * @example const xNext = lin([1, x], [dt, d]); // x + dt * d
  */
 export function lin(...terms: readonly (readonly [number, Tensor])[]): Tensor {
   const first = terms[0];
   if (first === undefined) throw new ArgumentError('lin: needs at least one term');
-  const [c0, t0] = first;
-  const out = allocStorage(t0.dtype, t0.size);
-  const d0 = t0.data;
-  for (let i = 0; i < out.length; i++) out[i] = c0 * d0[i]!;
-  for (let k = 1; k < terms.length; k++) {
-    const [c, t] = terms[k]!;
-    if (c === 0) continue;
-    const d = t.data;
-    for (let i = 0; i < out.length; i++) out[i] = out[i]! + c * d[i]!;
-  }
-  return new Tensor(out, t0.shape);
+  return noGrad(() => {
+    const [c0, t0] = first;
+    const rest = terms.slice(1).filter(([c]) => c !== 0);
+    // In float64 rounding after each term is the double accumulation itself: one fused pass.
+    if (c0 !== 0 && t0.dtype === 'float64') return linearCombination([first, ...rest]);
+    let out: Tensor;
+    if (c0 === 1 && rest.length > 0) out = linearCombination([first, rest.shift()!]);
+    else if (c0 === 0) out = mulScalar(t0, 0); // 0 * t0 (NaN stays NaN), as the plain product
+    else out = linearCombination([first]);
+    for (const term of rest) out = linearCombination([[1, out], term]);
+    return out;
+  });
 }
 
 /** The ODE's derivative d = (x - D(x, sigma)) / sigma (EDM eq. 3; k-diffusion's to_d). */

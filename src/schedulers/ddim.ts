@@ -11,6 +11,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../tensor/autograd.js';
 import { ArgumentError } from '../tensor/errors.js';
 import { combine, predictEpsilon, predictX0 } from '../diffusion/forward.js';
+import { linearCombination } from '../ops/linear_combination.js';
 import {
   CLIP_FIELDS,
   DiscreteScheduler,
@@ -104,9 +105,8 @@ export class DDIMScheduler extends DiscreteScheduler<DDIMSchedulerConfig, DDIMSt
       const abarT = this.alphasCumprod[t]!;
       const abarPrev = prevT >= 0 ? this.alphasCumprod[prevT]! : this.finalAlphaCumprod;
       // 1. x_0 and eps from the model output (eq. 12's "predicted x_0"); clip or threshold x_0.
-      const x0 = predictX0(modelOutput, x, abarT, cfg.predictionType);
+      const x0 = this.clipOrThreshold(predictX0(modelOutput, x, abarT, cfg.predictionType), cfg);
       let eps = predictEpsilon(modelOutput, x, abarT, cfg.predictionType);
-      this.clipOrThreshold(x0, cfg);
       // 2. sigma_t(eta) (eq. 16).
       const std = eta * Math.sqrt(this.variance(t, prevT));
       if (useClippedModelOutput) eps = predictEpsilon(x0, x, abarT, 'sample');
@@ -114,12 +114,10 @@ export class DDIMScheduler extends DiscreteScheduler<DDIMSchedulerConfig, DDIMSt
       // 1 - abar_s - sigma^2 a hair negative at eta = 1; it is 0 there.
       const dirCoef = Math.sqrt(Math.max(0, 1 - abarPrev - std * std));
       const prev = combine(op, Math.sqrt(abarPrev), x0, dirCoef, eps, ['x0', 'eps']);
-      if (eta > 0) {
-        const noise = this.stepNoise(op, x, options);
-        const d = prev.data;
-        for (let i = 0; i < d.length; i++) d[i] = d[i]! + std * noise[i]!;
-      }
-      return { prevSample: prev, predOriginalSample: x0 };
+      return {
+        prevSample: eta > 0 ? linearCombination([[1, prev], [std, this.stepNoise(op, x, options)]]) : prev,
+        predOriginalSample: x0,
+      };
     });
   }
 }

@@ -8,7 +8,13 @@
  * forms, learned (the model outputs the variance) and learned_range (Nichol & Dhariwal 2021,
  * eq. 15: interpolate log beta-tilde and log beta by the model's v in [-1, 1]).
  */
-import { Tensor, allocStorage } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { linearCombination } from '../ops/linear_combination.js';
+import { toFloat64 } from './divided_difference.js';
+import { split } from '../ops/concat.js';
+import { exp, sqrt } from '../ops/unary.js';
+import { mul } from '../ops/binary.js';
+import { addScalar, divScalar, mulScalar, rsubScalar } from '../ops/scalar.js';
 import { noGrad } from '../tensor/autograd.js';
 import { expectTensor } from '../tensor/check.js';
 import { ShapeError, fmtShape } from '../tensor/errors.js';
@@ -86,11 +92,12 @@ export class DDPMScheduler extends DiscreteScheduler<DDPMSchedulerConfig> {
     expectTensor(op, 'modelOutput', modelOutput);
     const learned = cfg.varianceType === 'learned' || cfg.varianceType === 'learned_range';
     let prediction = modelOutput;
-    let predictedVariance: Float32Array | Float64Array | null = null;
+    let predictedVariance: Tensor | null = null; // (..., C)
     if (learned) {
       const C = x.shape[x.rank - 1] ?? 0;
       this.checkStepInputs(op, modelOutput, x, [...x.shape.slice(0, -1), 2 * C]);
-      [prediction, predictedVariance] = splitChannels(modelOutput, C);
+      if (C === 0) throw new ShapeError(`${op}: input 'modelOutput' has shape ${fmtShape(modelOutput.shape)} with no channels`);
+      [prediction, predictedVariance] = split(modelOutput, [C, C], -1) as [Tensor, Tensor];
     } else {
       this.checkStepInputs(op, modelOutput, x);
     }
@@ -98,62 +105,40 @@ export class DDPMScheduler extends DiscreteScheduler<DDPMSchedulerConfig> {
       const prevT = this.previousTimestep(t);
       const p = posteriorStep(this.alphasCumprod, t, prevT);
       // 1-2. x_0 from the model output (Ho et al. eq. 15 for epsilon), then clip or threshold.
-      const x0 = predictX0(prediction, x, p.alphaBar, cfg.predictionType);
-      this.clipOrThreshold(x0, cfg);
+      const x0 = this.clipOrThreshold(predictX0(prediction, x, p.alphaBar, cfg.predictionType), cfg);
       // 3. Posterior mean mu~(x_t, x_0) (eq. 7).
-      const prev = combine(op, p.posteriorMeanCoef1, x0, p.posteriorMeanCoef2, x, ['x0', 'x']);
+      const mean = combine(op, p.posteriorMeanCoef1, x0, p.posteriorMeanCoef2, x, ['x0', 'x']);
       // 4. Posterior noise; the last step (t = 0) is deterministic.
-      if (t > 0) {
-        const noise = this.stepNoise(op, x, options);
-        const variance = Math.max(p.posteriorVariance, MIN_VARIANCE);
-        const d = prev.data;
-        switch (cfg.varianceType) {
-          case 'fixed_small':
-          case 'fixed_small_log': {
-            const std = cfg.varianceType === 'fixed_small' ? Math.sqrt(variance) : Math.exp(0.5 * Math.log(variance));
-            for (let i = 0; i < d.length; i++) d[i] = d[i]! + std * noise[i]!;
-            break;
-          }
-          case 'fixed_large':
-          case 'fixed_large_log': {
-            const std = cfg.varianceType === 'fixed_large' ? Math.sqrt(p.beta) : Math.exp(0.5 * Math.log(p.beta));
-            for (let i = 0; i < d.length; i++) d[i] = d[i]! + std * noise[i]!;
-            break;
-          }
-          case 'learned': {
-            const v = predictedVariance!;
-            for (let i = 0; i < d.length; i++) d[i] = d[i]! + Math.sqrt(v[i]!) * noise[i]!;
-            break;
-          }
-          case 'learned_range': {
-            // log sigma^2 = frac log beta + (1 - frac) log beta-tilde, frac = (v + 1) / 2.
-            const v = predictedVariance!;
-            const minLog = Math.log(variance);
-            const maxLog = Math.log(p.beta);
-            for (let i = 0; i < d.length; i++) {
-              const frac = (v[i]! + 1) / 2;
-              d[i] = d[i]! + Math.exp(0.5 * (frac * maxLog + (1 - frac) * minLog)) * noise[i]!;
-            }
-            break;
-          }
+      if (t === 0) return { prevSample: mean, predOriginalSample: x0 };
+      const noise = this.stepNoise(op, x, options);
+      const variance = Math.max(p.posteriorVariance, MIN_VARIANCE);
+      let std: number | Tensor;
+      switch (cfg.varianceType) {
+        case 'fixed_small':
+        case 'fixed_small_log':
+          std = cfg.varianceType === 'fixed_small' ? Math.sqrt(variance) : Math.exp(0.5 * Math.log(variance));
+          break;
+        case 'fixed_large':
+        case 'fixed_large_log':
+          std = cfg.varianceType === 'fixed_large' ? Math.sqrt(p.beta) : Math.exp(0.5 * Math.log(p.beta));
+          break;
+        case 'learned':
+          std = sqrt(toFloat64(predictedVariance!));
+          break;
+        case 'learned_range': {
+          // log sigma^2 = frac log beta + (1 - frac) log beta-tilde, frac = (v + 1) / 2.
+          const frac = divScalar(addScalar(toFloat64(predictedVariance!), 1), 2);
+          const logVariance = linearCombination([[Math.log(p.beta), frac], [Math.log(variance), rsubScalar(1, frac)]]);
+          std = exp(mulScalar(logVariance, 0.5));
+          break;
         }
       }
+      // A per-element std is computed in float64 (as the values it replaces), so mean + std z
+      // rounds once into x's dtype.
+      const prev = typeof std === 'number'
+        ? linearCombination([[1, mean], [std, noise]])
+        : linearCombination([[1, mean], [1, mul(std, toFloat64(noise))]], mean.dtype);
       return { prevSample: prev, predOriginalSample: x0 };
     });
   }
-}
-
-/** Splits (..., 2C) into the prediction (..., C) and the variance values (flat, (..., C)). */
-function splitChannels(out: Tensor, C: number): [Tensor, Float32Array | Float64Array] {
-  if (C === 0) throw new ShapeError(`DDPMScheduler.step: input 'modelOutput' has shape ${fmtShape(out.shape)} with no channels`);
-  const rows = out.size / (2 * C);
-  const pred = allocStorage(out.dtype, rows * C);
-  const vari = allocStorage(out.dtype, rows * C);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < C; c++) {
-      pred[r * C + c] = out.data[r * 2 * C + c]!;
-      vari[r * C + c] = out.data[r * 2 * C + C + c]!;
-    }
-  }
-  return [new Tensor(pred, [...out.shape.slice(0, -1), C]), vari];
 }

@@ -23,7 +23,8 @@ import {
   type StepOptions,
 } from './scheduler.js';
 import { LOWER_ORDER_FINAL_MAX_STEPS } from './dpmsolver_multistep.js';
-import { SigmaMultistepScheduler, aliasedEnumField, convertOutput, lincomb, type SigmaSchedule } from './sigma_multistep.js';
+import { SigmaMultistepScheduler, aliasedEnumField, convertOutput, type SigmaSchedule } from './sigma_multistep.js';
+import { linearCombination } from '../ops/linear_combination.js';
 
 /** DEIS's algorithm (diffusers implements only "deis"). */
 export type DeisAlgorithmType = 'deis';
@@ -117,23 +118,23 @@ export class DEISMultistepScheduler extends SigmaMultistepScheduler<DEISMultiste
       const sig = this.sigmas;
       const pt = this.point(i + 1);
       const ps = this.point(i);
-      const m0 = m[m.length - 1]!.data;
+      const m0 = m[m.length - 1]!;
       let prev: Tensor;
       if (order === 1) {
         // DDIM: x_t = (alpha_t / alpha_s) x - sigma_t (e^h - 1) eps.
         const h = pt.lambda - ps.lambda;
-        prev = lincomb(x, [pt.alpha / ps.alpha, -pt.sigma * Math.expm1(h)], [x.data, m0]);
+        prev = linearCombination([[pt.alpha / ps.alpha, x], [-pt.sigma * Math.expm1(h), m0]]);
       } else if (order === 2) {
         const [rt, r0, r1] = [sig[i + 1]!, sig[i]!, sig[i - 1]!];
         const c0 = ind2(rt, r0, r1) - ind2(r0, r0, r1);
         const c1 = ind2(rt, r1, r0) - ind2(r0, r1, r0);
-        prev = lincomb(x, [pt.alpha / ps.alpha, pt.alpha * c0, pt.alpha * c1], [x.data, m0, m[m.length - 2]!.data]);
+        prev = linearCombination([[pt.alpha / ps.alpha, x], [pt.alpha * c0, m0], [pt.alpha * c1, m[m.length - 2]!]]);
       } else {
         const [rt, r0, r1, r2] = [sig[i + 1]!, sig[i]!, sig[i - 1]!, sig[i - 2]!];
         const c0 = ind3(rt, r0, r1, r2) - ind3(r0, r0, r1, r2);
         const c1 = ind3(rt, r1, r2, r0) - ind3(r0, r1, r2, r0);
         const c2 = ind3(rt, r2, r0, r1) - ind3(r0, r2, r0, r1);
-        prev = lincomb(x, [pt.alpha / ps.alpha, pt.alpha * c0, pt.alpha * c1, pt.alpha * c2], [x.data, m0, m[m.length - 2]!.data, m[m.length - 3]!.data]);
+        prev = linearCombination([[pt.alpha / ps.alpha, x], [pt.alpha * c0, m0], [pt.alpha * c1, m[m.length - 2]!], [pt.alpha * c2, m[m.length - 3]!]]);
       }
       this.remember(i, x, { outputs: m });
       return { prevSample: prev, predOriginalSample: x0 };

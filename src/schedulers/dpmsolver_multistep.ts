@@ -38,11 +38,13 @@ import {
   aliasedEnumField,
   convertOutput,
   lambdaMinClippedField,
-  lincomb,
   nullableVarianceField,
   type SigmaSchedule,
   type VpPoint,
 } from './sigma_multistep.js';
+import { dividedDifference } from './divided_difference.js';
+import { linearCombination, type LinearTerm } from '../ops/linear_combination.js';
+import { divScalar } from '../ops/scalar.js';
 
 /** DPM-Solver (noise prediction) or DPM-Solver++ (data prediction), ODE or SDE. */
 export type DpmAlgorithmType = 'dpmsolver' | 'dpmsolver++' | 'sde-dpmsolver' | 'sde-dpmsolver++';
@@ -144,69 +146,61 @@ export class DPMSolverMultistepScheduler extends SigmaMultistepScheduler<DPMSolv
   }
 
   /** The order-k update from x at point s0 to point t, with m0 = newest output (DPM-Solver++ eq. and Lu et al. 2022). */
-  private update(order: number, m: Tensor[], x: Tensor, [t, s0, s1, s2]: readonly [VpPoint, VpPoint, VpPoint, VpPoint], noise: ArrayLike<number> | null): Tensor {
+  private update(order: number, m: Tensor[], x: Tensor, [t, s0, s1, s2]: readonly [VpPoint, VpPoint, VpPoint, VpPoint], noise: Tensor | null): Tensor {
     const c = this.config;
     const h = t.lambda - s0.lambda;
     // A zero-length step (Karras sigmas repeat the last one) is the identity; its formulas are 0/0.
-    if (h === 0) return lincomb(x, [1], [x.data]);
-    const m0 = m[m.length - 1]!.data;
+    if (h === 0) return linearCombination([[1, x]]);
+    const m0 = m[m.length - 1]!;
     const eh = Math.exp(-h); // e^{-h}
-    const noiseTerm = (coef: number): [number[], ArrayLike<number>[]] => (noise === null ? [[], []] : [[coef], [noise]]);
+    const noiseTerm = (coef: number): LinearTerm[] => (noise === null ? [] : [[coef, noise]]);
 
-    // D0 = m0; D1 ~ h * dm/dlambda; D2 ~ h^2/2 * d2m/dlambda2 (divided differences over lambda).
-    let D1: Float64Array | null = null;
-    let D2: Float64Array | null = null;
+    // D0 = m0; D1 ~ h * dm/dlambda; D2 ~ h^2/2 * d2m/dlambda2 (divided differences over lambda, in float64).
+    let D1: Tensor | null = null;
+    let D2: Tensor | null = null;
     if (order === 2) {
-      const m1 = m[m.length - 2]!.data;
-      const r0 = (s0.lambda - s1.lambda) / h;
-      D1 = Float64Array.from(m0, (v, k) => (v - m1[k]!) / r0);
+      D1 = dividedDifference(m0, m[m.length - 2]!, (s0.lambda - s1.lambda) / h);
     } else if (order === 3) {
-      const m1 = m[m.length - 2]!.data;
-      const m2 = m[m.length - 3]!.data;
+      const m1 = m[m.length - 2]!;
       const r0 = (s0.lambda - s1.lambda) / h;
       const r1 = (s1.lambda - s2.lambda) / h;
-      D1 = new Float64Array(m0.length);
-      D2 = new Float64Array(m0.length);
-      for (let k = 0; k < m0.length; k++) {
-        const d10 = (m0[k]! - m1[k]!) / r0;
-        const d11 = (m1[k]! - m2[k]!) / r1;
-        D1[k] = d10 + (r0 / (r0 + r1)) * (d10 - d11);
-        D2[k] = (d10 - d11) / (r0 + r1);
-      }
+      const d10 = dividedDifference(m0, m1, r0);
+      const d11 = dividedDifference(m1, m[m.length - 3]!, r1);
+      const d10MinusD11 = linearCombination([[1, d10], [-1, d11]]);
+      D1 = linearCombination([[1, d10], [r0 / (r0 + r1), d10MinusD11]]);
+      D2 = divScalar(d10MinusD11, r0 + r1);
     }
     // Order 3 always weights D1 as heun does (the exact integral of the linear term); D2's weight
     // is diffusers' (half the exact integral's, see the file comment).
     const heun = c.solverType === 'heun' || order === 3;
-    const zeros = D1 ?? new Float64Array(0);
+    const corrections = (w1: number, w2: number): LinearTerm[] => [...(D1 === null ? [] : [[w1, D1] as const]), ...(D2 === null ? [] : [[w2, D2] as const])];
     switch (c.algorithmType) {
       case 'dpmsolver++': {
         // x_t = (s_t/s_s) x + a_t (1 - e^-h) D0 + w1 D1 + w2 D2.
         const w1 = D1 === null ? 0 : heun ? t.alpha * ((eh - 1) / h + 1) : -0.5 * t.alpha * (eh - 1);
         const w2 = D2 === null ? 0 : -t.alpha * ((eh - 1 + h) / (h * h) - 0.5);
-        return lincomb(x, [t.sigma / s0.sigma, -t.alpha * (eh - 1), w1, w2], [x.data, m0, zeros, D2 ?? zeros]);
+        return linearCombination([[t.sigma / s0.sigma, x], [-t.alpha * (eh - 1), m0], ...corrections(w1, w2)]);
       }
       case 'dpmsolver': {
         // x_t = (a_t/a_s) x - s_t (e^h - 1) D0 - w1 D1 - w2 D2.
         const ep = Math.exp(h);
         const w1 = D1 === null ? 0 : heun ? t.sigma * ((ep - 1) / h - 1) : 0.5 * t.sigma * (ep - 1);
         const w2 = D2 === null ? 0 : t.sigma * ((ep - 1 - h) / (h * h) - 0.5);
-        return lincomb(x, [t.alpha / s0.alpha, -t.sigma * (ep - 1), -w1, -w2], [x.data, m0, zeros, D2 ?? zeros]);
+        return linearCombination([[t.alpha / s0.alpha, x], [-t.sigma * (ep - 1), m0], ...corrections(-w1, -w2)]);
       }
       case 'sde-dpmsolver++': {
         // SDE-DPM-Solver++: the x term decays twice as fast (e^-2h), noise makes up the variance.
         const e2 = Math.exp(-2 * h);
         const w1 = D1 === null ? 0 : heun ? t.alpha * ((1 - e2) / (-2 * h) + 1) : 0.5 * t.alpha * (1 - e2);
         const w2 = D2 === null ? 0 : t.alpha * (0.5 - 1 / (2 * h) + (1 - e2) / (4 * h * h)); // 2 a_t int_0^h u^2 e^{-2(h-u)} du / (2 h^2), the ODE's convention
-        const [nc, na] = noiseTerm(t.sigma * Math.sqrt(1 - e2));
-        return lincomb(x, [(t.sigma / s0.sigma) * eh, t.alpha * (1 - e2), w1, w2, ...nc], [x.data, m0, zeros, D2 ?? zeros, ...na]);
+        return linearCombination([[(t.sigma / s0.sigma) * eh, x], [t.alpha * (1 - e2), m0], ...corrections(w1, w2), ...noiseTerm(t.sigma * Math.sqrt(1 - e2))]);
       }
       case 'sde-dpmsolver': {
         // SDE-DPM-Solver: twice the ODE's eps weights, noise sigma_t sqrt(e^2h - 1).
         const ep = Math.exp(h);
         const w1 = D1 === null ? 0 : heun ? 2 * t.sigma * ((ep - 1) / h - 1) : t.sigma * (ep - 1);
         const w2 = D2 === null ? 0 : 2 * t.sigma * ((ep - 1 - h) / (h * h) - 0.5);
-        const [nc, na] = noiseTerm(t.sigma * Math.sqrt(Math.exp(2 * h) - 1));
-        return lincomb(x, [t.alpha / s0.alpha, -2 * t.sigma * (ep - 1), -w1, -w2, ...nc], [x.data, m0, zeros, D2 ?? zeros, ...na]);
+        return linearCombination([[t.alpha / s0.alpha, x], [-2 * t.sigma * (ep - 1), m0], ...corrections(-w1, -w2), ...noiseTerm(t.sigma * Math.sqrt(Math.exp(2 * h) - 1))]);
       }
     }
   }

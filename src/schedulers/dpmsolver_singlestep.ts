@@ -30,11 +30,13 @@ import {
   aliasedEnumField,
   convertOutput,
   lambdaMinClippedField,
-  lincomb,
   nullableVarianceField,
   sigmaSchedule,
   type SigmaSchedule,
 } from './sigma_multistep.js';
+import { dividedDifference } from './divided_difference.js';
+import { linearCombination } from '../ops/linear_combination.js';
+import { divScalar } from '../ops/scalar.js';
 
 /** DPM-Solver (noise prediction) or DPM-Solver++ (data prediction); singlestep has no SDE variant. */
 export type DpmSinglestepAlgorithmType = 'dpmsolver' | 'dpmsolver++';
@@ -163,7 +165,7 @@ export class DPMSolverSinglestepScheduler extends SigmaMultistepScheduler<DPMSol
     const ps = this.point(i - k + 1); // the group's start
     const h = pt.lambda - ps.lambda;
     // A zero-length step (Karras sigmas repeat the last one) is the identity; its weights are 0/0.
-    if (h === 0) return lincomb(x, [1], [x.data]);
+    if (h === 0) return linearCombination([[1, x]]);
     const pp = c.algorithmType === 'dpmsolver++';
     const eh = pp ? Math.expm1(-h) : Math.expm1(h); // e^{-h} - 1 (data) or e^{h} - 1 (noise)
     // Data prediction: x_t = (s_t/s_s) x - a_t (e^-h - 1) D0 + ...; noise: (a_t/a_s) x - s_t (e^h - 1) D0 - ...
@@ -171,27 +173,24 @@ export class DPMSolverSinglestepScheduler extends SigmaMultistepScheduler<DPMSol
     const w = pp ? -pt.alpha : -pt.sigma;
     const phi2 = pp ? pt.alpha * (eh / h + 1) : -pt.sigma * (eh / h - 1); // weight of h x0' (exact integral)
     const phi3 = pp ? -pt.alpha * ((eh + h) / (h * h) - 0.5) : -pt.sigma * ((eh - h) / (h * h) - 0.5);
-    if (k === 1) return lincomb(x, [xCoef, w * eh], [x.data, m[m.length - 1]!.data]);
+    if (k === 1) return linearCombination([[xCoef, x], [w * eh, m[m.length - 1]!]]);
     if (k === 2) {
-      // Points s1 (start) and s0 = i: D0 = m(s1), D1 = (m0 - m1) / r0.
-      const m0 = m[m.length - 1]!.data;
-      const m1 = m[m.length - 2]!.data;
+      // Points s1 (start) and s0 = i: D0 = m(s1), D1 = (m0 - m1) / r0 (in float64).
+      const m1 = m[m.length - 2]!;
       const r0 = (this.point(i).lambda - ps.lambda) / h;
-      const D1 = Float64Array.from(m0, (v, j) => (v - m1[j]!) / r0);
+      const D1 = dividedDifference(m[m.length - 1]!, m1, r0);
       const w1 = c.solverType === 'midpoint' ? 0.5 * w * eh : phi2;
-      return lincomb(x, [xCoef, w * eh, w1], [x.data, m1, D1]);
+      return linearCombination([[xCoef, x], [w * eh, m1], [w1, D1]]);
     }
     // k = 3: start s2, intermediate s1, s0 = i.
-    const m0 = m[m.length - 1]!.data;
-    const m1 = m[m.length - 2]!.data;
-    const m2 = m[m.length - 3]!.data;
+    const m2 = m[m.length - 3]!;
     const r0 = (this.point(i).lambda - ps.lambda) / h;
     const r1 = (this.point(i - 1).lambda - ps.lambda) / h;
-    const D10 = Float64Array.from(m1, (v, j) => (v - m2[j]!) / r1);
-    const D11 = Float64Array.from(m0, (v, j) => (v - m2[j]!) / r0);
-    if (c.solverType === 'midpoint') return lincomb(x, [xCoef, w * eh, phi2], [x.data, m2, D11]);
-    const D1 = Float64Array.from(D10, (v, j) => (r0 * v - r1 * D11[j]!) / (r0 - r1));
-    const D2 = Float64Array.from(D10, (v, j) => (2 * (D11[j]! - v)) / (r0 - r1));
-    return lincomb(x, [xCoef, w * eh, phi2, phi3], [x.data, m2, D1, D2]);
+    const D10 = dividedDifference(m[m.length - 2]!, m2, r1);
+    const D11 = dividedDifference(m[m.length - 1]!, m2, r0);
+    if (c.solverType === 'midpoint') return linearCombination([[xCoef, x], [w * eh, m2], [phi2, D11]]);
+    const D1 = divScalar(linearCombination([[r0, D10], [-r1, D11]]), r0 - r1); // (r0 D10 - r1 D11) / (r0 - r1)
+    const D2 = divScalar(linearCombination([[2, D11], [-2, D10]]), r0 - r1); // 2 (D11 - D10) / (r0 - r1)
+    return linearCombination([[xCoef, x], [w * eh, m2], [phi2, D1], [phi3, D2]]);
   }
 }

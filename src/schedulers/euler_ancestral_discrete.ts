@@ -13,7 +13,9 @@ import { noGrad } from '../tensor/autograd.js';
 import { PREDICTION_TYPES, type PredictionType } from '../diffusion/forward.js';
 import { SCHEDULE_FIELDS, SPACING_FIELDS, enumField, parseSchedulerConfig, type ConfigOf, type DiffusersConfig, type SchedulerOutput, type StepOptions } from './scheduler.js';
 import type { TimestepSpacing } from './timesteps.js';
-import { SigmaScheduler, mapTensor, sigmaX0, type SigmaRunSchedule } from './euler_discrete.js';
+import { SigmaScheduler, sigmaX0Tensor, type SigmaRunSchedule } from './euler_discrete.js';
+import { linearCombination } from '../ops/linear_combination.js';
+import { dividedDifference } from './divided_difference.js';
 
 /** EulerAncestralDiscreteScheduler's config keys in diffusers 0.25.1's order, with its defaults. */
 export const EULER_ANCESTRAL_FIELDS = {
@@ -69,14 +71,9 @@ export class EulerAncestralDiscreteScheduler extends SigmaScheduler<EulerAncestr
     // diffusers draws noise at every step (a zero sigma_up adds nothing); we ask for it only when used.
     const z = sigmaUp > 0 ? this.stepNoise(op, x, options) : null;
     const out = noGrad(() => {
-      const m = modelOutput.data;
-      const xd = x.data;
-      const x0 = mapTensor(x, (i) => sigmaX0(this.config.predictionType, m[i]!, xd[i]!, sigma));
-      const dt = sigmaDown - sigma;
-      const prev = mapTensor(x, (i) => {
-        const d = (xd[i]! - x0.data[i]!) / sigma;
-        return xd[i]! + d * dt + (z === null ? 0 : z[i]! * sigmaUp);
-      });
+      const x0 = sigmaX0Tensor(this.config.predictionType, modelOutput, x, sigma);
+      const d = dividedDifference(x, x0, sigma);
+      const prev = linearCombination([[1, x], [sigmaDown - sigma, d], ...(z === null ? [] : [[sigmaUp, z] as const])], x.dtype);
       return { prevSample: prev, predOriginalSample: x0 };
     });
     this.advance(pos);

@@ -19,7 +19,7 @@
  * run starts a new one, dropping any multistep memory, so a second run (or setTimesteps again)
  * gives exactly the results of a fresh scheduler.
  */
-import { Tensor, allocStorage } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError, DiffuseError, ShapeError, fmtShape } from '../tensor/errors.js';
 import { expectTensor } from '../tensor/check.js';
 import { Generator } from '../tensor/random.js';
@@ -44,7 +44,10 @@ import {
 } from './scheduler.js';
 import { checkNumInferenceSteps, numpyLinspace, spacedTimesteps, type TimestepSpacing } from './timesteps.js';
 import { sigmaToT as sigmaToTOf } from './sigma_multistep.js';
-import { karrasRamp } from '../samplers/sigmas.js';
+import { karrasRamp } from '../diffusion/sigma_ramps.js';
+import { linearCombination } from '../ops/linear_combination.js';
+import { divScalar } from '../ops/scalar.js';
+import { dividedDifference, toFloat64 } from './divided_difference.js';
 
 /** A field holding null or a finite number > 0 (diffusers' `sigma_min: Optional[float]`). */
 export function nullablePositiveField(key: string): ConfigField<number | null> {
@@ -99,11 +102,22 @@ export function sigmaX0(type: PredictionType, out: number, x: number, sigma: num
   }
 }
 
-/** A tensor shaped and typed like `like` with element i = f(i), computed in float64. */
-export function mapTensor(like: Tensor, f: (i: number) => number): Tensor {
-  const out = allocStorage(like.dtype, like.size);
-  for (let i = 0; i < out.length; i++) out[i] = f(i);
-  return new Tensor(out, like.shape);
+/**
+ * sigmaX0 over tensors: x_0 from a model output at noise level sigma, in x's dtype (each element
+ * as sigmaX0 computes it, rounded once).
+ * @example const x0 = sigmaX0Tensor('epsilon', modelOutput, x, sigma); // x - sigma eps
+ */
+export function sigmaX0Tensor(type: PredictionType, out: Tensor, x: Tensor, sigma: number): Tensor {
+  switch (type) {
+    case 'epsilon':
+      return linearCombination([[1, x], [-sigma, out]]);
+    case 'v_prediction':
+      return linearCombination([[-sigma / Math.sqrt(sigma * sigma + 1), out], [1, divScalar(toFloat64(x), sigma * sigma + 1)]], x.dtype);
+    case 'sample':
+      return linearCombination([[1, out]], x.dtype);
+    default:
+      throw new ArgumentError(`prediction_type ${JSON.stringify(type as unknown)} is not one of ${PREDICTION_TYPES.join(', ')}`);
+  }
 }
 
 /**
@@ -298,7 +312,7 @@ export abstract class SigmaScheduler<C extends SigmaConfig, O extends StepOption
     expectTensor(op, 'x', x);
     const sigma = this.inputSigma(this.locate(op, t).index);
     const c = 1 / Math.sqrt(sigma * sigma + 1);
-    return noGrad(() => mapTensor(x, (i) => x.data[i]! * c));
+    return noGrad(() => linearCombination([[c, x]]));
   }
 
   /**
@@ -337,7 +351,7 @@ export abstract class SigmaScheduler<C extends SigmaConfig, O extends StepOption
   }
 
   /** The Gaussian noise of a stochastic step: options.noise, or drawn from options.generator. */
-  protected stepNoise(op: string, x: Tensor, options: StepOptions): ArrayLike<number> {
+  protected stepNoise(op: string, x: Tensor, options: StepOptions): Tensor {
     const { noise, generator } = options;
     if (noise !== undefined && generator !== undefined) throw new ArgumentError(`${op}: pass either 'noise' or 'generator', not both`);
     if (noise !== undefined) {
@@ -345,11 +359,11 @@ export abstract class SigmaScheduler<C extends SigmaConfig, O extends StepOption
       if (noise.rank !== x.rank || noise.shape.some((d, i) => d !== x.shape[i])) {
         throw new ShapeError(`${op}: input 'noise' has shape ${fmtShape(noise.shape)}, expected the shape of x ${fmtShape(x.shape)}`);
       }
-      return noise.data;
+      return noise;
     }
     if (generator !== undefined) {
       if (!(generator instanceof Generator)) throw new ArgumentError(`${op}: 'generator' must be a Generator, found ${typeof generator}`);
-      return generator.normal(x.shape).data;
+      return generator.normal(x.shape);
     }
     throw new ArgumentError(`${op}: this step adds Gaussian noise; pass { generator } (a seeded Generator) or { noise } (a tensor shaped like x ${fmtShape(x.shape)})`);
   }
@@ -456,17 +470,12 @@ export class EulerDiscreteScheduler extends SigmaScheduler<EulerDiscreteSchedule
     const churn = gamma > 0 ? this.stepNoise(op, x, options) : null;
     const out = noGrad(() => {
       const churnStd = Math.sqrt(sigmaHat * sigmaHat - sigma * sigma) * sNoise;
-      const xHat = churn === null ? x : mapTensor(x, (i) => x.data[i]! + churnStd * churn[i]!);
-      const m = modelOutput.data;
-      const xh = xHat.data;
+      const xHat = churn === null ? x : linearCombination([[1, x], [churnStd, churn]]);
       // epsilon uses sigma_hat (the level x_hat is at); diffusers' v_prediction uses sigma.
       const type = this.config.predictionType;
-      const x0 = mapTensor(x, (i) => sigmaX0(type, m[i]!, xh[i]!, type === 'epsilon' ? sigmaHat : sigma));
-      const dt = sigmaNext - sigmaHat;
-      const prev = mapTensor(x, (i) => {
-        const dPrime = (xh[i]! - x0.data[i]!) / sigmaHat; // the ODE's dx/dsigma
-        return xh[i]! + dPrime * dt;
-      });
+      const x0 = sigmaX0Tensor(type, modelOutput, xHat, type === 'epsilon' ? sigmaHat : sigma);
+      const dPrime = dividedDifference(xHat, x0, sigmaHat); // the ODE's dx/dsigma
+      const prev = linearCombination([[1, xHat], [sigmaNext - sigmaHat, dPrime]], x.dtype);
       return { prevSample: prev, predOriginalSample: x0 };
     });
     this.advance(pos);

@@ -14,9 +14,13 @@ import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError } from '../tensor/errors.js';
 import { noGrad } from '../tensor/autograd.js';
 import { PREDICTION_TYPES, type PredictionType } from '../diffusion/forward.js';
-import { CLIP_FIELDS, SCHEDULE_FIELDS, SPACING_FIELDS, boolField, clipInPlace, enumField, numberField, parseSchedulerConfig, type ConfigOf, type DiffusersConfig, type SchedulerOutput, type StepOptions } from './scheduler.js';
+import { CLIP_FIELDS, SCHEDULE_FIELDS, SPACING_FIELDS, boolField, enumField, numberField, parseSchedulerConfig, type ConfigOf, type DiffusersConfig, type SchedulerOutput, type StepOptions } from './scheduler.js';
 import type { TimestepSpacing } from './timesteps.js';
-import { SigmaScheduler, mapTensor, sigmaX0, type SigmaRunSchedule } from './euler_discrete.js';
+import { SigmaScheduler, sigmaX0Tensor, type SigmaRunSchedule } from './euler_discrete.js';
+import { linearCombination } from '../ops/linear_combination.js';
+import { dividedDifference } from './divided_difference.js';
+import { divScalar } from '../ops/scalar.js';
+import { clipX0 } from './thresholding.js';
 
 /** HeunDiscreteScheduler's config keys in diffusers 0.25.1's order, with its defaults (Stable Diffusion's betas). */
 export const HEUN_FIELDS = {
@@ -38,7 +42,7 @@ export type HeunDiscreteSchedulerConfig = ConfigOf<typeof HEUN_FIELDS>;
 /** The predictor half-step's results, kept for the corrector. */
 interface Predictor {
   /** d_i, the ODE slope at (x_i, sigma_i). */
-  derivative: Float64Array;
+  derivative: Tensor; // float64
   /** sigma_{i+1} - sigma_i. */
   dt: number;
   /** x_i. */
@@ -107,19 +111,17 @@ export class HeunDiscreteScheduler extends SigmaScheduler<HeunDiscreteSchedulerC
     const sigmaInput = first ? sigma : sigmaNext;
     const type = this.config.predictionType;
     const out = noGrad(() => {
-      const m = modelOutput.data;
-      const xd = x.data;
-      const x0 = mapTensor(x, (i) => sigmaX0(type, m[i]!, xd[i]!, sigmaInput));
-      if (this.config.clipSample) clipInPlace(x0.data, this.config.clipSampleRange);
-      const d = Float64Array.from(xd, (v, i) => (v - x0.data[i]!) / sigmaInput);
+      const predicted = sigmaX0Tensor(type, modelOutput, x, sigmaInput);
+      const x0 = this.config.clipSample ? clipX0(predicted, this.config.clipSampleRange) : predicted;
+      const d = dividedDifference(x, x0, sigmaInput); // float64
       if (first) {
         const dt = sigmaNext - sigma;
-        return { prev: mapTensor(x, (i) => xd[i]! + d[i]! * dt), x0, next: { derivative: d, dt, sample: mapTensor(x, (i) => xd[i]!) } as Predictor };
+        return { prev: linearCombination([[1, x], [dt, d]], x.dtype), x0, next: { derivative: d, dt, sample: x } as Predictor };
       }
       // Trapezoid rule: the average of the slopes at both ends, applied from x_i.
       const p = predictor!;
-      const xi = p.sample.data;
-      return { prev: mapTensor(x, (i) => xi[i]! + ((p.derivative[i]! + d[i]!) / 2) * p.dt), x0, next: null };
+      const meanSlope = divScalar(linearCombination([[1, p.derivative], [1, d]]), 2);
+      return { prev: linearCombination([[1, p.sample], [p.dt, meanSlope]], x.dtype), x0, next: null };
     });
     this.advance(pos);
     this.#predictor = out.next;

@@ -16,7 +16,9 @@ import { noGrad } from '../tensor/autograd.js';
 import { PREDICTION_TYPES, type PredictionType } from '../diffusion/forward.js';
 import { SCHEDULE_FIELDS, SPACING_FIELDS, boolField, enumField, numberField, parseSchedulerConfig, type ConfigOf, type DiffusersConfig, type SchedulerOutput, type StepOptions } from './scheduler.js';
 import { roundHalfEven, type TimestepSpacing } from './timesteps.js';
-import { SigmaScheduler, mapTensor, sigmaX0, type SigmaRunSchedule } from './euler_discrete.js';
+import { SigmaScheduler, sigmaX0Tensor, type SigmaRunSchedule } from './euler_discrete.js';
+import { linearCombination } from '../ops/linear_combination.js';
+import { dividedDifference } from './divided_difference.js';
 
 /** KDPM2DiscreteScheduler's config keys in diffusers 0.25.1's order, with its defaults (Stable Diffusion's betas). */
 export const KDPM2_FIELDS = {
@@ -116,17 +118,10 @@ export class KDPM2DiscreteScheduler extends SigmaScheduler<KDPM2DiscreteSchedule
     const sigmaInput = first ? sigma : sigmaMid;
     const type = this.config.predictionType;
     const out = noGrad(() => {
-      const m = modelOutput.data;
-      const xd = x.data;
-      const x0 = mapTensor(x, (i) => sigmaX0(type, m[i]!, xd[i]!, sigmaInput));
-      const d = (i: number): number => (xd[i]! - x0.data[i]!) / sigmaInput;
-      if (first) {
-        const dt = sigmaMid - sigma;
-        return { prev: mapTensor(x, (i) => xd[i]! + d(i) * dt), x0, next: mapTensor(x, (i) => xd[i]!) as Tensor | null };
-      }
-      const xi = saved!.data;
-      const dt = sigmaNext - sigma;
-      return { prev: mapTensor(x, (i) => xi[i]! + d(i) * dt), x0, next: null };
+      const x0 = sigmaX0Tensor(type, modelOutput, x, sigmaInput);
+      const d = dividedDifference(x, x0, sigmaInput); // float64
+      if (first) return { prev: linearCombination([[1, x], [sigmaMid - sigma, d]], x.dtype), x0, next: x as Tensor | null };
+      return { prev: linearCombination([[1, saved!], [sigmaNext - sigma, d]], x.dtype), x0, next: null };
     });
     this.advance(pos);
     this.#sample = out.next;

@@ -16,7 +16,9 @@ import { noGrad } from '../tensor/autograd.js';
 import { PREDICTION_TYPES, type PredictionType } from '../diffusion/forward.js';
 import { SCHEDULE_FIELDS, SPACING_FIELDS, boolField, enumField, parseSchedulerConfig, type ConfigOf, type DiffusersConfig, type SchedulerOutput, type StepOptions } from './scheduler.js';
 import type { TimestepSpacing } from './timesteps.js';
-import { SigmaScheduler, mapTensor, sigmaX0, type SigmaRunSchedule } from './euler_discrete.js';
+import { SigmaScheduler, sigmaX0Tensor, type SigmaRunSchedule } from './euler_discrete.js';
+import { linearCombination } from '../ops/linear_combination.js';
+import { dividedDifference } from './divided_difference.js';
 
 /** The highest LMS order diffusers offers (and whose coefficients 4-node Gauss–Legendre integrates exactly). */
 export const LMS_MAX_ORDER = 4;
@@ -77,7 +79,7 @@ export interface LMSStepOptions extends StepOptions {
  */
 export class LMSDiscreteScheduler extends SigmaScheduler<LMSDiscreteSchedulerConfig, LMSStepOptions> {
   /** The past slopes d, most recent last (at most LMS_MAX_ORDER). */
-  #derivatives: Float64Array[] = [];
+  #derivatives: Tensor[] = []; // float64
 
   constructor(config: DiffusersConfig = {}) {
     super('LMSDiscreteScheduler', LMS_FIELDS, parseSchedulerConfig('LMSDiscreteScheduler', LMS_FIELDS, config));
@@ -112,19 +114,13 @@ export class LMSDiscreteScheduler extends SigmaScheduler<LMSDiscreteSchedulerCon
     const sigmas = this.sigmaArray;
     const sigma = sigmas[pos.index]!;
     const out = noGrad(() => {
-      const m = modelOutput.data;
-      const xd = x.data;
-      const x0 = mapTensor(x, (i) => sigmaX0(this.config.predictionType, m[i]!, xd[i]!, sigma));
-      const d = Float64Array.from(xd, (v, i) => (v - x0.data[i]!) / sigma);
+      const x0 = sigmaX0Tensor(this.config.predictionType, modelOutput, x, sigma);
+      const d = dividedDifference(x, x0, sigma); // float64
       const slopes = [...history, d].slice(-LMS_MAX_ORDER);
       // The first steps have fewer past slopes (diffusers: min(step_index + 1, order)).
       const k = Math.min(order, slopes.length, pos.index + 1);
-      const coeffs = Array.from({ length: k }, (_, j) => lmsCoefficient(sigmas, k, pos.index, j));
-      const prev = mapTensor(x, (i) => {
-        let acc = xd[i]!;
-        for (let j = 0; j < k; j++) acc += coeffs[j]! * slopes[slopes.length - 1 - j]![i]!;
-        return acc;
-      });
+      const terms = Array.from({ length: k }, (_, j) => [lmsCoefficient(sigmas, k, pos.index, j), slopes[slopes.length - 1 - j]!] as const);
+      const prev = linearCombination([[1, x], ...terms], x.dtype);
       return { prev, x0, slopes };
     });
     this.advance(pos);

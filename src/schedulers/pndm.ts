@@ -32,7 +32,10 @@ import {
   type TimestepsRequest,
 } from './scheduler.js';
 import { spacedTimesteps } from './timesteps.js';
-import { mapTensor } from './euler_discrete.js';
+import { linearCombination } from '../ops/linear_combination.js';
+import { add } from '../ops/binary.js';
+import { divScalar, mulScalar } from '../ops/scalar.js';
+import { toFloat64 } from './divided_difference.js';
 
 /** PNDM's order: 4 (F-PNDM: RK4 warm-up, then 4-step linear multistep). */
 export const PNDM_ORDER = 4;
@@ -69,11 +72,11 @@ export class PNDMScheduler extends DiscreteScheduler<PNDMSchedulerConfig> {
   // Run state, indexed by position in the run.
   #next = 0;
   /** Past noise estimates e (most recent last). */
-  #ets: Float64Array[] = [];
+  #ets: Tensor[] = [];
   /** The RK4 accumulator e_1/6 + e_2/3 + e_3/3 within a PRK step. */
-  #curModelOutput: Float64Array | null = null;
+  #curModelOutput: Tensor | null = null;
   /** The sample a PRK step (or the first PLMS step) starts from. */
-  #curSample: Float64Array | null = null;
+  #curSample: Tensor | null = null;
 
   constructor(config: DiffusersConfig = {}) {
     const parsed = parseSchedulerConfig('PNDMScheduler', PNDM_FIELDS, config);
@@ -140,17 +143,17 @@ export class PNDMScheduler extends DiscreteScheduler<PNDMSchedulerConfig> {
   }
 
   /** The transfer part phi of eq. 9: x_t -> x_{prevT} along noise estimate e (v converted to e). */
-  #prevSample(sample: ArrayLike<number>, t: number, prevT: number, e: ArrayLike<number>, like: Tensor): Tensor {
+  #prevSample(sample: Tensor, t: number, prevT: number, e: Tensor, like: Tensor): Tensor {
     const abarT = this.alphasCumprod[t]!;
     const abarPrev = prevT >= 0 ? this.alphasCumprod[prevT]! : this.finalAlphaCumprod;
     const isV = this.config.predictionType === 'v_prediction';
     const sampleCoeff = Math.sqrt(abarPrev / abarT);
     const denom = abarT * Math.sqrt(1 - abarPrev) + Math.sqrt(abarT * (1 - abarT) * abarPrev);
-    return mapTensor(like, (i) => {
-      // eps = sqrt(abar) v + sqrt(1 - abar) x for a v-prediction (as diffusers, at the step's start).
-      const eps = isV ? Math.sqrt(abarT) * e[i]! + Math.sqrt(1 - abarT) * sample[i]! : e[i]!;
-      return sampleCoeff * sample[i]! - ((abarPrev - abarT) * eps) / denom;
-    });
+    // eps = sqrt(abar) v + sqrt(1 - abar) x for a v-prediction (as diffusers, at the step's start).
+    const eps = isV ? linearCombination([[Math.sqrt(abarT), e], [Math.sqrt(1 - abarT), sample]], 'float64') : e;
+    // sampleCoeff x - (abar_prev - abar_t) eps / denom, the quotient in float64, rounded once.
+    const epsTerm = divScalar(mulScalar(eps, abarPrev - abarT), denom);
+    return linearCombination([[sampleCoeff, sample], [-1, epsTerm]], like.dtype);
   }
 
   /**
@@ -177,7 +180,7 @@ export class PNDMScheduler extends DiscreteScheduler<PNDMSchedulerConfig> {
     const n = this.numInferenceSteps;
     const T = this.config.numTrainTimesteps;
     const out = noGrad(() => {
-      const m = Float64Array.from(modelOutput.data);
+      const m = toFloat64(modelOutput);
       const x0 = predictX0(modelOutput, x, this.alphasCumprod[t]!, this.config.predictionType);
       if (c < this.#prkTimesteps.length) return { prev: this.#stepPrk(m, c, t, x, T, n), x0 };
       return { prev: this.#stepPlms(m, c, t, x, T, n), x0 };
@@ -187,35 +190,31 @@ export class PNDMScheduler extends DiscreteScheduler<PNDMSchedulerConfig> {
   }
 
   /** Pseudo RK4 (eq. 13): call c % 4 = 0..3 evaluates at start, mid, mid, end of one step. */
-  #stepPrk(e: Float64Array, c: number, t: number, x: Tensor, T: number, n: number): Tensor {
+  #stepPrk(e: Tensor, c: number, t: number, x: Tensor, T: number, n: number): Tensor {
     const diffToPrev = c % 2 === 1 ? 0 : Math.floor(Math.floor(T / n) / 2);
     const prevT = t - diffToPrev;
     const tStart = this.#prkTimesteps[Math.floor(c / 4) * 4]!;
     let eStep = e;
     switch (c % 4) {
       case 0:
-        this.#curModelOutput = e.map((v) => v / 6);
+        this.#curModelOutput = divScalar(e, 6);
         this.#ets.push(e);
-        this.#curSample = Float64Array.from(x.data);
+        this.#curSample = x;
         break;
       case 1:
-      case 2: {
-        const acc = this.#curModelOutput!;
-        for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! + e[i]! / 3;
+      case 2:
+        this.#curModelOutput = add(this.#curModelOutput!, divScalar(e, 3));
         break;
-      }
-      case 3: {
-        const acc = this.#curModelOutput!;
-        eStep = acc.map((v, i) => v + e[i]! / 6);
+      case 3:
+        eStep = add(this.#curModelOutput!, divScalar(e, 6));
         this.#curModelOutput = null;
         break;
-      }
     }
-    return this.#prevSample(this.#curSample ?? x.data, tStart, prevT, eStep, x);
+    return this.#prevSample(this.#curSample ?? x, tStart, prevT, eStep, x);
   }
 
   /** Pseudo linear multistep (eq. 12) with Adams–Bashforth orders 1 to 4. */
-  #stepPlms(e: Float64Array, c: number, t: number, x: Tensor, T: number, n: number): Tensor {
+  #stepPlms(e: Tensor, c: number, t: number, x: Tensor, T: number, n: number): Tensor {
     if (!this.config.skipPrkSteps && this.#ets.length < PNDM_ORDER - 1) {
       throw new ArgumentError(`PNDMScheduler.step: the PLMS steps need the 3 PRK warm-up steps first; step through scheduler.timesteps from the start`);
     }
@@ -229,22 +228,22 @@ export class PNDMScheduler extends DiscreteScheduler<PNDMSchedulerConfig> {
       tFrom = t + Math.floor(T / n);
     }
     const ets = this.#ets;
-    const last = (k: number): Float64Array => ets[ets.length - k]!;
-    let sample: ArrayLike<number> = x.data;
-    let eStep: Float64Array;
+    const last = (k: number): Tensor => ets[ets.length - k]!;
+    let sample = x;
+    let eStep: Tensor; // float64, as the model outputs it combines
     if (ets.length === 1 && c === 0) {
       eStep = e;
-      this.#curSample = Float64Array.from(x.data);
+      this.#curSample = x;
     } else if (ets.length === 1 && c === 1) {
-      eStep = e.map((v, i) => (v + last(1)[i]!) / 2);
+      eStep = divScalar(add(e, last(1)), 2);
       sample = this.#curSample!;
       this.#curSample = null;
     } else if (ets.length === 2) {
-      eStep = e.map((_, i) => (3 * last(1)[i]! - last(2)[i]!) / 2);
+      eStep = divScalar(linearCombination([[3, last(1)], [-1, last(2)]]), 2);
     } else if (ets.length === 3) {
-      eStep = e.map((_, i) => (23 * last(1)[i]! - 16 * last(2)[i]! + 5 * last(3)[i]!) / 12);
+      eStep = divScalar(linearCombination([[23, last(1)], [-16, last(2)], [5, last(3)]]), 12);
     } else {
-      eStep = e.map((_, i) => (55 * last(1)[i]! - 59 * last(2)[i]! + 37 * last(3)[i]! - 9 * last(4)[i]!) / 24);
+      eStep = divScalar(linearCombination([[55, last(1)], [-59, last(2)], [37, last(3)], [-9, last(4)]]), 24);
     }
     return this.#prevSample(sample, tFrom, prevT, eStep, x);
   }

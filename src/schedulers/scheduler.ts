@@ -10,7 +10,10 @@
  * over T discrete training timesteps (DDPM, DDIM, ...), with dynamic thresholding (Saharia et al.
  * 2022, "Imagen", sec. 2.3) and x_0 clipping.
  */
-import { Tensor, allocStorage, type Storage } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
+import { linearCombination } from '../ops/linear_combination.js';
+import { clipX0, thresholdX0 } from './thresholding.js';
+export { dynamicThreshold, clipInPlace } from './thresholding.js';
 import { ArgumentError, DiffuseError, ShapeError, fmtShape } from '../tensor/errors.js';
 import { expectTensor } from '../tensor/check.js';
 import { Generator } from '../tensor/random.js';
@@ -252,51 +255,6 @@ export function configToJson<F extends FieldSet>(className: string, fields: F, c
 }
 
 // ---------------------------------------------------------------------------------------------
-// x_0 clipping and dynamic thresholding
-
-/**
- * Dynamic thresholding (Saharia et al. 2022, sec. 2.3), in place, per batch element: s = the
- * `ratio` quantile of |x_0| (linear interpolation, as torch.quantile), clamped to [1, maxValue];
- * x_0 <- clamp(x_0, -s, s) / s. A NaN anywhere in a sample makes that sample NaN (as torch).
- */
-export function dynamicThreshold(data: Storage, batch: number, ratio: number, maxValue: number): void {
-  if (batch === 0) return;
-  const per = data.length / batch;
-  const abs = new Float64Array(per);
-  for (let n = 0; n < batch; n++) {
-    const base = n * per;
-    let hasNaN = false;
-    for (let i = 0; i < per; i++) {
-      const v = Math.abs(data[base + i]!);
-      if (Number.isNaN(v)) hasNaN = true;
-      abs[i] = v;
-    }
-    let s: number;
-    if (hasNaN) s = NaN;
-    else {
-      abs.sort();
-      const rank = ratio * (per - 1);
-      const lo = Math.floor(rank);
-      const hi = Math.min(lo + 1, per - 1);
-      const w = rank - lo;
-      s = abs[lo]! + w * (abs[hi]! - abs[lo]!);
-      // torch.clamp(s, min=1, max=maxValue): the max bound wins when maxValue < 1.
-      s = Math.min(Math.max(s, 1), maxValue);
-    }
-    for (let i = base; i < base + per; i++) data[i] = Math.min(Math.max(data[i]!, -s), s) / s;
-  }
-}
-
-/** clamp(x, -range, range) in place; NaN stays NaN. */
-export function clipInPlace(data: Storage, range: number): void {
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i]!;
-    if (v > range) data[i] = range;
-    else if (v < -range) data[i] = -range;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // The base of discrete-time schedulers
 
 /** The config fields every DiscreteScheduler has. */
@@ -453,33 +411,31 @@ export abstract class DiscreteScheduler<C extends DiscreteConfig, O extends Step
   }
 
   /** The noise of a stochastic step, in x's dtype: options.noise, or drawn from options.generator. */
-  protected stepNoise(op: string, x: Tensor, options: StepOptions): Storage {
+  protected stepNoise(op: string, x: Tensor, options: StepOptions): Tensor {
     const { noise, generator } = options;
     if (noise !== undefined && generator !== undefined) {
       throw new ArgumentError(`${op}: pass either 'noise' or 'generator', not both`);
     }
-    let data: Storage;
+    let z: Tensor;
     if (noise !== undefined) {
       expectTensor(op, 'noise', noise);
       if (noise.rank !== x.rank || noise.shape.some((d, i) => d !== x.shape[i])) {
         throw new ShapeError(`${op}: input 'noise' has shape ${fmtShape(noise.shape)}, expected the shape of x ${fmtShape(x.shape)}`);
       }
-      data = noise.data;
+      z = noise;
     } else if (generator !== undefined) {
       if (!(generator instanceof Generator)) throw new ArgumentError(`${op}: 'generator' must be a Generator, found ${typeof generator}`);
-      data = generator.normal(x.shape).data;
+      z = generator.normal(x.shape);
     } else {
       throw new ArgumentError(`${op}: this step adds Gaussian noise; pass { generator } (a seeded Generator) or { noise } (a tensor shaped like x ${fmtShape(x.shape)})`);
     }
-    if ((data instanceof Float64Array) === (x.dtype === 'float64')) return data;
-    const out = allocStorage(x.dtype, data.length);
-    out.set(data);
-    return out;
+    return z.dtype === x.dtype ? z : linearCombination([[1, z]], x.dtype);
   }
 
-  /** Clips or thresholds predicted x_0 in place as the config asks (thresholding wins). */
-  protected clipOrThreshold(x0: Tensor, cfg: { thresholding: boolean; clipSample: boolean; clipSampleRange: number; dynamicThresholdingRatio: number; sampleMaxValue: number }): void {
-    if (cfg.thresholding) dynamicThreshold(x0.data, x0.shape[0]!, cfg.dynamicThresholdingRatio, cfg.sampleMaxValue);
-    else if (cfg.clipSample) clipInPlace(x0.data, cfg.clipSampleRange);
+  /** x_0 clipped or thresholded as the config asks (thresholding wins); x0 itself when neither. */
+  protected clipOrThreshold(x0: Tensor, cfg: { thresholding: boolean; clipSample: boolean; clipSampleRange: number; dynamicThresholdingRatio: number; sampleMaxValue: number }): Tensor {
+    if (cfg.thresholding) return thresholdX0(x0, cfg.dynamicThresholdingRatio, cfg.sampleMaxValue);
+    if (cfg.clipSample) return clipX0(x0, cfg.clipSampleRange);
+    return x0;
   }
 }

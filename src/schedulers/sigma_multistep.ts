@@ -12,15 +12,20 @@
  *   continues the chain only if the previous step was at index i - 1, otherwise it starts a new one
  *   (a new run, a second batch, or img2img starting mid-schedule), and setTimesteps drops it. So a
  *   second run always equals a fresh scheduler; there is no step counter to go stale.
- * - model-output conversions to x_0 or epsilon (with dynamic thresholding) and float64 linear
- *   combinations of tensors.
+ * - model-output conversions to x_0 or epsilon (with dynamic thresholding) and the divided
+ *   differences of the multistep updates, through ops (the updates themselves are linearCombination
+ *   calls with float64 coefficients).
  */
-import { karrasRamp } from '../samplers/sigmas.js';
-import { Tensor, allocStorage, type Storage } from '../tensor/tensor.js';
+import { karrasRamp } from '../diffusion/sigma_ramps.js';
+import type { DType, Tensor } from '../tensor/tensor.js';
+import { linearCombination } from '../ops/linear_combination.js';
+import { divScalar } from '../ops/scalar.js';
+import { split } from '../ops/concat.js';
+import { thresholdX0 } from './thresholding.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
 import { expectTensor } from '../tensor/check.js';
 import type { PredictionType } from '../diffusion/forward.js';
-import { DiscreteScheduler, dynamicThreshold, type ConfigField, type DiscreteConfig, type FieldSet, type StepOptions, type TimestepsRequest } from './scheduler.js';
+import { DiscreteScheduler, type ConfigField, type DiscreteConfig, type FieldSet, type StepOptions, type TimestepsRequest } from './scheduler.js';
 import { checkCustomTimesteps, checkNumInferenceSteps, numpyArange, numpyLinspace, roundHalfEven, type TimestepSpacing } from './timesteps.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -180,57 +185,35 @@ export function vpPoint(sigma: number): VpPoint {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Tensor arithmetic in float64
+// Tensor arithmetic (ops; intermediates in float64 where the formulas keep them in double)
 
-/** sum_k coefs[k] * arrays[k], element-wise, evaluated in float64 and stored in `like`'s dtype and shape. */
-export function lincomb(like: Tensor, coefs: readonly number[], arrays: readonly ArrayLike<number>[]): Tensor {
-  const out = allocStorage(like.dtype, like.size);
-  const n = out.length;
-  const k = coefs.length;
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let j = 0; j < k; j++) {
-      const c = coefs[j]!;
-      if (c !== 0) s += c * arrays[j]![i]!;
-    }
-    out[i] = s;
-  }
-  return new Tensor(out, like.shape);
+/** (a + k b) / q elementwise, evaluated in float64 operation by operation, rounded once into `dtype`. */
+function sumOver(a: Tensor, k: number, b: Tensor, q: number, dtype: DType): Tensor {
+  const y = divScalar(linearCombination([[1, a], [k, b]], 'float64'), q);
+  return dtype === 'float64' ? y : linearCombination([[1, y]], dtype);
 }
 
-/** The model's x_0 estimate from its output at a point (alpha_t, sigma_t) of the VP path. */
-export function x0FromOutput(type: PredictionType, out: ArrayLike<number>, x: ArrayLike<number>, p: VpPoint, dst: Storage): void {
-  const { alpha, sigma } = p;
-  for (let i = 0; i < dst.length; i++) {
-    switch (type) {
-      case 'epsilon':
-        dst[i] = (x[i]! - sigma * out[i]!) / alpha;
-        break;
-      case 'sample':
-        dst[i] = out[i]!;
-        break;
-      case 'v_prediction':
-        dst[i] = alpha * x[i]! - sigma * out[i]!;
-        break;
-    }
+/** The model's x_0 estimate from its output at a point (alpha_t, sigma_t) of the VP path, in x's dtype. */
+export function x0FromOutput(type: PredictionType, out: Tensor, x: Tensor, p: VpPoint): Tensor {
+  switch (type) {
+    case 'epsilon': // (x - sigma eps) / alpha
+      return sumOver(x, -p.sigma, out, p.alpha, x.dtype);
+    case 'sample':
+      return linearCombination([[1, out]], x.dtype);
+    case 'v_prediction': // alpha x - sigma v
+      return linearCombination([[p.alpha, x], [-p.sigma, out]], x.dtype);
   }
 }
 
-/** The model's epsilon estimate from its output at (alpha_t, sigma_t). */
-export function epsFromOutput(type: PredictionType, out: ArrayLike<number>, x: ArrayLike<number>, p: VpPoint, dst: Storage): void {
-  const { alpha, sigma } = p;
-  for (let i = 0; i < dst.length; i++) {
-    switch (type) {
-      case 'epsilon':
-        dst[i] = out[i]!;
-        break;
-      case 'sample':
-        dst[i] = (x[i]! - alpha * out[i]!) / sigma;
-        break;
-      case 'v_prediction':
-        dst[i] = alpha * out[i]! + sigma * x[i]!;
-        break;
-    }
+/** The model's epsilon estimate from its output at (alpha_t, sigma_t), in x's dtype. */
+export function epsFromOutput(type: PredictionType, out: Tensor, x: Tensor, p: VpPoint): Tensor {
+  switch (type) {
+    case 'epsilon':
+      return linearCombination([[1, out]], x.dtype);
+    case 'sample': // (x - alpha x_0) / sigma
+      return sumOver(x, -p.alpha, out, p.sigma, x.dtype);
+    case 'v_prediction': // alpha v + sigma x
+      return linearCombination([[p.alpha, out], [p.sigma, x]], x.dtype);
   }
 }
 
@@ -247,16 +230,11 @@ export interface ThresholdConfig {
  * al. 2022) acts on x_0; in noise-prediction mode epsilon is then recomputed from the thresholded x_0.
  */
 export function convertOutput(out: Tensor, x: Tensor, p: VpPoint, type: PredictionType, dataPrediction: boolean, cfg: ThresholdConfig): { converted: Tensor; x0: Tensor } {
-  const x0 = allocStorage(x.dtype, x.size);
-  x0FromOutput(type, out.data, x.data, p, x0);
-  const batch = x.shape[0] ?? 1;
-  if (cfg.thresholding) dynamicThreshold(x0, batch, cfg.dynamicThresholdingRatio, cfg.sampleMaxValue);
-  const x0t = new Tensor(x0, x.shape);
-  if (dataPrediction) return { converted: x0t, x0: x0t };
-  const eps = allocStorage(x.dtype, x.size);
-  if (cfg.thresholding) for (let i = 0; i < eps.length; i++) eps[i] = (x.data[i]! - p.alpha * x0[i]!) / p.sigma;
-  else epsFromOutput(type, out.data, x.data, p, eps);
-  return { converted: new Tensor(eps, x.shape), x0: x0t };
+  let x0 = x0FromOutput(type, out, x, p);
+  if (cfg.thresholding) x0 = thresholdX0(x0, cfg.dynamicThresholdingRatio, cfg.sampleMaxValue);
+  if (dataPrediction) return { converted: x0, x0 };
+  const eps = cfg.thresholding ? epsFromOutput('sample', x0, x, p) : epsFromOutput(type, out, x, p);
+  return { converted: eps, x0 };
 }
 
 /** The first C of 2C channels (last axis): the prediction part of a learned-variance model output. */
@@ -266,10 +244,7 @@ export function predictionChannels(op: string, out: Tensor, x: Tensor): Tensor {
   if (out.rank !== want.length || out.shape.some((d, i) => d !== want[i])) {
     throw new ShapeError(`${op}: with variance_type learned/learned_range input 'modelOutput' must have shape ${fmtShape(want)} (prediction and variance channels), found ${fmtShape(out.shape)}`);
   }
-  const rows = x.size / Math.max(C, 1);
-  const pred = allocStorage(out.dtype, x.size);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < C; c++) pred[r * C + c] = out.data[r * 2 * C + c]!;
-  return new Tensor(pred, x.shape);
+  return split(out, [C, C], -1)[0]!;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -27,7 +27,9 @@ import {
   type SchedulerOutput,
   type StepOptions,
 } from './scheduler.js';
-import { SigmaMultistepScheduler, aliasedEnumField, convertOutput, lincomb, type SigmaSchedule, type VpPoint } from './sigma_multistep.js';
+import { SigmaMultistepScheduler, aliasedEnumField, convertOutput, type SigmaSchedule, type VpPoint } from './sigma_multistep.js';
+import { dividedDifference } from './divided_difference.js';
+import { linearCombination, type LinearTerm } from '../ops/linear_combination.js';
 
 /** UniPC's B(h): bh1 = hh, bh2 = e^hh - 1 (the paper recommends bh1 for unconditional, bh2 for guided sampling). */
 export type UniPCSolverType = 'bh1' | 'bh2';
@@ -165,16 +167,15 @@ export class UniPCMultistepScheduler extends SigmaMultistepScheduler<UniPCMultis
     const ps: VpPoint = this.point(s0);
     const h = pt.lambda - ps.lambda;
     // A zero-length step (Karras sigmas repeat the last one) is the identity; its weights are 0/0.
-    if (h === 0) return lincomb(x, [1], [x.data]);
-    const m0 = m[m.length - 1]!.data;
-    // Earlier points: r_k and D_k = (m_k - m0) / r_k for k = 1..p-1.
+    if (h === 0) return linearCombination([[1, x]]);
+    const m0 = m[m.length - 1]!;
+    // Earlier points: r_k and D_k = (m_k - m0) / r_k for k = 1..p-1 (in float64).
     const rks: number[] = [];
-    const Ds: Float64Array[] = [];
+    const Ds: Tensor[] = [];
     for (let k = 1; k < p; k++) {
-      const mk = m[m.length - 1 - k]!.data;
       const rk = (this.point(s0 - k).lambda - ps.lambda) / h;
       rks.push(rk);
-      Ds.push(Float64Array.from(m0, (v, j) => (mk[j]! - v) / rk));
+      Ds.push(dividedDifference(m[m.length - 1 - k]!, m0, rk));
     }
     rks.push(1);
     const hh = c.predictX0 ? -h : h;
@@ -195,27 +196,19 @@ export class UniPCMultistepScheduler extends SigmaMultistepScheduler<UniPCMultis
     // prediction (alpha_t / alpha_s) x - sigma_t (e^hh - 1) m0; the rest is scaled by w B(h).
     const w = c.predictX0 ? pt.alpha : pt.sigma;
     const xCoef = c.predictX0 ? pt.sigma / ps.sigma : pt.alpha / ps.alpha;
-    const coefs = [xCoef, -w * hPhi1];
-    const arrays: ArrayLike<number>[] = [x.data, m0];
+    const terms: LinearTerm[] = [[xCoef, x], [-w * hPhi1, m0]];
     if (corrector === null) {
       if (p >= 2) {
         const rho = p === 2 ? [0.5] : solve(R.slice(0, -1).map((row) => row.slice(0, -1)), b.slice(0, -1));
-        rho.forEach((r, k) => {
-          coefs.push(-w * Bh * r);
-          arrays.push(Ds[k]!);
-        });
+        rho.forEach((r, k) => terms.push([-w * Bh * r, Ds[k]!]));
       }
     } else {
       const rho = p === 1 ? [0.5] : solve(R, b);
-      rho.slice(0, -1).forEach((r, k) => {
-        coefs.push(-w * Bh * r);
-        arrays.push(Ds[k]!);
-      });
+      rho.slice(0, -1).forEach((r, k) => terms.push([-w * Bh * r, Ds[k]!]));
       // D1_t = m_t - m0, the new point at r = 1.
       const rt = rho[rho.length - 1]!;
-      coefs.push(-w * Bh * rt, w * Bh * rt);
-      arrays.push(corrector.data, m0);
+      terms.push([-w * Bh * rt, corrector], [w * Bh * rt, m0]);
     }
-    return lincomb(x, coefs, arrays);
+    return linearCombination(terms);
   }
 }

@@ -1,6 +1,6 @@
 /**
- * The denoiser adapters and sigma schedules. Oracles: closed forms (x = x_0 + sigma n with a known
- * eps gives x_0 back exactly for each parameterization; the schedule formulas), round trips
+ * The denoiser adapters. Oracles: closed forms (x = x_0 + sigma n with a known eps gives x_0 back
+ * exactly for each parameterization), round trips
  * (sigma_to_t / t_to_sigma against the training schedule), the diffusers reference loops in
  * test/fixtures/diffusers/sampling_euler.json (Euler and Euler ancestral over diffusers' own sigmas and
  * noise, with the stand-in model, must reproduce diffusers' final samples), and guidance equal
@@ -15,7 +15,7 @@ import { noGrad } from '../../src/tensor/autograd.js';
 import { UNet2DModel, type UNet2DConfig } from '../../src/nn/unet_2d.js';
 import { makeBetas, alphasCumprod } from '../../src/diffusion/schedules.js';
 import {
-  DiscreteSchedule, denoiserFromModel, euler, eulerAncestral, karrasSigmas, exponentialSigmas, polyexponentialSigmas, vpSigmas,
+  DiscreteSchedule, denoiserFromModel, euler, eulerAncestral, karrasSigmas,
   type ModelFunction, type Denoiser,
 } from '../../src/samplers/index.js';
 import type { PredictionType } from '../../src/diffusion/forward.js';
@@ -195,36 +195,5 @@ describe('samplers vs diffusers (sampling_euler.json)', () => {
     const ours = karrasSigmas(20, sched.sigmaMin, sched.sigmaMax);
     // diffusers rounds to float32: 1.5e-6 relative at sigma_max (measured nmse 6e-12).
     assertClose(ours, c.sigmas, { nmseTol: 1e-10, absTol: 3e-4, what: 'karras sigmas' });
-  });
-});
-
-describe('sigma schedules', () => {
-  it('karras: endpoints, then 0; evenly spaced in sigma^(1/rho)', () => {
-    const s = karrasSigmas(8, 0.002, 80, 7);
-    assert.equal(s.length, 9);
-    assert.ok(Math.abs(s[0]! - 80) < 1e-12 && Math.abs(s[7]! - 0.002) < 1e-15 && s[8] === 0);
-    const r = Array.from(s.slice(0, 8), (v) => v ** (1 / 7));
-    for (let i = 2; i < 8; i++) assert.ok(Math.abs(r[i]! - r[i - 1]! - (r[1]! - r[0]!)) < 1e-12);
-  });
-  it('exponential: evenly spaced in log sigma; polyexponential with rho 1 equals it', () => {
-    const e = exponentialSigmas(6, 0.03, 14.6);
-    for (let i = 1; i < 6; i++) assert.ok(Math.abs(Math.log(e[i - 1]! / e[i]!) - Math.log(14.6 / 0.03) / 5) < 1e-12);
-    assert.equal(e[6], 0);
-    const p = polyexponentialSigmas(6, 0.03, 14.6, 1);
-    p.forEach((v, i) => assert.ok(Math.abs(v - e[i]!) < 1e-12 * (1 + v)));
-    const p2 = polyexponentialSigmas(6, 0.03, 14.6, 2);
-    assert.ok(Math.abs(p2[0]! - 14.6) < 1e-12 && Math.abs(p2[5]! - 0.03) < 1e-14 && p2[2]! < e[2]!);
-  });
-  it('vp: sqrt(exp(beta_d t^2 / 2 + beta_min t) - 1) from t = 1 to eps_s', () => {
-    const v = vpSigmas(5);
-    assert.ok(Math.abs(v[0]! - Math.sqrt(Math.exp(19.9 / 2 + 0.1) - 1)) < 1e-9);
-    assert.ok(Math.abs(v[4]! - Math.sqrt(Math.exp(19.9 * 1e-6 / 2 + 1e-4) - 1)) < 1e-12);
-    assert.equal(v[5], 0);
-  });
-  it('errors name the argument and the value', () => {
-    assert.throws(() => karrasSigmas(0, 0.1, 10), /n \(number of steps\) must be an integer >= 1, found 0/);
-    assert.throws(() => karrasSigmas(5, 0, 10), /sigmaMin must be a finite number > 0, found 0/);
-    assert.throws(() => exponentialSigmas(5, 1, 0.5), /sigmaMax must be a finite number >= sigmaMin \(1\), found 0.5/);
-    assert.throws(() => vpSigmas(5, -1), /betaD must be a finite number > 0, found -1/);
   });
 });

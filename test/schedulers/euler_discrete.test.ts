@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { tensor } from '../../src/tensor/create.js';
 import { Generator } from '../../src/tensor/random.js';
 import { EulerDiscreteScheduler, LMSDiscreteScheduler, schedulerFromConfig } from '../../src/schedulers/index.js';
+import { sigmaX0, sigmaX0Tensor } from '../../src/schedulers/euler_discrete.js';
 import type { PredictionType } from '../../src/diffusion/forward.js';
 import { assertClose } from '../helpers/closeness.js';
 import { randTensor } from '../helpers/data.js';
@@ -237,5 +238,19 @@ describe('EulerDiscreteScheduler vs the pure euler sampler (src/samplers, k-diff
     const xT = randTensor([2, 5], 3, { dtype: 'float64', lo: -100, hi: 100 });
     const a = schedulerRun(s, 12, xT);
     assertClose(a.data, euler(idealDenoiser, xT, s.sigmas).data, { nmseTol: 1e-26, absTol: 1e-12 });
+  });
+});
+
+describe('sigmaX0Tensor', () => {
+  it('equals sigmaX0 element by element, rounded once into the dtype (float32 bits kept)', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      for (const type of ['epsilon', 'v_prediction', 'sample'] as const) {
+        const out = randTensor([2, 5, 3, 3], 1, { dtype, lo: -3, hi: 3 });
+        const x = randTensor([2, 5, 3, 3], 2, { dtype, lo: -20, hi: 20 });
+        const round = dtype === 'float32' ? Math.fround : (v: number): number => v;
+        const want = Array.from(x.data, (v, i) => round(sigmaX0(type, out.data[i]!, v, 7.3)));
+        assert.deepEqual(Array.from(sigmaX0Tensor(type, out, x, 7.3).data), want, `${dtype} ${type}`);
+      }
+    }
   });
 });

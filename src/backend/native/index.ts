@@ -15,6 +15,7 @@ import { nativeNorm } from './norm.js';
 import { nativeAttention } from './attention.js';
 import { nativeOptim } from './optim.js';
 import { nativeRandom } from './random.js';
+import { nativeLinearCombination } from './linear_combination.js';
 
 const float32Kernels: Backend = {
   name: 'native',
@@ -28,6 +29,7 @@ const float32Kernels: Backend = {
   ...nativeAttention,
   ...nativeOptim,
   ...nativeRandom,
+  ...nativeLinearCombination,
 };
 
 /** float32 calls go to the addon, calls with a float64 buffer to the reference kernels. */

@@ -10,7 +10,7 @@ import { DiffuseError } from '../../tensor/errors.js';
 import { loadDataset } from '../../data/index.js';
 import { generate, resolveScheduler, schedulerNames } from '../../pipelines/generate.js';
 import { SAMPLERS, isSamplerName } from '../../samplers/index.js';
-import { SIGMA_SCHEDULES, type SigmaScheduleName } from '../../samplers/sigmas.js';
+import { SIGMA_SCHEDULES, type SigmaScheduleName } from '../../diffusion/sigma_ramps.js';
 import { resolveModelDir } from '../../train/checkpoint.js';
 import { UNet2DModel } from '../../nn/unet_2d.js';
 import { readSchedulerConfig, writeJSONAtomic } from '../../io/checkpoint.js';

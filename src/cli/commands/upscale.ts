@@ -12,7 +12,7 @@ import { loadDataset } from '../../data/index.js';
 import { upscale, loadSuperresModel, evaluateUpscale } from '../../pipelines/superres.js';
 import { resolveScheduler, schedulerNames, DEFAULT_BATCH_SIZE } from '../../pipelines/generate.js';
 import { SAMPLERS, isSamplerName } from '../../samplers/index.js';
-import { SIGMA_SCHEDULES, type SigmaScheduleName } from '../../samplers/sigmas.js';
+import { SIGMA_SCHEDULES, type SigmaScheduleName } from '../../diffusion/sigma_ramps.js';
 import { bicubicResize } from '../../data/resample.js';
 import { ProgressBar } from '../progress.js';
 

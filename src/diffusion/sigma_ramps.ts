@@ -1,6 +1,6 @@
 /**
- * Noise-level (sigma) schedules for the samplers, descending, each with a final 0 appended
- * (k-diffusion's get_sigmas_*):
+ * Noise-level (sigma) ramps, descending, shared by the k-diffusion samplers (each with a final 0
+ * appended: k-diffusion's get_sigmas_*) and the diffusers schedulers (`karrasRamp`, without it):
  * - karras: sigma_i = (sigma_max^(1/rho) + i/(n-1) (sigma_min^(1/rho) - sigma_max^(1/rho)))^rho
  *   (Karras et al. 2022, eq. 5; rho = 7),
  * - exponential: log-linear from sigma_max to sigma_min,
@@ -11,7 +11,7 @@
  *   denoiser.ts).
  * Computed in float64.
  */
-import { linspace } from '../diffusion/schedules.js';
+import { linspace } from './schedules.js';
 import { ArgumentError } from '../tensor/errors.js';
 
 /** The sigma schedules by name (the model's own discrete one lives on DiscreteSchedule). */
@@ -32,8 +32,6 @@ function checkRange(op: string, sigmaMin: unknown, sigmaMax: unknown): asserts s
 function checkPositive(op: string, name: string, v: unknown): asserts v is number {
   if (typeof v !== 'number' || !Number.isFinite(v) || !(v > 0)) throw new ArgumentError(`${op}: ${name} must be a finite number > 0, found ${String(v)}`);
 }
-
-/** n values from a to b inclusive (torch.linspace; n = 1 gives [a]). */
 
 /** Appends the final sigma = 0. */
 export function appendZero(sigmas: ArrayLike<number>): Float64Array {
