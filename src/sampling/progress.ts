@@ -16,6 +16,8 @@ export interface ProgressEvent {
   x?: Tensor;
   /** The current chunk's estimate of x_0 (B, H, W, C), for a live preview, where one is at hand. */
   x0Preview?: Tensor;
+  /** Model (score) evaluations so far, where the solver picks its own steps (the SDE's ODE). */
+  nfe?: number;
 }
 
 /** What `onProgress` is. */
@@ -63,12 +65,13 @@ export class ProgressCounter {
   constructor(readonly total: number, private readonly emit: ProgressHandler | undefined) {}
 
   /** One more step done; `x` and `x0Preview` are the current chunk's, where at hand. */
-  tick(x?: Tensor, x0Preview?: Tensor): void {
+  tick(x?: Tensor, x0Preview?: Tensor, nfe?: number): void {
     this.done++;
     if (this.emit === undefined) return;
     const e: ProgressEvent = { step: this.done, total: this.total };
     if (x !== undefined) e.x = x;
     if (x0Preview !== undefined) e.x0Preview = x0Preview;
+    if (nfe !== undefined) e.nfe = nfe;
     this.emit(e);
   }
 }

@@ -108,3 +108,17 @@ export function reverseProcess(op: string, choice: SchedulerChoice, o: ReversePr
     throw e instanceof ArgumentError ? new ArgumentError(`${op}: ${e.message}`) : e;
   }
 }
+
+/**
+ * Model-evaluation entries per chunk of a method over `steps` (more than steps for a second-order
+ * scheduler), for sizing a progress bar before the run; `steps` when the method cannot do them
+ * (the pipeline reports that, after the checks that come first).
+ * @example plannedLoops('heun_discrete', 10, config) // 19
+ */
+export function plannedLoops(choice: SchedulerChoice, steps: number, schedulerConfig: DiffusersConfig = {}): number {
+  try {
+    return reverseProcess('plannedLoops', choice, { steps, schedulerConfig }).loops;
+  } catch {
+    return steps;
+  }
+}
