@@ -5,7 +5,6 @@
  * for its step (the stochastic schedulers use it), and with a known region one more, first, for the
  * known pixels at that entry's level.
  */
-import type { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../tensor/autograd.js';
 import { where } from '../ops/where.js';
 import type { Scheduler, StepOptions } from '../schedulers/scheduler.js';
