@@ -17,7 +17,7 @@ import { noGrad } from '../tensor/autograd.js';
 import { Generator } from '../tensor/random.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
 import { UNet2DModel } from '../nn/unet_2d.js';
-import { addNoise } from '../diffusion/forward.js';
+import { addNoise, combine } from '../diffusion/forward.js';
 import { trainingTarget } from '../diffusion/loss.js';
 import { DDPMScheduler } from '../schedulers/ddpm.js';
 import type { DiffusersConfig } from '../schedulers/scheduler.js';
@@ -27,8 +27,10 @@ import { signedToUint } from '../data/transforms.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { writeGif } from '../io/gif.js';
 import { writeLineChartPng } from '../io/plot.js';
-import { generate, resolveScheduler, type SchedulerChoice } from './generate.js';
-import { checkImages, checkModel, DEFAULT_EDIT_SCHEDULER, DEFAULT_EDIT_STEPS, type ProgressCallback } from './edit.js';
+import { generate, type SchedulerChoice } from './generate.js';
+import { reverseProcess } from '../sampling/reverse_process.js';
+import { progressHandler, type ProgressHandler } from '../sampling/progress.js';
+import { checkImages, checkModel, DEFAULT_EDIT_SCHEDULER, DEFAULT_EDIT_STEPS } from './edit.js';
 
 /** The training schedule's abar_t (float64) of a scheduler_config.json (diffusers' defaults if empty). */
 function alphasCumprodOf(op: string, config: DiffusersConfig): Float64Array {
@@ -122,7 +124,7 @@ export interface ReverseTrajectoryOptions {
   /** Frames recorded, evenly spaced from x_T to the final image (default 10). */
   frames?: number;
   seed?: number | bigint;
-  onProgress?: ProgressCallback;
+  onProgress?: ProgressHandler;
   signal?: AbortSignal;
 }
 
@@ -150,30 +152,31 @@ export function reverseTrajectory(options: ReverseTrajectoryOptions): ReverseTra
   if (options === null || typeof options !== 'object') throw new ArgumentError(`${op}: expected an options object { model, ... }`);
   const model = checkModel(op, options.model);
   const config = options.schedulerConfig ?? {};
-  const resolved = resolveScheduler(options.scheduler ?? DEFAULT_EDIT_SCHEDULER, config);
+  const choice = options.scheduler ?? DEFAULT_EDIT_SCHEDULER;
+  const steps = options.steps ?? DEFAULT_EDIT_STEPS;
   const r = generate({
     model,
-    scheduler: resolved.kind === 'scheduler' ? resolved.scheduler : resolved.sampler,
+    scheduler: choice,
     schedulerConfig: config,
     n: options.n ?? 1,
-    steps: options.steps ?? DEFAULT_EDIT_STEPS,
+    steps,
     trajectoryFrames: options.frames ?? 10,
     seed: options.seed ?? 0,
     ...(options.classLabels === undefined ? {} : { classLabels: options.classLabels }),
     ...(options.guidanceScale === undefined ? {} : { guidanceScale: options.guidanceScale }),
-    ...(options.onProgress === undefined ? {} : { onStep: (i: number, total: number, _xt: Tensor, x0: Tensor) => options.onProgress!(i, total, x0) }),
+    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
   const traj = r.trajectory!;
   // Sigma-space runs (samplers; schedulers whose x_T has std != 1) keep x = x_0 + sigma n.
-  const veScale = resolved.kind === 'sampler' || resolved.scheduler.initNoiseSigma !== 1;
+  const veScale = reverseProcess(op, choice, { steps, schedulerConfig: config }).initNoiseSigma !== 1;
   const schedule = veScale ? DiscreteSchedule.fromConfig(config) : null;
   const xt = traj.xt.map((x, f) => {
     const t = traj.timesteps[f]!;
     if (schedule === null || t < 0) return x;
     const sigma = schedule.tToSigma(t);
     const s = 1 / Math.sqrt(sigma * sigma + 1);
-    return new Tensor(x.data.map((v) => v * s), x.shape);
+    return combine(op, s, x, 0, x);
   });
   return { stepIndex: traj.stepIndex, timesteps: traj.timesteps, xt, x0: traj.x0, images: r.images, classLabels: r.classLabels };
 }
@@ -196,7 +199,7 @@ export interface LossPerTimestepOptions {
   batchSize?: number;
   /** Seed of the timesteps within each bin and of the noise (default 0). */
   seed?: number | bigint;
-  onProgress?: ProgressCallback;
+  onProgress?: ProgressHandler;
   signal?: AbortSignal;
 }
 
@@ -257,6 +260,7 @@ export function lossPerTimestep(options: LossPerTimestepOptions): LossPerTimeste
   const stderr: number[] = [];
   const total = bins * Math.ceil(per / batch);
   let done = 0;
+  const emit = progressHandler('lossPerTimestep', options);
   noGrad(() => {
     for (let b = 0; b < bins; b++) {
       const lo = Math.floor((b * T) / bins);
@@ -283,7 +287,7 @@ export function lossPerTimestep(options: LossPerTimestepOptions): LossPerTimeste
           values.push(e / hwc);
         }
         done++;
-        options.onProgress?.(done, total);
+        emit?.({ step: done, total });
       }
       const mean = values.reduce((a, v) => a + v, 0) / values.length;
       const variance = values.length > 1 ? values.reduce((a, v) => a + (v - mean) ** 2, 0) / (values.length - 1) : 0;
