@@ -127,7 +127,7 @@ export function modelFingerprint(model: UNet2DModel): string {
   const h = createHash('sha256');
   for (const [name, t] of [...model.stateDict().entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     h.update(`${name}:${t.shape.join('x')};`);
-    const f = Float32Array.from(t.data);
+    const f = t.toArray(); // a host copy: the fingerprint hashes float32 values
     h.update(new Uint8Array(f.buffer));
   }
   return h.digest('hex');

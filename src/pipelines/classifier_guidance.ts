@@ -25,8 +25,9 @@
  * With classifier-free guidance both apply: the classifier's term is added to the guided output
  * eps_u + w (eps_c - eps_u) (or to the guided denoiser). Scale 0 leaves sampling unchanged.
  */
-import { Tensor, allocStorage } from '../tensor/tensor.js';
-import { enableGrad } from '../tensor/autograd.js';
+import { Tensor } from '../tensor/tensor.js';
+import { enableGrad, noGrad } from '../tensor/autograd.js';
+import { combine } from '../diffusion/forward.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
 import { NoisyClassifier } from '../nn/noisy_classifier.js';
 import { softmaxCrossEntropy } from '../eval/cross_entropy.js';
@@ -50,13 +51,11 @@ export function classifierLogProbGrad(classifier: NoisyClassifier, xt: Tensor, t
   for (const p of params) p.requiresGrad = false;
   try {
     return enableGrad(() => {
-      const x = new Tensor(xt.data.slice(), xt.shape).requireGrad();
+      const x = noGrad(() => combine(op, 1, xt, 0, xt)).requireGrad(); // a copy, a leaf of its own graph
       // sum_i log p(y_i | x_i) = -N * mean cross-entropy.
       softmaxCrossEntropy(classifier.forward(x, typeof t === 'number' ? t : [...t]), labels).backward();
       const g = x.grad!;
-      const out = allocStorage(xt.dtype, g.size);
-      for (let i = 0; i < out.length; i++) out[i] = -n * g.data[i]!;
-      return new Tensor(out, xt.shape);
+      return noGrad(() => combine(op, -n, g, 0, g));
     });
   } finally {
     params.forEach((p, i) => (p.requiresGrad = was[i]!));
@@ -69,11 +68,9 @@ export function classifierLogProbGrad(classifier: NoisyClassifier, xt: Tensor, t
  */
 export type GuidingClassifier = NoisyClassifier | { numClasses: number; logProbGrad(xt: Tensor, t: number, labels: readonly number[]): Tensor };
 
-/** y = a + k g, elementwise (a new tensor). */
+/** y = a + k g, elementwise (a new tensor, evaluated in float64 and rounded once). */
 function axpy(a: Tensor, k: number, g: Tensor): Tensor {
-  const out = allocStorage(a.dtype, a.size);
-  for (let i = 0; i < out.length; i++) out[i] = a.data[i]! + k * g.data[i]!;
-  return new Tensor(out, a.shape);
+  return combine('classifierGuide', 1, a, k, g, ['output', 'gradient']);
 }
 
 /** Classifier guidance for one generate() call: its targets and the two wrappers. */
@@ -138,7 +135,7 @@ export function classifierGuide(classifier: GuidingClassifier, scale: number, ta
       const guided = (x: Tensor, sigma: number): Tensor => {
         const den = d(x, sigma);
         const cIn = 1 / Math.sqrt(sigma * sigma + 1);
-        const xt = new Tensor(x.data.map((v) => v * cIn), x.shape); // x_t = sqrt(abar) x
+        const xt = combine('classifierGuide', cIn, x, 0, x); // x_t = sqrt(abar) x
         return axpy(den, scale * sigma * sigma * cIn, grad(xt, schedule.sigmaToT(sigma), start));
       };
       return Object.assign(guided, d) as typeof d;

@@ -17,6 +17,7 @@ import { noGrad } from '../tensor/autograd.js';
 import { Generator } from '../tensor/random.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
 import { UNet2DModel } from '../nn/unet_2d.js';
+import { concat } from '../ops/concat.js';
 import { addNoise, combine } from '../diffusion/forward.js';
 import { trainingTarget } from '../diffusion/loss.js';
 import { DDPMScheduler } from '../schedulers/ddpm.js';
@@ -92,16 +93,12 @@ export function forwardFrames(options: ForwardFramesOptions): ForwardFrames {
   let noise: Tensor;
   if (options.noise !== undefined) {
     if (!(options.noise instanceof Tensor) || options.noise.size !== h * w * c) throw new ShapeError(`${op}: 'noise' must be shaped like the image (${h}, ${w}, ${c})`);
-    noise = new Tensor(Float32Array.from(options.noise.data), [1, h, w, c]);
+    noise = new Tensor(options.noise.toArray(), [1, h, w, c]);
   } else noise = new Generator(options.seed ?? 0).normal([1, h, w, c]);
   const F = ts.length;
-  const per = h * w * c;
-  const x0 = new Tensor(new Float32Array(F * per), [F, h, w, c]); // (F, H, W, C)
-  const z = new Tensor(new Float32Array(F * per), [F, h, w, c]);
-  for (let f = 0; f < F; f++) {
-    x0.data.set(image.data, f * per);
-    z.data.set(noise.data, f * per);
-  }
+  const one = new Tensor(image.toArray(), [1, h, w, c]); // float32, as the frames are drawn
+  const x0 = F === 1 ? one : concat(new Array<Tensor>(F).fill(one), 0); // (F, H, W, C)
+  const z = F === 1 ? noise : concat(new Array<Tensor>(F).fill(noise), 0);
   const frames = noGrad(() => addNoise(acp, x0, z, ts));
   const alphaBar = ts.map((t) => acp[t]!);
   return { frames, timesteps: [...ts], alphaBar, snr: alphaBar.map((a) => a / (1 - a)), sigma: alphaBar.map((a) => Math.sqrt((1 - a) / a)), noise };
