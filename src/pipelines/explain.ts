@@ -18,6 +18,8 @@ import { Generator } from '../tensor/random.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
 import { UNet2DModel } from '../nn/unet_2d.js';
 import { concat } from '../ops/concat.js';
+import { sliceBatch } from '../ops/slice.js';
+import { reshape } from '../ops/shape.js';
 import { addNoise, combine } from '../diffusion/forward.js';
 import { trainingTarget } from '../diffusion/loss.js';
 import { DDPMScheduler } from '../schedulers/ddpm.js';
@@ -264,23 +266,27 @@ export function lossPerTimestep(options: LossPerTimestepOptions): LossPerTimeste
       const hi = Math.floor(((b + 1) * T) / bins);
       binStart.push(lo);
       binEnd.push(hi);
-      const u = gen.uniform([per]).data; // float32 (what the native kernels draw)
+      const u = gen.uniform([per]).toArray(); // float32 (what the native kernels draw)
       const ts = Array.from(u, (v) => Math.min(hi - 1, lo + Math.floor(v * (hi - lo))));
       const values: number[] = [];
       for (let s = 0; s < per; s += batch) {
         options.signal?.throwIfAborted();
         const m = Math.min(batch, per - s);
-        const x0 = new Tensor(new Float32Array(m * hwc), [m, ds.imageSize, ds.imageSize, ds.channels]);
-        for (let j = 0; j < m; j++) x0.data.set(samples[s + j]!.image, j * hwc);
+        const buf = new Float32Array(m * hwc); // (M, H, W, C), from the dataset's host images
+        for (let j = 0; j < m; j++) buf.set(samples[s + j]!.image, j * hwc);
+        const x0 = new Tensor(buf, [m, ds.imageSize, ds.imageSize, ds.channels]);
         const noise = gen.normal(x0.shape);
         const t = ts.slice(s, s + m);
         const xt = addNoise(acp, x0, noise, t);
         const labels = conditional ? samples.slice(s, s + m).map((x) => label(x.label)) : null;
         const pred = model.forward(xt, t, labels);
         const target = trainingTarget(predictionType, x0, noise, acp, t);
+        // Host reads, once per batch: the per-image errors are summed in float64.
+        const pd = pred.toArray();
+        const td = target.toArray();
         for (let j = 0; j < m; j++) {
           let e = 0;
-          for (let i = j * hwc; i < (j + 1) * hwc; i++) e += (pred.data[i]! - target.data[i]!) ** 2;
+          for (let i = j * hwc; i < (j + 1) * hwc; i++) e += (pd[i]! - td[i]!) ** 2;
           values.push(e / hwc);
         }
         done++;
@@ -304,8 +310,7 @@ const FIGURE_SCALE = 3;
 /** One image (H, W, C) of a batch as a PNG tile, upscaled by nearest neighbour. */
 async function tilePng(x: Tensor, i: number, scale: number): Promise<Buffer> {
   const [, h, w, c] = x.shape as [number, number, number, number];
-  const per = h * w * c;
-  const px = signedToUint(Array.from(x.data.subarray(i * per, (i + 1) * per), (v) => Math.min(1, Math.max(-1, v))), 8);
+  const px = signedToUint(Array.from(sliceBatch(x, i, i + 1).toArray(), (v) => Math.min(1, Math.max(-1, v))), 8);
   return sharp(Buffer.from(px), { raw: { width: w, height: h, channels: c as 1 | 3 } })
     .resize(w * scale, h * scale, { kernel: 'nearest' })
     .png()
@@ -393,14 +398,14 @@ export async function writeTrajectoryGif(path: string, tr: ReverseTrajectory, op
   const F = tr.xt.length;
   const data = new Float32Array(F * fh * fw * c).fill(1); // (F, H', W', C), white gaps
   for (let f = 0; f < F; f++) {
-    for (const [side, src] of [tr.xt[f]!, tr.x0[f]!].entries()) {
+    for (const [side, src] of [tr.xt[f]!.toArray(), tr.x0[f]!.toArray()].entries()) {
       for (let i = 0; i < n; i++) {
         for (let y = 0; y < h * scale; y++) {
           for (let x = 0; x < w * scale; x++) {
             const oy = i * (h * scale + gap) + y;
             const ox = side * (w * scale + gap) + x;
             for (let ch = 0; ch < c; ch++) {
-              const v = src.data[((i * h + Math.floor(y / scale)) * w + Math.floor(x / scale)) * c + ch]!;
+              const v = src[((i * h + Math.floor(y / scale)) * w + Math.floor(x / scale)) * c + ch]!;
               data[((f * fh + oy) * fw + ox) * c + ch] = Math.min(1, Math.max(-1, v));
             }
           }
@@ -432,7 +437,7 @@ export async function writeLossChart(path: string, l: LossPerTimestep, title = '
  * @example await writeComparisonFigure('inpaint.png', 'Inpainting', [[{ image: x, caption: 'input' }, { image: out, caption: 'output' }]]);
  */
 export async function writeComparisonFigure(path: string, title: string, rows: readonly (readonly { image: Tensor; caption: string }[])[], rowLabels: readonly string[] = []): Promise<void> {
-  const as4 = (t: Tensor): Tensor => (t.rank === 3 ? new Tensor(t.data, [1, ...t.shape]) : t);
+  const as4 = (t: Tensor): Tensor => (t.rank === 3 ? reshape(t, [1, ...t.shape]) : t);
   await writeLabelledGrid(
     path,
     title,
