@@ -57,7 +57,7 @@ export { sdeSample, type SdeSampleOptions, type SdeSampleOutput } from './sampli
 export { type ProgressEvent, type ProgressHandler } from './sampling/progress.js';
 export { classifierFreeGuidance } from './diffusion/classifier_free_guidance.js';
 export { upscale, loadSuperresModel, evaluateUpscale, type UpscaleOptions, type UpscaleResult, type SuperresModel, type UpscaleEvaluation } from './pipelines/superres.js';
-export { classifierGuide, classifierLogProbGrad, type ClassifierGuide, type GuidingClassifier } from './pipelines/classifier_guidance.js';
+export { classifierGuide, classifierLogProbGrad, type ClassifierGuide, type GuidingClassifier } from './sampling/classifier_guidance.js';
 export { NoisyClassifier, NOISY_CLASSIFIER_DEFAULTS, resolveClassifierConfig, type NoisyClassifierConfig } from './nn/noisy_classifier.js';
 export { areaDownsample, bicubicResize, degrade } from './data/resample.js';
 export { psnr, ssim, imageQuality, type ImageQuality } from './eval/image_metrics.js';

@@ -11,7 +11,7 @@ import { UNet2DModel } from '../nn/unet_2d.js';
 import { NoisyClassifier } from '../nn/noisy_classifier.js';
 import type { DiffusersConfig } from '../schedulers/scheduler.js';
 import type { SigmaScheduleName } from '../samplers/sigmas.js';
-import { classifierGuide, type ClassifierGuide, type GuidingClassifier } from '../pipelines/classifier_guidance.js';
+import { classifierGuide, type ClassifierGuide, type GuidingClassifier } from './classifier_guidance.js';
 import { reverseProcess, type ReverseProcess } from './reverse_process.js';
 import type { SchedulerChoice } from './registry.js';
 import { streamOrigin, type StreamOrigin } from './noise_streams.js';

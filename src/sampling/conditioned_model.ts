@@ -2,7 +2,7 @@
  * The model side of every reverse process, composed once: a U-Net with its class labels,
  * classifier-free guidance (Ho & Salimans 2022, eq. 6; conditional and unconditional halves in
  * one forward of 2B, null class = num_class_embeds - 1), classifier guidance (Dhariwal & Nichol
- * 2021; pipelines/classifier_guidance.ts), extra conditioning channels concatenated to every input
+ * 2021; sampling/classifier_guidance.ts), extra conditioning channels concatenated to every input
  * (SR3's upsampled low-resolution image, Saharia et al. 2021), and a learned-variance model's
  * variance channels (Nichol & Dhariwal 2021) dropped unless the method consumes them. The engine's
  * adapters see it in the two forms they need: the model output at a timestep (schedulers) and the
@@ -15,7 +15,7 @@ import type { UNet2DModel } from '../nn/unet_2d.js';
 import { classifierFreeGuidance } from '../diffusion/classifier_free_guidance.js';
 import { denoiserFromModel, type DiscreteSchedule } from '../samplers/denoiser.js';
 import type { Denoiser } from '../samplers/sampler.js';
-import type { ClassifierGuide } from '../pipelines/classifier_guidance.js';
+import type { ClassifierGuide } from './classifier_guidance.js';
 
 /** What a chunk of images is conditioned on. */
 export interface ConditionedModelOptions {
