@@ -29,7 +29,8 @@ import type { DiffusersConfig } from '../schedulers/scheduler.js';
 import { SAMPLERS, isSamplerName } from '../samplers/index.js';
 import type { SigmaScheduleName } from '../samplers/sigmas.js';
 import type { BitDepth } from '../data/transforms.js';
-import { DEFAULT_BATCH_SIZE, IMAGE_STREAM_COUNTERS, generate, type SchedulerChoice } from './generate.js';
+import { DEFAULT_BATCH_SIZE, generate, type SchedulerChoice } from './generate.js';
+import { imageStream } from '../sampling/noise_streams.js';
 import { reverseProcess } from '../sampling/reverse_process.js';
 import { progressHandler, type ProgressHandler } from '../sampling/progress.js';
 import { checkConditioning, DEFAULT_EDIT_SCHEDULER, DEFAULT_EDIT_STEPS } from './edit.js';
@@ -219,7 +220,6 @@ function schedulerOf(m: AugmentManifest): SchedulerChoice {
 /** Runs generate() for the batch [start, end) of a plan, exactly as augment does. */
 function generateBatch(model: UNet2DModel, m: AugmentManifest, labels: number[] | null, start: number, end: number, onProgress?: ProgressHandler, signal?: AbortSignal): Tensor {
   const s = m.settings;
-  const offset = (BigInt(start) * IMAGE_STREAM_COUNTERS) & ((1n << 64n) - 1n);
   return generate({
     model,
     scheduler: schedulerOf(m),
@@ -228,7 +228,8 @@ function generateBatch(model: UNet2DModel, m: AugmentManifest, labels: number[] 
     samplerOptions: s.samplerOptions,
     n: end - start,
     steps: s.steps,
-    generator: Generator.fromState({ seed: s.seed, offset: offset.toString() }),
+    // Image `start`'s stream: the images of [start, end) are those of the whole run.
+    generator: imageStream({ seed: BigInt(s.seed), base: 0n }, start),
     batchSize: end - start,
     guidanceScale: s.guidanceScale,
     ...(labels === null ? {} : { classLabels: labels.slice(start, end) }),
