@@ -17,12 +17,10 @@ import type { UNet2DModel } from '../nn/unet_2d.js';
 import type { Sde } from '../sde/sde.js';
 import { scoreFromModel } from '../sde/score.js';
 import { pcSample, type PcOptions } from '../sde/pc_sampler.js';
-import { odeSample, type OdeSampleOptions } from '../sde/ode_sampler.js';
+import { odeSample, ODE_PROGRESS_UNITS, type OdeSampleOptions } from '../sde/ode_sampler.js';
 import { SDE_SAMPLERS, type SdeSamplerName } from './registry.js';
 import { ProgressCounter, type ProgressHandler } from './progress.js';
 
-/** Units of an ODE run's progress: thousandths of the time interval [eps, T]. */
-export const ODE_PROGRESS_UNITS = 1000;
 
 /** Options of `sdeSample`. */
 export interface SdeSampleOptions {
@@ -41,9 +39,9 @@ export interface SdeSampleOptions {
   /** The one generator every draw comes from, in order. */
   generator: Generator;
   /** PC's settings (predictor, corrector, snr, correctorSteps, steps, eps). */
-  pc?: Omit<PcOptions, 'generator' | 'noise' | 'callback' | 'signal'>;
+  pc?: Omit<PcOptions, 'generator' | 'noise' | 'callback' | 'onProgress' | 'signal'>;
   /** The ODE's settings (rtol, atol, eps). */
-  ode?: Omit<OdeSampleOptions, 'onStep' | 'signal'>;
+  ode?: Omit<OdeSampleOptions, 'onStep' | 'onProgress' | 'signal'>;
   onProgress?: ProgressHandler;
   signal?: AbortSignal;
 }
@@ -79,13 +77,13 @@ export function sdeSample(o: SdeSampleOptions): SdeSampleOutput {
     const signal = o.signal === undefined ? {} : { signal: o.signal };
     const r =
       o.method === 'pc'
-        ? pcSample(o.sde, score, xT, { ...o.pc, generator: o.generator, steps: pcSteps, ...signal, callback: ({ x, xMean }) => progress.tick(x, xMean) })
+        ? pcSample(o.sde, score, xT, { ...o.pc, generator: o.generator, steps: pcSteps, ...signal, onProgress: (e) => progress.tick(e.x, e.x0Preview) })
         : odeSample(o.sde, score, xT, {
             ...o.ode,
             ...signal,
-            onStep: (t, evals) => {
-              progress.done = k * ODE_PROGRESS_UNITS + Math.round(ODE_PROGRESS_UNITS * (1 - t)) - 1;
-              progress.tick(undefined, undefined, evals);
+            onProgress: (e) => {
+              progress.done = k * ODE_PROGRESS_UNITS + e.step - 1;
+              progress.tick(undefined, undefined, e.nfe);
             },
           });
     nfe.push(r.nfe);
