@@ -98,7 +98,7 @@ for (const scale of scales) {
     // A class-conditional model runs unconditionally (classifier-free weight 0: the null class).
     ...(conditional ? { guidanceScale: 0 } : {}),
     ...(scale === 0 ? {} : { classifier: clf, classifierScale: scale }),
-    onStep: (i, total) => process.stderr.write(`\rscale ${scale}: ${i}/${total}`),
+    onProgress: ({ step, total }) => process.stderr.write(`\rscale ${scale}: ${step}/${total}`),
   });
   const seconds = (performance.now() - t0) / 1000;
   process.stderr.write('\n');

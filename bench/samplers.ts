@@ -18,7 +18,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadavg, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { generate, resolveScheduler, type SchedulerChoice } from '../src/pipelines/generate.js';
+import { generate } from '../src/pipelines/generate.js';
+import { findMethod, methodDefaultSteps, type SchedulerChoice } from '../src/sampling/registry.js';
 import { UNet2DModel } from '../src/nn/unet_2d.js';
 import { bundledFeatureNetDir, bundledModelDir, packageRoot, resolveModelDir } from '../src/io/model_folder.js';
 import { readSchedulerConfig } from '../src/io/checkpoint.js';
@@ -27,7 +28,6 @@ import { loadDataset } from '../src/data/index.js';
 import { FeatureNet } from '../src/eval/feature_net.js';
 import { classBalancedIndices, labelledFromDataset } from '../src/eval/labelled_images.js';
 import { evaluateSamples, type EvalCache } from '../src/eval/evaluate.js';
-import { SCHEDULER_CLASSES } from '../src/schedulers/index.js';
 import { engineInfo } from '../src/engine_info.js';
 import { intFlag } from '../src/cli/edit_flags.js';
 import type { SigmaScheduleName } from '../src/diffusion/sigma_ramps.js';
@@ -51,7 +51,7 @@ function fastConfigs(): Config[] {
     // Heun: N steps cost 2N - 1 calls (the last step is Euler).
     out.push({ label: `Heun (Karras) ${calls}`, choice: 'heun', steps: Math.floor((calls + 1) / 2), sigmaSchedule: 'karras' });
     out.push({ label: `DPM-Solver++ 2M (Karras) ${calls}`, choice: 'dpmpp_2m', steps: calls, sigmaSchedule: 'karras' });
-    if ('UniPCMultistepScheduler' in SCHEDULER_CLASSES) out.push({ label: `UniPC ${calls}`, choice: 'UniPCMultistepScheduler', steps: calls });
+    if (findMethod('UniPCMultistepScheduler') !== null) out.push({ label: `UniPC ${calls}`, choice: 'UniPCMultistepScheduler', steps: calls });
   }
   return out;
 }
@@ -79,8 +79,9 @@ async function main(): Promise<void> {
   const guidanceScale = values.guidance === undefined ? readSamplingConfig(unetDir).guidanceScale : Number(values.guidance);
   if (!Number.isFinite(guidanceScale) || guidanceScale < 0) throw new Error(`--guidance must be a number >= 0, found '${values.guidance}'`);
   const schedulerConfig = schedulerDir === null ? {} : readSchedulerConfig(schedulerDir);
-  const ddpm = resolveScheduler('ddpm', schedulerConfig);
-  const T = ddpm.kind === 'scheduler' ? ddpm.scheduler.timesteps.length : 1000;
+  // DDPM's default: every training timestep (the registry's rule).
+  const numTrainTimesteps = schedulerConfig['num_train_timesteps'];
+  const T = methodDefaultSteps(findMethod('ddpm')!, null, typeof numTrainTimesteps === 'number' ? { numTrainTimesteps } : {})!;
 
   const trainDs = await loadDataset(data, { split: 'train' });
   const testDs = await loadDataset(data, { split: 'test' });

@@ -49,8 +49,15 @@ export { img2img, img2imgStart, type Img2ImgOptions, type Img2ImgResult } from '
 export { augment, regenerateAugmented, readAugmentManifest, modelFingerprint, type AugmentOptions, type AugmentResult, type AugmentManifest } from './pipelines/augment.js';
 export { forwardFrames, reverseTrajectory, lossPerTimestep, writeForwardFigure, writeTrajectoryFigure, writeTrajectoryGif, writeLossChart, writeComparisonFigure } from './pipelines/explain.js';
 export { type EditOptions, type ProgressCallback } from './pipelines/edit.js';
+// The reverse-process engine: the method registry, the contract and its adapters, the conditioned model, progress.
+export { samplingMethods, findMethod, methodNames, methodDefaultSteps, DEFAULT_STEPS, SDE_SAMPLERS, type SamplingMethod, type MethodKind, type SdeSamplerName } from './sampling/registry.js';
+export { reverseProcess, plannedLoops, type ReverseProcess, type ReverseProcessOptions, type RunContext, type KnownRegion, type EntryEvent } from './sampling/reverse_process.js';
+export { conditionedModel, type ConditionedModel, type ConditionedModelOptions } from './sampling/conditioned_model.js';
+export { sdeSample, type SdeSampleOptions, type SdeSampleOutput } from './sampling/sde_process.js';
+export { type ProgressEvent, type ProgressHandler } from './sampling/progress.js';
+export { classifierFreeGuidance } from './diffusion/classifier_free_guidance.js';
 export { upscale, loadSuperresModel, evaluateUpscale, type UpscaleOptions, type UpscaleResult, type SuperresModel, type UpscaleEvaluation } from './pipelines/superres.js';
-export { classifierGuide, classifierLogProbGrad, type ClassifierGuide, type GuidingClassifier } from './pipelines/classifier_guidance.js';
+export { classifierGuide, classifierLogProbGrad, type ClassifierGuide, type GuidingClassifier } from './sampling/classifier_guidance.js';
 export { NoisyClassifier, NOISY_CLASSIFIER_DEFAULTS, resolveClassifierConfig, type NoisyClassifierConfig } from './nn/noisy_classifier.js';
 export { areaDownsample, bicubicResize, degrade } from './data/resample.js';
 export { psnr, ssim, imageQuality, type ImageQuality } from './eval/image_metrics.js';

@@ -8,8 +8,7 @@ import type { ParseArgsConfig } from 'node:util';
 import { readPng } from '../io/png.js';
 import { Tensor } from '../tensor/tensor.js';
 import { DiffuseError } from '../tensor/errors.js';
-import { schedulerNames } from '../pipelines/generate.js';
-import { SAMPLERS, isSamplerName } from '../samplers/index.js';
+import { findMethod, samplingMethods, schedulerNames } from '../sampling/registry.js';
 import { SIGMA_SCHEDULES, type SigmaScheduleName } from '../diffusion/sigma_ramps.js';
 
 /** parseArgs options of the shared flags. */
@@ -83,16 +82,15 @@ export function parseEditFlags(values: Record<string, string | boolean | undefin
   const scheduler = str('scheduler') ?? defaultScheduler;
   const names = schedulerNames();
   if (!names.includes(scheduler)) throw new DiffuseError(`--scheduler must be one of ${names.join(', ')}, found '${scheduler}'`);
-  const sampler = isSamplerName(scheduler) ? SAMPLERS[scheduler] : null;
+  const method = findMethod(scheduler)!;
   const sigmas = str('sigmas');
   if (sigmas !== undefined) {
-    if (sampler === null) throw new DiffuseError(`--sigmas applies to the samplers (${Object.keys(SAMPLERS).join(', ')}) only; a scheduler sets its own timesteps`);
+    if (!method.takesSigmas) throw new DiffuseError(`--sigmas applies to the samplers (${samplingMethods().filter((m) => m.takesSigmas).map((m) => m.name).join(', ')}) only; a scheduler sets its own timesteps`);
     if (!SIGMA_SCHEDULES.includes(sigmas as SigmaScheduleName) || sigmas === 'vp') throw new DiffuseError(`--sigmas must be one of ${SIGMA_SCHEDULES.filter((k) => k !== 'vp').join(', ')}, found '${sigmas}'`);
   }
   const eta = numFlag('eta', str('eta'));
-  const etaOk = scheduler === 'ddim' || scheduler === 'DDIMScheduler' || (sampler !== null && sampler.stochastic);
-  if (eta !== undefined && !etaOk) {
-    throw new DiffuseError(`--eta applies to --scheduler ddim only, or to a stochastic sampler (${Object.values(SAMPLERS).filter((x) => x.stochastic).map((x) => x.name).join(', ')}); '${scheduler}' has no eta`);
+  if (eta !== undefined && !method.takesEta) {
+    throw new DiffuseError(`--eta applies to --scheduler ddim only, or to a stochastic sampler (${samplingMethods().filter((m) => m.kind === 'sampler' && m.takesEta).map((m) => m.name).join(', ')}); '${scheduler}' has no eta`);
   }
   if (eta !== undefined && eta < 0) throw new DiffuseError(`--eta must be >= 0, found ${eta}`);
   const list = intListFlag('class', str('class'), 0);

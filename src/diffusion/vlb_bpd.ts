@@ -13,6 +13,7 @@
  *   are independent unbiased estimates, and mean ± 1.96 SE over images is a confidence interval
  *   that includes the timestep-sampling (and x_t-noise) variance.
  */
+import { progressHandler, type ProgressHandler } from '../sampling/progress.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { tensor } from '../tensor/create.js';
 import { noGrad } from '../tensor/autograd.js';
@@ -32,8 +33,8 @@ export interface VlbBpdOptions {
   generator: Generator;
   /** Images per model call (default 32). */
   batchSize?: number;
-  /** Called after each model call with (model calls done, model calls in all). */
-  onProgress?: (done: number, total: number) => void;
+  /** Called after each model call with { step: model calls done, total: model calls in all }. */
+  onProgress?: ProgressHandler;
   signal?: AbortSignal;
 }
 
@@ -108,6 +109,7 @@ export function vlbBitsPerDim(model: VlbModelFn, vlb: DiffusionVlb, x0: Tensor, 
   const stratumSum = new Float64Array(strata.length);
   const total = Math.ceil(N / batchSize) * strata.length;
   let calls = 0;
+  const emit = progressHandler('vlbBitsPerDim', options);
   noGrad(() => {
     for (let s = 0; s < N; s += batchSize) {
       const e = Math.min(N, s + batchSize);
@@ -132,7 +134,7 @@ export function vlbBitsPerDim(model: VlbModelFn, vlb: DiffusionVlb, x0: Tensor, 
           if (j === 0) decoder[s + i] = terms[i]!;
         }
         calls++;
-        options.onProgress?.(calls, total);
+        emit?.({ step: calls, total });
       }
     }
   });

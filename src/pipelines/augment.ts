@@ -29,8 +29,11 @@ import type { DiffusersConfig } from '../schedulers/scheduler.js';
 import { SAMPLERS, isSamplerName } from '../samplers/index.js';
 import type { SigmaScheduleName } from '../diffusion/sigma_ramps.js';
 import type { BitDepth } from '../data/transforms.js';
-import { DEFAULT_BATCH_SIZE, IMAGE_STREAM_COUNTERS, generate, resolveScheduler, type SchedulerChoice } from './generate.js';
-import { checkConditioning, DEFAULT_EDIT_SCHEDULER, DEFAULT_EDIT_STEPS, type ProgressCallback } from './edit.js';
+import { DEFAULT_BATCH_SIZE, generate, type SchedulerChoice } from './generate.js';
+import { imageStream } from '../sampling/noise_streams.js';
+import { reverseProcess } from '../sampling/reverse_process.js';
+import { progressHandler, type ProgressHandler } from '../sampling/progress.js';
+import { checkConditioning, DEFAULT_EDIT_SCHEDULER, DEFAULT_EDIT_STEPS } from './edit.js';
 
 /** The manifest's file name inside DIR. */
 export const MANIFEST_NAME = 'manifest.json';
@@ -67,7 +70,7 @@ export interface AugmentOptions {
   batchSize?: number;
   /** Where the model was loaded from, recorded so `diffuse augment --regenerate` can reload it. */
   modelPath?: string;
-  onProgress?: ProgressCallback;
+  onProgress?: ProgressHandler;
   signal?: AbortSignal;
 }
 
@@ -125,7 +128,7 @@ export function modelFingerprint(model: UNet2DModel): string {
   const h = createHash('sha256');
   for (const [name, t] of [...model.stateDict().entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     h.update(`${name}:${t.shape.join('x')};`);
-    const f = Float32Array.from(t.data);
+    const f = t.toArray(); // a host copy: the fingerprint hashes float32 values
     h.update(new Uint8Array(f.buffer));
   }
   return h.digest('hex');
@@ -200,14 +203,7 @@ function planAugment(o: AugmentOptions): AugmentPlan {
     return join(classFolderName(classes[ci]!, numClasses, names[ci]!), file);
   });
   // The reverse process, recorded so that regeneration rebuilds it.
-  let resolved;
-  try {
-    resolved = resolveScheduler(o.scheduler ?? DEFAULT_EDIT_SCHEDULER, o.schedulerConfig ?? {});
-  } catch (e) {
-    throw e instanceof ArgumentError ? new ArgumentError(`${op}: ${e.message}`) : e;
-  }
-  const schedulerRecord: AugmentManifest['settings']['scheduler'] =
-    resolved.kind === 'sampler' ? { kind: 'sampler', name: resolved.sampler.name } : { kind: 'scheduler', config: resolved.scheduler.toConfig() };
+  const schedulerRecord: AugmentManifest['settings']['scheduler'] = reverseProcess(op, o.scheduler ?? DEFAULT_EDIT_SCHEDULER, { steps, schedulerConfig: o.schedulerConfig }).record();
   return { labels, classes, names, total, files, bitDepth, batch, steps, seed, guidance, schedulerRecord };
 }
 
@@ -222,9 +218,8 @@ function schedulerOf(m: AugmentManifest): SchedulerChoice {
 }
 
 /** Runs generate() for the batch [start, end) of a plan, exactly as augment does. */
-function generateBatch(model: UNet2DModel, m: AugmentManifest, labels: number[] | null, start: number, end: number, onStep?: (i: number, total: number, x0: Tensor) => void, signal?: AbortSignal): Tensor {
+function generateBatch(model: UNet2DModel, m: AugmentManifest, labels: number[] | null, start: number, end: number, onProgress?: ProgressHandler, signal?: AbortSignal): Tensor {
   const s = m.settings;
-  const offset = (BigInt(start) * IMAGE_STREAM_COUNTERS) & ((1n << 64n) - 1n);
   return generate({
     model,
     scheduler: schedulerOf(m),
@@ -233,12 +228,13 @@ function generateBatch(model: UNet2DModel, m: AugmentManifest, labels: number[] 
     samplerOptions: s.samplerOptions,
     n: end - start,
     steps: s.steps,
-    generator: Generator.fromState({ seed: s.seed, offset: offset.toString() }),
+    // Image `start`'s stream: the images of [start, end) are those of the whole run.
+    generator: imageStream({ seed: BigInt(s.seed), base: 0n }, start),
     batchSize: end - start,
     guidanceScale: s.guidanceScale,
     ...(labels === null ? {} : { classLabels: labels.slice(start, end) }),
     ...(s.eta === null ? {} : { eta: s.eta }),
-    ...(onStep === undefined ? {} : { onStep: (i: number, total: number, _xt: Tensor, x0: Tensor) => onStep(i, total, x0) }),
+    ...(onProgress === undefined ? {} : { onProgress }),
     ...(signal === undefined ? {} : { signal }),
   }).images;
 }
@@ -257,7 +253,7 @@ export async function augment(options: AugmentOptions): Promise<AugmentResult> {
   const cfg = model.config;
   const size = cfg.sampleSize;
   if (size === null) throw new ArgumentError(`augment: the model's config has no sample_size; set it in its config.json`);
-  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new ArgumentError(`augment: 'onProgress' must be a function`);
+  const emit = progressHandler('augment', options);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new ArgumentError(`augment: 'signal' must be an AbortSignal`);
   const manifest: AugmentManifest = {
     format: MANIFEST_FORMAT,
@@ -297,7 +293,7 @@ export async function augment(options: AugmentOptions): Promise<AugmentResult> {
   for (let start = 0; start < p.total; start += p.batch) {
     const end = Math.min(start + p.batch, p.total);
     const chunk = start / p.batch;
-    const images = generateBatch(model, manifest, p.labels, start, end, (i, total, x0) => options.onProgress?.(chunk * total + i, chunks * total, x0), options.signal);
+    const images = generateBatch(model, manifest, p.labels, start, end, (e) => emit?.({ ...e, step: chunk * e.total + e.step, total: chunks * e.total }), options.signal);
     for (let i = start; i < end; i++) {
       const file = join(options.out, p.files[i]!);
       mkdirSync(join(file, '..'), { recursive: true });

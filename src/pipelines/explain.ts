@@ -17,7 +17,10 @@ import { noGrad } from '../tensor/autograd.js';
 import { Generator } from '../tensor/random.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
 import { UNet2DModel } from '../nn/unet_2d.js';
-import { addNoise } from '../diffusion/forward.js';
+import { concat } from '../ops/concat.js';
+import { sliceBatch } from '../ops/slice.js';
+import { reshape } from '../ops/shape.js';
+import { addNoise, combine } from '../diffusion/forward.js';
 import { trainingTarget } from '../diffusion/loss.js';
 import { DDPMScheduler } from '../schedulers/ddpm.js';
 import type { DiffusersConfig } from '../schedulers/scheduler.js';
@@ -27,8 +30,10 @@ import { signedToUint } from '../data/transforms.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { writeGif } from '../io/gif.js';
 import { writeLineChartPng } from '../io/plot.js';
-import { generate, resolveScheduler, type SchedulerChoice } from './generate.js';
-import { checkImages, checkModel, DEFAULT_EDIT_SCHEDULER, DEFAULT_EDIT_STEPS, type ProgressCallback } from './edit.js';
+import { generate, type SchedulerChoice } from './generate.js';
+import { reverseProcess } from '../sampling/reverse_process.js';
+import { progressHandler, type ProgressHandler } from '../sampling/progress.js';
+import { checkImages, checkModel, DEFAULT_EDIT_SCHEDULER, DEFAULT_EDIT_STEPS } from './edit.js';
 
 /** The training schedule's abar_t (float64) of a scheduler_config.json (diffusers' defaults if empty). */
 function alphasCumprodOf(op: string, config: DiffusersConfig): Float64Array {
@@ -90,16 +95,12 @@ export function forwardFrames(options: ForwardFramesOptions): ForwardFrames {
   let noise: Tensor;
   if (options.noise !== undefined) {
     if (!(options.noise instanceof Tensor) || options.noise.size !== h * w * c) throw new ShapeError(`${op}: 'noise' must be shaped like the image (${h}, ${w}, ${c})`);
-    noise = new Tensor(Float32Array.from(options.noise.data), [1, h, w, c]);
+    noise = new Tensor(options.noise.toArray(), [1, h, w, c]);
   } else noise = new Generator(options.seed ?? 0).normal([1, h, w, c]);
   const F = ts.length;
-  const per = h * w * c;
-  const x0 = new Tensor(new Float32Array(F * per), [F, h, w, c]); // (F, H, W, C)
-  const z = new Tensor(new Float32Array(F * per), [F, h, w, c]);
-  for (let f = 0; f < F; f++) {
-    x0.data.set(image.data, f * per);
-    z.data.set(noise.data, f * per);
-  }
+  const one = new Tensor(image.toArray(), [1, h, w, c]); // float32, as the frames are drawn
+  const x0 = F === 1 ? one : concat(new Array<Tensor>(F).fill(one), 0); // (F, H, W, C)
+  const z = F === 1 ? noise : concat(new Array<Tensor>(F).fill(noise), 0);
   const frames = noGrad(() => addNoise(acp, x0, z, ts));
   const alphaBar = ts.map((t) => acp[t]!);
   return { frames, timesteps: [...ts], alphaBar, snr: alphaBar.map((a) => a / (1 - a)), sigma: alphaBar.map((a) => Math.sqrt((1 - a) / a)), noise };
@@ -122,7 +123,7 @@ export interface ReverseTrajectoryOptions {
   /** Frames recorded, evenly spaced from x_T to the final image (default 10). */
   frames?: number;
   seed?: number | bigint;
-  onProgress?: ProgressCallback;
+  onProgress?: ProgressHandler;
   signal?: AbortSignal;
 }
 
@@ -150,30 +151,31 @@ export function reverseTrajectory(options: ReverseTrajectoryOptions): ReverseTra
   if (options === null || typeof options !== 'object') throw new ArgumentError(`${op}: expected an options object { model, ... }`);
   const model = checkModel(op, options.model);
   const config = options.schedulerConfig ?? {};
-  const resolved = resolveScheduler(options.scheduler ?? DEFAULT_EDIT_SCHEDULER, config);
+  const choice = options.scheduler ?? DEFAULT_EDIT_SCHEDULER;
+  const steps = options.steps ?? DEFAULT_EDIT_STEPS;
   const r = generate({
     model,
-    scheduler: resolved.kind === 'scheduler' ? resolved.scheduler : resolved.sampler,
+    scheduler: choice,
     schedulerConfig: config,
     n: options.n ?? 1,
-    steps: options.steps ?? DEFAULT_EDIT_STEPS,
+    steps,
     trajectoryFrames: options.frames ?? 10,
     seed: options.seed ?? 0,
     ...(options.classLabels === undefined ? {} : { classLabels: options.classLabels }),
     ...(options.guidanceScale === undefined ? {} : { guidanceScale: options.guidanceScale }),
-    ...(options.onProgress === undefined ? {} : { onStep: (i: number, total: number, _xt: Tensor, x0: Tensor) => options.onProgress!(i, total, x0) }),
+    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
   const traj = r.trajectory!;
   // Sigma-space runs (samplers; schedulers whose x_T has std != 1) keep x = x_0 + sigma n.
-  const veScale = resolved.kind === 'sampler' || resolved.scheduler.initNoiseSigma !== 1;
+  const veScale = reverseProcess(op, choice, { steps, schedulerConfig: config }).initNoiseSigma !== 1;
   const schedule = veScale ? DiscreteSchedule.fromConfig(config) : null;
   const xt = traj.xt.map((x, f) => {
     const t = traj.timesteps[f]!;
     if (schedule === null || t < 0) return x;
     const sigma = schedule.tToSigma(t);
     const s = 1 / Math.sqrt(sigma * sigma + 1);
-    return new Tensor(x.data.map((v) => v * s), x.shape);
+    return combine(op, s, x, 0, x);
   });
   return { stepIndex: traj.stepIndex, timesteps: traj.timesteps, xt, x0: traj.x0, images: r.images, classLabels: r.classLabels };
 }
@@ -196,7 +198,7 @@ export interface LossPerTimestepOptions {
   batchSize?: number;
   /** Seed of the timesteps within each bin and of the noise (default 0). */
   seed?: number | bigint;
-  onProgress?: ProgressCallback;
+  onProgress?: ProgressHandler;
   signal?: AbortSignal;
 }
 
@@ -257,33 +259,38 @@ export function lossPerTimestep(options: LossPerTimestepOptions): LossPerTimeste
   const stderr: number[] = [];
   const total = bins * Math.ceil(per / batch);
   let done = 0;
+  const emit = progressHandler('lossPerTimestep', options);
   noGrad(() => {
     for (let b = 0; b < bins; b++) {
       const lo = Math.floor((b * T) / bins);
       const hi = Math.floor(((b + 1) * T) / bins);
       binStart.push(lo);
       binEnd.push(hi);
-      const u = gen.uniform([per]).data; // float32 (what the native kernels draw)
+      const u = gen.uniform([per]).toArray(); // float32 (what the native kernels draw)
       const ts = Array.from(u, (v) => Math.min(hi - 1, lo + Math.floor(v * (hi - lo))));
       const values: number[] = [];
       for (let s = 0; s < per; s += batch) {
         options.signal?.throwIfAborted();
         const m = Math.min(batch, per - s);
-        const x0 = new Tensor(new Float32Array(m * hwc), [m, ds.imageSize, ds.imageSize, ds.channels]);
-        for (let j = 0; j < m; j++) x0.data.set(samples[s + j]!.image, j * hwc);
+        const buf = new Float32Array(m * hwc); // (M, H, W, C), from the dataset's host images
+        for (let j = 0; j < m; j++) buf.set(samples[s + j]!.image, j * hwc);
+        const x0 = new Tensor(buf, [m, ds.imageSize, ds.imageSize, ds.channels]);
         const noise = gen.normal(x0.shape);
         const t = ts.slice(s, s + m);
         const xt = addNoise(acp, x0, noise, t);
         const labels = conditional ? samples.slice(s, s + m).map((x) => label(x.label)) : null;
         const pred = model.forward(xt, t, labels);
         const target = trainingTarget(predictionType, x0, noise, acp, t);
+        // Host reads, once per batch: the per-image errors are summed in float64.
+        const pd = pred.toArray();
+        const td = target.toArray();
         for (let j = 0; j < m; j++) {
           let e = 0;
-          for (let i = j * hwc; i < (j + 1) * hwc; i++) e += (pred.data[i]! - target.data[i]!) ** 2;
+          for (let i = j * hwc; i < (j + 1) * hwc; i++) e += (pd[i]! - td[i]!) ** 2;
           values.push(e / hwc);
         }
         done++;
-        options.onProgress?.(done, total);
+        emit?.({ step: done, total });
       }
       const mean = values.reduce((a, v) => a + v, 0) / values.length;
       const variance = values.length > 1 ? values.reduce((a, v) => a + (v - mean) ** 2, 0) / (values.length - 1) : 0;
@@ -303,8 +310,7 @@ const FIGURE_SCALE = 3;
 /** One image (H, W, C) of a batch as a PNG tile, upscaled by nearest neighbour. */
 async function tilePng(x: Tensor, i: number, scale: number): Promise<Buffer> {
   const [, h, w, c] = x.shape as [number, number, number, number];
-  const per = h * w * c;
-  const px = signedToUint(Array.from(x.data.subarray(i * per, (i + 1) * per), (v) => Math.min(1, Math.max(-1, v))), 8);
+  const px = signedToUint(Array.from(sliceBatch(x, i, i + 1).toArray(), (v) => Math.min(1, Math.max(-1, v))), 8);
   return sharp(Buffer.from(px), { raw: { width: w, height: h, channels: c as 1 | 3 } })
     .resize(w * scale, h * scale, { kernel: 'nearest' })
     .png()
@@ -392,14 +398,14 @@ export async function writeTrajectoryGif(path: string, tr: ReverseTrajectory, op
   const F = tr.xt.length;
   const data = new Float32Array(F * fh * fw * c).fill(1); // (F, H', W', C), white gaps
   for (let f = 0; f < F; f++) {
-    for (const [side, src] of [tr.xt[f]!, tr.x0[f]!].entries()) {
+    for (const [side, src] of [tr.xt[f]!.toArray(), tr.x0[f]!.toArray()].entries()) {
       for (let i = 0; i < n; i++) {
         for (let y = 0; y < h * scale; y++) {
           for (let x = 0; x < w * scale; x++) {
             const oy = i * (h * scale + gap) + y;
             const ox = side * (w * scale + gap) + x;
             for (let ch = 0; ch < c; ch++) {
-              const v = src.data[((i * h + Math.floor(y / scale)) * w + Math.floor(x / scale)) * c + ch]!;
+              const v = src[((i * h + Math.floor(y / scale)) * w + Math.floor(x / scale)) * c + ch]!;
               data[((f * fh + oy) * fw + ox) * c + ch] = Math.min(1, Math.max(-1, v));
             }
           }
@@ -431,7 +437,7 @@ export async function writeLossChart(path: string, l: LossPerTimestep, title = '
  * @example await writeComparisonFigure('inpaint.png', 'Inpainting', [[{ image: x, caption: 'input' }, { image: out, caption: 'output' }]]);
  */
 export async function writeComparisonFigure(path: string, title: string, rows: readonly (readonly { image: Tensor; caption: string }[])[], rowLabels: readonly string[] = []): Promise<void> {
-  const as4 = (t: Tensor): Tensor => (t.rank === 3 ? new Tensor(t.data, [1, ...t.shape]) : t);
+  const as4 = (t: Tensor): Tensor => (t.rank === 3 ? reshape(t, [1, ...t.shape]) : t);
   await writeLabelledGrid(
     path,
     title,

@@ -10,13 +10,16 @@
  * Low strength keeps the input's layout and changes details; S = 1 starts from the noisiest
  * level of the schedule (still carrying a trace of the input unless that level has zero SNR).
  */
-import { Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError } from '../tensor/errors.js';
-import { combine } from '../diffusion/forward.js';
-import {
-  advanceGenerator, checkImages, checkModel, clampInPlace, drawNoise, imageStream, planEdit, rows, runSampler, runScheduler,
-  type EditOptions, type EditPlan,
-} from './edit.js';
+import { concat } from '../ops/concat.js';
+import { sliceBatch } from '../ops/slice.js';
+import { clamp } from '../ops/scalar.js';
+import { advanceGenerator, checkStreamBudget } from '../sampling/noise_streams.js';
+import { planCommon } from '../sampling/common_options.js';
+import { makeChunk, runChunk } from '../sampling/run_chunk.js';
+import { ProgressCounter } from '../sampling/progress.js';
+import { checkImages, checkModel, repeatImages, DEFAULT_EDIT_SCHEDULER, DEFAULT_EDIT_STEPS, type EditOptions } from './edit.js';
 
 /** Options of `img2img`. */
 export interface Img2ImgOptions extends EditOptions {
@@ -80,66 +83,33 @@ export function img2img(options: Img2ImgOptions): Img2ImgResult {
     if (N !== 1 && options.n !== N) throw new ArgumentError(`${op}: 'n' = ${options.n} variations need a single input image, but 'image' holds ${N}`);
     n = options.n;
   }
-  const p = planEdit(op, options, n, h, w, c);
+  const p = planCommon(op, options, { n, h, w, c, defaultScheduler: DEFAULT_EDIT_SCHEDULER, defaultSteps: DEFAULT_EDIT_STEPS });
+  const { process } = p;
+  // Each image's draws (start noise, then up to two per model evaluation) must fit its stream.
+  checkStreamBudget(op, 2 * process.loops + 1, h, w, c, `${process.loops} steps of ${h}x${w}x${c} noise`);
   const { skip, run } = img2imgStart(p.steps, options.strength);
-  if (skip > 0 && run > 0 && p.resolved.kind === 'scheduler' && p.resolved.scheduler.className === 'PNDMScheduler') {
-    throw new ArgumentError(`${op}: PNDMScheduler cannot start part-way through its schedule (its Runge-Kutta warm-up is laid out from the first timestep); use another scheduler (ddim, unipc, dpmsolver, ...) or strength 1`);
+  if (skip > 0 && run > 0 && !process.startsPartWay) {
+    throw new ArgumentError(`${op}: ${process.name} cannot start part-way through its schedule (its Runge-Kutta warm-up is laid out from the first timestep); use another scheduler (ddim, unipc, dpmsolver, ...) or strength 1`);
   }
-  const per = h * w * c;
-  const input = new Tensor(new Float32Array(n * per), [n, h, w, c]); // (N, H, W, C)
-  for (let i = 0; i < n; i++) input.data.set(batch.data.subarray((N === 1 ? 0 : i) * per, ((N === 1 ? 0 : i) + 1) * per), i * per);
+  const input = repeatImages(batch, n, 'float32'); // (N, H, W, C)
   if (run === 0) {
-    advanceGenerator(options.generator, p);
+    advanceGenerator(options.generator, p.origin, n);
     return { images: input, classLabels: p.cond.labels, noised: null, stepsRun: 0, startTimestep: null, startSigma: null };
   }
-  const out = new Tensor(p.dtype === 'float64' ? new Float64Array(n * per) : new Float32Array(n * per), [n, h, w, c]);
-  const noisedAll = new Tensor(p.dtype === 'float64' ? new Float64Array(n * per) : new Float32Array(n * per), [n, h, w, c]);
-  const { from, startTimestep, startSigma, evals } = startOf(p, skip);
-  const progress = { done: 0, total: Math.ceil(n / p.batch) * evals };
+  const from = process.entryAfter(skip);
+  const { timestep: startTimestep, sigma: startSigma } = process.levelAt(from);
+  const progress = new ProgressCounter(Math.ceil(n / p.batch) * (process.loops - from), p.emit);
+  const outs: Tensor[] = [];
+  const noised: Tensor[] = [];
   for (let start = 0; start < n; start += p.batch) {
     const b = Math.min(p.batch, n - start);
-    const gens = Array.from({ length: b }, (_, j) => imageStream(p, start + j));
-    const x0 = castRows(rows(input, start, b), p);
-    const z = drawNoise(gens, p);
-    const chunk = { start, gens, labels: p.cond.labels === null ? null : p.cond.labels.slice(start, start + b), progress };
-    let x: Tensor;
-    if (p.resolved.kind === 'scheduler') {
-      const s = p.resolved.scheduler;
-      s.setTimesteps(p.steps);
-      x = s.addNoise(x0, z, s.timesteps[from]!);
-      noisedAll.data.set(x.data, start * per);
-      x = runScheduler(p, s, from, x, chunk, null);
-    } else {
-      const sigmas = p.sigmas!.subarray(from);
-      x = combine(op, 1, x0, sigmas[0]!, z, ['image', 'noise']);
-      noisedAll.data.set(x.data, start * per);
-      x = runSampler(p, p.resolved.sampler, sigmas, x, chunk, null);
-    }
-    out.data.set(x.data, start * per);
+    const chunk = makeChunk(p, start, b, null);
+    const x0 = repeatImages(sliceBatch(input, start, start + b), b, p.dtype);
+    const x = process.noiseTo(x0, chunk.noise(), from);
+    noised.push(x);
+    outs.push(runChunk(p, chunk, x, progress, { from }));
   }
-  advanceGenerator(options.generator, p);
-  return { images: clampInPlace(out), classLabels: p.cond.labels, noised: noisedAll, stepsRun: run, startTimestep, startSigma };
-}
-
-/** The image batch in the model's dtype. */
-function castRows(x: Tensor, p: EditPlan): Tensor {
-  if (x.dtype === p.dtype) return x;
-  return new Tensor(p.dtype === 'float64' ? Float64Array.from(x.data) : Float32Array.from(x.data), x.shape);
-}
-
-/** Where the truncated schedule starts: the index into timesteps (or sigmas), its t and sigma, and evaluations per chunk. */
-function startOf(p: EditPlan, skip: number): { from: number; startTimestep: number; startSigma: number; evals: number } {
-  if (p.resolved.kind === 'scheduler') {
-    const s = p.resolved.scheduler;
-    const from = skip * s.order;
-    const ts = s.timesteps;
-    const t = ts[from]!;
-    // Sigma-schedule schedulers list their sigmas; DDPM-family ones have abar.
-    const sig = (s as { sigmas?: ArrayLike<number> }).sigmas;
-    const acp = (s as { alphasCumprod?: Float64Array }).alphasCumprod;
-    const sigma = sig !== undefined ? sig[from]! : acp !== undefined && Number.isInteger(t) ? Math.sqrt((1 - acp[t]!) / acp[t]!) : NaN;
-    return { from, startTimestep: t, startSigma: sigma, evals: ts.length - from };
-  }
-  const sigma = p.sigmas![skip]!;
-  return { from: skip, startTimestep: p.schedule!.sigmaToT(sigma), startSigma: sigma, evals: p.steps - skip };
+  advanceGenerator(options.generator, p.origin, n);
+  const cat = (ts: Tensor[]): Tensor => (ts.length === 1 ? ts[0]! : concat(ts, 0));
+  return { images: clamp(cat(outs), -1, 1), classLabels: p.cond.labels, noised: cat(noised), stepsRun: run, startTimestep, startSigma };
 }

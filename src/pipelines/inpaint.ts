@@ -21,13 +21,19 @@
 import { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../tensor/autograd.js';
 import { ArgumentError } from '../tensor/errors.js';
+import { concat } from '../ops/concat.js';
+import { sliceBatch } from '../ops/slice.js';
+import { clamp } from '../ops/scalar.js';
+import { where } from '../ops/where.js';
 import { combine } from '../diffusion/forward.js';
 import { DDIMScheduler, DDPMScheduler } from '../schedulers/index.js';
 import type { StepOptions } from '../schedulers/scheduler.js';
-import {
-  advanceGenerator, checkImages, checkMask, checkModel, clampInPlace, drawNoise, imageStream, modelOutput, planEdit, rows, runSampler, runScheduler, where,
-  type Chunk, type EditOptions, type EditPlan, type KnownRegion,
-} from './edit.js';
+import { advanceGenerator, checkStreamBudget } from '../sampling/noise_streams.js';
+import { planCommon, type SamplingPlan } from '../sampling/common_options.js';
+import { makeChunk, runChunk, type Chunk } from '../sampling/run_chunk.js';
+import { ProgressCounter } from '../sampling/progress.js';
+import type { KnownRegion } from '../sampling/reverse_process.js';
+import { checkImages, checkMask, checkModel, repeatImages, DEFAULT_EDIT_SCHEDULER, DEFAULT_EDIT_STEPS, type EditOptions } from './edit.js';
 
 /** The inpainting methods. */
 export type InpaintMethod = 'replace' | 'repaint';
@@ -177,47 +183,36 @@ export function inpaint(options: InpaintOptions): InpaintResult {
   const keep = checkMask(op, mask, [N === 1 ? 1 : n, h, w, c]);
   const per = h * w * c;
   const keepAll = new Uint8Array(n * per);
-  const input = new Tensor(model.dtype === 'float64' ? new Float64Array(n * per) : new Float32Array(n * per), [n, h, w, c]); // (N, H, W, C)
-  for (let i = 0; i < n; i++) {
-    const src = N === 1 ? 0 : i;
-    input.data.set(batch.data.subarray(src * per, (src + 1) * per), i * per);
-    keepAll.set(keep.subarray(src * per, (src + 1) * per), i * per);
-  }
-  const p = planEdit(op, options, n, h, w, c);
+  for (let i = 0; i < n; i++) keepAll.set(keep.subarray((N === 1 ? 0 : i) * per, ((N === 1 ? 0 : i) + 1) * per), i * per);
+  const p = planCommon(op, options, { n, h, w, c, defaultScheduler: DEFAULT_EDIT_SCHEDULER, defaultSteps: DEFAULT_EDIT_STEPS });
+  const { process } = p;
+  checkStreamBudget(op, 2 * process.loops + 1, h, w, c, `${process.loops} steps of ${h}x${w}x${c} noise`);
+  const input = repeatImages(batch, n, p.dtype); // (N, H, W, C)
+  const keepMask = new Tensor(p.dtype === 'float64' ? Float64Array.from(keepAll) : Float32Array.from(keepAll), [n, h, w, c]); // 1: known
   let states: number[] = [];
   if (method === 'repaint') {
-    const name = p.resolved.kind === 'scheduler' ? p.resolved.scheduler.className : p.resolved.sampler.name;
-    if (!(p.resolved.kind === 'scheduler' && (p.resolved.scheduler instanceof DDPMScheduler || p.resolved.scheduler instanceof DDIMScheduler))) {
-      throw new ArgumentError(`${op}: RePaint runs on DDPM steps (scheduler 'ddpm', or 'ddim' with eta), found '${name}'; use method 'replace' for other schedulers and samplers`);
+    const s = process.scheduler;
+    if (!(s instanceof DDPMScheduler || s instanceof DDIMScheduler)) {
+      throw new ArgumentError(`${op}: RePaint runs on DDPM steps (scheduler 'ddpm', or 'ddim' with eta), found '${process.name}'; use method 'replace' for other schedulers and samplers`);
     }
     states = repaintSchedule(p.steps, jumpLength, jumpNSample);
   }
-  const evals = method === 'repaint' ? countDown(states) : p.loops;
-  const progress = { done: 0, total: Math.ceil(n / p.batch) * evals };
-  const out = new Tensor(model.dtype === 'float64' ? new Float64Array(n * per) : new Float32Array(n * per), [n, h, w, c]);
+  const evals = method === 'repaint' ? countDown(states) : process.loops;
+  const progress = new ProgressCounter(Math.ceil(n / p.batch) * evals, p.emit);
+  const outs: Tensor[] = [];
   for (let start = 0; start < n; start += p.batch) {
     const b = Math.min(p.batch, n - start);
-    const gens = Array.from({ length: b }, (_, j) => imageStream(p, start + j));
-    const known: KnownRegion = { image: rows(input, start, b), keep: keepAll.subarray(start * per, (start + b) * per) };
-    const chunk: Chunk = { start, gens, labels: p.cond.labels === null ? null : p.cond.labels.slice(start, start + b), progress };
-    let x = drawNoise(gens, p); // x_T / its std
-    if (method === 'repaint') x = repaintChunk(p, states, x, chunk, known);
-    else if (p.resolved.kind === 'scheduler') {
-      const s = p.resolved.scheduler;
-      const scale = s.initNoiseSigma;
-      if (scale !== 1) x = new Tensor(x.data.map((v) => v * scale), x.shape);
-      x = runScheduler(p, s, 0, x, chunk, known);
-    } else {
-      // x_T = x_0 + sigma_max n has std sqrt(sigma_max^2 + 1) for unit-variance data.
-      const sigmas = p.sigmas!;
-      const scale = Math.sqrt(sigmas[0]! ** 2 + 1);
-      x = runSampler(p, p.resolved.sampler, sigmas, new Tensor(x.data.map((v) => v * scale), x.shape), chunk, known);
-    }
+    const chunk = makeChunk(p, start, b, null);
+    const known: KnownRegion = { image: sliceBatch(input, start, start + b), keep: sliceBatch(keepMask, start, start + b) };
+    const z = chunk.noise(); // x_T / its std
+    let x: Tensor;
+    if (method === 'repaint') x = repaintChunk(p, states, z, chunk, known, progress);
+    else x = runChunk(p, chunk, process.initNoiseSigma === 1 ? z : combine(op, process.initNoiseSigma, z, 0, z), progress, { known });
     // The final composite: known pixels exactly as given.
-    out.data.set(where(known.keep, known.image, clampInPlace(x)).data, start * per);
+    outs.push(where(known.keep, known.image, clamp(x, -1, 1)));
   }
-  advanceGenerator(options.generator, p);
-  return { images: out, classLabels: p.cond.labels, keep: keepAll, modelEvaluations: evals };
+  advanceGenerator(options.generator, p.origin, n);
+  return { images: outs.length === 1 ? outs[0]! : concat(outs, 0), classLabels: p.cond.labels, keep: keepAll, modelEvaluations: evals };
 }
 
 /**
@@ -227,8 +222,8 @@ export function inpaint(options: InpaintOptions): InpaintResult {
  * Draws per image: x_T (by the caller), then per downward move the known pixels' noise and the
  * step's noise, per upward move the jump's noise.
  */
-function repaintChunk(p: EditPlan, states: readonly number[], x: Tensor, chunk: Chunk, known: KnownRegion): Tensor {
-  const s = p.resolved.kind === 'scheduler' ? p.resolved.scheduler : null;
+function repaintChunk(p: SamplingPlan, states: readonly number[], x: Tensor, chunk: Chunk, known: KnownRegion, progress: ProgressCounter): Tensor {
+  const s = p.process.scheduler;
   if (!(s instanceof DDPMScheduler || s instanceof DDIMScheduler)) throw new ArgumentError(`${p.op}: RePaint needs a DDPM or DDIM scheduler`);
   s.setTimesteps(p.steps);
   const desc = s.timesteps;
@@ -243,18 +238,17 @@ function repaintChunk(p: EditPlan, states: readonly number[], x: Tensor, chunk: 
       if (to < from) {
         p.signal?.throwIfAborted();
         const t = asc[from]!;
-        x = where(known.keep, s.addNoise(known.image, drawNoise(chunk.gens, p), t), x);
-        const out = modelOutput(p, x, t, chunk.labels);
-        const stepOptions: StepOptions & { eta?: number } = { noise: drawNoise(chunk.gens, p) };
+        x = where(known.keep, s.addNoise(known.image, chunk.noise(), t), x);
+        const out = chunk.model.output(x, t);
+        const stepOptions: StepOptions & { eta?: number } = { noise: chunk.noise() };
         if (p.eta !== undefined) stepOptions.eta = p.eta;
         const r = s.step(out, t, x, stepOptions);
         x = r.prevSample;
-        chunk.progress.done++;
-        p.onProgress?.(chunk.progress.done, chunk.progress.total, r.predOriginalSample);
+        progress.tick(x, r.predOriginalSample);
       } else {
         // q(x_t | x_s) of the chain: one Gaussian jump from timestep asc[from] up to asc[to].
         const ratio = acp[asc[to]!]! / acp[asc[from]!]!;
-        x = combine(p.op, Math.sqrt(ratio), x, Math.sqrt(1 - ratio), drawNoise(chunk.gens, p), ['x', 'noise']);
+        x = combine(p.op, Math.sqrt(ratio), x, Math.sqrt(1 - ratio), chunk.noise(), ['x', 'noise']);
       }
     }
     return x;

@@ -17,6 +17,8 @@ import { readJSONFile, readSchedulerConfig } from '../io/checkpoint.js';
 import { resolveModelDir, RunFolderError, TRAIN_CONFIG_NAME } from '../train/checkpoint.js';
 import { SUPERRES_FILE, type SuperresInfo } from '../train/objectives/superres.js';
 import { bicubicResize, degrade } from '../data/resample.js';
+import { reshape } from '../ops/shape.js';
+import { clamp } from '../ops/scalar.js';
 import { imageQuality, type ImageQuality } from '../eval/image_metrics.js';
 import { generate, type GenerateOptions } from './generate.js';
 import type { DiffusersConfig } from '../schedulers/scheduler.js';
@@ -53,7 +55,7 @@ export function upscale(options: UpscaleOptions): UpscaleResult {
   if (!(image instanceof Tensor) || (image.rank !== 3 && image.rank !== 4)) {
     throw new ShapeError(`${op}: 'image' must be low-resolution images (N, h, w, C) or one (h, w, C), found ${image instanceof Tensor ? fmtShape(image.shape) : typeof image}`);
   }
-  const lr = image.rank === 3 ? new Tensor(image.data, [1, ...image.shape]) : image;
+  const lr = image.rank === 3 ? reshape(image, [1, ...image.shape]) : image;
   const [n, h, w, c] = lr.shape as [number, number, number, number];
   const cfg = model.config;
   if (cfg.inChannels !== 2 * c || cfg.outChannels !== c) {
@@ -139,6 +141,6 @@ export function evaluateUpscale(options: Omit<UpscaleOptions, 'image'> & { hr: T
   if (!(hr instanceof Tensor) || hr.rank !== 4) throw new ShapeError(`evaluateUpscale: 'hr' must be images (N, H, W, C), found ${hr instanceof Tensor ? fmtShape(hr.shape) : typeof hr}`);
   const { lr, up } = degrade(hr, options.scale);
   const { images } = upscale({ ...rest, image: lr });
-  const clamped = new Tensor(up.data.map((v) => Math.min(1, Math.max(-1, v))), up.shape);
+  const clamped = clamp(up, -1, 1);
   return { sr: imageQuality(images, hr), bicubic: imageQuality(clamped, hr), images, lowRes: lr };
 }

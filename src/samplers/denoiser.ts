@@ -9,9 +9,9 @@
  *   epsilon:      D = x - sigma F                                         (DiscreteEpsDDPMDenoiser)
  *   v_prediction: D = x / (sigma^2 + 1) - sigma / sqrt(sigma^2 + 1) F     (DiscreteVDDPMDenoiser)
  *   sample:       D = F.
- * Class labels and classifier-free guidance (Ho & Salimans 2022, eq. 6: F = F_u + w (F_c - F_u),
- * conditional and unconditional halves in one forward of 2N, null class = num_class_embeds - 1)
- * pass through to the model.
+ * Class labels and classifier-free guidance (diffusion/classifier_free_guidance.ts: conditional
+ * and unconditional halves in one forward of 2N, null class = num_class_embeds - 1) pass through
+ * to the model; pipelines compose them once in sampling/conditioned_model.ts instead.
  */
 import { Tensor, allocStorage } from '../tensor/tensor.js';
 import { noGrad } from '../tensor/autograd.js';
@@ -22,6 +22,8 @@ import { makeBetas, alphasCumprod as cumprod, ZERO_SNR_ALPHA_BAR as MIN_ALPHA_BA
 import { PREDICTION_TYPES, type PredictionType } from '../diffusion/forward.js';
 import { parseSchedulerConfig, SCHEDULE_FIELDS, SPACING_FIELDS, CLIP_FIELDS, type DiffusersConfig } from '../schedulers/scheduler.js';
 import { appendZero } from '../diffusion/sigma_ramps.js';
+import { concat } from '../ops/concat.js';
+import { classifierFreeGuidance } from '../diffusion/classifier_free_guidance.js';
 import type { Denoiser } from './sampler.js';
 
 /**
@@ -158,16 +160,6 @@ export interface CountingDenoiser extends Denoiser {
   readonly calls: () => number;
 }
 
-/** F_u + w (F_c - F_u), with the conditional half first in `out` (2B, ...). */
-function guide(out: Tensor, b: number, w: number): Tensor {
-  const n = out.size / 2;
-  const cond = out.data.subarray(0, n);
-  const uncond = out.data.subarray(n);
-  const data = allocStorage(out.dtype, n);
-  for (let i = 0; i < data.length; i++) data[i] = uncond[i]! + w * (cond[i]! - uncond[i]!);
-  return new Tensor(data, [b, ...out.shape.slice(1)]);
-}
-
 /**
  * D(x, sigma) for a model trained on discrete DDPM timesteps (a UNet2DModel, run without
  * gradients, or any ModelFunction), with optional class labels and classifier-free guidance.
@@ -213,10 +205,8 @@ export function denoiserFromModel(model: UNet2DModel | ModelFunction, options: M
     calls++;
     let out: Tensor;
     if (guided) {
-      const both = allocStorage(x.dtype, 2 * x.size); // (2B, ...): conditional half, then unconditional
-      both.set(xIn.data);
-      both.set(xIn.data, x.size);
-      out = guide(fn(new Tensor(both, [2 * b, ...x.shape.slice(1)]), t, [...labels!, ...new Array<number>(b).fill(nullClass!)]), b, w);
+      // (2B, ...): conditional half, then unconditional, in one forward.
+      out = classifierFreeGuidance(fn(concat([xIn, xIn], 0), t, [...labels!, ...new Array<number>(b).fill(nullClass!)]), b, w);
     } else out = fn(xIn, t, labels);
     if (out.size !== x.size) throw new ShapeError(`denoiser: the model returned shape ${fmtShape(out.shape)} for input ${fmtShape(x.shape)}`);
     const F = out.data;

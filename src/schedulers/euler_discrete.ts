@@ -10,7 +10,7 @@
  * This file also holds `SigmaScheduler`, the base of the k-diffusion-style schedulers over a sigma
  * schedule (Euler, Euler ancestral, Heun, DPM2, LMS): sigma_t = sqrt((1 - abar_t) / abar_t) of
  * the training schedule, interpolated at the (possibly fractional) inference timesteps, optionally
- * respaced as Karras et al.'s eq. 5 (rho = 7, `karrasRamp` of samplers/sigmas.ts); model inputs
+ * respaced as Karras et al.'s eq. 5 (rho = 7, `karrasRamp` of diffusion/sigma_ramps.ts); model inputs
  * scaled by 1 / sqrt(sigma^2 + 1).
  *
  * Run state: a step finds its index in the schedule from its timestep (the next expected index of

@@ -97,6 +97,7 @@ export function pcInpaint(sde: Sde, score: ScoreFn, image: Tensor, mask: Tensor,
     if (corrector !== 'none') st = replace(correctorStep(corrector, disc, s, st.x, t, { snr: options.snr ?? 0.16, nSteps: options.correctorSteps ?? 1, ...noise }), t);
     if (predictor !== 'none') st = replace(predictorStep(predictor, disc, s, st.x, t, dt, noise), t);
     options.callback?.({ i, t, x: st.x, xMean: st.xMean });
+    options.onProgress?.({ step: i + 1, total: steps, x: st.x, x0Preview: st.xMean });
   }
   const out = options.denoise === false ? st.x : st.xMean;
   return { x: new Tensor(Float32Array.from(out.data, (v, i) => (keep[i] === 1 ? known[i]! : v)), image.shape), nfe };

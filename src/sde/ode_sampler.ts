@@ -6,6 +6,10 @@
  * reverse-diffusion predictor's mean at eps). The solver's step count, hence the number of score
  * evaluations (NFE), adapts to rtol/atol.
  */
+import type { ProgressHandler } from '../sampling/progress.js';
+
+/** Units of an ODE run's progress: thousandths of the time interval [eps, T]. */
+export const ODE_PROGRESS_UNITS = 1000;
 import { Tensor } from '../tensor/tensor.js';
 import { ArgumentError } from '../tensor/errors.js';
 import { noGrad } from '../tensor/autograd.js';
@@ -23,7 +27,15 @@ export interface OdeSampleOptions {
   eps?: number;
   /** A final reverse-diffusion denoising step at eps (default true; one more NFE). */
   denoise?: boolean;
-  /** Called after each accepted solver step. */
+  /**
+   * Called after each accepted solver step with the one ProgressEvent: step of total =
+   * thousandths of [eps, T] done, and nfe, the score evaluations so far.
+   */
+  onProgress?: ProgressHandler;
+  /**
+   * Called after each accepted solver step.
+   * @deprecated Use onProgress(event).
+   */
   onStep?: (t: number, nfe: number) => void;
   signal?: AbortSignal;
 }
@@ -55,7 +67,14 @@ export function odeSample(sde: Sde, score: ScoreFn, xT: Tensor, options: OdeSamp
     {
       rtol: options.rtol ?? 1e-5,
       atol: options.atol ?? 1e-5,
-      ...(options.onStep === undefined ? {} : { onStep: (t: number, _y: Float64Array, nfe: number) => options.onStep!(t, nfe) }),
+      ...(options.onStep === undefined && options.onProgress === undefined
+        ? {}
+        : {
+            onStep: (t: number, _y: Float64Array, nfe: number) => {
+              options.onStep?.(t, nfe);
+              options.onProgress?.({ step: Math.round(ODE_PROGRESS_UNITS * (1 - t / SDE_T)), total: ODE_PROGRESS_UNITS, nfe });
+            },
+          }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     },
   );

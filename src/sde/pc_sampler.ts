@@ -9,6 +9,7 @@ import { ArgumentError } from '../tensor/errors.js';
 import { noGrad } from '../tensor/autograd.js';
 import { expectTensor } from '../tensor/check.js';
 import { linspace } from '../diffusion/schedules.js';
+import type { ProgressHandler } from '../sampling/progress.js';
 import { SDE_T, type ScoreFn, type Sde } from './sde.js';
 import { predictorStep, PREDICTOR_NAMES, type NoiseOptions, type PredictorName } from './predictors.js';
 import { correctorStep, CORRECTOR_NAMES, type CorrectorName } from './correctors.js';
@@ -31,7 +32,12 @@ export interface PcOptions extends NoiseOptions {
   eps?: number;
   /** Return the last step's mean instead of the noisy sample (default true). */
   denoise?: boolean;
-  /** Called after each time step. */
+  /** Called after each time step with the one ProgressEvent (x0Preview: the step's mean). */
+  onProgress?: ProgressHandler;
+  /**
+   * Called after each time step.
+   * @deprecated Use onProgress(event): event.step = i + 1, event.x, event.x0Preview = xMean.
+   */
   callback?: (p: { i: number; t: number; x: Tensor; xMean: Tensor }) => void;
   signal?: AbortSignal;
 }
@@ -89,6 +95,7 @@ export function pcSample(sde: Sde, score: ScoreFn, xT: Tensor, options: PcOption
     ({ x, xMean } = correctorStep(corrector, disc, counted, x, t, { snr, nSteps, ...noise }));
     ({ x, xMean } = predictorStep(predictor, disc, counted, x, t, dt, noise));
     options.callback?.({ i, t, x, xMean });
+    options.onProgress?.({ step: i + 1, total: steps, x, x0Preview: xMean });
   }
   return { x: options.denoise === false ? x : xMean, nfe };
 }

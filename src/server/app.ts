@@ -12,7 +12,7 @@ import fastifyStatic from '@fastify/static';
 import { bundledModelsDir, packageRoot } from '../io/model_folder.js';
 import { decodeImage, probeImage } from '../io/png.js';
 import { defaultSteps } from '../io/sampling_config.js';
-import { schedulerNames } from '../pipelines/generate.js';
+import { samplingMethods, schedulerNames } from '../sampling/registry.js';
 import { DiffuseError } from '../tensor/errors.js';
 import { resolveLimits, type Limits } from './limits.js';
 import { describeModel, listModelNames, MODEL_NAME_PATTERN, ModelNotFoundError, type ModelInfo } from './models.js';
@@ -158,7 +158,12 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
     modelInfo(req.params.name),
   );
 
-  app.get('/api/samplers', async () => ({ default: DEFAULT_SAMPLER, names: schedulerNames() }));
+  // Every method the jobs run (the registry's DDPM-family methods) with its capability data.
+  app.get('/api/samplers', async () => ({
+    default: DEFAULT_SAMPLER,
+    names: schedulerNames(),
+    methods: samplingMethods().filter((m) => m.needs === 'ddpm').map((m) => ({ name: m.name, kind: m.kind, aliases: m.aliases, stochastic: m.stochastic, takesEta: m.takesEta, takesSigmas: m.takesSigmas, modelCallsPerStep: m.modelCallsPerStep, paper: m.paper })),
+  }));
 
   app.get('/api/limits', async () => limits);
 

@@ -15,6 +15,7 @@ import { upscale } from '../pipelines/superres.js';
 import { sliceBatch } from '../ops/slice.js';
 import { Tensor } from '../tensor/tensor.js';
 import { DiffuseError } from '../tensor/errors.js';
+import type { ProgressEvent } from '../sampling/progress.js';
 import type { DiffusersConfig } from '../schedulers/scheduler.js';
 import { resolveModelName } from './models.js';
 import { base64ToF32, f32ToBase64, type ExplainParams, type GenerateParams, type Img2ImgParams, type InpaintParams, type JobSpec, type SamplingParams, type UpscaleParams, type WireImage } from './job_types.js';
@@ -83,9 +84,22 @@ export function previewInterval(total: number, every?: number): number {
   return every ?? Math.max(1, Math.ceil(total / 25));
 }
 
+/**
+ * A pipeline's onProgress handler that forwards the engine's ProgressEvent to the job's progress,
+ * with preview grids (x_0, and x_t when `withXt`) every previewEvery steps and at the last.
+ */
+function progressTo(spec: JobSpec, ctx: ComputeContext, withXt: boolean): (e: ProgressEvent) => void {
+  let every = 1;
+  return ({ step, total, x, x0Preview }) => {
+    if (step === 1) every = previewInterval(total, spec.previewEvery);
+    if (x0Preview !== undefined && (step % every === 0 || step === total)) {
+      ctx.onProgress({ step, total, preview: withXt && x !== undefined ? { xt: gridOf(x), x0: gridOf(x0Preview) } : { x0: gridOf(x0Preview) } });
+    } else ctx.onProgress({ step, total });
+  };
+}
+
 function runGenerate(spec: JobSpec, p: GenerateParams, ctx: ComputeContext): RawResult {
   const { model, schedulerConfig } = loadModel(ctx.modelsDir, p.model);
-  let every = 1;
   const result = generate({
     model,
     scheduler: p.sampler,
@@ -98,11 +112,7 @@ function runGenerate(spec: JobSpec, p: GenerateParams, ctx: ComputeContext): Raw
     ...(p.eta === undefined ? {} : { eta: p.eta }),
     trajectoryFrames: Math.min(p.steps + 1, spec.maxTimelineFrames),
     signal: ctx.signal,
-    onStep: (i, total, xt, x0) => {
-      if (i === 1) every = previewInterval(total, spec.previewEvery);
-      if (i % every === 0 || i === total) ctx.onProgress({ step: i, total, preview: { xt: gridOf(xt), x0: gridOf(x0) } });
-      else ctx.onProgress({ step: i, total });
-    },
+    onProgress: progressTo(spec, ctx, true),
   });
   const out: RawResult = { images: eachImage(result.images), grid: gridOf(result.images), classLabels: result.classLabels };
   const tr = result.trajectory;
@@ -120,7 +130,6 @@ function tensorOf(img: WireImage): Tensor {
 /** The options every editing pipeline shares, from the request's sampling fields. */
 function editOptions(spec: JobSpec, p: SamplingParams, ctx: ComputeContext) {
   const { model, schedulerConfig } = loadModel(ctx.modelsDir, p.model);
-  let every = 1;
   return {
     model,
     scheduler: p.sampler,
@@ -131,11 +140,7 @@ function editOptions(spec: JobSpec, p: SamplingParams, ctx: ComputeContext) {
     ...(p.classLabel === null ? {} : { classLabels: p.classLabel }),
     ...(p.eta === undefined ? {} : { eta: p.eta }),
     signal: ctx.signal,
-    onProgress: (i: number, total: number, x0?: Tensor) => {
-      if (i === 1) every = previewInterval(total, spec.previewEvery);
-      if (x0 !== undefined && (i % every === 0 || i === total)) ctx.onProgress({ step: i, total, preview: { x0: gridOf(x0) } });
-      else ctx.onProgress({ step: i, total });
-    },
+    onProgress: progressTo(spec, ctx, false),
   };
 }
 
@@ -156,7 +161,6 @@ function runImg2Img(spec: JobSpec, p: Img2ImgParams, ctx: ComputeContext): RawRe
 /** SR3: the low-resolution upload, upsampled and refined by the super-resolution model. */
 function runUpscale(spec: JobSpec, p: UpscaleParams, ctx: ComputeContext): RawResult {
   const { model, schedulerConfig } = loadModel(ctx.modelsDir, p.model);
-  let every = 1;
   const r = upscale({
     model,
     schedulerConfig,
@@ -167,11 +171,7 @@ function runUpscale(spec: JobSpec, p: UpscaleParams, ctx: ComputeContext): RawRe
     seed: p.seed,
     ...(p.eta === undefined ? {} : { eta: p.eta }),
     signal: ctx.signal,
-    onStep: (i, total, _xt, x0) => {
-      if (i === 1) every = previewInterval(total, spec.previewEvery);
-      if (i % every === 0 || i === total) ctx.onProgress({ step: i, total, preview: { x0: gridOf(x0) } });
-      else ctx.onProgress({ step: i, total });
-    },
+    onProgress: progressTo(spec, ctx, false),
   });
   return { images: eachImage(r.images), grid: gridOf(r.images), classLabels: null };
 }

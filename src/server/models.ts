@@ -14,7 +14,7 @@ import { FASHION_MNIST_CLASSES, MNIST_CLASSES } from '../data/index.js';
 import { DiffuseError } from '../tensor/errors.js';
 import { superresInfoOf } from '../pipelines/superres.js';
 import { readSamplingConfig } from '../io/sampling_config.js';
-import { schedulerNames } from '../pipelines/generate.js';
+import { schedulerNames } from '../sampling/registry.js';
 
 /** A model name: a folder name of letters, digits, '.', '_' and '-', not starting with '.'. */
 export const MODEL_NAME_PATTERN = '^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$';

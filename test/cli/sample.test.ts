@@ -38,6 +38,16 @@ describe('diffuse sample', () => {
   after(() => rmSync(root, { recursive: true, force: true }));
   const out = (name: string) => join(root, name);
 
+  it('--scheduler pc | ode with --model=DIR run the score-SDE samplers through the one parser, as --sde-sampler does', async () => {
+    await run([`--model=${pipe}`, '--scheduler', 'pc', '--steps', '2', '--n', '2', '--class', '1', '--seed', '3', '--out', out('pc_a.png')]);
+    await run(['--model', pipe, '--sde-sampler', 'pc', '--steps', '2', '--n', '2', '--class', '1', '--seed', '3', '--out', out('pc_b.png')]);
+    assert.deepEqual(readFileSync(out('pc_a.png')), readFileSync(out('pc_b.png')));
+    await run([`--model=${pipe}`, '--scheduler=ode', '--rtol', '1e-2', '--atol', '1e-2', '--n', '1', '--out', out('ode.png')]);
+    assert.ok(existsSync(out('ode.png')));
+    await assert.rejects(run(['--model', pipe, '--scheduler', 'ddim', '--predictor', 'euler_maruyama', '--out', out('x.png')]), (e: Error) => e instanceof DiffuseError && /--predictor applies to the score-SDE samplers only/.test(e.message));
+    await assert.rejects(run(['--model', pipe, '--scheduler', 'pc', '--sde-sampler', 'ode', '--out', out('x.png')]), (e: Error) => e instanceof DiffuseError && /disagree/.test(e.message));
+  });
+
   it('writes a decodable PNG grid, per-image PNGs and a GIF of the expected sizes', async () => {
     await run(['--model', pipe, '--n', '3', '--steps', '3', '--guidance', '2', '--class', '1,0,1', '--seed', '1', '--out', out('grid.png'),
       '--per-image', out('each'), '--animate', out('traj.gif'), '--frames', '4', '--delay', '50']);

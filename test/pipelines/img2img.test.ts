@@ -100,7 +100,7 @@ describe('img2img', () => {
     for (const scheduler of [...Object.keys(SCHEDULER_CLASSES), ...Object.keys(SAMPLERS)].filter((s) => s !== 'PNDMScheduler')) {
       const seen: number[] = [];
       let total = 0;
-      const r = img2img({ model: cond, scheduler, schedulerConfig: CONFIG, steps: 6, image: x, strength: 0.5, classLabels: 1, guidanceScale: 2, seed: 2, onProgress: (i, t) => (seen.push(i), (total = t)) });
+      const r = img2img({ model: cond, scheduler, schedulerConfig: CONFIG, steps: 6, image: x, strength: 0.5, classLabels: 1, guidanceScale: 2, seed: 2, onProgress: (e) => (seen.push(e.step), (total = e.total)) });
       assert.equal(r.stepsRun, 3, scheduler);
       assert.ok(r.images.data.every((v) => Number.isFinite(v) && v >= -1 && v <= 1), scheduler);
       assert.deepEqual(seen, Array.from({ length: total }, (_, i) => i + 1), scheduler);

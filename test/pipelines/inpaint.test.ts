@@ -99,7 +99,7 @@ describe('inpaint', () => {
     const seen: number[] = [];
     const r = inpaint({
       model: cond, scheduler: 'ddpm', schedulerConfig: CONFIG, steps: 5, method: 'repaint', jumpLength: 2, jumpNSample: 2, image: x, box: BOX, n: 3, batchSize: 2, seed: 9,
-      onProgress: (i, total, x0) => (seen.push(i), assert.equal(total, 2 * 9), assert.ok(x0 instanceof Tensor)),
+      onProgress: (e) => (seen.push(e.step), assert.equal(e.total, 2 * 9), assert.ok(e.x0Preview instanceof Tensor)),
     });
     assert.equal(r.modelEvaluations, 9); // the downward moves of [4, 3, 2, 3, 4, 3, 2, 1, 0, 1, 2, 1, 0, -1]
     assert.deepEqual(seen, Array.from({ length: 18 }, (_, i) => i + 1));

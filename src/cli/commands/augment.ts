@@ -88,9 +88,9 @@ export async function run(argv: string[]): Promise<void> {
     ...(classes === undefined ? {} : { classes }),
     ...(loaded.classNames === null ? {} : { classNames: loaded.classNames }),
     modelPath: resolve(loaded.path),
-    onProgress: (i, total) => {
+    onProgress: ({ step, total }) => {
       bar ??= new ProgressBar({ total, label: 'augment', unit: 'step' });
-      bar.update(i);
+      bar.update(step);
     },
   });
   if (process.stderr.isTTY) (bar as ProgressBar | null)?.done();

@@ -8,8 +8,9 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DiffuseError } from '../../tensor/errors.js';
 import { loadDataset } from '../../data/index.js';
-import { generate, resolveScheduler, schedulerNames } from '../../pipelines/generate.js';
-import { SAMPLERS, isSamplerName } from '../../samplers/index.js';
+import { generate } from '../../pipelines/generate.js';
+import { findMethod, methodDefaultSteps, samplingMethods, schedulerNames } from '../../sampling/registry.js';
+import { plannedLoops } from '../../sampling/reverse_process.js';
 import { SIGMA_SCHEDULES, type SigmaScheduleName } from '../../diffusion/sigma_ramps.js';
 import { resolveModelDir } from '../../train/checkpoint.js';
 import { UNet2DModel } from '../../nn/unet_2d.js';
@@ -176,10 +177,10 @@ export async function run(argv: string[]): Promise<void> {
   const defaults = modelFiles === null ? DEFAULT_SAMPLING_CONFIG : readSamplingConfig(modelFiles.unetDir, schedulerNames());
   const schedName = values.sampler ?? defaults.scheduler ?? 'ddim';
   if (!schedulerNames().includes(schedName)) throw new DiffuseError(`--sampler must be one of ${schedulerNames().join(', ')}, found '${schedName}'`);
-  const sampler = isSamplerName(schedName) ? SAMPLERS[schedName] : null;
+  const method = findMethod(schedName)!;
   const sigmaSchedule = values.sigmas;
   if (sigmaSchedule !== undefined) {
-    if (sampler === null) throw new DiffuseError(`--sigmas applies to the samplers (${Object.keys(SAMPLERS).join(', ')}) only; a scheduler sets its own timesteps`);
+    if (!method.takesSigmas) throw new DiffuseError(`--sigmas applies to the samplers (${samplingMethods().filter((m) => m.takesSigmas).map((m) => m.name).join(', ')}) only; a scheduler sets its own timesteps`);
     if (!SIGMA_SCHEDULES.includes(sigmaSchedule as SigmaScheduleName) || sigmaSchedule === 'vp') throw new DiffuseError(`--sigmas must be one of ${SIGMA_SCHEDULES.filter((k) => k !== 'vp').join(', ')}, found '${sigmaSchedule}'`);
   }
 
@@ -207,28 +208,19 @@ export async function run(argv: string[]): Promise<void> {
     if (embeds - 1 !== k) throw new DiffuseError(`${modelDir} has ${embeds - 1} classes (+ the null class) but ${data} has ${k}; evaluate it against the dataset it was trained on`);
     const schedConfig = schedulerDir === null ? {} : readSchedulerConfig(schedulerDir);
     const guidance = guidanceFlag ?? defaults.guidanceScale;
-    const resolved = resolveScheduler(schedName, schedConfig);
-    const isDdpm = resolved.kind === 'scheduler' && resolved.scheduler.className === 'DDPMScheduler';
-    const steps = stepsFlag ?? defaultSteps(defaults.numInferenceSteps, values.sampler !== undefined) ?? (isDdpm && resolved.kind === 'scheduler' ? resolved.scheduler.timesteps.length : 50);
-    let perChunk = steps;
-    if (resolved.kind === 'scheduler') {
-      try {
-        resolved.scheduler.setTimesteps(steps);
-        perChunk = resolved.scheduler.timesteps.length;
-      } catch {
-        // generate() reports a step count the scheduler cannot do.
-      }
-    }
+    const numTrainTimesteps = typeof schedConfig['num_train_timesteps'] === 'number' ? schedConfig['num_train_timesteps'] : undefined;
+    const steps = stepsFlag ?? defaultSteps(defaults.numInferenceSteps, values.sampler !== undefined) ?? methodDefaultSteps(method, null, numTrainTimesteps === undefined ? {} : { numTrainTimesteps })!;
+    const perChunk = plannedLoops(schedName, steps, schedConfig);
     const labels = Array.from({ length: n }, (_, i) => i % k);
     const bar = new ProgressBar({ total: Math.ceil(n / batch) * perChunk, label: 'generate', unit: 'step' });
     const result = generate({
       model,
-      scheduler: resolved.kind === 'scheduler' ? resolved.scheduler : resolved.sampler,
+      scheduler: schedName,
       schedulerConfig: schedConfig,
       ...(sigmaSchedule === undefined ? {} : { sigmaSchedule: sigmaSchedule as SigmaScheduleName }),
       n, steps, seed, batchSize: batch, guidanceScale: guidance, classLabels: labels,
       ...(eta === undefined ? {} : { eta }),
-      onStep: (i) => bar.update(i),
+      onProgress: ({ step }) => bar.update(step),
     });
     if (process.stderr.isTTY) bar.done();
     samples = { images: result.images, labels: Int32Array.from(labels) };

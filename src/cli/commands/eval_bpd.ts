@@ -252,7 +252,7 @@ export async function runBpd(argv: string[]): Promise<void> {
     if (K > vlb.numTimesteps) throw new ArgumentError(`eval --bpd: --timesteps-per-image ${K} exceeds the model's ${vlb.numTimesteps} timesteps (use 'all' for the exact sum)`);
     const bar = new ProgressBar({ total: Math.ceil(a.n / a.batch) * K, label: 'bpd (vlb)', unit: 'call' });
     const model = (xt: Tensor, t: Float64Array, s: number): Tensor => noGrad(() => loaded.model.forward(xt, Float32Array.from(t), labels === null ? null : labels.subarray(s, s + t.length)));
-    const r = vlbBitsPerDim(model, vlb, x, { generator: gen, timestepsPerImage: K, batchSize: a.batch, onProgress: (d) => bar.update(d) });
+    const r = vlbBitsPerDim(model, vlb, x, { generator: gen, timestepsPerImage: K, batchSize: a.batch, onProgress: ({ step }) => bar.update(step) });
     if (process.stderr.isTTY) bar.done();
     const seconds = (performance.now() - start) / 1000;
     const exact = K === vlb.numTimesteps;

@@ -112,9 +112,9 @@ export async function run(argv: string[]): Promise<void> {
   const tr = reverseTrajectory({
     model, schedulerConfig, scheduler: flags.scheduler, steps: flags.steps ?? 50, n, frames, seed: flags.seed, guidanceScale: flags.guidanceScale ?? sampling.guidanceScale,
     ...(flags.classLabels === undefined ? {} : { classLabels: flags.classLabels }),
-    onProgress: (i, total) => {
+    onProgress: ({ step, total }) => {
       bar ??= new ProgressBar({ total, label: 'trajectory', unit: 'step' });
-      bar.update(i);
+      bar.update(step);
     },
   });
   if (process.stderr.isTTY) (bar as ProgressBar | null)?.done();
@@ -126,9 +126,9 @@ export async function run(argv: string[]): Promise<void> {
     let lbar: ProgressBar | null = null;
     const l = lossPerTimestep({
       model, schedulerConfig, dataset: dataset!, bins, imagesPerBin: lossImages, seed: flags.seed,
-      onProgress: (i, total) => {
+      onProgress: ({ step, total }) => {
         lbar ??= new ProgressBar({ total, label: 'loss per t', unit: 'batch' });
-        lbar.update(i);
+        lbar.update(step);
       },
     });
     if (process.stderr.isTTY) (lbar as ProgressBar | null)?.done();

@@ -60,9 +60,9 @@ export async function run(argv: string[]): Promise<void> {
     let bar: ProgressBar | null = null;
     const r = img2img({
       model, schedulerConfig, ...flags, guidanceScale: flags.guidanceScale ?? sampling.guidanceScale, image, strength, n,
-      onProgress: (i, total) => {
+      onProgress: ({ step, total }) => {
         bar ??= new ProgressBar({ total, label: `img2img ${strength}`, unit: 'step' });
-        bar.update(i);
+        bar.update(step);
       },
     });
     if (process.stderr.isTTY) (bar as ProgressBar | null)?.done();

@@ -99,9 +99,9 @@ export async function run(argv: string[]): Promise<void> {
     ...(jumpLength === undefined ? {} : { jumpLength }),
     ...(jumpNSample === undefined ? {} : { jumpNSample }),
     n,
-    onProgress: (i, total) => {
+    onProgress: ({ step, total }) => {
       bar ??= new ProgressBar({ total, label: 'inpaint', unit: 'step' });
-      bar.update(i);
+      bar.update(step);
     },
   });
   if (process.stderr.isTTY) (bar as ProgressBar | null)?.done();

@@ -86,7 +86,7 @@ export async function runSdeInpaint(argv: string[]): Promise<void> {
   const start = performance.now();
   const r = pcInpaint(sde, scoreFromModel(sde, model, { classLabels: labels }), batch, mask, {
     predictor, corrector, snr, correctorSteps, steps: total, generator: new Generator(seed),
-    callback: ({ i }) => bar.update(i + 1),
+    onProgress: ({ step }) => bar.update(step),
   });
   if (process.stderr.isTTY) bar.done();
   const clipped = new Tensor(Float32Array.from(r.x.data, (x) => Math.min(1, Math.max(-1, x))), r.x.shape);

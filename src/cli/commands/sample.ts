@@ -6,8 +6,9 @@
 import { parseArgs } from 'node:util';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { generate, resolveScheduler, schedulerNames, DEFAULT_BATCH_SIZE } from '../../pipelines/generate.js';
-import { SAMPLERS, isSamplerName } from '../../samplers/index.js';
+import { generate, DEFAULT_BATCH_SIZE } from '../../pipelines/generate.js';
+import { findMethod, methodDefaultSteps, methodNames, samplingMethods, schedulerNames } from '../../sampling/registry.js';
+import { plannedLoops } from '../../sampling/reverse_process.js';
 import { SIGMA_SCHEDULES, type SigmaScheduleName } from '../../diffusion/sigma_ramps.js';
 import { resolveModelDir } from '../../train/checkpoint.js';
 import { UNet2DModel } from '../../nn/unet_2d.js';
@@ -19,7 +20,7 @@ import { sliceBatch } from '../../ops/slice.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { DiffuseError } from '../../tensor/errors.js';
 import { ProgressBar } from '../progress.js';
-import { runSdeSample, sdeSampleHelp, wantsSdeSampler } from './sample_sde.js';
+import { runSdeSample, sdeSampleHelp, routesToSde, SDE_FLAG_OPTIONS, SDE_SAMPLERS } from './sample_sde.js';
 import { NoisyClassifier } from '../../nn/noisy_classifier.js';
 import { bundledModel } from '../model_arg.js';
 
@@ -98,7 +99,6 @@ function sideBySide(xt: Tensor, x0: Tensor, nrow: number | undefined): { data: F
 }
 
 export async function run(argv: string[]): Promise<void> {
-  if (wantsSdeSampler(argv)) return runSdeSample(argv);
   const { values, positionals } = parseArgs({
     args: argv,
     options: {
@@ -120,10 +120,16 @@ export async function run(argv: string[]): Promise<void> {
       animate: { type: 'string' },
       frames: { type: 'string' },
       delay: { type: 'string' },
+      ...SDE_FLAG_OPTIONS,
     },
     strict: true,
     allowPositionals: true,
   });
+  // The registry decides where the method runs: the score-SDE samplers take their own flags.
+  if (routesToSde(values)) return runSdeSample(argv);
+  for (const k of Object.keys(SDE_FLAG_OPTIONS) as (keyof typeof SDE_FLAG_OPTIONS)[]) {
+    if (values[k] !== undefined) throw new DiffuseError(`--${k} applies to the score-SDE samplers only (--scheduler ${SDE_SAMPLERS.join(' | ')}); '${values.scheduler ?? 'the default sampler'}' is not one`);
+  }
   if (positionals.length > 0) throw new DiffuseError(`unexpected argument '${positionals[0]}'; see 'diffuse sample --help'`);
   // Every flag is checked before the model is loaded.
   const out = values.out;
@@ -133,11 +139,11 @@ export async function run(argv: string[]): Promise<void> {
   const { unetDir, schedulerDir } = resolveModelDir(values.model ?? bundledModel());
   const defaults = readSamplingConfig(unetDir, names);
   const schedName = values.scheduler ?? defaults.scheduler ?? 'ddim';
-  if (!names.includes(schedName)) throw new DiffuseError(`--scheduler must be one of ${names.join(', ')}, found '${schedName}'`);
-  const sampler = isSamplerName(schedName) ? SAMPLERS[schedName] : null;
+  if (!names.includes(schedName)) throw new DiffuseError(`--scheduler must be one of ${methodNames().join(', ')}, found '${schedName}'`);
+  const method = findMethod(schedName)!;
   const sigmaSchedule = values.sigmas;
   if (sigmaSchedule !== undefined) {
-    if (sampler === null) throw new DiffuseError(`--sigmas applies to the samplers (${Object.keys(SAMPLERS).join(', ')}) only; a scheduler sets its own timesteps`);
+    if (!method.takesSigmas) throw new DiffuseError(`--sigmas applies to the samplers (${samplingMethods().filter((m) => m.takesSigmas).map((m) => m.name).join(', ')}) only; a scheduler sets its own timesteps`);
     if (!SIGMA_SCHEDULES.includes(sigmaSchedule as SigmaScheduleName) || sigmaSchedule === 'vp') throw new DiffuseError(`--sigmas must be one of ${SIGMA_SCHEDULES.filter((k) => k !== 'vp').join(', ')}, found '${sigmaSchedule}'`);
   }
   const n = intFlag('n', values.n, 1) ?? 16;
@@ -151,9 +157,8 @@ export async function run(argv: string[]): Promise<void> {
   const classifierScale = numFlag('classifier-scale', values['classifier-scale']);
   if (classifierScale !== undefined && values.classifier === undefined) throw new DiffuseError('--classifier-scale needs --classifier DIR (a classifier from diffuse train-classifier)');
   const eta = numFlag('eta', values.eta);
-  const etaOk = schedName === 'ddim' || schedName === 'DDIMScheduler' || (sampler !== null && sampler.stochastic);
-  if (eta !== undefined && !etaOk) {
-    throw new DiffuseError(`--eta applies to --scheduler ddim only, or to a stochastic sampler (${Object.values(SAMPLERS).filter((x) => x.stochastic).map((x) => x.name).join(', ')}); '${schedName}' has no eta`);
+  if (eta !== undefined && !method.takesEta) {
+    throw new DiffuseError(`--eta applies to --scheduler ddim only, or to a stochastic sampler (${samplingMethods().filter((m) => m.kind === 'sampler' && m.takesEta).map((m) => m.name).join(', ')}); '${schedName}' has no eta`);
   }
   let classes: number | number[] | undefined;
   if (values.class !== undefined) {
@@ -166,24 +171,15 @@ export async function run(argv: string[]): Promise<void> {
   const classifier = clfDir === null ? null : NoisyClassifier.fromPretrained(clfDir);
   const schedConfig = schedulerDir === null ? {} : readSchedulerConfig(schedulerDir);
   const guidance = guidanceFlag ?? defaults.guidanceScale;
-  const resolved = resolveScheduler(schedName, schedConfig);
-  const isDdpm = resolved.kind === 'scheduler' && resolved.scheduler.className === 'DDPMScheduler';
-  // Before setTimesteps a scheduler lists every training timestep.
-  const steps = stepsFlag ?? defaultSteps(defaults.numInferenceSteps, values.scheduler !== undefined) ?? (isDdpm && resolved.kind === 'scheduler' ? resolved.scheduler.timesteps.length : 50);
-  let perChunk = steps;
-  if (resolved.kind === 'scheduler') {
-    try {
-      resolved.scheduler.setTimesteps(steps);
-      perChunk = resolved.scheduler.timesteps.length; // second-order schedulers list more entries
-    } catch {
-      // generate() reports a step count the scheduler cannot do, after the checks that come first.
-    }
-  }
+  const numTrainTimesteps = typeof schedConfig['num_train_timesteps'] === 'number' ? schedConfig['num_train_timesteps'] : undefined;
+  const steps = stepsFlag ?? defaultSteps(defaults.numInferenceSteps, values.scheduler !== undefined) ?? methodDefaultSteps(method, null, numTrainTimesteps === undefined ? {} : { numTrainTimesteps })!;
+  // Second-order schedulers list more model evaluations than steps.
+  const perChunk = plannedLoops(schedName, steps, schedConfig);
 
   const bar = new ProgressBar({ total: Math.ceil(n / batch) * perChunk, label: 'sample', unit: 'step' });
   const result = generate({
     model,
-    scheduler: resolved.kind === 'scheduler' ? resolved.scheduler : resolved.sampler,
+    scheduler: schedName,
     schedulerConfig: schedConfig,
     ...(sigmaSchedule === undefined ? {} : { sigmaSchedule: sigmaSchedule as SigmaScheduleName }),
     n,
@@ -195,7 +191,7 @@ export async function run(argv: string[]): Promise<void> {
     ...(classes === undefined ? {} : { classLabels: classes }),
     ...(eta === undefined ? {} : { eta }),
     ...(values.animate === undefined ? {} : { trajectoryFrames: frames }),
-    onStep: (i) => bar.update(i),
+    onProgress: ({ step }) => bar.update(step),
   });
   // The bar drew its last line at the final step; a TTY still needs its line ended.
   if (process.stderr.isTTY) bar.done();

@@ -1,15 +1,16 @@
 /**
- * `diffuse sample --sde-sampler pc|ode`: sampling a score-SDE model (or a DDPM model read as the
- * VP SDE) with predictor-corrector sampling or the probability-flow ODE (src/sde). `diffuse
- * sample` hands its arguments here when --sde-sampler is given, or when the model was trained
- * with --sde and no --scheduler is given.
+ * `diffuse sample --scheduler pc|ode` (or `--sde-sampler pc|ode`): sampling a score-SDE model (or a
+ * DDPM model read as the VP SDE) with predictor-corrector sampling or the probability-flow ODE,
+ * through the engine's SDE adapter (sampling/sde_process.ts). `diffuse sample` parses its flags
+ * once (these among them) and hands them here when the registry says the method is an SDE sampler,
+ * or when the model was trained with --sde and no --scheduler is given.
  */
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DiffuseError } from '../../tensor/errors.js';
 import { Generator } from '../../tensor/random.js';
-import { Tensor } from '../../tensor/tensor.js';
+import { clamp } from '../../ops/scalar.js';
 import { writePngGrid } from '../../io/png.js';
 import { readSchedulerConfig } from '../../io/checkpoint.js';
 import { resolveModelDir } from '../../train/checkpoint.js';
@@ -17,14 +18,26 @@ import { ProgressBar } from '../progress.js';
 import { loadModelArg, bundledModel } from '../model_arg.js';
 import { SDE_NAMES, type SdeName } from '../../sde/sde.js';
 import { sdeFromConfig, isSdeConfig } from '../../sde/config.js';
-import { scoreFromModel } from '../../sde/score.js';
-import { pcSample, defaultSamplingEps } from '../../sde/pc_sampler.js';
-import { odeSample } from '../../sde/ode_sampler.js';
+import { defaultSamplingEps } from '../../sde/pc_sampler.js';
 import { PREDICTOR_NAMES, type PredictorName } from '../../sde/predictors.js';
 import { CORRECTOR_NAMES, type CorrectorName } from '../../sde/correctors.js';
+import { SDE_SAMPLERS, findMethod, type SdeSamplerName } from '../../sampling/registry.js';
+import { sdeSample } from '../../sampling/sde_process.js';
 
-export const SDE_SAMPLERS = ['pc', 'ode'] as const;
-export type SdeSamplerName = (typeof SDE_SAMPLERS)[number];
+export { SDE_SAMPLERS, type SdeSamplerName } from '../../sampling/registry.js';
+
+/** The flags only the SDE samplers take (parseArgs options). */
+export const SDE_FLAG_OPTIONS = {
+  'sde-sampler': { type: 'string' },
+  sde: { type: 'string' },
+  predictor: { type: 'string' },
+  corrector: { type: 'string' },
+  snr: { type: 'string' },
+  'corrector-steps': { type: 'string' },
+  rtol: { type: 'string' },
+  atol: { type: 'string' },
+  eps: { type: 'string' },
+} as const;
 
 export const sdeSampleHelp = `
 Score-SDE sampling (Song et al. 2021; the model's SDE from its scheduler_config.json, a DDPM
@@ -40,19 +53,27 @@ model with the linear schedule being the VP SDE):
   --eps E            Last time (default 1e-3 for VP/sub-VP, 1e-5 for VE).
 `;
 
-/** Whether `diffuse sample` should hand these arguments to the SDE samplers. */
-export function wantsSdeSampler(argv: readonly string[]): boolean {
-  if (argv.some((a) => a === '--sde-sampler' || a.startsWith('--sde-sampler='))) return true;
-  if (argv.some((a) => a === '--scheduler' || a.startsWith('--scheduler='))) return false;
+/**
+ * Whether `diffuse sample` should hand its parsed flags to the SDE samplers: --sde-sampler, or a
+ * --scheduler the registry lists as an SDE sampler, or no --scheduler and a model trained as an SDE.
+ */
+export function routesToSde(values: { scheduler?: string | undefined; 'sde-sampler'?: string | undefined; model?: string | undefined }): boolean {
+  if (values['sde-sampler'] !== undefined) return true;
+  if (values.scheduler !== undefined) return findMethod(values.scheduler)?.kind === 'sde';
   // An SDE-trained model samples with PC by default.
-  const i = argv.indexOf('--model');
-  const path = i >= 0 ? argv[i + 1] : undefined;
   try {
-    const { schedulerDir } = resolveModelDir(path ?? bundledModel());
+    const { schedulerDir } = resolveModelDir(values.model ?? bundledModel());
     return schedulerDir !== null && existsSync(join(schedulerDir, 'scheduler_config.json')) && isSdeConfig(readSchedulerConfig(schedulerDir));
   } catch {
     return false;
   }
+}
+
+/** Whether `diffuse sample` should hand these arguments to the SDE samplers (parsed, so --model=DIR works). */
+export function wantsSdeSampler(argv: readonly string[]): boolean {
+  const { values } = parseArgs({ args: [...argv], options: { model: { type: 'string' }, scheduler: { type: 'string' }, 'sde-sampler': { type: 'string' } }, strict: false, allowPositionals: true });
+  const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+  return routesToSde({ model: str(values.model), scheduler: str(values.scheduler), 'sde-sampler': str(values['sde-sampler']) });
 }
 
 function intFlag(name: string, v: string | undefined, min: number): number | undefined {
@@ -80,16 +101,9 @@ export async function runSdeSample(argv: string[]): Promise<void> {
     args: argv,
     options: {
       model: { type: 'string' },
-      'sde-sampler': { type: 'string' },
-      sde: { type: 'string' },
-      predictor: { type: 'string' },
-      corrector: { type: 'string' },
-      snr: { type: 'string' },
-      'corrector-steps': { type: 'string' },
+      scheduler: { type: 'string' },
+      ...SDE_FLAG_OPTIONS,
       steps: { type: 'string' },
-      rtol: { type: 'string' },
-      atol: { type: 'string' },
-      eps: { type: 'string' },
       n: { type: 'string' },
       class: { type: 'string' },
       seed: { type: 'string' },
@@ -103,7 +117,10 @@ export async function runSdeSample(argv: string[]): Promise<void> {
   if (positionals.length > 0) throw new DiffuseError(`unexpected argument '${positionals[0]}'; see 'diffuse sample --help'`);
   const out = v.out;
   if (out === undefined || out === '') throw new DiffuseError('--out FILE (the PNG grid to write) is required');
-  const kind: SdeSamplerName = enumFlag('sde-sampler', v['sde-sampler'], SDE_SAMPLERS) ?? 'pc';
+  const byFlag = enumFlag('sde-sampler', v['sde-sampler'], SDE_SAMPLERS);
+  const byName = v.scheduler === undefined ? undefined : enumFlag('scheduler', v.scheduler, SDE_SAMPLERS);
+  if (byFlag !== undefined && byName !== undefined && byFlag !== byName) throw new DiffuseError(`--sde-sampler ${byFlag} and --scheduler ${byName} disagree; give one of them`);
+  const kind: SdeSamplerName = byFlag ?? byName ?? 'pc';
   const sdeFlag = enumFlag<SdeName>('sde', v.sde, SDE_NAMES);
   const predictor = enumFlag<PredictorName>('predictor', v.predictor, PREDICTOR_NAMES);
   const corrector = enumFlag<CorrectorName>('corrector', v.corrector, CORRECTOR_NAMES);
@@ -138,41 +155,18 @@ export async function runSdeSample(argv: string[]): Promise<void> {
   const [h, w]: [number, number] = typeof ss === 'number' ? [ss, ss] : [ss[0]!, ss[1]!];
   model.eval();
 
-  const gen = new Generator(seed);
   const pcSteps = steps ?? sde.N;
-  const chunks = Math.ceil(n / batch);
-  const bar = new ProgressBar({ total: kind === 'pc' ? chunks * pcSteps : chunks * 1000, label: `sample ${sde.name} ${kind}`, unit: kind === 'pc' ? 'step' : '‰t' });
-  const parts: Tensor[] = [];
-  const nfes: number[] = [];
+  const bar = new ProgressBar({ total: kind === 'pc' ? Math.ceil(n / batch) * pcSteps : Math.ceil(n / batch) * 1000, label: `sample ${sde.name} ${kind}`, unit: kind === 'pc' ? 'step' : '‰t' });
   const start = performance.now();
-  for (let k = 0; k < chunks; k++) {
-    const s0 = k * batch;
-    const m = Math.min(batch, n - s0);
-    const score = scoreFromModel(sde, model, { classLabels: labels === null ? null : labels.subarray(s0, s0 + m) });
-    const xT = sde.priorSample([m, h, w, cfg.inChannels], gen);
-    const r = kind === 'pc'
-      ? pcSample(sde, score, xT, {
-          generator: gen, steps: pcSteps,
-          ...(predictor === undefined ? {} : { predictor }), ...(corrector === undefined ? {} : { corrector }),
-          ...(snr === undefined ? {} : { snr }), ...(correctorSteps === undefined ? {} : { correctorSteps }), ...(eps === undefined ? {} : { eps }),
-          callback: ({ i }) => bar.update(k * pcSteps + i + 1),
-        })
-      : odeSample(sde, score, xT, {
-          ...(rtol === undefined ? {} : { rtol }), ...(atol === undefined ? {} : { atol }), ...(eps === undefined ? {} : { eps }),
-          onStep: (t, nfe) => bar.update(k * 1000 + Math.round(1000 * (1 - t)), { nfe }),
-        });
-    nfes.push(r.nfe);
-    parts.push(r.x);
-  }
+  const { images, nfe: nfes } = sdeSample({
+    method: kind, sde, model, n, size: [h, w, cfg.inChannels], classLabels: labels, batchSize: batch, generator: new Generator(seed),
+    pc: { steps: pcSteps, ...(predictor === undefined ? {} : { predictor }), ...(corrector === undefined ? {} : { corrector }), ...(snr === undefined ? {} : { snr }), ...(correctorSteps === undefined ? {} : { correctorSteps }), ...(eps === undefined ? {} : { eps }) },
+    ode: { ...(rtol === undefined ? {} : { rtol }), ...(atol === undefined ? {} : { atol }), ...(eps === undefined ? {} : { eps }) },
+    onProgress: ({ step, nfe }) => bar.update(step, nfe === undefined ? undefined : { nfe }),
+  });
   if (process.stderr.isTTY) bar.done();
-  const data = new Float32Array(n * h * w * cfg.inChannels);
-  let off = 0;
-  for (const p of parts) {
-    // Clip to the image range for writing (the SDE's output can overshoot slightly).
-    data.set(Float32Array.from(p.data, (x) => Math.min(1, Math.max(-1, x))), off);
-    off += p.size;
-  }
-  await writePngGrid(out, new Tensor(data, [n, h, w, cfg.inChannels]), nrow === undefined ? {} : { nrow });
+  // Clip to the image range for writing (the SDE's output can overshoot slightly).
+  await writePngGrid(out, clamp(images, -1, 1), nrow === undefined ? {} : { nrow });
   const secs = (performance.now() - start) / 1000;
   const how = kind === 'pc'
     ? `${predictor ?? 'reverse_diffusion'} + ${corrector ?? 'langevin'}, ${pcSteps} steps, eps ${eps ?? defaultSamplingEps(sde)}`

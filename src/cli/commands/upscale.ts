@@ -10,8 +10,9 @@ import { Tensor } from '../../tensor/tensor.js';
 import { readPng, writePng, writePngGrid } from '../../io/png.js';
 import { loadDataset } from '../../data/index.js';
 import { upscale, loadSuperresModel, evaluateUpscale } from '../../pipelines/superres.js';
-import { resolveScheduler, schedulerNames, DEFAULT_BATCH_SIZE } from '../../pipelines/generate.js';
-import { SAMPLERS, isSamplerName } from '../../samplers/index.js';
+import { DEFAULT_BATCH_SIZE } from '../../pipelines/generate.js';
+import { findMethod, samplingMethods, schedulerNames } from '../../sampling/registry.js';
+import { reverseProcess } from '../../sampling/reverse_process.js';
 import { SIGMA_SCHEDULES, type SigmaScheduleName } from '../../diffusion/sigma_ramps.js';
 import { bicubicResize } from '../../data/resample.js';
 import { ProgressBar } from '../progress.js';
@@ -103,9 +104,9 @@ export async function run(argv: string[]): Promise<void> {
   }
   const schedName = v.scheduler ?? 'ddim';
   if (!schedulerNames().includes(schedName)) throw new DiffuseError(`--scheduler must be one of ${schedulerNames().join(', ')}, found '${schedName}'`);
-  const sampler = isSamplerName(schedName) ? SAMPLERS[schedName] : null;
+  const method = findMethod(schedName)!;
   if (v.sigmas !== undefined) {
-    if (sampler === null) throw new DiffuseError(`--sigmas applies to the samplers (${Object.keys(SAMPLERS).join(', ')}) only`);
+    if (!method.takesSigmas) throw new DiffuseError(`--sigmas applies to the samplers (${samplingMethods().filter((m) => m.takesSigmas).map((m) => m.name).join(', ')}) only`);
     if (!SIGMA_SCHEDULES.includes(v.sigmas as SigmaScheduleName) || v.sigmas === 'vp') throw new DiffuseError(`--sigmas must be one of ${SIGMA_SCHEDULES.filter((k) => k !== 'vp').join(', ')}, found '${v.sigmas}'`);
   }
   const steps = intFlag('steps', v.steps, 1) ?? 50;
@@ -119,16 +120,11 @@ export async function run(argv: string[]): Promise<void> {
   }
 
   const sr = loadSuperresModel(v.model);
-  const resolved = resolveScheduler(schedName, sr.schedulerConfig);
-  let perChunk = steps;
-  if (resolved.kind === 'scheduler') {
-    resolved.scheduler.setTimesteps(steps);
-    perChunk = resolved.scheduler.timesteps.length;
-  }
+  const perChunk = reverseProcess('upscale', schedName, { steps, schedulerConfig: sr.schedulerConfig }).loops;
   const common = {
     model: sr.model,
     scale: sr.scale,
-    scheduler: resolved.kind === 'scheduler' ? resolved.scheduler : resolved.sampler,
+    scheduler: schedName,
     schedulerConfig: sr.schedulerConfig,
     steps,
     seed,
@@ -140,7 +136,7 @@ export async function run(argv: string[]): Promise<void> {
   if (!evalMode) {
     const img = await readPng(v.image!);
     const bar = new ProgressBar({ total: perChunk, label: 'upscale', unit: 'step' });
-    const { images } = upscale({ ...common, image: img, onStep: (i) => bar.update(i) });
+    const { images } = upscale({ ...common, image: img, onProgress: ({ step }) => bar.update(step) });
     if (process.stderr.isTTY) bar.done();
     await writePng(v.out!, images);
     process.stdout.write(`wrote ${v.out} (${images.shape[1]}x${images.shape[2]}x${images.shape[3]}, from ${img.shape[0]}x${img.shape[1]}, scale ${sr.scale})\n`);
@@ -160,7 +156,7 @@ export async function run(argv: string[]): Promise<void> {
   const hrT = new Tensor(hr, [n, ds.imageSize, ds.imageSize, ds.channels]);
   const bar = new ProgressBar({ total: Math.ceil(n / batch) * perChunk, label: 'upscale', unit: 'step' });
   const t0 = performance.now();
-  const e = evaluateUpscale({ ...common, hr: hrT, onStep: (i) => bar.update(i) });
+  const e = evaluateUpscale({ ...common, hr: hrT, onProgress: ({ step }) => bar.update(step) });
   if (process.stderr.isTTY) bar.done();
   const seconds = (performance.now() - t0) / 1000;
   const summaryJson = {
