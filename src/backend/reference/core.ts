@@ -5,4 +5,11 @@ export const referenceCore: CoreKernels = {
   axpy(dst, src, alpha) {
     for (let i = 0; i < dst.length; i++) dst[i]! += alpha * src[i]!;
   },
+  fill(dst, value) {
+    dst.fill(value);
+  },
+  copy(dst, src) {
+    if (dst.length !== src.length) throw new RangeError(`copy: dst has ${dst.length} elements but src has ${src.length}; they must be equal`);
+    dst.set(src);
+  },
 };
