@@ -14,6 +14,7 @@ import type { NormKernels } from './kernels/norm.js';
 import type { OptimKernels } from './kernels/optim.js';
 import type { RandomKernels } from './kernels/random.js';
 import type { AttentionKernels } from './kernels/attention.js';
+import type { PerSampleKernels } from './kernels/per_sample.js';
 import { nativeBackend } from './native/index.js';
 import { referenceBackend } from './reference/index.js';
 
@@ -35,7 +36,8 @@ export interface Kernels<B = HostArray>
     NormKernels<B>,
     AttentionKernels<B>,
     OptimKernels<B>,
-    RandomKernels<B> {}
+    RandomKernels<B>,
+    PerSampleKernels<B> {}
 
 /** A CPU kernel set (native or reference) over host arrays. */
 export interface Backend extends Kernels<HostArray> {

@@ -16,3 +16,5 @@ export * from './concat.js';
 export * from './upsample.js';
 export * from './embedding.js';
 export * from './slice.js';
+export * from './copy.js';
+export * from './optim.js';

@@ -15,6 +15,7 @@ import { nativeNorm } from './norm.js';
 import { nativeAttention } from './attention.js';
 import { nativeOptim } from './optim.js';
 import { nativeRandom } from './random.js';
+import { referencePerSample } from '../reference/per_sample.js';
 
 const float32Kernels: Backend = {
   name: 'native',
@@ -28,6 +29,8 @@ const float32Kernels: Backend = {
   ...nativeAttention,
   ...nativeOptim,
   ...nativeRandom,
+  // No addon kernel: memory-bound JavaScript loops, the same on both backends.
+  ...referencePerSample,
 };
 
 /** float32 calls go to the addon, calls with a float64 buffer to the reference kernels. */

@@ -10,6 +10,7 @@ import { referenceNorm } from './norm.js';
 import { referenceAttention } from './attention.js';
 import { referenceOptim } from './optim.js';
 import { referenceRandom } from './random.js';
+import { referencePerSample } from './per_sample.js';
 
 export const referenceBackend: Backend = {
   name: 'reference',
@@ -23,4 +24,5 @@ export const referenceBackend: Backend = {
   ...referenceAttention,
   ...referenceOptim,
   ...referenceRandom,
+  ...referencePerSample,
 };
