@@ -168,7 +168,7 @@ export class FeatureNet extends Module {
       norm_num_groups: c.normNumGroups,
     });
     const tensors = new Map<string, { shape: readonly number[]; data: Float32Array }>();
-    for (const [name, t] of this.stateDict()) tensors.set(name, t.rank === 4 ? ohwiToOihw(t) : { shape: t.shape, data: t.data as Float32Array });
+    for (const [name, t] of this.stateDict()) tensors.set(name, t.rank === 4 ? ohwiToOihw({ shape: t.shape, data: t.toArray() }) : { shape: t.shape, data: t.toArray() });
     writeSafetensors(join(dir, FEATURE_NET_WEIGHTS_NAME), tensors);
   }
 

@@ -55,7 +55,7 @@ const WARMUP_FRACTION = 0.05;
  */
 function augmentInto(src: Float32Array, idx: ArrayLike<number>, s: number, c: number, shift: number, flip: boolean, gen: Generator, out: Float32Array): void {
   const per = s * s * c;
-  const u = gen.uniform([idx.length * 3]).data;
+  const u = gen.uniform([idx.length * 3]).toArray();
   for (let b = 0; b < idx.length; b++) {
     const dy = shift === 0 ? 0 : Math.floor(u[3 * b]! * (2 * shift + 1)) - shift;
     const dx = shift === 0 ? 0 : Math.floor(u[3 * b + 1]! * (2 * shift + 1)) - shift;

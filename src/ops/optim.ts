@@ -4,7 +4,11 @@
  * update. The classes that hold the state are nn/adamw.ts and nn/ema.ts.
  */
 import type { Tensor } from '../tensor/tensor.js';
-import { sameDevice } from '../tensor/check.js';
+import { emptyUninit } from '../tensor/create.js';
+import { expectNumber, sameDevice } from '../tensor/check.js';
+import { concat } from './concat.js';
+import { reshape } from './shape.js';
+import { sum } from './reduce.js';
 import { ShapeError, fmtShape } from '../tensor/errors.js';
 import type { AdamWHyper } from '../backend/kernels/optim.js';
 
@@ -36,4 +40,30 @@ export function emaUpdate(shadow: Tensor, param: Tensor, decay: number): void {
   const dev = sameDevice('emaUpdate', { shadow, param });
   expectSameSize('emaUpdate', shadow, { param });
   dev.kernels.emaUpdate(shadow.storage, param.storage, decay);
+}
+
+/**
+ * The global L2 norm of `tensors` together (each gradient's squares summed in double, the sums
+ * added in double): torch.nn.utils.clip_grad_norm_'s total norm. One host read for all of them.
+ * @example const norm = gradNorm(params.flatMap((p) => (p.grad === null ? [] : [p.grad])));
+ */
+export function gradNorm(tensors: readonly Tensor[]): number {
+  if (tensors.length === 0) return 0;
+  const dev = sameDevice('gradNorm', Object.fromEntries(tensors.map((t, i) => [`tensors[${i}]`, t])));
+  const parts = tensors.map((t) => {
+    const s = emptyUninit([1], 'float64', dev);
+    dev.kernels.sumSquares(t.storage, s.storage);
+    return s;
+  });
+  const total = parts.length === 1 ? parts[0]! : sum(concat(parts, 0));
+  return Math.sqrt(reshape(total, []).item());
+}
+
+/**
+ * x *= s in place (no graph): scaling gradients for clipping without reallocating them.
+ * @example scaleInPlace(p.grad!, maxNorm / norm);
+ */
+export function scaleInPlace(x: Tensor, s: number): void {
+  expectNumber('scaleInPlace', 's', s);
+  x.device.kernels.scalar('mul', x.storage, s, 0, x.storage);
 }

@@ -28,9 +28,10 @@ function meanNorm(t: Tensor): number {
   const n = t.shape[0] ?? 1;
   const per = t.size / n;
   let total = 0;
+  const v = t.toArray('float64'); // the step size is a host scalar
   for (let b = 0; b < n; b++) {
     let s = 0;
-    for (let i = b * per; i < (b + 1) * per; i++) s += t.data[i]! * t.data[i]!;
+    for (let i = b * per; i < (b + 1) * per; i++) s += v[i]! * v[i]!;
     total += Math.sqrt(s);
   }
   return total / n;

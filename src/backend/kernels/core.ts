@@ -12,4 +12,6 @@ export interface CoreKernels<B = HostArray> {
   fill(dst: B, value: number): void;
   /** dst[i] = src[i] (same length; converting between float32 and float64 where they differ). */
   copy(dst: B, src: B): void;
+  /** out[0] = sum_i x[i]^2, accumulated in double in index order (out: one element, float64 to keep it). */
+  sumSquares(x: B, out: B): void;
 }

@@ -13,4 +13,5 @@ export const nativeCore: CoreKernels = {
   },
   fill: referenceCore.fill,
   copy: referenceCore.copy,
+  sumSquares: referenceCore.sumSquares,
 };

@@ -12,4 +12,9 @@ export const referenceCore: CoreKernels = {
     if (dst.length !== src.length) throw new RangeError(`copy: dst has ${dst.length} elements but src has ${src.length}; they must be equal`);
     dst.set(src);
   },
+  sumSquares(x, out) {
+    let s = 0;
+    for (let i = 0; i < x.length; i++) s += x[i]! * x[i]!;
+    out[0] = s;
+  },
 };
