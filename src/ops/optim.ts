@@ -60,6 +60,18 @@ export function gradNorm(tensors: readonly Tensor[]): number {
 }
 
 /**
+ * The sum of squares of each batch entry (axis 0) of x, accumulated in double: a float64 (N)
+ * tensor on x's device (no graph). For per-sample norms such as Langevin step sizes.
+ * @example const norms = Array.from(rowSumSquares(g).toArray('float64'), Math.sqrt);
+ */
+export function rowSumSquares(x: Tensor): Tensor {
+  if (x.rank < 1) throw new ShapeError(`rowSumSquares: x must have a batch axis (rank >= 1), found shape ${fmtShape(x.shape)}`);
+  const out = emptyUninit([x.shape[0]!], 'float64', x.device);
+  if (out.size > 0) x.device.kernels.sumSquares(x.storage, out.storage);
+  return out;
+}
+
+/**
  * x *= s in place (no graph): scaling gradients for clipping without reallocating them.
  * @example scaleInPlace(p.grad!, maxNorm / norm);
  */

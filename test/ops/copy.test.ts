@@ -7,7 +7,7 @@ import { tensor } from '../../src/tensor/create.js';
 import { ShapeError } from '../../src/tensor/errors.js';
 import { withBackend } from '../../src/backend/backend.js';
 import { cast, clone, copyInto } from '../../src/ops/copy.js';
-import { adamwStep, emaUpdate, gradNorm, scaleInPlace } from '../../src/ops/optim.js';
+import { adamwStep, emaUpdate, gradNorm, rowSumSquares, scaleInPlace } from '../../src/ops/optim.js';
 
 describe('copies', () => {
   it('clone copies values, dtype, shape and device into a new buffer without graph', () => {
@@ -53,6 +53,14 @@ describe('in-place optimizer ops', () => {
     for (const name of ['native', 'reference'] as const) {
       assert.equal(withBackend(name, () => gradNorm([tensor(values, [1001])])), expected, name);
     }
+  });
+
+  it('rowSumSquares sums the squares of each batch entry in double', () => {
+    const s = rowSumSquares(tensor([1, 2, 3, -4, 0.5, 0.25], [3, 2, 1]));
+    assert.equal(s.dtype, 'float64');
+    assert.deepEqual(s.shape, [3]);
+    assert.deepEqual(Array.from(s.toArray('float64')), [5, 25, 0.3125]);
+    assert.throws(() => rowSumSquares(tensor([1], [])), /rowSumSquares: x must have a batch axis/);
   });
 
   it('scaleInPlace scales the buffer itself', () => {

@@ -12,6 +12,9 @@ export interface CoreKernels<B = HostArray> {
   fill(dst: B, value: number): void;
   /** dst[i] = src[i] (same length; converting between float32 and float64 where they differ). */
   copy(dst: B, src: B): void;
-  /** out[0] = sum_i x[i]^2, accumulated in double in index order (out: one element, float64 to keep it). */
+  /**
+   * out[n] = sum_i x[n, i]^2 over row n of x viewed as (out.length, x.length / out.length),
+   * accumulated in double in index order (out is float64 to keep it; one element for the whole x).
+   */
   sumSquares(x: B, out: B): void;
 }

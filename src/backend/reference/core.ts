@@ -13,8 +13,12 @@ export const referenceCore: CoreKernels = {
     dst.set(src);
   },
   sumSquares(x, out) {
-    let s = 0;
-    for (let i = 0; i < x.length; i++) s += x[i]! * x[i]!;
-    out[0] = s;
+    const rows = out.length;
+    const per = rows === 0 ? 0 : x.length / rows;
+    for (let n = 0; n < rows; n++) {
+      let s = 0;
+      for (let i = n * per; i < (n + 1) * per; i++) s += x[i]! * x[i]!;
+      out[n] = s;
+    }
   },
 };
