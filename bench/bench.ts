@@ -82,9 +82,9 @@ function trainSection(batch: number, peakGflops: number, profile: boolean): Trai
   const macs = forwardMacsPerImage(model, gen);
   const step = (): void => {
     const x0 = gen.normal([batch, 28, 28, 1]);
-    const u = gen.uniform([batch]).data;
+    const u = gen.uniform([batch]).toArray();
     const t = Array.from(u, (v) => Math.min(999, Math.floor(v * 1000)));
-    const labels = Array.from(gen.uniform([batch]).data, (v) => Math.min(10, Math.floor(v * 11)));
+    const labels = Array.from(gen.uniform([batch]).toArray(), (v) => Math.min(10, Math.floor(v * 11)));
     setPhase('forward');
     const noise = gen.normal(x0.shape);
     const xt = addNoise(ACP, x0, noise, t);

@@ -47,7 +47,7 @@ function accuracy(x: Tensor, t: number, labels: readonly number[]): number {
   const k = clf.config.numClasses;
   for (let s = 0; s < labels.length; s += 100) {
     const e = Math.min(labels.length, s + 100);
-    const z = noGrad(() => clf.forward(sliceBatch(x, s, e), t)).data;
+    const z = noGrad(() => clf.forward(sliceBatch(x, s, e), t)).toArray();
     for (let i = 0; i < e - s; i++) {
       let best = 0;
       for (let c = 1; c < k; c++) if (z[i * k + c]! > z[i * k + best]!) best = c;
@@ -120,6 +120,6 @@ if (v.grid !== undefined) {
   const per = 784;
   const k = rows[0]!.shape[0]!;
   const all = new Float32Array(rows.length * k * per);
-  rows.forEach((r, i) => all.set(r.data, i * k * per));
+  rows.forEach((r, i) => all.set(r.toArray(), i * k * per));
   await writePngGrid(v.grid, new Tensor(all, [rows.length * k, 28, 28, 1]), { nrow: k });
 }

@@ -22,7 +22,8 @@ import { silu } from '../src/ops/unary.js';
 import { add } from '../src/ops/binary.js';
 import { noGrad } from '../src/tensor/autograd.js';
 import { tensor } from '../src/tensor/create.js';
-import type { Tensor } from '../src/tensor/tensor.js';
+import type { HostArray, Tensor } from '../src/tensor/tensor.js';
+import { cpu } from '../src/backend/cpu.js';
 import { addon, fn } from '../src/backend/native/loader.js';
 import { packageRoot } from '../src/io/model_folder.js';
 import { backend } from '../src/backend/backend.js';
@@ -68,6 +69,12 @@ function timeInterleaved(runs: ((iters: number) => number)[]): { seconds: number
 }
 
 /** Deterministic data in [-1, 1) (values as in bench.cc, so neither side sees denormals). */
+/** A CPU tensor's host array, for timing the kernels on it directly (this benchmark measures the CPU backend). */
+function host(t: Tensor): HostArray {
+  if (!cpu.owns(t.storage)) throw new Error(`bench:kernels times CPU kernels; the tensor is on ${t.device.name}`);
+  return t.storage;
+}
+
 function data(shape: number[], requiresGrad = false): Tensor {
   let n = 1;
   for (const d of shape) n *= d;
@@ -104,9 +111,9 @@ function convFigures(h: number, w: number, c: number): Record<string, Figure> {
   const wg = data([c, k, k, c], true), bg = data([c], true);
   const yWeights = conv2d(x, wg, bg, { padding: 1 }); // w and b require grad: backward-weights alone
   const passes: [string, number, () => void, () => void][] = [
-    ['forward', 0, () => void noGrad(() => conv2d(x, wt, b, { padding: 1 })), () => kern.conv2dForward(g, x.data, wt.data, b.data, y.data)],
-    ['backwardData', 1, () => void noGrad(() => yData.node!.backward(gy)), () => kern.conv2dBackwardData(g, gy.data, wt.data, gx.data)],
-    ['backwardWeights', 2, () => void noGrad(() => yWeights.node!.backward(gy)), () => kern.conv2dBackwardWeights(g, x.data, gy.data, gw.data, gb.data)],
+    ['forward', 0, () => void noGrad(() => conv2d(x, wt, b, { padding: 1 })), () => kern.conv2dForward(g, host(x), host(wt), host(b), host(y))],
+    ['backwardData', 1, () => void noGrad(() => yData.node!.backward(gy)), () => kern.conv2dBackwardData(g, host(gy), host(wt), host(gx))],
+    ['backwardWeights', 2, () => void noGrad(() => yWeights.node!.backward(gy)), () => kern.conv2dBackwardWeights(g, host(x), host(gy), host(gw), host(gb))],
   ];
   const out: Record<string, Figure> = {};
   for (const [name, pass, viaOp, viaKernel] of passes) {
@@ -123,7 +130,7 @@ function matmulFigure(size: number): Figure {
   const p = { batch: 1, m: size, n: size, k: size, transA: false, transB: false, broadcastA: false, broadcastB: false, alpha: 1 };
   const t = timeInterleaved([
     (n) => timeIters(() => void noGrad(() => matmul(a, b)), n),
-    (n) => timeIters(() => backend().matmul(p, a.data, b.data, null, c.data), n),
+    (n) => timeIters(() => backend().matmul(p, host(a), host(b), null, host(c)), n),
     (n) => bare(size, size, size, n),
   ]);
   progress(`matmul ${size}: op ${ms(t.seconds[0]!)}, kernel ${ms(t.seconds[1]!)}, bare ${ms(t.seconds[2]!)} (x ${t.iters})`);

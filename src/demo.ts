@@ -33,7 +33,7 @@ export interface DemoResult {
 
 /** A batch of (N, SIZE, SIZE, 1) images in [-1, 1], each with one bright square. */
 function squares(n: number, gen: Generator): Tensor {
-  const pos = gen.uniform([n, 3]).data;
+  const pos = gen.uniform([n, 3]).toArray();
   const img = new Float32Array(n * SIZE * SIZE).fill(-1);
   for (let b = 0; b < n; b++) {
     const side = 3 + Math.floor(pos[b * 3 + 2]! * 6);

@@ -2,12 +2,14 @@
  * diffuse: diffusion models in TypeScript for Node.js. The package root exports the tensor
  * engine (tensors, autograd, ops, random generator, optimizers) and the layers built on it.
  */
-export { Tensor, numel, type DType, type Storage } from './tensor/tensor.js';
+export { Tensor, numel, type DType, type HostArray, type Storage } from './tensor/tensor.js';
 export { tensor, zeros, ones, full, scalar, type TensorOptions } from './tensor/create.js';
 export { noGrad, isGradEnabled } from './tensor/autograd.js';
 export { Generator, rand, randn, type GeneratorState } from './tensor/random.js';
-export { DiffuseError, ShapeError, DTypeError, ArgumentError, NativeLoadError, NativeKernelError } from './tensor/errors.js';
-export { backend, useBackend, withBackend, type Backend, type BackendName } from './backend/backend.js';
+export { DiffuseError, ShapeError, DTypeError, DeviceError, ArgumentError, NativeLoadError, NativeKernelError } from './tensor/errors.js';
+export { backend, useBackend, withBackend, type Backend, type BackendName, type Kernels } from './backend/backend.js';
+export { getDevice, registerDevice, unregisterDevice, type Device, type DeviceBuffer, type DeviceHandle } from './backend/device.js';
+export { cpu } from './backend/cpu.js';
 export { engineInfo, setNumThreads, type EngineInfo } from './engine_info.js';
 export * from './ops/index.js';
 export { AdamW } from './nn/adamw.js';

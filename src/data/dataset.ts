@@ -91,7 +91,7 @@ export function randomPermutation(n: number, gen: Generator): Int32Array {
   const perm = new Int32Array(n);
   for (let i = 0; i < n; i++) perm[i] = i;
   if (n < 2) return perm;
-  const u = gen.uniform([n]).data;
+  const u = gen.uniform([n]).toArray();
   for (let i = n - 1; i > 0; i--) {
     // j uniform in [0, i]; u < 1 so j <= i.
     const j = Math.floor((u[i] as number) * (i + 1));
@@ -192,7 +192,7 @@ export function* batches(dataset: Dataset, opts: BatchOptions): IterableIterator
       x.set(sample.image, b * per);
       if (labels !== null) labels[b] = sample.label ?? -1;
     }
-    if (flip) randomFlipBatch(x, [count, s, s, c], (opts.generator as Generator).uniform([count]).data);
+    if (flip) randomFlipBatch(x, [count, s, s, c], (opts.generator as Generator).uniform([count]).toArray());
     position += count;
     yield { x: new Tensor(x, [count, s, s, c]), labels, indices, state: { epoch, position, epochStart } };
   }

@@ -38,7 +38,7 @@ export function areaDownsample(x: Tensor, factor: number): Tensor {
   }
   const ho = h / factor;
   const wo = w / factor;
-  const src = x.data;
+  const src = x.toArray(x.dtype);
   const out = allocStorage(x.dtype, n * ho * wo * c); // (N, H/s, W/s, C)
   const inv = 1 / (factor * factor);
   for (let b = 0; b < n; b++) {
@@ -96,7 +96,7 @@ export function bicubicResize(x: Tensor, outH: number, outW: number, a = BICUBIC
   }
   if (typeof a !== 'number' || !Number.isFinite(a)) throw new ArgumentError(`${op}: 'a' must be a finite number, found ${String(a)}`);
   const [n, h, w, c] = x.shape as [number, number, number, number];
-  const src = x.data;
+  const src = x.toArray(x.dtype);
   const tx = taps(w, outW, a);
   const ty = taps(h, outH, a);
   // Horizontal pass: (N, H, outW, C) in float64.

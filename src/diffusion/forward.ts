@@ -12,9 +12,9 @@
  * differentiable op (`combine`), so gradients flow through all of them.
  */
 import { Tensor } from '../tensor/tensor.js';
-import { empty } from '../tensor/create.js';
+import { emptyUninit } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
-import { expectShape, expectTensor, sameDType } from '../tensor/check.js';
+import { expectShape, expectTensor, sameDType, sameDevice } from '../tensor/check.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
 
 /** What a denoising model predicts. */
@@ -63,35 +63,23 @@ export function combine(op: string, a: PerSample, x: Tensor, b: PerSample, y: Te
   expectTensor(op, names[1], y);
   const batch = batchOf(op, names[0], x);
   expectShape(op, names[1], y, x.shape);
-  const dtype = sameDType(op, { [names[0]]: x, [names[1]]: y });
+  const named = { [names[0]]: x, [names[1]]: y };
+  const dtype = sameDType(op, named);
+  const dev = sameDevice(op, named);
   const ca = perSample(op, 'coefficients', a, batch);
   const cb = perSample(op, 'coefficients', b, batch);
-  const out = empty(x.shape, dtype);
-  scaleAdd(ca, x.data, cb, y.data, out.data, batch);
+  // Evaluated in float64 and stored in the output's precision; a zero coefficient drops its term
+  // (so x_0 = 1 * out + 0 * x_t stays finite where x_t is not).
+  const out = emptyUninit(x.shape, dtype, dev);
+  dev.kernels.scaleAdd(ca, x.storage, cb, y.storage, out.storage, batch);
   return recordOp(op, out, [x, y], (g) => {
     const grad = (c: Float64Array): Tensor => {
-      const gt = empty(x.shape, dtype);
-      scaleAdd(c, g.data, null, null, gt.data, batch);
+      const gt = emptyUninit(x.shape, dtype, dev);
+      dev.kernels.scaleAdd(c, g.storage, null, null, gt.storage, batch);
       return gt;
     };
     return [x.requiresGrad ? grad(ca) : null, y.requiresGrad ? grad(cb) : null];
   });
-}
-
-/**
- * dst[n, i] = a[n] x[n, i] (+ b[n] y[n, i]), evaluated in float64, stored in dst's precision. A
- * zero coefficient drops its term (so x_0 = 1 * out + 0 * x_t stays finite where x_t is not).
- */
-function scaleAdd(a: Float64Array, x: ArrayLike<number>, b: Float64Array | null, y: ArrayLike<number> | null, dst: Float32Array | Float64Array, batch: number): void {
-  const per = batch === 0 ? 0 : dst.length / batch;
-  for (let n = 0; n < batch; n++) {
-    const an = a[n]!;
-    const bn = b === null || y === null ? 0 : b[n]!;
-    const base = n * per;
-    if (bn === 0) for (let i = base; i < base + per; i++) dst[i] = an === 0 ? 0 : an * x[i]!;
-    else if (an === 0) for (let i = base; i < base + per; i++) dst[i] = bn * y![i]!;
-    else for (let i = base; i < base + per; i++) dst[i] = an * x[i]! + bn * y![i]!;
-  }
 }
 
 /**

@@ -7,9 +7,9 @@
  * (SNR + 1) for v, min(SNR, gamma) for x_0; plus the per-sample weighted mean squared error.
  */
 import { Tensor } from '../tensor/tensor.js';
-import { empty, tensor } from '../tensor/create.js';
+import { emptyUninit } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
-import { expectShape, expectTensor, sameDType } from '../tensor/check.js';
+import { expectShape, expectTensor, sameDType, sameDevice } from '../tensor/check.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
 import { addNoise, alphaBarAt, checkPredictionType, getVelocity, type PerSample, type PredictionType, type Timesteps } from './forward.js';
 
@@ -87,32 +87,22 @@ export function weightedMseLoss(pred: Tensor, target: Tensor, weights: PerSample
   expectTensor(op, 'target', target);
   expectShape(op, 'target', target, pred.shape);
   const dtype = sameDType(op, { pred, target });
+  const dev = sameDevice(op, { pred, target });
   if (pred.rank < 1) throw new ShapeError(`${op}: input 'pred' must have a batch axis (rank >= 1), found shape ${fmtShape(pred.shape)}`);
   const batch = pred.shape[0]!;
   if (batch === 0 || pred.size === 0) throw new ShapeError(`${op}: input 'pred' is empty (shape ${fmtShape(pred.shape)}); a mean needs at least one element`);
-  const per = pred.size / batch;
   let w: Float64Array;
   if (typeof weights === 'number') w = new Float64Array(batch).fill(weights);
   else if (weights.length === batch || weights.length === 1) w = Float64Array.from({ length: batch }, (_, n) => weights[weights.length === 1 ? 0 : n]!);
   else throw new ShapeError(`${op}: 'weights' has ${weights.length} values, expected 1 or one per batch element (${batch})`);
-  const p = pred.data;
-  const t = target.data;
-  let total = 0;
-  for (let n = 0; n < batch; n++) {
-    let s = 0;
-    for (let i = n * per; i < (n + 1) * per; i++) s += (p[i]! - t[i]!) ** 2;
-    total += w[n]! * s;
-  }
-  const out = tensor([total / pred.size], [], { dtype });
+  // Accumulated in double over each sample, weighted, divided by the element count N * per.
+  const out = emptyUninit([], dtype, dev);
+  dev.kernels.weightedSqDiffSum(pred.storage, target.storage, w, pred.size, out.storage);
   return recordOp(op, out, [pred, target], (gy) => {
     // d/dpred = 2 w[n] (pred - target) / (N * per), times the upstream scalar.
-    const g = gy.data[0]!;
     const grad = (sign: number): Tensor => {
-      const gt = empty(pred.shape, dtype);
-      for (let n = 0; n < batch; n++) {
-        const c = (sign * 2 * w[n]! * g) / pred.size;
-        for (let i = n * per; i < (n + 1) * per; i++) gt.data[i] = c * (p[i]! - t[i]!);
-      }
+      const gt = emptyUninit(pred.shape, dtype, dev);
+      dev.kernels.weightedSqDiffBackward(pred.storage, target.storage, gy.storage, w, sign * 2, pred.size, gt.storage);
       return gt;
     };
     return [pred.requiresGrad ? grad(1) : null, target.requiresGrad ? grad(-1) : null];

@@ -26,7 +26,7 @@
  * channels get none (the hybrid loss, sec. 3.1: L_vlb only trains the variance).
  */
 import { Tensor } from '../tensor/tensor.js';
-import { empty, tensor } from '../tensor/create.js';
+import { tensor } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
 import { expectShape, expectTensor } from '../tensor/check.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
@@ -174,9 +174,10 @@ export class DiffusionVlb {
     const learned = learnsVariance(this.options.varianceType);
     const rows = x0.size / C; // pixels in the batch
     const perSample = x0.size / N; // dimensions D of one x_0
-    const out = modelOutput.data;
-    const xs = x0.data;
-    const xts = xt.data;
+    // The terms are computed on the host in double (a training-time auxiliary loss, elementwise).
+    const out = modelOutput.toArray('float64');
+    const xs = x0.toArray('float64');
+    const xts = xt.toArray('float64');
     const values = new Float64Array(N);
     const grad = modelOutput.requiresGrad ? new Float64Array(modelOutput.size) : null;
     const rowsPerSample = rows / N;
@@ -234,16 +235,18 @@ export class DiffusionVlb {
       }
       values[n] = total * scale;
     }
-    const result = tensor(values, [N], { dtype: modelOutput.dtype });
+    const device = modelOutput.device;
+    const result = tensor(values, [N], { dtype: modelOutput.dtype, device });
     return recordOp(op, result, [modelOutput], (g) => {
       if (grad === null) return [null];
-      const gi = empty(modelOutput.shape, modelOutput.dtype);
+      const gi = modelOutput.dtype === 'float64' ? new Float64Array(modelOutput.size) : new Float32Array(modelOutput.size);
       const per = modelOutput.size / N;
+      const gs = g.toArray('float64');
       for (let n = 0; n < N; n++) {
-        const gn = g.data[n]!;
-        for (let i = n * per; i < (n + 1) * per; i++) gi.data[i] = gn * grad[i]!;
+        const gn = gs[n]!;
+        for (let i = n * per; i < (n + 1) * per; i++) gi[i] = gn * grad[i]!;
       }
-      return [gi];
+      return [new Tensor(gi, modelOutput.shape).to(device)];
     });
   }
 
@@ -259,9 +262,10 @@ export class DiffusionVlb {
     const m = Math.sqrt(abT);
     const lv = Math.log1p(-abT);
     const out = new Float64Array(N);
+    const xs = x0.toArray('float64');
     for (let n = 0; n < N; n++) {
       let s = 0;
-      for (let i = n * per; i < (n + 1) * per; i++) s += normalKl(m * x0.data[i]!, lv, 0, 0);
+      for (let i = n * per; i < (n + 1) * per; i++) s += normalKl(m * xs[i]!, lv, 0, 0);
       out[n] = s / (LN2 * per);
     }
     return out;

@@ -15,7 +15,8 @@
  */
 import { progressHandler, type ProgressHandler } from '../sampling/progress.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { tensor } from '../tensor/create.js';
+import { sliceBatch } from '../ops/slice.js';
+import { cast } from '../ops/copy.js';
 import { noGrad } from '../tensor/autograd.js';
 import { expectTensor } from '../tensor/check.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
@@ -114,20 +115,19 @@ export function vlbBitsPerDim(model: VlbModelFn, vlb: DiffusionVlb, x0: Tensor, 
     for (let s = 0; s < N; s += batchSize) {
       const e = Math.min(N, s + batchSize);
       const n = e - s;
-      const per = x0.size / N;
-      const xb = tensor(x0.data.subarray(s * per, e * per), [n, ...x0.shape.slice(1)], { dtype: x0.dtype }); // (n, H, W, C)
+      const xb = sliceBatch(x0, s, e); // (n, H, W, C)
       // Largest t first, as improved-diffusion's loop (the order does not change the estimate).
       for (let j = strata.length - 1; j >= 0; j--) {
         if (options.signal?.aborted === true) throw new ArgumentError(`${op}: aborted`);
         const { start, end } = strata[j]!;
         const width = end - start;
-        const u = width > 1 ? gen.uniform([n]).data : null;
+        const u = width > 1 ? gen.uniform([n]).toArray() : null;
         const t = Float64Array.from({ length: n }, (_, i) => (u === null ? start : Math.min(end - 1, start + Math.floor(u[i]! * width))));
         const z = gen.normal(xb.shape); // float32 draws (the native generator's), widened for float64 data
-        const noise = xb.dtype === 'float32' ? z : tensor(Float64Array.from(z.data), z.shape, { dtype: 'float64' });
+        const noise = xb.dtype === 'float32' ? z : cast(z, 'float64');
         const xt = addNoise(vlb.alphasCumprod, xb, noise, t);
         const out = model(xt, t, s);
-        const terms = vlb.terms(out, xb, xt, t).data;
+        const terms = vlb.terms(out, xb, xt, t).toArray('float64');
         for (let i = 0; i < n; i++) {
           bpd[s + i]! += width * terms[i]!;
           stratumSum[j]! += terms[i]!;

@@ -7,7 +7,7 @@
  * K is small (10 classes), so forward and backward are plain TypeScript over the rows.
  */
 import { Tensor } from '../tensor/tensor.js';
-import { empty, tensor } from '../tensor/create.js';
+import { tensor } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
 import { expectTensor } from '../tensor/check.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
@@ -28,7 +28,8 @@ export function softmaxCrossEntropy(logits: Tensor, labels: Int32Array | readonl
     const y = labels[i]!;
     if (!Number.isInteger(y) || y < 0 || y >= k) throw new ArgumentError(`${op}: labels[${i}] must be an integer in [0, ${k}), found ${y}`);
   }
-  const z = logits.data;
+  // (N, K) is small: the softmax and its gradient run on the host in double.
+  const z = logits.toArray('float64');
   const probs = new Float64Array(n * k); // (N, K) softmax, saved for the gradient
   let total = 0;
   for (let i = 0; i < n; i++) {
@@ -39,14 +40,14 @@ export function softmaxCrossEntropy(logits: Tensor, labels: Int32Array | readonl
     for (let c = 0; c < k; c++) probs[i * k + c]! /= s;
     total += Math.log(s) + max - z[i * k + labels[i]!]!;
   }
-  const out = tensor([total / n], [], { dtype: logits.dtype });
+  const out = tensor([total / n], [], { dtype: logits.dtype, device: logits.device });
   return recordOp(op, out, [logits], (gy) => {
-    const g = gy.data[0]! / n;
-    const gx = empty(logits.shape, logits.dtype);
+    const g = gy.item() / n;
+    const gx = logits.dtype === 'float64' ? new Float64Array(n * k) : new Float32Array(n * k);
     for (let i = 0; i < n; i++) {
-      for (let c = 0; c < k; c++) gx.data[i * k + c] = g * (probs[i * k + c]! - (c === labels[i] ? 1 : 0));
+      for (let c = 0; c < k; c++) gx[i * k + c] = g * (probs[i * k + c]! - (c === labels[i] ? 1 : 0));
     }
-    return [gx];
+    return [new Tensor(gx, logits.shape).to(logits.device)];
   });
 }
 
@@ -58,11 +59,12 @@ export function argmaxRows(logits: Tensor): Int32Array {
   if (logits.rank !== 2) throw new ShapeError(`argmaxRows: 'logits' must be (N, K), found shape ${fmtShape(logits.shape)}`);
   const [n, k] = logits.shape as [number, number];
   const out = new Int32Array(n);
+  const z = logits.toArray('float64');
   for (let i = 0; i < n; i++) {
     let best = -1;
     let bestV = -Infinity;
     for (let c = 0; c < k; c++) {
-      const v = logits.data[i * k + c]!;
+      const v = z[i * k + c]!;
       if (Number.isNaN(v)) {
         best = -1;
         break;

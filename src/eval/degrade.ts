@@ -20,8 +20,8 @@ function check4(op: string, x: Tensor): [number, number, number, number] {
 export function gaussianBlur(images: Tensor, sigma: number): Tensor {
   const [n, h, w, c] = check4('gaussianBlur', images);
   if (!(sigma >= 0) || !Number.isFinite(sigma)) throw new ArgumentError(`gaussianBlur: sigma must be a number >= 0 (pixels), found ${sigma}`);
-  const src = images.data;
-  if (sigma === 0) return new Tensor(Float32Array.from(src), images.shape);
+  const src = images.toArray();
+  if (sigma === 0) return new Tensor(src, images.shape);
   const r = Math.ceil(3 * sigma);
   const k = Array.from({ length: 2 * r + 1 }, (_, i) => Math.exp(-((i - r) ** 2) / (2 * sigma * sigma)));
   const ks = k.reduce((a, b) => a + b, 0);
@@ -53,8 +53,9 @@ export function gaussianBlur(images: Tensor, sigma: number): Tensor {
 export function addGaussianNoise(images: Tensor, std: number, seed: number): Tensor {
   check4('addGaussianNoise', images);
   if (!(std >= 0) || !Number.isFinite(std)) throw new ArgumentError(`addGaussianNoise: std must be a number >= 0, found ${std}`);
-  const z = new Generator(seed).normal(images.shape, 0, std).data;
+  const z = new Generator(seed).normal(images.shape, 0, std).toArray();
+  const x = images.toArray();
   const out = new Float32Array(images.size);
-  for (let i = 0; i < out.length; i++) out[i] = Math.min(1, Math.max(-1, images.data[i]! + z[i]!));
+  for (let i = 0; i < out.length; i++) out[i] = Math.min(1, Math.max(-1, x[i]! + z[i]!));
   return new Tensor(out, images.shape);
 }

@@ -135,7 +135,7 @@ function rows(x: Float32Array, d: number, idx: ArrayLike<number>): Float32Array 
 
 function subsetImages(s: LabelledImages, idx: ArrayLike<number>): LabelledImages {
   const [, h, w, c] = s.images.shape as [number, number, number, number];
-  const data = rows(s.images.data as Float32Array, h * w * c, idx);
+  const data = rows(s.images.toArray(), h * w * c, idx);
   const labels = Int32Array.from({ length: idx.length }, (_, i) => s.labels[idx[i]!]!);
   return { images: new Tensor(data, [idx.length, h, w, c]), labels };
 }
@@ -192,8 +192,9 @@ export function evaluateSamples(samples: LabelledImages, options: EvaluateOption
   const px = h * w * c;
   const nTrain = train.labels.length;
   const memTotal = n + nTest;
-  const sampleNn = nearestDistances(samples.images.data as Float32Array, n, train.images.data as Float32Array, nTrain, px, (done) => progress('memorisation', done, memTotal));
-  const testNn = (cache.testNearest ??= nearestDistances(test.images.data as Float32Array, nTest, train.images.data as Float32Array, nTrain, px, (done) => progress('memorisation', n + done, memTotal)));
+  const trainPixels = train.images.toArray(); // the nearest-neighbour search runs on the host
+  const sampleNn = nearestDistances(samples.images.toArray(), n, trainPixels, nTrain, px, (done) => progress('memorisation', done, memTotal));
+  const testNn = (cache.testNearest ??= nearestDistances(test.images.toArray(), nTest, trainPixels, nTrain, px, (done) => progress('memorisation', n + done, memTotal)));
   const mem = memorization(sampleNn, testNn, q);
   const testMem = memorization(testNn, testNn, q).rate;
 

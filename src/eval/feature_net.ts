@@ -19,6 +19,7 @@ import { noGrad } from '../tensor/autograd.js';
 import { Generator } from '../tensor/random.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../tensor/errors.js';
 import { mean } from '../ops/reduce.js';
+import { sliceBatch } from '../ops/slice.js';
 import { Module, ModuleList } from '../nn/module.js';
 import { Conv2d, GroupNorm, Linear, withoutInit } from '../nn/layers.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
@@ -143,10 +144,8 @@ export class FeatureNet extends Module {
     noGrad(() => {
       for (let i = 0; i < n; i += batchSize) {
         const end = Math.min(n, i + batchSize);
-        // A view of the batch's rows (no copy).
-        const per = images.size / n;
-        const out = this.forward(new Tensor(images.data.subarray(i * per, end * per), [end - i, ...images.shape.slice(1)]));
-        features.set(out.features.data, i * d);
+        const out = this.forward(sliceBatch(images, i, end));
+        features.set(out.features.toArray(), i * d);
         predictions.set(argmaxRows(out.logits), i);
         onBatch?.(end, n);
       }
@@ -168,7 +167,7 @@ export class FeatureNet extends Module {
       norm_num_groups: c.normNumGroups,
     });
     const tensors = new Map<string, { shape: readonly number[]; data: Float32Array }>();
-    for (const [name, t] of this.stateDict()) tensors.set(name, t.rank === 4 ? ohwiToOihw(t) : { shape: t.shape, data: t.data as Float32Array });
+    for (const [name, t] of this.stateDict()) tensors.set(name, t.rank === 4 ? ohwiToOihw({ shape: t.shape, data: t.toArray() }) : { shape: t.shape, data: t.toArray() });
     writeSafetensors(join(dir, FEATURE_NET_WEIGHTS_NAME), tensors);
   }
 

@@ -122,9 +122,11 @@ export function imageQuality(x: Tensor, reference: Tensor): ImageQuality {
   const per = h * w * c;
   const unit = (v: number): number => Math.min(1, Math.max(0, (v + 1) / 2));
   const out: ImageQuality = { psnr: [], ssim: [] };
+  const xs = x.toArray();
+  const rs = reference.toArray();
   for (let i = 0; i < n; i++) {
-    const a = Float64Array.from(x.data.subarray(i * per, (i + 1) * per), unit);
-    const b = Float64Array.from(reference.data.subarray(i * per, (i + 1) * per), unit);
+    const a = Float64Array.from(xs.subarray(i * per, (i + 1) * per), unit);
+    const b = Float64Array.from(rs.subarray(i * per, (i + 1) * per), unit);
     out.psnr.push(psnr(a, b));
     out.ssim.push(ssim(a, b, h, w, c));
   }

@@ -38,10 +38,10 @@ export interface KidResult {
 }
 
 /** Rows `idx` of x (n, d) as an (m, d) tensor. */
-function gather(x: Float32Array, d: number, idx: Int32Array): Tensor {
-  const out = new Float32Array(idx.length * d);
+function gather(x: Float32Array, d: number, idx: Int32Array): Float32Array {
+  const out = new Float32Array(idx.length * d); // (idx.length, d)
   for (let i = 0; i < idx.length; i++) out.set(x.subarray(idx[i]! * d, (idx[i]! + 1) * d), i * d);
-  return new Tensor(out, [idx.length, d]);
+  return out;
 }
 
 /** Sum of (g / d + 1)^3 over the Gram matrix g (m, m), without its diagonal when `offDiagonal`. */
@@ -67,9 +67,9 @@ export function mmd2Unbiased(x: Float32Array, y: Float32Array, m: number, d: num
   return noGrad(() => {
     const tx = new Tensor(x, [m, d]);
     const ty = new Tensor(y, [m, d]);
-    const kxx = kernelSum(matmul(tx, tx, { transB: true }).data as Float32Array, m, d, true);
-    const kyy = kernelSum(matmul(ty, ty, { transB: true }).data as Float32Array, m, d, true);
-    const kxy = kernelSum(matmul(tx, ty, { transB: true }).data as Float32Array, m, d, false);
+    const kxx = kernelSum(matmul(tx, tx, { transB: true }).toArray(), m, d, true);
+    const kyy = kernelSum(matmul(ty, ty, { transB: true }).toArray(), m, d, true);
+    const kxy = kernelSum(matmul(tx, ty, { transB: true }).toArray(), m, d, false);
     return (kxx + kyy) / (m * (m - 1)) - (2 * kxy) / (m * m);
   });
 }
@@ -89,7 +89,7 @@ export function kernelInceptionDistance(a: Float32Array, n: number, b: Float32Ar
   for (let s = 0; s < subsets; s++) {
     const ia = randomPermutation(n, gen).slice(0, size);
     const ib = randomPermutation(m, gen).slice(0, size);
-    values.push(mmd2Unbiased(gather(a, d, ia).data as Float32Array, gather(b, d, ib).data as Float32Array, size, d));
+    values.push(mmd2Unbiased(gather(a, d, ia), gather(b, d, ib), size, d));
   }
   const mean = values.reduce((x, y) => x + y, 0) / subsets;
   const std = subsets > 1 ? Math.sqrt(values.reduce((x, v) => x + (v - mean) ** 2, 0) / (subsets - 1)) : 0;

@@ -39,7 +39,7 @@ export function forEachDistanceBlock(
   noGrad(() => {
     for (let start = 0; start < n; start += blockRows) {
       const rows = Math.min(blockRows, n - start);
-      const dots = matmul(new Tensor(a.subarray(start * d, (start + rows) * d), [rows, d]), bt, { transB: true }).data as Float32Array; // (rows, m)
+      const dots = matmul(new Tensor(a.subarray(start * d, (start + rows) * d), [rows, d]), bt, { transB: true }).toArray(); // (rows, m)
       for (let i = 0; i < rows; i++) {
         const ni = na[start + i]!;
         for (let j = 0; j < m; j++) dots[i * m + j] = Math.max(0, ni + nb[j]! - 2 * dots[i * m + j]!);

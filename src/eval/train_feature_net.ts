@@ -55,7 +55,7 @@ const WARMUP_FRACTION = 0.05;
  */
 function augmentInto(src: Float32Array, idx: ArrayLike<number>, s: number, c: number, shift: number, flip: boolean, gen: Generator, out: Float32Array): void {
   const per = s * s * c;
-  const u = gen.uniform([idx.length * 3]).data;
+  const u = gen.uniform([idx.length * 3]).toArray();
   for (let b = 0; b < idx.length; b++) {
     const dy = shift === 0 ? 0 : Math.floor(u[3 * b]! * (2 * shift + 1)) - shift;
     const dx = shift === 0 ? 0 : Math.floor(u[3 * b + 1]! * (2 * shift + 1)) - shift;
@@ -108,13 +108,14 @@ export function trainFeatureNet(data: LabelledImages, options: TrainFeatureNetOp
   const by = new Int32Array(batch);
   let step = 0;
   let lastEpochLoss = NaN;
+  const pixels = images.toArray(); // the augmentation runs on the host
   while (step < total) {
     const order = randomPermutation(n, gen);
     let epochLoss = 0;
     const batches = Math.min(perEpoch, total - step);
     for (let b = 0; b < batches; b++) {
       const idx = order.subarray(b * batch, (b + 1) * batch);
-      augmentInto(images.data as Float32Array, idx, s, c, shift, flip, gen, buf);
+      augmentInto(pixels, idx, s, c, shift, flip, gen, buf);
       for (let i = 0; i < batch; i++) by[i] = labels[idx[i]!]!;
       opt.lr = step < warmup ? (lr * (step + 1)) / warmup : 0.5 * lr * (1 + Math.cos((Math.PI * (step - warmup)) / Math.max(1, total - warmup)));
       const loss = softmaxCrossEntropy(net.forward(new Tensor(buf, [batch, s, s, c])).logits, by);
@@ -122,7 +123,7 @@ export function trainFeatureNet(data: LabelledImages, options: TrainFeatureNetOp
       opt.step();
       net.zeroGrad();
       step++;
-      const l = loss.data[0]!;
+      const l = loss.item();
       epochLoss += l;
       options.onStep?.(step, total, l);
     }

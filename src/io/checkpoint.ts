@@ -8,6 +8,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { Tensor } from '../tensor/tensor.js';
 import { DiffuseError, fmtShape } from '../tensor/errors.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { writeFileAtomic } from './atomic.js';
@@ -162,12 +163,14 @@ export function readDiffusersFolder(dir: string): { config: Record<string, unkno
 export function writeDiffusersFolder(
   dir: string,
   config: Record<string, unknown>,
-  state: ReadonlyMap<string, { shape: readonly number[]; data: ArrayLike<number> }>,
+  state: ReadonlyMap<string, Tensor | { shape: readonly number[]; data: ArrayLike<number> }>,
 ): void {
   if (typeof dir !== 'string' || dir === '') throw new CheckpointError(`checkpoint folder must be a non-empty path string, found ${JSON.stringify(dir)}`);
   mkdirSync(dir, { recursive: true });
   const out = new Map<string, NamedArray>();
-  for (const [name, t] of state) {
+  for (const [name, v] of state) {
+    // Tensors are read to the host once here (the file is host bytes).
+    const t = v instanceof Tensor ? { shape: v.shape, data: v.toArray() } : v;
     if (t.shape.length === 4) out.set(name, ohwiToOihw(t));
     else {
       const data = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);

@@ -56,7 +56,7 @@ export async function encodeGif(frames: Tensor, options: GifOptions = {}): Promi
   // The frames stacked vertically, one page each: libvips' layout of an animation.
   const raw = { width: w, height: h * f, channels: c as 1 | 3, pageHeight: h };
   // effort 1: effort 10 is ~6x slower and still moves some grey levels by one.
-  return sharp(signedToUint(frames.data, 8), { raw, limitInputPixels: false })
+  return sharp(signedToUint(frames.toArray(), 8), { raw, limitInputPixels: false })
     .gif({ loop, delay, keepDuplicateFrames: true, dither: 0, effort: 1 })
     .toBuffer();
 }

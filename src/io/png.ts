@@ -65,7 +65,7 @@ export function imageGrid(images: Tensor, options: GridOptions = {}): RawImage {
   const gh = rows * (h + pad) + pad;
   const gw = cols * (w + pad) + pad;
   const data = new Float32Array(gh * gw * c).fill(padValue); // (H', W', C)
-  const src = images.data;
+  const src = images.toArray();
   for (let i = 0; i < n; i++) {
     const y0 = pad + Math.floor(i / cols) * (h + pad);
     const x0 = pad + (i % cols) * (w + pad);
@@ -96,8 +96,8 @@ export async function encodePng(image: RawImage, options: PngOptions = {}): Prom
 function asSingleImage(op: string, image: Tensor): RawImage {
   if (!(image instanceof Tensor)) throw new ArgumentError(`${op}: input 'image' must be a Tensor, found ${typeof image}`);
   const s = image.shape;
-  if (s.length === 4 && s[0] === 1) return { data: Float32Array.from(image.data), height: s[1] as number, width: s[2] as number, channels: s[3] as number };
-  if (s.length === 3) return { data: Float32Array.from(image.data), height: s[0] as number, width: s[1] as number, channels: s[2] as number };
+  if (s.length === 4 && s[0] === 1) return { data: image.toArray(), height: s[1] as number, width: s[2] as number, channels: s[3] as number };
+  if (s.length === 3) return { data: image.toArray(), height: s[0] as number, width: s[1] as number, channels: s[2] as number };
   throw new ShapeError(`${op}: input 'image' has shape ${fmtShape(s)}, expected (H, W, C) or (1, H, W, C); use writePngGrid for a batch`);
 }
 

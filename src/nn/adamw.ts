@@ -6,9 +6,10 @@
  * Updates run in place through the backend's adamwStep kernel, one call per parameter.
  */
 import { Tensor } from '../tensor/tensor.js';
-import { empty } from '../tensor/create.js';
+import { zeros } from '../tensor/create.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../tensor/errors.js';
-import { backend } from '../backend/backend.js';
+import { adamwStep } from '../ops/optim.js';
+import { clone, copyInto } from '../ops/copy.js';
 
 /** Hyperparameters; defaults are torch.optim.AdamW's. */
 export interface AdamWOptions {
@@ -86,8 +87,8 @@ export class AdamW {
     this.weightDecay = checkHyper('AdamW', 'weightDecay', weightDecay, 0, Infinity, false);
     this.#step = this.params.map(() => 0);
     // Moment buffers start at zero, in each parameter's dtype.
-    this.#expAvg = this.params.map((p) => empty(p.shape, p.dtype));
-    this.#expAvgSq = this.params.map((p) => empty(p.shape, p.dtype));
+    this.#expAvg = this.params.map((p) => zeros(p.shape, { dtype: p.dtype, device: p.device }));
+    this.#expAvgSq = this.params.map((p) => zeros(p.shape, { dtype: p.dtype, device: p.device }));
   }
 
   /**
@@ -105,11 +106,10 @@ export class AdamW {
       if (g.dtype !== p.dtype) throw new DTypeError(`AdamW.step: params[${i}] is ${p.dtype} but its grad is ${g.dtype}`);
     });
     const [beta1, beta2] = this.betas;
-    const k = backend();
     this.params.forEach((p, i) => {
       if (p.grad === null) return;
       const step = this.#step[i]! + 1;
-      k.adamwStep(p.data, p.grad.data, this.#expAvg[i]!.data, this.#expAvgSq[i]!.data, {
+      adamwStep(p, p.grad, this.#expAvg[i]!, this.#expAvgSq[i]!, {
         lr: this.lr, beta1, beta2, eps: this.eps, weightDecay: this.weightDecay, step,
       });
       this.#step[i] = step;
@@ -123,7 +123,7 @@ export class AdamW {
 
   /** A copy of the optimizer state, for checkpoints. */
   getState(): AdamWState {
-    const copy = (t: Tensor): Tensor => new Tensor(t.data.slice(), t.shape);
+    const copy = (t: Tensor): Tensor => clone(t);
     return {
       step: [...this.#step],
       expAvg: this.#expAvg.map(copy),
@@ -153,8 +153,8 @@ export class AdamW {
       const p = this.params[i]!;
       if (!(t instanceof Tensor)) throw new ArgumentError(`${op}: state.${name}[${i}] must be a Tensor, found ${typeof t}`);
       if (t.size !== p.size) throw new ShapeError(`${op}: state.${name}[${i}] has shape ${fmtShape(t.shape)}, expected params[${i}]'s ${fmtShape(p.shape)}`);
-      const buf = empty(p.shape, p.dtype);
-      buf.data.set(t.data);
+      const buf = zeros(p.shape, { dtype: p.dtype, device: p.device });
+      copyInto(buf, t.to(p.device));
       return buf;
     };
     const expAvg = state.expAvg.map((t, i) => checkBuf('expAvg', t, i));

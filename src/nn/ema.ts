@@ -6,7 +6,8 @@
  */
 import { Tensor } from '../tensor/tensor.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../tensor/errors.js';
-import { backend } from '../backend/backend.js';
+import { emaUpdate } from '../ops/optim.js';
+import { clone, copyInto } from '../ops/copy.js';
 
 /** What a checkpoint stores: the shadow weights, the default decay and the update count. */
 export interface EMAState {
@@ -47,7 +48,7 @@ export class EMA {
     });
     this.decay = checkDecay('EMA', decay);
     this.params = [...params];
-    this.shadow = this.params.map((p) => new Tensor(p.data.slice(), p.shape));
+    this.shadow = this.params.map((p) => clone(p));
   }
 
   /** Throws unless `params` matches the shadow list one to one in shape and dtype. */
@@ -67,20 +68,19 @@ export class EMA {
   update(params: readonly Tensor[] = this.params, decay: number = this.decay): void {
     this.#checkMatch('EMA.update', params);
     const d = checkDecay('EMA.update', decay);
-    const k = backend();
-    params.forEach((p, i) => k.emaUpdate(this.shadow[i]!.data, p.data, d));
+    params.forEach((p, i) => emaUpdate(this.shadow[i]!, p, d));
     this.numUpdates++;
   }
 
   /** Writes the shadow weights into `params` (by default the averaged parameters themselves). */
   copyTo(params: readonly Tensor[] = this.params): void {
     this.#checkMatch('EMA.copyTo', params);
-    params.forEach((p, i) => p.data.set(this.shadow[i]!.data));
+    params.forEach((p, i) => copyInto(p, this.shadow[i]!));
   }
 
   /** A copy of the state, for checkpoints. */
   getState(): EMAState {
-    return { shadow: this.shadow.map((s) => new Tensor(s.data.slice(), s.shape)), decay: this.decay, numUpdates: this.numUpdates };
+    return { shadow: this.shadow.map((s) => clone(s)), decay: this.decay, numUpdates: this.numUpdates };
   }
 
   /** Restores a state from getState() (copied in). */
@@ -91,7 +91,7 @@ export class EMA {
     if (!Number.isInteger(state.numUpdates) || state.numUpdates < 0) {
       throw new ArgumentError(`EMA.setState: 'numUpdates' must be an integer >= 0, found ${state.numUpdates}`);
     }
-    state.shadow.forEach((t, i) => this.shadow[i]!.data.set(t.data));
+    state.shadow.forEach((t, i) => copyInto(this.shadow[i]!, t.to(this.shadow[i]!.device)));
     this.decay = decay;
     this.numUpdates = state.numUpdates;
   }

@@ -5,7 +5,7 @@
  * with a = sqrt(5)), GroupNorm weight 1 and bias 0, Embedding N(0, 1).
  */
 import { Tensor } from '../tensor/tensor.js';
-import { full, ones, zeros } from '../tensor/create.js';
+import { ones, zeros } from '../tensor/create.js';
 import { Generator } from '../tensor/random.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
 import { conv2d, type Conv2dOptions } from '../ops/conv2d.js';
@@ -43,9 +43,10 @@ export function withoutInit<T>(fn: () => T): T {
 /** U(-bound, bound) float32 values of `shape` from `gen` (zeros inside withoutInit). */
 export function uniformInit(shape: readonly number[], bound: number, gen: Generator): Tensor {
   if (skipInit) return zeros(shape);
-  const t = gen.uniform(shape); // [0, 1)
-  for (let i = 0; i < t.size; i++) t.data[i] = (2 * t.data[i]! - 1) * bound;
-  return t;
+  // On the host, in double and rounded once (init runs once per model; move the model after).
+  const u = gen.uniform(shape).toArray(); // [0, 1)
+  for (let i = 0; i < u.length; i++) u[i] = (2 * u[i]! - 1) * bound;
+  return new Tensor(u, shape);
 }
 
 /** The generator used when a layer is built without one (fixed seed: construction is deterministic). */
@@ -205,12 +206,12 @@ export class Dropout extends Module {
   forward(x: Tensor): Tensor {
     if (!this.training || this.p === 0) return x;
     if (this.generator === null) this.generator = new Generator(0);
-    const u = this.generator.uniform(x.shape, { dtype: x.dtype }); // U[0, 1)
+    // U[0, 1) values, made into the mask on the host (there is no comparison op yet).
+    const u = this.generator.uniform(x.shape, { dtype: x.dtype }).toArray(x.dtype);
     // Keep an element when u >= p (probability 1 - p), scaled so the expectation is unchanged.
     const keep = 1 / (1 - this.p);
-    const mask = full(x.shape, 0, { dtype: x.dtype });
-    for (let i = 0; i < u.size; i++) mask.data[i] = u.data[i]! >= this.p ? keep : 0;
-    return mul(x, mask);
+    for (let i = 0; i < u.length; i++) u[i] = u[i]! >= this.p ? keep : 0;
+    return mul(x, new Tensor(u, x.shape).to(x.device));
   }
 }
 

@@ -5,12 +5,22 @@
  * for gradient checks and loaded in place; layers read them with `this.param(name)` at forward time.
  */
 import { Tensor, type DType } from '../tensor/tensor.js';
+import { tensor } from '../tensor/create.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
+import { cast, copyInto } from '../ops/copy.js';
+import type { Device } from '../backend/device.js';
 
-/** What loadStateDict accepts per key: a Tensor or any { shape, data } (e.g. a safetensors entry). */
-export interface TensorLike {
+/** Host values with a shape, e.g. a safetensors entry. */
+export interface HostValues {
   readonly shape: readonly number[];
   readonly data: ArrayLike<number>;
+}
+
+/** What loadStateDict accepts per key: a Tensor or host values { shape, data }. */
+export type TensorLike = Tensor | HostValues;
+
+function tensorLikeSize(v: TensorLike): number {
+  return v instanceof Tensor ? v.size : v.data.length;
 }
 
 /** A state dict: parameter name -> values. */
@@ -113,7 +123,7 @@ export abstract class Module {
    * buffers (no copy, no graph): copy them before changing the model if you need a snapshot.
    */
   stateDict(): Map<string, Tensor> {
-    return new Map(this.namedParameters().map(([name, t]) => [name, new Tensor(t.data, t.shape)]));
+    return new Map(this.namedParameters().map(([name, t]) => [name, t.detach()]));
   }
 
   /**
@@ -135,7 +145,7 @@ export abstract class Module {
       if (v === undefined) continue;
       const shape = v.shape;
       const sameShape = Array.isArray(shape) && shape.length === p.rank && shape.every((d, i) => d === p.shape[i]);
-      if (!sameShape || v.data.length !== p.size) mismatched.push(`${name} (expected ${fmtShape(p.shape)}, found ${Array.isArray(shape) ? fmtShape(shape) : String(shape)})`);
+      if (!sameShape || tensorLikeSize(v) !== p.size) mismatched.push(`${name} (expected ${fmtShape(p.shape)}, found ${Array.isArray(shape) ? fmtShape(shape) : String(shape)})`);
     }
     const problems: string[] = [];
     if (strict && missingKeys.length > 0) problems.push(`missing keys (${missingKeys.length}): ${listKeys(missingKeys)}`);
@@ -146,7 +156,7 @@ export abstract class Module {
     }
     for (const [name, p] of own) {
       const v = given.get(name);
-      if (v !== undefined) p.data.set(v.data);
+      if (v !== undefined) copyInto(p, v instanceof Tensor ? v.to(p.device) : tensor(v.data, p.shape, { dtype: p.dtype, device: p.device }));
     }
     return { missingKeys, unexpectedKeys };
   }
@@ -168,15 +178,19 @@ export abstract class Module {
   }
 
   /**
-   * Casts every parameter to `dtype` (float64 only runs on the reference backend: gradient
-   * checks). Replaces the parameter tensors: lists from parameters() taken before are stale.
+   * Casts every parameter to `dtype` ('float32' | 'float64': float64 for gradient checks), or
+   * moves every parameter to a device (a Device or a registered name such as 'cpu'). Replaces
+   * the parameter tensors: lists from parameters() taken before are stale.
+   * @example model.to('float64'); model.to(webgpu);
    */
-  to(dtype: DType): this {
+  to(target: DType | Device | string): this {
+    const dtype = target === 'float32' || target === 'float64' ? target : null;
     for (const [, m] of this.namedModules()) {
       for (const [name, t] of m.#params) {
-        if (t.dtype === dtype) continue;
-        const data = dtype === 'float64' ? Float64Array.from(t.data) : Float32Array.from(t.data);
-        m.#params.set(name, new Tensor(data, t.shape, t.requiresGrad));
+        const moved = dtype !== null ? (t.dtype === dtype ? t : cast(t, dtype)) : t.to(target as Device | string);
+        if (moved === t) continue;
+        moved.requiresGrad = t.requiresGrad;
+        m.#params.set(name, moved);
       }
     }
     return this;

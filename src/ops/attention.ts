@@ -10,8 +10,7 @@
 import { Tensor } from '../tensor/tensor.js';
 import { emptyUninit } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
-import { backend } from '../backend/backend.js';
-import { expectRank, expectTensor, sameDType } from '../tensor/check.js';
+import { expectRank, expectTensor, sameDType, sameDevice } from '../tensor/check.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
 import { matmul } from './matmul.js';
 import { softmax } from './softmax.js';
@@ -91,19 +90,20 @@ export function multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, options: Mul
   const scale = options.scale ?? 1 / Math.sqrt(dh);
   if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new ArgumentError(`${op}: option 'scale' must be a finite number, found ${String(scale)}`);
   const dtype = sameDType(op, { q, k, v });
+  const dev = sameDevice(op, { q, k, v });
   const dims = { b, lq, lk, heads, dh };
-  const o = emptyUninit([b, lq, c], dtype); // (B, Lq, C)
-  const p = emptyUninit([b, heads, lq, lk], dtype); // (B, heads, Lq, Lk), saved for backward
-  if (o.size > 0) backend().attentionForward(q.data, k.data, v.data, dims, scale, o.data, p.data);
+  const o = emptyUninit([b, lq, c], dtype, dev); // (B, Lq, C)
+  const p = emptyUninit([b, heads, lq, lk], dtype, dev); // (B, heads, Lq, Lk), saved for backward
+  if (o.size > 0) dev.kernels.attentionForward(q.storage, k.storage, v.storage, dims, scale, o.storage, p.storage);
   return recordOp(op, o, [q, k, v], (go) => {
-    const gq = emptyUninit(q.shape, dtype);
-    const gk = emptyUninit(k.shape, dtype);
-    const gv = emptyUninit(v.shape, dtype);
-    if (o.size > 0) backend().attentionBackward(q.data, k.data, v.data, p.data, go.data, dims, scale, gq.data, gk.data, gv.data);
+    const gq = emptyUninit(q.shape, dtype, dev);
+    const gk = emptyUninit(k.shape, dtype, dev);
+    const gv = emptyUninit(v.shape, dtype, dev);
+    if (o.size > 0) dev.kernels.attentionBackward(q.storage, k.storage, v.storage, p.storage, go.storage, dims, scale, gq.storage, gk.storage, gv.storage);
     else {
       // No queries: nothing flows to the keys and values.
-      gk.data.fill(0);
-      gv.data.fill(0);
+      dev.kernels.fill(gk.storage, 0);
+      dev.kernels.fill(gv.storage, 0);
     }
     return [gq, gk, gv];
   });

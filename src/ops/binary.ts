@@ -6,8 +6,7 @@
 import { Tensor } from '../tensor/tensor.js';
 import { emptyUninit } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
-import { expectTensor, sameDType } from '../tensor/check.js';
-import { backend } from '../backend/backend.js';
+import { expectTensor, sameDType, sameDevice } from '../tensor/check.js';
 import { broadcastShapes, type BinaryOp } from '../backend/kernels/binary.js';
 import { sumTo } from './reduce.js';
 
@@ -16,16 +15,18 @@ function compute(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   expectTensor(op, 'a', a);
   expectTensor(op, 'b', b);
   const dtype = sameDType(op, { a, b });
+  const dev = sameDevice(op, { a, b });
   const shape = broadcastShapes(op, { a: a.shape, b: b.shape });
-  const out = emptyUninit(shape, dtype);
-  backend().binary(op, a.data, a.shape, b.data, b.shape, out.data, shape);
+  const out = emptyUninit(shape, dtype, dev);
+  dev.kernels.binary(op, a.storage, a.shape, b.storage, b.shape, out.storage, shape);
   return out;
 }
 
 /** -t, for gradients (no graph recording). */
 function negate(t: Tensor): Tensor {
-  const out = emptyUninit(t.shape, t.dtype);
-  backend().scalar('mul', t.data, -1, 0, out.data);
+  const dev = t.device;
+  const out = emptyUninit(t.shape, t.dtype, dev);
+  dev.kernels.scalar('mul', t.storage, -1, 0, out.storage);
   return out;
 }
 

@@ -6,9 +6,8 @@
 import { Tensor, numel } from '../tensor/tensor.js';
 import { emptyUninit } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
-import { expectTensor, sameDType } from '../tensor/check.js';
+import { expectTensor, sameDType, sameDevice } from '../tensor/check.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
-import { backend } from '../backend/backend.js';
 import { normalizeAxis } from './shape.js';
 
 /** outer = product of the dims before `axis`; trailing = product of the dims after it. */
@@ -28,7 +27,9 @@ export function concat(tensors: readonly Tensor[], axis = -1): Tensor {
   tensors.forEach((t, k) => expectTensor('concat', `tensors[${k}]`, t));
   const first = tensors[0]!;
   const ax = normalizeAxis('concat', 'axis', axis, first.rank);
-  sameDType('concat', Object.fromEntries(tensors.map((t, k) => [`tensors[${k}]`, t])));
+  const named = Object.fromEntries(tensors.map((t, k) => [`tensors[${k}]`, t]));
+  sameDType('concat', named);
+  const dev = sameDevice('concat', named);
   tensors.forEach((t, k) => {
     const mismatch = t.rank !== first.rank || t.shape.some((d, i) => i !== ax && d !== first.shape[i]);
     if (mismatch) {
@@ -41,12 +42,12 @@ export function concat(tensors: readonly Tensor[], axis = -1): Tensor {
   outShape[ax] = sizes.reduce((s, v) => s + v, 0);
   const { outer, trailing } = slabGeometry(first.shape, ax);
   const inners = sizes.map((s) => s * trailing);
-  const y = emptyUninit(outShape, first.dtype);
-  backend().concat(tensors.map((t) => t.data), outer, inners, y.data);
+  const y = emptyUninit(outShape, first.dtype, dev);
+  dev.kernels.concat(tensors.map((t) => t.storage), outer, inners, y.storage);
   return recordOp('concat', y, tensors, (gy) => {
     // Only inputs that need a gradient get a buffer; the kernel skips the null slots.
-    const gxs = tensors.map((t) => (t.requiresGrad ? emptyUninit(t.shape, t.dtype) : null));
-    backend().split(gy.data, outer, inners, gxs.map((g) => g?.data ?? null));
+    const gxs = tensors.map((t) => (t.requiresGrad ? emptyUninit(t.shape, t.dtype, dev) : null));
+    dev.kernels.split(gy.storage, outer, inners, gxs.map((g) => g?.storage ?? null));
     return gxs;
   });
 }
@@ -68,17 +69,18 @@ export function split(x: Tensor, sizes: readonly number[], axis = -1): Tensor[] 
     throw new ShapeError(`split: sizes ${JSON.stringify(sizes)} sum to ${total}, expected ${x.shape[ax]} (axis ${ax} of x ${fmtShape(x.shape)})`);
   }
   const { outer, trailing } = slabGeometry(x.shape, ax);
+  const dev = x.device;
   const inners = sizes.map((s) => s * trailing);
   const pieces = sizes.map((s) => {
     const shape = [...x.shape];
     shape[ax] = s;
-    return emptyUninit(shape, x.dtype);
+    return emptyUninit(shape, x.dtype, dev);
   });
-  backend().split(x.data, outer, inners, pieces.map((p) => p.data));
+  dev.kernels.split(x.storage, outer, inners, pieces.map((p) => p.storage));
   return pieces.map((piece, k) =>
     recordOp('split', piece, [x], (gy) => {
-      const gx = emptyUninit(x.shape, x.dtype);
-      backend().concat(inners.map((_, j) => (j === k ? gy.data : null)), outer, inners, gx.data);
+      const gx = emptyUninit(x.shape, x.dtype, dev);
+      dev.kernels.concat(inners.map((_, j) => (j === k ? gy.storage : null)), outer, inners, gx.storage);
       return [gx];
     }),
   );

@@ -7,9 +7,8 @@
 import { Tensor } from '../tensor/tensor.js';
 import { empty, emptyUninit } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
-import { expectTensor, expectRank, expectShape, sameDType } from '../tensor/check.js';
+import { expectTensor, expectRank, expectShape, sameDType, sameDevice } from '../tensor/check.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
-import { backend } from '../backend/backend.js';
 import type { Conv2dGeometry } from '../backend/kernels/conv2d.js';
 
 export interface Conv2dOptions {
@@ -71,14 +70,16 @@ export function conv2dGeometry(x: Tensor, w: Tensor, b: Tensor | null, options: 
 export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
   const bias = b ?? null;
   const g = conv2dGeometry(x, w, bias, options);
-  const dtype = sameDType('conv2d', bias === null ? { x, w } : { x, w, b: bias });
+  const named = bias === null ? { x, w } : { x, w, b: bias };
+  const dtype = sameDType('conv2d', named);
+  const dev = sameDevice('conv2d', named);
   // Empty tensors (a zero N, H, W, I or O) need no kernel call: the output is empty, or just the bias.
   const empty0 = g.n === 0 || g.cin === 0 || g.cout === 0 || g.h === 0 || g.w === 0;
   // Where a kernel runs it writes every output element, so those buffers skip the zero fill.
   const alloc = empty0 ? empty : emptyUninit;
-  const y = alloc([g.n, g.oh, g.ow, g.cout], dtype); // (N, OH, OW, O)
-  if (!empty0) backend().conv2dForward(g, x.data, w.data, bias === null ? null : bias.data, y.data);
-  else if (bias !== null) for (let i = 0; i < y.size; i++) y.data[i] = bias.data[i % g.cout]!;
+  const y = alloc([g.n, g.oh, g.ow, g.cout], dtype, dev); // (N, OH, OW, O)
+  if (!empty0) dev.kernels.conv2dForward(g, x.storage, w.storage, bias === null ? null : bias.storage, y.storage);
+  else if (bias !== null && y.size > 0) dev.kernels.broadcastTo(bias.storage, [g.cout], y.storage, y.shape);
 
   const inputs = bias === null ? [x, w] : [x, w, bias];
   return recordOp('conv2d', y, inputs, (gy) => {
@@ -86,16 +87,16 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, options: C
     let gw: Tensor | null = null;
     let gb: Tensor | null = null;
     if (x.requiresGrad) {
-      gx = alloc(x.shape, dtype);
-      if (!empty0) backend().conv2dBackwardData(g, gy.data, w.data, gx.data);
+      gx = alloc(x.shape, dtype, dev);
+      if (!empty0) dev.kernels.conv2dBackwardData(g, gy.storage, w.storage, gx.storage);
     }
     const wantB = bias !== null && bias.requiresGrad;
     if (w.requiresGrad || wantB) {
       // One backward-weights call yields both; gw is computed even if only gb is wanted.
-      gw = alloc(w.shape, dtype);
-      gb = wantB ? alloc([g.cout], dtype) : null;
-      if (!empty0) backend().conv2dBackwardWeights(g, x.data, gy.data, gw.data, gb === null ? null : gb.data);
-      else if (gb !== null) for (let i = 0; i < gy.size; i++) gb.data[i % g.cout] = gb.data[i % g.cout]! + gy.data[i]!;
+      gw = alloc(w.shape, dtype, dev);
+      gb = wantB ? alloc([g.cout], dtype, dev) : null;
+      if (!empty0) dev.kernels.conv2dBackwardWeights(g, x.storage, gy.storage, gw.storage, gb === null ? null : gb.storage);
+      else if (gb !== null && gy.size > 0) dev.kernels.reduceSum(gy.storage, [gy.size / g.cout, g.cout], gb.storage, [1, g.cout]);
       if (!w.requiresGrad) gw = null;
     }
     return bias === null ? [gx, gw] : [gx, gw, gb];

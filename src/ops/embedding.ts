@@ -8,7 +8,6 @@ import { emptyUninit } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
 import { expectRank, expectTensor } from '../tensor/check.js';
 import { ArgumentError, fmtShape } from '../tensor/errors.js';
-import { backend } from '../backend/backend.js';
 
 /** What embedding accepts as indices: a flat list, or a Tensor of integer values of any shape. */
 export type EmbeddingIndices = Int32Array | readonly number[] | Tensor;
@@ -28,7 +27,8 @@ function indexArg(indices: unknown, v: number): { idx: Int32Array; shape: readon
   let values: ArrayLike<number>;
   let shape: readonly number[];
   if (indices instanceof Tensor) {
-    values = indices.data;
+    // Indices are host values (the kernel contract takes an Int32Array): a host read of a few labels.
+    values = indices.toArray('float64');
     shape = indices.shape;
   } else if (indices instanceof Int32Array || Array.isArray(indices)) {
     values = indices as ArrayLike<number>;
@@ -60,11 +60,12 @@ export function embedding(weight: Tensor, indices: EmbeddingIndices): Tensor {
   expectRank('embedding', 'weight', weight, 2, '(V, D)');
   const [v, d] = weight.shape as [number, number];
   const { idx, shape } = indexArg(indices, v);
-  const y = emptyUninit([...shape, d], weight.dtype); // (...indexShape, D)
-  backend().embedding(weight.data, v, d, idx, y.data);
+  const dev = weight.device;
+  const y = emptyUninit([...shape, d], weight.dtype, dev); // (...indexShape, D)
+  dev.kernels.embedding(weight.storage, v, d, idx, y.storage);
   return recordOp('embedding', y, [weight], (gy) => {
-    const gw = emptyUninit(weight.shape, weight.dtype); // (V, D)
-    backend().embeddingBackward(gy.data, idx, v, d, gw.data);
+    const gw = emptyUninit(weight.shape, weight.dtype, dev); // (V, D)
+    dev.kernels.embeddingBackward(gy.storage, idx, v, d, gw.storage);
     return [gw];
   });
 }

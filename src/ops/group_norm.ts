@@ -12,9 +12,8 @@
 import { Tensor } from '../tensor/tensor.js';
 import { emptyUninit } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
-import { expectNumber, expectShape, expectTensor, sameDType } from '../tensor/check.js';
+import { expectNumber, expectShape, expectTensor, sameDType, sameDevice } from '../tensor/check.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
-import { backend } from '../backend/backend.js';
 import type { GroupNormDims } from '../backend/kernels/norm.js';
 
 /** Default variance epsilon, as torch.nn.GroupNorm. */
@@ -42,6 +41,7 @@ function checkGroupNorm(op: string, x: unknown, groups: unknown, gamma: unknown,
   expectNumber(op, 'eps', eps);
   if (!(eps >= 0) || !Number.isFinite(eps)) throw new ArgumentError(`${op}: 'eps' must be a finite number >= 0, found ${eps}`);
   sameDType(op, { x, gamma, beta });
+  sameDevice(op, { x, gamma, beta });
   const n = x.shape[0]!;
   return { n, s: n === 0 || c === 0 ? 0 : x.size / (n * c), c, groups };
 }
@@ -49,20 +49,21 @@ function checkGroupNorm(op: string, x: unknown, groups: unknown, gamma: unknown,
 function groupNormImpl(op: 'groupNorm' | 'groupNormSilu', x: Tensor, groups: number, gamma: Tensor, beta: Tensor, eps: number): Tensor {
   const dims = checkGroupNorm(op, x, groups, gamma, beta, eps);
   const silu = op === 'groupNormSilu';
-  const y = emptyUninit(x.shape, x.dtype); // (N, H, W, C)
-  const mean = emptyUninit([dims.n, groups], x.dtype); // (N, G), saved for backward
-  const rstd = emptyUninit([dims.n, groups], x.dtype); // (N, G)
-  if (x.size > 0) backend().groupNormForward(x.data, gamma.data, beta.data, dims, eps, silu, y.data, mean.data, rstd.data);
+  const dev = x.device;
+  const y = emptyUninit(x.shape, x.dtype, dev); // (N, H, W, C)
+  const mean = emptyUninit([dims.n, groups], x.dtype, dev); // (N, G), saved for backward
+  const rstd = emptyUninit([dims.n, groups], x.dtype, dev); // (N, G)
+  if (x.size > 0) dev.kernels.groupNormForward(x.storage, gamma.storage, beta.storage, dims, eps, silu, y.storage, mean.storage, rstd.storage);
   return recordOp(op, y, [x, gamma, beta], (gy) => {
-    const gx = emptyUninit(x.shape, x.dtype);
-    const gGamma = emptyUninit(gamma.shape, x.dtype);
-    const gBeta = emptyUninit(beta.shape, x.dtype);
+    const gx = emptyUninit(x.shape, x.dtype, dev);
+    const gGamma = emptyUninit(gamma.shape, x.dtype, dev);
+    const gBeta = emptyUninit(beta.shape, x.dtype, dev);
     if (x.size > 0) {
-      backend().groupNormBackward(x.data, gamma.data, beta.data, mean.data, rstd.data, gy.data, dims, silu, gx.data, gGamma.data, gBeta.data);
+      dev.kernels.groupNormBackward(x.storage, gamma.storage, beta.storage, mean.storage, rstd.storage, gy.storage, dims, silu, gx.storage, gGamma.storage, gBeta.storage);
     } else {
       // An empty batch: no kernel runs, and the parameter gradients are sums over nothing.
-      gGamma.data.fill(0);
-      gBeta.data.fill(0);
+      dev.kernels.fill(gGamma.storage, 0);
+      dev.kernels.fill(gBeta.storage, 0);
     }
     return [gx, gGamma, gBeta];
   });

@@ -17,3 +17,5 @@ export * from './upsample.js';
 export * from './embedding.js';
 export * from './slice.js';
 export * from './linear_combination.js';
+export * from './copy.js';
+export * from './optim.js';

@@ -9,9 +9,8 @@
 import { Tensor } from '../tensor/tensor.js';
 import { emptyUninit } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
-import { expectNumber, expectTensor, sameDType } from '../tensor/check.js';
+import { expectNumber, expectTensor, sameDType, sameDevice } from '../tensor/check.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
-import { backend } from '../backend/backend.js';
 
 /** Default variance epsilon, as torch.nn.LayerNorm. */
 export const LAYER_NORM_EPS = 1e-5;
@@ -35,26 +34,28 @@ export function layerNorm(x: Tensor, gamma?: Tensor | null, beta?: Tensor | null
       throw new ShapeError(`${op}: input '${name}' has shape ${fmtShape(t.shape)}, expected [${d}] (the last axis of x ${fmtShape(x.shape)})`);
     }
     sameDType(op, { x, [name]: t });
+    sameDevice(op, { x, [name]: t });
   }
   expectNumber(op, 'eps', eps);
   if (!(eps >= 0) || !Number.isFinite(eps)) throw new ArgumentError(`${op}: 'eps' must be a finite number >= 0, found ${eps}`);
 
   const rows = d === 0 ? 0 : x.size / d;
-  const y = emptyUninit(x.shape, x.dtype); // (..., D)
-  const mean = emptyUninit([rows], x.dtype); // saved for backward
-  const rstd = emptyUninit([rows], x.dtype);
-  if (x.size > 0) backend().layerNormForward(x.data, g?.data ?? null, b?.data ?? null, rows, d, eps, y.data, mean.data, rstd.data);
+  const dev = x.device;
+  const y = emptyUninit(x.shape, x.dtype, dev); // (..., D)
+  const mean = emptyUninit([rows], x.dtype, dev); // saved for backward
+  const rstd = emptyUninit([rows], x.dtype, dev);
+  if (x.size > 0) dev.kernels.layerNormForward(x.storage, g?.storage ?? null, b?.storage ?? null, rows, d, eps, y.storage, mean.storage, rstd.storage);
 
   const inputs = [x, ...(g ? [g] : []), ...(b ? [b] : [])];
   return recordOp(op, y, inputs, (gy) => {
-    const gx = emptyUninit(x.shape, x.dtype);
-    const gGamma = g && g.requiresGrad ? emptyUninit([d], x.dtype) : null;
-    const gBeta = b && b.requiresGrad ? emptyUninit([d], x.dtype) : null;
+    const gx = emptyUninit(x.shape, x.dtype, dev);
+    const gGamma = g && g.requiresGrad ? emptyUninit([d], x.dtype, dev) : null;
+    const gBeta = b && b.requiresGrad ? emptyUninit([d], x.dtype, dev) : null;
     if (x.size > 0) {
-      backend().layerNormBackward(x.data, g?.data ?? null, mean.data, rstd.data, gy.data, rows, d, gx.data, gGamma?.data ?? null, gBeta?.data ?? null);
+      dev.kernels.layerNormBackward(x.storage, g?.storage ?? null, mean.storage, rstd.storage, gy.storage, rows, d, gx.storage, gGamma?.storage ?? null, gBeta?.storage ?? null);
     } else {
-      gGamma?.data.fill(0);
-      gBeta?.data.fill(0);
+      if (gGamma !== null) dev.kernels.fill(gGamma.storage, 0);
+      if (gBeta !== null) dev.kernels.fill(gBeta.storage, 0);
     }
     return [gx, ...(g ? [gGamma] : []), ...(b ? [gBeta] : [])];
   });

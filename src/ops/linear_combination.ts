@@ -10,9 +10,8 @@
 import { Tensor, type DType } from '../tensor/tensor.js';
 import { emptyUninit } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
-import { expectTensor } from '../tensor/check.js';
+import { expectTensor, sameDevice } from '../tensor/check.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
-import { backend } from '../backend/backend.js';
 
 /**
  * A coefficient: one number for the whole tensor, or one per batch element (axis 0; an array of
@@ -71,14 +70,15 @@ export function linearCombination(terms: readonly LinearTerm[], dtype?: DType): 
   if (perSample && shape.length === 0) throw new ShapeError(`${op}: per-batch-element coefficients need a batch axis, but the tensors have shape []`);
   const groups = perSample ? shape[0]! : 1;
   const coefs = terms.flatMap(([c], k) => Array.from(expandCoefficient(op, k, c, groups)));
-  const out = emptyUninit(shape, outDType);
-  backend().linearCombination(coefs, groups, terms.map(([, x]) => x.data), out.data);
+  const dev = sameDevice(op, Object.fromEntries(terms.map(([, x], k) => [`terms[${k}][1]`, x])));
+  const out = emptyUninit(shape, outDType, dev);
+  dev.kernels.linearCombination(coefs, groups, terms.map(([, x]) => x.storage), out.storage);
   return recordOp(op, out, terms.map(([, x]) => x), (gy) =>
     terms.map(([, x], k) => {
       if (!x.requiresGrad) return null;
       // d out / d x_k = c_k: the gradient is c_k gy, in x_k's own dtype.
-      const gx = emptyUninit(x.shape, x.dtype);
-      backend().linearCombination(coefs.slice(k * groups, (k + 1) * groups), groups, [gy.data], gx.data);
+      const gx = emptyUninit(x.shape, x.dtype, dev);
+      dev.kernels.linearCombination(coefs.slice(k * groups, (k + 1) * groups), groups, [gy.storage], gx.storage);
       return gx;
     }),
   );

@@ -4,11 +4,10 @@
  * without materialising them, and each input's gradient is one pass.
  */
 import { Tensor } from '../tensor/tensor.js';
-import { emptyUninit, tensor } from '../tensor/create.js';
+import { emptyUninit } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
-import { expectShape, expectTensor, sameDType } from '../tensor/check.js';
+import { expectShape, expectTensor, sameDType, sameDevice } from '../tensor/check.js';
 import { ArgumentError } from '../tensor/errors.js';
-import { backend } from '../backend/backend.js';
 
 /** How a loss is reduced over elements. */
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -22,6 +21,7 @@ export function mseLoss(pred: Tensor, target: Tensor, reduction: Reduction = 'me
   expectTensor('mseLoss', 'pred', pred);
   expectTensor('mseLoss', 'target', target);
   const dtype = sameDType('mseLoss', { pred, target });
+  const dev = sameDevice('mseLoss', { pred, target });
   expectShape('mseLoss', 'target', target, pred.shape);
   let out: Tensor;
   // d/dpred of (p - t)^2 is 2 (p - t); the reduction scales it (mean: by 1/n).
@@ -29,15 +29,15 @@ export function mseLoss(pred: Tensor, target: Tensor, reduction: Reduction = 'me
   switch (reduction) {
     case 'mean':
     case 'sum': {
-      const s = backend().sqDiffSum(pred.data, target.data);
       const n = pred.size;
-      out = tensor([reduction === 'mean' ? s / n : s], [], { dtype });
+      out = emptyUninit([], dtype, dev);
+      dev.kernels.sqDiffSum(pred.storage, target.storage, reduction === 'mean' ? n : 1, out.storage);
       scale = reduction === 'mean' ? 2 / n : 2;
       break;
     }
     case 'none':
-      out = emptyUninit(pred.shape, dtype);
-      backend().sqDiff(pred.data, target.data, out.data);
+      out = emptyUninit(pred.shape, dtype, dev);
+      dev.kernels.sqDiff(pred.storage, target.storage, out.storage);
       scale = 2;
       break;
     default:
@@ -45,8 +45,8 @@ export function mseLoss(pred: Tensor, target: Tensor, reduction: Reduction = 'me
   }
   return recordOp('mseLoss', out, [pred, target], (gy) => {
     const grad = (sign: number): Tensor => {
-      const g = emptyUninit(pred.shape, dtype);
-      backend().sqDiffBackward(pred.data, target.data, gy.data, sign * scale, g.data);
+      const g = emptyUninit(pred.shape, dtype, dev);
+      dev.kernels.sqDiffBackward(pred.storage, target.storage, gy.storage, sign * scale, g.storage);
       return g;
     };
     return [pred.requiresGrad ? grad(1) : null, target.requiresGrad ? grad(-1) : null];

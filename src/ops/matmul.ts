@@ -6,12 +6,12 @@
  * each computed by the same kernel with transposes chosen so nothing is copied; a broadcast B
  * gets the sum over the batch.
  */
-import { Tensor, numel, type Storage } from '../tensor/tensor.js';
+import { Tensor, numel } from '../tensor/tensor.js';
 import { emptyUninit, full } from '../tensor/create.js';
+import type { Device, DeviceBuffer } from '../backend/device.js';
 import { recordOp } from '../tensor/autograd.js';
-import { expectTensor, expectRank, expectShape, sameDType } from '../tensor/check.js';
+import { expectTensor, expectRank, expectShape, sameDType, sameDevice } from '../tensor/check.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
-import { backend } from '../backend/backend.js';
 import type { MatmulParams } from '../backend/kernels/matmul.js';
 
 export interface MatmulOptions {
@@ -24,13 +24,14 @@ export interface MatmulOptions {
 }
 
 /** Runs the kernel, handling empty problems (no kernel call; a K = 0 product is 0, plus bias). */
-function runMatmul(p: MatmulParams, a: Storage, b: Storage, bias: Storage | null, c: Storage): void {
+function runMatmul(dev: Device, p: MatmulParams, a: DeviceBuffer, b: DeviceBuffer, bias: DeviceBuffer | null, c: DeviceBuffer): void {
   if (p.batch === 0 || p.m === 0 || p.n === 0) return;
   if (p.k === 0) {
-    for (let i = 0; i < c.length; i++) c[i] = bias === null ? 0 : bias[i % p.n]!;
+    if (bias === null) dev.kernels.fill(c, 0);
+    else dev.kernels.broadcastTo(bias, [p.n], c, [p.batch * p.m, p.n]);
     return;
   }
-  backend().matmul(p, a, b, bias, c);
+  dev.kernels.matmul(p, a, b, bias, c);
 }
 
 function expectBool(op: string, name: string, v: unknown): boolean {
@@ -56,6 +57,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     throw new ArgumentError(`${op}: option 'alpha' must be a finite number, found ${String(alpha)}`);
   }
   const dtype = sameDType(op, { a, b });
+  const dev = sameDevice(op, { a, b });
   if (a.rank < 2) throw new ShapeError(`${op}: input 'a' must have rank >= 2 (..., M, K), found shape ${fmtShape(a.shape)}`);
   if (b.rank < 2) throw new ShapeError(`${op}: input 'b' must have rank >= 2 (..., K, N), found shape ${fmtShape(b.shape)}`);
   const [a0, a1] = a.shape.slice(-2) as [number, number];
@@ -91,48 +93,51 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     broadcastB: shared && !fold,
     alpha,
   };
-  const c = emptyUninit([...batchShape, M, N], dtype);
-  runMatmul(p, a.data, b.data, null, c.data);
+  const c = emptyUninit([...batchShape, M, N], dtype, dev);
+  runMatmul(dev, p, a.storage, b.storage, null, c.storage);
 
   return recordOp(op, c, [a, b], (gc) => {
     let ga: Tensor | null = null;
     let gb: Tensor | null = null;
     if (a.requiresGrad) {
-      ga = emptyUninit(a.shape, dtype);
+      ga = emptyUninit(a.shape, dtype, dev);
       if (!transA) {
         // dA (M, K) = alpha dC op(B)^T
-        runMatmul({ ...p, m: p.m, n: K, k: N, transA: false, transB: !transB }, gc.data, b.data, null, ga.data);
+        runMatmul(dev, { ...p, m: p.m, n: K, k: N, transA: false, transB: !transB }, gc.storage, b.storage, null, ga.storage);
       } else {
         // dA (K, M) = alpha op(B) dC^T
-        runMatmul(
+        runMatmul(dev, 
           { ...p, m: K, n: M, k: N, transA: transB, transB: true, broadcastA: p.broadcastB, broadcastB: false },
-          b.data, gc.data, null, ga.data,
+          b.storage, gc.storage, null, ga.storage,
         );
       }
     }
     if (b.requiresGrad) {
       // With a broadcast b, each batch entry's gradient goes to a scratch slot, then they are summed.
       const slots = p.broadcastB ? p.batch : 1;
-      const g = emptyUninit([slots * b.size], dtype);
+      const g = emptyUninit([slots * b.size], dtype, dev);
       const q = { ...p, broadcastA: false, broadcastB: false };
       if (!transB) {
         // dB (K, N) = alpha op(A)^T dC
-        runMatmul({ ...q, m: K, n: N, k: p.m, transA: !transA, transB: false }, a.data, gc.data, null, g.data);
+        runMatmul(dev, { ...q, m: K, n: N, k: p.m, transA: !transA, transB: false }, a.storage, gc.storage, null, g.storage);
       } else {
         // dB (N, K) = alpha dC^T op(A)
-        runMatmul({ ...q, m: N, n: K, k: p.m, transA: true, transB: transA }, gc.data, a.data, null, g.data);
+        runMatmul(dev, { ...q, m: N, n: K, k: p.m, transA: true, transB: transA }, gc.storage, a.storage, null, g.storage);
       }
-      gb = slots === 1 ? new Tensor(g.data, b.shape) : sumSlots(g.data, slots, b.shape);
+      gb = slots === 1 ? new Tensor(g.storage, b.shape, false, dev) : sumSlots(g, slots, b.shape);
     }
     return [ga, gb];
   });
 }
 
-/** Sums `slots` consecutive equal-length parts of `g` into a tensor of `shape`. */
-function sumSlots(g: Storage, slots: number, shape: readonly number[]): Tensor {
+/** Sums `slots` consecutive equal-length parts of `g` into a tensor of `shape` (in slot order, as float adds). */
+function sumSlots(g: Tensor, slots: number, shape: readonly number[]): Tensor {
+  const dev = g.device;
   const size = numel(shape);
-  const out = new Tensor(g.slice(0, size), shape);
-  for (let s = 1; s < slots; s++) backend().axpy(out.data, g.subarray(s * size, (s + 1) * size), 1);
+  const parts = Array.from({ length: slots }, () => emptyUninit(shape, g.dtype, dev));
+  dev.kernels.split(g.storage, 1, new Array<number>(slots).fill(size), parts.map((p) => p.storage));
+  const out = parts[0]!;
+  for (let s = 1; s < slots; s++) dev.kernels.axpy(out.storage, parts[s]!.storage, 1);
   return out;
 }
 
@@ -155,12 +160,14 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
     throw new ShapeError(`${op}: input 'weight' has shape ${fmtShape(weight.shape)}, expected in-features ${inX} (the last axis of x ${fmtShape(x.shape)})`);
   }
   if (b !== null) expectShape(op, 'bias', b, [outF]);
-  const dtype = sameDType(op, b === null ? { x, weight } : { x, weight, bias: b });
+  const named = b === null ? { x, weight } : { x, weight, bias: b };
+  const dtype = sameDType(op, named);
+  const dev = sameDevice(op, named);
   const leading = x.shape.slice(0, -1);
   const rowCount = numel(leading);
   const p: MatmulParams = { batch: 1, m: rowCount, n: outF, k: inF, transA: false, transB: true, broadcastA: false, broadcastB: false, alpha: 1 };
-  const y = emptyUninit([...leading, outF], dtype);
-  runMatmul(p, x.data, weight.data, b === null ? null : b.data, y.data);
+  const y = emptyUninit([...leading, outF], dtype, dev);
+  runMatmul(dev, p, x.storage, weight.storage, b === null ? null : b.storage, y.storage);
 
   const inputs = b === null ? [x, weight] : [x, weight, b];
   return recordOp(op, y, inputs, (gy) => {
@@ -170,18 +177,18 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
     let gbias: Tensor | null = null;
     if (x.requiresGrad) {
       // dX (rows, in) = dY (rows, out) W (out, in)
-      gx = emptyUninit(x.shape, dtype);
-      runMatmul({ ...base, m: rowCount, n: inF, k: outF }, gy.data, weight.data, null, gx.data);
+      gx = emptyUninit(x.shape, dtype, dev);
+      runMatmul(dev, { ...base, m: rowCount, n: inF, k: outF }, gy.storage, weight.storage, null, gx.storage);
     }
     if (weight.requiresGrad) {
       // dW (out, in) = dY^T X
-      gw = emptyUninit(weight.shape, dtype);
-      runMatmul({ ...base, m: outF, n: inF, k: rowCount, transA: true }, gy.data, x.data, null, gw.data);
+      gw = emptyUninit(weight.shape, dtype, dev);
+      runMatmul(dev, { ...base, m: outF, n: inF, k: rowCount, transA: true }, gy.storage, x.storage, null, gw.storage);
     }
     if (b !== null && b.requiresGrad) {
       // db (out) = 1^T dY: the column sums, as a (1, rows) x (rows, out) product.
-      gbias = emptyUninit(b.shape, dtype);
-      runMatmul({ ...base, m: 1, n: outF, k: rowCount }, full([rowCount], 1, { dtype }).data, gy.data, null, gbias.data);
+      gbias = emptyUninit(b.shape, dtype, dev);
+      runMatmul(dev, { ...base, m: 1, n: outF, k: rowCount }, full([rowCount], 1, { dtype, device: dev }).storage, gy.storage, null, gbias.storage);
     }
     return b === null ? [gx, gw] : [gx, gw, gbias];
   });

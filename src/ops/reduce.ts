@@ -10,7 +10,6 @@ import { emptyUninit } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
 import { expectTensor } from '../tensor/check.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
-import { backend } from '../backend/backend.js';
 
 /** Axes to reduce, normalised to sorted non-negative indices; `undefined` means all axes. */
 export function normalizeAxes(op: string, rank: number, axes: number | readonly number[] | undefined): number[] {
@@ -70,12 +69,13 @@ export function sum(x: Tensor, axes?: number | readonly number[], keepDims = fal
   checkKeepDims('sum', keepDims);
   const ax = normalizeAxes('sum', x.rank, axes);
   const { keep, out: outShape } = reducedShapes(x, ax, keepDims);
-  const out = emptyUninit(outShape, x.dtype);
-  backend().reduceSum(x.data, x.shape, out.data, keep);
+  const dev = x.device;
+  const out = emptyUninit(outShape, x.dtype, dev);
+  dev.kernels.reduceSum(x.storage, x.shape, out.storage, keep);
   return recordOp('sum', out, [x], (gy) => {
     // d sum / dx = 1 everywhere: repeat gy along the reduced axes.
-    const gx = emptyUninit(x.shape, x.dtype);
-    backend().broadcastTo(gy.data, keep, gx.data, x.shape);
+    const gx = emptyUninit(x.shape, x.dtype, dev);
+    dev.kernels.broadcastTo(gy.storage, keep, gx.storage, x.shape);
     return [gx];
   });
 }
@@ -90,15 +90,16 @@ export function mean(x: Tensor, axes?: number | readonly number[], keepDims = fa
   checkKeepDims('mean', keepDims);
   const ax = normalizeAxes('mean', x.rank, axes);
   const { keep, out: outShape } = reducedShapes(x, ax, keepDims);
+  const dev = x.device;
   const count = ax.reduce((n, a) => n * x.shape[a]!, 1);
-  const out = emptyUninit(outShape, x.dtype);
-  backend().reduceSum(x.data, x.shape, out.data, keep);
-  backend().scalar('div', out.data, count, 0, out.data);
+  const out = emptyUninit(outShape, x.dtype, dev);
+  dev.kernels.reduceSum(x.storage, x.shape, out.storage, keep);
+  dev.kernels.scalar('div', out.storage, count, 0, out.storage);
   return recordOp('mean', out, [x], (gy) => {
     // d mean / dx = 1/count everywhere.
-    const gx = emptyUninit(x.shape, x.dtype);
-    backend().broadcastTo(gy.data, keep, gx.data, x.shape);
-    backend().scalar('div', gx.data, count, 0, gx.data);
+    const gx = emptyUninit(x.shape, x.dtype, dev);
+    dev.kernels.broadcastTo(gy.storage, keep, gx.storage, x.shape);
+    dev.kernels.scalar('div', gx.storage, count, 0, gx.storage);
     return [gx];
   });
 }
@@ -112,8 +113,9 @@ export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
   expectTensor('broadcastTo', 'x', x);
   expectBroadcastsTo('broadcastTo', 'x', x.shape, shape);
   if (sameShape(x.shape, shape)) return x;
-  const out = emptyUninit(shape, x.dtype);
-  backend().broadcastTo(x.data, x.shape, out.data, shape);
+  const dev = x.device;
+  const out = emptyUninit(shape, x.dtype, dev);
+  dev.kernels.broadcastTo(x.storage, x.shape, out.storage, shape);
   return recordOp('broadcastTo', out, [x], (gy) => [sumTo(gy, x.shape)]);
 }
 
@@ -127,7 +129,8 @@ export function sumTo(x: Tensor, shape: readonly number[]): Tensor {
   expectTensor('sumTo', 'x', x);
   expectBroadcastsTo('sumTo', 'shape', shape, x.shape);
   if (sameShape(x.shape, shape)) return x;
-  const out = emptyUninit(shape, x.dtype);
-  backend().reduceSum(x.data, x.shape, out.data, shape);
+  const dev = x.device;
+  const out = emptyUninit(shape, x.dtype, dev);
+  dev.kernels.reduceSum(x.storage, x.shape, out.storage, shape);
   return recordOp('sumTo', out, [x], (gy) => [broadcastTo(gy, x.shape)]);
 }

@@ -7,19 +7,19 @@ import { emptyUninit } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
 import { expectNumber, expectTensor } from '../tensor/check.js';
 import { ArgumentError } from '../tensor/errors.js';
-import { backend } from '../backend/backend.js';
 import type { ScalarOp } from '../backend/kernels/binary.js';
 
 /** y = x (op) s (clamp: t is the upper bound), with the gradient gy * d(x op s)/dx. */
 function scalarOp(name: string, op: ScalarOp, x: Tensor, s: number, t = 0): Tensor {
   expectTensor(name, 'x', x);
-  const y = emptyUninit(x.shape, x.dtype);
-  backend().scalar(op, x.data, s, t, y.data);
+  const dev = x.device;
+  const y = emptyUninit(x.shape, x.dtype, dev);
+  dev.kernels.scalar(op, x.storage, s, t, y.storage);
   return recordOp(name, y, [x], (gy) => {
     // Adding a constant passes the gradient through unchanged.
     if (op === 'add' || op === 'sub') return [gy];
-    const gx = emptyUninit(x.shape, x.dtype);
-    backend().scalarBackward(op, x.data, s, t, gy.data, gx.data);
+    const gx = emptyUninit(x.shape, x.dtype, dev);
+    dev.kernels.scalarBackward(op, x.storage, s, t, gy.storage, gx.storage);
     return [gx];
   });
 }

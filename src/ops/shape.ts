@@ -7,7 +7,6 @@ import { emptyUninit } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
 import { expectTensor } from '../tensor/check.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
-import { backend } from '../backend/backend.js';
 
 /**
  * Resolves `axis` (negative counts from the end) against `rank`; throws naming the op.
@@ -51,8 +50,8 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   } else if (known !== x.size) {
     throw new ShapeError(`reshape: cannot reshape x of shape ${fmtShape(x.shape)} (${x.size} elements) into ${fmtShape(shape)} (${known} elements); the element counts must match`);
   }
-  const y = new Tensor(x.data, target);
-  return recordOp('reshape', y, [x], (gy) => [new Tensor(gy.data, x.shape)]);
+  const y = new Tensor(x.storage, target, false, x.device);
+  return recordOp('reshape', y, [x], (gy) => [new Tensor(gy.storage, x.shape, false, gy.device)]);
 }
 
 /** Checks that `axes` is a permutation of 0..rank-1 (negative entries allowed); returns it normalised. */
@@ -76,8 +75,9 @@ function permutationArg(op: string, axes: unknown, x: Tensor): number[] {
 
 /** out = x with axes reordered by the (already validated) permutation, through the kernel. */
 function permuteData(x: Tensor, axes: readonly number[]): Tensor {
-  const y = emptyUninit(axes.map((a) => x.shape[a]!), x.dtype);
-  backend().permute(x.data, x.shape, axes, y.data);
+  const dev = x.device;
+  const y = emptyUninit(axes.map((a) => x.shape[a]!), x.dtype, dev);
+  dev.kernels.permute(x.storage, x.shape, axes, y.storage);
   return y;
 }
 

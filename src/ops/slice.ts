@@ -7,7 +7,6 @@ import { emptyUninit } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
 import { expectTensor } from '../tensor/check.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
-import { backend } from '../backend/backend.js';
 
 /**
  * Samples start..end-1 of a batch (axis 0), like x[start:end]; 0 <= start <= end <= N.
@@ -23,14 +22,15 @@ export function sliceBatch(x: Tensor, start: number, end: number): Tensor {
   if (start < 0 || end > n || start > end) {
     throw new RangeError(`sliceBatch: range [${start}, ${end}) is out of bounds for x of shape ${fmtShape(x.shape)}; need 0 <= start <= end <= ${n}`);
   }
+  const dev = x.device;
   // The buffer as three slabs: before, the slice, after.
   const row = numel(x.shape.slice(1));
   const inners = [start * row, (end - start) * row, (n - end) * row];
-  const y = emptyUninit([end - start, ...x.shape.slice(1)], x.dtype);
-  backend().split(x.data, 1, inners, [null, y.data, null]);
+  const y = emptyUninit([end - start, ...x.shape.slice(1)], x.dtype, dev);
+  dev.kernels.split(x.storage, 1, inners, [null, y.storage, null]);
   return recordOp('sliceBatch', y, [x], (gy) => {
-    const gx = emptyUninit(x.shape, x.dtype);
-    backend().concat([null, gy.data, null], 1, inners, gx.data);
+    const gx = emptyUninit(x.shape, x.dtype, dev);
+    dev.kernels.concat([null, gy.storage, null], 1, inners, gx.storage);
     return [gx];
   });
 }

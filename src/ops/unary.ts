@@ -6,17 +6,17 @@ import { Tensor } from '../tensor/tensor.js';
 import { emptyUninit } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
 import { expectTensor } from '../tensor/check.js';
-import { backend } from '../backend/backend.js';
 import type { UnaryOp } from '../backend/kernels/unary.js';
 
 /** y = f(x) elementwise, with its gradient. */
 export function unary(op: UnaryOp, x: Tensor): Tensor {
   expectTensor(op, 'x', x);
-  const y = emptyUninit(x.shape, x.dtype);
-  backend().unary(op, x.data, y.data);
+  const dev = x.device;
+  const y = emptyUninit(x.shape, x.dtype, dev);
+  dev.kernels.unary(op, x.storage, y.storage);
   return recordOp(op, y, [x], (gy) => {
-    const gx = emptyUninit(x.shape, x.dtype);
-    backend().unaryBackward(op, x.data, y.data, gy.data, gx.data);
+    const gx = emptyUninit(x.shape, x.dtype, dev);
+    dev.kernels.unaryBackward(op, x.storage, y.storage, gy.storage, gx.storage);
     return [gx];
   });
 }

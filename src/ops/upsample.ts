@@ -7,7 +7,6 @@ import { Tensor } from '../tensor/tensor.js';
 import { emptyUninit } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
 import { expectRank, expectTensor } from '../tensor/check.js';
-import { backend } from '../backend/backend.js';
 
 /**
  * (N, H, W, C) -> (N, 2H, 2W, C), every pixel repeated into a 2x2 block.
@@ -15,13 +14,14 @@ import { backend } from '../backend/backend.js';
  */
 export function upsampleNearest2x(x: Tensor): Tensor {
   expectTensor('upsampleNearest2x', 'x', x);
+  const dev = x.device;
   expectRank('upsampleNearest2x', 'x', x, 4, '(N, H, W, C)');
   const [n, h, w, c] = x.shape as [number, number, number, number];
-  const y = emptyUninit([n, 2 * h, 2 * w, c], x.dtype); // (N, 2H, 2W, C)
-  backend().upsampleNearest2x(x.data, n, h, w, c, y.data);
+  const y = emptyUninit([n, 2 * h, 2 * w, c], x.dtype, dev); // (N, 2H, 2W, C)
+  dev.kernels.upsampleNearest2x(x.storage, n, h, w, c, y.storage);
   return recordOp('upsampleNearest2x', y, [x], (gy) => {
-    const gx = emptyUninit(x.shape, x.dtype); // (N, H, W, C)
-    backend().upsampleNearest2xBackward(gy.data, n, h, w, c, gx.data);
+    const gx = emptyUninit(x.shape, x.dtype, dev); // (N, H, W, C)
+    dev.kernels.upsampleNearest2xBackward(gy.storage, n, h, w, c, gx.storage);
     return [gx];
   });
 }

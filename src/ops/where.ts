@@ -5,8 +5,7 @@
 import { Tensor } from '../tensor/tensor.js';
 import { emptyUninit, zeros } from '../tensor/create.js';
 import { recordOp } from '../tensor/autograd.js';
-import { expectTensor, sameDType } from '../tensor/check.js';
-import { backend } from '../backend/backend.js';
+import { expectTensor, sameDType, sameDevice } from '../tensor/check.js';
 import { broadcastShapes } from '../backend/kernels/binary.js';
 import { sumTo } from './reduce.js';
 
@@ -20,16 +19,17 @@ export function where(mask: Tensor, a: Tensor, b: Tensor): Tensor {
   expectTensor('where', 'a', a);
   expectTensor('where', 'b', b);
   const dtype = sameDType('where', { a, b, mask });
+  const dev = sameDevice('where', { a, b, mask });
   const shape = broadcastShapes('where', { mask: mask.shape, a: a.shape, b: b.shape });
-  const out = emptyUninit(shape, dtype);
-  backend().where(mask.data, mask.shape, a.data, a.shape, b.data, b.shape, out.data, shape);
+  const out = emptyUninit(shape, dtype, dev);
+  dev.kernels.where(mask.storage, mask.shape, a.storage, a.shape, b.storage, b.shape, out.storage, shape);
   return recordOp('where', out, [mask, a, b], (gy) => {
     // Route gy by the same mask, with zeros on the other side, then sum back to each shape.
-    const zero = zeros([], { dtype });
+    const zero = zeros([], { dtype, device: dev });
     const pick = (useA: boolean): Tensor => {
-      const g = emptyUninit(shape, dtype);
-      if (useA) backend().where(mask.data, mask.shape, gy.data, shape, zero.data, [], g.data, shape);
-      else backend().where(mask.data, mask.shape, zero.data, [], gy.data, shape, g.data, shape);
+      const g = emptyUninit(shape, dtype, dev);
+      if (useA) dev.kernels.where(mask.storage, mask.shape, gy.storage, shape, zero.storage, [], g.storage, shape);
+      else dev.kernels.where(mask.storage, mask.shape, zero.storage, [], gy.storage, shape, g.storage, shape);
       return g;
     };
     return [null, a.requiresGrad ? sumTo(pick(true), a.shape) : null, b.requiresGrad ? sumTo(pick(false), b.shape) : null];

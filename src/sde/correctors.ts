@@ -9,6 +9,8 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError } from '../tensor/errors.js';
 import { lin, noiseLike } from '../samplers/sampler.js';
+import { rowSumSquares } from '../ops/optim.js';
+import { reshape } from '../ops/shape.js';
 import type { ScoreFn, Sde } from './sde.js';
 import type { VpSde } from './vp.js';
 import type { NoiseOptions, PcStep } from './predictors.js';
@@ -26,13 +28,10 @@ export interface CorrectorOptions extends NoiseOptions {
 /** The mean over the batch (axis 0) of the per-image L2 norms. */
 function meanNorm(t: Tensor): number {
   const n = t.shape[0] ?? 1;
-  const per = t.size / n;
+  // The step size is a host scalar: read the N per-image sums, not the images.
+  const sums = rowSumSquares(t.rank === 0 ? reshape(t, [1]) : t).toArray('float64');
   let total = 0;
-  for (let b = 0; b < n; b++) {
-    let s = 0;
-    for (let i = b * per; i < (b + 1) * per; i++) s += t.data[i]! * t.data[i]!;
-    total += Math.sqrt(s);
-  }
+  for (let b = 0; b < n; b++) total += Math.sqrt(sums[b]!);
   return total / n;
 }
 

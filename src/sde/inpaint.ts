@@ -7,6 +7,9 @@
  * them at m(eps) x_known, within 1e-3 of the data; here they come back bit for bit).
  */
 import { Tensor } from '../tensor/tensor.js';
+import { tensor } from '../tensor/create.js';
+import { where } from '../ops/where.js';
+import { combine } from '../diffusion/forward.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
 import { expectTensor } from '../tensor/check.js';
 import { noGrad } from '../tensor/autograd.js';
@@ -33,10 +36,11 @@ export function expandMask(op: string, mask: Tensor, shape: readonly number[]): 
     throw new ShapeError(`${op}: the mask has shape ${fmtShape(ms)}; for images ${fmtShape(shape)} it must be (H, W) = (${h}, ${w}), (H, W, 1|C) or (1|N, H, W, 1|C)`);
   }
   const out = new Uint8Array(n * h * w * c);
+  const values = mask.toArray();
   for (let b = 0; b < n; b++)
     for (let p = 0; p < h * w; p++)
       for (let k = 0; k < c; k++) {
-        const v = mask.data[((mn === 1 ? 0 : b) * h * w + p) * mc + (mc === 1 ? 0 : k)]!;
+        const v = values[((mn === 1 ? 0 : b) * h * w + p) * mc + (mc === 1 ? 0 : k)]!;
         if (v !== 0 && v !== 1) throw new ArgumentError(`${op}: mask values must be 0 (generate) or 1 (keep), found ${v}`);
         out[((b * h * w + p) * c) + k] = v;
       }
@@ -72,23 +76,20 @@ export function pcInpaint(sde: Sde, score: ScoreFn, image: Tensor, mask: Tensor,
     nfe++;
     return noGrad(() => score(x, t));
   };
-  const known = image.data;
+  // The mask as a tensor (1 = keep), selected with `where`; the affine terms through combine
+  // (in double, rounded once), so no step copies to the host.
+  const keepT = tensor(keep, image.shape, { dtype: image.dtype, device: image.device });
   // Known region <- m(t) x_known + std(t) z; its mean <- m(t) x_known.
   const replace = ({ x, xMean }: PcStep, t: number): PcStep => {
     const { mean, std } = sde.marginal(t);
-    const z = noiseLike(op, x, noise).data;
-    const xd = Float32Array.from(x.data);
-    const md = Float32Array.from(xMean.data);
-    for (let i = 0; i < xd.length; i++) {
-      if (keep[i] === 0) continue;
-      md[i] = mean * known[i]!;
-      xd[i] = md[i]! + std * z[i]!;
-    }
-    return { x: new Tensor(xd, x.shape), xMean: new Tensor(md, x.shape) };
+    const z = noiseLike(op, x, noise);
+    const knownMean = combine(op, mean, image, 0, image);
+    const knownX = combine(op, 1, knownMean, std, z);
+    return { x: where(keepT, knownX, x), xMean: where(keepT, knownMean, xMean) };
   };
   // x_T: the known pixels, and a prior draw N(0, priorStd^2) elsewhere.
-  const z0 = noiseLike(op, image, noise).data;
-  let st: PcStep = { x: new Tensor(Float32Array.from(z0, (v, i) => (keep[i] === 1 ? known[i]! : sde.priorStd * v)), image.shape), xMean: image };
+  const z0 = noiseLike(op, image, noise);
+  let st: PcStep = { x: where(keepT, image, combine(op, sde.priorStd, z0, 0, z0)), xMean: image };
   const disc = steps === sde.N ? sde : sde.withSteps(steps);
   const ts = linspace(SDE_T, eps, steps);
   const dt = -SDE_T / steps;
@@ -100,5 +101,5 @@ export function pcInpaint(sde: Sde, score: ScoreFn, image: Tensor, mask: Tensor,
     options.onProgress?.({ step: i + 1, total: steps, x: st.x, x0Preview: st.xMean });
   }
   const out = options.denoise === false ? st.x : st.xMean;
-  return { x: new Tensor(Float32Array.from(out.data, (v, i) => (keep[i] === 1 ? known[i]! : v)), image.shape), nfe };
+  return { x: where(keepT, image, out), nfe };
 }

@@ -77,10 +77,11 @@ export interface OdeLikelihoodResult {
  */
 export function dequantize(x: Tensor, gen: Generator): Tensor {
   expectTensor('dequantize', 'x', x);
-  const u = gen.uniform(x.shape).data;
+  const u = gen.uniform(x.shape).toArray();
   const out = new Float32Array(x.size);
+  const xs = x.toArray();
   for (let i = 0; i < x.size; i++) {
-    const v = x.data[i]!;
+    const v = xs[i]!;
     const p = Math.round((v + 1) * 127.5);
     if (!(p >= 0 && p <= 255) || Math.abs((v + 1) * 127.5 - p) > 1e-3) {
       throw new ArgumentError(`dequantize: element ${i} is ${v}, which is not an 8-bit level 2p/255 - 1 (p in 0..255); pass dequantize: false for continuous data`);
@@ -93,8 +94,9 @@ export function dequantize(x: Tensor, gen: Generator): Tensor {
 function probe(kind: TraceEstimator, shape: readonly number[], gen: Generator): Tensor | null {
   switch (kind) {
     case 'rademacher': {
-      const u = gen.uniform(shape);
-      return new Tensor(Float32Array.from(u.data, (v) => (v < 0.5 ? -1 : 1)), shape);
+      const u = gen.uniform(shape).toArray();
+      for (let i = 0; i < u.length; i++) u[i] = u[i]! < 0.5 ? -1 : 1;
+      return new Tensor(u, shape);
     }
     case 'gaussian':
       return gen.normal(shape);
@@ -132,20 +134,22 @@ export function odeLikelihood(sde: Sde, score: ScoreFn, x: Tensor, options: OdeL
 
   // The augmented state [x (N D), delta logp (N)], float64.
   const state0 = new Float64Array(size + n);
-  state0.set(y0.data);
+  state0.set(y0.toArray());
+  // The ODE solver works on host arrays: the probe's values once, the drift's per evaluation.
+  const vs = v === null ? null : v.toArray();
   const f = (t: number, state: Float64Array): Float64Array => {
     const xt = new Tensor(Float32Array.from(state.subarray(0, size)), shape).requireGrad();
     const { xCoef, scoreCoef } = sde.reverseDriftCoefs(t, true);
     const drift = add(mulScalar(xt, xCoef), mulScalar(score(xt, t), scoreCoef)); // (N, H, W, C)
     const out = new Float64Array(size + n);
-    out.set(drift.data);
-    if (v !== null) {
+    out.set(drift.toArray());
+    if (v !== null && vs !== null) {
       // v^T J v per image: x.grad = J^T v (the batch's images do not interact).
       drift.backward(v);
-      const g = xt.grad!.data;
+      const g = xt.grad!.toArray();
       for (let b = 0; b < n; b++) {
         let s = 0;
-        for (let i = b * D; i < (b + 1) * D; i++) s += g[i]! * v.data[i]!;
+        for (let i = b * D; i < (b + 1) * D; i++) s += g[i]! * vs[i]!;
         out[size + b] = s;
       }
     } else {
@@ -155,7 +159,7 @@ export function odeLikelihood(sde: Sde, score: ScoreFn, x: Tensor, options: OdeL
         for (let b = 0; b < n; b++) e[b * D + j] = 1;
         xt.grad = null;
         drift.backward(new Tensor(e, shape), { retainGraph: j < D - 1 });
-        const g = xt.grad!.data;
+        const g = xt.grad!.toArray();
         for (let b = 0; b < n; b++) {
           out[size + b] = out[size + b]! + g[b * D + j]!;
           e[b * D + j] = 0;

@@ -13,7 +13,7 @@
 import type { Tensor } from '../tensor/tensor.js';
 import type { Generator } from '../tensor/random.js';
 import { mulScalar } from '../ops/scalar.js';
-import { lin } from '../samplers/sampler.js';
+import { combine } from '../diffusion/forward.js';
 import { weightedMseLoss } from '../diffusion/loss.js';
 import type { Objective, ObjectiveDraw } from '../train/objective.js';
 import type { TrainConfig } from '../train/config.js';
@@ -48,21 +48,23 @@ export function sdeObjective(sde: Sde, options: { likelihoodWeighting: boolean }
     modelChannels: (c) => ({ in: c, out: c }),
     draw(x0, gen: Generator) {
       const n = x0.shape[0]!;
-      const u = gen.uniform([n]).data;
+      const u = gen.uniform([n]).toArray();
       const t = Float64Array.from(u, (v) => v * (SDE_T - SDE_TRAIN_EPS) + SDE_TRAIN_EPS);
       return { x0, t, noise: gen.normal(x0.shape) };
     },
     loss(model, { x0, t, noise }, labels) {
       const n = x0.shape[0]!;
-      const per = x0.size / n;
-      // x(t) = m(t) x(0) + std(t) z, per image.
-      const xt = lin([1, x0]);
+      // x(t) = m(t) x(0) + std(t) z, per image (in double, rounded once).
+      const means = new Float64Array(n);
+      const stds = new Float64Array(n);
       const weights = new Float64Array(n);
       for (let b = 0; b < n; b++) {
         const { mean, std } = sde.marginal(t[b]!);
-        for (let i = b * per; i < (b + 1) * per; i++) xt.data[i] = mean * x0.data[i]! + std * noise.data[i]!;
+        means[b] = mean;
+        stds[b] = std;
         weights[b] = options.likelihoodWeighting ? sde.diffusion(t[b]!) ** 2 / (std * std) : 1;
       }
+      const xt = combine('sdeObjective', means, x0, stds, noise, ['x0', 'noise']);
       const timesteps = Float32Array.from(t, (ti) => modelTimeInput(sde, ti));
       const pred = model.forward(xt, timesteps, labels);
       // VP/sub-VP: F ~ z; VE: F ~ -z.

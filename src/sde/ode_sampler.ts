@@ -60,10 +60,10 @@ export function odeSample(sde: Sde, score: ScoreFn, xT: Tensor, options: OdeSamp
   const dtype = xT.dtype;
   const asTensor = (y: Float64Array): Tensor => new Tensor(dtype === 'float64' ? Float64Array.from(y) : Float32Array.from(y), shape);
   const sol = rk45(
-    (t, y) => Float64Array.from(probabilityFlowDrift(sde, score, asTensor(y), t).data),
+    (t, y) => probabilityFlowDrift(sde, score, asTensor(y), t).toArray('float64'),
     SDE_T,
     eps,
-    xT.data,
+    xT.toArray('float64'),
     {
       rtol: options.rtol ?? 1e-5,
       atol: options.atol ?? 1e-5,

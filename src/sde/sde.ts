@@ -102,7 +102,7 @@ export abstract class Sde {
     const per = z.size / Math.max(n, 1);
     const s2 = this.priorStd ** 2;
     const out = new Float64Array(n);
-    const d = z.data;
+    const d = z.toArray('float64');
     for (let b = 0; b < n; b++) {
       let ss = 0;
       for (let i = b * per; i < (b + 1) * per; i++) ss += d[i]! * d[i]!;

@@ -3,10 +3,16 @@
  * gradients records a GradNode on its output; `backward()` walks the nodes in reverse
  * topological order, calls each node's gradient function, and accumulates leaf gradients.
  */
-import { Tensor } from './tensor.js';
+import type { Tensor } from './tensor.js';
+import type { Device, DeviceBuffer } from '../backend/device.js';
 import { fmtShape, ShapeError } from './errors.js';
-import { backend } from '../backend/backend.js';
-import { emptyUninit } from './create.js';
+import { numel } from './shape.js';
+
+/**
+ * Wraps a buffer as a tensor: Tensor.backward passes `new Tensor`, so this module needs no
+ * value import of the Tensor class (tensor.ts imports this one; no import cycle).
+ */
+export type MakeTensor = (storage: DeviceBuffer, shape: readonly number[], device: Device) => Tensor;
 
 /** What an op leaves on its output so gradients can flow back to its inputs. */
 export interface GradNode {
@@ -94,18 +100,25 @@ function topoOrder(root: Tensor): Tensor[] {
 }
 
 function addInto(dst: Tensor, src: Tensor): void {
-  backend().axpy(dst.data, src.data, 1);
+  dst.device.kernels.axpy(dst.storage, src.storage, 1);
 }
 
 /** a + b into a new buffer: one pass instead of a copy and an add. */
-function sumOf(a: Tensor, b: Tensor): Tensor {
-  const out = emptyUninit(a.shape, a.dtype);
-  backend().binary('add', a.data, a.shape, b.data, a.shape, out.data, a.shape);
+function sumOf(make: MakeTensor, a: Tensor, b: Tensor): Tensor {
+  const out = make(a.device.allocUninit(a.dtype, a.size), a.shape, a.device);
+  a.device.kernels.binary('add', a.storage, a.shape, b.storage, a.shape, out.storage, a.shape);
+  return out;
+}
+
+/** A copy of `g` with `shape` (a leaf's first gradient, which later ones accumulate into). */
+function copyOf(make: MakeTensor, g: Tensor, shape: readonly number[]): Tensor {
+  const out = make(g.device.allocUninit(g.dtype, numel(shape)), shape, g.device);
+  g.device.kernels.copy(out.storage, g.storage);
   return out;
 }
 
 /** See Tensor.backward. */
-export function backward(root: Tensor, grad: Tensor | undefined, retainGraph: boolean): void {
+export function backward(root: Tensor, grad: Tensor | undefined, retainGraph: boolean, make: MakeTensor): void {
   if (!root.requiresGrad) {
     throw new ShapeError(`backward(): the tensor of shape ${fmtShape(root.shape)} does not require gradients (no input of its graph has requiresGrad)`);
   }
@@ -114,10 +127,14 @@ export function backward(root: Tensor, grad: Tensor | undefined, retainGraph: bo
     if (root.size !== 1) {
       throw new ShapeError(`backward(): the tensor has shape ${fmtShape(root.shape)}; a non-scalar needs an explicit gradient argument of the same shape`);
     }
-    seed = new Tensor(root.dtype === 'float64' ? new Float64Array([1]) : new Float32Array([1]), root.shape);
+    const ones = root.device.alloc(root.dtype, root.size);
+    root.device.kernels.fill(ones, 1);
+    seed = make(ones, root.shape, root.device);
   } else {
-    if (grad.size !== root.size || grad.dtype !== root.dtype) {
-      throw new ShapeError(`backward(): gradient has shape ${fmtShape(grad.shape)} (${grad.dtype}), expected ${fmtShape(root.shape)} (${root.dtype})`);
+    if (grad.size !== root.size || grad.dtype !== root.dtype || grad.device !== root.device) {
+      throw new ShapeError(
+        `backward(): gradient has shape ${fmtShape(grad.shape)} (${grad.dtype} on ${grad.device.name}), expected ${fmtShape(root.shape)} (${root.dtype} on ${root.device.name})`,
+      );
     }
     seed = grad;
   }
@@ -133,7 +150,7 @@ export function backward(root: Tensor, grad: Tensor | undefined, retainGraph: bo
     }
     if (t.node === null) {
       // A leaf: accumulate into .grad (across backward calls too, as in PyTorch).
-      if (t.grad === null) t.grad = new Tensor(g.data.slice(), t.shape);
+      if (t.grad === null) t.grad = copyOf(make, g, t.shape);
       else addInto(t.grad, g);
       return;
     }
@@ -141,7 +158,7 @@ export function backward(root: Tensor, grad: Tensor | undefined, retainGraph: bo
     if (prev === undefined) grads.set(t, { g, owned: false });
     else if (prev.owned) addInto(prev.g, g);
     else {
-      grads.set(t, { g: sumOf(prev.g, g), owned: true });
+      grads.set(t, { g: sumOf(make, prev.g, g), owned: true });
     }
   };
 

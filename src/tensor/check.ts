@@ -3,7 +3,8 @@
  * expected and what was found.
  */
 import { Tensor, type DType } from './tensor.js';
-import { ArgumentError, DTypeError, ShapeError, fmtShape } from './errors.js';
+import { ArgumentError, DTypeError, DeviceError, ShapeError, fmtShape } from './errors.js';
+import type { Device } from '../backend/device.js';
 
 /** Throws unless `v` is a Tensor. */
 export function expectTensor(op: string, name: string, v: unknown): asserts v is Tensor {
@@ -37,6 +38,30 @@ export function sameDType(op: string, named: Record<string, Tensor>): DType {
     }
   }
   return first?.[1] ?? 'float32';
+}
+
+/**
+ * Throws unless all tensors are on one device; returns it (the device whose kernels the op runs).
+ * @example const device = sameDevice('add', { a, b });
+ */
+export function sameDevice(op: string, named: Record<string, Tensor>): Device {
+  let firstName = '';
+  let device: Device | null = null;
+  for (const name in named) {
+    const d = named[name]!.device;
+    if (device === null) {
+      device = d;
+      firstName = name;
+    } else if (d !== device) {
+      const all = Object.entries(named).map(([k, t]) => `'${k}' on ${t.device.name}`).join(', ');
+      throw new DeviceError(
+        `${op}: inputs are on different devices (${all}); ` +
+          `'${name}' is on ${d.name} but '${firstName}' is on ${device.name}; move them to one device first, e.g. ${name}.to('${device.name}')`,
+      );
+    }
+  }
+  if (device === null) throw new ArgumentError(`${op}: no input tensors`);
+  return device;
 }
 
 /** Throws unless `v` is a finite number (or an integer if `integer`). */

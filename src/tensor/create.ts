@@ -1,10 +1,14 @@
-/** Creating tensors. */
-import { Tensor, allocStorage, numel, type DType } from './tensor.js';
+/** Creating tensors, on the CPU unless a device is given. */
+import { Tensor, numel, type DType } from './tensor.js';
 import { ArgumentError, ShapeError, fmtShape } from './errors.js';
+import { cpu } from '../backend/cpu.js';
+import { resolveDevice, type Device } from '../backend/device.js';
 
 export interface TensorOptions {
   requiresGrad?: boolean;
   dtype?: DType;
+  /** Where the tensor lives: a Device or a registered name (default 'cpu'). */
+  device?: Device | string;
 }
 
 function checkShapeArg(op: string, shape: readonly number[]): void {
@@ -14,7 +18,7 @@ function checkShapeArg(op: string, shape: readonly number[]): void {
 }
 
 /**
- * A tensor from values and a shape (row-major; images NHWC).
+ * A tensor from values and a shape (row-major; images NHWC). The values are copied.
  * @example const x = tensor([1, 2, 3, 4], [2, 2]);
  */
 export function tensor(data: ArrayLike<number>, shape: readonly number[], options: TensorOptions = {}): Tensor {
@@ -26,17 +30,17 @@ export function tensor(data: ArrayLike<number>, shape: readonly number[], option
   if (data.length !== n) {
     throw new ShapeError(`tensor: ${data.length} values do not fill shape ${fmtShape(shape)} (${n} elements)`);
   }
-  const storage = allocStorage(options.dtype ?? 'float32', n);
-  storage.set(data);
-  return new Tensor(storage, shape, options.requiresGrad ?? false);
+  const device = resolveDevice('tensor', options.device, cpu);
+  return new Tensor(device.fromHost(data, options.dtype ?? 'float32'), shape, options.requiresGrad ?? false, device);
 }
 
 /** A tensor filled with `value`. */
 export function full(shape: readonly number[], value: number, options: TensorOptions = {}): Tensor {
   checkShapeArg('full', shape);
-  const storage = allocStorage(options.dtype ?? 'float32', numel(shape));
-  if (value !== 0) storage.fill(value);
-  return new Tensor(storage, shape, options.requiresGrad ?? false);
+  const device = resolveDevice('full', options.device, cpu);
+  const storage = device.alloc(options.dtype ?? 'float32', numel(shape));
+  if (value !== 0) device.kernels.fill(storage, value);
+  return new Tensor(storage, shape, options.requiresGrad ?? false, device);
 }
 
 export const zeros = (shape: readonly number[], options: TensorOptions = {}): Tensor => full(shape, 0, options);
@@ -47,27 +51,18 @@ export function scalar(value: number, options: TensorOptions = {}): Tensor {
   return full([], value, options);
 }
 
-/** A zero-filled output buffer for an op: internal. */
-export function empty(shape: readonly number[], dtype: DType): Tensor {
-  return new Tensor(allocStorage(dtype, numel(shape)), shape);
+/** A zero-filled output buffer for an op on `device` (default the CPU): internal. */
+export function empty(shape: readonly number[], dtype: DType, device: Device = cpu): Tensor {
+  return new Tensor(device.alloc(dtype, numel(shape)), shape, false, device);
 }
 
 /**
- * DIFFUSE_POISON_UNINIT=1 fills every uninitialised buffer with NaN, so a test run shows any
- * kernel that reads an output it was supposed to overwrite (run the tests with it set).
- */
-const POISON_UNINIT = process.env.DIFFUSE_POISON_UNINIT === '1';
-
-/**
  * An output buffer that is NOT zeroed, for kernels that write every element (every op's output:
- * each kernel contract in backend/kernels says "overwritten"): skipping the zero fill saves a
- * memset or a round of page faults per large tensor, and the V8 time of zeroing typed arrays.
- * Internal; use `empty` where a kernel writes only part of its output or accumulates into it.
+ * each kernel contract in backend/kernels says "overwritten"); on the CPU this saves a memset or
+ * a round of page faults per large tensor (DIFFUSE_POISON_UNINIT=1 fills it with NaN instead,
+ * so tests catch a kernel that reads it). Internal; use `empty` where a kernel writes only part
+ * of its output or accumulates into it.
  */
-export function emptyUninit(shape: readonly number[], dtype: DType): Tensor {
-  const n = numel(shape);
-  const bytes = Buffer.allocUnsafeSlow(n * (dtype === 'float64' ? 8 : 4));
-  const storage = dtype === 'float64' ? new Float64Array(bytes.buffer, bytes.byteOffset, n) : new Float32Array(bytes.buffer, bytes.byteOffset, n);
-  if (POISON_UNINIT) storage.fill(NaN);
-  return new Tensor(storage, shape);
+export function emptyUninit(shape: readonly number[], dtype: DType, device: Device = cpu): Tensor {
+  return new Tensor(device.allocUninit(dtype, numel(shape)), shape, false, device);
 }

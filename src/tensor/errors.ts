@@ -18,6 +18,9 @@ export class ShapeError extends DiffuseError {}
 /** A tensor's dtype does not fit the op or the backend. */
 export class DTypeError extends DiffuseError {}
 
+/** Tensors on different devices meet in one op, or a device cannot do what was asked of it. */
+export class DeviceError extends DiffuseError {}
+
 /** An argument has the wrong type (not a tensor, not a number, ...). */
 export class ArgumentError extends DiffuseError {}
 

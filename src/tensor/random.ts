@@ -6,10 +6,12 @@
  * offset past them, so values never depend on the thread count or backend, and saving
  * { seed, offset } reproduces every later draw exactly.
  */
-import { Tensor, type DType, type Storage } from './tensor.js';
-import { empty } from './create.js';
+import { Tensor, type DType } from './tensor.js';
+import { emptyUninit } from './create.js';
 import { ArgumentError } from './errors.js';
-import { backend } from '../backend/backend.js';
+import { cpu } from '../backend/cpu.js';
+import { resolveDevice, type Device, type DeviceBuffer } from '../backend/device.js';
+import type { Kernels } from '../backend/backend.js';
 import type { U64Halves } from '../backend/kernels/random.js';
 
 /** A generator's position, JSON-safe: both numbers as decimal strings of unsigned 64-bit integers. */
@@ -20,8 +22,10 @@ export interface GeneratorState {
 
 /** Options of a draw. */
 export interface DrawOptions {
-  /** float32 (default); float64 only on the reference backend (gradient checks). */
+  /** float32 (default) or float64 (gradient checks; the same draws, kept in double). */
   dtype?: DType;
+  /** Where the values are drawn (default 'cpu'): the device's kernels make them there. */
+  device?: Device | string;
 }
 
 const U64_MAX = (1n << 64n) - 1n;
@@ -48,6 +52,11 @@ function checkShape(op: string, shape: unknown): asserts shape is readonly numbe
   if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || (d as number) < 0)) {
     throw new ArgumentError(`${op}: shape must be an array of non-negative integers, found ${JSON.stringify(shape)}`);
   }
+}
+
+/** The output of a draw: every element is written by the kernel. */
+function drawBuffer(op: string, shape: readonly number[], options: DrawOptions): Tensor {
+  return emptyUninit(shape, options.dtype ?? 'float32', resolveDevice(op, options.device, cpu));
 }
 
 /**
@@ -81,9 +90,9 @@ export class Generator {
    * Runs `kernel` on the counters of a draw into `out`, then advances the offset past them
    * (only once the kernel succeeded, so a rejected draw consumes nothing).
    */
-  #draw(out: Tensor, kernel: (data: Storage, key: U64Halves, offset: U64Halves) => void): Tensor {
+  #draw(out: Tensor, kernel: (k: Kernels<DeviceBuffer>, data: DeviceBuffer, key: U64Halves, offset: U64Halves) => void): Tensor {
     const start = this.#offset;
-    if (out.size > 0) kernel(out.data, halves(this.#seed), halves(start));
+    if (out.size > 0) kernel(out.device.kernels, out.storage, halves(this.#seed), halves(start));
     // Counters wrap modulo 2^64, as Philox's counter space does.
     this.#offset = (start + BigInt(Math.ceil(out.size / 4))) & U64_MAX;
     return out;
@@ -95,7 +104,7 @@ export class Generator {
    */
   uniform(shape: readonly number[], options: DrawOptions = {}): Tensor {
     checkShape('uniform', shape);
-    return this.#draw(empty(shape, options.dtype ?? 'float32'), (data, key, offset) => backend().philoxUniform(data, key, offset));
+    return this.#draw(drawBuffer('uniform', shape, options), (k, data, key, offset) => k.philoxUniform(data, key, offset));
   }
 
   /**
@@ -110,9 +119,7 @@ export class Generator {
     if (typeof std !== 'number' || !Number.isFinite(std) || std < 0) {
       throw new ArgumentError(`normal: 'std' must be a finite number >= 0, found ${String(std)}`);
     }
-    return this.#draw(empty(shape, options.dtype ?? 'float32'), (data, key, offset) =>
-      backend().philoxNormal(data, key, offset, mean, std),
-    );
+    return this.#draw(drawBuffer('normal', shape, options), (k, data, key, offset) => k.philoxNormal(data, key, offset, mean, std));
   }
 
   /** The position to save (JSON-safe). */

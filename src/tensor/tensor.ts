@@ -1,19 +1,36 @@
 /**
- * The Tensor: a shape, a flat row-major buffer (NHWC for images), and the autograd fields.
- * float32 is the working dtype; float64 exists only so the reference backend can run
- * gradient checks in double precision.
+ * The Tensor: a shape, a storage handle on a device (row-major; NHWC for images), and the
+ * autograd fields. float32 is the working dtype; float64 exists for gradient checks in double
+ * precision and float64 schedule arithmetic.
+ *
+ * Values are read explicitly: `toArray()` and `item()` copy to the host now (devices that can),
+ * `dataAsync()` on any device. Arithmetic goes through ops, which run the device's kernels on
+ * the storage handles; only src/backend, src/tensor and src/ops look at `storage`.
  */
 import { backward as runBackward, type GradNode } from './autograd.js';
-import { fmtShape } from './errors.js';
+import { ArgumentError, DeviceError, ShapeError, fmtShape } from './errors.js';
+import { numel } from './shape.js';
+import { cpu } from '../backend/cpu.js';
+import { resolveDevice, type Device, type DeviceBuffer } from '../backend/device.js';
+
+export { numel };
 
 export type DType = 'float32' | 'float64';
-export type Storage = Float32Array | Float64Array;
+/** A host array of a dtype: the CPU device's storage, and what reads return. */
+export type HostArray = Float32Array | Float64Array;
+/** @deprecated the CPU's storage type; say HostArray (host values) or DeviceBuffer (any device's storage). */
+export type Storage = HostArray;
 
 export class Tensor {
   /** Dimensions, outermost first; images are (N, H, W, C). */
   readonly shape: readonly number[];
-  /** Row-major element buffer of length `size`. */
-  readonly data: Storage;
+  /** The elements, row-major, as a handle of `device`: opaque outside src/backend, src/tensor and src/ops. */
+  readonly storage: DeviceBuffer;
+  /** Where the storage lives and whose kernels ops run on it. */
+  readonly device: Device;
+  readonly dtype: DType;
+  /** Number of elements. */
+  readonly size: number;
   /** Whether gradients flow to this tensor. Leaves set it; op outputs inherit it. */
   requiresGrad: boolean;
   /** Accumulated gradient of a leaf after `backward()`; null until then. */
@@ -21,34 +38,98 @@ export class Tensor {
   /** The op that produced this tensor, while its graph is alive. */
   node: GradNode | null = null;
 
-  constructor(data: Storage, shape: readonly number[], requiresGrad = false) {
-    this.data = data;
+  /**
+   * A tensor over `storage` (not copied), which must be a buffer of `device` (default the CPU:
+   * a Float32Array or Float64Array) with one element per entry of `shape`.
+   * @example new Tensor(Float32Array.of(1, 2, 3, 4), [2, 2])
+   */
+  constructor(storage: DeviceBuffer, shape: readonly number[], requiresGrad = false, device: Device = cpu) {
+    if (!device.owns(storage)) {
+      const v: unknown = storage;
+      const found = v === null ? 'null' : typeof v === 'object' ? (v.constructor?.name ?? 'object') : typeof v;
+      throw new ArgumentError(
+        device === cpu
+          ? `Tensor: storage must be a Float32Array or Float64Array, found ${found}; build a tensor from other values with tensor(values, shape)`
+          : `Tensor: storage ${found} is not a buffer of device '${device.name}'; create tensors on it with tensor(values, shape, { device })`,
+      );
+    }
+    this.storage = storage;
+    this.device = device;
+    this.dtype = device.dtypeOf(storage);
+    this.size = device.lengthOf(storage);
     this.shape = Object.freeze([...shape]);
+    if (this.size !== numel(this.shape)) {
+      throw new ShapeError(`Tensor: storage has ${this.size} elements but shape ${fmtShape(this.shape)} needs ${numel(this.shape)}`);
+    }
     this.requiresGrad = requiresGrad;
   }
 
-  get dtype(): DType {
-    return this.data instanceof Float64Array ? 'float64' : 'float32';
-  }
-
-  /** Number of elements. */
-  get size(): number {
-    return this.data.length;
+  /**
+   * @deprecated The host array of a CPU tensor, shared (writes change the tensor). Going away:
+   * read with toArray() / item() / dataAsync(), compute with ops.
+   */
+  get data(): HostArray {
+    if (this.device !== cpu) {
+      throw new DeviceError(`Tensor.data: the tensor is on device '${this.device.name}', and .data exists only for cpu tensors; read it with toArray() or await dataAsync()`);
+    }
+    return this.storage as HostArray;
   }
 
   get rank(): number {
     return this.shape.length;
   }
 
-  /** A float32 copy of the elements, row-major. */
-  toArray(): Float32Array {
-    return Float32Array.from(this.data);
+  /**
+   * A host copy of the elements, row-major, in `dtype` (default float32, whatever the tensor's
+   * dtype; ask for 'float64' to keep a float64 tensor's precision). Needs a device that reads
+   * synchronously (the CPU); use `await dataAsync()` on any device.
+   * @example const pixels = image.toArray(); // Float32Array
+   */
+  toArray(): Float32Array;
+  toArray(dtype: 'float32'): Float32Array;
+  toArray(dtype: 'float64'): Float64Array;
+  toArray(dtype: DType): HostArray;
+  toArray(dtype: DType = 'float32'): HostArray {
+    return copyAs(this.device.readSync(this.storage), dtype);
   }
 
-  /** The value of a one-element tensor. */
+  /**
+   * The elements on the host from any device (a GPU copies them back), in `dtype` (default
+   * float32): a new array. The async `data()` of the final API, under a temporary name while the
+   * deprecated `data` property exists.
+   * @example const values = await t.dataAsync();
+   */
+  dataAsync(): Promise<Float32Array>;
+  dataAsync(dtype: 'float32'): Promise<Float32Array>;
+  dataAsync(dtype: 'float64'): Promise<Float64Array>;
+  dataAsync(dtype: DType): Promise<HostArray>;
+  async dataAsync(dtype: DType = 'float32'): Promise<HostArray> {
+    return copyAs(await this.device.read(this.storage), dtype);
+  }
+
+  /** The value of a one-element tensor, as a JavaScript number (a host read: keep it out of per-step loops on a GPU). */
   item(): number {
     if (this.size !== 1) throw new RangeError(`item(): tensor has shape ${fmtShape(this.shape)}, expected one element`);
-    return this.data[0] as number;
+    return this.device.readSync(this.storage)[0]!;
+  }
+
+  /**
+   * This tensor on `device` (an object or a registered name): itself if it is there already,
+   * else a copy there. The copy is a new leaf (no gradient flows back through it) and needs a
+   * source device that reads synchronously; `toAsync` works from any device.
+   * @example const g = x.to('webgpu');
+   */
+  to(device: Device | string): Tensor {
+    const target = resolveDevice('to', device, cpu);
+    if (target === this.device) return this;
+    return new Tensor(target.fromHost(this.device.readSync(this.storage), this.dtype), this.shape, false, target);
+  }
+
+  /** `to(device)` from any device (reads the source asynchronously). */
+  async toAsync(device: Device | string): Promise<Tensor> {
+    const target = resolveDevice('toAsync', device, cpu);
+    if (target === this.device) return this;
+    return new Tensor(target.fromHost(await this.device.read(this.storage), this.dtype), this.shape, false, target);
   }
 
   /**
@@ -56,12 +137,12 @@ export class Tensor {
    * (the gradient of the loss with respect to it). Leaf gradients accumulate in `.grad`.
    */
   backward(grad?: Tensor, options: { retainGraph?: boolean } = {}): void {
-    runBackward(this, grad, options.retainGraph ?? false);
+    runBackward(this, grad, options.retainGraph ?? false, makeTensor);
   }
 
-  /** The same data without graph history. */
+  /** The same storage without graph history (shared, not copied). */
   detach(): Tensor {
-    return new Tensor(this.data, this.shape, false);
+    return new Tensor(this.storage, this.shape, false, this.device);
   }
 
   /** Sets requiresGrad and returns this (for chaining at creation). */
@@ -71,18 +152,23 @@ export class Tensor {
   }
 
   toString(): string {
-    return `Tensor(shape=${fmtShape(this.shape)}, dtype=${this.dtype}${this.requiresGrad ? ', requiresGrad' : ''})`;
+    const where = this.device === cpu ? '' : `, device=${this.device.name}`;
+    return `Tensor(shape=${fmtShape(this.shape)}, dtype=${this.dtype}${where}${this.requiresGrad ? ', requiresGrad' : ''})`;
   }
 }
 
-/** Number of elements of a shape. */
-export function numel(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
+/** The tensor factory the autograd engine builds gradients with. */
+function makeTensor(storage: DeviceBuffer, shape: readonly number[], device: Device): Tensor {
+  return new Tensor(storage, shape, false, device);
 }
 
-/** A fresh zero-filled buffer of `dtype`. */
-export function allocStorage(dtype: DType, size: number): Storage {
-  return dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
+/** A new host array of `dtype` holding `values`. */
+function copyAs(values: HostArray, dtype: DType): HostArray {
+  // The typed-array constructors copy (and convert) in one native pass.
+  return dtype === 'float64' ? new Float64Array(values) : new Float32Array(values);
+}
+
+/** @deprecated A fresh zero-filled host array of `dtype` (host arithmetic; tensors come from the creators in create.ts). */
+export function allocStorage(dtype: DType, size: number): HostArray {
+  return cpu.alloc(dtype, size);
 }

@@ -14,6 +14,8 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
+import { tensor } from '../tensor/create.js';
+import { DiffuseError } from '../tensor/errors.js';
 import type { GeneratorState } from '../tensor/random.js';
 import type { LoaderState } from '../data/dataset.js';
 import { DIFFUSERS_VERSION, readJSONFile, writeDiffusersFolder, writeJSONAtomic, writeSchedulerConfig } from '../io/checkpoint.js';
@@ -141,8 +143,8 @@ export function saveCheckpoint(runDir: string, contents: CheckpointContents, kee
     const names = model.namedParameters().map(([n]) => n);
     const tensors = new Map<string, { shape: readonly number[]; data: Float32Array }>();
     names.forEach((n, i) => {
-      tensors.set(`exp_avg.${n}`, { shape: opt.expAvg[i]!.shape, data: opt.expAvg[i]!.data as Float32Array });
-      tensors.set(`exp_avg_sq.${n}`, { shape: opt.expAvgSq[i]!.shape, data: opt.expAvgSq[i]!.data as Float32Array });
+      tensors.set(`exp_avg.${n}`, { shape: opt.expAvg[i]!.shape, data: opt.expAvg[i]!.toArray() });
+      tensors.set(`exp_avg_sq.${n}`, { shape: opt.expAvgSq[i]!.shape, data: opt.expAvgSq[i]!.toArray() });
     });
     writeSafetensors(join(tmp, OPTIMIZER_NAME), tensors, { format: 'diffuse-adamw', layout: 'in-memory (conv weights OHWI)' });
     writeJSONAtomic(join(tmp, TRAINER_STATE_NAME), state);
@@ -188,7 +190,7 @@ export function readOptimizerState(ckptDir: string, model: UNet2DModel, hyper: T
   const get = (key: string): Tensor => {
     const t = file.tensors.get(key);
     if (t === undefined) throw new RunFolderError(`${p}: missing tensor '${key}'`);
-    return new Tensor(Float32Array.from(t.data), t.shape);
+    return tensor(t.data, t.shape);
   };
   const names = model.namedParameters().map(([n]) => n);
   return {

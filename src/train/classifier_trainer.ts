@@ -13,6 +13,8 @@
 import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
+import { tensor } from '../tensor/create.js';
+import { gradNorm, scaleInPlace } from '../ops/optim.js';
 import { ArgumentError } from '../tensor/errors.js';
 import { Generator, type GeneratorState } from '../tensor/random.js';
 import { setNumThreads } from '../engine_info.js';
@@ -171,7 +173,7 @@ export async function trainClassifier(
     const get = (k: string): Tensor => {
       const t = file.tensors.get(k);
       if (t === undefined) throw new RunFolderError(`${ckptDir}/${OPTIMIZER_NAME}: missing '${k}'`);
-      return new Tensor(Float32Array.from(t.data), t.shape);
+      return tensor(t.data, t.shape);
     };
     opt.setState({ ...state.optimizer, step: [...state.optimizer.step], betas: [...state.optimizer.betas], expAvg: names.map((n) => get(`exp_avg.${n}`)), expAvgSq: names.map((n) => get(`exp_avg_sq.${n}`)) });
     gen.setState(state.generator);
@@ -192,8 +194,8 @@ export async function trainClassifier(
       const o = opt.getState();
       const tensors = new Map<string, { shape: readonly number[]; data: Float32Array }>();
       names.forEach((n, i) => {
-        tensors.set(`exp_avg.${n}`, { shape: o.expAvg[i]!.shape, data: o.expAvg[i]!.data as Float32Array });
-        tensors.set(`exp_avg_sq.${n}`, { shape: o.expAvgSq[i]!.shape, data: o.expAvgSq[i]!.data as Float32Array });
+        tensors.set(`exp_avg.${n}`, { shape: o.expAvg[i]!.shape, data: o.expAvg[i]!.toArray() });
+        tensors.set(`exp_avg_sq.${n}`, { shape: o.expAvgSq[i]!.shape, data: o.expAvgSq[i]!.toArray() });
       });
       writeSafetensors(join(tmp, OPTIMIZER_NAME), tensors, { format: 'diffuse-adamw', layout: 'in-memory (conv weights OHWI)' });
       const s: ClassifierState = { step, generator: gen.getState(), loader: loaderState, optimizer: { step: o.step, lr: o.lr, betas: o.betas, eps: o.eps, weightDecay: o.weightDecay }, config: savedConfig };
@@ -218,7 +220,7 @@ export async function trainClassifier(
     if (next.done === true) throw new DataError(`train-classifier: the data loader of '${dataset.name}' ended unexpectedly`);
     const { x, labels, state: ls } = next.value;
     const n = x.shape[0]!;
-    const u = gen.uniform([n]).data;
+    const u = gen.uniform([n]).toArray();
     const timesteps = Float64Array.from(u, (v) => Math.min(T - 1, Math.floor(v * T)));
     const xt = addNoise(acp, x, gen.normal(x.shape), timesteps);
     opt.lr = step < cfg.warmup ? (cfg.lr * (step + 1)) / cfg.warmup : cfg.lr;
@@ -227,12 +229,10 @@ export async function trainClassifier(
     const lossValue = loss.item();
     if (!Number.isFinite(lossValue)) throw new ArgumentError(`train-classifier: the loss is ${lossValue} at step ${step + 1}; lower --lr or check the data`);
     loss.backward();
-    let norm = 0;
-    for (const p of params) if (p.grad !== null) for (const g of p.grad.data) norm += g * g;
-    norm = Math.sqrt(norm);
+    const norm = gradNorm(params.flatMap((p) => (p.grad === null ? [] : [p.grad])));
     if (cfg.gradClip > 0 && norm > cfg.gradClip) {
       const k = cfg.gradClip / (norm + 1e-6);
-      for (const p of params) if (p.grad !== null) p.grad.data.forEach((g, i, a) => (a[i] = g * k));
+      for (const p of params) if (p.grad !== null) scaleInPlace(p.grad, k);
     }
     opt.step();
     opt.zeroGrad();
@@ -240,9 +240,10 @@ export async function trainClassifier(
     loaderState = ls;
     const k = logits.shape[1]!;
     let correct = 0;
+    const scores = logits.toArray(); // (N, K), for the accuracy on the host
     for (let i = 0; i < n; i++) {
       let best = 0;
-      for (let c = 1; c < k; c++) if (logits.data[i * k + c]! > logits.data[i * k + best]!) best = c;
+      for (let c = 1; c < k; c++) if (scores[i * k + c]! > scores[i * k + best]!) best = c;
       if (best === labels![i]) correct++;
     }
     const m: ClassifierMetrics = { step, loss: lossValue, accuracy: correct / n, lr: opt.lr, images_per_s: n / ((performance.now() - t0) / 1000) };

@@ -68,7 +68,7 @@ export function ddpmObjective(cfg: Pick<TrainConfig, 'numTrainTimesteps' | 'beta
     draw(x0, gen) {
       const n = x0.shape[0]!;
       // t ~ U{0..T-1} from float32 uniforms (24 bits: every t reachable, uniform up to 2^-24).
-      const u = gen.uniform([n]).data;
+      const u = gen.uniform([n]).toArray();
       const timesteps = new Float64Array(n);
       for (let i = 0; i < n; i++) timesteps[i] = Math.min(T - 1, Math.floor(u[i]! * T));
       return { x0, timesteps, noise: gen.normal(x0.shape) };

@@ -10,6 +10,8 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tensor } from '../tensor/tensor.js';
+import { tensor } from '../tensor/create.js';
+import { gradNorm, scaleInPlace } from '../ops/optim.js';
 import { ArgumentError, DiffuseError } from '../tensor/errors.js';
 import { Generator } from '../tensor/random.js';
 import { setNumThreads } from '../engine_info.js';
@@ -100,24 +102,12 @@ const RESUME_MUTABLE = new Set(['steps', 'saveEvery', 'keep', 'threads', 'timeLi
 
 /** Global L2 norm of all gradients (float64 accumulation). */
 function globalGradNorm(params: readonly Tensor[]): number {
-  let s = 0;
-  for (const p of params) {
-    const g = p.grad;
-    if (g === null) continue;
-    const d = g.data;
-    for (let i = 0; i < d.length; i++) s += d[i]! * d[i]!;
-  }
-  return Math.sqrt(s);
+  return gradNorm(params.flatMap((p) => (p.grad === null ? [] : [p.grad])));
 }
 
 /** Scales every gradient by `c` in place (torch.nn.utils.clip_grad_norm_). */
 function scaleGrads(params: readonly Tensor[], c: number): void {
-  for (const p of params) {
-    const g = p.grad;
-    if (g === null) continue;
-    const d = g.data;
-    for (let i = 0; i < d.length; i++) d[i] = d[i]! * c;
-  }
+  for (const p of params) if (p.grad !== null) scaleInPlace(p.grad, c);
 }
 
 /** Keeps the metrics lines of steps <= `step` (a resumed run rewrites the steps after its checkpoint). */
@@ -238,7 +228,7 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
     const shadow = names.map((n) => {
       const t = emaWeights.get(n);
       if (t === undefined) throw new RunFolderError(`${ckptDir}/unet_ema: missing '${n}'`);
-      return new Tensor(Float32Array.from(t.data), t.shape);
+      return tensor(t.data, t.shape);
     });
     ema.setState({ shadow, decay: state.emaDecay, numUpdates: state.emaNumUpdates });
     opt.setState(readOptimizerState(ckptDir, model, state.optimizer));
@@ -312,7 +302,7 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
     let labels: Int32Array | null = null;
     if (conditional) {
       // Label dropout to the null class (classifier-free guidance, Ho & Salimans 2022).
-      const drop = gen.uniform([n]).data;
+      const drop = gen.uniform([n]).toArray();
       labels = Int32Array.from(batch.labels!, (l, i) => (drop[i]! < cfg.classDropout ? nullClass : l));
     }
     const lr = learningRate(cfg, step);

@@ -18,7 +18,7 @@ export function assertBackendsAgree(
   native.forEach((t, i) => {
     const ref = reference[i]!;
     if (t.shape.join() !== ref.shape.join()) throw new Error(`${what}[${i}]: shape ${t.shape} vs reference ${ref.shape}`);
-    assertClose(t.data, ref.data, { nmseTol, absTol, what: `${what}[${i}] native vs reference` });
+    assertClose(t.toArray('float64'), ref.toArray('float64'), { nmseTol, absTol, what: `${what}[${i}] native vs reference` });
   });
   return { native, reference };
 }

@@ -6,7 +6,7 @@
  * and, from the saved P, the gradients
  *   dV = P^T dO,  dS = P * (dO V^T - rowsum(P * dO V^T)),  dQ = scale dS K,  dK = scale dS^T Q.
  */
-import type { Storage } from '../../tensor/tensor.js';
+import type { HostArray } from '../../tensor/tensor.js';
 
 /** Sizes of an attention call. */
 export interface AttentionDims {
@@ -17,12 +17,12 @@ export interface AttentionDims {
   dh: number;
 }
 
-export interface AttentionKernels {
+export interface AttentionKernels<B = HostArray> {
   /** o (b, lq, heads*dh) and the probabilities p (b, heads, lq, lk), both overwritten. */
-  attentionForward(q: Storage, k: Storage, v: Storage, dims: AttentionDims, scale: number, o: Storage, p: Storage): void;
+  attentionForward(q: B, k: B, v: B, dims: AttentionDims, scale: number, o: B, p: B): void;
   /** gq, gk, gv (shapes of q, k, v; overwritten) given go = dL/do and the saved p. */
   attentionBackward(
-    q: Storage, k: Storage, v: Storage, p: Storage, go: Storage, dims: AttentionDims, scale: number,
-    gq: Storage, gk: Storage, gv: Storage,
+    q: B, k: B, v: B, p: B, go: B, dims: AttentionDims, scale: number,
+    gq: B, gk: B, gv: B,
   ): void;
 }

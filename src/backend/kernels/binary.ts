@@ -6,7 +6,7 @@
  * Broadcasting follows NumPy/PyTorch: shapes are aligned at their trailing axes; an axis of
  * size 1 (or a missing leading axis) repeats to match the other operand.
  */
-import type { Storage } from '../../tensor/tensor.js';
+import type { HostArray } from '../../tensor/tensor.js';
 import { ShapeError, fmtShape } from '../../tensor/errors.js';
 
 /** Tensor-tensor ops; the order is the op code shared with native/kernels/binary.cc. */
@@ -21,34 +21,37 @@ export type BinaryOp = (typeof BINARY_OPS)[number];
 export const SCALAR_OPS = ['add', 'sub', 'rsub', 'mul', 'div', 'pow', 'clamp'] as const;
 export type ScalarOp = (typeof SCALAR_OPS)[number];
 
-export interface BinaryKernels {
+export interface BinaryKernels<B = HostArray> {
   /** out = a (op) b, with a and b broadcast to outShape. */
-  binary(op: BinaryOp, a: Storage, aShape: readonly number[], b: Storage, bShape: readonly number[], out: Storage, outShape: readonly number[]): void;
+  binary(op: BinaryOp, a: B, aShape: readonly number[], b: B, bShape: readonly number[], out: B, outShape: readonly number[]): void;
   /** out = mask != 0 ? a : b, all three broadcast to outShape (a NaN mask counts as true). */
   where(
-    mask: Storage, maskShape: readonly number[],
-    a: Storage, aShape: readonly number[],
-    b: Storage, bShape: readonly number[],
-    out: Storage, outShape: readonly number[],
+    mask: B, maskShape: readonly number[],
+    a: B, aShape: readonly number[],
+    b: B, bShape: readonly number[],
+    out: B, outShape: readonly number[],
   ): void;
   /**
    * out = x summed over the axes where outShape (right-aligned to xShape, rank <= x's) has
    * size 1 and xShape does not: `sumTo` for broadcast gradients, and `sum` with keepDims.
    * Accumulates in double precision.
    */
-  reduceSum(x: Storage, xShape: readonly number[], out: Storage, outShape: readonly number[]): void;
+  reduceSum(x: B, xShape: readonly number[], out: B, outShape: readonly number[]): void;
   /** out = x repeated along its size-1 (or missing leading) axes to outShape. */
-  broadcastTo(x: Storage, xShape: readonly number[], out: Storage, outShape: readonly number[]): void;
+  broadcastTo(x: B, xShape: readonly number[], out: B, outShape: readonly number[]): void;
   /** out[i] = x[i] (op) s; clamp is min(max(x, s), t). NaN propagates. */
-  scalar(op: ScalarOp, x: Storage, s: number, t: number, out: Storage): void;
+  scalar(op: ScalarOp, x: B, s: number, t: number, out: B): void;
   /** gx[i] = gy[i] * d(x (op) s)/dx at x[i] (clamp: 1 inside [s, t] or at NaN, 0 outside). */
-  scalarBackward(op: ScalarOp, x: Storage, s: number, t: number, gy: Storage, gx: Storage): void;
-  /** sum_i (pred[i] - target[i])^2, accumulated in double. */
-  sqDiffSum(pred: Storage, target: Storage): number;
+  scalarBackward(op: ScalarOp, x: B, s: number, t: number, gy: B, gx: B): void;
+  /**
+   * out[0] = sum_i (pred[i] - target[i])^2 / divisor, accumulated and divided in double, rounded
+   * once (divisor 1 for a sum, the element count for a mean); out has one element.
+   */
+  sqDiffSum(pred: B, target: B, divisor: number, out: B): void;
   /** out[i] = (pred[i] - target[i])^2. */
-  sqDiff(pred: Storage, target: Storage, out: Storage): void;
+  sqDiff(pred: B, target: B, out: B): void;
   /** g[i] = scale * gy[i or 0] * (pred[i] - target[i]); gy has one element or as many as pred. */
-  sqDiffBackward(pred: Storage, target: Storage, gy: Storage, scale: number, g: Storage): void;
+  sqDiffBackward(pred: B, target: B, gy: B, scale: number, g: B): void;
 }
 
 /**

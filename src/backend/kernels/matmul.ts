@@ -3,7 +3,7 @@
  *   c[i] = alpha * op(a[i]) op(b[i]) (+ bias over the last axis),   op(X) = X or X^T,
  * with a[i] of op-shape (M, K), b[i] of op-shape (K, N) and c[i] of shape (M, N), row-major.
  */
-import type { Storage } from '../../tensor/tensor.js';
+import type { HostArray } from '../../tensor/tensor.js';
 
 export interface MatmulParams {
   /** Number of products (c has batch * M * N elements). */
@@ -23,7 +23,7 @@ export interface MatmulParams {
   readonly alpha: number;
 }
 
-export interface MatmulKernels {
+export interface MatmulKernels<B = HostArray> {
   /** c = alpha * op(a) op(b) + bias (bias (N) optional, only with alpha = 1); c is overwritten. */
-  matmul(p: MatmulParams, a: Storage, b: Storage, bias: Storage | null, c: Storage): void;
+  matmul(p: MatmulParams, a: B, b: B, bias: B | null, c: B): void;
 }

@@ -8,7 +8,7 @@
  *   xHat = (x - mean[n, g]) * rstd[n, g],  rstd = 1 / sqrt(var + eps)  (biased variance),
  *   z = xHat * gamma[c] + beta[c],  y = z (or silu(z) when fused).
  */
-import type { Storage } from '../../tensor/tensor.js';
+import type { HostArray } from '../../tensor/tensor.js';
 
 /** Sizes of a group-norm call: x is (n, s, c) with `groups` groups of c / groups channels. */
 export interface GroupNormDims {
@@ -18,14 +18,14 @@ export interface GroupNormDims {
   groups: number;
 }
 
-export interface NormKernels {
+export interface NormKernels<B = HostArray> {
   /**
    * y = groupNorm(x) (silu(groupNorm(x)) if `silu`); writes the statistics mean and rstd,
    * each (n, groups), for the backward pass.
    */
   groupNormForward(
-    x: Storage, gamma: Storage, beta: Storage, dims: GroupNormDims, eps: number, silu: boolean,
-    y: Storage, mean: Storage, rstd: Storage,
+    x: B, gamma: B, beta: B, dims: GroupNormDims, eps: number, silu: boolean,
+    y: B, mean: B, rstd: B,
   ): void;
   /**
    * Gradients of groupNormForward given gy = dL/dy and the saved mean, rstd: writes gx (n, s, c),
@@ -33,24 +33,24 @@ export interface NormKernels {
    * recomputed from x, mean and rstd.
    */
   groupNormBackward(
-    x: Storage, gamma: Storage, beta: Storage, mean: Storage, rstd: Storage, gy: Storage,
-    dims: GroupNormDims, silu: boolean, gx: Storage, gGamma: Storage, gBeta: Storage,
+    x: B, gamma: B, beta: B, mean: B, rstd: B, gy: B,
+    dims: GroupNormDims, silu: boolean, gx: B, gGamma: B, gBeta: B,
   ): void;
   /**
    * y = (x - mean) * rstd * gamma + beta over the last axis of x viewed as (rows, d); gamma and
    * beta (d) are optional (null: 1 and 0). Writes mean and rstd, each (rows).
    */
   layerNormForward(
-    x: Storage, gamma: Storage | null, beta: Storage | null, rows: number, d: number, eps: number,
-    y: Storage, mean: Storage, rstd: Storage,
+    x: B, gamma: B | null, beta: B | null, rows: number, d: number, eps: number,
+    y: B, mean: B, rstd: B,
   ): void;
   /** Gradients of layerNormForward: gx (rows, d); gGamma and gBeta (d) when not null (overwritten). */
   layerNormBackward(
-    x: Storage, gamma: Storage | null, mean: Storage, rstd: Storage, gy: Storage, rows: number, d: number,
-    gx: Storage, gGamma: Storage | null, gBeta: Storage | null,
+    x: B, gamma: B | null, mean: B, rstd: B, gy: B, rows: number, d: number,
+    gx: B, gGamma: B | null, gBeta: B | null,
   ): void;
   /** y = exp(x - max) / sum(exp(x - max)) over the last axis of x viewed as (rows, d). */
-  softmaxForward(x: Storage, rows: number, d: number, y: Storage): void;
+  softmaxForward(x: B, rows: number, d: number, y: B): void;
   /** gx = y * (gy - sum(gy * y)) per row, from the saved output y. */
-  softmaxBackward(y: Storage, gy: Storage, rows: number, d: number, gx: Storage): void;
+  softmaxBackward(y: B, gy: B, rows: number, d: number, gx: B): void;
 }

@@ -1,5 +1,5 @@
 /** Kernel contract of the optimizer family: in-place AdamW and EMA updates of one parameter buffer. */
-import type { Storage } from '../../tensor/tensor.js';
+import type { HostArray } from '../../tensor/tensor.js';
 
 /** AdamW hyperparameters for one step (torch.optim.AdamW names, camelCased). */
 export interface AdamWHyper {
@@ -12,13 +12,13 @@ export interface AdamWHyper {
   step: number;
 }
 
-export interface OptimKernels {
+export interface OptimKernels<B = HostArray> {
   /**
    * One AdamW step in place, as torch.optim.AdamW:
    * p *= 1 - lr*wd; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
    * p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps). All buffers have the same length.
    */
-  adamwStep(param: Storage, grad: Storage, expAvg: Storage, expAvgSq: Storage, h: AdamWHyper): void;
+  adamwStep(param: B, grad: B, expAvg: B, expAvgSq: B, h: AdamWHyper): void;
   /** shadow = decay*shadow + (1-decay)*param in place (same length). */
-  emaUpdate(shadow: Storage, param: Storage, decay: number): void;
+  emaUpdate(shadow: B, param: B, decay: number): void;
 }

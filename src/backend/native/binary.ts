@@ -48,9 +48,9 @@ export const nativeBinary: BinaryKernels = {
     const args = [f32(name, 'x', x), f32(name, 'gy', gy), f32(name, 'gx', gx)] as const;
     nativeCall(() => fn<ScalarBackwardFn>('scalarBackward')(scalarCode(op), args[0], s, t, args[1], args[2]));
   },
-  sqDiffSum(pred, target) {
+  sqDiffSum(pred, target, divisor, out) {
     const args = [f32('mseLoss', 'pred', pred), f32('mseLoss', 'target', target)] as const;
-    return nativeCall(() => fn<SqDiffSumFn>('sqDiffSum')(...args));
+    out[0] = nativeCall(() => fn<SqDiffSumFn>('sqDiffSum')(...args)) / divisor;
   },
   sqDiff(pred, target, out) {
     const args = [f32('mseLoss', 'pred', pred), f32('mseLoss', 'target', target), f32('mseLoss', 'out', out)] as const;

@@ -1,5 +1,6 @@
-/** Native core kernels. */
+/** Native core kernels (fill and copy are memory moves: TypedArray's own fill and set). */
 import type { CoreKernels } from '../kernels/core.js';
+import { referenceCore } from '../reference/core.js';
 import { f32, fn, nativeCall } from './loader.js';
 
 type AxpyFn = (dst: Float32Array, src: Float32Array, alpha: number) => void;
@@ -10,4 +11,7 @@ export const nativeCore: CoreKernels = {
     const b = f32('axpy', 'src', src);
     nativeCall(() => fn<AxpyFn>('axpy')(a, b, alpha));
   },
+  fill: referenceCore.fill,
+  copy: referenceCore.copy,
+  sumSquares: referenceCore.sumSquares,
 };

@@ -16,6 +16,7 @@ import { nativeAttention } from './attention.js';
 import { nativeOptim } from './optim.js';
 import { nativeRandom } from './random.js';
 import { nativeLinearCombination } from './linear_combination.js';
+import { referencePerSample } from '../reference/per_sample.js';
 
 const float32Kernels: Backend = {
   name: 'native',
@@ -30,6 +31,8 @@ const float32Kernels: Backend = {
   ...nativeOptim,
   ...nativeRandom,
   ...nativeLinearCombination,
+  // No addon kernel: memory-bound JavaScript loops, the same on both backends.
+  ...referencePerSample,
 };
 
 /** float32 calls go to the addon, calls with a float64 buffer to the reference kernels. */

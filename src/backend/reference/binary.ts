@@ -3,7 +3,7 @@
  * explicit index arithmetic, in the buffer's own precision (sums accumulate in double).
  */
 import type { BinaryKernels, BinaryOp, ScalarOp } from '../kernels/binary.js';
-import { numel } from '../../tensor/tensor.js';
+import { numel } from '../../tensor/shape.js';
 
 /** Element strides of `shape` right-aligned against `out`, 0 along broadcast axes. */
 function broadcastStrides(shape: readonly number[], out: readonly number[]): number[] {
@@ -109,13 +109,13 @@ export const referenceBinary: BinaryKernels = {
     if (op === 'div') for (let i = 0; i < x.length; i++) gx[i] = gy[i]! / s1;
     else for (let i = 0; i < x.length; i++) gx[i] = gy[i]! * scalarDf(op, x[i]!, s1, t1);
   },
-  sqDiffSum(pred, target) {
+  sqDiffSum(pred, target, divisor, out) {
     let s = 0;
     for (let i = 0; i < pred.length; i++) {
       const d = pred[i]! - target[i]!;
       s += d * d;
     }
-    return s;
+    out[0] = s / divisor;
   },
   sqDiff(pred, target, out) {
     for (let i = 0; i < pred.length; i++) {

@@ -11,6 +11,7 @@ import { referenceAttention } from './attention.js';
 import { referenceOptim } from './optim.js';
 import { referenceRandom } from './random.js';
 import { referenceLinearCombination } from './linear_combination.js';
+import { referencePerSample } from './per_sample.js';
 
 export const referenceBackend: Backend = {
   name: 'reference',
@@ -25,4 +26,5 @@ export const referenceBackend: Backend = {
   ...referenceOptim,
   ...referenceRandom,
   ...referenceLinearCombination,
+  ...referencePerSample,
 };

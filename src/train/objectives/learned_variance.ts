@@ -80,7 +80,7 @@ export function learnedVarianceObjective(cfg: Cfg): Objective<VlbDraw> {
     modelChannels: (c) => ({ in: c, out: learned ? 2 * c : c }),
     draw(x0, gen) {
       const n = x0.shape[0]!;
-      const u = gen.uniform([n]).data;
+      const u = gen.uniform([n]).toArray();
       let timesteps: Float64Array;
       let weights: Float64Array;
       if (sampler !== null) ({ timesteps, weights } = sampler.sample(u));
@@ -111,7 +111,7 @@ export function learnedVarianceObjective(cfg: Cfg): Objective<VlbDraw> {
         case 'vlb': {
           const terms = vlb.terms(out, x0, xt, timesteps);
           // The sampler learns from T L_t before weighting (improved-diffusion's update_with_local_losses).
-          sampler?.update(timesteps, Array.from(terms.data, (x) => x * T));
+          sampler?.update(timesteps, Array.from(terms.toArray(), (x) => x * T));
           return mulScalar(mean(mul(terms, tensor(weights, [weights.length], { dtype: terms.dtype }))), T);
         }
       }
