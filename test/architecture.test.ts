@@ -156,10 +156,10 @@ function shortestCycle(graph: Map<string, Set<string>>, scc: readonly string[], 
 }
 
 /**
- * Files allowed to fork on `kind === 'scheduler'`: the adapter that turns a diffusers-style
- * scheduler into the one reverse-step contract (src/sampling/ on the engine branch).
+ * Files allowed to fork on `kind === 'scheduler'`: the factory that picks a family's adapter and
+ * the adapter that turns a diffusers-style scheduler into the one reverse-process contract.
  */
-const SCHEDULER_FORK_ALLOWED = new Set(['src/sampling/scheduler_process.ts']);
+const SCHEDULER_FORK_ALLOWED = new Set(['src/sampling/reverse_process.ts', 'src/sampling/scheduler_process.ts']);
 
 /** Folders that own tensor storage: the only places that may touch a host buffer. */
 const DATA_ALLOWED_DIRS = ['src/backend/', 'src/tensor/'];

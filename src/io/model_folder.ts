@@ -11,6 +11,9 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DiffuseError } from '../tensor/errors.js';
+import { packageRoot } from './package_root.js';
+
+export { packageRoot };
 import { CONFIG_NAME, SCHEDULER_CONFIG_NAME, WEIGHTS_NAME, readJSONFile } from './checkpoint.js';
 
 /** A run folder or checkpoint that cannot be used (missing, incomplete, inconsistent). */
@@ -26,27 +29,6 @@ export const TRAINER_STATE_NAME = 'trainer_state.json';
 /** The model of the bundled models that commands use when no --model is given. */
 export const DEFAULT_BUNDLED_MODEL = 'fashion-mnist';
 
-/**
- * The directory holding diffuse's package.json (works from src/ via tsx and from dist/), or the
- * working directory when none is found above this file.
- * @example join(packageRoot(), 'configs', 'unet_reference.json')
- */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg)) {
-      try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'diffuse') return dir;
-      } catch {
-        // not ours; keep walking up
-      }
-    }
-    const parent = dirname(dir);
-    if (parent === dir) return process.cwd();
-    dir = parent;
-  }
-}
 
 /** The folder of the models shipped with the package (models/: one folder per model, feature-nets/). */
 export function bundledModelsDir(): string {

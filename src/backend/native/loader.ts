@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { packageRoot } from '../../io/model_folder.js';
+import { packageRoot } from '../../io/package_root.js';
 import { NativeKernelError, NativeLoadError, DTypeError } from '../../tensor/errors.js';
 import type { Storage } from '../../tensor/tensor.js';
 
