@@ -22,7 +22,7 @@ export interface DeviceHandle {
 /**
  * A tensor's storage: a host array on the CPU, a device's handle elsewhere. Opaque outside
  * src/backend, src/tensor and src/ops: everything else reads values with toArray(), item() or
- * dataAsync(), and computes with ops.
+ * data(), and computes with ops.
  */
 export type DeviceBuffer = HostArray | DeviceHandle;
 
@@ -48,7 +48,7 @@ export interface Device<B extends DeviceBuffer = DeviceBuffer> {
   lengthOf(buffer: B): number;
   /**
    * The values on the host, now: a view on the CPU (callers never write through it), a copy
-   * elsewhere. A device that can only read asynchronously throws a DeviceError naming dataAsync().
+   * elsewhere. A device that can only read asynchronously throws a DeviceError naming data().
    */
   readSync(buffer: B): HostArray;
   /** The values on the host (a copy, or the CPU's own array: callers copy before writing). */

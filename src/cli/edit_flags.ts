@@ -124,9 +124,10 @@ export async function readMaskFlag(path: string, invert: boolean): Promise<Tenso
   const m = await readImageFlag('mask', path);
   const [h, w, c] = m.shape as [number, number, number];
   const keep = new Float32Array(h * w); // (H, W, 1)
+  const md = m.toArray();
   for (let p = 0; p < h * w; p++) {
     let s = 0;
-    for (let ch = 0; ch < c; ch++) s += m.data[p * c + ch]!;
+    for (let ch = 0; ch < c; ch++) s += md[p * c + ch]!;
     const white = s / c > 0;
     keep[p] = white !== invert ? 1 : 0;
   }

@@ -76,7 +76,7 @@ export function gridOf(t: Tensor): WireImage {
 
 function eachImage(t: Tensor): WireImage[] {
   const [n, h, w, c] = t.shape as [number, number, number, number];
-  return Array.from({ length: n }, (_, i) => wire({ data: Float32Array.from(sliceBatch(t, i, i + 1).data), height: h, width: w, channels: c }));
+  return Array.from({ length: n }, (_, i) => wire({ data: sliceBatch(t, i, i + 1).toArray(), height: h, width: w, channels: c }));
 }
 
 /** Steps between previews: about 25 previews per job, at least one every step for short jobs. */
@@ -183,7 +183,7 @@ function runExplain(p: ExplainParams, ctx: ComputeContext): RawResult {
   ctx.onProgress({ step: 1, total: 1 });
   const frames = eachImage(f.frames);
   // JSON has no Infinity: SNR at abar = 1 is sent as null (infinite).
-  return { images: [wire({ data: Float32Array.from(tensorOf(p.image).data), height: p.image.height, width: p.image.width, channels: p.image.channels })], grid: gridOf(f.frames), classLabels: null, forward: { t: f.timesteps, snr: f.snr, alphaBar: f.alphaBar, frames } };
+  return { images: [wire({ data: tensorOf(p.image).toArray(), height: p.image.height, width: p.image.width, channels: p.image.channels })], grid: gridOf(f.frames), classLabels: null, forward: { t: f.timesteps, snr: f.snr, alphaBar: f.alphaBar, frames } };
 }
 
 /**

@@ -4,7 +4,7 @@
  * precision and float64 schedule arithmetic.
  *
  * Values are read explicitly: `toArray()` and `item()` copy to the host now (devices that can),
- * `dataAsync()` on any device. Arithmetic goes through ops, which run the device's kernels on
+ * `data()` on any device. Arithmetic goes through ops, which run the device's kernels on
  * the storage handles; only src/backend, src/tensor and src/ops look at `storage`.
  */
 import { backward as runBackward, type GradNode } from './autograd.js';
@@ -64,17 +64,6 @@ export class Tensor {
     this.requiresGrad = requiresGrad;
   }
 
-  /**
-   * @deprecated The host array of a CPU tensor, shared (writes change the tensor). Going away:
-   * read with toArray() / item() / dataAsync(), compute with ops.
-   */
-  get data(): HostArray {
-    if (this.device !== cpu) {
-      throw new DeviceError(`Tensor.data: the tensor is on device '${this.device.name}', and .data exists only for cpu tensors; read it with toArray() or await dataAsync()`);
-    }
-    return this.storage as HostArray;
-  }
-
   get rank(): number {
     return this.shape.length;
   }
@@ -82,7 +71,7 @@ export class Tensor {
   /**
    * A host copy of the elements, row-major, in `dtype` (default float32, whatever the tensor's
    * dtype; ask for 'float64' to keep a float64 tensor's precision). Needs a device that reads
-   * synchronously (the CPU); use `await dataAsync()` on any device.
+   * synchronously (the CPU); use `await data()` on any device.
    * @example const pixels = image.toArray(); // Float32Array
    */
   toArray(): Float32Array;
@@ -95,15 +84,14 @@ export class Tensor {
 
   /**
    * The elements on the host from any device (a GPU copies them back), in `dtype` (default
-   * float32): a new array. The async `data()` of the final API, under a temporary name while the
-   * deprecated `data` property exists.
-   * @example const values = await t.dataAsync();
+   * float32): a new array.
+   * @example const values = await t.data();
    */
-  dataAsync(): Promise<Float32Array>;
-  dataAsync(dtype: 'float32'): Promise<Float32Array>;
-  dataAsync(dtype: 'float64'): Promise<Float64Array>;
-  dataAsync(dtype: DType): Promise<HostArray>;
-  async dataAsync(dtype: DType = 'float32'): Promise<HostArray> {
+  data(): Promise<Float32Array>;
+  data(dtype: 'float32'): Promise<Float32Array>;
+  data(dtype: 'float64'): Promise<Float64Array>;
+  data(dtype: DType): Promise<HostArray>;
+  async data(dtype: DType = 'float32'): Promise<HostArray> {
     return copyAs(await this.device.read(this.storage), dtype);
   }
 
@@ -171,4 +159,17 @@ function copyAs(values: HostArray, dtype: DType): HostArray {
 /** @deprecated A fresh zero-filled host array of `dtype` (host arithmetic; tensors come from the creators in create.ts). */
 export function allocStorage(dtype: DType, size: number): HostArray {
   return cpu.alloc(dtype, size);
+}
+
+/**
+ * The live host array of a CPU tensor, shared (writes change the tensor): for the CPU backends,
+ * and for tests, which read and perturb values as oracles. Library code reads values with
+ * toArray(), item() or await data(), and computes with ops (an architecture test keeps it so).
+ * @example hostBuffer(x)[0] = 1; // a test's perturbation
+ */
+export function hostBuffer(t: Tensor): HostArray {
+  if (t.device !== cpu) {
+    throw new DeviceError(`hostBuffer: the tensor is on device '${t.device.name}'; only cpu tensors have a host array. Read it with await t.data() or t.toArray()`);
+  }
+  return t.storage as HostArray;
 }

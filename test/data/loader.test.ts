@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { batches, randomPermutation, DataError, type Dataset, type Sample, type LoaderState } from '../../src/data/dataset.js';
 import { Generator } from '../../src/tensor/random.js';
 import { ArgumentError } from '../../src/tensor/errors.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 /** A tiny in-memory dataset: image i is (2, 2, C) filled with a ramp starting at i / 100. */
 class RampDataset implements Dataset {
@@ -57,7 +58,7 @@ describe('batch loader', () => {
     assert.deepEqual(b.x.shape, [3, 2, 2, 3]);
     assert.deepEqual(Array.from(b.indices), [3, 4, 5]);
     assert.deepEqual(Array.from(b.labels!), [3, 0, 1]);
-    assert.ok(Math.abs((b.x.data[12] as number) - 0.04) < 1e-7); // image 4, first pixel
+    assert.ok(Math.abs((hostBuffer(b.x)[12] as number) - 0.04) < 1e-7); // image 4, first pixel
     const kept = [...batches(ds, { batchSize: 3, shuffle: false, dropLast: false, epochs: 1 })];
     assert.deepEqual(kept.map((k) => k.x.shape[0]), [3, 3, 1]);
     const uncond = [...batches(new RampDataset(2, 1, null), { batchSize: 2, shuffle: false, epochs: 1 })];
@@ -70,7 +71,7 @@ describe('batch loader', () => {
     let flipped = 0;
     for (let i = 0; i < 64; i++) {
       const orig = ds.get(i).image; // (2, 2, 1): [a, b; c, d]
-      const got = Array.from(b!.x.data.subarray(i * 4, i * 4 + 4));
+      const got = Array.from(hostBuffer(b!.x).subarray(i * 4, i * 4 + 4));
       const mirrored = [orig[1], orig[0], orig[3], orig[2]].map(Number);
       if (got.every((v, p) => v === orig[p])) continue;
       assert.deepEqual(got, mirrored, `image ${i} is neither itself nor its mirror`);
@@ -78,7 +79,7 @@ describe('batch loader', () => {
     }
     assert.ok(flipped > 16 && flipped < 48, `${flipped} of 64 flipped`);
     const [again] = take(batches(ds, { batchSize: 64, generator: new Generator(3), shuffle: false, flip: true }), 1);
-    assert.deepEqual(again!.x.data, b!.x.data);
+    assert.deepEqual(hostBuffer(again!.x), hostBuffer(b!.x));
   });
 
   it('resume from a saved state replays exactly the same batches, across an epoch boundary', () => {
@@ -91,7 +92,7 @@ describe('batch loader', () => {
       let loader: LoaderState | null = null;
       for (const b of batches(ds, { ...opts, generator: gen, ...(resume !== undefined ? { resume } : {}) })) {
         gen.uniform([5]);
-        seen.push({ x: Array.from(b.x.data), idx: Array.from(b.indices) });
+        seen.push({ x: Array.from(hostBuffer(b.x)), idx: Array.from(b.indices) });
         loader = b.state;
         if (seen.length === steps) break;
       }

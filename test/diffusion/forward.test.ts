@@ -27,6 +27,7 @@ import { assertClose } from '../helpers/closeness.js';
 import { gradcheck } from '../helpers/gradcheck.js';
 import { randTensor } from '../helpers/data.js';
 import { readVectors } from '../helpers/vectors.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 interface Arr {
   shape: number[];
@@ -55,10 +56,10 @@ describe('addNoise / getVelocity vs diffusers 0.25.1 (add_noise.json)', () => {
       // a float32 rounding of ~6e-8, which 1 - abar ~ 1e-4 turns into ~6e-4 relative error in the
       // noise coefficient (0.01): ~4e-6 absolute, nmse up to 4.3e-12 (measured). We use float64
       // coefficients, so we allow nmse 1e-11 and max-abs 1e-5; at t >= 250 the agreement is ~1e-14.
-      assertClose(addNoise(acp, x0, noise, v!.timesteps).data, c.noisy.data, { nmseTol: 1e-11, absTol: 1e-5, what: 'noisy' });
-      assertClose(getVelocity(acp, x0, noise, v!.timesteps).data, c.velocity.data, { nmseTol: 1e-11, absTol: 1e-5, what: 'velocity' });
+      assertClose(hostBuffer(addNoise(acp, x0, noise, v!.timesteps)), c.noisy.data, { nmseTol: 1e-11, absTol: 1e-5, what: 'noisy' });
+      assertClose(hostBuffer(getVelocity(acp, x0, noise, v!.timesteps)), c.velocity.data, { nmseTol: 1e-11, absTol: 1e-5, what: 'velocity' });
       const late = (a: ArrayLike<number>): number[] => Array.from(a).slice(3 * 16); // t = 250, 500, 999
-      assertClose(late(addNoise(acp, x0, noise, v!.timesteps).data), late(c.noisy.data), { nmseTol: 1e-13, absTol: 1e-6, what: 'noisy at t >= 250' });
+      assertClose(late(hostBuffer(addNoise(acp, x0, noise, v!.timesteps))), late(c.noisy.data), { nmseTol: 1e-13, absTol: 1e-6, what: 'noisy at t >= 250' });
     });
   }
 });
@@ -76,16 +77,16 @@ describe('forward process: closed forms', () => {
     for (let n = 0; n < 3; n++) {
       const a = acp[ts[n]!]!;
       for (let i = n * per; i < (n + 1) * per; i += 7) {
-        const want = Math.sqrt(a) * x0.data[i]! + Math.sqrt(1 - a) * eps.data[i]!;
-        assert.ok(Math.abs(xt.data[i]! - want) < 1e-15, `x_t[${i}] ${xt.data[i]} vs ${want}`);
+        const want = Math.sqrt(a) * hostBuffer(x0)[i]! + Math.sqrt(1 - a) * hostBuffer(eps)[i]!;
+        assert.ok(Math.abs(hostBuffer(xt)[i]! - want) < 1e-15, `x_t[${i}] ${hostBuffer(xt)[i]} vs ${want}`);
       }
     }
-    assert.deepEqual(addNoise(acp, x0, eps, 500).data, addNoise(acp, x0, eps, [500, 500, 500]).data);
-    assert.deepEqual(addNoise(acp, x0, eps, [500]).data, addNoise(acp, x0, eps, 500).data);
+    assert.deepEqual(hostBuffer(addNoise(acp, x0, eps, 500)), hostBuffer(addNoise(acp, x0, eps, [500, 500, 500])));
+    assert.deepEqual(hostBuffer(addNoise(acp, x0, eps, [500])), hostBuffer(addNoise(acp, x0, eps, 500)));
     // v^2 + x_t^2 = eps^2 + x0^2 elementwise (a rotation by the angle atan(sqrt((1 - abar) / abar))).
     const v = getVelocity(acp, x0, eps, ts);
     for (let i = 0; i < xt.size; i += 5) {
-      const gap = v.data[i]! ** 2 + xt.data[i]! ** 2 - eps.data[i]! ** 2 - x0.data[i]! ** 2;
+      const gap = hostBuffer(v)[i]! ** 2 + hostBuffer(xt)[i]! ** 2 - hostBuffer(eps)[i]! ** 2 - hostBuffer(x0)[i]! ** 2;
       assert.ok(Math.abs(gap) < 1e-13, `v^2 + x_t^2 - eps^2 - x0^2 = ${gap} at ${i}`);
     }
   });
@@ -97,10 +98,10 @@ describe('forward process: closed forms', () => {
       const truth = type === 'epsilon' ? eps : type === 'sample' ? x0 : getVelocity(acp, x0, eps, ts);
       const tol = { nmseTol: 1e-22, absTol: 1e-9 };
       // t = 999 has abar ~4e-5: x0 from eps divides by sqrt(abar) ~ 0.0064, so ~1e-13 absolute.
-      assertClose(predictX0(truth, xt, ab, type).data, x0.data, { ...tol, what: 'x0' });
-      assertClose(predictEpsilon(truth, xt, ab, type).data, eps.data, { ...tol, what: 'eps' });
-      assertClose(modelOutputFromX0(x0, xt, ab, type).data, truth.data, { ...tol, what: 'from x0' });
-      assertClose(modelOutputFromEpsilon(eps, xt, ab, type).data, truth.data, { ...tol, what: 'from eps' });
+      assertClose(hostBuffer(predictX0(truth, xt, ab, type)), hostBuffer(x0), { ...tol, what: 'x0' });
+      assertClose(hostBuffer(predictEpsilon(truth, xt, ab, type)), hostBuffer(eps), { ...tol, what: 'eps' });
+      assertClose(hostBuffer(modelOutputFromX0(x0, xt, ab, type)), hostBuffer(truth), { ...tol, what: 'from x0' });
+      assertClose(hostBuffer(modelOutputFromEpsilon(eps, xt, ab, type)), hostBuffer(truth), { ...tol, what: 'from eps' });
     });
   }
 
@@ -127,19 +128,19 @@ describe('forward process: closed forms', () => {
     const xt = addNoise(acp, x0, eps, ts);
     const mean = qPosteriorMean(acp, x0, xt, ts);
     const k = x0.size - 1; // last element, batch 2, t = 999
-    const want = tab.posteriorMeanCoef1[999]! * x0.data[k]! + tab.posteriorMeanCoef2[999]! * xt.data[k]!;
-    assert.ok(Math.abs(mean.data[k]! - want) < 1e-14, `posterior mean ${mean.data[k]} vs ${want}`);
+    const want = tab.posteriorMeanCoef1[999]! * hostBuffer(x0)[k]! + tab.posteriorMeanCoef2[999]! * hostBuffer(xt)[k]!;
+    assert.ok(Math.abs(hostBuffer(mean)[k]! - want) < 1e-14, `posterior mean ${hostBuffer(mean)[k]} vs ${want}`);
   });
 
   it('NaN stays in its element; float32 in, float32 out', () => {
     const a = randTensor([2, 3, 1, 2], 3);
-    a.data[4] = NaN;
+    hostBuffer(a)[4] = NaN;
     const out = addNoise(acp, a, randTensor([2, 3, 1, 2], 4), [10, 20]);
     assert.equal(out.dtype, 'float32');
-    assert.deepEqual(Array.from(out.data, Number.isNaN), Array.from({ length: 12 }, (_, i) => i === 4));
+    assert.deepEqual(Array.from(hostBuffer(out), Number.isNaN), Array.from({ length: 12 }, (_, i) => i === 4));
     // x0 for 'sample' is the model output itself, even where x_t is not finite.
     const xt = tensor([Infinity, 1], [2, 1]);
-    assert.deepEqual(Array.from(predictX0(tensor([0.5, 0.25], [2, 1]), xt, 0.5, 'sample').data), [0.5, 0.25]);
+    assert.deepEqual(Array.from(hostBuffer(predictX0(tensor([0.5, 0.25], [2, 1]), xt, 0.5, 'sample'))), [0.5, 0.25]);
   });
 });
 

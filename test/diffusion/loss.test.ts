@@ -12,6 +12,7 @@ import { mseLoss } from '../../src/ops/loss.js';
 import { assertClose } from '../helpers/closeness.js';
 import { gradcheck } from '../helpers/gradcheck.js';
 import { randTensor } from '../helpers/data.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 const acp = alphasCumprod(makeBetas({ numTrainTimesteps: 1000, betaStart: 0.0001, betaEnd: 0.02, betaSchedule: 'linear' }));
 const zeroSnrAcp = alphasCumprod(makeBetas({ numTrainTimesteps: 1000, betaStart: 0.0001, betaEnd: 0.02, betaSchedule: 'linear', rescaleBetasZeroSnr: true }));
@@ -24,11 +25,11 @@ describe('training targets', () => {
   it('epsilon -> noise, sample -> x0, v_prediction -> velocity; each target gives back x0', () => {
     assert.equal(trainingTarget('epsilon', x0, noise, acp, t), noise);
     assert.equal(trainingTarget('sample', x0, noise, acp, t), x0);
-    assert.deepEqual(trainingTarget('v_prediction', x0, noise, acp, t).data, getVelocity(acp, x0, noise, t).data);
+    assert.deepEqual(hostBuffer(trainingTarget('v_prediction', x0, noise, acp, t)), hostBuffer(getVelocity(acp, x0, noise, t)));
     for (const type of ['epsilon', 'sample', 'v_prediction'] as const) {
       const { xt, target } = trainingPair(type, x0, noise, acp, t);
-      assert.deepEqual(xt.data, addNoise(acp, x0, noise, t).data);
-      assertClose(predictX0(target, xt, alphaBarAt(acp, t, 2), type).data, x0.data, { nmseTol: 1e-24, absTol: 1e-11, what: type });
+      assert.deepEqual(hostBuffer(xt), hostBuffer(addNoise(acp, x0, noise, t)));
+      assertClose(hostBuffer(predictX0(target, xt, alphaBarAt(acp, t, 2), type)), hostBuffer(x0), { nmseTol: 1e-24, absTol: 1e-11, what: type });
     }
   });
 });

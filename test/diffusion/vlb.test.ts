@@ -19,6 +19,7 @@ import { alphasCumprod, linspace } from '../../src/diffusion/schedules.js';
 import { DiffusionVlb } from '../../src/diffusion/vlb.js';
 import { meanCi95, vlbBitsPerDim, vlbStrata } from '../../src/diffusion/vlb_bpd.js';
 import { MU, S } from '../helpers/gaussian_moments.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 /** The VP-SDE-like linear schedule with T steps (beta from 0.1/T to 20/T): abar_T ~ 4e-5 for every T. */
 const acpFor = (T: number): Float64Array => alphasCumprod(linspace(0.1 / T, 20 / T, T));
@@ -97,21 +98,21 @@ describe('DiffusionVlb.terms gradient', () => {
   const N = 3;
   const shape = [N, 2, 3, 2]; // odd sizes, C = 2, H != W
   // 8-bit data, timesteps covering the decoder (t = 0) and the KL terms.
-  const x0 = f64(Array.from(gen.uniform([N * 12]).data, (u) => (2 * Math.floor(u * 256)) / 255 - 1), shape);
-  const xt0 = f64(gen.normal([N * 12]).data, shape);
+  const x0 = f64(Array.from(hostBuffer(gen.uniform([N * 12])), (u) => (2 * Math.floor(u * 256)) / 255 - 1), shape);
+  const xt0 = f64(hostBuffer(gen.normal([N * 12])), shape);
   const ts = [0, 1, 37];
   for (const type of ['epsilon', 'v_prediction'] as const) {
     it(`learned_range (${type}): analytic gradient = finite differences; stopGradMean zeroes the prediction channels only`, () => {
       const vlb = new DiffusionVlb(acpFor(T), { predictionType: type, varianceType: 'learned_range' });
       const stop = new DiffusionVlb(acpFor(T), { predictionType: type, varianceType: 'learned_range', stopGradMean: true });
-      const outData = Array.from(gen.normal([N * 2 * 12]).data, (z) => 0.5 * z);
+      const outData = Array.from(hostBuffer(gen.normal([N * 2 * 12])), (z) => 0.5 * z);
       const out = f64(outData, [N, 2, 3, 4]);
       out.requiresGrad = true;
       const w = [0.7, -1.3, 2.1]; // loss = sum_n w_n L_n
-      const loss = (o: Tensor, v: DiffusionVlb): number => Array.from(v.terms(o, x0, xt0, ts).data).reduce((s, l, n) => s + w[n]! * l, 0);
+      const loss = (o: Tensor, v: DiffusionVlb): number => Array.from(hostBuffer(v.terms(o, x0, xt0, ts))).reduce((s, l, n) => s + w[n]! * l, 0);
       const terms = vlb.terms(out, x0, xt0, ts);
       terms.backward(f64(w, [N]));
-      const g = Float64Array.from(out.grad!.data);
+      const g = Float64Array.from(hostBuffer(out.grad!));
       const h = 1e-6;
       for (let i = 0; i < outData.length; i++) {
         const p = [...outData];
@@ -124,14 +125,14 @@ describe('DiffusionVlb.terms gradient', () => {
       const out2 = f64(outData, [N, 2, 3, 4]);
       out2.requiresGrad = true;
       stop.terms(out2, x0, xt0, ts).backward(f64(w, [N]));
-      const g2 = out2.grad!.data;
+      const g2 = hostBuffer(out2.grad!);
       for (let i = 0; i < g2.length; i++) {
         const isMean = i % 4 < 2;
         if (isMean) assert.ok(g2[i] === 0, `prediction channel ${i} got gradient ${g2[i]}`);
         else assert.equal(g2[i], g[i], `variance channel ${i}`);
       }
       // The values do not depend on stopGradMean.
-      assert.deepEqual(Array.from(stop.terms(out2, x0, xt0, ts).data), Array.from(terms.data));
+      assert.deepEqual(Array.from(hostBuffer(stop.terms(out2, x0, xt0, ts))), Array.from(hostBuffer(terms)));
     });
   }
 });
@@ -157,13 +158,13 @@ describe('the bound on Gaussian data (ideal model)', () => {
       const vlb = new DiffusionVlb(acpFor(T), { predictionType: 'epsilon', varianceType: 'learned', decoder: 'gaussian' });
       const gen = new Generator(11);
       const N = 32;
-      const x0 = f64(Array.from(gen.normal([N * 64]).data, (z) => MU + S * z), [N, 8, 8, 1]);
+      const x0 = f64(Array.from(hostBuffer(gen.normal([N * 64])), (z) => MU + S * z), [N, 8, 8, 1]);
       const model = (xt: Tensor, t: Float64Array): Tensor => {
         const per = xt.size / t.length;
         const out = new Float64Array(2 * xt.size);
         for (let i = 0; i < xt.size; i++) {
           const n = Math.floor(i / per);
-          out[2 * i] = idealEps(xt.data[i]!, vlb.alphasCumprod[t[n]!]!);
+          out[2 * i] = idealEps(hostBuffer(xt)[i]!, vlb.alphasCumprod[t[n]!]!);
           out[2 * i + 1] = Math.exp(exactLogVar(vlb, t[n]!)); // 'learned': the variance itself
         }
         return f64(out, [...xt.shape.slice(0, 3), 2]);
@@ -175,7 +176,7 @@ describe('the bound on Gaussian data (ideal model)', () => {
       // Paired with each image's own exact NLL, the bound is not below it (beyond its noise).
       const gaps = Array.from(r.bpd, (b, n) => {
         let nll = 0;
-        for (let i = n * 64; i < (n + 1) * 64; i++) nll += 0.5 * Math.log(2 * Math.PI * S * S) + (x0.data[i]! - MU) ** 2 / (2 * S * S);
+        for (let i = n * 64; i < (n + 1) * 64; i++) nll += 0.5 * Math.log(2 * Math.PI * S * S) + (hostBuffer(x0)[i]! - MU) ** 2 / (2 * S * S);
         return b - nll / (64 * Math.LN2);
       });
       const g = meanCi95(gaps);

@@ -15,10 +15,11 @@ import type { FeatureNet } from '../../src/eval/feature_net.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { Generator } from '../../src/tensor/random.js';
 import type { Dataset } from '../../src/data/dataset.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 /** Three classes of 8x8 images: a bright horizontal bar, a vertical bar, or a blob, placed at random. */
 function makeSet(n: number, seed: number): LabelledImages {
-  const u = new Generator(seed).uniform([n * 67]).data;
+  const u = hostBuffer(new Generator(seed).uniform([n * 67]));
   const data = new Float32Array(n * 64).fill(-1);
   const labels = new Int32Array(n);
   for (let i = 0; i < n; i++) {
@@ -38,7 +39,7 @@ function makeSet(n: number, seed: number): LabelledImages {
 function asDataset(s: LabelledImages): Dataset {
   return {
     name: 'tiny', length: s.labels.length, imageSize: 8, channels: 1, numClasses: 3, classNames: ['h', 'v', 'b'],
-    get: (i) => ({ image: (s.images.data as Float32Array).slice(i * 64, (i + 1) * 64), label: s.labels[i]! }),
+    get: (i) => ({ image: (hostBuffer(s.images) as Float32Array).slice(i * 64, (i + 1) * 64), label: s.labels[i]! }),
   };
 }
 
@@ -100,15 +101,15 @@ describe('evaluateSamples', () => {
 describe('degradations and subsets', () => {
   it('blur keeps a constant image and the mean of a centred spot; noise is seeded and clamped', () => {
     const c = new Tensor(new Float32Array(2 * 8 * 8).fill(0.3), [2, 8, 8, 1]);
-    assert.ok(gaussianBlur(c, 1).data.every((v) => Math.abs(v - 0.3) < 1e-6));
+    assert.ok(hostBuffer(gaussianBlur(c, 1)).every((v) => Math.abs(v - 0.3) < 1e-6));
     const spot = new Float32Array(16 * 16);
     spot[8 * 16 + 8] = 1;
-    const b = gaussianBlur(new Tensor(spot, [1, 16, 16, 1]), 1).data;
+    const b = hostBuffer(gaussianBlur(new Tensor(spot, [1, 16, 16, 1]), 1));
     assert.ok(Math.abs(Array.from(b).reduce((s, v) => s + v, 0) - 1) < 1e-5);
     assert.ok(b[8 * 16 + 8]! < 0.2 && b[8 * 16 + 8]! > 0.1, `${b[8 * 16 + 8]}`); // 1 / (2 pi) in the continuum
     const x = new Tensor(new Float32Array(64).fill(0.95), [1, 8, 8, 1]);
-    const n1 = addGaussianNoise(x, 0.5, 1).data;
-    assert.deepEqual([...n1], [...addGaussianNoise(x, 0.5, 1).data]);
+    const n1 = hostBuffer(addGaussianNoise(x, 0.5, 1));
+    assert.deepEqual([...n1], [...hostBuffer(addGaussianNoise(x, 0.5, 1))]);
     assert.ok(n1.every((v) => v <= 1 && v >= -1) && n1.some((v) => v === 1));
     assert.throws(() => gaussianBlur(x, -1), /sigma must be a number >= 0/);
   });

@@ -20,6 +20,7 @@ import { Generator } from '../../src/tensor/random.js';
 import { withBackend } from '../../src/backend/backend.js';
 import { gradcheck } from '../helpers/gradcheck.js';
 import { randTensor } from '../helpers/data.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 /** 8x8 grayscale, 3 classes, 8-d features. */
 const TINY: Partial<FeatureNetConfig> = { imageSize: 8, inChannels: 1, numClasses: 3, channels: [4, 8], normNumGroups: 2 };
@@ -29,7 +30,7 @@ describe('softmaxCrossEntropy', () => {
     const z = tensor([1, 2, 3, -1, 0, 1000], [2, 3]);
     const l0 = Math.log(Math.exp(1) + Math.exp(2) + Math.exp(3)) - 3;
     const l1 = 1000 - 1000 + Math.log(1 + Math.exp(-1001) + Math.exp(-1000)) + 1000 - 0; // label 1: logit 0
-    const got = softmaxCrossEntropy(z, [2, 1]).data[0]!;
+    const got = hostBuffer(softmaxCrossEntropy(z, [2, 1]))[0]!;
     assert.ok(Math.abs(got - (l0 + l1) / 2) < 1e-3, `${got}`);
     gradcheck((x) => softmaxCrossEntropy(x, [0, 2, 1, 1]), [randTensor([4, 3], 1, { lo: -3, hi: 3 })]);
   });
@@ -56,18 +57,18 @@ describe('FeatureNet', () => {
     assert.deepEqual(logits.shape, [3, 3]);
     assert.equal(net.featureDim, 8);
     // logits = head(features): recompute by hand.
-    const w = net.head.weight.data;
-    const b = net.head.bias!.data;
+    const w = hostBuffer(net.head.weight);
+    const b = hostBuffer(net.head.bias!);
     for (let i = 0; i < 3; i++) {
       for (let k = 0; k < 3; k++) {
         let s = b[k]!;
-        for (let j = 0; j < 8; j++) s += w[k * 8 + j]! * features.data[i * 8 + j]!;
-        assert.ok(Math.abs(s - logits.data[i * 3 + k]!) < 1e-5);
+        for (let j = 0; j < 8; j++) s += w[k * 8 + j]! * hostBuffer(features)[i * 8 + j]!;
+        assert.ok(Math.abs(s - hostBuffer(logits)[i * 3 + k]!) < 1e-5);
       }
     }
     // embed() in batches of 2 gives the same features as one forward.
     const e = net.embed(x, 2);
-    for (let i = 0; i < features.size; i++) assert.ok(Math.abs(e.features[i]! - features.data[i]!) < 1e-6);
+    for (let i = 0; i < features.size; i++) assert.ok(Math.abs(e.features[i]! - hostBuffer(features)[i]!) < 1e-6);
     assert.deepEqual([...e.predictions], [...argmaxRows(logits)]);
     assert.throws(() => net.forward(randTensor([1, 9, 9, 1], 3)), /input must be \(N, 8, 8, 1\) images, found shape \[1, 9, 9, 1\]/);
   });
@@ -81,7 +82,7 @@ describe('FeatureNet', () => {
       gradcheck((xi, wi) => {
         net.setParameter('levels.0.conv.weight', wi!);
         return softmaxCrossEntropy(net.forward(xi!).logits, [2, 0]);
-      }, [x, new Tensor(Float32Array.from(w.data), w.shape)], { nmseTol: 1e-10 });
+      }, [x, new Tensor(Float32Array.from(hostBuffer(w)), w.shape)], { nmseTol: 1e-10 });
     });
   });
 
@@ -91,8 +92,8 @@ describe('FeatureNet', () => {
     net.savePretrained(dir);
     const back = FeatureNet.fromPretrained(dir);
     const x = randTensor([2, 8, 8, 1], 7);
-    const a = noGrad(() => net.forward(x).logits.data);
-    const b = noGrad(() => back.forward(x).logits.data);
+    const a = noGrad(() => hostBuffer(net.forward(x).logits));
+    const b = noGrad(() => hostBuffer(back.forward(x).logits));
     assert.deepEqual([...b], [...a]);
     assert.deepEqual(back.config, net.config);
     assert.throws(() => FeatureNet.fromPretrained(join(root, 'missing')), /no config.json; expected a feature-net folder/);
@@ -104,7 +105,7 @@ describe('FeatureNet', () => {
     const n = 64;
     const data = new Float32Array(n * 64).fill(-1);
     const labels = new Int32Array(n);
-    const noise = new Generator(8).uniform([n * 64]).data;
+    const noise = hostBuffer(new Generator(8).uniform([n * 64]));
     for (let i = 0; i < n; i++) {
       labels[i] = i % 2;
       for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) {

@@ -9,13 +9,14 @@ import assert from 'node:assert/strict';
 import { frechetDistance, frechetDistanceGaussians } from '../../src/eval/frechet.js';
 import type { Gaussian } from '../../src/eval/linalg.js';
 import { Generator } from '../../src/tensor/random.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 const gauss = (mean: number[], cov: number[]): Gaussian => ({ mean: Float64Array.from(mean), cov: Float64Array.from(cov), dim: mean.length, count: 0 });
 
 /** n samples of N(mean, L L^T) as (n, d) float32. */
 function sample(n: number, mean: number[], chol: number[], seed: number): Float32Array {
   const d = mean.length;
-  const z = new Generator(seed).normal([n, d]).data;
+  const z = hostBuffer(new Generator(seed).normal([n, d]));
   const x = new Float32Array(n * d);
   for (let i = 0; i < n; i++) {
     for (let r = 0; r < d; r++) {

@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { kernelInceptionDistance, mmd2Unbiased } from '../../src/eval/kid.js';
 import { Generator } from '../../src/tensor/random.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 describe('mmd2Unbiased', () => {
   it('matches the estimator written out by hand for 1-d sets', () => {
@@ -34,7 +35,7 @@ describe('kernelInceptionDistance', () => {
   const d = 8;
   const n = 400;
   const draw = (seed: number, shift = 0): Float32Array => {
-    const x = new Generator(seed).normal([n, d]).data as Float32Array;
+    const x = hostBuffer(new Generator(seed).normal([n, d])) as Float32Array;
     for (let i = 0; i < n; i++) x[i * d] = x[i * d]! + shift;
     return x;
   };

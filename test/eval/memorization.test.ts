@@ -6,9 +6,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { memorization, nearestDistances, quantile } from '../../src/eval/memorization.js';
 import { Generator } from '../../src/tensor/random.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 const d = 64; // 8x8 images
-const draw = (n: number, seed: number): Float32Array => new Generator(seed).uniform([n, d]).data.map((u) => 2 * u - 1) as Float32Array;
+const draw = (n: number, seed: number): Float32Array => hostBuffer(new Generator(seed).uniform([n, d])).map((u) => 2 * u - 1) as Float32Array;
 
 describe('memorization', () => {
   const train = draw(500, 1);

@@ -8,10 +8,11 @@ import assert from 'node:assert/strict';
 import { precisionRecall } from '../../src/eval/precision_recall.js';
 import { kthNeighbourDistances } from '../../src/eval/pairwise.js';
 import { Generator } from '../../src/tensor/random.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 const d = 5;
 const draw = (n: number, seed: number, shift = 0): Float32Array => {
-  const x = new Generator(seed).normal([n, d]).data as Float32Array;
+  const x = hostBuffer(new Generator(seed).normal([n, d])) as Float32Array;
   for (let i = 0; i < x.length; i++) x[i] = x[i]! + shift;
   return x;
 };

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { loadSampleFolder } from '../../src/eval/sample_folder.js';
 import { FASHION_MNIST_CLASSES } from '../../src/data/index.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 describe('loadSampleFolder', () => {
   const root = mkdtempSync(join(tmpdir(), 'diffuse-samplefolder-'));
@@ -28,7 +29,7 @@ describe('loadSampleFolder', () => {
     // Sorted folders: '1_trouser', '3', 'ankle-boot'.
     assert.deepEqual([...set.labels], [1, 3, 3, 9]);
     assert.deepEqual(set.images.shape, [4, 28, 28, 1]);
-    const px = (i: number) => set.images.data[i * 784]!;
+    const px = (i: number) => hostBuffer(set.images)[i * 784]!;
     assert.deepEqual([px(0), px(1), px(2), px(3)].map((v) => Math.round(v * 100) / 100), [-1, -0.6, 1, 1]);
   });
 });

@@ -12,6 +12,7 @@
 import { tensor } from '../../src/tensor/create.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import type { PredictionType } from '../../src/diffusion/forward.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 export const MU = 0.5;
 export const S = 0.3;
@@ -60,12 +61,12 @@ export function gaussianRun(s: SigmaStepper, type: PredictionType = 'epsilon', s
   start[1] = m0 + sd0;
   let x = tensor(start, [B, 1], { dtype: 'float64' });
   ts.forEach((t, k) => {
-    const out = tensor(idealOutput(x.data, sig[k]!, type), [B, 1], { dtype: 'float64' });
+    const out = tensor(idealOutput(hostBuffer(x), sig[k]!, type), [B, 1], { dtype: 'float64' });
     const noise = new Float64Array(B);
     if (stochastic) noise[2 + k] = 1;
     x = s.step(out, t, x, stochastic ? { noise: tensor(noise, [B, 1], { dtype: 'float64' }) } : {}).prevSample;
   });
-  const f = x.data;
+  const f = hostBuffer(x);
   const mean = f[0]!;
   let variance = (f[1]! - f[0]!) ** 2;
   for (let k = 2; k < B; k++) variance += (f[k]! - f[0]!) ** 2;
@@ -91,7 +92,7 @@ export function observedOrders(errors: readonly number[]): number[] {
 export function idealEpsilon(acp: Float64Array, x: Tensor, t: number): Tensor {
   const a = acp[t]!;
   const k = (Math.sqrt(a) * S * S) / (a * S * S + 1 - a);
-  const eps = Float64Array.from(x.data, (v) => (v - Math.sqrt(a) * (MU + k * (v - Math.sqrt(a) * MU))) / Math.sqrt(1 - a));
+  const eps = Float64Array.from(hostBuffer(x), (v) => (v - Math.sqrt(a) * (MU + k * (v - Math.sqrt(a) * MU))) / Math.sqrt(1 - a));
   return tensor(eps, x.shape, { dtype: 'float64' });
 }
 
@@ -109,8 +110,8 @@ export function discreteExactMoments(s: DiscreteStepper): { mean: number; std: n
   let variance = 1;
   for (const t of s.timesteps) {
     const out = idealEpsilon(s.alphasCumprod, probe, t);
-    const r0 = s.step(out, t, probe, { noise: noise(0) }).prevSample.data;
-    const r1 = s.step(out, t, probe, { noise: noise(1) }).prevSample.data;
+    const r0 = hostBuffer(s.step(out, t, probe, { noise: noise(0) }).prevSample);
+    const r1 = hostBuffer(s.step(out, t, probe, { noise: noise(1) }).prevSample);
     const A = r0[1]! - r0[0]!;
     const sigma = r1[0]! - r0[0]!;
     mean = A * mean + r0[0]!;

@@ -8,6 +8,7 @@ import { Tensor } from '../../src/tensor/tensor.js';
 import { tensor } from '../../src/tensor/create.js';
 import { assertClose } from './closeness.js';
 import { uniformValues } from './data.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 export interface GradcheckOptions {
   /** Finite-difference step. */
@@ -21,7 +22,7 @@ export interface GradcheckOptions {
 }
 
 function toF64(t: Tensor): Tensor {
-  return tensor(Float64Array.from(t.data), t.shape, { dtype: 'float64' });
+  return tensor(Float64Array.from(hostBuffer(t)), t.shape, { dtype: 'float64' });
 }
 
 /** Checks d sum(fn(...inputs) * R) / d inputs; inputs are converted to float64. */
@@ -39,7 +40,7 @@ export function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opt
       noGrad(() => {
         const y = fn(...xs);
         let s = 0;
-        for (let k = 0; k < y.size; k++) s += y.data[k]! * R.data[k]!;
+        for (let k = 0; k < y.size; k++) s += hostBuffer(y)[k]! * hostBuffer(R)[k]!;
         return s;
       });
     out.backward(R);
@@ -47,15 +48,15 @@ export function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opt
       if (skip.includes(i)) return;
       const numeric = new Float64Array(x.size);
       for (let k = 0; k < x.size; k++) {
-        const orig = x.data[k]!;
-        x.data[k] = orig + eps;
+        const orig = hostBuffer(x)[k]!;
+        hostBuffer(x)[k] = orig + eps;
         const lp = loss();
-        x.data[k] = orig - eps;
+        hostBuffer(x)[k] = orig - eps;
         const lm = loss();
-        x.data[k] = orig;
+        hostBuffer(x)[k] = orig;
         numeric[k] = (lp - lm) / (2 * eps);
       }
-      const analytic = x.grad?.data ?? new Float64Array(x.size);
+      const analytic = x.grad !== null ? hostBuffer(x.grad) : new Float64Array(x.size);
       assertClose(analytic, numeric, { nmseTol, absTol, what: `gradient of input ${i}` });
     });
   });

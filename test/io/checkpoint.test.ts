@@ -21,6 +21,7 @@ import { StateDictError } from '../../src/nn/module.js';
 import { withoutInit } from '../../src/nn/layers.js';
 import { randTensor } from '../helpers/data.js';
 import { vectorPath } from '../helpers/vectors.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 const TINY: Partial<UNet2DConfig> = {
   inChannels: 1, outChannels: 1, blockOutChannels: [4, 8], layersPerBlock: 1, normNumGroups: 2,
@@ -45,7 +46,7 @@ function toLegacyNames(state: Map<string, Tensor>, asConv1x1 = false): Map<strin
     const m = /^(.*attentions\.\d+)\.(to_q|to_k|to_v|to_out\.0)\.(weight|bias)$/.exec(name);
     // writeDiffusersFolder writes rank-4 tensors as conv weights (OHWI -> OIHW): (O, 1, 1, I) lands as (O, I, 1, 1).
     const shape = m !== null && asConv1x1 && t.rank === 2 ? [t.shape[0]!, 1, 1, t.shape[1]!] : [...t.shape];
-    out.set(m === null ? name : `${m[1]}.${back[m[2]!]}.${m[3]}`, { shape, data: t.data as Float32Array });
+    out.set(m === null ? name : `${m[1]}.${back[m[2]!]}.${m[3]}`, { shape, data: hostBuffer(t) as Float32Array });
   }
   return out;
 }
@@ -64,9 +65,9 @@ describe('checkpoint folders', () => {
     assert.deepEqual(readdirSync(dir).sort(), [CONFIG_NAME, WEIGHTS_NAME]);
     const loaded = UNet2DModel.fromPretrained(dir);
     assert.deepEqual(loaded.config, model.config);
-    model.parameters().forEach((p, i) => assert.deepEqual(loaded.parameters()[i]!.data, p.data));
+    model.parameters().forEach((p, i) => assert.deepEqual(hostBuffer(loaded.parameters()[i]!), hostBuffer(p)));
     const x = randTensor([2, 4, 4, 1], 1);
-    noGrad(() => assert.deepEqual(loaded.forward(x, [3, 500], [0, 2]).data, model.forward(x, [3, 500], [0, 2]).data));
+    noGrad(() => assert.deepEqual(hostBuffer(loaded.forward(x, [3, 500], [0, 2])), hostBuffer(model.forward(x, [3, 500], [0, 2]))));
     // Overwriting is atomic too: a second save replaces the files in place.
     model.savePretrained(dir);
     assert.deepEqual(readdirSync(dir).sort(), [CONFIG_NAME, WEIGHTS_NAME]);
@@ -83,10 +84,10 @@ describe('checkpoint folders', () => {
     const conv1 = model.down_blocks.at(0).resnets.at(0).conv1.weight; // (4, 3, 3, 4)
     const g = file.tensors.get('down_blocks.0.resnets.0.conv1.weight')!; // (4, 4, 3, 3)
     for (const [o, i, y, x] of [[1, 2, 0, 1], [3, 0, 2, 2], [0, 3, 1, 0]] as const) {
-      assert.equal(g.data[((o * 4 + i) * 3 + y) * 3 + x], conv1.data[((o * 3 + y) * 3 + x) * 4 + i]);
+      assert.equal(g.data[((o * 4 + i) * 3 + y) * 3 + x], hostBuffer(conv1)[((o * 3 + y) * 3 + x) * 4 + i]);
     }
-    assert.deepEqual(f.data, ohwiToOihw(w).data);
-    assert.deepEqual(oihwToOhwi(ohwiToOihw(conv1)).data, conv1.data);
+    assert.deepEqual(f.data, ohwiToOihw({ shape: w.shape, data: hostBuffer(w) }).data);
+    assert.deepEqual(oihwToOhwi(ohwiToOihw({ shape: conv1.shape, data: hostBuffer(conv1) })).data, hostBuffer(conv1));
     assert.deepEqual(file.tensors.get('time_embedding.linear_1.weight')!.shape, [16, 4], 'linear weights keep (out, in)');
   });
 
@@ -128,7 +129,7 @@ describe('checkpoint folders', () => {
     const all = new Generator(4).uniform([model.numParameters()]);
     let off = 0;
     for (const p of model.parameters()) {
-      p.data.set(all.data.subarray(off, off + p.size));
+      hostBuffer(p).set(hostBuffer(all).subarray(off, off + p.size));
       off += p.size;
     }
     const legacy = toLegacyNames(model.stateDict());
@@ -140,7 +141,7 @@ describe('checkpoint folders', () => {
     assert.equal(loaded.config.normEps, 1e-6);
     assert.equal(loaded.config.attentionHeadDim, null);
     const named = new Map(loaded.namedParameters());
-    for (const [name, p] of model.namedParameters()) assert.deepEqual(named.get(name)!.data, p.data, name);
+    for (const [name, p] of model.namedParameters()) assert.deepEqual(hostBuffer(named.get(name)!), hostBuffer(p), name);
   });
 
   it('legacy attention weights stored as 1x1 convs (O, I, 1, 1) load as Linear weights; the output is unchanged', () => {
@@ -150,14 +151,14 @@ describe('checkpoint folders', () => {
     assert.deepEqual(readSafetensors(join(dir, WEIGHTS_NAME)).tensors.get('mid_block.attentions.0.key.weight')!.shape, [8, 8, 1, 1]);
     const loaded = UNet2DModel.fromPretrained(dir);
     const x = randTensor([1, 4, 4, 1], 2);
-    noGrad(() => assert.deepEqual(loaded.forward(x, 7, [1]).data, model.forward(x, 7, [1]).data));
+    noGrad(() => assert.deepEqual(hostBuffer(loaded.forward(x, 7, [1])), hostBuffer(model.forward(x, 7, [1]))));
   });
 
   it('missing, unexpected and mis-shaped keys fail with a message listing them', () => {
     const dir = join(root, 'bad-keys');
     const model = new UNet2DModel(TINY);
     const state = new Map<string, { shape: readonly number[]; data: Float32Array }>();
-    for (const [n, t] of model.stateDict()) state.set(n, { shape: t.shape, data: t.data as Float32Array });
+    for (const [n, t] of model.stateDict()) state.set(n, { shape: t.shape, data: hostBuffer(t) as Float32Array });
     state.delete('conv_out.bias');
     state.delete('mid_block.resnets.1.norm2.weight');
     state.set('mid_block.extra.weight', { shape: [2], data: new Float32Array(2) });

@@ -13,6 +13,7 @@ import { tensor } from '../../src/tensor/create.js';
 import { ArgumentError, ShapeError } from '../../src/tensor/errors.js';
 import { signedToUint } from '../../src/data/transforms.js';
 import { randTensor } from '../helpers/data.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 /** Decodes every frame to RGBA bytes. */
 async function decode(buf: Buffer): Promise<{ pages: number; pageHeight: number; width: number; loop: number | undefined; delay: number[] | undefined; rgba: Buffer }> {
@@ -26,7 +27,7 @@ describe('gif', () => {
     const [f, h, w] = [4, 5, 7];
     const frames = randTensor([f, h, w, 1], 1);
     // Frame 3 repeats frame 2: it must still be its own frame.
-    frames.data.copyWithin(3 * h * w, 2 * h * w, 3 * h * w);
+    hostBuffer(frames).copyWithin(3 * h * w, 2 * h * w, 3 * h * w);
     const gif = await encodeGif(frames, { delayMs: [100, 200, 300, 1000] });
     assert.equal(gif.subarray(0, 6).toString('latin1'), 'GIF89a');
     const d = await decode(gif);
@@ -35,7 +36,7 @@ describe('gif', () => {
     assert.equal(d.width, w);
     assert.equal(d.loop, 0);
     assert.deepEqual(d.delay, [100, 200, 300, 1000]);
-    const want = signedToUint(frames.data, 8);
+    const want = signedToUint(hostBuffer(frames), 8);
     // libvips' palette quantiser may move a grey level by one (of 255) even when all fit in 256.
     for (let i = 0; i < f * h * w; i++) {
       assert.ok(Math.abs(d.rgba[i * 4]! - want[i]!) <= 1, `pixel ${i}: ${d.rgba[i * 4]} vs ${want[i]}`);
@@ -48,11 +49,11 @@ describe('gif', () => {
   it('RGB frames decode within palette quantisation; a closed-form frame (black/white) exactly', async () => {
     const frames = randTensor([3, 6, 4, 3], 2);
     // Frame 0: the left half black (-1), the right half white (+1).
-    for (let y = 0; y < 6; y++) for (let x = 0; x < 4; x++) for (let c = 0; c < 3; c++) frames.data[(y * 4 + x) * 3 + c] = x < 2 ? -1 : 1;
+    for (let y = 0; y < 6; y++) for (let x = 0; x < 4; x++) for (let c = 0; c < 3; c++) hostBuffer(frames)[(y * 4 + x) * 3 + c] = x < 2 ? -1 : 1;
     const d = await decode(await encodeGif(frames));
     assert.equal(d.pages, 3);
     assert.deepEqual(d.delay, [100, 100, 100]);
-    const want = signedToUint(frames.data, 8);
+    const want = signedToUint(hostBuffer(frames), 8);
     let maxErr = 0;
     for (let i = 0; i < 3 * 6 * 4; i++) for (let c = 0; c < 3; c++) maxErr = Math.max(maxErr, Math.abs(d.rgba[i * 4 + c]! - want[i * 3 + c]!));
     assert.ok(maxErr <= 24, `max error ${maxErr}`); // 72 colours fit a 256 palette; allow libvips' quantiser a little

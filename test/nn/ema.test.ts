@@ -8,6 +8,7 @@ import { withBackend } from '../../src/backend/backend.js';
 import { DTypeError, ShapeError } from '../../src/tensor/errors.js';
 import { assertClose } from '../helpers/closeness.js';
 import { randTensor, uniformValues } from '../helpers/data.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 describe('EMA', () => {
   it('closed form: with fixed params, shadow_t = p + decay^t (shadow_0 - p), on both backends', () => {
@@ -15,10 +16,10 @@ describe('EMA', () => {
       withBackend(b, () => {
         const p = tensor([1, -2, 4], [3]);
         const ema = new EMA([p], 0.9);
-        assert.deepEqual([...ema.shadow[0]!.data], [1, -2, 4], 'the shadow starts as a copy');
-        p.data.set([0, 0, 0]);
+        assert.deepEqual([...hostBuffer(ema.shadow[0]!)], [1, -2, 4], 'the shadow starts as a copy');
+        hostBuffer(p).set([0, 0, 0]);
         for (let t = 0; t < 5; t++) ema.update();
-        assertClose(ema.shadow[0]!.data, [1, -2, 4].map((x) => x * 0.9 ** 5), { nmseTol: 1e-13, absTol: 1e-6, what: `${b}: shadow` });
+        assertClose(hostBuffer(ema.shadow[0]!), [1, -2, 4].map((x) => x * 0.9 ** 5), { nmseTol: 1e-13, absTol: 1e-6, what: `${b}: shadow` });
         assert.equal(ema.numUpdates, 5);
       });
     }
@@ -29,13 +30,13 @@ describe('EMA', () => {
       const p = tensor([0.5, 0.25], [2], { dtype: 'float64' });
       const ema = new EMA([p]);
       assert.equal(ema.decay, 0.9999);
-      p.data.set([3, 5]);
+      hostBuffer(p).set([3, 5]);
       ema.update(undefined, 1);
-      assert.deepEqual([...ema.shadow[0]!.data], [0.5, 0.25]);
+      assert.deepEqual([...hostBuffer(ema.shadow[0]!)], [0.5, 0.25]);
       ema.update([p], 0.75);
-      assert.deepEqual([...ema.shadow[0]!.data], [0.75 * 0.5 + 0.25 * 3, 0.75 * 0.25 + 0.25 * 5]);
+      assert.deepEqual([...hostBuffer(ema.shadow[0]!)], [0.75 * 0.5 + 0.25 * 3, 0.75 * 0.25 + 0.25 * 5]);
       ema.update([p], 0);
-      assert.deepEqual([...ema.shadow[0]!.data], [3, 5]);
+      assert.deepEqual([...hostBuffer(ema.shadow[0]!)], [3, 5]);
     });
   });
 
@@ -46,47 +47,47 @@ describe('EMA', () => {
         const params = shapes.map((s, i) => randTensor(s, 200 + i));
         const ema = new EMA(params, 0.95);
         for (let t = 0; t < 4; t++) {
-          params.forEach((p, i) => p.data.set(uniformValues(p.size, 10 * t + i)));
-          if (t === 2) params[0]!.data[3] = NaN;
+          params.forEach((p, i) => hostBuffer(p).set(uniformValues(p.size, 10 * t + i)));
+          if (t === 2) hostBuffer(params[0]!)[3] = NaN;
           ema.update(params, t === 3 ? 0.5 : undefined);
         }
         return ema.shadow;
       });
     const n = run('native');
     const r = run('reference');
-    n.forEach((t, i) => assertClose(t.data, r[i]!.data, { nmseTol: 1e-13, absTol: 1e-6, what: `shadow ${i}` }));
-    assert.ok(Number.isNaN(n[0]!.data[3]) && Number.isNaN(r[0]!.data[3]));
+    n.forEach((t, i) => assertClose(hostBuffer(t), hostBuffer(r[i]!), { nmseTol: 1e-13, absTol: 1e-6, what: `shadow ${i}` }));
+    assert.ok(Number.isNaN(hostBuffer(n[0]!)[3]) && Number.isNaN(hostBuffer(r[0]!)[3]));
   });
 
   it('copyTo writes the shadow into other parameters; the shadow is independent of them', () => {
     const p = tensor([1, 2], [2]);
     const ema = new EMA([p], 0.5);
-    p.data.set([3, 4]);
+    hostBuffer(p).set([3, 4]);
     ema.update();
     const evalParam = tensor([0, 0], [2]);
     ema.copyTo([evalParam]);
-    assert.deepEqual([...evalParam.data], [2, 3]);
-    evalParam.data[0] = 100;
-    assert.equal(ema.shadow[0]!.data[0], 2);
+    assert.deepEqual([...hostBuffer(evalParam)], [2, 3]);
+    hostBuffer(evalParam)[0] = 100;
+    assert.equal(hostBuffer(ema.shadow[0]!)[0], 2);
     ema.copyTo();
-    assert.deepEqual([...p.data], [2, 3]);
+    assert.deepEqual([...hostBuffer(p)], [2, 3]);
   });
 
   it('state round trip restores shadow, decay and update count (copied)', () => {
     const p = randTensor([4, 3], 9);
     const a = new EMA([p], 0.8);
-    p.data.set(uniformValues(12, 3));
+    hostBuffer(p).set(uniformValues(12, 3));
     a.update();
     const saved = a.getState();
     const b = new EMA([randTensor([4, 3], 10)]);
     b.setState(saved);
     assert.equal(b.decay, 0.8);
     assert.equal(b.numUpdates, 1);
-    assert.deepEqual(b.shadow[0]!.data, a.shadow[0]!.data);
+    assert.deepEqual(hostBuffer(b.shadow[0]!), hostBuffer(a.shadow[0]!));
     a.update();
     b.update([p]);
-    assert.deepEqual(b.shadow[0]!.data, a.shadow[0]!.data);
-    assert.notDeepEqual(saved.shadow[0]!.data, a.shadow[0]!.data, 'getState returned a copy');
+    assert.deepEqual(hostBuffer(b.shadow[0]!), hostBuffer(a.shadow[0]!));
+    assert.notDeepEqual(hostBuffer(saved.shadow[0]!), hostBuffer(a.shadow[0]!), 'getState returned a copy');
   });
 
   it('rejects bad input with messages naming it', () => {

@@ -23,10 +23,11 @@ import { assertBackendsAgree } from '../helpers/backends.js';
 import { assertClose } from '../helpers/closeness.js';
 import { gradcheck } from '../helpers/gradcheck.js';
 import { randTensor, uniformValues } from '../helpers/data.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 /** Gives every parameter random values (GroupNorm's default 1/0 would hide gradient errors). */
 function randomize(m: Module, seed: number, scale = 0.5): void {
-  m.parameters().forEach((p, i) => p.data.set(uniformValues(p.size, seed + i, -scale, scale)));
+  m.parameters().forEach((p, i) => hostBuffer(p).set(uniformValues(p.size, seed + i, -scale, scale)));
 }
 
 /**
@@ -55,13 +56,13 @@ describe('Conv2d, Linear, GroupNorm', () => {
     const conv = new Conv2d(3, 5, 3, { padding: 1 });
     assert.deepEqual(conv.namedParameters().map(([n, t]) => [n, t.shape]), [['weight', [5, 3, 3, 3]], ['bias', [5]]]);
     const x = randTensor([2, 4, 6, 3], 1);
-    assertClose(conv.forward(x).data, conv2d(x, conv.weight, conv.bias, { padding: 1 }).data, { nmseTol: 0 });
+    assertClose(hostBuffer(conv.forward(x)), hostBuffer(conv2d(x, conv.weight, conv.bias, { padding: 1 })), { nmseTol: 0 });
     // torch's default init: |w| <= 1/sqrt(fan_in)
     const bound = 1 / Math.sqrt(27);
-    assert.ok(conv.weight.data.every((v) => Math.abs(v) <= bound));
+    assert.ok(hostBuffer(conv.weight).every((v) => Math.abs(v) <= bound));
     const lin = new Linear(4, 2, { bias: false });
     assert.equal(lin.bias, null);
-    assert.deepEqual(lin.forward(tensor([1, 0, 0, 0], [1, 4])).data, Float32Array.from([lin.weight.data[0]!, lin.weight.data[4]!]));
+    assert.deepEqual(hostBuffer(lin.forward(tensor([1, 0, 0, 0], [1, 4]))), Float32Array.from([hostBuffer(lin.weight)[0]!, hostBuffer(lin.weight)[4]!]));
   });
 
   it('GroupNorm.forwardSilu equals silu(forward) and normalises each group (closed form: mean 0, var 1)', () => {
@@ -70,10 +71,10 @@ describe('Conv2d, Linear, GroupNorm', () => {
     const y = gn.forward(x);
     let s = 0;
     let s2 = 0;
-    for (let i = 0; i < y.size; i++) if (i % 4 < 2) (s += y.data[i]!), (s2 += y.data[i]! ** 2);
+    for (let i = 0; i < y.size; i++) if (i % 4 < 2) (s += hostBuffer(y)[i]!), (s2 += hostBuffer(y)[i]! ** 2);
     assert.ok(Math.abs(s / 30) < 1e-5 && Math.abs(s2 / 30 - 1) < 1e-4);
     const z = gn.forwardSilu(x);
-    y.data.forEach((v, i) => assert.ok(Math.abs(z.data[i]! - v / (1 + Math.exp(-v))) < 1e-5));
+    hostBuffer(y).forEach((v, i) => assert.ok(Math.abs(hostBuffer(z)[i]! - v / (1 + Math.exp(-v))) < 1e-5));
     assert.throws(() => new GroupNorm(3, 4), /numChannels 4 is not divisible by numGroups 3/);
   });
 });
@@ -92,11 +93,11 @@ describe('Dropout', () => {
     d.generator = new Generator(7);
     const x = tensor(new Array(4000).fill(1), [4000]);
     const y = d.forward(x);
-    const zeros = y.data.filter((v) => v === 0).length;
+    const zeros = hostBuffer(y).filter((v) => v === 0).length;
     assert.ok(Math.abs(zeros / 4000 - 0.25) < 0.03, `dropped ${zeros / 4000}`);
-    assert.ok(y.data.every((v) => v === 0 || Math.abs(v - 4 / 3) < 1e-6));
+    assert.ok(hostBuffer(y).every((v) => v === 0 || Math.abs(v - 4 / 3) < 1e-6));
     d.generator = new Generator(7);
-    assert.deepEqual(d.forward(x).data, y.data);
+    assert.deepEqual(hostBuffer(d.forward(x)), hostBuffer(y));
     assert.throws(() => new Dropout(1), /'p' must be a number in \[0, 1\)/);
   });
 });
@@ -104,9 +105,9 @@ describe('Dropout', () => {
 describe('Timesteps and TimestepEmbedding', () => {
   it('closed form: t = 0 gives sin 0 = 0 and cos 0 = 1; flip_sin_to_cos swaps the halves; odd dims pad a zero', () => {
     const plain = new Timesteps(8, false, 1).forward([0], 1);
-    assert.deepEqual([...plain.data], [0, 0, 0, 0, 1, 1, 1, 1]);
+    assert.deepEqual([...hostBuffer(plain)], [0, 0, 0, 0, 1, 1, 1, 1]);
     const flipped = new Timesteps(8, true, 0).forward(0, 1);
-    assert.deepEqual([...flipped.data], [1, 1, 1, 1, 0, 0, 0, 0]);
+    assert.deepEqual([...hostBuffer(flipped)], [1, 1, 1, 1, 0, 0, 0, 0]);
     // freq_0 = 1: emb(t)[0] = sin(t) (no flip), and the last frequency is maxPeriod^(-(half-1)/(half-shift))
     const e = sinusoidalEmbedding(Float32Array.of(2.5), 8, { downscaleFreqShift: 1 });
     assert.ok(Math.abs(e[0]! - Math.sin(2.5)) < 1e-7);
@@ -118,8 +119,8 @@ describe('Timesteps and TimestepEmbedding', () => {
     const ts = new Timesteps(6, true, 0);
     const a = ts.forward([0.5, 0.5], 2);
     const b = ts.forward(0.5, 2);
-    assert.deepEqual(a.data, b.data);
-    assert.ok(Math.abs(a.data[0]! - Math.cos(0.5)) < 1e-7);
+    assert.deepEqual(hostBuffer(a), hostBuffer(b));
+    assert.ok(Math.abs(hostBuffer(a)[0]! - Math.cos(0.5)) < 1e-7);
     assert.throws(() => ts.forward([1, 2, 3], 2), /3 timesteps for a batch of 2/);
     assert.throws(() => ts.forward([NaN, 1], 2), /timestep 0 is NaN, expected a finite number/);
   });
@@ -149,13 +150,13 @@ describe('Attention', () => {
     const a = make(1, null, 2);
     const x = randTensor([2, 2, 3, 6], 21);
     const y = a.forward(x);
-    const h = tensor(x.data, [2, 6, 6]);
+    const h = tensor(hostBuffer(x), [2, 6, 6]);
     const q = a.to_q.forward(h);
     const k = a.to_k.forward(h);
     const v = a.to_v.forward(h);
     const o = a.to_out.at(0).forward(matmul(softmax(matmul(q, k, { transB: true, alpha: 1 / Math.sqrt(6) })), v));
-    const expected = o.data.map((val, i) => (val + x.data[i]!) / 2);
-    assertClose(y.data, expected, { nmseTol: 1e-12 });
+    const expected = hostBuffer(o).map((val, i) => (val + hostBuffer(x)[i]!) / 2);
+    assertClose(hostBuffer(y), expected, { nmseTol: 1e-12 });
   });
 
   for (const [heads, groups] of [[1, 3], [2, 2], [3, null]] as const) {
@@ -171,8 +172,8 @@ describe('Attention', () => {
       const x = randTensor([2, 2, 3, 6], 25, { dtype: 'float64' });
       a.forward(x).backward(randTensor([2, 2, 3, 6], 26, { dtype: 'float64' }));
       const g = a.to_k.bias!.grad!;
-      assert.ok(g.data.every((v) => Math.abs(v) < 1e-14), `to_k.bias grad ${[...g.data]}`);
-      assert.ok(a.to_q.bias!.grad!.data.some((v) => Math.abs(v) > 1e-6));
+      assert.ok(hostBuffer(g).every((v) => Math.abs(v) < 1e-14), `to_k.bias grad ${[...hostBuffer(g)]}`);
+      assert.ok(hostBuffer(a.to_q.bias!.grad!).some((v) => Math.abs(v) > 1e-6));
     });
   });
 
@@ -216,11 +217,11 @@ describe('ResnetBlock2D', () => {
 
   it('closed form: zero conv2 and output_scale_factor 2 give (shortcut(x) + conv2.bias) / 2', () => {
     const r = make('default', 4, 6, 2);
-    r.conv2.weight.data.fill(0);
+    hostBuffer(r.conv2.weight).fill(0);
     const x = randTensor([1, 2, 3, 4], 33);
     const y = r.forward(x, randTensor([1, 5], 34));
     const s = r.conv_shortcut!.forward(x);
-    assertClose(y.data, s.data.map((v, i) => (v + r.conv2.bias!.data[i % 6]!) / 2), { nmseTol: 1e-12 });
+    assertClose(hostBuffer(y), hostBuffer(s).map((v, i) => (v + hostBuffer(r.conv2.bias!)[i % 6]!) / 2), { nmseTol: 1e-12 });
   });
 
   it('native matches reference, forward and backward (batch 1, H != W, scale_shift)', () => {
@@ -248,19 +249,19 @@ describe('Downsample2D and Upsample2D', () => {
     assert.deepEqual(y.shape, [1, 3, 2, 3]); // floor((7 + 1 - 3) / 2) + 1, floor((5 + 1 - 3) / 2) + 1
     // Closed form: pad by hand with one zero row and column, then a plain stride-2 conv.
     const padded = new Float32Array(8 * 6 * 3);
-    for (let i = 0; i < 7; i++) for (let j = 0; j < 5; j++) for (let c = 0; c < 3; c++) padded[(i * 6 + j) * 3 + c] = x.data[(i * 5 + j) * 3 + c]!;
+    for (let i = 0; i < 7; i++) for (let j = 0; j < 5; j++) for (let c = 0; c < 3; c++) padded[(i * 6 + j) * 3 + c] = hostBuffer(x)[(i * 5 + j) * 3 + c]!;
     const ref = conv2d(tensor(padded, [1, 8, 6, 3]), d.conv.weight, d.conv.bias, { stride: 2 });
-    assertClose(y.data, ref.data, { nmseTol: 1e-14 });
+    assertClose(hostBuffer(y), hostBuffer(ref), { nmseTol: 1e-14 });
     assert.deepEqual(new Downsample2D(3, { padding: 1 }).forward(x).shape, [1, 4, 3, 3]);
   });
 
   it('Upsample2D with an identity kernel is nearest 2x; gradient check of both samplers', () => {
     const u = new Upsample2D(2);
-    u.conv.weight.data.fill(0);
-    u.conv.bias!.data.fill(0);
-    for (let c = 0; c < 2; c++) u.conv.weight.data[((c * 3 + 1) * 3 + 1) * 2 + c] = 1; // w[c, 1, 1, c] = 1
+    hostBuffer(u.conv.weight).fill(0);
+    hostBuffer(u.conv.bias!).fill(0);
+    for (let c = 0; c < 2; c++) hostBuffer(u.conv.weight)[((c * 3 + 1) * 3 + 1) * 2 + c] = 1; // w[c, 1, 1, c] = 1
     const x = randTensor([2, 3, 2, 2], 41);
-    assert.deepEqual(u.forward(x).data, upsampleNearest2x(x).data);
+    assert.deepEqual(hostBuffer(u.forward(x)), hostBuffer(upsampleNearest2x(x)));
     const up = new Upsample2D(2);
     gradcheckModule(up, (z) => up.forward(z), [randTensor([1, 2, 3, 2], 42)]);
     const down = new Downsample2D(2, { padding: 0 });
@@ -271,12 +272,12 @@ describe('Downsample2D and Upsample2D', () => {
     for (const b of ['native', 'reference'] as const) {
       withBackend(b, () => {
         const x = randTensor([2, 4, 4, 2], 44);
-        x.data[5] = NaN;
+        hostBuffer(x)[5] = NaN;
         const r = new ResnetBlock2D({ inChannels: 2, outChannels: 2, tembChannels: null, groups: 1 });
         const y = new Upsample2D(2).forward(new Downsample2D(2).forward(r.forward(x, null)));
         const half = y.size / 2;
-        assert.ok(y.data.subarray(0, half).every(Number.isNaN), `${b}: sample 0 should be NaN everywhere (GroupNorm spreads it)`);
-        assert.ok(y.data.subarray(half).every(Number.isFinite), `${b}: sample 1 must stay finite`);
+        assert.ok(hostBuffer(y).subarray(0, half).every(Number.isNaN), `${b}: sample 0 should be NaN everywhere (GroupNorm spreads it)`);
+        assert.ok(hostBuffer(y).subarray(half).every(Number.isFinite), `${b}: sample 1 must stay finite`);
       });
     }
   });

@@ -6,6 +6,7 @@ import { Conv2d, Linear, GroupNorm, Dropout } from '../../src/nn/layers.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { ones, zeros } from '../../src/tensor/create.js';
 import { ShapeError, ArgumentError } from '../../src/tensor/errors.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 class Block extends Module {
   readonly norm: GroupNorm;
@@ -35,12 +36,12 @@ describe('Module', () => {
   it('stateDict -> loadStateDict round-trips values in place', () => {
     const a = new Block();
     const b = new Block();
-    a.layers.at(0).weight.data.fill(0.25);
+    hostBuffer(a.layers.at(0).weight).fill(0.25);
     const before = b.layers.at(0).weight;
     const r = b.loadStateDict(a.stateDict());
     assert.deepEqual(r, { missingKeys: [], unexpectedKeys: [] });
     assert.equal(b.layers.at(0).weight, before, 'loaded in place (optimizer references stay valid)');
-    assert.deepEqual([...b.layers.at(0).weight.data], new Array(12).fill(0.25));
+    assert.deepEqual([...hostBuffer(b.layers.at(0).weight)], new Array(12).fill(0.25));
   });
 
   it('a bad state dict fails listing every missing, unexpected and mis-shaped key, and changes nothing', () => {
@@ -50,7 +51,7 @@ describe('Module', () => {
     sd.delete('layers.1.weight');
     sd.set('layers.2.weight', zeros([1]));
     sd.set('scale', zeros([4]));
-    const snapshot = Float32Array.from(b.layers.at(0).weight.data);
+    const snapshot = Float32Array.from(hostBuffer(b.layers.at(0).weight));
     assert.throws(
       () => b.loadStateDict(sd),
       (e: unknown) =>
@@ -59,7 +60,7 @@ describe('Module', () => {
         /unexpected keys \(1\): layers\.2\.weight/.test(e.message) &&
         /shape mismatches \(1\): scale \(expected \[3\], found \[4\]\)/.test(e.message),
     );
-    assert.deepEqual(b.layers.at(0).weight.data, snapshot);
+    assert.deepEqual(hostBuffer(b.layers.at(0).weight), snapshot);
   });
 
   it('strict: false tolerates missing/unexpected keys and reports them, but not shape mismatches', () => {
@@ -67,7 +68,7 @@ describe('Module', () => {
     const r = b.loadStateDict({ scale: { shape: [3], data: [1, 2, 3] }, extra: zeros([2]) }, { strict: false });
     assert.equal(r.missingKeys.length, 5);
     assert.deepEqual(r.unexpectedKeys, ['extra']);
-    assert.deepEqual([...b.parameters()[0]!.data], [1, 2, 3]);
+    assert.deepEqual([...hostBuffer(b.parameters()[0]!)], [1, 2, 3]);
     assert.throws(() => b.loadStateDict({ scale: zeros([2]) }, { strict: false }), /shape mismatches \(1\): scale/);
   });
 

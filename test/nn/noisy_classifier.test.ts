@@ -17,6 +17,7 @@ import { Tensor } from '../../src/tensor/tensor.js';
 import { gradcheck } from '../helpers/gradcheck.js';
 import { randTensor } from '../helpers/data.js';
 import { maxAbs } from '../helpers/closeness.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 /** 8x8x1, two levels (attention in the second and in the mid block), 3 classes. */
 export const TINY_CLASSIFIER: Partial<NoisyClassifierConfig> = {
@@ -35,7 +36,7 @@ function logProbs(clf: NoisyClassifier, x: Tensor, t: number[], y: number[]): nu
   const z = noGrad(() => clf.forward(x, t));
   const k = z.shape[1]!;
   return y.map((c, i) => {
-    const row = Array.from(z.data.subarray(i * k, (i + 1) * k));
+    const row = Array.from(hostBuffer(z).subarray(i * k, (i + 1) * k));
     const m = Math.max(...row);
     return row[c]! - m - Math.log(row.reduce((s, v) => s + Math.exp(v - m), 0));
   });
@@ -44,7 +45,7 @@ function logProbs(clf: NoisyClassifier, x: Tensor, t: number[], y: number[]): nu
 describe('NoisyClassifier', () => {
   it('gradient check (float64): the input and a parameter from every kind of part', () => {
     const clf = new NoisyClassifier(TINY_CLASSIFIER).to('float64');
-    clf.parameters().forEach((p, i) => p.data.set(randTensor([p.size], 200 + i, { lo: -0.5, hi: 0.5, dtype: 'float64' }).data));
+    clf.parameters().forEach((p, i) => hostBuffer(p).set(hostBuffer(randTensor([p.size], 200 + i, { lo: -0.5, hi: 0.5, dtype: 'float64' }))));
     const names = ['conv_in.weight', 'time_embedding.linear_1.bias', 'down_blocks.0.resnets.0.conv1.bias', 'down_blocks.0.downsamplers.0.conv.bias', 'down_blocks.1.attentions.0.to_q.weight', 'mid_block.attentions.0.group_norm.weight', 'mid_block.resnets.1.time_emb_proj.bias', 'norm_out.bias', 'head.weight'];
     const named = new Map(clf.namedParameters());
     gradcheck(
@@ -61,7 +62,7 @@ describe('NoisyClassifier', () => {
   it('its input gradient of sum log p(y | x_t, t) matches central finite differences', () => {
     withBackend('reference', () => {
       const clf = new NoisyClassifier(TINY_CLASSIFIER).to('float64');
-      clf.parameters().forEach((p, i) => p.data.set(randTensor([p.size], 300 + i, { lo: -0.5, hi: 0.5, dtype: 'float64' }).data));
+      clf.parameters().forEach((p, i) => hostBuffer(p).set(hostBuffer(randTensor([p.size], 300 + i, { lo: -0.5, hi: 0.5, dtype: 'float64' }))));
       const x = randTensor([2, 8, 8, 1], 4, { dtype: 'float64' });
       const y = [2, 0];
       const t = 321;
@@ -69,15 +70,15 @@ describe('NoisyClassifier', () => {
       const eps = 1e-6;
       const numeric = new Float64Array(x.size);
       for (let k = 0; k < x.size; k++) {
-        const orig = x.data[k]!;
-        x.data[k] = orig + eps;
+        const orig = hostBuffer(x)[k]!;
+        hostBuffer(x)[k] = orig + eps;
         const up = logProbs(clf, x, [t, t], y).reduce((a, b) => a + b, 0);
-        x.data[k] = orig - eps;
+        hostBuffer(x)[k] = orig - eps;
         const down = logProbs(clf, x, [t, t], y).reduce((a, b) => a + b, 0);
-        x.data[k] = orig;
+        hostBuffer(x)[k] = orig;
         numeric[k] = (up - down) / (2 * eps);
       }
-      assert.ok(maxAbs(g.data, numeric) < 1e-7, `max abs error ${maxAbs(g.data, numeric)}`);
+      assert.ok(maxAbs(hostBuffer(g), numeric) < 1e-7, `max abs error ${maxAbs(hostBuffer(g), numeric)}`);
       // The classifier's weights received no gradient (they are frozen while guiding) and still require it.
       assert.ok(clf.parameters().every((p) => p.grad === null && p.requiresGrad));
     });
@@ -90,7 +91,7 @@ describe('NoisyClassifier', () => {
       clf.savePretrained(dir);
       const back = NoisyClassifier.fromPretrained(dir);
       const x = randTensor([3, 8, 8, 1], 1);
-      assert.deepEqual(Array.from(noGrad(() => back.forward(x, 10)).data), Array.from(noGrad(() => clf.forward(x, 10)).data));
+      assert.deepEqual(Array.from(hostBuffer(noGrad(() => back.forward(x, 10)))), Array.from(hostBuffer(noGrad(() => clf.forward(x, 10)))));
       assert.deepEqual(classifierConfigFromJSON(classifierConfigToJSON(back.config as NoisyClassifierConfig)), back.config);
     } finally {
       rmSync(dir, { recursive: true, force: true });

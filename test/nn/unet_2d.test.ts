@@ -15,6 +15,7 @@ import { assertBackendsAgree } from '../helpers/backends.js';
 import { assertClose } from '../helpers/closeness.js';
 import { randTensor } from '../helpers/data.js';
 import { gradcheck } from '../helpers/gradcheck.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 /** A 2-level U-Net small enough for tests: 8 and 12 channels, attention at the bottom level. */
 const TINY: Partial<UNet2DConfig> = {
@@ -43,7 +44,7 @@ describe('UNet2DModel (tiny configs)', () => {
   it('gradient check of the whole U-Net (float64): the input and a parameter from every kind of part', () => {
     const model = new UNet2DModel({ ...TINY, numClassEmbeds: 2, resnetTimeScaleShift: 'scale_shift', attnNormNumGroups: 2 }).to('float64');
     // Random norm parameters too (their init, 1 and 0, would hide errors).
-    model.parameters().forEach((p, i) => p.data.set(randTensor([p.size], 100 + i, { lo: -0.5, hi: 0.5, dtype: 'float64' }).data));
+    model.parameters().forEach((p, i) => hostBuffer(p).set(hostBuffer(randTensor([p.size], 100 + i, { lo: -0.5, hi: 0.5, dtype: 'float64' }))));
     const names = [
       'conv_in.bias', 'time_embedding.linear_1.bias', 'class_embedding.weight', 'down_blocks.0.downsamplers.0.conv.bias',
       'down_blocks.1.attentions.0.to_q.bias', 'mid_block.attentions.0.group_norm.weight', 'mid_block.resnets.1.time_emb_proj.bias',
@@ -63,13 +64,13 @@ describe('UNet2DModel (tiny configs)', () => {
     const { native, reference } = assertBackendsAgree(() => {
       const model = new UNet2DModel(TINY);
       const x = randTensor([2, 4, 6, 2], 8);
-      x.data[3] = NaN;
+      hostBuffer(x)[3] = NaN;
       return noGrad(() => model.forward(x, [1, 2]));
     });
     for (const y of [native[0]!, reference[0]!]) {
       const half = y.size / 2;
-      assert.ok(y.data.subarray(0, half).every(Number.isNaN));
-      assert.ok(y.data.subarray(half).every(Number.isFinite));
+      assert.ok(hostBuffer(y).subarray(0, half).every(Number.isNaN));
+      assert.ok(hostBuffer(y).subarray(half).every(Number.isFinite));
     }
   });
 
@@ -107,20 +108,20 @@ describe('UNet2DModel (tiny configs)', () => {
     centred.loadStateDict(plain.stateDict());
     const x = randTensor([2, 4, 4, 2], 3, { lo: 0, hi: 1 });
     noGrad(() => {
-      assertClose(centred.forward(x, 10).data, plain.forward(addScalar(mulScalar(x, 2), -1), [10, 10]).data, { nmseTol: 1e-14 });
+      assertClose(hostBuffer(centred.forward(x, 10)), hostBuffer(plain.forward(addScalar(mulScalar(x, 2), -1), [10, 10])), { nmseTol: 1e-14 });
     });
   });
 
   it('class labels change the output; the same seed builds the same model; eval forward is deterministic', () => {
     const a = new UNet2DModel({ ...TINY, numClassEmbeds: 4 }, { gen: new Generator(5) });
     const b = new UNet2DModel({ ...TINY, numClassEmbeds: 4 }, { gen: new Generator(5) });
-    a.parameters().forEach((p, i) => assert.deepEqual(p.data, b.parameters()[i]!.data));
+    a.parameters().forEach((p, i) => assert.deepEqual(hostBuffer(p), hostBuffer(b.parameters()[i]!)));
     const x = randTensor([2, 4, 4, 2], 4);
     noGrad(() => {
       const y0 = a.forward(x, [5, 5], [0, 1]);
       const y1 = a.forward(x, [5, 5], [1, 1]);
-      assert.deepEqual(y0.data.subarray(y0.size / 2), y1.data.subarray(y1.size / 2), 'sample 1 has the same label');
-      assert.notDeepEqual(y0.data.subarray(0, y0.size / 2), y1.data.subarray(0, y1.size / 2));
+      assert.deepEqual(hostBuffer(y0).subarray(y0.size / 2), hostBuffer(y1).subarray(y1.size / 2), 'sample 1 has the same label');
+      assert.notDeepEqual(hostBuffer(y0).subarray(0, y0.size / 2), hostBuffer(y1).subarray(0, y1.size / 2));
     });
     // class_embed_type 'timestep': the label goes through the sinusoidal embedding + an MLP
     const t = new UNet2DModel({ ...TINY, classEmbedType: 'timestep' });
@@ -133,13 +134,13 @@ describe('UNet2DModel (tiny configs)', () => {
     const x = randTensor([1, 4, 4, 2], 5);
     noGrad(() => {
       m.eval();
-      assert.deepEqual(m.forward(x, 1).data, m.forward(x, 1).data);
+      assert.deepEqual(hostBuffer(m.forward(x, 1)), hostBuffer(m.forward(x, 1)));
       m.train();
       const a = m.forward(x, 1);
       const b = m.forward(x, 1);
-      assert.notDeepEqual(a.data, b.data);
+      assert.notDeepEqual(hostBuffer(a), hostBuffer(b));
       m.setDropoutGenerator(new Generator(9));
-      assert.deepEqual(m.forward(x, 1).data, a.data, 'the same generator state gives the same masks');
+      assert.deepEqual(hostBuffer(m.forward(x, 1)), hostBuffer(a), 'the same generator state gives the same masks');
     });
   });
 

@@ -20,6 +20,7 @@ import { mseLoss } from '../../src/ops/loss.js';
 import { withBackend } from '../../src/backend/backend.js';
 import { assertClose, nmse } from '../helpers/closeness.js';
 import { readVectors, vectorPath } from '../helpers/vectors.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 interface JTensor { shape: number[]; data: (number | string)[] }
 interface Stats { sum: number; l2: number; sample_index?: number[]; sample?: number[]; name: string }
@@ -84,15 +85,15 @@ for (const name of ['unet_small_cond', 'unet_small_uncond']) {
       const { vec, model } = load();
       const inter = new Map<string, Tensor>();
       const y = noGrad(() => model.forward(nhwc(vec.input.sample), vec.input.timesteps, vec.input.class_labels ?? null, { intermediates: inter }));
-      assertClose(y.data, nhwc(vec.expected_output).data, { nmseTol: 1e-8, absTol: 1e-4, what: 'output' });
+      assertClose(hostBuffer(y), hostBuffer(nhwc(vec.expected_output)), { nmseTol: 1e-8, absTol: 1e-4, what: 'output' });
       for (const it of vec.intermediates) {
         if (it.module === 'conv_norm_out') continue; // fused with SiLU here (we record conv_act)
         const t = inter.get(it.module);
         assert.ok(t !== undefined, `intermediate ${it.module} recorded`);
-        const s = stats(t.data);
+        const s = stats(hostBuffer(t));
         assert.ok(Math.abs(s.sum - it.sum) <= 1e-5 * s.l2, `${it.module}: sum ${s.sum} vs ${it.sum}`);
         assert.ok(Math.abs(s.std - it.std) <= 1e-5 * it.std, `${it.module}: std ${s.std} vs ${it.std}`);
-        if (it.full !== undefined && t.rank === 2) assertClose(t.data, it.full, { nmseTol: 1e-10, absTol: 1e-5, what: it.module });
+        if (it.full !== undefined && t.rank === 2) assertClose(hostBuffer(t), it.full, { nmseTol: 1e-10, absTol: 1e-5, what: it.module });
       }
     });
 
@@ -101,7 +102,7 @@ for (const name of ['unet_small_cond', 'unet_small_uncond']) {
       const call = vec.float_timesteps_call;
       assert.ok(call.timesteps.some((t) => !Number.isInteger(t)));
       const y = noGrad(() => model.forward(nhwc(vec.input.sample), call.timesteps, vec.input.class_labels ?? null));
-      assertClose(y.data, nhwc(call.expected_output).data, { nmseTol: 1e-8, absTol: 1e-4, what: 'output (float timesteps)' });
+      assertClose(hostBuffer(y), hostBuffer(nhwc(call.expected_output)), { nmseTol: 1e-8, absTol: 1e-4, what: 'output (float timesteps)' });
     });
 
     it('float64 on the reference backend matches diffusers in float64 (first two samples)', () => {
@@ -111,7 +112,7 @@ for (const name of ['unet_small_cond', 'unet_small_uncond']) {
         const labels = vec.input.class_labels?.slice(0, 2) ?? null;
         const y = noGrad(() => model.forward(nhwc(vec.input.sample, 'float64', 0, 2), vec.input.timesteps.slice(0, 2), labels));
         const expected = nhwc(vec.expected_output_f64, 'float64', 0, 2);
-        const e = nmse(y.data, expected.data);
+        const e = nmse(hostBuffer(y), hostBuffer(expected));
         assert.ok(e <= 1e-12, `float64 nmse ${e.toExponential(3)}`);
       });
     });
@@ -133,7 +134,7 @@ for (const name of ['unet_small_cond', 'unet_small_uncond']) {
         const p = named.get(g.name);
         assert.ok(p !== undefined && p.grad !== null, `gradient of ${g.name}`);
         // The vectors index the flattened OIHW gradient; ours is OHWI.
-        const data = p.rank === 4 ? ohwiToOihw(p.grad).data : p.grad.data;
+        const data = p.rank === 4 ? ohwiToOihw({ shape: p.grad.shape, data: hostBuffer(p.grad) }).data : hostBuffer(p.grad);
         const s = stats(data);
         global += s.l2 * s.l2;
         if (g.name.endsWith('to_k.bias')) {
@@ -152,7 +153,7 @@ for (const name of ['unet_small_cond', 'unet_small_uncond']) {
       opt.step();
       for (const pa of ts.params_after_adamw) {
         const p = named.get(pa.name)!;
-        const s = stats(p.data);
+        const s = stats(hostBuffer(p));
         assert.ok(Math.abs(s.l2 - pa.l2) <= 1e-5 * pa.l2, `${pa.name} after AdamW: |p| ${s.l2} vs ${pa.l2}`);
         // First AdamW step moves each element by about lr * sign(grad): sums agree to that scale.
         assert.ok(Math.abs(s.sum - pa.sum) <= 1e-3 * Math.sqrt(p.size) * 1e-2 + 1e-5 * s.l2, `${pa.name} after AdamW: sum ${s.sum} vs ${pa.sum}`);

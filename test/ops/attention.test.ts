@@ -11,6 +11,7 @@ import { assertClose } from '../helpers/closeness.js';
 import { gradcheck } from '../helpers/gradcheck.js';
 import { randTensor } from '../helpers/data.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 const BACKENDS = ['native', 'reference'] as const;
 
@@ -24,7 +25,7 @@ function naive(q: Tensor, k: Tensor, v: Tensor, scale: number): number[] {
     for (let i = 0; i < lq; i++) {
       const s = Array.from({ length: lk }, (_, j) => {
         let dot = 0;
-        for (let t = 0; t < d; t++) dot += q.data[(n * lq + i) * d + t]! * k.data[(n * lk + j) * d + t]!;
+        for (let t = 0; t < d; t++) dot += hostBuffer(q)[(n * lq + i) * d + t]! * hostBuffer(k)[(n * lk + j) * d + t]!;
         return scale * dot;
       });
       const m = Math.max(...s);
@@ -32,7 +33,7 @@ function naive(q: Tensor, k: Tensor, v: Tensor, scale: number): number[] {
       const z = e.reduce((a, x) => a + x, 0);
       for (let c = 0; c < dv; c++) {
         let acc = 0;
-        for (let j = 0; j < lk; j++) acc += (e[j]! / z) * v.data[(n * lk + j) * dv + c]!;
+        for (let j = 0; j < lk; j++) acc += (e[j]! / z) * hostBuffer(v)[(n * lk + j) * dv + c]!;
         out.push(acc);
       }
     }
@@ -74,20 +75,20 @@ describe('scaledDotProductAttention', () => {
         // One key: the softmax over a single score is 1, so every query gets that key's value.
         const v1 = randTensor([2, 1, 3], 21);
         const out1 = sdpa(randTensor([2, 4, 5], 22), randTensor([2, 1, 5], 23), v1);
-        assertClose(out1.data, Array.from({ length: 2 }, (_, n) => Array.from({ length: 4 }, () => Array.from(v1.data.subarray(n * 3, n * 3 + 3)))).flat(2), { what: `${be} one key` });
+        assertClose(hostBuffer(out1), Array.from({ length: 2 }, (_, n) => Array.from({ length: 4 }, () => Array.from(hostBuffer(v1).subarray(n * 3, n * 3 + 3)))).flat(2), { what: `${be} one key` });
         // Equal keys: uniform weights, so the output is the mean of the values.
         const k = randTensor([1, 1, 4], 24);
         const kk = randTensor([1, 6, 4], 0);
-        for (let j = 0; j < 6; j++) kk.data.set(k.data, j * 4);
+        for (let j = 0; j < 6; j++) hostBuffer(kk).set(hostBuffer(k), j * 4);
         const v = randTensor([1, 6, 2], 25);
-        const mean = [0, 1].map((c) => Array.from({ length: 6 }, (_, j) => v.data[j * 2 + c]!).reduce((a, x) => a + x, 0) / 6);
-        assertClose(sdpa(randTensor([1, 3, 4], 26), kk, v).data, [...mean, ...mean, ...mean], { what: `${be} equal keys` });
+        const mean = [0, 1].map((c) => Array.from({ length: 6 }, (_, j) => hostBuffer(v)[j * 2 + c]!).reduce((a, x) => a + x, 0) / 6);
+        assertClose(hostBuffer(sdpa(randTensor([1, 3, 4], 26), kk, v)), [...mean, ...mean, ...mean], { what: `${be} equal keys` });
         // Direct evaluation, default scale 1/sqrt(D) and an explicit one.
         const q = randTensor([2, 3, 4], 27, { lo: -2, hi: 2 });
         const kr = randTensor([2, 5, 4], 28, { lo: -2, hi: 2 });
         const vr = randTensor([2, 5, 3], 29);
-        assertClose(sdpa(q, kr, vr).data, naive(q, kr, vr, 0.5), { nmseTol: 1e-12, absTol: 1e-6, what: `${be} direct` });
-        assertClose(sdpa(q, kr, vr, { scale: 2 }).data, naive(q, kr, vr, 2), { nmseTol: 1e-12, absTol: 1e-6, what: `${be} direct, scale 2` });
+        assertClose(hostBuffer(sdpa(q, kr, vr)), naive(q, kr, vr, 0.5), { nmseTol: 1e-12, absTol: 1e-6, what: `${be} direct` });
+        assertClose(hostBuffer(sdpa(q, kr, vr, { scale: 2 })), naive(q, kr, vr, 2), { nmseTol: 1e-12, absTol: 1e-6, what: `${be} direct, scale 2` });
       });
     }
   });
@@ -97,13 +98,13 @@ describe('scaledDotProductAttention', () => {
       const q = randTensor([1, 3, 2], 31);
       const k = randTensor([1, 4, 2], 32);
       const v = randTensor([1, 4, 2], 33);
-      q.data[2] = NaN; // query 1
+      hostBuffer(q)[2] = NaN; // query 1
       const out = withBackend(be, () => sdpa(q, k, v));
-      for (let i = 0; i < 6; i++) assert.equal(Number.isNaN(out.data[i]!), i === 2 || i === 3, `${be}: out[${i}] = ${out.data[i]}`);
-      q.data[2] = 0.5;
-      v.data[5] = NaN; // key 2, feature 1
+      for (let i = 0; i < 6; i++) assert.equal(Number.isNaN(hostBuffer(out)[i]!), i === 2 || i === 3, `${be}: out[${i}] = ${hostBuffer(out)[i]}`);
+      hostBuffer(q)[2] = 0.5;
+      hostBuffer(v)[5] = NaN; // key 2, feature 1
       const out2 = withBackend(be, () => sdpa(q, k, v));
-      for (let i = 0; i < 6; i++) assert.equal(Number.isNaN(out2.data[i]!), i % 2 === 1, `${be}: out[${i}] = ${out2.data[i]}`);
+      for (let i = 0; i < 6; i++) assert.equal(Number.isNaN(hostBuffer(out2)[i]!), i % 2 === 1, `${be}: out[${i}] = ${hostBuffer(out2)[i]}`);
     }
   });
 

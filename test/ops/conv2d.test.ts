@@ -12,6 +12,7 @@ import { assertBackendsAgree } from '../helpers/backends.js';
 import { assertClose } from '../helpers/closeness.js';
 import { gradcheck } from '../helpers/gradcheck.js';
 import { randTensor } from '../helpers/data.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 type Pad = NonNullable<Conv2dOptions['padding']>;
 interface Case { n: number; h: number; w: number; cin: number; cout: number; k: number; stride: number; padding: Pad }
@@ -59,12 +60,12 @@ describe('conv2d', () => {
   it('NaN in x propagates to the outputs it touches, on both backends alike', () => {
     const { native } = assertBackendsAgree(() => {
       const x = randTensor([1, 5, 6, 3], 8);
-      x.data[(2 * 6 + 3) * 3 + 1] = NaN; // pixel (2, 3)
+      hostBuffer(x)[(2 * 6 + 3) * 3 + 1] = NaN; // pixel (2, 3)
       return conv2d(x, randTensor([4, 3, 3, 3], 9), randTensor([4], 10), { padding: 1 });
     });
     const y = native[0]!;
-    assert.ok(Number.isNaN(y.data[(2 * 6 + 3) * 4]!), 'the output at the NaN pixel is NaN');
-    assert.ok(!Number.isNaN(y.data[0]!), 'an output far from the NaN pixel is finite');
+    assert.ok(Number.isNaN(hostBuffer(y)[(2 * 6 + 3) * 4]!), 'the output at the NaN pixel is NaN');
+    assert.ok(!Number.isNaN(hostBuffer(y)[0]!), 'an output far from the NaN pixel is finite');
   });
 
   it('repeated calls reuse cached primitives', () => {
@@ -96,13 +97,13 @@ describe('conv2d', () => {
     it('a 3x3 identity kernel with padding 1 returns x (plus bias)', () => {
       const c = 3;
       const w = tensor(new Float32Array(c * 9 * c), [c, 3, 3, c]);
-      for (let o = 0; o < c; o++) w.data[((o * 3 + 1) * 3 + 1) * c + o] = 1; // centre tap, channel o -> o
+      for (let o = 0; o < c; o++) hostBuffer(w)[((o * 3 + 1) * 3 + 1) * c + o] = 1; // centre tap, channel o -> o
       const x = randTensor([2, 5, 4, c], 31);
       const b = tensor([0.5, -1, 2], [c]);
       for (const be of ['native', 'reference'] as const) {
         const y = withBackend(be, () => conv2d(x, w, b, { padding: 1 }));
-        const expected = x.data.map((v, i) => v + b.data[i % c]!);
-        assertClose(y.data, expected, { what: `${be}: identity conv`, absTol: 1e-6 });
+        const expected = hostBuffer(x).map((v, i) => v + hostBuffer(b)[i % c]!);
+        assertClose(hostBuffer(y), expected, { what: `${be}: identity conv`, absTol: 1e-6 });
       }
     });
     it('a 1x1 conv equals linear over the channel axis', () => {
@@ -111,8 +112,8 @@ describe('conv2d', () => {
       const b = randTensor([4], 34);
       for (const be of ['native', 'reference'] as const) {
         const y = withBackend(be, () => conv2d(x, w, b));
-        const z = withBackend(be, () => linear(x, tensor(w.data, [4, 6]), b));
-        assertClose(y.data, z.data, { what: `${be}: 1x1 conv vs linear`, nmseTol: 1e-12 });
+        const z = withBackend(be, () => linear(x, tensor(hostBuffer(w), [4, 6]), b));
+        assertClose(hostBuffer(y), hostBuffer(z), { what: `${be}: 1x1 conv vs linear`, nmseTol: 1e-12 });
       }
     });
     it('an empty batch gives an empty output and empty/zero gradients without calling a kernel', () => {
@@ -123,8 +124,8 @@ describe('conv2d', () => {
         const y = withBackend(be, () => conv2d(x, w, b, { padding: 1 }));
         assert.deepEqual(y.shape, [0, 5, 5, 4]);
         withBackend(be, () => y.backward(randTensor([0, 5, 5, 4], 40)));
-        assert.deepEqual([...w.grad!.data], new Array(4 * 9 * 3).fill(0));
-        assert.deepEqual([...b.grad!.data], [0, 0, 0, 0]);
+        assert.deepEqual([...hostBuffer(w.grad!)], new Array(4 * 9 * 3).fill(0));
+        assert.deepEqual([...hostBuffer(b.grad!)], [0, 0, 0, 0]);
       }
     });
     it('stride 2 with padding [0, 1, 0, 1] halves 28x28 to 14x14 (Downsample2D)', () => {

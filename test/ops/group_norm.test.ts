@@ -15,6 +15,7 @@ import { assertClose } from '../helpers/closeness.js';
 import { gradcheck } from '../helpers/gradcheck.js';
 import { randTensor } from '../helpers/data.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 const OPS = { groupNorm, groupNormSilu } as const;
 
@@ -63,12 +64,12 @@ describe('groupNorm / groupNormSilu', () => {
     it(`${name}: a NaN makes its own group NaN and leaves the others finite, on both backends`, () => {
       for (const b of ['native', 'reference'] as const) {
         const x = randTensor([2, 3, 2, 4], 41);
-        x.data[4 * 2 + 1] = NaN; // sample 0, pixel 2, channel 1: group 0 of sample 0
+        hostBuffer(x)[4 * 2 + 1] = NaN; // sample 0, pixel 2, channel 1: group 0 of sample 0
         const y = withBackend(b, () => op(x, 2, ones([4]), zeros([4])));
         for (let p = 0; p < 6; p++) {
           for (let ch = 0; ch < 4; ch++) {
-            const v0 = y.data[p * 4 + ch]!;
-            const v1 = y.data[24 + p * 4 + ch]!;
+            const v0 = hostBuffer(y)[p * 4 + ch]!;
+            const v1 = hostBuffer(y)[24 + p * 4 + ch]!;
             assert.equal(Number.isNaN(v0), ch < 2, `${b}: sample 0 pixel ${p} channel ${ch} = ${v0}`);
             assert.ok(Number.isFinite(v1), `${b}: sample 1 pixel ${p} channel ${ch} = ${v1}`);
           }
@@ -87,9 +88,9 @@ describe('groupNorm / groupNormSilu', () => {
         for (let g = 0; g < groups; g++) {
           let s = 0;
           let ss = 0;
-          for (let p = 0; p < h * w; p++) for (let j = 0; j < cg; j++) s += y.data[(i * h * w + p) * c + g * cg + j]!;
+          for (let p = 0; p < h * w; p++) for (let j = 0; j < cg; j++) s += hostBuffer(y)[(i * h * w + p) * c + g * cg + j]!;
           const m = s / (h * w * cg);
-          for (let p = 0; p < h * w; p++) for (let j = 0; j < cg; j++) ss += (y.data[(i * h * w + p) * c + g * cg + j]! - m) ** 2;
+          for (let p = 0; p < h * w; p++) for (let j = 0; j < cg; j++) ss += (hostBuffer(y)[(i * h * w + p) * c + g * cg + j]! - m) ** 2;
           assert.ok(Math.abs(m) < 1e-6, `${b}: sample ${i} group ${g} mean ${m}`);
           assert.ok(Math.abs(ss / (h * w * cg) - 1) < 1e-5, `${b}: sample ${i} group ${g} variance ${ss / (h * w * cg)}`);
         }
@@ -108,7 +109,7 @@ describe('groupNorm / groupNormSilu', () => {
     const expected = [(1 - 2.5) * r * 2 + 0.5, (2 - 2.5) * r * -1, 1, -1, (3 - 2.5) * r * 2 + 0.5, (4 - 2.5) * r * -1, 1, -1];
     for (const b of ['native', 'reference'] as const) {
       const y = withBackend(b, () => groupNorm(x, 2, gamma, beta, eps));
-      assertClose(y.data, expected, { nmseTol: 1e-12, absTol: 1e-6, what: `${b} groupNorm` });
+      assertClose(hostBuffer(y), expected, { nmseTol: 1e-12, absTol: 1e-6, what: `${b} groupNorm` });
     }
   });
 
@@ -118,7 +119,7 @@ describe('groupNorm / groupNormSilu', () => {
         const shape = [2, 6, 5, 12];
         const fused = runWithGrads(groupNormSilu, shape, 4, 61);
         const composed = runWithGrads((x, g, gm, bt) => silu(groupNorm(x, g, gm, bt)), shape, 4, 61);
-        fused.forEach((t, i) => assertClose(t.data, composed[i]!.data, { nmseTol: 1e-11, absTol: 1e-5, what: `${b} result ${i}` }));
+        fused.forEach((t, i) => assertClose(hostBuffer(t), hostBuffer(composed[i]!), { nmseTol: 1e-11, absTol: 1e-5, what: `${b} result ${i}` }));
       });
     }
   });
@@ -135,13 +136,13 @@ describe('groupNorm / groupNormSilu', () => {
     };
     const one = run(1);
     const two = run(2);
-    one.forEach((t, i) => assert.deepEqual(t.data, two[i]!.data, `result ${i} differs between 1 and 2 threads`));
+    one.forEach((t, i) => assert.deepEqual(hostBuffer(t), hostBuffer(two[i]!), `result ${i} differs between 1 and 2 threads`));
   });
 
   it('an empty batch gives an empty output and zero parameter gradients', () => {
     const [y, gx, gGamma, gBeta] = runWithGrads(groupNorm, [0, 3, 3, 4], 2, 91);
     assert.deepEqual([y!.shape, gx!.shape], [[0, 3, 3, 4], [0, 3, 3, 4]]);
-    assert.deepEqual([...gGamma!.data, ...gBeta!.data], new Array(8).fill(0));
+    assert.deepEqual([...hostBuffer(gGamma!), ...hostBuffer(gBeta!)], new Array(8).fill(0));
   });
 
   it('rejects bad input with messages naming the op, input, expected and found', () => {

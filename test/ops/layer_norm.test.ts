@@ -12,6 +12,7 @@ import { assertBackendsAgree } from '../helpers/backends.js';
 import { assertClose } from '../helpers/closeness.js';
 import { gradcheck } from '../helpers/gradcheck.js';
 import { randTensor } from '../helpers/data.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 type Affine = 'both' | 'gamma' | 'beta' | 'none';
 const AFFINES: Affine[] = ['both', 'gamma', 'beta', 'none'];
@@ -45,7 +46,7 @@ describe('layerNorm', () => {
     for (const b of ['native', 'reference'] as const) {
       const y = withBackend(b, () => layerNorm(randTensor([4, 9], 21, { lo: -5, hi: 10 }), null, null, 0));
       for (let i = 0; i < 4; i++) {
-        const row = Array.from(y.data.subarray(i * 9, i * 9 + 9));
+        const row = Array.from(hostBuffer(y).subarray(i * 9, i * 9 + 9));
         const m = row.reduce((a, v) => a + v, 0) / 9;
         const v = row.reduce((a, u) => a + (u - m) ** 2, 0) / 9;
         assert.ok(Math.abs(m) < 1e-6 && Math.abs(v - 1) < 1e-5, `${b}: row ${i} mean ${m} variance ${v}`);
@@ -54,22 +55,22 @@ describe('layerNorm', () => {
       // rounding amplified by 1/sqrt(eps) (hence a max-abs check, not a relative one).
       const x1 = randTensor([3, 1], 22, { requiresGrad: true });
       const y1 = withBackend(b, () => layerNorm(x1, tensor([2], [1]), tensor([0.25], [1])));
-      assertClose(y1.data, [0.25, 0.25, 0.25], { what: `${b} D=1 output` });
+      assertClose(hostBuffer(y1), [0.25, 0.25, 0.25], { what: `${b} D=1 output` });
       withBackend(b, () => y1.backward(randTensor([3, 1], 23)));
-      for (const g of x1.grad!.data) assert.ok(Math.abs(g) < 1e-4, `${b}: D=1 gradient ${g}`);
+      for (const g of hostBuffer(x1.grad!)) assert.ok(Math.abs(g) < 1e-4, `${b}: D=1 gradient ${g}`);
       // [1, 2, 3, 4]: mean 2.5, biased variance 1.25.
       const r = 1 / Math.sqrt(1.25 + 1e-5);
       const z = withBackend(b, () => layerNorm(tensor([1, 2, 3, 4], [1, 4]), tensor([1, 2, -1, 0], [4]), tensor([0, 1, 0, 7], [4])));
-      assertClose(z.data, [-1.5 * r, -0.5 * r * 2 + 1, -0.5 * r, 7], { nmseTol: 1e-12, absTol: 1e-6, what: b });
+      assertClose(hostBuffer(z), [-1.5 * r, -0.5 * r * 2 + 1, -0.5 * r, 7], { nmseTol: 1e-12, absTol: 1e-6, what: b });
     }
   });
 
   it('a NaN makes its own row NaN and leaves the others finite, on both backends', () => {
     for (const b of ['native', 'reference'] as const) {
       const x = randTensor([3, 5], 31);
-      x.data[7] = NaN;
+      hostBuffer(x)[7] = NaN;
       const y = withBackend(b, () => layerNorm(x));
-      for (let k = 0; k < 15; k++) assert.equal(Number.isNaN(y.data[k]!), k >= 5 && k < 10, `${b}: y[${k}] = ${y.data[k]}`);
+      for (let k = 0; k < 15; k++) assert.equal(Number.isNaN(hostBuffer(y)[k]!), k >= 5 && k < 10, `${b}: y[${k}] = ${hostBuffer(y)[k]}`);
     }
   });
 

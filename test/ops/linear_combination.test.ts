@@ -9,9 +9,10 @@ import { ArgumentError, ShapeError } from '../../src/tensor/errors.js';
 import { assertBackendsAgree } from '../helpers/backends.js';
 import { gradcheck } from '../helpers/gradcheck.js';
 import { randTensor } from '../helpers/data.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 /** The elements in their own precision (host read: the test's oracle needs every bit). */
-const values = (t: Tensor): number[] => Array.from(t.data);
+const values = (t: Tensor): number[] => Array.from(hostBuffer(t));
 
 /**
  * The oracle: sum_k c_k x_k[i] in double over the terms with c_k != 0, term by term, rounded once

@@ -20,6 +20,7 @@ import { useBackend } from '../../src/backend/backend.js';
 import { ArgumentError } from '../../src/tensor/errors.js';
 import { DataError } from '../../src/data/dataset.js';
 import { TINY_UNET } from '../train/fixtures.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 // The reference kernels are faster than oneDNN's set-up for models this small.
 useBackend('reference');
@@ -67,14 +68,14 @@ describe('augment', () => {
       // Every image is generate()'s image K of the same settings (the manifest's batches).
       const direct = generate({ model, schedulerConfig: CONFIG, scheduler: 'euler_ancestral', steps: 3, n: 4, batchSize: 4, classLabels: [2, 2, 2, 0], guidanceScale: 1.5, seed: 7 }).images;
       const f1 = ds.files.indexOf(join(out, manifest.images[1]!.file));
-      const q = signedToUint(direct.data.subarray(64, 128), bitDepth);
+      const q = signedToUint(hostBuffer(direct).subarray(64, 128), bitDepth);
       assert.deepEqual(Array.from(ds.get(f1).image), Array.from(uintToSigned(q, bitDepth)));
       // Regeneration from the manifest file: the same quantised values and the same PNG bytes.
       const m = readAugmentManifest(manifestPath);
       for (const k of [1, 5]) {
         const r = regenerateAugmented({ manifest: m, index: k, model });
         assert.deepEqual(r.image.shape, [1, 8, 8, 1]);
-        const bytes = await encodePng({ data: Float32Array.from(r.image.data), height: 8, width: 8, channels: 1 }, { bitDepth });
+        const bytes = await encodePng({ data: Float32Array.from(hostBuffer(r.image)), height: 8, width: 8, channels: 1 }, { bitDepth });
         assert.ok(bytes.equals(readFileSync(join(out, m.images[k]!.file))), `image ${k}: PNG bytes`);
       }
     });
@@ -89,7 +90,7 @@ describe('augment', () => {
     const ds = await loadImageFolder(out, { imageSize: 8 });
     assert.equal(ds.numClasses, null);
     const r = regenerateAugmented({ manifest: manifest, index: 2, model: plain });
-    const bytes = await encodePng({ data: Float32Array.from(r.image.data), height: 8, width: 8, channels: 1 });
+    const bytes = await encodePng({ data: Float32Array.from(hostBuffer(r.image)), height: 8, width: 8, channels: 1 });
     assert.ok(bytes.equals(readFileSync(join(out, '00002.png'))));
   });
 

@@ -28,7 +28,7 @@ describe('classifier-free guidance with every sampler and scheduler', () => {
   it('w = 0 is the null-class run, w = 1 the conditional run, w = 3 neither (bitwise)', () => {
     for (const scheduler of NAMES) {
       const o = { model: cond, scheduler, schedulerConfig: CONFIG, n: 2, steps: 4, seed: 6 } as const;
-      const data = (r: { images: { data: ArrayLike<number> } }) => Array.from(r.images.data);
+      const data = (r: { images: { toArray(): Float32Array } }) => Array.from(r.images.toArray());
       const w0 = data(generate({ ...o, classLabels: [0, 1], guidanceScale: 0 }));
       assert.deepEqual(w0, data(generate({ ...o, classLabels: [2, 2] })), `${scheduler}: w = 0`);
       const w1 = data(generate({ ...o, classLabels: [0, 1], guidanceScale: 1 }));

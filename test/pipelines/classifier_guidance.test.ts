@@ -22,6 +22,7 @@ import { run as sampleCli } from '../../src/cli/commands/sample.js';
 import { randTensor } from '../helpers/data.js';
 import { maxAbs } from '../helpers/closeness.js';
 import { TINY_CLASSIFIER } from '../nn/noisy_classifier.test.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 const SCHED = { num_train_timesteps: 100, beta_schedule: 'linear', clip_sample: false };
 const SHAPE = [2, 8, 8, 1];
@@ -32,14 +33,14 @@ const linear: GuidingClassifier = {
   logProbGrad: (xt, _t, labels) => {
     const per = xt.size / labels.length;
     const g = new Float32Array(xt.size);
-    labels.forEach((y, i) => g.set(A[y]!.data, i * per));
+    labels.forEach((y, i) => g.set(hostBuffer(A[y]!), i * per));
     return new Tensor(g, xt.shape);
   },
 };
 const Y = [2, 0];
 /** s * a_y for each image, times k. */
-const shift = (k: number): Float64Array => Float64Array.from({ length: 128 }, (_, j) => k * A[Y[Math.floor(j / 64)]!]!.data[j % 64]!);
-const diff = (a: Tensor, b: Tensor): Float64Array => Float64Array.from(a.data, (v, i) => v - b.data[i]!);
+const shift = (k: number): Float64Array => Float64Array.from({ length: 128 }, (_, j) => k * hostBuffer(A[Y[Math.floor(j / 64)]!]!)[j % 64]!);
+const diff = (a: Tensor, b: Tensor): Float64Array => Float64Array.from(hostBuffer(a), (v, i) => v - hostBuffer(b)[i]!);
 
 describe('classifier guidance with a linear log p (closed forms)', () => {
   const s = 1.7;
@@ -64,7 +65,7 @@ describe('classifier guidance with a linear log p (closed forms)', () => {
 
   it('denoiser form: D + s sigma^2 c_in a; an Euler step moves x by -(sigma_next - sigma) s sigma c_in a', () => {
     const guide = classifierGuide(linear, s, Y, SCHED);
-    const D = (x: Tensor, _sigma: number): Tensor => new Tensor(x.data.map((v) => 0.3 * v), x.shape);
+    const D = (x: Tensor, _sigma: number): Tensor => new Tensor(hostBuffer(x).map((v) => 0.3 * v), x.shape);
     const gd = guide.denoiser(D, 0);
     const x = randTensor(SHAPE, 3, { lo: -5, hi: 5 });
     const [sigma, next] = [2.5, 1.2];
@@ -81,8 +82,8 @@ describe('classifier guidance with a linear log p (closed forms)', () => {
     const xt = randTensor(SHAPE, 4);
     const out = randTensor(SHAPE, 5);
     const x0Of = (type: string, o: Tensor): Float64Array =>
-      Float64Array.from(o.data, (f, i) => {
-        const x = xt.data[i]!;
+      Float64Array.from(hostBuffer(o), (f, i) => {
+        const x = hostBuffer(xt)[i]!;
         if (type === 'epsilon') return (x - Math.sqrt(1 - ab) * f) / Math.sqrt(ab);
         if (type === 'v_prediction') return Math.sqrt(ab) * x - Math.sqrt(1 - ab) * f;
         return f;
@@ -96,7 +97,7 @@ describe('classifier guidance with a linear log p (closed forms)', () => {
     const guide = classifierGuide(linear, s, Y, SCHED);
     const sigma = Math.sqrt((1 - ab) / ab);
     const D = (x: Tensor, _sigma: number): Tensor => x;
-    const x = new Tensor(xt.data.map((v) => v / Math.sqrt(ab)), xt.shape);
+    const x = new Tensor(hostBuffer(xt).map((v) => v / Math.sqrt(ab)), xt.shape);
     assert.ok(maxAbs(diff(guide.denoiser(D, 0)(x, sigma), x), expected) < 1e-4);
   });
 });
@@ -114,10 +115,10 @@ describe('classifier guidance in generate()', () => {
     for (const scheduler of ['ddim', 'euler'] as const) {
       const plain = generate({ ...base, scheduler, classLabels: undefined as never }).images;
       const zero = generate({ ...base, scheduler, classifier, classifierScale: 0 }).images;
-      assert.deepEqual(Array.from(zero.data), Array.from(plain.data), scheduler);
+      assert.deepEqual(Array.from(hostBuffer(zero)), Array.from(hostBuffer(plain)), scheduler);
       const guided = generate({ ...base, scheduler, classifier, classifierScale: 5 }).images;
-      assert.ok(maxAbs(guided.data, plain.data) > 1e-4, scheduler);
-      assert.ok(guided.data.every(Number.isFinite));
+      assert.ok(maxAbs(hostBuffer(guided), hostBuffer(plain)) > 1e-4, scheduler);
+      assert.ok(hostBuffer(guided).every(Number.isFinite));
     }
   });
 

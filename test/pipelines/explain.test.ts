@@ -20,6 +20,7 @@ import { Tensor } from '../../src/tensor/tensor.js';
 import { useBackend } from '../../src/backend/backend.js';
 import { ArgumentError, ShapeError } from '../../src/tensor/errors.js';
 import { TINY_UNET, TinyFashion } from '../train/fixtures.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 useBackend('reference');
 const model = new UNet2DModel(configFromJSON(TINY_UNET)).eval();
@@ -38,15 +39,15 @@ describe('explain', () => {
     const acp = new DDPMScheduler(CONFIG).alphasCumprod;
     assert.deepEqual(f.frames.shape, [4, 8, 8, 1]);
     for (const [k, t] of ts.entries()) {
-      const want = addNoise(acp, new Tensor(image.data, [1, 8, 8, 1]), new Tensor(noise.data, [1, 8, 8, 1]), t);
-      assert.deepEqual(Array.from(f.frames.data.subarray(k * 64, (k + 1) * 64)), Array.from(want.data), `t = ${t}`);
+      const want = addNoise(acp, new Tensor(hostBuffer(image), [1, 8, 8, 1]), new Tensor(hostBuffer(noise), [1, 8, 8, 1]), t);
+      assert.deepEqual(Array.from(hostBuffer(f.frames).subarray(k * 64, (k + 1) * 64)), Array.from(hostBuffer(want)), `t = ${t}`);
       assert.equal(f.alphaBar[k], acp[t]);
       assert.equal(f.snr[k], acp[t]! / (1 - acp[t]!));
       assert.ok(Math.abs(f.sigma[k]! - 1 / Math.sqrt(f.snr[k]!)) < 1e-12);
     }
     // A seed draws the same noise as a generator of that seed.
     const bySeed = forwardFrames({ image, timesteps: ts, schedulerConfig: CONFIG, seed: 3 });
-    assert.deepEqual(Array.from(bySeed.frames.data), Array.from(f.frames.data));
+    assert.deepEqual(Array.from(hostBuffer(bySeed.frames)), Array.from(hostBuffer(f.frames)));
     await writeForwardFigure(join(root, 'forward.png'), f);
     const meta = await sharp(join(root, 'forward.png')).metadata();
     assert.equal(meta.format, 'png');
@@ -59,13 +60,13 @@ describe('explain', () => {
   it("the trajectory ends at generate()'s images; sampler frames are on the data's scale", async () => {
     const tr = reverseTrajectory({ model, schedulerConfig: CONFIG, scheduler: 'ddim', steps: 4, frames: 3, n: 2, classLabels: [0, 2], seed: 1 });
     const g = generate({ model, schedulerConfig: CONFIG, scheduler: 'ddim', steps: 4, n: 2, classLabels: [0, 2], seed: 1 });
-    assert.deepEqual(Array.from(tr.images.data), Array.from(g.images.data));
+    assert.deepEqual(Array.from(hostBuffer(tr.images)), Array.from(hostBuffer(g.images)));
     assert.deepEqual(tr.stepIndex, [0, 2, 4]);
     assert.equal(tr.timesteps.at(-1), -1);
     // Euler: x_T = sqrt(sigma_max^2 + 1) n is shown divided by that, i.e. the unit-variance draw.
     const eu = reverseTrajectory({ model, schedulerConfig: CONFIG, scheduler: 'euler', steps: 4, frames: 2, seed: 5 });
-    const xT = eu.xt[0]!.data;
-    const n = new Generator(5).normal([1, 8, 8, 1]).data;
+    const xT = hostBuffer(eu.xt[0]!);
+    const n = hostBuffer(new Generator(5).normal([1, 8, 8, 1]));
     for (let i = 0; i < 64; i++) assert.ok(Math.abs(xT[i]! - n[i]!) < 1e-5, `pixel ${i}: ${xT[i]} vs ${n[i]}`);
     await writeTrajectoryFigure(join(root, 'traj.png'), tr);
     await writeTrajectoryGif(join(root, 'traj.gif'), tr, { delayMs: 50, scale: 2 });
@@ -79,8 +80,8 @@ describe('explain', () => {
 
   it('loss per timestep of a zero-output model is the closed form', async () => {
     const zero = new UNet2DModel(configFromJSON(TINY_UNET)).eval();
-    zero.conv_out.weight.data.fill(0);
-    zero.conv_out.bias!.data.fill(0);
+    hostBuffer(zero.conv_out.weight).fill(0);
+    hostBuffer(zero.conv_out.bias!).fill(0);
     const dataset = new TinyFashion(12);
     // x_0-prediction: the loss is mean(x_0^2) over the images, whatever t and the noise.
     const sample = lossPerTimestep({ model: zero, schedulerConfig: { ...CONFIG, prediction_type: 'sample' }, dataset, bins: 4, imagesPerBin: 6, batchSize: 4 });

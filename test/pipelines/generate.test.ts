@@ -16,6 +16,7 @@ import { concat } from '../../src/ops/concat.js';
 import { withBackend } from '../../src/backend/backend.js';
 import { ArgumentError, ShapeError } from '../../src/tensor/errors.js';
 import { assertClose } from '../helpers/closeness.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 /** A tiny class-conditional U-Net: 3 embeddings = 2 classes + the null class. H != W below. */
 const COND: Partial<UNet2DConfig> = {
@@ -29,18 +30,18 @@ const cond = new UNet2DModel(COND).eval();
 const uncond = new UNet2DModel(UNCOND).eval();
 const ddpm = () => new DDPMScheduler(SCHED);
 const ddim = () => new DDIMScheduler(SCHED);
-const same = (a: Tensor, b: Tensor, msg?: string) => assert.deepEqual(Array.from(a.data), Array.from(b.data), msg);
+const same = (a: Tensor, b: Tensor, msg?: string) => assert.deepEqual(Array.from(hostBuffer(a)), Array.from(hostBuffer(b)), msg);
 
 describe('generate', () => {
   it('shapes, range, determinism for a seed; a different seed differs', () => {
     const a = generate({ model: uncond, scheduler: ddpm(), n: 3, steps: 4, seed: 7 });
     assert.deepEqual(a.images.shape, [3, 4, 4, 3]);
     assert.equal(a.classLabels, null);
-    assert.ok(a.images.data.every((v) => v >= -1 && v <= 1));
+    assert.ok(hostBuffer(a.images).every((v) => v >= -1 && v <= 1));
     const b = generate({ model: uncond, scheduler: ddpm(), n: 3, steps: 4, seed: 7 });
     same(a.images, b.images);
     const c = generate({ model: uncond, scheduler: ddpm(), n: 3, steps: 4, seed: 8 });
-    assert.ok(a.images.data.some((v, i) => v !== c.images.data[i]));
+    assert.ok(hostBuffer(a.images).some((v, i) => v !== hostBuffer(c.images)[i]));
     // Default classes cycle over the real ones (the last embedding is the null class).
     const d = generate({ model: cond, scheduler: ddim(), n: 5, steps: 2, seed: 0 });
     assert.deepEqual(d.classLabels, [0, 1, 0, 1, 0]);
@@ -55,9 +56,9 @@ describe('generate', () => {
         // The native check keeps to one split: each new batch size costs oneDNN primitive set-up.
         for (const [n, bs] of name === 'reference' ? ([[5, 1], [5, 2], [3, 2]] as const) : ([[3, 2]] as const)) {
           const part = run(n, bs).images;
-          const ref = new Tensor(whole.data.slice(0, part.size), part.shape);
+          const ref = new Tensor(hostBuffer(whole).slice(0, part.size), part.shape);
           if (name === 'reference') same(part, ref, `n ${n} batch ${bs}`);
-          else assertClose(part.data, ref.data, { nmseTol: 1e-10, absTol: 1e-4, what: `n ${n} batch ${bs}` });
+          else assertClose(hostBuffer(part), hostBuffer(ref), { nmseTol: 1e-10, absTol: 1e-4, what: `n ${n} batch ${bs}` });
         }
       });
     }
@@ -65,11 +66,11 @@ describe('generate', () => {
 
   it('native and reference backends agree; a NaN from the model stays NaN in the images (not clamped to +-1)', () => {
     const run = () => generate({ model: cond, scheduler: ddpm(), n: 2, steps: 3, seed: 2, classLabels: [0, 1], guidanceScale: 2 }).images;
-    assertClose(withBackend('native', run).data, withBackend('reference', run).data, { nmseTol: 1e-10, absTol: 1e-4, what: 'images' });
+    assertClose(hostBuffer(withBackend('native', run)), hostBuffer(withBackend('reference', run)), { nmseTol: 1e-10, absTol: 1e-4, what: 'images' });
     const broken = new UNet2DModel(UNCOND).eval();
-    broken.conv_out.bias!.data[1] = NaN;
+    hostBuffer(broken.conv_out.bias!)[1] = NaN;
     const img = generate({ model: broken, scheduler: ddim(), n: 1, steps: 1, seed: 0 }).images;
-    assert.ok(img.data.every((v, i) => (i % 3 === 1 ? Number.isNaN(v) : !Number.isNaN(v))), 'NaN only in channel 1');
+    assert.ok(hostBuffer(img).every((v, i) => (i % 3 === 1 ? Number.isNaN(v) : !Number.isNaN(v))), 'NaN only in channel 1');
   });
 
   it('a generator continues past the streams it used; seed s equals a fresh Generator(s)', () => {
@@ -80,7 +81,7 @@ describe('generate', () => {
     // The next call starts at image 2's stream: it equals images 2, 3 of one call with n = 4.
     const next = generate({ model: uncond, scheduler: ddim(), n: 2, steps: 2, generator: g }).images;
     const four = generate({ model: uncond, scheduler: ddim(), n: 4, steps: 2, seed: 5 }).images;
-    same(next, new Tensor(four.data.slice(next.size), next.shape));
+    same(next, new Tensor(hostBuffer(four).slice(next.size), next.shape));
   });
 
   it('guidance: one batched forward of 2N equals eps_u + w (eps_c - eps_u) from two separate forwards', () => {
@@ -97,12 +98,12 @@ describe('generate', () => {
         for (const t of s.timesteps) {
           const ec = cond.forward(x, t, labels);
           const eu = cond.forward(x, t, [2, 2, 2]);
-          const eps = new Tensor(eu.data.map((u, i) => u + w * (ec.data[i]! - u)), eu.shape);
+          const eps = new Tensor(hostBuffer(eu).map((u, i) => u + w * (hostBuffer(ec)[i]! - u)), eu.shape);
           x = s.step(eps, t, x).prevSample;
         }
       });
-      const want = x.data.map((v) => Math.min(1, Math.max(-1, v)));
-      assertClose(got.images.data, want, { nmseTol: 1e-12, absTol: 1e-5 });
+      const want = hostBuffer(x).map((v) => Math.min(1, Math.max(-1, v)));
+      assertClose(hostBuffer(got.images), want, { nmseTol: 1e-12, absTol: 1e-5 });
     });
   });
 
@@ -137,10 +138,10 @@ describe('generate', () => {
     assert.equal(t.xt.length, 3);
     // Frame 0 is x_T: image 1's first draw from its stream.
     const xT1 = Generator.fromState({ seed: '1', offset: String(IMAGE_STREAM_COUNTERS) }).normal([1, 4, 4, 3]);
-    assert.deepEqual(Array.from(t.xt[0]!.data.slice(48, 96)), Array.from(xT1.data));
+    assert.deepEqual(Array.from(hostBuffer(t.xt[0]!).slice(48, 96)), Array.from(hostBuffer(xT1)));
     // The last frame is the final images on both sides (before clamping).
     same(t.xt[2]!, t.x0[2]!);
-    same(new Tensor(t.xt[2]!.data.map((v) => Math.min(1, Math.max(-1, v))), r.images.shape), r.images);
+    same(new Tensor(hostBuffer(t.xt[2]!).map((v) => Math.min(1, Math.max(-1, v))), r.images.shape), r.images);
     const ac = new AbortController();
     ac.abort(new Error('stop here'));
     assert.throws(() => generate({ model: uncond, scheduler: ddpm(), n: 1, steps: 2, seed: 0, signal: ac.signal }), /stop here/);

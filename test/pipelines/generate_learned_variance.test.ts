@@ -11,6 +11,7 @@ import { Tensor } from '../../src/tensor/tensor.js';
 import { Generator } from '../../src/tensor/random.js';
 import { UNet2DModel, resolveConfig, type UNet2DConfig } from '../../src/nn/unet_2d.js';
 import { generate } from '../../src/pipelines/generate.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 const CONFIG: Partial<UNet2DConfig> = { sampleSize: 8, inChannels: 1, blockOutChannels: [8, 16], downBlockTypes: ['DownBlock2D', 'DownBlock2D'], upBlockTypes: ['UpBlock2D', 'UpBlock2D'], layersPerBlock: 1, normNumGroups: 4 };
 
@@ -20,8 +21,8 @@ function models(): { two: UNet2DModel; one: UNet2DModel } {
   const state = two.stateDict();
   const w = state.get('conv_out.weight')!; // (O = 2, 3, 3, I) in memory
   const per = w.size / 2;
-  state.set('conv_out.weight', new Tensor(Float32Array.from(w.data.subarray(0, per)), [1, ...w.shape.slice(1)]));
-  state.set('conv_out.bias', new Tensor(Float32Array.from(state.get('conv_out.bias')!.data.subarray(0, 1)), [1]));
+  state.set('conv_out.weight', new Tensor(Float32Array.from(hostBuffer(w).subarray(0, per)), [1, ...w.shape.slice(1)]));
+  state.set('conv_out.bias', new Tensor(Float32Array.from(hostBuffer(state.get('conv_out.bias')!).subarray(0, 1)), [1]));
   one.loadStateDict(state, { strict: true });
   return { two, one };
 }
@@ -34,17 +35,17 @@ describe('generate with a learned-variance model (2C outputs)', () => {
       const a = generate({ model: two, scheduler, schedulerConfig: cfg, n: 2, steps: 4, seed: 3 });
       const b = generate({ model: one, scheduler, schedulerConfig: cfg, n: 2, steps: 4, seed: 3 });
       assert.deepEqual(a.images.shape, [2, 8, 8, 1]);
-      assert.deepEqual(Array.from(a.images.data), Array.from(b.images.data));
+      assert.deepEqual(Array.from(hostBuffer(a.images)), Array.from(hostBuffer(b.images)));
     });
   }
   it('ddpm learned_range: the scheduler gets all 2C channels and samples finite images', () => {
     const r = generate({ model: two, scheduler: 'ddpm', schedulerConfig: { ...cfg, variance_type: 'learned_range' }, n: 2, steps: 5, seed: 3 });
     assert.deepEqual(r.images.shape, [2, 8, 8, 1]);
-    assert.ok(r.images.data.every(Number.isFinite));
+    assert.ok(hostBuffer(r.images).every(Number.isFinite));
     // With fixed_small it is the twin's run (the variance channels dropped).
     const fixed = generate({ model: two, scheduler: 'ddpm', schedulerConfig: cfg, n: 2, steps: 5, seed: 3 });
     const twin = generate({ model: one, scheduler: 'ddpm', schedulerConfig: cfg, n: 2, steps: 5, seed: 3 });
-    assert.deepEqual(Array.from(fixed.images.data), Array.from(twin.images.data));
-    assert.notDeepEqual(Array.from(r.images.data), Array.from(fixed.images.data));
+    assert.deepEqual(Array.from(hostBuffer(fixed.images)), Array.from(hostBuffer(twin.images)));
+    assert.notDeepEqual(Array.from(hostBuffer(r.images)), Array.from(hostBuffer(fixed.images)));
   });
 });

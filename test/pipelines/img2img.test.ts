@@ -15,6 +15,7 @@ import { SAMPLERS, DiscreteSchedule, karrasSigmas } from '../../src/samplers/ind
 import { Tensor } from '../../src/tensor/tensor.js';
 import { useBackend } from '../../src/backend/backend.js';
 import { ArgumentError, ShapeError } from '../../src/tensor/errors.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 const COND: Partial<UNet2DConfig> = {
   sampleSize: 8, inChannels: 1, outChannels: 1, blockOutChannels: [4, 8], layersPerBlock: 1, normNumGroups: 2,
@@ -50,7 +51,7 @@ describe('img2img', () => {
     for (const strength of [0, 0.2]) {
       let calls = 0;
       const r = img2img({ model: cond, schedulerConfig: CONFIG, steps: 4, image: x, strength, classLabels: 1, seed: 0, onProgress: () => calls++ });
-      assert.deepEqual(Array.from(r.images.data), Array.from(x.data));
+      assert.deepEqual(Array.from(hostBuffer(r.images)), Array.from(hostBuffer(x)));
       assert.deepEqual(r.images.shape, [1, 8, 8, 1]);
       assert.equal(r.stepsRun, 0);
       assert.equal(r.noised, null);
@@ -65,7 +66,7 @@ describe('img2img', () => {
       const a = img2img({ ...o, image: new Tensor(new Float32Array(128).fill(0.7), [2, 8, 8, 1]), strength: 1 });
       assert.equal(a.startTimestep, 99);
       const b = generate({ ...o, n: 2 });
-      assert.deepEqual(Array.from(a.images.data), Array.from(b.images.data), scheduler);
+      assert.deepEqual(Array.from(hostBuffer(a.images)), Array.from(hostBuffer(b.images)), scheduler);
     }
   });
 
@@ -79,7 +80,7 @@ describe('img2img', () => {
     s.setTimesteps(10);
     assert.equal(r.startTimestep, s.timesteps[5]);
     const abar = s.alphasCumprod[r.startTimestep!]!;
-    const m = moments(r.noised!.data);
+    const m = moments(hostBuffer(r.noised!));
     const se = Math.sqrt((1 - abar) / m.variance / (n * 64));
     assert.ok(Math.abs(m.mean - Math.sqrt(abar) * c) < 4 * Math.sqrt((1 - abar) / (n * 64)), `VP mean ${m.mean} vs ${Math.sqrt(abar) * c}`);
     assert.ok(Math.abs(m.variance / (1 - abar) - 1) < 4 * Math.SQRT2 / Math.sqrt(n * 64), `VP variance ${m.variance} vs ${1 - abar} (se ${se})`);
@@ -90,7 +91,7 @@ describe('img2img', () => {
     const sched = DiscreteSchedule.fromConfig(CONFIG);
     const sigma = karrasSigmas(10, sched.sigmaMin, sched.sigmaMax)[7]!;
     assert.equal(e.startSigma, sigma);
-    const me = moments(e.noised!.data);
+    const me = moments(hostBuffer(e.noised!));
     assert.ok(Math.abs(me.mean - c) < 4 * sigma / Math.sqrt(n * 64), `VE mean ${me.mean} vs ${c}`);
     assert.ok(Math.abs(me.variance / sigma ** 2 - 1) < 4 * Math.SQRT2 / Math.sqrt(n * 64), `VE variance ${me.variance} vs ${sigma ** 2}`);
   });
@@ -102,10 +103,10 @@ describe('img2img', () => {
       let total = 0;
       const r = img2img({ model: cond, scheduler, schedulerConfig: CONFIG, steps: 6, image: x, strength: 0.5, classLabels: 1, guidanceScale: 2, seed: 2, onProgress: (e) => (seen.push(e.step), (total = e.total)) });
       assert.equal(r.stepsRun, 3, scheduler);
-      assert.ok(r.images.data.every((v) => Number.isFinite(v) && v >= -1 && v <= 1), scheduler);
+      assert.ok(hostBuffer(r.images).every((v) => Number.isFinite(v) && v >= -1 && v <= 1), scheduler);
       assert.deepEqual(seen, Array.from({ length: total }, (_, i) => i + 1), scheduler);
       if (scheduler in SAMPLERS) assert.equal(total, 3, scheduler);
-      assert.ok(r.images.data.some((v, i) => v !== x.data[i]), `${scheduler} changes the image`);
+      assert.ok(hostBuffer(r.images).some((v, i) => v !== hostBuffer(x)[i]), `${scheduler} changes the image`);
     }
   });
 
@@ -113,8 +114,8 @@ describe('img2img', () => {
     const o = { model: cond, schedulerConfig: CONFIG, steps: 4, image: image(), strength: 0.75, classLabels: [0, 1, 0], n: 3, seed: 8, scheduler: 'dpmpp_2m_sde' } as const;
     const a = img2img({ ...o, batchSize: 3 }).images;
     const b = img2img({ ...o, batchSize: 2 }).images;
-    assert.deepEqual(Array.from(a.data), Array.from(b.data));
-    assert.ok(a.data.slice(0, 64).some((v, i) => v !== a.data[128 + i]), 'images 0 and 2 (same class) differ');
+    assert.deepEqual(Array.from(hostBuffer(a)), Array.from(hostBuffer(b)));
+    assert.ok(hostBuffer(a).slice(0, 64).some((v, i) => v !== hostBuffer(a)[128 + i]), 'images 0 and 2 (same class) differ');
   });
 
   it('bad input: clear errors before any work', () => {

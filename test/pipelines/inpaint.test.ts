@@ -15,6 +15,7 @@ import { Generator } from '../../src/tensor/random.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { useBackend, withBackend } from '../../src/backend/backend.js';
 import { ArgumentError, ShapeError } from '../../src/tensor/errors.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 /** 2 classes + the null class; 8x8 grayscale. */
 const COND: Partial<UNet2DConfig> = {
@@ -35,9 +36,9 @@ function assertKept(images: Tensor, input: Tensor, keep: Uint8Array, what: strin
   const per = input.size;
   let changed = false;
   for (let i = 0; i < images.size; i++) {
-    const want = input.data[i % per]!;
-    if (keep[i] === 1) assert.equal(images.data[i], want, `${what}: known value ${i}`);
-    else if (images.data[i] !== want) changed = true;
+    const want = hostBuffer(input)[i % per]!;
+    if (keep[i] === 1) assert.equal(hostBuffer(images)[i], want, `${what}: known value ${i}`);
+    else if (hostBuffer(images)[i] !== want) changed = true;
   }
   assert.ok(changed, `${what}: the generated region must change`);
 }
@@ -71,17 +72,17 @@ describe('inpaint', () => {
     for (const scheduler of names) {
       const r = inpaint({ model: cond, scheduler, schedulerConfig: CONFIG, steps: 4, image: x, box: BOX, classLabels: 1, seed: 3 });
       assert.deepEqual(r.images.shape, [1, 8, 8, 1], scheduler);
-      assert.ok(r.images.data.every((v) => v >= -1 && v <= 1), `${scheduler}: range`);
+      assert.ok(hostBuffer(r.images).every((v) => v >= -1 && v <= 1), `${scheduler}: range`);
       assertKept(r.images, x, r.keep, scheduler);
     }
   });
 
   it('the box is the generated region; a mask may give it per image; RGB images keep every channel', () => {
     const m = boxMask(8, 8, BOX);
-    assert.equal(Array.from(m.data).filter((v) => v === 0).length, 12);
-    assert.equal(m.data[3 * 8 + 2], 0);
-    assert.equal(m.data[3 * 8 + 6], 1);
-    assert.equal(m.data[2 * 8 + 2], 1);
+    assert.equal(Array.from(hostBuffer(m)).filter((v) => v === 0).length, 12);
+    assert.equal(hostBuffer(m)[3 * 8 + 2], 0);
+    assert.equal(hostBuffer(m)[3 * 8 + 6], 1);
+    assert.equal(hostBuffer(m)[2 * 8 + 2], 1);
     const rgb = image(3);
     const r = inpaint({ model: uncond, schedulerConfig: CONFIG, steps: 2, image: rgb, mask: m, seed: 0, n: 2 });
     assert.deepEqual(r.images.shape, [2, 8, 8, 3]);
@@ -91,7 +92,7 @@ describe('inpaint', () => {
     const two = new Tensor(Float32Array.from({ length: 128 }, (_, i) => Math.cos(i) * 0.5), [2, 8, 8, 1]);
     const masks = new Tensor(Float32Array.from({ length: 128 }, (_, i) => (i < 64 ? (i < 32 ? 1 : 0) : i % 2)), [2, 8, 8, 1]);
     const r2 = inpaint({ model: cond, schedulerConfig: CONFIG, steps: 2, image: two, mask: masks, seed: 1 });
-    for (let i = 0; i < 128; i++) if (masks.data[i] === 1) assert.equal(r2.images.data[i], two.data[i]);
+    for (let i = 0; i < 128; i++) if (hostBuffer(masks)[i] === 1) assert.equal(hostBuffer(r2.images)[i], hostBuffer(two)[i]);
   });
 
   it('RePaint: known pixels kept, one model evaluation per reverse move, progress to the total', () => {
@@ -113,9 +114,9 @@ describe('inpaint', () => {
       const o = { model: cond, scheduler: 'ddpm', schedulerConfig: CONFIG, steps: 4, image: image(), box: BOX, n: 2, classLabels: [0, 1], seed: 5 } as const;
       const a = inpaint({ ...o, method: 'repaint', jumpLength: 2, jumpNSample: 1 }).images;
       const b = inpaint({ ...o, method: 'replace' }).images;
-      assert.deepEqual(Array.from(a.data), Array.from(b.data));
+      assert.deepEqual(Array.from(hostBuffer(a)), Array.from(hostBuffer(b)));
       const c = inpaint({ ...o, method: 'repaint', jumpLength: 2, jumpNSample: 2 }).images;
-      assert.ok(c.data.some((v, i) => v !== a.data[i]), 'resampling changes the result');
+      assert.ok(hostBuffer(c).some((v, i) => v !== hostBuffer(a)[i]), 'resampling changes the result');
     });
   });
 
@@ -125,14 +126,14 @@ describe('inpaint', () => {
       for (const scheduler of ['ddim', 'euler_ancestral']) {
         const w0 = inpaint({ ...o, scheduler, classLabels: [0, 1, 0], guidanceScale: 0, seed: 2 }).images;
         const nul = inpaint({ ...o, scheduler, classLabels: 2, seed: 2 }).images;
-        assert.deepEqual(Array.from(w0.data), Array.from(nul.data), scheduler);
+        assert.deepEqual(Array.from(hostBuffer(w0)), Array.from(hostBuffer(nul)), scheduler);
         const b1 = inpaint({ ...o, scheduler, classLabels: [0, 1, 0], guidanceScale: 3, seed: 2, batchSize: 1 }).images;
         const b3 = inpaint({ ...o, scheduler, classLabels: [0, 1, 0], guidanceScale: 3, seed: 2, batchSize: 3 }).images;
-        assert.deepEqual(Array.from(b1.data), Array.from(b3.data), `${scheduler}: batch size`);
+        assert.deepEqual(Array.from(hostBuffer(b1)), Array.from(hostBuffer(b3)), `${scheduler}: batch size`);
       }
       const g = new Generator(2);
       const viaGen = inpaint({ ...o, scheduler: 'ddim', generator: g }).images;
-      assert.deepEqual(Array.from(viaGen.data), Array.from(inpaint({ ...o, scheduler: 'ddim', seed: 2 }).images.data));
+      assert.deepEqual(Array.from(hostBuffer(viaGen)), Array.from(hostBuffer(inpaint({ ...o, scheduler: 'ddim', seed: 2 }).images)));
       assert.equal(g.offset, 3n << 40n);
     });
   });

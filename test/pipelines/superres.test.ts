@@ -17,6 +17,7 @@ import { ShapeError } from '../../src/tensor/errors.js';
 import { RunFolderError } from '../../src/io/model_folder.js';
 import { randTensor } from '../helpers/data.js';
 import { tempDir } from '../train/fixtures.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 const SR: Partial<UNet2DConfig> = {
   sampleSize: 8, inChannels: 2, outChannels: 1, blockOutChannels: [4, 8], layersPerBlock: 1, normNumGroups: 2,
@@ -32,12 +33,12 @@ describe('upscale', () => {
     for (const scheduler of ['ddim', 'dpmpp_2m'] as const) {
       const r = upscale({ model, image: lr, scale: 2, scheduler, schedulerConfig: SCHED, steps: 3, seed: 4 });
       assert.deepEqual(r.images.shape, [3, 8, 8, 1]);
-      assert.deepEqual(Array.from(r.bicubic.data), Array.from(bicubicResize(lr, 8, 8).data));
+      assert.deepEqual(Array.from(hostBuffer(r.bicubic)), Array.from(hostBuffer(bicubicResize(lr, 8, 8))));
       const ref = generate({ model, scheduler, schedulerConfig: SCHED, steps: 3, seed: 4, n: 3, conditioning: bicubicResize(lr, 8, 8) });
-      assert.deepEqual(Array.from(r.images.data), Array.from(ref.images.data), scheduler);
+      assert.deepEqual(Array.from(hostBuffer(r.images)), Array.from(hostBuffer(ref.images)), scheduler);
       // Another low-resolution input gives other images (the conditioning reaches the model).
       const other = upscale({ model, image: randTensor([3, 4, 4, 1], 2), scale: 2, scheduler, schedulerConfig: SCHED, steps: 3, seed: 4 });
-      assert.notDeepEqual(Array.from(other.images.data), Array.from(r.images.data));
+      assert.notDeepEqual(Array.from(hostBuffer(other.images)), Array.from(hostBuffer(r.images)));
     }
     // One (h, w, C) image works too; per-image noise streams make it equal to image 0 of the batch.
     const one = upscale({ model, image: randTensor([4, 4, 1], 1), scale: 2, scheduler: 'ddim', schedulerConfig: SCHED, steps: 3, seed: 4 });

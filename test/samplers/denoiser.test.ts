@@ -22,6 +22,7 @@ import type { PredictionType } from '../../src/diffusion/forward.js';
 import { assertClose } from '../helpers/closeness.js';
 import { withBackend } from '../../src/backend/backend.js';
 import { readVectors } from '../helpers/vectors.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 const linear = DiscreteSchedule.fromConfig({ num_train_timesteps: 1000, beta_schedule: 'linear' });
 
@@ -83,16 +84,16 @@ describe('denoiserFromModel: each parameterization recovers x0 exactly from a mo
         seenT = t;
         const s = linear.tToSigma(t);
         const alpha = 1 / Math.sqrt(1 + s * s);
-        xt.data.forEach((v, i) => assert.ok(Math.abs(v - alpha * x.data[i]!) < 1e-9 * (1 + Math.abs(v)), 'model input must be c_in x'));
-        const out = x0.data.map((v, i) => (type === 'epsilon' ? eps.data[i]! : type === 'sample' ? v : alpha * eps.data[i]! - s * alpha * v));
+        hostBuffer(xt).forEach((v, i) => assert.ok(Math.abs(v - alpha * hostBuffer(x)[i]!) < 1e-9 * (1 + Math.abs(v)), 'model input must be c_in x'));
+        const out = hostBuffer(x0).map((v, i) => (type === 'epsilon' ? hostBuffer(eps)[i]! : type === 'sample' ? v : alpha * hostBuffer(eps)[i]! - s * alpha * v));
         return new Tensor(out, xt.shape);
       };
       const D = denoiserFromModel(model, { schedule: linear, predictionType: type });
       for (const sigma of [0.05, 1, 14.6, 120]) {
-        x = new Tensor(x0.data.map((v, i) => v + sigma * eps.data[i]!), x0.shape); // x = x_0 + sigma n
+        x = new Tensor(hostBuffer(x0).map((v, i) => v + sigma * hostBuffer(eps)[i]!), x0.shape); // x = x_0 + sigma n
         const d = D(x, sigma);
         assert.ok(Math.abs(seenT - linear.sigmaToT(sigma)) < 1e-12);
-        assertClose(d.data, x0.data, { nmseTol: 1e-18, absTol: 1e-9, what: `${type} at sigma ${sigma}` });
+        assertClose(hostBuffer(d), hostBuffer(x0), { nmseTol: 1e-18, absTol: 1e-9, what: `${type} at sigma ${sigma}` });
         assert.equal(D.calls(), [0.05, 1, 14.6, 120].indexOf(sigma) + 1);
       }
     });
@@ -105,7 +106,7 @@ describe('denoiserFromModel: classes and classifier-free guidance', () => {
   const model: ModelFunction = (x, _t, labels) => {
     calls.push({ batch: x.shape[0]!, labels });
     const per = x.size / x.shape[0]!;
-    return new Tensor(x.data.map((v, i) => { const c = labels === null ? 0 : labels[Math.floor(i / per)]!; return (v * (c + 1)) / 10 + c; }), x.shape);
+    return new Tensor(hostBuffer(x).map((v, i) => { const c = labels === null ? 0 : labels[Math.floor(i / per)]!; return (v * (c + 1)) / 10 + c; }), x.shape);
   };
   const x = tensor([0.3, -0.7, 1.2, 0.1], [2, 2], { dtype: 'float64' });
 
@@ -118,7 +119,7 @@ describe('denoiserFromModel: classes and classifier-free guidance', () => {
     const cond = denoiserFromModel(model, { schedule: linear, classLabels: [1, 2] })(x, 2);
     const uncond = denoiserFromModel(model, { schedule: linear, classLabels: [9, 9] })(x, 2);
     // D is affine in the model output, so guiding F guides D by the same weights.
-    assertClose(guided.data, uncond.data.map((u, i) => u + w * (cond.data[i]! - u)), { nmseTol: 1e-20, absTol: 1e-12, what: 'guided D' });
+    assertClose(hostBuffer(guided), hostBuffer(uncond).map((u, i) => u + w * (hostBuffer(cond)[i]! - u)), { nmseTol: 1e-20, absTol: 1e-12, what: 'guided D' });
   });
 
   it('errors: guidance without classes or null class; labels not matching the batch', () => {
@@ -139,10 +140,10 @@ describe('denoiserFromModel: classes and classifier-free guidance', () => {
     const got = D(xi, sigma);
     const cIn = 1 / Math.sqrt(sigma * sigma + 1);
     const t = linear.sigmaToT(sigma);
-    const xin = new Tensor(xi.data.map((v) => v * cIn), xi.shape);
+    const xin = new Tensor(hostBuffer(xi).map((v) => v * cIn), xi.shape);
     const [c, u] = noGrad(() => [unet.forward(xin, t, [0, 1]), unet.forward(xin, t, [2, 2])]);
-    const want = xi.data.map((v, i) => v - sigma * (u!.data[i]! + 2 * (c!.data[i]! - u!.data[i]!)));
-    assertClose(got.data, want, { nmseTol: 1e-10, absTol: 1e-4, what: 'UNet denoiser' });
+    const want = hostBuffer(xi).map((v, i) => v - sigma * (hostBuffer(u!)[i]! + 2 * (hostBuffer(c!)[i]! - hostBuffer(u!)[i]!)));
+    assertClose(hostBuffer(got), want, { nmseTol: 1e-10, absTol: 1e-4, what: 'UNet denoiser' });
   });
 });
 
@@ -162,7 +163,7 @@ describe('samplers vs diffusers (sampling_euler.json)', () => {
   /** The stand-in model of the vectors' README, in float32. */
   const standIn = (x: Tensor, t: number): Tensor => {
     const a = Math.fround(0.3 * Math.cos((t / 1000) * (Math.PI / 2)));
-    return new Tensor(Float32Array.from(x.data, (v, k) => Math.fround(Math.fround(v * a) + Math.fround(0.05 * Math.sin(k)))), x.shape);
+    return new Tensor(Float32Array.from(hostBuffer(x), (v, k) => Math.fround(Math.fround(v * a) + Math.fround(0.05 * Math.sin(k)))), x.shape);
   };
   for (const c of file.cases) {
     it(`${c.name}: our ${c.scheduler === 'EulerDiscreteScheduler' ? 'euler' : 'euler_ancestral'} over diffusers' sigmas reproduces the final sample`, () => {
@@ -177,16 +178,16 @@ describe('samplers vs diffusers (sampling_euler.json)', () => {
       // Exact sigmas as diffusers stored them (float32).
       const D: Denoiser = integerT ? base : (x, sigma) => {
         const cIn = 1 / Math.sqrt(sigma * sigma + 1);
-        const out = standIn(new Tensor(x.data.map((v) => v * cIn), x.shape), tOf.get(Math.fround(sigma))!);
+        const out = standIn(new Tensor(hostBuffer(x).map((v) => v * cIn), x.shape), tOf.get(Math.fround(sigma))!);
         const p = c.config['prediction_type'];
-        return new Tensor(x.data.map((v, i) => (p === 'v_prediction' ? v / (sigma * sigma + 1) - (sigma / Math.sqrt(sigma * sigma + 1)) * out.data[i]! : v - sigma * out.data[i]!)), x.shape);
+        return new Tensor(hostBuffer(x).map((v, i) => (p === 'v_prediction' ? v / (sigma * sigma + 1) - (sigma / Math.sqrt(sigma * sigma + 1)) * hostBuffer(out)[i]! : v - sigma * hostBuffer(out)[i]!)), x.shape);
       };
       const x = tensor(c.initial_sample, [2, 8, 8, 1]);
       let k = 0;
       const noise = (shape: readonly number[]) => tensor(c.steps[k++]!.noise!, shape);
       const out = c.scheduler === 'EulerDiscreteScheduler' ? euler(D, x, c.sigmas) : eulerAncestral(D, x, c.sigmas, { noise });
       // float32 steps in both: measured nmse 1.3e-14 to 4e-14, max-abs <= 2e-7 of the sample's scale.
-      assertClose(out.data, c.final_sample, { nmseTol: 1e-10, absTol: 2e-6 * Math.max(1, ...c.final_sample.map(Math.abs)), what: c.name });
+      assertClose(hostBuffer(out), c.final_sample, { nmseTol: 1e-10, absTol: 2e-6 * Math.max(1, ...c.final_sample.map(Math.abs)), what: c.name });
     });
   }
 

@@ -14,6 +14,7 @@ import { tensor } from '../../src/tensor/create.js';
 import { dpmpp2m, dpmpp2mSde, type Denoiser } from '../../src/samplers/index.js';
 import { assertClose, nmse } from '../helpers/closeness.js';
 import { readVectors } from '../helpers/vectors.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 interface DpmCase {
   name: string;
@@ -28,7 +29,7 @@ interface DpmCase {
 /** The stand-in model of the vectors' README, in float32. */
 function standIn(x: Tensor, t: number): Tensor {
   const a = Math.fround(0.3 * Math.cos((t / 1000) * (Math.PI / 2)));
-  return new Tensor(Float32Array.from(x.data, (v, k) => Math.fround(Math.fround(v * a) + Math.fround(0.05 * Math.sin(k)))), x.shape);
+  return new Tensor(Float32Array.from(hostBuffer(x), (v, k) => Math.fround(Math.fround(v * a) + Math.fround(0.05 * Math.sin(k)))), x.shape);
 }
 
 const CASES = ['dpmpp_2m_20', 'dpmpp_2m_karras_20', 'dpmpp_2m_vpred_20', 'sde_dpmpp_2m_20'];
@@ -47,8 +48,8 @@ describe('dpmpp_2m / dpmpp_2m_sde vs diffusers DPMSolverMultistepScheduler', () 
       const vpred = c.config['prediction_type'] === 'v_prediction';
       const D: Denoiser = (x, sigma) => {
         const cIn = 1 / Math.sqrt(sigma * sigma + 1);
-        const out = standIn(new Tensor(Float32Array.from(x.data, (v) => v * cIn), x.shape), tAt(sigma));
-        return new Tensor(Float32Array.from(x.data, (v, i) => (vpred ? v / (sigma * sigma + 1) - sigma * cIn * out.data[i]! : v - sigma * out.data[i]!)), x.shape);
+        const out = standIn(new Tensor(Float32Array.from(hostBuffer(x), (v) => v * cIn), x.shape), tAt(sigma));
+        return new Tensor(Float32Array.from(hostBuffer(x), (v, i) => (vpred ? v / (sigma * sigma + 1) - sigma * cIn * hostBuffer(out)[i]! : v - sigma * hostBuffer(out)[i]!)), x.shape);
       };
       const x0 = c.sigmas[0]!;
       const x = tensor(c.initial_sample.map((v) => v * Math.sqrt(1 + x0 * x0)), [2, 8, 8, 1]); // VP -> VE
@@ -57,7 +58,7 @@ describe('dpmpp_2m / dpmpp_2m_sde vs diffusers DPMSolverMultistepScheduler', () 
         ? dpmpp2mSde(D, x, c.sigmas, { eta: 1, noise: (shape) => tensor(c.steps[k++]!.noise!, shape) })
         : dpmpp2m(D, x, c.sigmas);
       const last = c.sigmas[c.sigmas.length - 1]!;
-      const vp = Array.from(out.data, (v) => v / Math.sqrt(1 + last * last)); // VE -> VP
+      const vp = Array.from(hostBuffer(out), (v) => v / Math.sqrt(1 + last * last)); // VE -> VP
       const scale = Math.max(1, ...c.final_sample.map(Math.abs));
       // float32 in both; measured nmse 1.3e-13 to 5.4e-13, max-abs <= 7e-7 of the scale.
       assertClose(vp, c.final_sample, { nmseTol: 1e-10, absTol: 2e-6 * scale, what: `${c.name} (nmse ${nmse(vp, c.final_sample).toExponential(2)})` });

@@ -17,6 +17,7 @@ import { tensor } from '../../src/tensor/create.js';
 import { Generator } from '../../src/tensor/random.js';
 import { ArgumentError } from '../../src/tensor/errors.js';
 import { SAMPLERS, karrasSigmas, dpmAdaptive, euler, type SamplerName, type Denoiser, type AdaptiveInfo } from '../../src/samplers/index.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 const MU = 0.5;
 const S = 1;
@@ -24,7 +25,7 @@ const SIGMA_MIN = 0.002;
 const SIGMA_MAX = 80;
 
 /** The ideal denoiser for N(MU, S^2) data. */
-const ideal: Denoiser = (x, sigma) => new Tensor(x.data.map((v) => (S * S * v + sigma * sigma * MU) / (S * S + sigma * sigma)), x.shape);
+const ideal: Denoiser = (x, sigma) => new Tensor(hostBuffer(x).map((v) => (S * S * v + sigma * sigma * MU) / (S * S + sigma * sigma)), x.shape);
 
 const FIXED_STEP = (Object.keys(SAMPLERS) as SamplerName[]).filter((n) => n !== 'dpm_adaptive');
 
@@ -38,7 +39,7 @@ function exactMoments(name: SamplerName, sigmas: Float64Array, extra: object = {
   };
   const run = () => {
     draws = 0;
-    return SAMPLERS[name].sample(ideal, tensor([0, 1], [2], { dtype: 'float64' }), sigmas, { noise, ...extra }).data;
+    return hostBuffer(SAMPLERS[name].sample(ideal, tensor([0, 1], [2], { dtype: 'float64' }), sigmas, { noise, ...extra }));
   };
   const base = run();
   const b = base[0]!;
@@ -123,7 +124,7 @@ describe('samplers on Gaussian data (exact moments)', () => {
     const x = tensor([0.3, -2, 5], [3], { dtype: 'float64' });
     const a = SAMPLERS.dpmpp_2m_sde.sample(ideal, x, sig, { eta: 0 } as object);
     const b = SAMPLERS.dpmpp_2m.sample(ideal, x, sig);
-    a.data.forEach((v, i) => assert.ok(Math.abs(v - b.data[i]!) < 1e-12, `lane ${i}: ${v} vs ${b.data[i]}`));
+    hostBuffer(a).forEach((v, i) => assert.ok(Math.abs(v - hostBuffer(b)[i]!) < 1e-12, `lane ${i}: ${v} vs ${hostBuffer(b)[i]}`));
   });
 
   it('ancestral samplers with eta = 0 are their ODE twins', () => {
@@ -133,7 +134,7 @@ describe('samplers on Gaussian data (exact moments)', () => {
     for (const [anc, ode] of pairs) {
       const a = SAMPLERS[anc].sample(ideal, x, sig, { eta: 0 } as object);
       const b = SAMPLERS[ode].sample(ideal, x, sig);
-      a.data.forEach((v, i) => assert.ok(Math.abs(v - b.data[i]!) < 1e-12, `${anc} vs ${ode} lane ${i}: ${v} vs ${b.data[i]}`));
+      hostBuffer(a).forEach((v, i) => assert.ok(Math.abs(v - hostBuffer(b)[i]!) < 1e-12, `${anc} vs ${ode} lane ${i}: ${v} vs ${hostBuffer(b)[i]}`));
     }
   });
 
@@ -155,7 +156,7 @@ describe('samplers on Gaussian data (exact moments)', () => {
     const x = tensor([0.3, -2], [2], { dtype: 'float64' });
     const a = SAMPLERS.lms.sample(ideal, x, sig, { order: 1 } as object);
     const b = euler(ideal, x, sig);
-    a.data.forEach((v, i) => assert.ok(Math.abs(v - b.data[i]!) < 1e-12));
+    hostBuffer(a).forEach((v, i) => assert.ok(Math.abs(v - hostBuffer(b)[i]!) < 1e-12));
   });
 });
 
@@ -165,8 +166,8 @@ describe('dpm_adaptive', () => {
     // Lanes of the sizes x_T has (sigma_max = 80): the error control is relative to them.
     const x = tensor([0, 80, -80, 1], [4], { dtype: 'float64' });
     const out = dpmAdaptive(ideal, x, [SIGMA_MAX, SIGMA_MIN, 0], { rtol, atol: rtol / 10, onInfo: (i) => (info = i) });
-    const a = (out.data[1]! - out.data[0]!) / 80;
-    const b = out.data[0]!;
+    const a = (hostBuffer(out)[1]! - hostBuffer(out)[0]!) / 80;
+    const b = hostBuffer(out)[0]!;
     return { mean: a * MU + b, variance: a * a * (S * S + SIGMA_MAX ** 2), info: info! };
   };
 
@@ -198,10 +199,10 @@ describe('samplers with a seeded generator', () => {
   const start = (seed: number): Tensor => {
     const z = new Generator(seed).normal([N_PIXELS]);
     const sd = Math.sqrt(S * S + SIGMA_MAX ** 2);
-    return new Tensor(Float64Array.from(z.data, (v) => MU + sd * v), [N_PIXELS]);
+    return new Tensor(Float64Array.from(hostBuffer(z), (v) => MU + sd * v), [N_PIXELS]);
   };
   const stats = (t: Tensor) => {
-    const v = Array.from(t.data);
+    const v = Array.from(hostBuffer(t));
     const m = v.reduce((a, b) => a + b, 0) / v.length;
     return { mean: m, variance: v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1) };
   };
@@ -216,9 +217,9 @@ describe('samplers with a seeded generator', () => {
       assert.ok(Math.abs(mc.mean - exact.mean) < 5 * Math.sqrt(exact.variance / N_PIXELS), `${name}: mean ${mc.mean} vs ${exact.mean}`);
       assert.ok(Math.abs(mc.variance - exact.variance) < 5 * exact.variance * Math.sqrt(2 / N_PIXELS), `${name}: variance ${mc.variance} vs ${exact.variance}`);
       const again = SAMPLERS[name].sample(ideal, start(1), sig, { generator: new Generator(2) });
-      assert.deepEqual(Array.from(again.data), Array.from(out.data));
+      assert.deepEqual(Array.from(hostBuffer(again)), Array.from(hostBuffer(out)));
       const other = SAMPLERS[name].sample(ideal, start(1), sig, { generator: new Generator(3) });
-      assert.ok(other.data.some((v, i) => v !== out.data[i]), `${name}: another seed must give other samples`);
+      assert.ok(hostBuffer(other).some((v, i) => v !== hostBuffer(out)[i]), `${name}: another seed must give other samples`);
     });
 
     it(`${name}: needs a noise source`, () => {

@@ -16,6 +16,7 @@ import { algorithmRows, run as listRun } from '../../src/cli/commands/samplers.j
 import { run as sampleRun } from '../../src/cli/commands/sample.js';
 import { writeSchedulerConfig } from '../../src/io/checkpoint.js';
 import { ArgumentError } from '../../src/tensor/errors.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 const COND: Partial<UNet2DConfig> = {
   sampleSize: [8, 6], inChannels: 1, outChannels: 1, blockOutChannels: [4, 8], layersPerBlock: 1, normNumGroups: 2,
@@ -30,18 +31,18 @@ describe('generate with samplers', () => {
       const o = { model, scheduler: name, schedulerConfig: CONFIG, n: 3, steps: 3, seed: 5, classLabels: [0, 1, 0] } as const;
       const a = generate({ ...o, batchSize: 3 }).images;
       assert.deepEqual(a.shape, [3, 8, 6, 1], name);
-      assert.ok(a.data.every((v) => v >= -1 && v <= 1), name);
+      assert.ok(hostBuffer(a).every((v) => v >= -1 && v <= 1), name);
       if (name === 'dpm_adaptive') {
         // Its step sizes come from an error norm over the whole batch, so chunking changes them.
-        assert.deepEqual(Array.from(generate({ ...o, batchSize: 3 }).images.data), Array.from(a.data));
+        assert.deepEqual(Array.from(hostBuffer(generate({ ...o, batchSize: 3 }).images)), Array.from(hostBuffer(a)));
       } else {
         const b = generate({ ...o, batchSize: 2 }).images;
         // Native kernels may round differently per batch size: close, not bitwise.
-        a.data.forEach((v, i) => assert.ok(Math.abs(v - b.data[i]!) < 1e-4, `${name}: pixel ${i} ${v} vs ${b.data[i]}`));
+        hostBuffer(a).forEach((v, i) => assert.ok(Math.abs(v - hostBuffer(b)[i]!) < 1e-4, `${name}: pixel ${i} ${v} vs ${hostBuffer(b)[i]}`));
       }
       if (SAMPLERS[name].stochastic) {
         const c = generate({ ...o, batchSize: 3, seed: 6 }).images;
-        assert.ok(c.data.some((v, i) => v !== a.data[i]), `${name}: another seed must differ`);
+        assert.ok(hostBuffer(c).some((v, i) => v !== hostBuffer(a)[i]), `${name}: another seed must differ`);
       }
     }
   });
@@ -50,9 +51,9 @@ describe('generate with samplers', () => {
     const o = { model, schedulerConfig: CONFIG, n: 2, steps: 4, seed: 1, classLabels: [1, 0], guidanceScale: 2.5 } as const;
     const byName = generate({ ...o, scheduler: 'dpmpp_2m' }).images;
     const byEntry = generate({ ...o, scheduler: SAMPLERS.dpmpp_2m }).images;
-    assert.deepEqual(Array.from(byEntry.data), Array.from(byName.data));
+    assert.deepEqual(Array.from(hostBuffer(byEntry)), Array.from(hostBuffer(byName)));
     const discrete = generate({ ...o, scheduler: 'dpmpp_2m', sigmaSchedule: 'discrete' }).images;
-    assert.ok(discrete.data.some((v, i) => v !== byName.data[i]), 'another sigma schedule gives other images');
+    assert.ok(hostBuffer(discrete).some((v, i) => v !== hostBuffer(byName)[i]), 'another sigma schedule gives other images');
     const seen: number[] = [];
     const r = generate({ ...o, scheduler: 'heun', batchSize: 1, trajectoryFrames: 3, onStep: (i, total) => (seen.push(i), assert.equal(total, 8)) });
     assert.deepEqual(seen, [1, 2, 3, 4, 5, 6, 7, 8]);
@@ -69,7 +70,7 @@ describe('generate with samplers', () => {
     let last = 0;
     const r = generate({ model, scheduler: 'HeunDiscreteScheduler', schedulerConfig: CONFIG, n: 1, steps: 3, seed: 0, classLabels: 0, onStep: (i) => (last = i) });
     assert.equal(last, 5, 'Heun lists 2N - 1 timesteps');
-    assert.ok(r.images.data.every((v) => Number.isFinite(v)));
+    assert.ok(hostBuffer(r.images).every((v) => Number.isFinite(v)));
   });
 
   it('every accepted name resolves; unknown names list the known ones', () => {

@@ -16,6 +16,7 @@ import { assertClose } from '../helpers/closeness.js';
 import { randTensor } from '../helpers/data.js';
 import { readVectors } from '../helpers/vectors.js';
 import { MU, S, discreteExactMoments as exactMoments } from '../helpers/gaussian_moments.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 interface SamplingStep {
   t: number;
@@ -71,16 +72,16 @@ describe('DDIMScheduler vs diffusers 0.25.1 (sampling_ddim.json)', () => {
       assert.equal(s.initNoiseSigma, c.init_noise_sigma);
       c.steps.forEach((st, i) => {
         const x = tensor(i === 0 ? c.initial_sample : c.steps[i - 1]!.prev_sample, SHAPE);
-        assertClose(standInModel(x.data, st.t).data, st.model_output, { nmseTol: 1e-12, absTol: 1e-6, what: `step ${i} model output` });
+        assertClose(hostBuffer(standInModel(hostBuffer(x), st.t)), st.model_output, { nmseTol: 1e-12, absTol: 1e-6, what: `step ${i} model output` });
         const r = s.step(tensor(st.model_output, SHAPE), st.t, x, stepOptions(c, st.noise));
-        assertClose(r.predOriginalSample.data, st.pred_original_sample, { ...TOL, what: `step ${i} (t=${st.t}) pred_original_sample` });
-        assertClose(r.prevSample.data, st.prev_sample, { ...TOL, what: `step ${i} (t=${st.t}) prev_sample` });
+        assertClose(hostBuffer(r.predOriginalSample), st.pred_original_sample, { ...TOL, what: `step ${i} (t=${st.t}) pred_original_sample` });
+        assertClose(hostBuffer(r.prevSample), st.prev_sample, { ...TOL, what: `step ${i} (t=${st.t}) prev_sample` });
       });
       let x = tensor(c.initial_sample, SHAPE);
       s.timesteps.forEach((t, i) => {
-        x = s.step(standInModel(x.data, t), t, x, stepOptions(c, c.steps[i]!.noise)).prevSample;
+        x = s.step(standInModel(hostBuffer(x), t), t, x, stepOptions(c, c.steps[i]!.noise)).prevSample;
       });
-      assertClose(x.data, c.final_sample, { ...TOL, what: 'final sample' });
+      assertClose(hostBuffer(x), c.final_sample, { ...TOL, what: 'final sample' });
     });
   }
 });
@@ -99,10 +100,10 @@ describe('DDIMScheduler: closed forms', () => {
         const xt = addNoise(s.alphasCumprod, x0, eps, t);
         const truth = type === 'epsilon' ? eps : type === 'sample' ? x0 : getVelocity(s.alphasCumprod, x0, eps, t);
         const r = s.step(truth, t, xt);
-        assertClose(r.predOriginalSample.data, x0.data, { nmseTol: 1e-24, absTol: 1e-11, what: `x0 at t=${t}` });
+        assertClose(hostBuffer(r.predOriginalSample), hostBuffer(x0), { nmseTol: 1e-24, absTol: 1e-11, what: `x0 at t=${t}` });
         const prevT = t - 100;
-        const expected = prevT >= 0 ? addNoise(s.alphasCumprod, x0, eps, prevT).data : x0.data; // abar before t = 0 is 1
-        assertClose(r.prevSample.data, expected, { nmseTol: 1e-24, absTol: 1e-11, what: `x_prev at t=${t}` });
+        const expected = prevT >= 0 ? hostBuffer(addNoise(s.alphasCumprod, x0, eps, prevT)) : hostBuffer(x0); // abar before t = 0 is 1
+        assertClose(hostBuffer(r.prevSample), expected, { nmseTol: 1e-24, absTol: 1e-11, what: `x_prev at t=${t}` });
       }
     });
   }
@@ -118,9 +119,9 @@ describe('DDIMScheduler: closed forms', () => {
     const noise = randTensor(shape, 5, { dtype: 'float64' });
     const zero = tensor(new Float64Array(xt.size), shape, { dtype: 'float64' });
     for (const eta of [0.5, 1]) {
-      const a = s.step(out, t, xt, { eta, noise }).prevSample.data;
-      const b = s.step(out, t, xt, { eta, noise: zero }).prevSample.data;
-      const std = (a[0]! - b[0]!) / noise.data[0]!;
+      const a = hostBuffer(s.step(out, t, xt, { eta, noise }).prevSample);
+      const b = hostBuffer(s.step(out, t, xt, { eta, noise: zero }).prevSample);
+      const std = (a[0]! - b[0]!) / hostBuffer(noise)[0]!;
       assert.ok(Math.abs(std - eta * Math.sqrt(p.posteriorVariance)) < 1e-12, `eta ${eta}: std ${std}`);
     }
   });
@@ -130,7 +131,7 @@ describe('DDIMScheduler: closed forms', () => {
     assert.equal(s.finalAlphaCumprod, s.alphasCumprod[0]);
     s.setTimesteps(10);
     const r = s.step(eps, 0, addNoise(s.alphasCumprod, x0, eps, 0));
-    assertClose(r.prevSample.data, addNoise(s.alphasCumprod, x0, eps, 0).data, { nmseTol: 1e-24, absTol: 1e-11 });
+    assertClose(hostBuffer(r.prevSample), hostBuffer(addNoise(s.alphasCumprod, x0, eps, 0)), { nmseTol: 1e-24, absTol: 1e-11 });
   });
 
   it('eta = 0 draws no noise; a NaN in the model output stays in its element', () => {
@@ -139,10 +140,10 @@ describe('DDIMScheduler: closed forms', () => {
     const gen = new Generator(3);
     const before = gen.getState();
     const out = randTensor([2, 3], 1);
-    out.data[2] = NaN;
+    hostBuffer(out)[2] = NaN;
     const r = s.step(out, 500, randTensor([2, 3], 2), { generator: gen });
     assert.deepEqual(gen.getState(), before);
-    assert.deepEqual(Array.from(r.prevSample.data, Number.isNaN), [false, false, true, false, false, false]);
+    assert.deepEqual(Array.from(hostBuffer(r.prevSample), Number.isNaN), [false, false, true, false, false, false]);
   });
 });
 
@@ -173,7 +174,7 @@ describe('DDIMScheduler: run state and errors', () => {
       s.setTimesteps(n);
       const gen = new Generator(seed);
       let x = gen.normal([1, 4, 3, 2]);
-      for (const t of s.timesteps) x = s.step(tensor(x.data.map((v) => 0.2 * v), x.shape), t, x, { eta: 0.7, generator: gen }).prevSample;
+      for (const t of s.timesteps) x = s.step(tensor(hostBuffer(x).map((v) => 0.2 * v), x.shape), t, x, { eta: 0.7, generator: gen }).prevSample;
       return x.toArray();
     };
     const fresh = run(new DDIMScheduler({ timestep_spacing: 'trailing' }), 15, 5);

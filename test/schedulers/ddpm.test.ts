@@ -15,6 +15,7 @@ import { assertBackendsAgree } from '../helpers/backends.js';
 import { randTensor } from '../helpers/data.js';
 import { readVectors } from '../helpers/vectors.js';
 import { MU, S, discreteExactMoments as exactMoments } from '../helpers/gaussian_moments.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 interface SamplingStep {
   i: number;
@@ -71,18 +72,18 @@ describe('DDPMScheduler vs diffusers 0.25.1 (sampling_ddpm.json)', () => {
       // Step by step from the stored inputs, so errors do not compound.
       c.steps.forEach((st, i) => {
         const x = tensor(i === 0 ? c.initial_sample : c.steps[i - 1]!.prev_sample, SHAPE);
-        assertClose(standInModel(x.data, st.t).data, st.model_output, { nmseTol: 1e-12, absTol: 1e-6, what: `step ${i} model output` });
+        assertClose(hostBuffer(standInModel(hostBuffer(x), st.t)), st.model_output, { nmseTol: 1e-12, absTol: 1e-6, what: `step ${i} model output` });
         const r = s.step(tensor(st.model_output, SHAPE), st.t, x, st.noise ? { noise: tensor(st.noise, SHAPE) } : {});
-        assertClose(r.predOriginalSample.data, st.pred_original_sample, { ...X0_TOL, what: `step ${i} (t=${st.t}) pred_original_sample` });
-        assertClose(r.prevSample.data, st.prev_sample, { ...STEP_TOL, what: `step ${i} (t=${st.t}) prev_sample` });
+        assertClose(hostBuffer(r.predOriginalSample), st.pred_original_sample, { ...X0_TOL, what: `step ${i} (t=${st.t}) pred_original_sample` });
+        assertClose(hostBuffer(r.prevSample), st.prev_sample, { ...STEP_TOL, what: `step ${i} (t=${st.t}) prev_sample` });
       });
       // The whole loop with our own model evaluations (errors may compound: 1e-9 still, measured 2.3e-11).
       let x = tensor(c.initial_sample, SHAPE);
       s.timesteps.forEach((t, i) => {
         const noise = c.steps[i]!.noise;
-        x = s.step(standInModel(x.data, t), t, x, noise ? { noise: tensor(noise, SHAPE) } : {}).prevSample;
+        x = s.step(standInModel(hostBuffer(x), t), t, x, noise ? { noise: tensor(noise, SHAPE) } : {}).prevSample;
       });
-      assertClose(x.data, c.final_sample, { ...STEP_TOL, what: 'final sample' });
+      assertClose(hostBuffer(x), c.final_sample, { ...STEP_TOL, what: 'final sample' });
     });
   }
 });
@@ -102,14 +103,14 @@ describe('DDPMScheduler: closed forms', () => {
         const xt = addNoise(s.alphasCumprod, x0, eps, t);
         const truth = type === 'epsilon' ? eps : type === 'sample' ? x0 : getVelocity(s.alphasCumprod, x0, eps, t);
         const r = s.step(truth, t, xt, { noise: zeros(shape, { dtype: 'float64' }) });
-        assertClose(r.predOriginalSample.data, x0.data, { nmseTol: 1e-24, absTol: 1e-11, what: `x0 at t=${t}` });
+        assertClose(hostBuffer(r.predOriginalSample), hostBuffer(x0), { nmseTol: 1e-24, absTol: 1e-11, what: `x0 at t=${t}` });
         // Posterior mean of the jump t -> t - 50 (Ho et al. eq. 7), computed here from abar alone.
         const a = s.alphasCumprod[t]!;
         const ap = t - 50 >= 0 ? s.alphasCumprod[t - 50]! : 1;
         const c1 = (Math.sqrt(ap) * (1 - a / ap)) / (1 - a);
         const c2 = (Math.sqrt(a / ap) * (1 - ap)) / (1 - a);
-        const mean = x0.data.map((v, i) => c1 * v + c2 * xt.data[i]!);
-        assertClose(r.prevSample.data, mean, { nmseTol: 1e-24, absTol: 1e-11, what: `mean at t=${t}` });
+        const mean = hostBuffer(x0).map((v, i) => c1 * v + c2 * hostBuffer(xt)[i]!);
+        assertClose(hostBuffer(r.prevSample), mean, { nmseTol: 1e-24, absTol: 1e-11, what: `mean at t=${t}` });
       }
     });
   }
@@ -123,11 +124,11 @@ describe('DDPMScheduler: closed forms', () => {
     const stdOf = (config: Record<string, unknown>, modelOutput: Tensor): number => {
       const s = new DDPMScheduler({ clip_sample: false, ...config });
       s.setTimesteps(10);
-      const withNoise = s.step(modelOutput, t, xt, { noise }).prevSample.data;
-      const without = s.step(modelOutput, t, xt, { noise: zeros(shape) }).prevSample.data;
+      const withNoise = hostBuffer(s.step(modelOutput, t, xt, { noise }).prevSample);
+      const without = hostBuffer(s.step(modelOutput, t, xt, { noise: zeros(shape) }).prevSample);
       // (x_prev - mean) / noise, averaged over elements.
       let sum = 0;
-      for (let i = 0; i < noise.size; i++) sum += (withNoise[i]! - without[i]!) / noise.data[i]!;
+      for (let i = 0; i < noise.size; i++) sum += (withNoise[i]! - without[i]!) / hostBuffer(noise)[i]!;
       return sum / noise.size;
     };
     const close = (a: number, b: number, what: string): void => assert.ok(Math.abs(a - b) < 1e-5 * b, `${what}: ${a} vs ${b}`);
@@ -139,7 +140,7 @@ describe('DDPMScheduler: closed forms', () => {
     const withVar = (v: number): Tensor => {
       const data = new Float32Array(out.size * 2);
       for (let r = 0; r < out.size / 3; r++) for (let c = 0; c < 3; c++) {
-        data[r * 6 + c] = out.data[r * 3 + c]!;
+        data[r * 6 + c] = hostBuffer(out)[r * 3 + c]!;
         data[r * 6 + 3 + c] = v;
       }
       return tensor(data, [3, 4, 5, 6]);
@@ -154,13 +155,13 @@ describe('DDPMScheduler: closed forms', () => {
     s1.setTimesteps(10);
     s2.setTimesteps(10);
     const z = { noise: zeros(shape) };
-    assertClose(s1.step(withVar(0.3), t, xt, z).prevSample.data, s2.step(out, t, xt, z).prevSample.data, { nmseTol: 0, absTol: 0 });
+    assertClose(hostBuffer(s1.step(withVar(0.3), t, xt, z).prevSample), hostBuffer(s2.step(out, t, xt, z).prevSample), { nmseTol: 0, absTol: 0 });
   });
 
   it('clipping bounds x_0 to clip_sample_range; dynamic thresholding matches a hand computation', () => {
     const s = new DDPMScheduler({ prediction_type: 'sample', clip_sample: true, clip_sample_range: 0.5 });
     const r = s.step(tensor([-2, -0.25, 0.3, 9, NaN, 0.5], [1, 6]), 0, zeros([1, 6]));
-    assert.deepEqual(Array.from(r.predOriginalSample.data), [-0.5, -0.25, Math.fround(0.3), 0.5, NaN, 0.5]);
+    assert.deepEqual(Array.from(hostBuffer(r.predOriginalSample)), [-0.5, -0.25, Math.fround(0.3), 0.5, NaN, 0.5]);
     // 5 values, |x| sorted = [0, 1, 2, 3, 4]; the 0.75 quantile is at rank 3 -> s = 3 (<= max 10).
     const d = new Float32Array([4, -3, 2, -1, 0, /* sample 2: all small -> s clamps to 1 */ 0.5, -0.2, 0.1, 0, 0.3]);
     dynamicThreshold(d, 2, 0.75, 10);
@@ -181,9 +182,9 @@ describe('DDPMScheduler: closed forms', () => {
     s.step(randTensor([2, 3], 1), 0, randTensor([2, 3], 2), { generator: gen });
     assert.deepEqual(gen.getState(), before);
     const out = randTensor([2, 3], 3);
-    out.data[4] = NaN;
+    hostBuffer(out)[4] = NaN;
     const r = s.step(out, 500, randTensor([2, 3], 4), { generator: gen });
-    assert.deepEqual(Array.from(r.prevSample.data, Number.isNaN), [false, false, false, false, true, false]);
+    assert.deepEqual(Array.from(hostBuffer(r.prevSample), Number.isNaN), [false, false, false, false, true, false]);
   });
 });
 
@@ -221,7 +222,7 @@ describe('DDPMScheduler: run state', () => {
     for (const t of s.timesteps) x = s.step(standIn(x, t), t, x, { generator: gen }).prevSample;
     return x.toArray();
   };
-  const standIn = (x: Tensor, t: number): Tensor => tensor(x.data.map((v) => 0.3 * v * Math.cos(t / 700)), x.shape);
+  const standIn = (x: Tensor, t: number): Tensor => tensor(hostBuffer(x).map((v) => 0.3 * v * Math.cos(t / 700)), x.shape);
 
   it('no state leaks: a second run, or setTimesteps again, equals a fresh scheduler', () => {
     const fresh = sample(new DDPMScheduler({ variance_type: 'fixed_large' }), 25, 3);
@@ -250,7 +251,7 @@ describe('DDPMScheduler: run state', () => {
     // With x_0 predicted exactly and no noise, the last jump (3 -> x_0) returns x_0 itself.
     const x0 = randTensor([1, 4], 5);
     const r = s.step(x0, 3, randTensor([1, 4], 6), { noise: zeros([1, 4]) });
-    assertClose(r.prevSample.data, x0.data, { nmseTol: 1e-12, absTol: 1e-6 });
+    assertClose(hostBuffer(r.prevSample), hostBuffer(x0), { nmseTol: 1e-12, absTol: 1e-6 });
     assert.throws(() => s.step(x0, 400, x0, { noise: zeros([1, 4]) }), /timestep 400 is not one of the custom timesteps/);
     // setTimesteps(n) switches back to spaced timesteps.
     s.setTimesteps(10);
@@ -270,7 +271,7 @@ describe('DDPMScheduler: errors', () => {
     assert.throws(() => s.step(x, 500, x, { noise: randTensor([2, 3], 3) }), /input 'noise' has shape \[2, 3\], expected the shape of x \[2, 3, 3, 2\]/);
     assert.throws(() => s.step(x, 500, x, { noise: x, generator: new Generator(1) }), /pass either 'noise' or 'generator', not both/);
     assert.throws(() => s.step([1, 2] as never, 500, x, { noise: x }), /input 'modelOutput' must be a Tensor/);
-    assert.throws(() => s.step(x, 500, tensor(Float64Array.from(x.data), x.shape, { dtype: 'float64' }), { noise: x }), /'modelOutput' is float32 but 'x' is float64/);
+    assert.throws(() => s.step(x, 500, tensor(Float64Array.from(hostBuffer(x)), x.shape, { dtype: 'float64' }), { noise: x }), /'modelOutput' is float32 but 'x' is float64/);
     const learned = new DDPMScheduler({ variance_type: 'learned_range' });
     assert.throws(() => learned.step(x, 500, x, { noise: x }), /has shape \[2, 3, 3, 2\], expected \[2, 3, 3, 4\]/);
     assert.throws(() => s.setTimesteps(1001), /num_inference_steps must be an integer in \[1, num_train_timesteps = 1000\], found 1001/);

@@ -13,6 +13,7 @@ import { DEISMultistepScheduler, DPMSolverMultistepScheduler, UniPCMultistepSche
 import { assertClose } from '../helpers/closeness.js';
 import { randTensor } from '../helpers/data.js';
 import { gaussianRun, observedOrders } from '../helpers/gaussian_moments.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 /** diffusers 0.25.1's DEISMultistepScheduler() config. */
 const DEFAULTS = {
@@ -99,12 +100,12 @@ describe('DEISMultistepScheduler: first steps against quadrature (float64)', () 
       const eps: Float64Array[] = [];
       for (let i = 0; i < 3; i++) {
         const r = s.step(outs[i]!, s.timesteps[i]!, x);
-        eps.push(outs[i]!.data as Float64Array);
+        eps.push(hostBuffer(outs[i]!) as Float64Array);
         const k = Math.min(order, i + 1);
         const nodes = Array.from({ length: k }, (_, j) => rho[i - j]!);
         const w = nodes.map((_, j) => simpson(lagrange(nodes, j), rho[i]!, rho[i + 1]!));
-        const expected = x.data.map((v, e) => alpha(i + 1) * (v / alpha(i) + w.reduce((acc, wj, j) => acc + wj * eps[i - j]![e]!, 0)));
-        assertClose(r.prevSample.data, expected, { nmseTol: 1e-22, absTol: 1e-10, what: `step ${i} (order ${k})` });
+        const expected = hostBuffer(x).map((v, e) => alpha(i + 1) * (v / alpha(i) + w.reduce((acc, wj, j) => acc + wj * eps[i - j]![e]!, 0)));
+        assertClose(hostBuffer(r.prevSample), expected, { nmseTol: 1e-22, absTol: 1e-10, what: `step ${i} (order ${k})` });
         x = r.prevSample;
       }
     });
@@ -117,11 +118,11 @@ describe('DEISMultistepScheduler: first steps against quadrature (float64)', () 
     const eps = randTensor(shape, 6, { dtype: 'float64' });
     s.timesteps.forEach((t, i) => {
       const a = s.alphasCumprod[t]!;
-      const xt = tensor(x0.data.map((v, k) => Math.sqrt(a) * v + Math.sqrt(1 - a) * eps.data[k]!), shape, { dtype: 'float64' });
+      const xt = tensor(hostBuffer(x0).map((v, k) => Math.sqrt(a) * v + Math.sqrt(1 - a) * hostBuffer(eps)[k]!), shape, { dtype: 'float64' });
       const aPrev = 1 / (1 + s.sigmas[i + 1]! ** 2);
       const r = s.step(eps, t, xt);
-      assertClose(r.prevSample.data, x0.data.map((v, k) => Math.sqrt(aPrev) * v + Math.sqrt(1 - aPrev) * eps.data[k]!), { nmseTol: 1e-24, absTol: 1e-11 });
-      assertClose(r.predOriginalSample.data, x0.data, { nmseTol: 1e-24, absTol: 1e-11 });
+      assertClose(hostBuffer(r.prevSample), hostBuffer(x0).map((v, k) => Math.sqrt(aPrev) * v + Math.sqrt(1 - aPrev) * hostBuffer(eps)[k]!), { nmseTol: 1e-24, absTol: 1e-11 });
+      assertClose(hostBuffer(r.predOriginalSample), hostBuffer(x0), { nmseTol: 1e-24, absTol: 1e-11 });
     });
   });
 });
@@ -157,8 +158,8 @@ describe('DEISMultistepScheduler: run state and errors', () => {
     const run = (s: DEISMultistepScheduler, n: number, seed: number, batch = 2): number[] => {
       s.setTimesteps(n);
       let x = new Generator(seed).normal([batch, 3, 2, 1]);
-      for (const t of s.timesteps) x = s.step(tensor(x.data.map((v) => 0.2 * v + 0.1), x.shape), t, x).prevSample;
-      return Array.from(x.data);
+      for (const t of s.timesteps) x = s.step(tensor(hostBuffer(x).map((v) => 0.2 * v + 0.1), x.shape), t, x).prevSample;
+      return Array.from(hostBuffer(x));
     };
     const fresh = run(new DEISMultistepScheduler({ solver_order: 3 }), 12, 5);
     const reused = new DEISMultistepScheduler({ solver_order: 3 });

@@ -16,6 +16,7 @@ import { assertClose } from '../helpers/closeness.js';
 import { randTensor } from '../helpers/data.js';
 import { readVectors } from '../helpers/vectors.js';
 import { gaussianRun, observedOrders } from '../helpers/gaussian_moments.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 interface SamplingCase {
   name: string;
@@ -76,17 +77,17 @@ describe('DPMSolverMultistepScheduler vs diffusers 0.25.1 (sampling_dpmsolver_mu
       // Step by step on diffusers' own inputs (the multistep memory holds our conversions of them).
       c.steps.forEach((st, i) => {
         const x = tensor(i === 0 ? c.initial_sample : c.steps[i - 1]!.prev_sample, SHAPE);
-        assertClose(standInModel(s.scaleModelInput(x, st.t).data, st.t).data, st.model_output, { nmseTol: 1e-12, absTol: 1e-6, what: `step ${i} model output` });
+        assertClose(hostBuffer(standInModel(hostBuffer(s.scaleModelInput(x, st.t)), st.t)), st.model_output, { nmseTol: 1e-12, absTol: 1e-6, what: `step ${i} model output` });
         const r = s.step(tensor(st.model_output, SHAPE), st.t, x, st.noise ? { noise: tensor(st.noise, SHAPE) } : {});
-        assertClose(r.prevSample.data, st.prev_sample, { ...TOL, what: `step ${i} (t=${st.t}) prev_sample` });
+        assertClose(hostBuffer(r.prevSample), st.prev_sample, { ...TOL, what: `step ${i} (t=${st.t}) prev_sample` });
       });
       // The whole loop on our own trajectory (a second run of the same scheduler: no reset needed).
       let x = tensor(c.initial_sample, SHAPE);
       s.timesteps.forEach((t, i) => {
         const noise = c.steps[i]!.noise;
-        x = s.step(standInModel(x.data, t), t, x, noise ? { noise: tensor(noise, SHAPE) } : {}).prevSample;
+        x = s.step(standInModel(hostBuffer(x), t), t, x, noise ? { noise: tensor(noise, SHAPE) } : {}).prevSample;
       });
-      assertClose(x.data, c.final_sample, { ...TOL, what: 'final sample' });
+      assertClose(hostBuffer(x), c.final_sample, { ...TOL, what: 'final sample' });
     });
   }
 });
@@ -154,12 +155,12 @@ describe('DPMSolverMultistepScheduler: closed forms', () => {
       const ts = s.timesteps;
       ts.forEach((t, i) => {
         const a = s.alphasCumprod[t]!;
-        const xt = tensor(x0.data.map((v, k) => Math.sqrt(a) * v + Math.sqrt(1 - a) * eps.data[k]!), x0.shape, { dtype: 'float64' });
+        const xt = tensor(hostBuffer(x0).map((v, k) => Math.sqrt(a) * v + Math.sqrt(1 - a) * hostBuffer(eps)[k]!), x0.shape, { dtype: 'float64' });
         const r = s.step(eps, t, xt);
         const sig = s.sigmas[i + 1]!;
         const aPrev = 1 / (1 + sig * sig);
-        assertClose(r.prevSample.data, x0.data.map((v, k) => Math.sqrt(aPrev) * v + Math.sqrt(1 - aPrev) * eps.data[k]!), { nmseTol: 1e-24, absTol: 1e-11, what: `${algorithm_type} t=${t}` });
-        assertClose(r.predOriginalSample.data, x0.data, { nmseTol: 1e-24, absTol: 1e-11 });
+        assertClose(hostBuffer(r.prevSample), hostBuffer(x0).map((v, k) => Math.sqrt(aPrev) * v + Math.sqrt(1 - aPrev) * hostBuffer(eps)[k]!), { nmseTol: 1e-24, absTol: 1e-11, what: `${algorithm_type} t=${t}` });
+        assertClose(hostBuffer(r.predOriginalSample), hostBuffer(x0), { nmseTol: 1e-24, absTol: 1e-11 });
       });
     }
   });
@@ -170,9 +171,9 @@ describe('DPMSolverMultistepScheduler: closed forms', () => {
     const sig = s.sigmas;
     assert.equal(sig[20], sig[19]);
     let x = randTensor([1, 4], 3);
-    for (const t of s.timesteps.slice(0, 19)) x = s.step(tensor(x.data.map((v) => 0.1 * v), x.shape), t, x).prevSample;
+    for (const t of s.timesteps.slice(0, 19)) x = s.step(tensor(hostBuffer(x).map((v) => 0.1 * v), x.shape), t, x).prevSample;
     const last = s.step(randTensor([1, 4], 4), s.timesteps[19]!, x).prevSample;
-    assert.deepEqual(Array.from(last.data), Array.from(x.data));
+    assert.deepEqual(Array.from(hostBuffer(last)), Array.from(hostBuffer(x)));
   });
 
   it('custom timesteps: sigmas are the training sigmas there, then sigma(t = 0)', () => {
@@ -181,7 +182,7 @@ describe('DPMSolverMultistepScheduler: closed forms', () => {
     assert.deepEqual(s.timesteps, [999, 500, 20]);
     assert.deepEqual(Array.from(s.sigmas), [s.trainSigmas[999]!, s.trainSigmas[500]!, s.trainSigmas[20]!, s.trainSigmas[0]!]);
     let x = randTensor([1, 4], 1);
-    for (const t of s.timesteps) x = s.step(tensor(x.data.map((v) => 0.5 * v), x.shape), t, x).prevSample;
+    for (const t of s.timesteps) x = s.step(tensor(hostBuffer(x).map((v) => 0.5 * v), x.shape), t, x).prevSample;
     assert.ok(x.toArray().every(Number.isFinite));
   });
 
@@ -192,8 +193,8 @@ describe('DPMSolverMultistepScheduler: closed forms', () => {
     b.setTimesteps(5);
     const x = randTensor([2, 3, 2], 1);
     const out = randTensor([2, 3, 2], 2);
-    const both = tensor(Array.from({ length: 24 }, (_, k) => (k % 4 < 2 ? out.data[Math.floor(k / 4) * 2 + (k % 4)]! : 9)), [2, 3, 4]);
-    assert.deepEqual(Array.from(a.step(both, a.timesteps[0]!, x).prevSample.data), Array.from(b.step(out, b.timesteps[0]!, x).prevSample.data));
+    const both = tensor(Array.from({ length: 24 }, (_, k) => (k % 4 < 2 ? hostBuffer(out)[Math.floor(k / 4) * 2 + (k % 4)]! : 9)), [2, 3, 4]);
+    assert.deepEqual(Array.from(hostBuffer(a.step(both, a.timesteps[0]!, x).prevSample)), Array.from(hostBuffer(b.step(out, b.timesteps[0]!, x).prevSample)));
   });
 });
 
@@ -210,12 +211,12 @@ describe('DPMSolverMultistepScheduler: thresholding and euler_at_final', () => {
       const a = (sg: number): [number, number] => [1 / Math.sqrt(sg * sg + 1), sg / Math.sqrt(sg * sg + 1)];
       const [aS, sS] = a(s.sigmas[6]!);
       const [aT, sT] = a(s.sigmas[7]!);
-      const x0 = Float64Array.from(x.data, (v, k) => (v - sS * eps.data[k]!) / aS);
+      const x0 = Float64Array.from(hostBuffer(x), (v, k) => (v - sS * hostBuffer(eps)[k]!) / aS);
       dynamicThreshold(x0, 2, 0.9, 1.5);
-      assert.ok(x0.some((v, k) => Math.abs(v - (x.data[k]! - sS * eps.data[k]!) / aS) > 1e-3), 'thresholding changed x_0');
-      assertClose(r.predOriginalSample.data, x0, { nmseTol: 1e-26, absTol: 1e-12, what: 'thresholded x0' });
-      const expected = x0.map((v, k) => aT * v + sT * ((x.data[k]! - aS * v) / sS));
-      assertClose(r.prevSample.data, expected, { nmseTol: 1e-24, absTol: 1e-11, what: 'prev sample' });
+      assert.ok(x0.some((v, k) => Math.abs(v - (hostBuffer(x)[k]! - sS * hostBuffer(eps)[k]!) / aS) > 1e-3), 'thresholding changed x_0');
+      assertClose(hostBuffer(r.predOriginalSample), x0, { nmseTol: 1e-26, absTol: 1e-12, what: 'thresholded x0' });
+      const expected = x0.map((v, k) => aT * v + sT * ((hostBuffer(x)[k]! - aS * v) / sS));
+      assertClose(hostBuffer(r.prevSample), expected, { nmseTol: 1e-24, absTol: 1e-11, what: 'prev sample' });
     });
   }
 
@@ -231,15 +232,15 @@ describe('DPMSolverMultistepScheduler: thresholding and euler_at_final', () => {
       const out = randTensor(shape, 10 + i, { dtype: 'float64' });
       const ra = a.step(out, t, xa);
       const rb = b.step(out, t, xb);
-      if (i < ts.length - 1) assert.deepEqual(Array.from(ra.prevSample.data), Array.from(rb.prevSample.data));
+      if (i < ts.length - 1) assert.deepEqual(Array.from(hostBuffer(ra.prevSample)), Array.from(hostBuffer(rb.prevSample)));
       else {
-        assert.notDeepEqual(Array.from(ra.prevSample.data), Array.from(rb.prevSample.data));
+        assert.notDeepEqual(Array.from(hostBuffer(ra.prevSample)), Array.from(hostBuffer(rb.prevSample)));
         const sg = a.sigmas;
         const [aT, sT] = [1 / Math.sqrt(sg[20]! ** 2 + 1), sg[20]! / Math.sqrt(sg[20]! ** 2 + 1)];
         const sS = sg[19]! / Math.sqrt(sg[19]! ** 2 + 1);
         const h = Math.log(aT / sT) + Math.log(sg[19]!);
-        const expected = xa.data.map((v, k) => (sT / sS) * v - aT * Math.expm1(-h) * ra.predOriginalSample.data[k]!);
-        assertClose(ra.prevSample.data, expected, { nmseTol: 1e-24, absTol: 1e-11, what: 'first-order final step' });
+        const expected = hostBuffer(xa).map((v, k) => (sT / sS) * v - aT * Math.expm1(-h) * hostBuffer(ra.predOriginalSample)[k]!);
+        assertClose(hostBuffer(ra.prevSample), expected, { nmseTol: 1e-24, absTol: 1e-11, what: 'first-order final step' });
       }
       xa = ra.prevSample;
       xb = rb.prevSample;
@@ -302,8 +303,8 @@ describe('DPMSolverMultistepScheduler: run state and errors', () => {
     s.setTimesteps(n);
     const gen = new Generator(seed);
     let x = gen.normal([batch, 3, 2, 1]);
-    for (const t of s.timesteps) x = s.step(tensor(x.data.map((v) => 0.2 * v + 0.1), x.shape), t, x, { generator: gen }).prevSample;
-    return Array.from(x.data);
+    for (const t of s.timesteps) x = s.step(tensor(hostBuffer(x).map((v) => 0.2 * v + 0.1), x.shape), t, x, { generator: gen }).prevSample;
+    return Array.from(hostBuffer(x));
   };
 
   for (const cfg of [{ solver_order: 3 }, { algorithm_type: 'sde-dpmsolver++' }] as Record<string, unknown>[]) {
@@ -317,8 +318,8 @@ describe('DPMSolverMultistepScheduler: run state and errors', () => {
       run(twice, 12, 5);
       const gen = new Generator(5);
       let x = gen.normal([2, 3, 2, 1]);
-      for (const t of twice.timesteps) x = twice.step(tensor(x.data.map((v) => 0.2 * v + 0.1), x.shape), t, x, { generator: gen }).prevSample;
-      assert.deepEqual(Array.from(x.data), fresh);
+      for (const t of twice.timesteps) x = twice.step(tensor(hostBuffer(x).map((v) => 0.2 * v + 0.1), x.shape), t, x, { generator: gen }).prevSample;
+      assert.deepEqual(Array.from(hostBuffer(x)), fresh);
     });
   }
 

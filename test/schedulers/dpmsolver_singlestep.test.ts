@@ -14,6 +14,7 @@ import { DPMSolverSinglestepScheduler, singlestepOrders, schedulerFromConfig } f
 import { assertClose } from '../helpers/closeness.js';
 import { randTensor } from '../helpers/data.js';
 import { gaussianRun, observedOrders } from '../helpers/gaussian_moments.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 /** diffusers 0.25.1's DPMSolverSinglestepScheduler() config. */
 const DEFAULTS = {
@@ -99,10 +100,10 @@ describe('DPMSolverSinglestepScheduler: a group of steps against hand-derived or
       };
       const samples = group(s, 3);
       // The converted outputs (x_0 or eps) at points 0, 1, 2; x at point j is the previous step's result.
-      const xs = [xS.data, samples[0]!.data, samples[1]!.data];
+      const xs = [hostBuffer(xS), hostBuffer(samples[0]!), hostBuffer(samples[1]!)];
       const conv = (j: number, e: number): number => {
         const p = vp(j);
-        const o = outs[j]!.data[e]!;
+        const o = hostBuffer(outs[j]!)[e]!;
         return algorithm_type === 'dpmsolver++' ? (xs[j]![e]! - p.s * o) / p.a : o;
       };
       for (let k = 1; k <= 3; k++) {
@@ -110,12 +111,12 @@ describe('DPMSolverSinglestepScheduler: a group of steps against hand-derived or
         const pt = vp(k);
         const h = pt.l - p0.l;
         const nodes = Array.from({ length: k }, (_, j) => vp(j).l - p0.l); // u_j
-        const expected = xS.data.map((v, e) => {
+        const expected = hostBuffer(xS).map((v, e) => {
           const interp = (u: number): number => nodes.reduce((acc, uj, j) => acc + conv(j, e) * nodes.reduce((pr, um, m) => (m === j ? pr : (pr * (u - um)) / (uj - um)), 1), 0);
           if (algorithm_type === 'dpmsolver++') return (pt.s / p0.s) * v + pt.a * simpson((u) => Math.exp(-(h - u)) * interp(u), 0, h);
           return (pt.a / p0.a) * v - pt.s * simpson((u) => Math.exp(h - u) * interp(u), 0, h);
         });
-        assertClose(samples[k - 1]!.data, expected, { nmseTol: 1e-22, absTol: 1e-10, what: `step ${k - 1} (order ${k})` });
+        assertClose(hostBuffer(samples[k - 1]!), expected, { nmseTol: 1e-22, absTol: 1e-10, what: `step ${k - 1} (order ${k})` });
       }
     });
   }
@@ -130,12 +131,12 @@ describe('DPMSolverSinglestepScheduler: a group of steps against hand-derived or
         return { a, s: sg[i]! * a, l: -Math.log(sg[i]!) };
       };
       const samples = group(s, order);
-      const xs = [xS.data, samples[0]!.data, samples[1]?.data];
-      const x0 = (j: number, e: number): number => (xs[j]![e]! - vp(j).s * outs[j]!.data[e]!) / vp(j).a;
+      const xs = [hostBuffer(xS), hostBuffer(samples[0]!), samples[1] !== undefined ? hostBuffer(samples[1]) : undefined];
+      const x0 = (j: number, e: number): number => (xs[j]![e]! - vp(j).s * hostBuffer(outs[j]!)[e]!) / vp(j).a;
       const pt = vp(order);
       const p0 = vp(0);
       const h = pt.l - p0.l;
-      const expected = xS.data.map((v, e) => {
+      const expected = hostBuffer(xS).map((v, e) => {
         // Last node j = order - 1 at r = (lambda_j - lambda_0) / h.
         const j = order - 1;
         const r = (vp(j).l - p0.l) / h;
@@ -143,7 +144,7 @@ describe('DPMSolverSinglestepScheduler: a group of steps against hand-derived or
         const base = (pt.s / p0.s) * v - pt.a * Math.expm1(-h) * x0(0, e);
         return order === 2 ? base - 0.5 * pt.a * Math.expm1(-h) * D1 : base + pt.a * (Math.expm1(-h) / h + 1) * D1;
       });
-      assertClose(samples[order - 1]!.data, expected, { nmseTol: 1e-24, absTol: 1e-11, what: `order ${order}` });
+      assertClose(hostBuffer(samples[order - 1]!), expected, { nmseTol: 1e-24, absTol: 1e-11, what: `order ${order}` });
     }
   });
 });
@@ -175,8 +176,8 @@ describe('DPMSolverSinglestepScheduler: run state and errors', () => {
     const run = (s: DPMSolverSinglestepScheduler, n: number, seed: number, from = 0, batch = 2): number[] => {
       s.setTimesteps(n);
       let x = new Generator(seed).normal([batch, 3, 2, 1]);
-      for (const t of s.timesteps.slice(from)) x = s.step(tensor(x.data.map((v) => 0.2 * v + 0.1), x.shape), t, x).prevSample;
-      return Array.from(x.data);
+      for (const t of s.timesteps.slice(from)) x = s.step(tensor(hostBuffer(x).map((v) => 0.2 * v + 0.1), x.shape), t, x).prevSample;
+      return Array.from(hostBuffer(x));
     };
     const fresh = run(new DPMSolverSinglestepScheduler({ solver_order: 3 }), 12, 5);
     const reused = new DPMSolverSinglestepScheduler({ solver_order: 3 });

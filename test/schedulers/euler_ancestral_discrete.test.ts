@@ -14,6 +14,7 @@ import { assertClose } from '../helpers/closeness.js';
 import { randTensor } from '../helpers/data.js';
 import { readVectors } from '../helpers/vectors.js';
 import { MU, S, SHAPE, assertSigmasClose, gaussianMoments, observedOrders, standInModel, type SamplingCase } from './sigma_helpers.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 const cases: SamplingCase[] = readVectors<{ cases: SamplingCase[] }>('sampling_euler.json').cases;
 
@@ -32,16 +33,16 @@ describe('EulerAncestralDiscreteScheduler vs diffusers 0.25.1 (sampling_euler.js
       assertSigmasClose([s.initNoiseSigma], [c.init_noise_sigma], 'init_noise_sigma');
       c.steps.forEach((st, i) => {
         const x = tensor(i === 0 ? c.initial_sample : c.steps[i - 1]!.prev_sample, SHAPE);
-        assertClose(s.scaleModelInput(x, st.t).data, st.model_input, { ...TOL, what: `step ${i} model input` });
+        assertClose(hostBuffer(s.scaleModelInput(x, st.t)), st.model_input, { ...TOL, what: `step ${i} model input` });
         const r = s.step(tensor(st.model_output, SHAPE), st.t, x, { noise: tensor(st.noise!, SHAPE) });
-        assertClose(r.predOriginalSample.data, st.pred_original_sample, { ...TOL, what: `step ${i} (t=${st.t}) pred_original_sample` });
-        assertClose(r.prevSample.data, st.prev_sample, { ...TOL, what: `step ${i} (t=${st.t}) prev_sample` });
+        assertClose(hostBuffer(r.predOriginalSample), st.pred_original_sample, { ...TOL, what: `step ${i} (t=${st.t}) pred_original_sample` });
+        assertClose(hostBuffer(r.prevSample), st.prev_sample, { ...TOL, what: `step ${i} (t=${st.t}) prev_sample` });
       });
       let x = tensor(c.initial_sample, SHAPE);
       s.timesteps.forEach((t, i) => {
-        x = s.step(standInModel(s.scaleModelInput(x, t).data, t), t, x, { noise: tensor(c.steps[i]!.noise!, SHAPE) }).prevSample;
+        x = s.step(standInModel(hostBuffer(s.scaleModelInput(x, t)), t), t, x, { noise: tensor(c.steps[i]!.noise!, SHAPE) }).prevSample;
       });
-      assertClose(x.data, c.final_sample, { ...TOL, what: 'final sample' });
+      assertClose(hostBuffer(x), c.final_sample, { ...TOL, what: 'final sample' });
     });
   }
 });
@@ -58,14 +59,14 @@ describe('EulerAncestralDiscreteScheduler: a step by hand', () => {
     const up = Math.sqrt((s1 * s1 * (s0 * s0 - s1 * s1)) / (s0 * s0));
     const down = Math.sqrt(s1 * s1 - up * up);
     const r = s.step(eps, s.timesteps[4]!, x, { noise: z });
-    assertClose(r.predOriginalSample.data, Array.from(x.data, (v, i) => v - s0 * eps.data[i]!), { nmseTol: 1e-28, absTol: 1e-13 });
-    assertClose(r.prevSample.data, Array.from(x.data, (v, i) => v + (down - s0) * eps.data[i]! + up * z.data[i]!), { nmseTol: 1e-26, absTol: 1e-12 });
+    assertClose(hostBuffer(r.predOriginalSample), Array.from(hostBuffer(x), (v, i) => v - s0 * hostBuffer(eps)[i]!), { nmseTol: 1e-28, absTol: 1e-13 });
+    assertClose(hostBuffer(r.prevSample), Array.from(hostBuffer(x), (v, i) => v + (down - s0) * hostBuffer(eps)[i]! + up * hostBuffer(z)[i]!), { nmseTol: 1e-26, absTol: 1e-12 });
     // Marginal noise level: sigma_down^2 + sigma_up^2 = sigma_next^2.
     assert.ok(Math.abs(down * down + up * up - s1 * s1) < 1e-12 * s1 * s1);
     // The last step (to sigma = 0) adds no noise and asks for none.
     const last = s.timesteps[9]!;
     const r2 = s.step(eps, last, x);
-    assertClose(r2.prevSample.data, r2.predOriginalSample.data, { nmseTol: 1e-28, absTol: 1e-12 });
+    assertClose(hostBuffer(r2.prevSample), hostBuffer(r2.predOriginalSample), { nmseTol: 1e-28, absTol: 1e-12 });
   });
 });
 
@@ -89,7 +90,7 @@ describe('EulerAncestralDiscreteScheduler: run state, config and errors', () => 
       s.setTimesteps(n);
       const gen = new Generator(seed);
       let x = gen.normal([1, 4, 3, 2], 0, s.initNoiseSigma);
-      for (const t of s.timesteps) x = s.step(tensor(s.scaleModelInput(x, t).data.map((v) => 0.2 * v), x.shape), t, x, { generator: gen }).prevSample;
+      for (const t of s.timesteps) x = s.step(tensor(hostBuffer(s.scaleModelInput(x, t)).map((v) => 0.2 * v), x.shape), t, x, { generator: gen }).prevSample;
       return x.toArray();
     };
     const fresh = run(new EulerAncestralDiscreteScheduler(), 12, 5);

@@ -16,6 +16,7 @@ import { assertClose } from '../helpers/closeness.js';
 import { randTensor } from '../helpers/data.js';
 import { readVectors } from '../helpers/vectors.js';
 import { MU, S, SHAPE, assertSigmasClose, gaussianMoments, observedOrders, standInModel, type SamplingCase } from './sigma_helpers.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 const cases: SamplingCase[] = readVectors<{ cases: SamplingCase[] }>('sampling_euler.json').cases;
 interface TableRow { scheduler: string; options: Record<string, unknown>; num_inference_steps: number; timesteps: number[]; sigmas?: number[]; init_noise_sigma: number }
@@ -45,15 +46,15 @@ describe('EulerDiscreteScheduler vs diffusers 0.25.1 (sampling_euler.json)', () 
       c.steps.forEach((st, i) => {
         const t = s.timesteps[i]!;
         const x = tensor(i === 0 ? c.initial_sample : c.steps[i - 1]!.prev_sample, SHAPE);
-        assertClose(s.scaleModelInput(x, t).data, st.model_input, { ...tol, what: `step ${i} model input` });
+        assertClose(hostBuffer(s.scaleModelInput(x, t)), st.model_input, { ...tol, what: `step ${i} model input` });
         const r = s.step(tensor(st.model_output, SHAPE), t, x);
-        assertClose(r.predOriginalSample.data, st.pred_original_sample, { ...tol, what: `step ${i} (t=${t}) pred_original_sample` });
-        assertClose(r.prevSample.data, st.prev_sample, { ...tol, what: `step ${i} (t=${t}) prev_sample` });
+        assertClose(hostBuffer(r.predOriginalSample), st.pred_original_sample, { ...tol, what: `step ${i} (t=${t}) pred_original_sample` });
+        assertClose(hostBuffer(r.prevSample), st.prev_sample, { ...tol, what: `step ${i} (t=${t}) prev_sample` });
       });
       // The whole loop as the README defines it, from x_T (initial_sample is x_T * init_noise_sigma).
       let x = tensor(c.initial_sample, SHAPE);
-      for (const t of s.timesteps) x = s.step(standInModel(s.scaleModelInput(x, t).data, t), t, x).prevSample;
-      assertClose(x.data, c.final_sample, { ...tol, what: 'final sample' });
+      for (const t of s.timesteps) x = s.step(standInModel(hostBuffer(s.scaleModelInput(x, t)), t), t, x).prevSample;
+      assertClose(hostBuffer(x), c.final_sample, { ...tol, what: 'final sample' });
     });
   }
 });
@@ -84,8 +85,8 @@ describe('EulerDiscreteScheduler: steps by hand (Karras et al. 2022, Algorithm 2
     s.setTimesteps(10);
     const [s0, s1] = s.sigmas as [number, number];
     const r = s.step(out, s.timesteps[0]!, x);
-    assertClose(r.predOriginalSample.data, Array.from(x.data, (v, i) => v - s0 * out.data[i]!), { nmseTol: 1e-28, absTol: 1e-13 });
-    assertClose(r.prevSample.data, Array.from(x.data, (v, i) => v + (s1 - s0) * out.data[i]!), { nmseTol: 1e-28, absTol: 1e-13 });
+    assertClose(hostBuffer(r.predOriginalSample), Array.from(hostBuffer(x), (v, i) => v - s0 * hostBuffer(out)[i]!), { nmseTol: 1e-28, absTol: 1e-13 });
+    assertClose(hostBuffer(r.prevSample), Array.from(hostBuffer(x), (v, i) => v + (s1 - s0) * hostBuffer(out)[i]!), { nmseTol: 1e-28, absTol: 1e-13 });
   });
 
   it('s_churn: sigma_hat = sigma (1 + gamma), x_hat = x + sqrt(sigma_hat^2 - sigma^2) S_noise z; outside [s_tmin, s_tmax] no churn', () => {
@@ -97,13 +98,13 @@ describe('EulerDiscreteScheduler: steps by hand (Karras et al. 2022, Algorithm 2
     const sNoise = 1.003;
     const gamma = Math.min(sChurn / 10, Math.SQRT2 - 1);
     const sigmaHat = sigma * (1 + gamma);
-    const xHat = Array.from(x.data, (v, i) => v + Math.sqrt(sigmaHat ** 2 - sigma ** 2) * sNoise * z.data[i]!);
+    const xHat = Array.from(hostBuffer(x), (v, i) => v + Math.sqrt(sigmaHat ** 2 - sigma ** 2) * sNoise * hostBuffer(z)[i]!);
     const r = s.step(out, t, x, { sChurn, sNoise, noise: z });
-    assertClose(r.predOriginalSample.data, xHat.map((v, i) => v - sigmaHat * out.data[i]!), { nmseTol: 1e-26, absTol: 1e-12 });
-    assertClose(r.prevSample.data, xHat.map((v, i) => v + (sigmaNext - sigmaHat) * out.data[i]!), { nmseTol: 1e-26, absTol: 1e-12 });
+    assertClose(hostBuffer(r.predOriginalSample), xHat.map((v, i) => v - sigmaHat * hostBuffer(out)[i]!), { nmseTol: 1e-26, absTol: 1e-12 });
+    assertClose(hostBuffer(r.prevSample), xHat.map((v, i) => v + (sigmaNext - sigmaHat) * hostBuffer(out)[i]!), { nmseTol: 1e-26, absTol: 1e-12 });
     // sigma above s_tmax: a plain Euler step, and no noise is asked for.
     const plain = s.step(out, t, x, { sChurn, sTmax: sigma / 2 });
-    assertClose(plain.prevSample.data, Array.from(x.data, (v, i) => v + (sigmaNext - sigma) * out.data[i]!), { nmseTol: 1e-28, absTol: 1e-13 });
+    assertClose(hostBuffer(plain.prevSample), Array.from(hostBuffer(x), (v, i) => v + (sigmaNext - sigma) * hostBuffer(out)[i]!), { nmseTol: 1e-28, absTol: 1e-13 });
   });
 
   it('v_prediction and sample: x_0 = x / (sigma^2 + 1) - sigma v / sqrt(sigma^2 + 1); x_0 = output', () => {
@@ -112,10 +113,10 @@ describe('EulerDiscreteScheduler: steps by hand (Karras et al. 2022, Algorithm 2
       s.setTimesteps(7);
       const t = s.timesteps[2]!;
       const sg = s.sigmas[2]!;
-      const x0 = Array.from(x.data, (v, i) => (type === 'sample' ? out.data[i]! : v / (sg * sg + 1) - (sg * out.data[i]!) / Math.sqrt(sg * sg + 1)));
+      const x0 = Array.from(hostBuffer(x), (v, i) => (type === 'sample' ? hostBuffer(out)[i]! : v / (sg * sg + 1) - (sg * hostBuffer(out)[i]!) / Math.sqrt(sg * sg + 1)));
       const r = s.step(out, t, x);
-      assertClose(r.predOriginalSample.data, x0, { nmseTol: 1e-26, absTol: 1e-12, what: type });
-      assertClose(r.prevSample.data, x0.map((v, i) => x.data[i]! + (s.sigmas[3]! - sg) * ((x.data[i]! - v) / sg)), { nmseTol: 1e-26, absTol: 1e-12, what: type });
+      assertClose(hostBuffer(r.predOriginalSample), x0, { nmseTol: 1e-26, absTol: 1e-12, what: type });
+      assertClose(hostBuffer(r.prevSample), x0.map((v, i) => hostBuffer(x)[i]! + (s.sigmas[3]! - sg) * ((hostBuffer(x)[i]! - v) / sg)), { nmseTol: 1e-26, absTol: 1e-12, what: type });
     }
   });
 
@@ -124,10 +125,10 @@ describe('EulerDiscreteScheduler: steps by hand (Karras et al. 2022, Algorithm 2
     s.setTimesteps(12);
     const t = s.timesteps[5]!;
     const sg = s.sigmas[5]!;
-    assertClose(s.scaleModelInput(x, t).data, Array.from(x.data, (v) => v / Math.sqrt(sg * sg + 1)), { nmseTol: 1e-28, absTol: 1e-13 });
+    assertClose(hostBuffer(s.scaleModelInput(x, t)), Array.from(hostBuffer(x), (v) => v / Math.sqrt(sg * sg + 1)), { nmseTol: 1e-28, absTol: 1e-13 });
     const noisy = s.addNoise(out, z, [t, s.timesteps[0]!]);
     const per = out.size / 2;
-    assertClose(noisy.data, Array.from(out.data, (v, i) => v + (i < per ? sg : s.sigmas[0]!) * z.data[i]!), { nmseTol: 1e-28, absTol: 1e-12 });
+    assertClose(hostBuffer(noisy), Array.from(hostBuffer(out), (v, i) => v + (i < per ? sg : s.sigmas[0]!) * hostBuffer(z)[i]!), { nmseTol: 1e-28, absTol: 1e-12 });
   });
 
   it('timestep_type continuous with v_prediction hands the model 0.25 log sigma', () => {
@@ -163,7 +164,7 @@ describe('EulerDiscreteScheduler: run state, config and errors', () => {
       s.setTimesteps(n);
       const gen = new Generator(seed);
       let x = gen.normal([1, 4, 3, 2], 0, s.initNoiseSigma);
-      for (const t of s.timesteps) x = s.step(tensor(s.scaleModelInput(x, t).data.map((v) => 0.2 * v), x.shape), t, x, { sChurn: 1, generator: gen }).prevSample;
+      for (const t of s.timesteps) x = s.step(tensor(hostBuffer(s.scaleModelInput(x, t)).map((v) => 0.2 * v), x.shape), t, x, { sChurn: 1, generator: gen }).prevSample;
       return x.toArray();
     };
     const fresh = run(new EulerDiscreteScheduler({ timestep_spacing: 'trailing' }), 15, 5);
@@ -211,7 +212,7 @@ describe('EulerDiscreteScheduler: run state, config and errors', () => {
       const out = randTensor([1, 5], 10 + i, { dtype: 'float64' });
       xe = e.step(out, e.timesteps[i]!, xe).prevSample;
       xl = l.step(out, t, xl, { order: 1 }).prevSample;
-      assertClose(xl.data, xe.data, { nmseTol: 1e-20, absTol: 1e-9, what: `step ${i}` });
+      assertClose(hostBuffer(xl), hostBuffer(xe), { nmseTol: 1e-20, absTol: 1e-9, what: `step ${i}` });
     });
   });
 
@@ -237,7 +238,7 @@ describe('EulerDiscreteScheduler vs the pure euler sampler (src/samplers, k-diff
     const s = new EulerDiscreteScheduler({ use_karras_sigmas: true, prediction_type: 'sample' });
     const xT = randTensor([2, 5], 3, { dtype: 'float64', lo: -100, hi: 100 });
     const a = schedulerRun(s, 12, xT);
-    assertClose(a.data, euler(idealDenoiser, xT, s.sigmas).data, { nmseTol: 1e-26, absTol: 1e-12 });
+    assertClose(hostBuffer(a), hostBuffer(euler(idealDenoiser, xT, s.sigmas)), { nmseTol: 1e-26, absTol: 1e-12 });
   });
 });
 
@@ -248,8 +249,8 @@ describe('sigmaX0Tensor', () => {
         const out = randTensor([2, 5, 3, 3], 1, { dtype, lo: -3, hi: 3 });
         const x = randTensor([2, 5, 3, 3], 2, { dtype, lo: -20, hi: 20 });
         const round = dtype === 'float32' ? Math.fround : (v: number): number => v;
-        const want = Array.from(x.data, (v, i) => round(sigmaX0(type, out.data[i]!, v, 7.3)));
-        assert.deepEqual(Array.from(sigmaX0Tensor(type, out, x, 7.3).data), want, `${dtype} ${type}`);
+        const want = Array.from(hostBuffer(x), (v, i) => round(sigmaX0(type, hostBuffer(out)[i]!, v, 7.3)));
+        assert.deepEqual(Array.from(hostBuffer(sigmaX0Tensor(type, out, x, 7.3))), want, `${dtype} ${type}`);
       }
     }
   });

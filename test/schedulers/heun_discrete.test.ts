@@ -15,6 +15,7 @@ import type { PredictionType } from '../../src/diffusion/forward.js';
 import { assertClose } from '../helpers/closeness.js';
 import { randTensor } from '../helpers/data.js';
 import { MU, S, gaussianMoments, observedOrders } from './sigma_helpers.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 const LINEAR = { beta_start: 0.0001, beta_end: 0.02 };
 
@@ -63,16 +64,16 @@ describe('HeunDiscreteScheduler: a step by hand (Karras et al. 2022, Algorithm 1
       s.setTimesteps(8);
       const [s0, s1] = [s.sigmas[0]!, s.sigmas[1]!];
       const x0 = (out: number, v: number, sg: number): number => (type === 'epsilon' ? v - sg * out : type === 'sample' ? out : out * (-sg / Math.sqrt(sg * sg + 1)) + v / (sg * sg + 1));
-      const d0 = Array.from(x.data, (v, i) => (v - x0(e1.data[i]!, v, s0)) / s0);
-      const xp = Array.from(x.data, (v, i) => v + (s1 - s0) * d0[i]!);
+      const d0 = Array.from(hostBuffer(x), (v, i) => (v - x0(hostBuffer(e1)[i]!, v, s0)) / s0);
+      const xp = Array.from(hostBuffer(x), (v, i) => v + (s1 - s0) * d0[i]!);
       assert.equal(s.stateInFirstOrder, true);
       const r1 = s.step(e1, s.timesteps[0]!, x);
-      assertClose(r1.prevSample.data, xp, { nmseTol: 1e-26, absTol: 1e-12, what: 'predictor' });
+      assertClose(hostBuffer(r1.prevSample), xp, { nmseTol: 1e-26, absTol: 1e-12, what: 'predictor' });
       assert.equal(s.stateInFirstOrder, false);
-      const d1 = xp.map((v, i) => (v - x0(e2.data[i]!, v, s1)) / s1);
+      const d1 = xp.map((v, i) => (v - x0(hostBuffer(e2)[i]!, v, s1)) / s1);
       const r2 = s.step(e2, s.timesteps[1]!, r1.prevSample);
-      assertClose(r2.predOriginalSample.data, xp.map((v, i) => x0(e2.data[i]!, v, s1)), { nmseTol: 1e-26, absTol: 1e-12, what: 'corrector x0' });
-      assertClose(r2.prevSample.data, Array.from(x.data, (v, i) => v + ((s1 - s0) * (d0[i]! + d1[i]!)) / 2), { nmseTol: 1e-26, absTol: 1e-12, what: 'corrector' });
+      assertClose(hostBuffer(r2.predOriginalSample), xp.map((v, i) => x0(hostBuffer(e2)[i]!, v, s1)), { nmseTol: 1e-26, absTol: 1e-12, what: 'corrector x0' });
+      assertClose(hostBuffer(r2.prevSample), Array.from(hostBuffer(x), (v, i) => v + ((s1 - s0) * (d0[i]! + d1[i]!)) / 2), { nmseTol: 1e-26, absTol: 1e-12, what: 'corrector' });
       assert.equal(s.stateInFirstOrder, true);
     });
   }
@@ -80,8 +81,8 @@ describe('HeunDiscreteScheduler: a step by hand (Karras et al. 2022, Algorithm 1
   it('clip_sample clamps x_0 to [-clip_sample_range, clip_sample_range]', () => {
     const s = new HeunDiscreteScheduler({ ...LINEAR, clip_sample: true, clip_sample_range: 0.5, prediction_type: 'sample' });
     s.setTimesteps(4);
-    const r = s.step(tensor(Array.from(e1.data, (v) => 3 * v), shape, { dtype: 'float64' }), s.timesteps[0]!, x);
-    assert.ok(r.predOriginalSample.data.every((v) => Math.abs(v) <= 0.5));
+    const r = s.step(tensor(Array.from(hostBuffer(e1), (v) => 3 * v), shape, { dtype: 'float64' }), s.timesteps[0]!, x);
+    assert.ok(hostBuffer(r.predOriginalSample).every((v) => Math.abs(v) <= 0.5));
   });
 });
 
@@ -110,7 +111,7 @@ describe('HeunDiscreteScheduler: run state, config and errors', () => {
     const gen = new Generator(seed);
     let x = gen.normal([1, 4, 3, 2], 0, s.initNoiseSigma);
     s.timesteps.forEach((t, i) => {
-      if (i < stopAfter) x = s.step(tensor(s.scaleModelInput(x, t).data.map((v) => 0.2 * v), x.shape), t, x).prevSample;
+      if (i < stopAfter) x = s.step(tensor(hostBuffer(s.scaleModelInput(x, t)).map((v) => 0.2 * v), x.shape), t, x).prevSample;
     });
     return x.toArray();
   };
@@ -132,7 +133,7 @@ describe('HeunDiscreteScheduler: run state, config and errors', () => {
     const t0 = again.timesteps[0]!;
     again.step(xT, t0, xT);
     let x = xT;
-    for (const t of again.timesteps) x = again.step(tensor(again.scaleModelInput(x, t).data.map((v) => 0.2 * v), x.shape), t, x).prevSample;
+    for (const t of again.timesteps) x = again.step(tensor(hostBuffer(again.scaleModelInput(x, t)).map((v) => 0.2 * v), x.shape), t, x).prevSample;
     assert.deepEqual(x.toArray(), fresh);
   });
 
@@ -144,7 +145,7 @@ describe('HeunDiscreteScheduler: run state, config and errors', () => {
     const out = randTensor([1, 3], 2, { dtype: 'float64' });
     const r = s.step(out, t, x);
     const [sg, next] = [s.sigmas[4]!, s.sigmas[5]!];
-    assertClose(r.prevSample.data, Array.from(x.data, (v, i) => v + (next - sg) * out.data[i]!), { nmseTol: 1e-28, absTol: 1e-13 });
+    assertClose(hostBuffer(r.prevSample), Array.from(hostBuffer(x), (v, i) => v + (next - sg) * hostBuffer(out)[i]!), { nmseTol: 1e-28, absTol: 1e-13 });
     assert.equal(s.stateInFirstOrder, false);
   });
 
@@ -170,7 +171,7 @@ describe('HeunDiscreteScheduler vs the pure heun sampler (src/samplers, k-diffus
       const xT = randTensor([2, 5], 3, { dtype: 'float64', lo: -100, hi: 100 });
       const a = schedulerRun(s, 12, xT);
       const b = heun(idealDenoiser, xT, distinctSigmas(s.sigmas));
-      assertClose(a.data, b.data, { nmseTol: 1e-26, absTol: 1e-12, what: `karras ${karras}` });
+      assertClose(hostBuffer(a), hostBuffer(b), { nmseTol: 1e-26, absTol: 1e-12, what: `karras ${karras}` });
     }
   });
 });

@@ -14,6 +14,7 @@ import type { PredictionType } from '../../src/diffusion/forward.js';
 import { assertClose } from '../helpers/closeness.js';
 import { randTensor } from '../helpers/data.js';
 import { MU, S, gaussianMoments, inputSigma, observedOrders } from './sigma_helpers.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 const LINEAR = { beta_start: 0.0001, beta_end: 0.02 };
 
@@ -61,12 +62,12 @@ describe('KDPM2DiscreteScheduler: a step by hand', () => {
       const [s0, s1] = [s.sigmas[0]!, s.sigmas[1]!];
       const sm = Math.sqrt(s0 * s1);
       const x0 = (out: number, v: number, sg: number): number => (type === 'epsilon' ? v - sg * out : type === 'sample' ? out : out * (-sg / Math.sqrt(sg * sg + 1)) + v / (sg * sg + 1));
-      const xm = Array.from(x.data, (v, i) => v + (sm - s0) * ((v - x0(e1.data[i]!, v, s0)) / s0));
+      const xm = Array.from(hostBuffer(x), (v, i) => v + (sm - s0) * ((v - x0(hostBuffer(e1)[i]!, v, s0)) / s0));
       const r1 = s.step(e1, s.timesteps[0]!, x);
-      assertClose(r1.prevSample.data, xm, { nmseTol: 1e-26, absTol: 1e-12, what: 'to the midpoint' });
+      assertClose(hostBuffer(r1.prevSample), xm, { nmseTol: 1e-26, absTol: 1e-12, what: 'to the midpoint' });
       assert.equal(s.stateInFirstOrder, false);
       const r2 = s.step(e2, s.timesteps[1]!, r1.prevSample);
-      assertClose(r2.prevSample.data, Array.from(x.data, (v, i) => v + (s1 - s0) * ((xm[i]! - x0(e2.data[i]!, xm[i]!, sm)) / sm)), { nmseTol: 1e-26, absTol: 1e-12, what: 'full step' });
+      assertClose(hostBuffer(r2.prevSample), Array.from(hostBuffer(x), (v, i) => v + (s1 - s0) * ((xm[i]! - x0(hostBuffer(e2)[i]!, xm[i]!, sm)) / sm)), { nmseTol: 1e-26, absTol: 1e-12, what: 'full step' });
       assert.equal(s.stateInFirstOrder, true);
     });
   }
@@ -97,7 +98,7 @@ describe('KDPM2DiscreteScheduler: run state, config and errors', () => {
       const gen = new Generator(seed);
       let x = gen.normal([1, 4, 3, 2], 0, s.initNoiseSigma);
       s.timesteps.forEach((t, i) => {
-        if (i < stopAfter) x = s.step(tensor(s.scaleModelInput(x, t).data.map((v) => 0.2 * v), x.shape), t, x).prevSample;
+        if (i < stopAfter) x = s.step(tensor(hostBuffer(s.scaleModelInput(x, t)).map((v) => 0.2 * v), x.shape), t, x).prevSample;
       });
       return x.toArray();
     };
@@ -131,7 +132,7 @@ describe('KDPM2DiscreteScheduler vs the pure dpm_2 sampler (src/samplers, k-diff
       const xT = randTensor([2, 5], 3, { dtype: 'float64', lo: -100, hi: 100 });
       const a = schedulerRun(s, 12, xT);
       const b = dpm2(idealDenoiser, xT, distinctSigmas(s.sigmas));
-      assertClose(a.data, b.data, { nmseTol: 1e-26, absTol: 1e-12, what: `karras ${karras}` });
+      assertClose(hostBuffer(a), hostBuffer(b), { nmseTol: 1e-26, absTol: 1e-12, what: `karras ${karras}` });
     }
   });
 });

@@ -14,6 +14,7 @@ import { numpyLinspace } from '../../src/schedulers/timesteps.js';
 import { assertClose } from '../helpers/closeness.js';
 import { randTensor } from '../helpers/data.js';
 import { MU, S, idealOutput, inputSigma, observedOrders } from './sigma_helpers.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 describe('LMSDiscreteScheduler: coefficients', () => {
   const sig = [14, 9, 5.5, 3, 1.2, 0];
@@ -58,14 +59,14 @@ describe('LMSDiscreteScheduler: schedule and steps by hand', () => {
     const outs = [2, 3, 4].map((seed) => randTensor(shape, seed, { dtype: 'float64' }));
     outs.forEach((e, i) => {
       const k = i + 1;
-      const expected = Array.from(x.data, (v, n) => {
+      const expected = Array.from(hostBuffer(x), (v, n) => {
         let acc = v;
-        for (let j = 0; j < k; j++) acc += lmsCoefficient(sg, k, i, j) * outs[i - j]!.data[n]!;
+        for (let j = 0; j < k; j++) acc += lmsCoefficient(sg, k, i, j) * hostBuffer(outs[i - j]!)[n]!;
         return acc;
       });
       const r = s.step(e, s.timesteps[i]!, x);
-      assertClose(r.predOriginalSample.data, Array.from(x.data, (v, n) => v - sg[i]! * e.data[n]!), { nmseTol: 1e-28, absTol: 1e-12 });
-      assertClose(r.prevSample.data, expected, { nmseTol: 1e-26, absTol: 1e-11, what: `step ${i}` });
+      assertClose(hostBuffer(r.predOriginalSample), Array.from(hostBuffer(x), (v, n) => v - sg[i]! * hostBuffer(e)[n]!), { nmseTol: 1e-28, absTol: 1e-12 });
+      assertClose(hostBuffer(r.prevSample), expected, { nmseTol: 1e-26, absTol: 1e-11, what: `step ${i}` });
       x = r.prevSample;
     });
   });
@@ -84,7 +85,7 @@ describe('LMSDiscreteScheduler: Gaussian data with the ideal denoiser', () => {
         // One deterministic run over the probes x_T = 0, 1 gives the affine map x_T -> x_0.
         let x = tensor([0, 1], [2, 1], { dtype: 'float64' });
         for (const t of s.timesteps) x = s.step(idealOutput(x, inputSigma(s, t), 'epsilon'), t, x, { order }).prevSample;
-        const [b, b1] = [x.data[0]!, x.data[1]!];
+        const [b, b1] = [hostBuffer(x)[0]!, hostBuffer(x)[1]!];
         return { std: Math.abs((b1 - b) * sm - sm * k), mean: Math.abs(b - MU * (1 - k)) };
       });
       const o = observedOrders(errs.map((e) => e.std));
@@ -102,7 +103,7 @@ describe('LMSDiscreteScheduler: run state, config and errors', () => {
       const gen = new Generator(seed);
       let x = gen.normal([1, 4, 3, 2], 0, s.initNoiseSigma);
       s.timesteps.forEach((t, i) => {
-        if (i < stopAfter) x = s.step(tensor(s.scaleModelInput(x, t).data.map((v) => 0.2 * v), x.shape), t, x).prevSample;
+        if (i < stopAfter) x = s.step(tensor(hostBuffer(s.scaleModelInput(x, t)).map((v) => 0.2 * v), x.shape), t, x).prevSample;
       });
       return x.toArray();
     };
@@ -118,7 +119,7 @@ describe('LMSDiscreteScheduler: run state, config and errors', () => {
     for (const t of reused.timesteps.slice(0, 4)) y = reused.step(y, t, y).prevSample;
     const g2 = new Generator(5);
     let x = g2.normal([1, 4, 3, 2], 0, reused.initNoiseSigma);
-    for (const t of reused.timesteps) x = reused.step(tensor(reused.scaleModelInput(x, t).data.map((v) => 0.2 * v), x.shape), t, x).prevSample;
+    for (const t of reused.timesteps) x = reused.step(tensor(hostBuffer(reused.scaleModelInput(x, t)).map((v) => 0.2 * v), x.shape), t, x).prevSample;
     assert.deepEqual(x.toArray(), fresh);
   });
 
@@ -145,7 +146,7 @@ describe('LMSDiscreteScheduler vs the pure lms sampler (src/samplers, k-diffusio
       let x = xT;
       for (const t of s.timesteps) x = s.step(idealDenoiser(x, inputSigma(s, t)), t, x, { order }).prevSample;
       const b = lms(idealDenoiser, xT, s.sigmas, { order });
-      assertClose(x.data, b.data, { nmseTol: 1e-24, absTol: 1e-10, what: `order ${order}` });
+      assertClose(hostBuffer(x), hostBuffer(b), { nmseTol: 1e-24, absTol: 1e-10, what: `order ${order}` });
     }
   });
 });

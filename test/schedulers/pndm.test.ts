@@ -15,6 +15,7 @@ import { addNoise, getVelocity } from '../../src/diffusion/forward.js';
 import { assertClose } from '../helpers/closeness.js';
 import { randTensor } from '../helpers/data.js';
 import { readVectors } from '../helpers/vectors.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 interface TableRow { scheduler: string; options: Record<string, unknown>; num_inference_steps: number; timesteps: number[]; init_noise_sigma: number }
 const table: TableRow[] = readVectors<{ rows: TableRow[] }>('timesteps_table.json').rows;
@@ -55,12 +56,12 @@ describe('PNDMScheduler: closed forms', () => {
         ts.forEach((t, c) => {
           const truth = type === 'epsilon' ? eps : getVelocity(s.alphasCumprod, x0, eps, t);
           // The model is called at (x, t): x must sit at level t for the truth to be the truth.
-          assertClose(x.data, addNoise(s.alphasCumprod, x0, eps, t).data, { nmseTol: 1e-24, absTol: 1e-11, what: `input at call ${c}` });
+          assertClose(hostBuffer(x), hostBuffer(addNoise(s.alphasCumprod, x0, eps, t)), { nmseTol: 1e-24, absTol: 1e-11, what: `input at call ${c}` });
           const r = s.step(truth, t, x);
-          assertClose(r.predOriginalSample.data, x0.data, { nmseTol: 1e-24, absTol: 1e-11, what: `x0 at call ${c}` });
+          assertClose(hostBuffer(r.predOriginalSample), hostBuffer(x0), { nmseTol: 1e-24, absTol: 1e-11, what: `x0 at call ${c}` });
           x = r.prevSample;
         });
-        assertClose(x.data, x0.data, { nmseTol: 1e-24, absTol: 1e-11, what: 'final sample' });
+        assertClose(hostBuffer(x), hostBuffer(x0), { nmseTol: 1e-24, absTol: 1e-11, what: 'final sample' });
       });
     }
   }
@@ -76,8 +77,8 @@ describe('PNDMScheduler: v_prediction', () => {
       s.setTimesteps(10);
       const [t, next] = [s.timesteps[0]!, s.timesteps[1]!];
       const r = s.step(getVelocity(s.alphasCumprod, x0, eps, t), t, addNoise(s.alphasCumprod, x0, eps, t));
-      assertClose(r.prevSample.data, addNoise(s.alphasCumprod, x0, eps, next).data, { nmseTol: 1e-24, absTol: 1e-11 });
-      assertClose(r.predOriginalSample.data, x0.data, { nmseTol: 1e-24, absTol: 1e-11 });
+      assertClose(hostBuffer(r.prevSample), hostBuffer(addNoise(s.alphasCumprod, x0, eps, next)), { nmseTol: 1e-24, absTol: 1e-11 });
+      assertClose(hostBuffer(r.predOriginalSample), hostBuffer(x0), { nmseTol: 1e-24, absTol: 1e-11 });
     }
   });
 });
@@ -93,21 +94,21 @@ describe('PNDMScheduler: steps by hand', () => {
     const acp = s.alphasCumprod;
     const f = s.finalAlphaCumprod;
     assert.deepEqual(s.timesteps.slice(0, 5), [900, 800, 800, 700, 600]);
-    const x1 = phi(acp, f, xT.data, 900, 800, e[0]!.data);
+    const x1 = phi(acp, f, hostBuffer(xT), 900, 800, hostBuffer(e[0]!));
     const r0 = s.step(e[0]!, 900, xT);
-    assertClose(r0.prevSample.data, x1, { nmseTol: 1e-26, absTol: 1e-12, what: 'call 0' });
+    assertClose(hostBuffer(r0.prevSample), x1, { nmseTol: 1e-26, absTol: 1e-12, what: 'call 0' });
     // Call 1 re-takes 900 -> 800 from x_900 with (e_0 + e_1) / 2.
-    const x1b = phi(acp, f, xT.data, 900, 800, e[0]!.data.map((v, i) => (v + e[1]!.data[i]!) / 2));
+    const x1b = phi(acp, f, hostBuffer(xT), 900, 800, hostBuffer(e[0]!).map((v, i) => (v + hostBuffer(e[1]!)[i]!) / 2));
     const r1 = s.step(e[1]!, 800, r0.prevSample);
-    assertClose(r1.prevSample.data, x1b, { nmseTol: 1e-26, absTol: 1e-12, what: 'call 1' });
+    assertClose(hostBuffer(r1.prevSample), x1b, { nmseTol: 1e-26, absTol: 1e-12, what: 'call 1' });
     // Call 2: (3 e_2 - e_0) / 2 from 800 to 700 (e_1 is not kept as a past estimate).
-    const x2 = phi(acp, f, x1b, 800, 700, e[2]!.data.map((v, i) => (3 * v - e[0]!.data[i]!) / 2));
+    const x2 = phi(acp, f, x1b, 800, 700, hostBuffer(e[2]!).map((v, i) => (3 * v - hostBuffer(e[0]!)[i]!) / 2));
     const r2 = s.step(e[2]!, 800, r1.prevSample);
-    assertClose(r2.prevSample.data, x2, { nmseTol: 1e-26, absTol: 1e-12, what: 'call 2' });
+    assertClose(hostBuffer(r2.prevSample), x2, { nmseTol: 1e-26, absTol: 1e-12, what: 'call 2' });
     // Call 3: (23 e_3 - 16 e_2 + 5 e_0) / 12.
-    const x3 = phi(acp, f, x2, 700, 600, e[3]!.data.map((v, i) => (23 * v - 16 * e[2]!.data[i]! + 5 * e[0]!.data[i]!) / 12));
+    const x3 = phi(acp, f, x2, 700, 600, hostBuffer(e[3]!).map((v, i) => (23 * v - 16 * hostBuffer(e[2]!)[i]! + 5 * hostBuffer(e[0]!)[i]!) / 12));
     const r3 = s.step(e[3]!, 700, r2.prevSample);
-    assertClose(r3.prevSample.data, x3, { nmseTol: 1e-26, absTol: 1e-12, what: 'call 3' });
+    assertClose(hostBuffer(r3.prevSample), x3, { nmseTol: 1e-26, absTol: 1e-12, what: 'call 3' });
   });
 
   it('PRK warm-up: one RK4 step (start, mid, mid, end), then PLMS with 4 estimates', () => {
@@ -117,14 +118,14 @@ describe('PNDMScheduler: steps by hand', () => {
     const f = s.finalAlphaCumprod;
     assert.deepEqual(s.timesteps.slice(0, 5), [900, 850, 850, 800, 800]);
     const r0 = s.step(e[0]!, 900, xT);
-    assertClose(r0.prevSample.data, phi(acp, f, xT.data, 900, 850, e[0]!.data), { nmseTol: 1e-26, absTol: 1e-12, what: 'k1 to the midpoint' });
+    assertClose(hostBuffer(r0.prevSample), phi(acp, f, hostBuffer(xT), 900, 850, hostBuffer(e[0]!)), { nmseTol: 1e-26, absTol: 1e-12, what: 'k1 to the midpoint' });
     const r1 = s.step(e[1]!, 850, r0.prevSample);
-    assertClose(r1.prevSample.data, phi(acp, f, xT.data, 900, 850, e[1]!.data), { nmseTol: 1e-26, absTol: 1e-12, what: 'k2 to the midpoint' });
+    assertClose(hostBuffer(r1.prevSample), phi(acp, f, hostBuffer(xT), 900, 850, hostBuffer(e[1]!)), { nmseTol: 1e-26, absTol: 1e-12, what: 'k2 to the midpoint' });
     const r2 = s.step(e[2]!, 850, r1.prevSample);
-    assertClose(r2.prevSample.data, phi(acp, f, xT.data, 900, 800, e[2]!.data), { nmseTol: 1e-26, absTol: 1e-12, what: 'k3 to the end' });
-    const rk4 = e[0]!.data.map((v, i) => v / 6 + e[1]!.data[i]! / 3 + e[2]!.data[i]! / 3 + e[3]!.data[i]! / 6);
+    assertClose(hostBuffer(r2.prevSample), phi(acp, f, hostBuffer(xT), 900, 800, hostBuffer(e[2]!)), { nmseTol: 1e-26, absTol: 1e-12, what: 'k3 to the end' });
+    const rk4 = hostBuffer(e[0]!).map((v, i) => v / 6 + hostBuffer(e[1]!)[i]! / 3 + hostBuffer(e[2]!)[i]! / 3 + hostBuffer(e[3]!)[i]! / 6);
     const r3 = s.step(e[3]!, 800, r2.prevSample);
-    assertClose(r3.prevSample.data, phi(acp, f, xT.data, 900, 800, rk4), { nmseTol: 1e-26, absTol: 1e-12, what: 'RK4 combination' });
+    assertClose(hostBuffer(r3.prevSample), phi(acp, f, hostBuffer(xT), 900, 800, rk4), { nmseTol: 1e-26, absTol: 1e-12, what: 'RK4 combination' });
     assert.deepEqual(s.prkTimesteps.length, 12);
   });
 });
@@ -139,7 +140,7 @@ describe('PNDMScheduler: Gaussian data with the ideal denoiser', () => {
   const ideal = (acp: Float64Array, x: Tensor, t: number): Tensor => {
     const a = acp[t]!;
     const k = (Math.sqrt(a) * S * S) / (a * S * S + 1 - a);
-    return tensor(Float64Array.from(x.data, (v) => (v - Math.sqrt(a) * (MU + k * (v - Math.sqrt(a) * MU))) / Math.sqrt(1 - a)), x.shape, { dtype: 'float64' });
+    return tensor(Float64Array.from(hostBuffer(x), (v) => (v - Math.sqrt(a) * (MU + k * (v - Math.sqrt(a) * MU))) / Math.sqrt(1 - a)), x.shape, { dtype: 'float64' });
   };
   for (const skip of [true, false]) {
     it(`${skip ? 'skip_prk_steps' : 'PRK warm-up'}: the error shrinks faster than third order`, () => {
@@ -148,7 +149,7 @@ describe('PNDMScheduler: Gaussian data with the ideal denoiser', () => {
         s.setTimesteps(n);
         let x = tensor([0, 1], [2, 1], { dtype: 'float64' });
         for (const t of s.timesteps) x = s.step(ideal(s.alphasCumprod, x, t), t, x).prevSample;
-        const [b, b1] = [x.data[0]!, x.data[1]!];
+        const [b, b1] = [hostBuffer(x)[0]!, hostBuffer(x)[1]!];
         const aT = s.alphasCumprod[s.timesteps[0]!]!;
         const af = s.finalAlphaCumprod;
         const gT = Math.sqrt(aT * S * S + 1 - aT);
@@ -170,7 +171,7 @@ describe('PNDMScheduler: run state, config and errors', () => {
     const gen = new Generator(seed);
     let x = gen.normal([1, 4, 3, 2]);
     s.timesteps.forEach((t, i) => {
-      if (i < stopAfter) x = s.step(tensor(x.data.map((v) => 0.2 * v), x.shape), t, x).prevSample;
+      if (i < stopAfter) x = s.step(tensor(hostBuffer(x).map((v) => 0.2 * v), x.shape), t, x).prevSample;
     });
     return x.toArray();
   };
@@ -189,7 +190,7 @@ describe('PNDMScheduler: run state, config and errors', () => {
       let y = new Generator(3).normal([1, 4, 3, 2]);
       for (const t of reused.timesteps.slice(0, 5)) y = reused.step(y, t, y).prevSample;
       let x = new Generator(5).normal([1, 4, 3, 2]);
-      for (const t of reused.timesteps) x = reused.step(tensor(x.data.map((v) => 0.2 * v), x.shape), t, x).prevSample;
+      for (const t of reused.timesteps) x = reused.step(tensor(hostBuffer(x).map((v) => 0.2 * v), x.shape), t, x).prevSample;
       assert.deepEqual(x.toArray(), fresh);
     });
   }

@@ -12,6 +12,7 @@ import type { Tensor } from '../../src/tensor/tensor.js';
 import type { PredictionType } from '../../src/diffusion/forward.js';
 import type { Scheduler, StepOptions } from '../../src/schedulers/scheduler.js';
 import { MU, S } from '../helpers/gaussian_moments.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 /** The vectors are NCHW [2, 1, 8, 8]; with C = 1 the same data is NHWC [2, 8, 8, 1]. */
 export const SHAPE = [2, 8, 8, 1];
@@ -49,7 +50,7 @@ export { MU, S, observedOrders } from '../helpers/gaussian_moments.js';
 
 /** The model output of `type` whose x_0 is the ideal denoiser's D(x, sigma). */
 export function idealOutput(x: Tensor, sigma: number, type: PredictionType): Tensor {
-  const out = Float64Array.from(x.data, (v) => {
+  const out = Float64Array.from(hostBuffer(x), (v) => {
     const d = (S * S * v + sigma * sigma * MU) / (S * S + sigma * sigma);
     switch (type) {
       case 'epsilon':
@@ -66,7 +67,7 @@ export function idealOutput(x: Tensor, sigma: number, type: PredictionType): Ten
 
 /** The sigma a scheduler scales the model input for at t, read off scaleModelInput(1) = 1 / sqrt(sigma^2 + 1). */
 export function inputSigma(s: Scheduler, t: number): number {
-  const c = s.scaleModelInput(tensor([1], [1], { dtype: 'float64' }), t).data[0]!;
+  const c = hostBuffer(s.scaleModelInput(tensor([1], [1], { dtype: 'float64' }), t))[0]!;
   return Math.sqrt(1 / (c * c) - 1);
 }
 
@@ -84,7 +85,7 @@ export function gaussianMoments(s: Scheduler<StepOptions>, n: number, type: Pred
       const noise = tensor(k === noiseAt ? [1, 1] : [0, 0], [2, 1], { dtype: 'float64' });
       x = s.step(out, t, x, stochastic ? { noise } : {}).prevSample;
     });
-    return Array.from(x.data);
+    return Array.from(hostBuffer(x));
   };
   const [b, b1] = run(1, -1) as [number, number];
   const a = b1 - b;

@@ -10,9 +10,10 @@ import type { Tensor } from '../../src/tensor/tensor.js';
 import { withBackend } from '../../src/backend/backend.js';
 import { assertClose } from '../helpers/closeness.js';
 import { randTensor } from '../helpers/data.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 /** The elements in their own precision (the oracle compares every bit it can). */
-const values = (t: Tensor): number[] => Array.from(t.data);
+const values = (t: Tensor): number[] => Array.from(hostBuffer(t));
 
 describe('thresholding', () => {
   for (const dtype of ['float32', 'float64'] as const) {

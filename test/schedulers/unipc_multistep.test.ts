@@ -14,6 +14,7 @@ import { assertClose } from '../helpers/closeness.js';
 import { randTensor } from '../helpers/data.js';
 import { readVectors } from '../helpers/vectors.js';
 import { gaussianRun, observedOrders } from '../helpers/gaussian_moments.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 interface TableRow {
   scheduler: string;
@@ -119,21 +120,21 @@ describe('UniPCMultistepScheduler: first steps derived by hand (float64)', () =>
         // Step 0: order 1 predictor (DDIM), no corrector.
         const r0 = s.step(out0, t0, x);
         const q01 = piece(p0, p1);
-        const m0 = x.data.map((v, k) => conv(out0.data[k]!, v, p0));
-        const x1 = x.data.map((v, k) => q01.xc * v - q01.w * q01.hPhi1 * m0[k]!);
-        assertClose(r0.prevSample.data, x1, { nmseTol: 1e-26, absTol: 1e-12, what: 'step 0' });
+        const m0 = hostBuffer(x).map((v, k) => conv(hostBuffer(out0)[k]!, v, p0));
+        const x1 = hostBuffer(x).map((v, k) => q01.xc * v - q01.w * q01.hPhi1 * m0[k]!);
+        assertClose(hostBuffer(r0.prevSample), x1, { nmseTol: 1e-26, absTol: 1e-12, what: 'step 0' });
         x = r0.prevSample;
         // Step 1: UniC-1 (rho_c = 1/2) corrects x1 with m1, then UniP-2 (rho_p = 1/2).
         const r1 = s.step(out1, t1, x);
-        const m1 = x.data.map((v, k) => conv(out1.data[k]!, v, p1));
-        const x1c = x0.data.map((v, k) => q01.xc * v - q01.w * q01.hPhi1 * m0[k]! - q01.w * q01.Bh * 0.5 * (m1[k]! - m0[k]!));
+        const m1 = hostBuffer(x).map((v, k) => conv(hostBuffer(out1)[k]!, v, p1));
+        const x1c = hostBuffer(x0).map((v, k) => q01.xc * v - q01.w * q01.hPhi1 * m0[k]! - q01.w * q01.Bh * 0.5 * (m1[k]! - m0[k]!));
         const q12 = piece(p1, p2);
         const rk = (p0.l - p1.l) / q12.h;
         const x2 = x1c.map((v, k) => q12.xc * v - q12.w * q12.hPhi1 * m1[k]! - q12.w * q12.Bh * 0.5 * ((m0[k]! - m1[k]!) / rk));
-        assertClose(r1.prevSample.data, x2, { nmseTol: 1e-26, absTol: 1e-12, what: 'step 1' });
+        assertClose(hostBuffer(r1.prevSample), x2, { nmseTol: 1e-26, absTol: 1e-12, what: 'step 1' });
         // Step 2: UniC-2 solves the 2x2 system R rho = b with points r = (rk, 1).
         const r2 = s.step(out2, t2, r1.prevSample);
-        const m2 = r1.prevSample.data.map((v, k) => conv(out2.data[k]!, v, p2));
+        const m2 = hostBuffer(r1.prevSample).map((v, k) => conv(hostBuffer(out2)[k]!, v, p2));
         const hPhi2 = q12.hPhi1 / q12.hh - 1; // h phi_2
         const b = [hPhi2 / q12.Bh, (2 * (hPhi2 / q12.hh - 0.5)) / q12.Bh];
         // [1, 1; rk, 1] rho = b.
@@ -143,8 +144,8 @@ describe('UniPCMultistepScheduler: first steps derived by hand (float64)', () =>
         const q23 = piece(p2, p3);
         const rk2 = (p1.l - p2.l) / q23.h;
         const x3 = x2c.map((v, k) => q23.xc * v - q23.w * q23.hPhi1 * m2[k]! - q23.w * q23.Bh * 0.5 * ((m1[k]! - m2[k]!) / rk2));
-        assertClose(r2.prevSample.data, x3, { nmseTol: 1e-24, absTol: 1e-11, what: 'step 2' });
-        assertClose(r2.predOriginalSample.data, r1.prevSample.data.map((v, k) => (v - p2.s * out2.data[k]!) / p2.a), { nmseTol: 1e-24, absTol: 1e-11, what: 'x0' });
+        assertClose(hostBuffer(r2.prevSample), x3, { nmseTol: 1e-24, absTol: 1e-11, what: 'step 2' });
+        assertClose(hostBuffer(r2.predOriginalSample), hostBuffer(r1.prevSample).map((v, k) => (v - p2.s * hostBuffer(out2)[k]!) / p2.a), { nmseTol: 1e-24, absTol: 1e-11, what: 'x0' });
       });
     }
   }
@@ -156,7 +157,7 @@ describe('UniPCMultistepScheduler: first steps derived by hand (float64)', () =>
       const s = new UniPCMultistepScheduler(c);
       s.setTimesteps(10);
       const r = s.step(out0, s.timesteps[8]!, big);
-      return { prev: Array.from(r.prevSample.data), x0: Array.from(r.predOriginalSample.data) };
+      return { prev: Array.from(hostBuffer(r.prevSample)), x0: Array.from(hostBuffer(r.predOriginalSample)) };
     };
     const on = run({ ...cfg, solver_order: 1 });
     const off = run({ solver_order: 1 });
@@ -173,10 +174,10 @@ describe('UniPCMultistepScheduler: first steps derived by hand (float64)', () =>
     const [t0, t1] = on.timesteps as [number, number];
     const a1 = on.step(out0, t0, x0).prevSample;
     const b1 = off.step(out0, t0, x0).prevSample;
-    assert.deepEqual(Array.from(a1.data), Array.from(b1.data));
+    assert.deepEqual(Array.from(hostBuffer(a1)), Array.from(hostBuffer(b1)));
     const a2 = on.step(out1, t1, a1).prevSample;
     const b2 = off.step(out1, t1, b1).prevSample;
-    assert.notDeepEqual(Array.from(a2.data), Array.from(b2.data));
+    assert.notDeepEqual(Array.from(hostBuffer(a2)), Array.from(hostBuffer(b2)));
   });
 });
 
@@ -234,8 +235,8 @@ describe('UniPCMultistepScheduler: run state and errors', () => {
     s.setTimesteps(n);
     const gen = new Generator(seed);
     let x = gen.normal([batch, 3, 2, 1]);
-    for (const t of s.timesteps) x = s.step(tensor(x.data.map((v) => 0.2 * v + 0.1), x.shape), t, x).prevSample;
-    return Array.from(x.data);
+    for (const t of s.timesteps) x = s.step(tensor(hostBuffer(x).map((v) => 0.2 * v + 0.1), x.shape), t, x).prevSample;
+    return Array.from(hostBuffer(x));
   };
 
   it('a second run, one after a different run, or a second batch without setTimesteps equals a fresh scheduler', () => {
@@ -248,8 +249,8 @@ describe('UniPCMultistepScheduler: run state and errors', () => {
     run(twice, 12, 5);
     const gen = new Generator(5);
     let x = gen.normal([2, 3, 2, 1]);
-    for (const t of twice.timesteps) x = twice.step(tensor(x.data.map((v) => 0.2 * v + 0.1), x.shape), t, x).prevSample;
-    assert.deepEqual(Array.from(x.data), fresh);
+    for (const t of twice.timesteps) x = twice.step(tensor(hostBuffer(x).map((v) => 0.2 * v + 0.1), x.shape), t, x).prevSample;
+    assert.deepEqual(Array.from(hostBuffer(x)), fresh);
   });
 
   it('errors name the op, the argument and what was expected', () => {

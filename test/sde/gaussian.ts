@@ -7,6 +7,7 @@
 import { addScalar, mulScalar } from '../../src/ops/scalar.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import type { ScoreFn, Sde } from '../../src/sde/sde.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 export const MU = 0.3;
 export const S = 0.2;
@@ -31,7 +32,7 @@ export function gaussianLogp(x: Tensor, mean: number, variance: number): Float64
   const D = x.size / n;
   return Float64Array.from({ length: n }, (_, b) => {
     let ss = 0;
-    for (let i = b * D; i < (b + 1) * D; i++) ss += (x.data[i]! - mean) ** 2;
+    for (let i = b * D; i < (b + 1) * D; i++) ss += (hostBuffer(x)[i]! - mean) ** 2;
     return -0.5 * D * Math.log(2 * Math.PI * variance) - ss / (2 * variance);
   });
 }
@@ -39,9 +40,9 @@ export function gaussianLogp(x: Tensor, mean: number, variance: number): Float64
 /** Sample mean and standard deviation of every element of x. */
 export function moments(x: Tensor): { mean: number; std: number } {
   let m = 0;
-  for (const v of x.data) m += v;
+  for (const v of hostBuffer(x)) m += v;
   m /= x.size;
   let v2 = 0;
-  for (const v of x.data) v2 += (v - m) ** 2;
+  for (const v of hostBuffer(x)) v2 += (v - m) ** 2;
   return { mean: m, std: Math.sqrt(v2 / (x.size - 1)) };
 }

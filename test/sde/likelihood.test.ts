@@ -17,6 +17,7 @@ import { Tensor } from '../../src/tensor/tensor.js';
 import { noGrad } from '../../src/tensor/autograd.js';
 import { UNet2DModel, configFromJSON } from '../../src/nn/unet_2d.js';
 import { MU, S, gaussianScore, gaussianLogp, marginalMoments } from './gaussian.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 const X = new Generator(1).normal([6, 4, 4, 1], MU, S); // 6 images of 16 dims
 
@@ -45,7 +46,7 @@ for (const sde of [new VpSde(), new SubVpSde(), new VeSde()]) {
 test("Gaussian probes: Hutchinson's estimate is unbiased (a batch of probes averages to the exact trace)", () => {
   const sde = new VpSde();
   // The same image 64 times: each copy gets its own probe.
-  const one = X.data.subarray(0, 16);
+  const one = hostBuffer(X).subarray(0, 16);
   const reps = new Tensor(new Float32Array(64 * 16).map((_, i) => one[i % 16]!), [64, 4, 4, 1]);
   const exact = odeLikelihood(sde, gaussianScore(sde), new Tensor(Float32Array.from(one), [1, 4, 4, 1]), { estimator: 'exact', rtol: 1e-4, atol: 1e-4 });
   const g = odeLikelihood(sde, gaussianScore(sde), reps, { estimator: 'gaussian', generator: new Generator(5), rtol: 1e-4, atol: 1e-4 });
@@ -60,7 +61,7 @@ test('dequantization: 8-bit levels map into their bins and bpd adds the 7-bit of
   const y = dequantize(x, new Generator(0));
   pixels.forEach((p, i) => {
     const lo = (2 * p) / 256 - 1;
-    assert.ok(y.data[i]! >= lo && y.data[i]! < lo + 2 / 256, `pixel ${p}: ${y.data[i]}`);
+    assert.ok(hostBuffer(y)[i]! >= lo && hostBuffer(y)[i]! < lo + 2 / 256, `pixel ${p}: ${hostBuffer(y)[i]}`);
   });
   assert.throws(() => dequantize(new Tensor(Float32Array.of(0.001), [1, 1]), new Generator(0)), /8-bit level/);
   // The same dequantized draw with and without the flag differs by exactly log2(128) bits/dim.

@@ -18,6 +18,7 @@ import type { UNet2DModel } from '../../src/nn/unet_2d.js';
 import { train } from '../../src/train/trainer.js';
 import { resolveTrainConfig } from '../../src/train/config.js';
 import { TINY_UNET, TinyFashion, tempDir } from '../train/fixtures.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 for (const name of ['vp', 'subvp', 've'] as SdeName[]) {
   for (const likelihoodWeighting of [false, true]) {
@@ -38,9 +39,9 @@ for (const name of ['vp', 'subvp', 've'] as SdeName[]) {
         assert.ok(Math.abs(seen!.t[b]! - t * 999) < 1e-3);
         const w = likelihoodWeighting ? sde.diffusion(t) ** 2 / std ** 2 : 1;
         for (let i = b * 4; i < b * 4 + 4; i++) {
-          assert.ok(Math.abs(seen!.x.data[i]! - (mean * x0.data[i]! + std * draw.noise.data[i]!)) < 1e-5);
+          assert.ok(Math.abs(hostBuffer(seen!.x)[i]! - (mean * hostBuffer(x0)[i]! + std * hostBuffer(draw.noise)[i]!)) < 1e-5);
           // || std s + z ||^2 with s = -F/std (VP, sub-VP) or F/std (VE).
-          const r = name === 've' ? F.data[i]! + draw.noise.data[i]! : draw.noise.data[i]! - F.data[i]!;
+          const r = name === 've' ? hostBuffer(F)[i]! + hostBuffer(draw.noise)[i]! : hostBuffer(draw.noise)[i]! - hostBuffer(F)[i]!;
           expected += (w * r * r) / 12;
         }
       }

@@ -16,12 +16,13 @@ import { Generator } from '../../src/tensor/random.js';
 import { tensor } from '../../src/tensor/create.js';
 import { ArgumentError } from '../../src/tensor/errors.js';
 import { MU, S } from './gaussian.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 const SDES: Sde[] = [new VpSde(), new SubVpSde(), new VeSde()];
 
 /** A seeded standard normal stream in float64 (Box-Muller over a small LCG-free Philox draw). */
 function normals(n: number, seed: number): Float64Array {
-  return Float64Array.from(new Generator(seed).normal([n]).data);
+  return Float64Array.from(hostBuffer(new Generator(seed).normal([n])));
 }
 
 for (const sde of SDES) {
@@ -38,7 +39,7 @@ for (const sde of SDES) {
       const t = k * dt;
       const a = sde.driftCoef(t);
       const g = sde.diffusion(t);
-      const z = gen.normal([paths]).data;
+      const z = hostBuffer(gen.normal([paths]));
       for (let i = 0; i < paths; i++) x[i] = x[i]! + a * x[i]! * dt + g * Math.sqrt(dt) * z[i]!;
       const tc = checkpoints.get(k + 1);
       if (tc === undefined) continue;
@@ -79,7 +80,7 @@ for (const sde of SDES) {
     const ref = (a: number[]) => a.reduce((acc, v) => acc - 0.5 * Math.log(2 * Math.PI * s2) - (v * v) / (2 * s2), 0);
     assert.ok(Math.abs(lp[0]! - ref([0.5, -1, 2])) < 1e-5);
     assert.ok(Math.abs(lp[1]! - ref([0, 1, 1])) < 1e-5);
-    const d = sde.priorSample([4000], new Generator(3)).data;
+    const d = hostBuffer(sde.priorSample([4000], new Generator(3)));
     const std = Math.sqrt(Array.from(d).reduce((a, v) => a + v * v, 0) / d.length);
     assert.ok(Math.abs(std / sde.priorStd - 1) < 0.04, `prior std ${std}`);
   });

@@ -15,18 +15,19 @@ import { vlbBitsPerDim, meanCi95 } from '../../src/diffusion/vlb_bpd.js';
 import { VpSde } from '../../src/sde/vp.js';
 import { odeLikelihood } from '../../src/sde/likelihood.js';
 import { MU, S, gaussianScore, gaussianLogp } from './gaussian.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 test('VLB (T = 200, fixed_small, ideal epsilon) >= ODE NLL (VP SDE, exact score) ~ the exact NLL, per image', () => {
   const T = 200;
   const N = 16;
   const D = 16;
   const vlb = new DiffusionVlb(alphasCumprod(linspace(0.1 / T, 20 / T, T)), { predictionType: 'epsilon', varianceType: 'fixed_small', decoder: 'gaussian' });
-  const z = new Generator(21).normal([N * D]).data;
+  const z = hostBuffer(new Generator(21).normal([N * D]));
   const x64 = tensor(Array.from(z, (v) => MU + S * v), [N, 4, 4, 1], { dtype: 'float64' });
   // The ideal epsilon for x_0 ~ N(MU, S^2): E[x_0 | x_t] = MU + k (x_t - sqrt(abar) MU).
   const model = (xt: Tensor, t: Float64Array): Tensor => {
     const per = xt.size / t.length;
-    return tensor(Array.from(xt.data, (v, i) => {
+    return tensor(Array.from(hostBuffer(xt), (v, i) => {
       const ab = vlb.alphasCumprod[t[Math.floor(i / per)]!]!;
       const x0 = MU + ((Math.sqrt(ab) * S * S) / (ab * S * S + 1 - ab)) * (v - Math.sqrt(ab) * MU);
       return (v - Math.sqrt(ab) * x0) / Math.sqrt(1 - ab);
@@ -34,7 +35,7 @@ test('VLB (T = 200, fixed_small, ideal epsilon) >= ODE NLL (VP SDE, exact score)
   };
   const bound = vlbBitsPerDim(model, vlb, x64, { generator: new Generator(22), timestepsPerImage: 'all', batchSize: N });
   const sde = new VpSde();
-  const x32 = new Tensor(Float32Array.from(x64.data), x64.shape);
+  const x32 = new Tensor(Float32Array.from(hostBuffer(x64)), x64.shape);
   const ode = odeLikelihood(sde, gaussianScore(sde), x32, { estimator: 'exact' });
   const exact = gaussianLogp(x32, MU, S * S).map((l) => -l / (D * Math.LN2));
   const gaps = Array.from(bound.bpd, (b, n) => b - ode.bpd[n]!);

@@ -14,6 +14,7 @@ import { readSchedulerConfig } from '../../src/io/checkpoint.js';
 import { decodeImage } from '../../src/io/png.js';
 import { generate } from '../../src/pipelines/generate.js';
 import { api, makeModelsDir, readSse, spawnDiffuse, startRedis, stop, waitJob, waitOutput } from './helpers.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 describe('diffuse serve --queue redis:// with two diffuse worker processes', () => {
   let redis: Awaited<ReturnType<typeof startRedis>>;
@@ -65,7 +66,7 @@ describe('diffuse serve --queue redis:// with two diffuse worker processes', () 
     for (let i = 0; i < 2; i++) {
       const got = await decodeImage(Buffer.from(images[i]!.split(',')[1]!, 'base64'));
       let maxErr = 0;
-      for (let k = 0; k < 64; k++) maxErr = Math.max(maxErr, Math.abs(got.data[k]! - want.data[i * 64 + k]!));
+      for (let k = 0; k < 64; k++) maxErr = Math.max(maxErr, Math.abs(got.data[k]! - hostBuffer(want)[i * 64 + k]!));
       assert.ok(maxErr <= 1.01 / 127.5, `image ${i}: max error ${maxErr}`);
     }
   });

@@ -13,6 +13,7 @@ import { getDevice, registerDevice, unregisterDevice, type Device, type DeviceBu
 import { referenceBackend } from '../../src/backend/reference/index.js';
 import type { Kernels } from '../../src/backend/backend.js';
 import { add, concat, conv2d, matmul, mseLoss, mul, sum, sliceBatch, where } from '../../src/ops/index.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 /** A host array in a wrapper: a buffer no CPU kernel accepts. */
 class FakeBuffer implements DeviceHandle {
@@ -41,7 +42,7 @@ const fake: Device<FakeBuffer> = {
   dtypeOf: (b: FakeBuffer) => (b.array instanceof Float64Array ? 'float64' : 'float32'),
   lengthOf: (b: FakeBuffer) => b.array.length,
   readSync: () => {
-    throw new DeviceError('fake device: reads are asynchronous only; use await dataAsync()');
+    throw new DeviceError('fake device: reads are asynchronous only; use await data()');
   },
   read: (b: FakeBuffer) => Promise.resolve(b.array.slice()),
 };
@@ -57,7 +58,7 @@ describe('tensors with a device', () => {
     assert.equal(b.device, getDevice('fake'));
     assert.ok(a.storage instanceof FakeBuffer);
     assert.equal(tensor([1], [1]).device, cpu);
-    assert.deepEqual(Array.from(await a.dataAsync()), [1, 2, 3]);
+    assert.deepEqual(Array.from(await a.data()), [1, 2, 3]);
     assert.match(a.toString(), /device=fake/);
     assert.throws(() => zeros([1], { device: 'tpu' }), (e: Error) => e instanceof ArgumentError && /unknown device 'tpu'; registered devices: 'cpu', 'fake'/.test(e.message));
   });
@@ -78,7 +79,7 @@ describe('tensors with a device', () => {
     const onCpu = run('cpu');
     for (let i = 0; i < onFake.length; i++) {
       assert.equal(onFake[i]!.device.name, 'fake');
-      assert.deepEqual(Array.from(await onFake[i]!.dataAsync()), Array.from(onCpu[i]!.toArray()));
+      assert.deepEqual(Array.from(await onFake[i]!.data()), Array.from(onCpu[i]!.toArray()));
     }
   });
 
@@ -90,7 +91,7 @@ describe('tensors with a device', () => {
     assert.equal(x.grad!.device.name, 'fake');
     // d/dx (sum x^2 + mean (x - t)^2) = 2x + 2 (x - t) / 3
     const expected = [1, -2, 3].map((v, i) => 2 * v + (2 * (v - [0, 0, 1][i]!)) / 3);
-    (await x.grad!.dataAsync()).forEach((g, i) => assert.ok(Math.abs(g - expected[i]!) < 1e-6, `${g} vs ${expected[i]}`));
+    (await x.grad!.data()).forEach((g, i) => assert.ok(Math.abs(g - expected[i]!) < 1e-6, `${g} vs ${expected[i]}`));
   });
 
   it('refuses inputs on different devices, naming the op, the inputs and their devices', () => {
@@ -104,17 +105,17 @@ describe('tensors with a device', () => {
     assert.throws(() => mseLoss(a, b), (e: Error) => e instanceof DeviceError && /mseLoss: .*'pred' on cpu, 'target' on fake/.test(e.message));
   });
 
-  it('reads are explicit: toArray/item need a synchronous device, dataAsync works anywhere, .data is CPU only', async () => {
+  it('reads are explicit: toArray/item need a synchronous device, await data() works anywhere, hostBuffer is CPU only', async () => {
     const t = tensor([1.5], [1], { device: 'fake' });
-    assert.throws(() => t.toArray(), /use await dataAsync\(\)/);
+    assert.throws(() => t.toArray(), /use await data\(\)/);
     assert.throws(() => t.item(), DeviceError);
-    assert.throws(() => t.data, (e: Error) => e instanceof DeviceError && /device 'fake'.*toArray\(\) or await dataAsync\(\)/.test(e.message));
-    assert.deepEqual(Array.from(await t.dataAsync()), [1.5]);
+    assert.throws(() => hostBuffer(t), (e: Error) => e instanceof DeviceError && /device 'fake'.*await t.data\(\) or t.toArray\(\)/.test(e.message));
+    assert.deepEqual(Array.from(await t.data()), [1.5]);
     const c = tensor([0.1, 2], [2], { dtype: 'float64' });
     assert.ok(c.toArray() instanceof Float32Array);
     assert.deepEqual(Array.from(c.toArray('float64')), [0.1, 2]);
-    assert.deepEqual(Array.from(await c.dataAsync('float64')), [0.1, 2]);
-    assert.ok(c.toArray('float64') !== c.data, 'toArray copies');
+    assert.deepEqual(Array.from(await c.data('float64')), [0.1, 2]);
+    assert.ok(c.toArray('float64') !== hostBuffer(c), 'toArray copies');
     assert.equal(tensor([7], []).item(), 7);
   });
 
@@ -124,7 +125,7 @@ describe('tensors with a device', () => {
     const f = c.to('fake');
     assert.equal(f.device.name, 'fake');
     assert.deepEqual(f.shape, [2, 2]);
-    assert.throws(() => f.to(cpu), /dataAsync/);
+    assert.throws(() => f.to(cpu), /data/);
     const back = await f.toAsync(cpu);
     assert.equal(back.device, cpu);
     assert.deepEqual(Array.from(back.toArray()), [1, 2, 3, 4]);
@@ -133,7 +134,7 @@ describe('tensors with a device', () => {
   it('generators draw on the device the same values as on the CPU', async () => {
     const onFake = new Generator(3).normal([9], 0, 1, { device: 'fake' });
     assert.equal(onFake.device.name, 'fake');
-    assert.deepEqual(Array.from(await onFake.dataAsync()), Array.from(new Generator(3).normal([9]).toArray()));
+    assert.deepEqual(Array.from(await onFake.data()), Array.from(new Generator(3).normal([9]).toArray()));
   });
 
   it('the Tensor constructor checks the storage against the device and the shape', () => {

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Generator, rand, randn } from '../../src/tensor/random.js';
 import { backend, withBackend } from '../../src/backend/backend.js';
 import { ArgumentError } from '../../src/tensor/errors.js';
+import { hostBuffer } from '../../src/tensor/tensor.js';
 
 // Random123's known-answer vectors for Philox4x32-10 (kat_vectors; also TensorFlow's
 // stateful_random_ops_test and Random123-Boost's test_philox.cpp): counter, key, expected output.
@@ -50,7 +51,7 @@ describe('Philox4x32-10 generator', () => {
       withBackend('reference', () => backend().philox4x32(new Uint32Array(ctr), key, out));
       for (const w of out) expected.push((w >>> 8) / 2 ** 24);
     }
-    assert.deepEqual([...u.data], expected);
+    assert.deepEqual([...hostBuffer(u)], expected);
     assert.equal(g.getState().offset, String(0xffffffff + 2));
   });
 
@@ -59,14 +60,14 @@ describe('Philox4x32-10 generator', () => {
       withBackend(b, () => {
         const g = Generator.fromState({ seed: '18446744073709551615', offset: '123456789012' });
         g.uniform([3]);
-        return g.uniform([4099]).data as Float32Array;
+        return hostBuffer(g.uniform([4099])) as Float32Array;
       });
     assert.deepEqual(draw('native'), draw('reference'));
   });
 
   it('native and reference normals agree to 1 ulp (almost all exactly), mean and std applied', () => {
     const draw = (b: 'native' | 'reference'): Float32Array =>
-      withBackend(b, () => new Generator(2024).normal([3, 17, 13, 5], 0.5, 2).data as Float32Array);
+      withBackend(b, () => hostBuffer(new Generator(2024).normal([3, 17, 13, 5], 0.5, 2)) as Float32Array);
     const n = draw('native');
     const r = draw('reference');
     let exact = 0;
@@ -81,9 +82,9 @@ describe('Philox4x32-10 generator', () => {
     const g64 = withBackend('reference', () => new Generator(5).normal([257], 0, 1, { dtype: 'float64' }));
     const g32 = withBackend('reference', () => new Generator(5).normal([257]));
     assert.equal(g64.dtype, 'float64');
-    assert.deepEqual(Float32Array.from(g64.data), g32.data);
+    assert.deepEqual(Float32Array.from(hostBuffer(g64)), hostBuffer(g32));
     const u64 = withBackend('reference', () => new Generator(5).uniform([9], { dtype: 'float64' }));
-    assert.deepEqual(Float32Array.from(u64.data), new Generator(5).uniform([9]).data);
+    assert.deepEqual(Float32Array.from(hostBuffer(u64)), hostBuffer(new Generator(5).uniform([9])));
   });
 
   it('is independent of the thread count (child processes with DIFFUSE_THREADS=1 and 2)', () => {
@@ -118,11 +119,11 @@ describe('Philox4x32-10 generator', () => {
     g.uniform([5]);
     g.normal([2, 3]);
     const saved = JSON.parse(JSON.stringify(g.getState())) as { seed: string; offset: string };
-    const a = [g.normal([7, 3]).data, g.uniform([11]).data, g.normal([1]).data];
+    const a = [hostBuffer(g.normal([7, 3])), hostBuffer(g.uniform([11])), hostBuffer(g.normal([1]))];
     const h = Generator.fromState(saved);
-    assert.deepEqual([h.normal([7, 3]).data, h.uniform([11]).data, h.normal([1]).data], a);
+    assert.deepEqual([hostBuffer(h.normal([7, 3])), hostBuffer(h.uniform([11])), hostBuffer(h.normal([1]))], a);
     g.setState(saved);
-    assert.deepEqual(g.normal([7, 3]).data, a[0]);
+    assert.deepEqual(hostBuffer(g.normal([7, 3])), a[0]);
   });
 
   it('offsets advance by the counters each draw consumed; aligned draws concatenate', () => {
@@ -133,14 +134,14 @@ describe('Philox4x32-10 generator', () => {
     assert.equal(g.getState().offset, '3');
     g.uniform([0, 4]);
     assert.equal(g.getState().offset, '3');
-    const whole = new Generator(8).normal([8]).data;
+    const whole = hostBuffer(new Generator(8).normal([8]));
     const parts = new Generator(8);
-    assert.deepEqual([...parts.normal([4]).data, ...parts.normal([4]).data], [...whole]);
+    assert.deepEqual([...hostBuffer(parts.normal([4])), ...hostBuffer(parts.normal([4]))], [...whole]);
     // Same seed, same draws; another seed, other draws.
-    assert.deepEqual(new Generator(3).uniform([6]).data, new Generator(3).uniform([6]).data);
-    assert.notDeepEqual(new Generator(3).uniform([6]).data, new Generator(4).uniform([6]).data);
-    assert.deepEqual(rand([3], new Generator(9)).data, new Generator(9).uniform([3]).data);
-    assert.deepEqual(randn([3], new Generator(9)).data, new Generator(9).normal([3]).data);
+    assert.deepEqual(hostBuffer(new Generator(3).uniform([6])), hostBuffer(new Generator(3).uniform([6])));
+    assert.notDeepEqual(hostBuffer(new Generator(3).uniform([6])), hostBuffer(new Generator(4).uniform([6])));
+    assert.deepEqual(hostBuffer(rand([3], new Generator(9))), hostBuffer(new Generator(9).uniform([3])));
+    assert.deepEqual(hostBuffer(randn([3], new Generator(9))), hostBuffer(new Generator(9).normal([3])));
   });
 
   it('large draws have the right mean and variance (5-sigma bounds)', () => {
@@ -156,13 +157,13 @@ describe('Philox4x32-10 generator', () => {
       const mean = s / d.length;
       return [mean, s2 / d.length - mean * mean];
     };
-    const [mz, vz] = moments(g.normal([n]).data);
+    const [mz, vz] = moments(hostBuffer(g.normal([n])));
     assert.ok(Math.abs(mz) < 5 / Math.sqrt(n), `normal mean ${mz}`);
     assert.ok(Math.abs(vz - 1) < 5 * Math.sqrt(2 / n), `normal variance ${vz}`);
-    const [ms, vs] = moments(g.normal([n], 3, 0.5).data);
+    const [ms, vs] = moments(hostBuffer(g.normal([n], 3, 0.5)));
     assert.ok(Math.abs(ms - 3) < 5 * 0.5 / Math.sqrt(n), `N(3, 0.5^2) mean ${ms}`);
     assert.ok(Math.abs(vs - 0.25) < 5 * 0.25 * Math.sqrt(2 / n), `N(3, 0.5^2) variance ${vs}`);
-    const u = g.uniform([n]).data;
+    const u = hostBuffer(g.uniform([n]));
     const [mu, vu] = moments(u);
     assert.ok(Math.abs(mu - 0.5) < 5 * Math.sqrt(1 / 12 / n), `uniform mean ${mu}`);
     assert.ok(Math.abs(vu - 1 / 12) < 5 * Math.sqrt(1 / 180 / n), `uniform variance ${vu}`);

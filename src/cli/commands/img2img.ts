@@ -70,8 +70,10 @@ export async function run(argv: string[]): Promise<void> {
   });
   const [, h, w, c] = results[0]!.images.shape as [number, number, number, number];
   // Rows: variations; columns: strengths.
-  const grid = new Tensor(new Float32Array(n * strengths.length * h * w * c), [n * strengths.length, h, w, c]);
-  for (let i = 0; i < n; i++) for (const [k, r] of results.entries()) grid.data.set(r.images.data.subarray(i * h * w * c, (i + 1) * h * w * c), (i * strengths.length + k) * h * w * c);
+  const cells = new Float32Array(n * strengths.length * h * w * c);
+  const images = results.map((r) => r.images.toArray());
+  for (let i = 0; i < n; i++) for (const [k, im] of images.entries()) cells.set(im.subarray(i * h * w * c, (i + 1) * h * w * c), (i * strengths.length + k) * h * w * c);
+  const grid = new Tensor(cells, [n * strengths.length, h, w, c]);
   if (grid.shape[0] === 1) await writePng(out, grid);
   else await writePngGrid(out, grid, { nrow: strengths.length });
   const runs = results.map((r, k) => `strength ${strengths[k]}: ${r.stepsRun} of ${flags.steps ?? 50} steps${r.startTimestep === null ? '' : ` from t = ${Number(r.startTimestep.toPrecision(4))}`}`);

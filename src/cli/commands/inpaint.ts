@@ -112,8 +112,9 @@ export async function run(argv: string[]): Promise<void> {
     const [, h, w, c] = result.images.shape as [number, number, number, number];
     const keep = mask ?? boxMask(h, w, box!);
     // The input with the generated region greyed out, and the mask (white = keep).
-    const holed = new Tensor(Float32Array.from(image.data, (v, i) => (keep.data[Math.floor(i / c)] === 1 ? v : 0)), image.shape);
-    const maskImg = new Tensor(Float32Array.from({ length: h * w * c }, (_, i) => (keep.data[Math.floor(i / c)] === 1 ? 1 : -1)), [h, w, c]);
+    const kept = keep.toArray();
+    const holed = new Tensor(Float32Array.from(image.toArray(), (v, i) => (kept[Math.floor(i / c)] === 1 ? v : 0)), image.shape);
+    const maskImg = new Tensor(Float32Array.from({ length: h * w * c }, (_, i) => (kept[Math.floor(i / c)] === 1 ? 1 : -1)), [h, w, c]);
     const cols = [
       { image, caption: 'input' },
       { image: holed, caption: 'known region' },

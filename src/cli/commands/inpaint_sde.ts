@@ -80,7 +80,8 @@ export async function runSdeInpaint(argv: string[]): Promise<void> {
   const labels = classCount === 0 ? null : new Int32Array(n).fill(cls ?? classCount);
   model.eval();
 
-  const batch = new Tensor(new Float32Array(n * h * w * c).map((_, i) => image.data[i % (h * w * c)]!), [n, h, w, c]);
+  const pixels = image.toArray();
+  const batch = new Tensor(new Float32Array(n * h * w * c).map((_, i) => pixels[i % (h * w * c)]!), [n, h, w, c]);
   const total = steps ?? sde.N;
   const bar = new ProgressBar({ total, label: `inpaint ${sde.name} pc`, unit: 'step' });
   const start = performance.now();
@@ -89,7 +90,7 @@ export async function runSdeInpaint(argv: string[]): Promise<void> {
     onProgress: ({ step }) => bar.update(step),
   });
   if (process.stderr.isTTY) bar.done();
-  const clipped = new Tensor(Float32Array.from(r.x.data, (x) => Math.min(1, Math.max(-1, x))), r.x.shape);
+  const clipped = new Tensor(Float32Array.from(r.x.toArray(), (x) => Math.min(1, Math.max(-1, x))), r.x.shape);
   if (n === 1) await writePng(out, clipped);
   else await writePngGrid(out, clipped);
   process.stdout.write(`wrote ${out} (${n} image(s), ${h}x${w}; ${sde.name} SDE, ${predictor} + ${corrector}, ${total} steps, ${r.nfe} score evaluations, ${((performance.now() - start) / 1000).toFixed(1)} s)\n`);

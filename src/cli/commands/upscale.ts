@@ -63,10 +63,11 @@ const mean = (a: readonly number[]): number => a.reduce((s, v) => s + v, 0) / a.
 function nearest(x: Tensor, s: number): Tensor {
   const [n, h, w, c] = x.shape as [number, number, number, number];
   const out = new Float32Array(n * h * s * w * s * c);
+  const xs = x.toArray();
   for (let b = 0; b < n; b++)
     for (let i = 0; i < h * s; i++)
       for (let j = 0; j < w * s; j++)
-        for (let k = 0; k < c; k++) out[((b * h * s + i) * w * s + j) * c + k] = x.data[((b * h + Math.floor(i / s)) * w + Math.floor(j / s)) * c + k]!;
+        for (let k = 0; k < c; k++) out[((b * h * s + i) * w * s + j) * c + k] = xs[((b * h + Math.floor(i / s)) * w + Math.floor(j / s)) * c + k]!;
   return new Tensor(out, [n, h * s, w * s, c]);
 }
 
@@ -180,7 +181,7 @@ export async function run(argv: string[]): Promise<void> {
     const k = Math.min(8, n);
     const s = sr.scale;
     const [H, W, C] = [ds.imageSize, ds.imageSize, ds.channels];
-    const slice = (t: Tensor, i: number): Float32Array => t.data.subarray(i * H * W * C, (i + 1) * H * W * C) as Float32Array;
+    const slice = (t: Tensor, i: number): Float32Array => t.toArray().subarray(i * H * W * C, (i + 1) * H * W * C);
     const lrBig = nearest(e.lowRes, s);
     const bic = bicubicResize(e.lowRes, H, W);
     const tiles = new Float32Array(4 * k * H * W * C); // rows of LR | bicubic | SR3 | HR

@@ -15,6 +15,7 @@ import { weightedMseLoss } from '../../../src/diffusion/loss.js';
 import { learnedVarianceObjective, type LearnedVarianceState } from '../../../src/train/objectives/learned_variance.js';
 import { resolveTrainConfig, TRAIN_DEFAULTS } from '../../../src/train/config.js';
 import { DDPMScheduler } from '../../../src/schedulers/ddpm.js';
+import { hostBuffer } from '../../../src/tensor/tensor.js';
 
 const cfg = { ...TRAIN_DEFAULTS, numTrainTimesteps: 20, varianceType: 'learned_range' as const, loss: 'hybrid' as const };
 
@@ -24,7 +25,7 @@ function leafModel(out: Tensor): UNet2DModel {
 }
 
 function batch(gen: Generator): Tensor {
-  return tensor(Array.from(gen.uniform([3 * 4 * 5]).data, (u) => (2 * Math.floor(u * 256)) / 255 - 1), [3, 4, 5, 1]);
+  return tensor(Array.from(hostBuffer(gen.uniform([3 * 4 * 5])), (u) => (2 * Math.floor(u * 256)) / 255 - 1), [3, 4, 5, 1]);
 }
 
 describe('learnedVarianceObjective', () => {
@@ -42,7 +43,7 @@ describe('learnedVarianceObjective', () => {
     const x0 = batch(gen);
     const draw = obj.draw(x0, gen);
     assert.ok(draw.timesteps.every((t) => Number.isInteger(t) && t >= 0 && t < 20));
-    const outData = gen.normal([3, 4, 5, 2]).data;
+    const outData = hostBuffer(gen.normal([3, 4, 5, 2]));
     const out = new Tensor(Float32Array.from(outData), [3, 4, 5, 2]);
     out.requiresGrad = true;
     obj.loss(leafModel(out), draw, null).backward();
@@ -52,8 +53,8 @@ describe('learnedVarianceObjective', () => {
     weightedMseLoss(split(out2, [1, 1], -1)[0]!, draw.noise).backward();
     let varianceGrad = 0;
     for (let i = 0; i < out.size; i++) {
-      if (i % 2 === 0) assert.equal(out.grad!.data[i]! + 0, out2.grad!.data[i]! + 0, `prediction element ${i}`);
-      else varianceGrad += Math.abs(out.grad!.data[i]!);
+      if (i % 2 === 0) assert.equal(hostBuffer(out.grad!)[i]! + 0, hostBuffer(out2.grad!)[i]! + 0, `prediction element ${i}`);
+      else varianceGrad += Math.abs(hostBuffer(out.grad!)[i]!);
     }
     assert.ok(varianceGrad > 0, 'the variance channels got no gradient');
   });
@@ -63,13 +64,13 @@ describe('learnedVarianceObjective', () => {
     const obj = learnedVarianceObjective({ ...cfg, loss: 'vlb' });
     const x0 = batch(gen);
     const draw = obj.draw(x0, gen);
-    const out = new Tensor(Float32Array.from(gen.normal([3, 4, 5, 2]).data), [3, 4, 5, 2]);
+    const out = new Tensor(Float32Array.from(hostBuffer(gen.normal([3, 4, 5, 2]))), [3, 4, 5, 2]);
     out.requiresGrad = true;
     const loss = obj.loss(leafModel(out), draw, null);
     assert.ok(Number.isFinite(loss.item()) && loss.item() > 0);
     loss.backward();
     let meanGrad = 0;
-    for (let i = 0; i < out.size; i += 2) meanGrad += Math.abs(out.grad!.data[i]!);
+    for (let i = 0; i < out.size; i += 2) meanGrad += Math.abs(hostBuffer(out.grad!)[i]!);
     assert.ok(meanGrad > 0);
     // The loss is a function of the draw: evaluating it again gives the same value.
     assert.equal(obj.loss(leafModel(out), draw, null).item(), loss.item());
@@ -78,7 +79,7 @@ describe('learnedVarianceObjective', () => {
   it('importance sampling keeps its history in getState and restores it', () => {
     const gen = new Generator(8);
     const obj = learnedVarianceObjective({ ...cfg, loss: 'vlb', timestepSampler: 'importance' });
-    const out = new Tensor(Float32Array.from(gen.normal([3, 4, 5, 2]).data), [3, 4, 5, 2]);
+    const out = new Tensor(Float32Array.from(hostBuffer(gen.normal([3, 4, 5, 2]))), [3, 4, 5, 2]);
     for (let k = 0; k < 5; k++) obj.loss(leafModel(out), obj.draw(batch(gen), gen), null);
     const state = obj.getState!() as LearnedVarianceState;
     assert.equal(state.importance!.history.reduce((s, h) => s + h.length, 0), 15);

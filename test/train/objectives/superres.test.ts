@@ -23,6 +23,7 @@ import { Generator } from '../../../src/tensor/random.js';
 import { ArgumentError } from '../../../src/tensor/errors.js';
 import { randTensor } from '../../helpers/data.js';
 import { TINY_UNET, TinyFashion, tempDir } from '../fixtures.js';
+import { hostBuffer } from '../../../src/tensor/tensor.js';
 
 /** TINY_UNET as an unconditional super-resolution U-Net for 8x8x1 images. */
 const TINY_SR_UNET = { ...TINY_UNET, in_channels: 2, num_class_embeds: null, dropout: 0 };
@@ -38,8 +39,8 @@ describe('superres objective', () => {
     const d = obj.draw(x0, new Generator(5));
     const ref = ddpmObjective(cfg).draw(x0, new Generator(5));
     assert.deepEqual(Array.from(d.timesteps), Array.from(ref.timesteps));
-    assert.deepEqual(Array.from(d.noise.data), Array.from(ref.noise.data));
-    assert.deepEqual(Array.from(d.cond.data), Array.from(degrade(x0, 2).up.data));
+    assert.deepEqual(Array.from(hostBuffer(d.noise)), Array.from(hostBuffer(ref.noise)));
+    assert.deepEqual(Array.from(hostBuffer(d.cond)), Array.from(hostBuffer(degrade(x0, 2).up)));
     assert.equal(objectiveFor(cfg).modelChannels(1).in, 2);
     assert.equal(objectiveFor(resolveTrainConfig({ data: 'd', out: 'o' })).modelChannels(1).in, 1);
     assert.deepEqual(obj.pipelineFiles?.(), { [SUPERRES_FILE]: { task: 'superres', scale: 2, downsample: 'area', upsample: 'bicubic' } });
