@@ -22,7 +22,7 @@ function editDistance(a: string, b: string): number {
 
 /**
  * The known name `name` most likely means: the same name in snake_case (or with '-' for '_'), else
- * the closest within an edit distance of a third of its length (at least 1, at most 3); undefined
+ * a unique known name that adds a word to it, else the closest within an edit distance of a third of its length (at least 1, at most 3); undefined
  * when nothing is close.
  * @example closestName('betaSchedule', ['beta_schedule', 'beta_end']) // 'beta_schedule'
  */
@@ -31,6 +31,9 @@ export function closestName(name: string, known: Iterable<string>): string | und
   const normal = (s: string): string => toSnakeCase(s).replace(/-/g, '_').toLowerCase();
   const exact = names.find((k) => normal(k) === normal(name));
   if (exact !== undefined) return exact;
+  // A known name that is this one with a word added (`guidance` for `guidance_scale`).
+  const longer = names.filter((k) => name.length >= 3 && normal(k).split('_').some((_, i, words) => words.slice(i).join('_').startsWith(normal(name)) || words.slice(0, i + 1).join('_') === normal(name)));
+  if (longer.length === 1) return longer[0];
   const limit = Math.min(3, Math.max(1, Math.floor(name.length / 3)));
   let best: string | undefined;
   let bestD = Infinity;
