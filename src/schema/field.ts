@@ -45,6 +45,12 @@ export function described<T>(field: Field<T>, doc: string, meta: Omit<FieldMeta,
   return { ...field, doc, ...meta };
 }
 
+/** `field` left out of --help (still accepted: e.g. a shared flag one command refuses with its own message). */
+export function hidden<T>(field: Field<T>): Field<T> {
+  const { doc: _doc, ...rest } = field;
+  return rest;
+}
+
 /** A set of named fields: property name (camelCase) -> field. */
 export type FieldSet = Readonly<Record<string, Field<unknown>>>;
 
