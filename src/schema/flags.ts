@@ -30,7 +30,8 @@ export interface ParseFlagsOptions {
 
 /** The error for a flag whose text its field does not allow. */
 export function badFlagMessage(field: Field<unknown>, text: string): string {
-  return `--${flagName(field)} must be ${field.allowed}, found '${text}'`;
+  // On the command line values are unquoted text: `one of "vlb", "ode"` reads `one of vlb, ode`.
+  return `--${flagName(field)} must be ${field.allowed.replace(/"([^"]*)"/g, '$1')}, found '${text}'`;
 }
 
 /**
