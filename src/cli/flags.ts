@@ -34,9 +34,9 @@ export function intFlag(name: string, text: string | undefined, min: number): nu
   return text === undefined ? undefined : readFlag({ ...intField(name, min, min), flag: name }, text, DiffuseError);
 }
 
-/** A finite number flag (in [min, max] when given) read from its text, or undefined when absent. */
-export function numFlag(name: string, text: string | undefined, min = -Infinity, max = Infinity): number | undefined {
-  return text === undefined ? undefined : readFlag({ ...numberField(name, 0, min, max), flag: name }, text, DiffuseError);
+/** A finite number flag (in [min, max], or (min, max] with `openMin`) read from its text, or undefined when absent. */
+export function numFlag(name: string, text: string | undefined, min = -Infinity, max = Infinity, openMin = false): number | undefined {
+  return text === undefined ? undefined : readFlag({ ...numberField(name, 0, min, max, openMin), flag: name }, text, DiffuseError);
 }
 
 /** A comma-separated list of integers >= min, or undefined when absent. */

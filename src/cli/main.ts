@@ -2,10 +2,14 @@
  * The `diffuse` command: a thin client of the library. Each subcommand parses its flags,
  * calls the library, and prints the result.
  */
-import { parseArgs } from 'node:util';
 import { engineInfo } from '../engine_info.js';
 import { runDemo } from '../demo.js';
 import { DiffuseError } from '../tensor/errors.js';
+import { boolField, described, intField } from '../schema/field.js';
+import { parseCommandFlags } from './flags.js';
+
+const INFO_FLAGS = { json: described(boolField('json', false), 'Print JSON instead of text.') } as const;
+const DEMO_FLAGS = { steps: described(intField('steps', 200, 1), 'Training steps of the demo.') } as const;
 import * as trainCommand from './commands/train.js';
 import * as sampleCommand from './commands/sample.js';
 import * as plotCommand from './commands/plot.js';
@@ -38,7 +42,7 @@ Commands:
   info                 Print versions, the oneDNN version, the CPU ISA oneDNN dispatches to,
                        and the thread count (set it with DIFFUSE_THREADS).
   demo [--steps N]     Train a tiny convolutional denoiser on synthetic images with the engine's
-                       autograd and AdamW, printing the loss as it falls (default 200 steps).
+                       autograd and AdamW, printing the loss as it falls (default \${DEMO_STEPS} steps).
 \${COMMAND_LIST}  help                 Show this help.
 
 Run \`diffuse <command> --help\` for a command's options.
@@ -51,7 +55,7 @@ Environment:
   DIFFUSE_THREADS      Threads for oneDNN and the native kernels (default: all cores).
 `;
 
-const HELP = HELP_TEMPLATE.replace(
+const HELP = HELP_TEMPLATE.replace('${DEMO_STEPS}', String(DEMO_FLAGS.steps.default)).replace(
   '${COMMAND_LIST}',
   Object.entries(COMMANDS)
     .map(([name, c]) => `  ${name.padEnd(21)}${c.summary}\n`)
@@ -59,7 +63,7 @@ const HELP = HELP_TEMPLATE.replace(
 );
 
 function info(argv: string[]): void {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false } }, strict: true });
+  const { values } = parseCommandFlags('info', INFO_FLAGS, argv);
   const i = engineInfo();
   if (values.json) {
     console.log(JSON.stringify(i, null, 2));
@@ -74,9 +78,7 @@ function info(argv: string[]): void {
 }
 
 function demo(argv: string[]): void {
-  const { values } = parseArgs({ args: argv, options: { steps: { type: 'string', default: '200' } }, strict: true });
-  const steps = Number(values.steps);
-  if (!Number.isInteger(steps) || steps < 1) throw new DiffuseError(`demo: --steps must be a positive integer, found '${values.steps}'`);
+  const { steps } = parseCommandFlags('demo', DEMO_FLAGS, argv).values;
   runDemo({ steps, log: (line) => console.log(line) });
 }
 

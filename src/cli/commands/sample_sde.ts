@@ -14,6 +14,7 @@ import { writePngGrid } from '../../io/png.js';
 import { readSchedulerConfig } from '../../io/checkpoint.js';
 import { resolveModelDir } from '../../train/checkpoint.js';
 import { ProgressBar } from '../progress.js';
+import { intFlag, numFlag } from '../flags.js';
 import { loadModelArg, bundledModel } from '../model_arg.js';
 import { SDE_NAMES, type SdeName } from '../../sde/sde.js';
 import { sdeFromConfig, isSdeConfig } from '../../sde/config.js';
@@ -55,18 +56,9 @@ export function wantsSdeSampler(argv: readonly string[]): boolean {
   }
 }
 
-function intFlag(name: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(x) || x < min) throw new DiffuseError(`--${name} must be an integer >= ${min}, found '${v}'`);
-  return x;
-}
-
+/** A positive number flag (the CLI's one number rule, > 0). */
 function posFlag(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x) || !(x > 0)) throw new DiffuseError(`--${name} must be a number > 0, found '${v}'`);
-  return x;
+  return numFlag(name, v, 0, Infinity, true);
 }
 
 function enumFlag<T extends string>(name: string, v: string | undefined, allowed: readonly T[]): T | undefined {

@@ -4,13 +4,15 @@
  * the diffusers-compatible schedulers (SCHEDULER_CLASSES), with convergence order, model calls per
  * step, whether it draws noise, and the paper. A thin client of the registries.
  */
-import { parseArgs } from 'node:util';
+import { boolField, described } from '../../schema/field.js';
+import { formatFlagHelp, parseCommandFlags } from '../flags.js';
 import { SAMPLERS } from '../../samplers/index.js';
 import { SCHEDULER_CLASSES } from '../../schedulers/index.js';
 import { SCHEDULER_ALIASES } from '../../pipelines/generate.js';
-import { DiffuseError } from '../../tensor/errors.js';
 
 export const summary = 'List every sampler and scheduler: order, model calls per step, stochastic, paper.';
+
+const FLAGS = { json: described(boolField('json', false), 'Print JSON instead of a table.') } as const;
 
 export const help = `diffuse samplers: list the samplers and schedulers that 'diffuse sample --scheduler NAME' takes
 
@@ -22,8 +24,7 @@ scheduler_config.json. Columns: convergence order (weak order for the stochastic
 calls per step, whether it draws noise, the paper.
 
 Options:
-  --json    Print JSON instead of a table.
-`;
+${formatFlagHelp(FLAGS)}`;
 
 /** One row of the listing. */
 export interface AlgorithmRow {
@@ -77,8 +78,7 @@ export function algorithmRows(): AlgorithmRow[] {
 }
 
 export function run(argv: string[]): void {
-  const { values, positionals } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false } }, strict: true, allowPositionals: true });
-  if (positionals.length > 0) throw new DiffuseError(`unexpected argument '${positionals[0]}'; see 'diffuse samplers --help'`);
+  const { values } = parseCommandFlags('samplers', FLAGS, argv);
   const rows = algorithmRows();
   if (values.json) {
     process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
