@@ -8,6 +8,7 @@ import { BETA_SCHEDULES, type BetaSchedule } from '../diffusion/schedules.js';
 import { PREDICTION_TYPES, type PredictionType } from '../diffusion/forward.js';
 import { SDE_NAMES, type SdeName } from '../sde/sde.js';
 import { checkLearnedVarianceConfig } from './objectives/learned_variance.js';
+import { trainingObjectiveOf } from '../diffusion/training_objective.js';
 import { boolField, described, enumField, intField, nullable, numberField, type Field } from '../schema/field.js';
 import { closestName } from '../schema/did_you_mean.js';
 
@@ -197,14 +198,9 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> & { data: strin
     if (f.parse(v) === undefined) fail(op, name, f.allowed.replace(/"([^"]*)"/g, '$1'), v);
   }
   if (c.sigmaMax < c.sigmaMin) fail(op, 'sigmaMax', `a number >= sigmaMin (${c.sigmaMin})`, c.sigmaMax);
-  if (c.likelihoodWeighting && c.sde === null) fail(op, 'likelihoodWeighting', "false without an SDE (likelihood weighting is for --sde training)", true);
-  if ((c.varianceType !== 'fixed_small' || c.loss !== 'simple' || c.timestepSampler !== 'uniform') && c.task !== 'generate') {
-    fail(op, 'task', "'generate' when varianceType, loss or timestepSampler are not the defaults", c.task);
-  }
-  checkLearnedVarianceConfig(c, op);
-  if (c.sde !== null && (c.task !== 'generate' || c.varianceType !== 'fixed_small' || c.loss !== 'simple' || c.predictionType !== 'epsilon' || c.minSnrGamma !== null)) {
-    fail(op, 'sde', "null when task, varianceType, loss, predictionType or minSnrGamma are not the defaults (SDE training is its own score-matching objective)", c.sde);
-  }
+  // Which objective the flat keys describe: options of another kind than the chosen one are refused there.
+  const objective = trainingObjectiveOf(c, op);
+  if (objective.kind === 'learned_variance') checkLearnedVarianceConfig(c, op);
   return c;
 }
 
