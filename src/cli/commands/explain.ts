@@ -16,7 +16,7 @@ import { ProgressBar } from '../progress.js';
 import { loadModelArg } from '../model_arg.js';
 import { EDIT_FLAGS, parseEditFlags, readImageFlag, withSamplingDefaults } from '../edit_flags.js';
 import { countFlag, formatFlagHelp, parseCommandFlags, pathFlag } from '../flags.js';
-import { arrayField, boolField, described, intField, optional, stringField } from '../../schema/field.js';
+import { arrayField, boolField, described, hidden, intField, optional, stringField } from '../../schema/field.js';
 
 /** The forward-process frames' timesteps when --t is not given (clipped to the schedule). */
 const DEFAULT_T = [0, 50, 100, 200, 300, 500, 700, 999];
@@ -32,6 +32,10 @@ const FLAGS = {
   frames: countFlag('frames', 10, 2, 'Frames of the trajectory.', 'F'),
   n: countFlag('n', 1, 1, 'Images in the trajectory.'),
   ...EDIT_FLAGS,
+  // Accepted as by the other editing commands, but the trajectory does not use them.
+  sigmas: hidden(EDIT_FLAGS.sigmas),
+  eta: hidden(EDIT_FLAGS.eta),
+  batch: hidden(EDIT_FLAGS.batch),
 } as const;
 
 export const summary = 'Figures of the forward process, the reverse trajectory and the loss per t.';
