@@ -199,7 +199,7 @@ export function arrayField<T>(key: string, item: Field<T>, def: readonly T[], mi
   };
 }
 
-/** `field` or null (JSON null; as a flag, the text 'null' or 'none'). */
+/** `field` or null (JSON null; as a flag, the text "null" or "none"); its default is `def` (null unless given, not the inner field's). */
 export function nullable<T>(field: Field<T>, def: T | null = null): Field<T | null> {
   const inner = field.parseText;
   return {

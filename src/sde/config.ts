@@ -40,18 +40,18 @@ export function makeSde(name: SdeName, params: SdeParams = {}): Sde {
 }
 
 /**
- * The SDE keys of a scheduler_config.json (schema fields; null or absent: the SDE's own default).
+ * The SDE keys of a scheduler_config.json (schema fields; null or absent: the default, DDPM's schedule and score_sde's SDEs).
  * Other keys of the file (diffusers' scheduler keys) are ignored here.
  */
 export const SDE_CONFIG_FIELDS = {
   sde: nullable(enumField<SdeName>('sde', SDE_NAMES, 'vp')),
-  betaMin: nullable(numberField('beta_min', 0.1)),
-  betaMax: nullable(numberField('beta_max', 20)),
-  sigmaMin: nullable(numberField('sigma_min', 0.01)),
-  sigmaMax: nullable(numberField('sigma_max', 50)),
-  numTrainTimesteps: nullable(numberField('num_train_timesteps', 1000)),
-  betaStart: nullable(numberField('beta_start', 0.0001)),
-  betaEnd: nullable(numberField('beta_end', 0.02)),
+  betaMin: nullable(numberField('beta_min', 0.1), 0.1),
+  betaMax: nullable(numberField('beta_max', 20), 20),
+  sigmaMin: nullable(numberField('sigma_min', 0.01), 0.01),
+  sigmaMax: nullable(numberField('sigma_max', 50), 50),
+  numTrainTimesteps: nullable(numberField('num_train_timesteps', 1000), 1000),
+  betaStart: nullable(numberField('beta_start', 0.0001), 0.0001),
+  betaEnd: nullable(numberField('beta_end', 0.02), 0.02),
 } as const;
 
 /** The SDE keys of `c`, validated (null where absent). */
