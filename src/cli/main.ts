@@ -7,6 +7,7 @@ import { runDemo } from '../demo.js';
 import { DiffuseError } from '../tensor/errors.js';
 import { boolField, described, intField } from '../schema/field.js';
 import { parseCommandFlags } from './flags.js';
+import { closestName } from '../schema/did_you_mean.js';
 
 const INFO_FLAGS = { json: described(boolField('json', false), 'Print JSON instead of text.') } as const;
 const DEMO_FLAGS = { steps: described(intField('steps', 200, 1), 'Training steps of the demo.') } as const;
@@ -105,7 +106,8 @@ export async function main(argv: string[]): Promise<number> {
           else await cmd.run(rest);
           return 0;
         }
-        process.stderr.write(`diffuse: unknown command '${command}'\n\n${HELP}`);
+        const guess = closestName(command, [...Object.keys(COMMANDS), 'info', 'demo', 'help']);
+        process.stderr.write(`diffuse: unknown command '${command}'${guess === undefined ? '' : ` (did you mean '${guess}'?)`}\n\n${HELP}`);
         return 2;
       }
     }
