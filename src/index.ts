@@ -71,7 +71,12 @@ export * from './sde/index.js';
 
 // Training.
 export { train, TrainingError, referenceUNetConfigPath, type TrainOptions, type TrainResult, type TrainHooks, type TrainMetrics } from './train/trainer.js';
-export { TRAIN_DEFAULTS, resolveTrainConfig, type TrainConfig } from './train/config.js';
+export { TRAIN_DEFAULTS, TRAIN_FIELDS, resolveTrainConfig, type TrainConfig } from './train/config.js';
+export { trainingObjectiveOf, TRAINING_OBJECTIVE_KINDS, type TrainingObjective, type TrainingObjectiveKind } from './diffusion/training_objective.js';
+export { readSamplingConfig, writeSamplingConfig, resolveSampling, SAMPLING_CONFIG_FIELDS, type SamplingConfig } from './io/sampling_config.js';
+export { intField, numberField, boolField, stringField, enumField, arrayField, nullable, optional, described, type Field, type FieldSet, type ValuesOf } from './schema/field.js';
+export { parseConfig, configToJson } from './schema/config.js';
+export { parseFlags, formatFlagHelp } from './schema/flags.js';
 export { resolveModelDir, latestCheckpoint, RunFolderError } from './io/model_folder.js';
 export { superresObjective, SUPERRES_FILE, type SuperresInfo } from './train/objectives/superres.js';
 export { trainClassifier, CLASSIFIER_TRAIN_DEFAULTS, type ClassifierTrainConfig, type ClassifierMetrics } from './train/classifier_trainer.js';

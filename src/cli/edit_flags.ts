@@ -1,110 +1,89 @@
 /**
  * Flags shared by the editing commands (inpaint, img2img, augment, explain): the reverse process
- * (--scheduler, --sigmas, --steps, --eta), conditioning (--class, --guidance), --seed, --batch;
- * each checked with a message naming the flag, the value and what is allowed, before any model
- * is loaded. Also reading an input image and a mask PNG.
+ * (--scheduler, --sigmas, --steps, --eta), conditioning (--class, --guidance), --seed, --batch, as
+ * schema fields; each checked with a message naming the flag, the value and what is allowed, before
+ * any model is loaded; the sampling defaults from the model's sampling_config.json
+ * (`withSamplingDefaults`). Also reading an input image and a mask PNG.
  */
-import type { ParseArgsConfig } from 'node:util';
 import { readPng } from '../io/png.js';
 import { Tensor } from '../tensor/tensor.js';
 import { DiffuseError } from '../tensor/errors.js';
-import { findMethod, samplingMethods, schedulerNames } from '../sampling/registry.js';
-import { SIGMA_SCHEDULES, type SigmaScheduleName } from '../diffusion/sigma_ramps.js';
+import { findMethod, samplingMethods } from '../sampling/registry.js';
+import type { SigmaScheduleName } from '../diffusion/sigma_ramps.js';
+import { resolveSampling, type SamplingConfig } from '../io/sampling_config.js';
+import type { ValuesOf } from '../schema/field.js';
+import { CLASS_FLAG, ETA_FLAG, FALLBACK_SCHEDULER, FALLBACK_STEPS, GUIDANCE_FLAG, MODEL_FLAG, SEED_FLAG, SIGMAS_FLAG, batchFlag, stepsFlag, schedulerFlag } from './flags.js';
 
-/** parseArgs options of the shared flags. */
-export const EDIT_FLAG_OPTIONS = {
-  model: { type: 'string' },
-  scheduler: { type: 'string' },
-  sigmas: { type: 'string' },
-  steps: { type: 'string' },
-  class: { type: 'string' },
-  guidance: { type: 'string' },
-  eta: { type: 'string' },
-  seed: { type: 'string' },
-  batch: { type: 'string' },
-} as const satisfies NonNullable<ParseArgsConfig['options']>;
+export { intFlag, numFlag, intListFlag } from './flags.js';
 
-/** --help lines of the shared flags. */
-export const EDIT_FLAG_HELP = `  --model DIR        A training run, checkpoint, pipeline folder or U-Net folder (default: the
-                     bundled models/fashion-mnist/).
-  --scheduler NAME   A sampler (euler, heun, dpmpp_2m, ...) or a diffusers scheduler (ddim, ddpm,
-                     unipc, dpmsolver, EulerDiscreteScheduler, ...); 'diffuse samplers' lists
-                     them (default: ddim).
-  --sigmas S         A sampler's sigma schedule: ${SIGMA_SCHEDULES.filter((k) => k !== 'vp').join(', ')} (default karras).
-  --steps K          Steps of the full schedule (default 50).
-  --class C          Class of every image, or a comma-separated list, one per image (class-
-                     conditional models; default 0, 1, 2, ... cycling).
-  --guidance W       Classifier-free guidance weight (default: the model's sampling_config.json,
-                     else 1: none; needs a class-conditional model trained with a null class).
-  --eta E            DDIM's eta, or a stochastic sampler's noise scale.
-  --seed S           Seed (default 0).
-  --batch B          Images per forward pass (default 16; results do not depend on it).
-`;
+/** Images per forward pass of the editing commands. */
+const EDIT_BATCH_SIZE = 16;
 
-/** An integer flag >= min, or undefined when absent. */
-export function intFlag(name: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(x) || x < min) throw new DiffuseError(`--${name} must be an integer >= ${min}, found '${v}'`);
-  return x;
-}
+/** The shared flags (schema fields; --help prints them with their defaults). */
+export const EDIT_FLAGS = {
+  model: MODEL_FLAG,
+  scheduler: schedulerFlag(),
+  sigmas: SIGMAS_FLAG,
+  steps: stepsFlag(),
+  class: CLASS_FLAG,
+  guidance: GUIDANCE_FLAG,
+  eta: ETA_FLAG,
+  seed: SEED_FLAG,
+  batch: batchFlag(EDIT_BATCH_SIZE),
+} as const;
 
-/** A finite number flag, or undefined when absent. */
-export function numFlag(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x)) throw new DiffuseError(`--${name} must be a number, found '${v}'`);
-  return x;
-}
-
-/** A comma-separated list of integers >= min. */
-export function intListFlag(name: string, v: string | undefined, min: number): number[] | undefined {
-  if (v === undefined) return undefined;
-  return v.split(',').map((s) => intFlag(name, s, min) as number);
-}
+/** The shared flags' values as parseCommandFlags returns them. */
+export type EditFlagValues = ValuesOf<typeof EDIT_FLAGS>;
 
 /** The shared flags, checked; pipeline options (without model). */
 export interface EditFlags {
-  scheduler: string;
+  /** --scheduler, or undefined: the model's sampling_config.json decides (`withSamplingDefaults`). */
+  scheduler?: string;
   sigmaSchedule?: SigmaScheduleName;
   steps?: number;
   classLabels?: number | number[];
-  /** --guidance; when absent the model's sampling_config.json decides (loadModelArg's `sampling`). */
+  /** --guidance; when absent the model's sampling_config.json decides. */
   guidanceScale?: number;
   eta?: number;
   seed: number;
   batchSize?: number;
 }
 
-/** Checks the shared flags (before any model is loaded). */
-export function parseEditFlags(values: Record<string, string | boolean | undefined>, defaultScheduler = 'ddim'): EditFlags {
-  const str = (k: string): string | undefined => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
-  const scheduler = str('scheduler') ?? defaultScheduler;
-  const names = schedulerNames();
-  if (!names.includes(scheduler)) throw new DiffuseError(`--scheduler must be one of ${names.join(', ')}, found '${scheduler}'`);
-  const method = findMethod(scheduler)!;
-  const sigmas = str('sigmas');
-  if (sigmas !== undefined) {
-    if (!method.takesSigmas) throw new DiffuseError(`--sigmas applies to the samplers (${samplingMethods().filter((m) => m.takesSigmas).map((m) => m.name).join(', ')}) only; a scheduler sets its own timesteps`);
-    if (!SIGMA_SCHEDULES.includes(sigmas as SigmaScheduleName) || sigmas === 'vp') throw new DiffuseError(`--sigmas must be one of ${SIGMA_SCHEDULES.filter((k) => k !== 'vp').join(', ')}, found '${sigmas}'`);
-  }
-  const eta = numFlag('eta', str('eta'));
-  if (eta !== undefined && !method.takesEta) {
+/** The checks between flags that depend on the method (--sigmas for samplers, --eta for ddim or stochastic samplers), from the registry. */
+export function checkSchedulerFlags(scheduler: string, sigmas: string | undefined, eta: number | undefined): void {
+  const method = findMethod(scheduler);
+  if (sigmas !== undefined && method?.takesSigmas !== true) throw new DiffuseError(`--sigmas applies to the samplers (${samplingMethods().filter((m) => m.takesSigmas).map((m) => m.name).join(', ')}) only; a scheduler sets its own timesteps`);
+  if (eta !== undefined && method?.takesEta !== true) {
     throw new DiffuseError(`--eta applies to --scheduler ddim only, or to a stochastic sampler (${samplingMethods().filter((m) => m.kind === 'sampler' && m.takesEta).map((m) => m.name).join(', ')}); '${scheduler}' has no eta`);
   }
-  if (eta !== undefined && eta < 0) throw new DiffuseError(`--eta must be >= 0, found ${eta}`);
-  const list = intListFlag('class', str('class'), 0);
-  const out: EditFlags = { scheduler, seed: intFlag('seed', str('seed'), 0) ?? 0 };
-  const guidance = numFlag('guidance', str('guidance'));
-  if (guidance !== undefined) out.guidanceScale = guidance;
-  if (sigmas !== undefined) out.sigmaSchedule = sigmas as SigmaScheduleName;
-  const steps = intFlag('steps', str('steps'), 1);
-  if (steps !== undefined) out.steps = steps;
-  if (list !== undefined) out.classLabels = list.length === 1 ? list[0]! : list;
-  if (eta !== undefined) out.eta = eta;
-  const batch = intFlag('batch', str('batch'), 1);
-  if (batch !== undefined) out.batchSize = batch;
+}
+
+/** Checks the shared flags (before any model is loaded); a given --scheduler is checked with --sigmas and --eta here. */
+export function parseEditFlags(values: EditFlagValues): EditFlags {
+  if (values.scheduler !== undefined) checkSchedulerFlags(values.scheduler, values.sigmas, values.eta);
+  const out: EditFlags = { seed: values.seed };
+  if (values.scheduler !== undefined) out.scheduler = values.scheduler;
+  if (values.guidance !== undefined) out.guidanceScale = values.guidance;
+  if (values.sigmas !== undefined) out.sigmaSchedule = values.sigmas;
+  if (values.steps !== undefined) out.steps = values.steps;
+  if (values.class !== undefined) out.classLabels = values.class.length === 1 ? values.class[0]! : [...values.class];
+  if (values.eta !== undefined) out.eta = values.eta;
+  if (values.batch !== undefined) out.batchSize = values.batch;
   return out;
+}
+
+/** EditFlags with every sampling setting decided: scheduler and steps (the command's fallback otherwise), guidance. */
+export type ResolvedEditFlags = EditFlags & { scheduler: string; steps: number; guidanceScale: number };
+
+/**
+ * The one rule for the editing commands' sampling defaults (io/sampling_config.ts resolveSampling):
+ * flags win, then the model's sampling_config.json, then `fallbackScheduler` and its usual steps.
+ * A scheduler taken from the file is checked against --sigmas and --eta here.
+ */
+export function withSamplingDefaults(flags: EditFlags, sampling: SamplingConfig, fallbackScheduler = FALLBACK_SCHEDULER, fallbackSteps = FALLBACK_STEPS): ResolvedEditFlags {
+  const choice = resolveSampling(sampling, { scheduler: flags.scheduler, steps: flags.steps, guidanceScale: flags.guidanceScale }, fallbackScheduler);
+  if (flags.scheduler === undefined) checkSchedulerFlags(choice.scheduler, flags.sigmaSchedule, flags.eta);
+  return { ...flags, scheduler: choice.scheduler, steps: choice.steps ?? fallbackSteps, guidanceScale: choice.guidanceScale };
 }
 
 /** Reads an input image PNG/JPEG as (H, W, C) in [-1, 1], naming the flag on failure. */

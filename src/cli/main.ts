@@ -2,11 +2,16 @@
  * The `diffuse` command: a thin client of the library. Each subcommand parses its flags,
  * calls the library, and prints the result.
  */
-import { parseArgs } from 'node:util';
 import { engineInfo } from '../engine_info.js';
 import { runDemo } from '../demo.js';
 import { DiffuseError } from '../tensor/errors.js';
 import { threadsFromEnv } from '../backend/native/loader.js';
+import { boolField, described, intField } from '../schema/field.js';
+import { parseCommandFlags } from './flags.js';
+import { closestName } from '../schema/did_you_mean.js';
+
+const INFO_FLAGS = { json: described(boolField('json', false), 'Print JSON instead of text.') } as const;
+const DEMO_FLAGS = { steps: described(intField('steps', 200, 1), 'Training steps of the demo.') } as const;
 import * as trainCommand from './commands/train.js';
 import * as sampleCommand from './commands/sample.js';
 import * as plotCommand from './commands/plot.js';
@@ -39,7 +44,7 @@ Commands:
   info                 Print versions, the oneDNN version, the CPU ISA oneDNN dispatches to,
                        and the thread count (set it with DIFFUSE_THREADS).
   demo [--steps N]     Train a tiny convolutional denoiser on synthetic images with the engine's
-                       autograd and AdamW, printing the loss as it falls (default 200 steps).
+                       autograd and AdamW, printing the loss as it falls (default \${DEMO_STEPS} steps).
 \${COMMAND_LIST}  help                 Show this help.
 
 Run \`diffuse <command> --help\` for a command's options.
@@ -53,7 +58,7 @@ Environment:
                        cores). 'train' and 'train-classifier' also take it as --threads N.
 `;
 
-const HELP = HELP_TEMPLATE.replace(
+const HELP = HELP_TEMPLATE.replace('${DEMO_STEPS}', String(DEMO_FLAGS.steps.default)).replace(
   '${COMMAND_LIST}',
   Object.entries(COMMANDS)
     .map(([name, c]) => `  ${name.padEnd(21)}${c.summary}\n`)
@@ -61,7 +66,7 @@ const HELP = HELP_TEMPLATE.replace(
 );
 
 function info(argv: string[]): void {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false } }, strict: true });
+  const { values } = parseCommandFlags('info', INFO_FLAGS, argv);
   const i = engineInfo();
   if (values.json) {
     console.log(JSON.stringify(i, null, 2));
@@ -76,9 +81,7 @@ function info(argv: string[]): void {
 }
 
 function demo(argv: string[]): void {
-  const { values } = parseArgs({ args: argv, options: { steps: { type: 'string', default: '200' } }, strict: true });
-  const steps = Number(values.steps);
-  if (!Number.isInteger(steps) || steps < 1) throw new DiffuseError(`demo: --steps must be a positive integer, found '${values.steps}'`);
+  const { steps } = parseCommandFlags('demo', DEMO_FLAGS, argv).values;
   runDemo({ steps, log: (line) => console.log(line) });
 }
 
@@ -110,7 +113,8 @@ export async function main(argv: string[]): Promise<number> {
           }
           return 0;
         }
-        process.stderr.write(`diffuse: unknown command '${command}'\n\n${HELP}`);
+        const guess = closestName(command, [...Object.keys(COMMANDS), 'info', 'demo', 'help']);
+        process.stderr.write(`diffuse: unknown command '${command}'${guess === undefined ? '' : ` (did you mean '${guess}'?)`}\n\n${HELP}`);
         return 2;
       }
     }

@@ -12,10 +12,9 @@
  * differentiable op (`combine`), so gradients flow through all of them.
  */
 import { Tensor } from '../tensor/tensor.js';
-import { emptyUninit } from '../tensor/create.js';
-import { recordOp } from '../tensor/autograd.js';
 import { expectShape, expectTensor, sameDType, sameDevice } from '../tensor/check.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
+import { linearCombination } from '../ops/linear_combination.js';
 
 /** What a denoising model predicts. */
 export type PredictionType = 'epsilon' | 'sample' | 'v_prediction';
@@ -64,22 +63,13 @@ export function combine(op: string, a: PerSample, x: Tensor, b: PerSample, y: Te
   const batch = batchOf(op, names[0], x);
   expectShape(op, names[1], y, x.shape);
   const named = { [names[0]]: x, [names[1]]: y };
-  const dtype = sameDType(op, named);
-  const dev = sameDevice(op, named);
+  sameDType(op, named);
+  sameDevice(op, named);
   const ca = perSample(op, 'coefficients', a, batch);
   const cb = perSample(op, 'coefficients', b, batch);
   // Evaluated in float64 and stored in the output's precision; a zero coefficient drops its term
-  // (so x_0 = 1 * out + 0 * x_t stays finite where x_t is not).
-  const out = emptyUninit(x.shape, dtype, dev);
-  dev.kernels.scaleAdd(ca, x.storage, cb, y.storage, out.storage, batch);
-  return recordOp(op, out, [x, y], (g) => {
-    const grad = (c: Float64Array): Tensor => {
-      const gt = emptyUninit(x.shape, dtype, dev);
-      dev.kernels.scaleAdd(c, g.storage, null, null, gt.storage, batch);
-      return gt;
-    };
-    return [x.requiresGrad ? grad(ca) : null, y.requiresGrad ? grad(cb) : null];
-  });
+  // (so x_0 = 1 * out + 0 * x_t stays finite where x_t is not): the linearCombination op.
+  return linearCombination([[ca, x], [cb, y]]);
 }
 
 /**

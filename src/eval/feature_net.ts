@@ -12,6 +12,8 @@
  *   features = spatial mean of the last map (N, cL); logits = head(features) (N, K).
  * Folder: config.json (below) and model.safetensors (PyTorch names and OIHW conv weights).
  */
+import { parseConfig, configToJson } from '../schema/config.js';
+import { arrayField, described, intField } from '../schema/field.js';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
@@ -45,6 +47,15 @@ export const DEFAULT_FEATURE_NET_CONFIG: Readonly<FeatureNetConfig> = Object.fre
   channels: Object.freeze([32, 64, 128]),
   normNumGroups: 8,
 });
+
+/** config.json's fields (snake_case keys; defaults DEFAULT_FEATURE_NET_CONFIG's). */
+export const FEATURE_NET_FIELDS = {
+  imageSize: described(intField('image_size', DEFAULT_FEATURE_NET_CONFIG.imageSize, 1), 'Side of the square input images.'),
+  inChannels: described(intField('in_channels', DEFAULT_FEATURE_NET_CONFIG.inChannels, 1), 'Image channels.'),
+  numClasses: described(intField('num_classes', DEFAULT_FEATURE_NET_CONFIG.numClasses, 1), 'Classes of the classifier head.'),
+  channels: described(arrayField('channels', intField('channels', 1, 1), DEFAULT_FEATURE_NET_CONFIG.channels, 1), 'Output channels of conv_in, then of each stride-2 level; the last is the feature size.'),
+  normNumGroups: described(intField('norm_num_groups', DEFAULT_FEATURE_NET_CONFIG.normNumGroups, 1), 'GroupNorm groups.'),
+} as const;
 
 export const FEATURE_NET_CONFIG_NAME = 'config.json';
 export const FEATURE_NET_WEIGHTS_NAME = 'model.safetensors';
@@ -158,14 +169,7 @@ export class FeatureNet extends Module {
     if (this.dtype !== 'float32') throw new DTypeError(`FeatureNet.savePretrained: the model is ${this.dtype}; cast it back with to('float32') first`);
     mkdirSync(dir, { recursive: true });
     const c = this.config;
-    writeJSONAtomic(join(dir, FEATURE_NET_CONFIG_NAME), {
-      _class_name: 'FeatureNet',
-      image_size: c.imageSize,
-      in_channels: c.inChannels,
-      num_classes: c.numClasses,
-      channels: [...c.channels],
-      norm_num_groups: c.normNumGroups,
-    });
+    writeJSONAtomic(join(dir, FEATURE_NET_CONFIG_NAME), { _class_name: 'FeatureNet', ...configToJson(FEATURE_NET_FIELDS, c) });
     const tensors = new Map<string, { shape: readonly number[]; data: Float32Array }>();
     for (const [name, t] of this.stateDict()) tensors.set(name, t.rank === 4 ? ohwiToOihw({ shape: t.shape, data: t.toArray() }) : { shape: t.shape, data: t.toArray() });
     writeSafetensors(join(dir, FEATURE_NET_WEIGHTS_NAME), tensors);
@@ -179,15 +183,9 @@ export class FeatureNet extends Module {
     if (raw === null || typeof raw !== 'object' || raw['_class_name'] !== 'FeatureNet') {
       throw new CheckpointError(`${configPath}: not a FeatureNet config (expected "_class_name": "FeatureNet")`);
     }
-    const config: FeatureNetConfig = {
-      imageSize: raw['image_size'] as number,
-      inChannels: raw['in_channels'] as number,
-      numClasses: raw['num_classes'] as number,
-      channels: raw['channels'] as number[],
-      normNumGroups: raw['norm_num_groups'] as number,
-    };
     let net: FeatureNet;
     try {
+      const config: FeatureNetConfig = parseConfig('FeatureNet config', FEATURE_NET_FIELDS, raw);
       net = withoutInit(() => new FeatureNet(config));
     } catch (e) {
       if (e instanceof Error) e.message = `${configPath}: ${e.message}`;

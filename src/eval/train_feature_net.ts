@@ -5,6 +5,7 @@
  * flips. Used to train the shipped feature nets (train-feature-net) and, with the same recipe,
  * the CAS classifiers on generated or real images (cas.ts).
  */
+import { boolField, described, intField, numberField, type Field } from '../schema/field.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Generator } from '../tensor/random.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
@@ -37,6 +38,17 @@ export interface TrainFeatureNetOptions {
   /** Called after every step with the step count (1-based), the total and the batch loss. */
   onStep?(step: number, total: number, loss: number): void;
 }
+
+/** The recipe's fields (schema fields: --help of diffuse train-feature-net and the checks here read them). */
+export const TRAIN_FEATURE_NET_FIELDS = {
+  epochs: described(intField('epochs', 6, 1), 'Passes over the train split.', { metavar: 'E' }),
+  batchSize: described(intField('batch_size', 128, 1), 'Images per step.', { flag: 'batch', metavar: 'B' }),
+  lr: described({ ...numberField('lr', 2e-3, 0, Infinity, true), allowed: 'a positive number' }, 'Peak learning rate, cosine-decayed.', { metavar: 'LR' }),
+  weightDecay: described(numberField('weight_decay', 0.05, 0), "AdamW's decoupled weight decay."),
+  shift: described(intField('shift', 2, 0), 'Random translations up to P pixels (0 turns it off).', { metavar: 'P' }),
+  flip: described(boolField('flip', false), 'Random horizontal flips.'),
+  seed: described(intField('seed', 0, 0), 'Seed of the weights, order and augmentations.', { metavar: 'S' }),
+} as const;
 
 /** What trainFeatureNet returns. */
 export interface TrainFeatureNetResult {
@@ -87,15 +99,16 @@ export function trainFeatureNet(data: LabelledImages, options: TrainFeatureNetOp
   if (images.rank !== 4 || images.shape[1] !== images.shape[2]) throw new ShapeError(`${op}: images must be (N, S, S, C), found shape ${fmtShape(images.shape)}`);
   const [n, s, , c] = images.shape as [number, number, number, number];
   if (labels.length !== n) throw new ShapeError(`${op}: ${labels.length} labels for ${n} images`);
-  const { epochs = 6, batchSize = 128, lr = 2e-3, weightDecay = 0.05, shift = 2, flip = false, seed = 0 } = options;
-  const posInt = (name: string, v: number, min: number): void => {
-    if (!Number.isInteger(v) || v < min) throw new ArgumentError(`${op}: '${name}' must be an integer >= ${min}, found ${v}`);
+  const F = TRAIN_FEATURE_NET_FIELDS;
+  const { epochs = F.epochs.default, batchSize = F.batchSize.default, lr = F.lr.default, weightDecay = F.weightDecay.default, shift = F.shift.default, flip = F.flip.default, seed = F.seed.default } = options;
+  const check = (name: string, field: Field<unknown>, v: unknown): void => {
+    if (field.parse(v) === undefined) throw new ArgumentError(`${op}: '${name}' must be ${field.allowed}, found ${String(v)}`);
   };
-  posInt('epochs', epochs, 1);
-  if (options.steps !== undefined) posInt('steps', options.steps, 1);
-  posInt('batchSize', batchSize, 1);
-  posInt('shift', shift, 0);
-  if (!(lr > 0) || !Number.isFinite(lr)) throw new ArgumentError(`${op}: 'lr' must be a positive number, found ${lr}`);
+  check('epochs', F.epochs, epochs);
+  if (options.steps !== undefined) check('steps', intField('steps', 1, 1), options.steps);
+  check('batchSize', F.batchSize, batchSize);
+  check('shift', F.shift, shift);
+  check('lr', F.lr, lr);
   const batch = Math.min(batchSize, n);
   const perEpoch = Math.floor(n / batch);
   const total = options.steps ?? perEpoch * epochs;

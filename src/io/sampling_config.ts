@@ -14,6 +14,8 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readJSONFile, writeJSONAtomic } from './checkpoint.js';
 import { DiffuseError } from '../tensor/errors.js';
+import { parseConfig, configToJson } from '../schema/config.js';
+import { described, enumField, intField, nullable, numberField, stringField, type Field } from '../schema/field.js';
 
 /** The file name, beside model_index.json. */
 export const SAMPLING_CONFIG_NAME = 'sampling_config.json';
@@ -28,6 +30,19 @@ export interface SamplingConfig {
   numInferenceSteps: number | null;
 }
 
+/** The fields of sampling_config.json (`schedulerNames`: the names 'scheduler' may take, when known). */
+export function samplingConfigFields(schedulerNames?: readonly string[]) {
+  const scheduler: Field<string> = schedulerNames === undefined ? stringField('scheduler', '') : enumField('scheduler', schedulerNames, schedulerNames[0]!);
+  return {
+    guidanceScale: described(numberField('guidance_scale', 1, 0), 'Classifier-free guidance weight (1: none).'),
+    scheduler: described(nullable(scheduler), "A scheduler or sampler name as 'diffuse sample --scheduler' takes it (null: the command's default)."),
+    numInferenceSteps: described(nullable(intField('num_inference_steps', 1, 1)), 'Reverse steps with that scheduler (null: its usual default).'),
+  } as const;
+}
+
+/** The fields without a scheduler-name check. */
+export const SAMPLING_CONFIG_FIELDS = samplingConfigFields();
+
 /** What a folder without the file gets. */
 export const DEFAULT_SAMPLING_CONFIG: Readonly<SamplingConfig> = { guidanceScale: 1, scheduler: null, numInferenceSteps: null };
 
@@ -35,25 +50,13 @@ export const DEFAULT_SAMPLING_CONFIG: Readonly<SamplingConfig> = { guidanceScale
  * The sampling defaults of the model whose U-Net is in `unetDir` (the file is looked for in the
  * folder above it: the pipeline or checkpoint folder). `schedulerNames`, when given, are the
  * names 'scheduler' may take.
- * @example readSamplingConfig('models/fashion-mnist/unet').guidanceScale // 1.5
+ * @example readSamplingConfig('models/fashion-mnist/unet').guidanceScale // 1.3
  */
 export function readSamplingConfig(unetDir: string, schedulerNames?: readonly string[]): SamplingConfig {
   const path = join(dirname(unetDir), SAMPLING_CONFIG_NAME);
   if (!existsSync(path)) return { ...DEFAULT_SAMPLING_CONFIG };
-  const json = readJSONFile(path) as Record<string, unknown> | null;
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new DiffuseError(`${path}: expected a JSON object like { "guidance_scale": 1.5 }`);
-  const bad = (field: string, want: string): never => {
-    throw new DiffuseError(`${path}: '${field}' must be ${want}, found ${JSON.stringify(json[field])}`);
-  };
-  const g = json['guidance_scale'] ?? DEFAULT_SAMPLING_CONFIG.guidanceScale;
-  if (typeof g !== 'number' || !Number.isFinite(g) || g < 0) bad('guidance_scale', 'a number >= 0');
-  const sched = json['scheduler'] ?? null;
-  if (sched !== null && (typeof sched !== 'string' || (schedulerNames !== undefined && !schedulerNames.includes(sched)))) {
-    bad('scheduler', schedulerNames === undefined ? 'a scheduler name' : `one of ${schedulerNames.join(', ')}`);
-  }
-  const steps = json['num_inference_steps'] ?? null;
-  if (steps !== null && (typeof steps !== 'number' || !Number.isInteger(steps) || steps < 1)) bad('num_inference_steps', 'an integer >= 1');
-  return { guidanceScale: g as number, scheduler: sched as string | null, numInferenceSteps: steps as number | null };
+  const c = parseConfig(path, samplingConfigFields(schedulerNames), readJSONFile(path), { error: DiffuseError });
+  return { guidanceScale: c.guidanceScale, scheduler: c.scheduler, numInferenceSteps: c.numInferenceSteps };
 }
 
 /**
@@ -65,11 +68,41 @@ export function defaultSteps(configSteps: number | null, schedulerGiven: boolean
   return schedulerGiven ? null : configSteps;
 }
 
+/** What a command's flags say about sampling (undefined: not given). */
+export interface SamplingFlags {
+  scheduler?: string | undefined;
+  steps?: number | undefined;
+  guidanceScale?: number | undefined;
+}
+
+/** The sampling settings a command runs with. */
+export interface SamplingChoice {
+  scheduler: string;
+  /** null: the scheduler's usual default (the command's). */
+  steps: number | null;
+  guidanceScale: number;
+}
+
+/**
+ * The one rule for a command's sampling defaults: a flag wins; what the flags leave out comes from
+ * the model folder's sampling_config.json (its steps only with its own scheduler); what the file
+ * leaves out is the command's fallback scheduler and guidance 1.
+ * @example resolveSampling(readSamplingConfig(unetDir), { steps: 10 }, 'ddim') // { scheduler: 'dpmpp_2m', steps: 10, guidanceScale: 1.3 }
+ */
+export function resolveSampling(config: SamplingConfig, flags: SamplingFlags, fallbackScheduler: string): SamplingChoice {
+  return {
+    scheduler: flags.scheduler ?? config.scheduler ?? fallbackScheduler,
+    steps: flags.steps ?? defaultSteps(config.numInferenceSteps, flags.scheduler !== undefined),
+    guidanceScale: flags.guidanceScale ?? config.guidanceScale,
+  };
+}
+
 /** Writes `dir/sampling_config.json` atomically (null fields left out). */
 export function writeSamplingConfig(dir: string, config: Partial<SamplingConfig>): void {
-  const json: Record<string, unknown> = {};
-  if (config.guidanceScale !== undefined) json['guidance_scale'] = config.guidanceScale;
-  if (config.scheduler != null) json['scheduler'] = config.scheduler;
-  if (config.numInferenceSteps != null) json['num_inference_steps'] = config.numInferenceSteps;
+  const json = configToJson(SAMPLING_CONFIG_FIELDS, {
+    guidanceScale: config.guidanceScale as number,
+    scheduler: (config.scheduler ?? undefined) as string | null,
+    numInferenceSteps: (config.numInferenceSteps ?? undefined) as number | null,
+  });
   writeJSONAtomic(join(dir, SAMPLING_CONFIG_NAME), json);
 }

@@ -19,6 +19,9 @@ import { TimestepEmbedding, Timesteps, type Timestep } from './embeddings.js';
 import { AttnDownBlock2D, DownBlock2D, UNetMidBlock2D, type BlockCommon } from './unet_blocks.js';
 import { DOWN_BLOCK_TYPES, type DownBlockType } from './unet_2d.js';
 import { readDiffusersConfig, readDiffusersWeights, writeDiffusersFolder } from '../io/checkpoint.js';
+import { arrayField, boolField, enumField, intField, numberField, type Field, type ValuesOf } from '../schema/field.js';
+import { configToJson as fieldsToJson } from '../schema/config.js';
+import { closestName } from '../schema/did_you_mean.js';
 
 /** The classifier's configuration (config.json holds the snake_case names). */
 export interface NoisyClassifierConfig {
@@ -38,44 +41,32 @@ export interface NoisyClassifierConfig {
   flipSinToCos: boolean;
 }
 
-/** A small classifier for 28x28 Fashion-MNIST: 32/64/64 channels, attention at 7x7. */
-export const NOISY_CLASSIFIER_DEFAULTS: Readonly<NoisyClassifierConfig> = Object.freeze({
-  sampleSize: 28,
-  inChannels: 1,
-  numClasses: 10,
-  blockOutChannels: [32, 64, 64],
-  downBlockTypes: ['DownBlock2D', 'DownBlock2D', 'AttnDownBlock2D'],
-  layersPerBlock: 1,
-  addAttention: true,
-  attentionHeadDim: 8,
-  normNumGroups: 8,
-  normEps: 1e-5,
-  freqShift: 0,
-  flipSinToCos: true,
-}) as Readonly<NoisyClassifierConfig>;
+/** config.json's fields (snake_case keys; defaults: a small classifier for 28x28 Fashion-MNIST, 32/64/64 channels, attention at 7x7). */
+export const NOISY_CLASSIFIER_FIELDS = {
+  sampleSize: intField('sample_size', 28, 1),
+  inChannels: intField('in_channels', 1, 1),
+  numClasses: intField('num_classes', 10, 2),
+  blockOutChannels: arrayField('block_out_channels', intField('', 1, 1), [32, 64, 64], 1),
+  downBlockTypes: arrayField('down_block_types', enumField<DownBlockType>('', DOWN_BLOCK_TYPES, 'DownBlock2D'), ['DownBlock2D', 'DownBlock2D', 'AttnDownBlock2D'], 1),
+  layersPerBlock: intField('layers_per_block', 1, 1),
+  addAttention: boolField('add_attention', true),
+  attentionHeadDim: intField('attention_head_dim', 8, 1),
+  normNumGroups: intField('norm_num_groups', 8, 1),
+  normEps: numberField('norm_eps', 1e-5, 0, Infinity, true),
+  freqShift: numberField('freq_shift', 0),
+  flipSinToCos: boolField('flip_sin_to_cos', true),
+} as const;
 
-const SNAKE: Record<keyof NoisyClassifierConfig, string> = {
-  sampleSize: 'sample_size',
-  inChannels: 'in_channels',
-  numClasses: 'num_classes',
-  blockOutChannels: 'block_out_channels',
-  downBlockTypes: 'down_block_types',
-  layersPerBlock: 'layers_per_block',
-  addAttention: 'add_attention',
-  attentionHeadDim: 'attention_head_dim',
-  normNumGroups: 'norm_num_groups',
-  normEps: 'norm_eps',
-  freqShift: 'freq_shift',
-  flipSinToCos: 'flip_sin_to_cos',
-};
+/** The defaults (from NOISY_CLASSIFIER_FIELDS). */
+export const NOISY_CLASSIFIER_DEFAULTS: Readonly<NoisyClassifierConfig> = Object.freeze(
+  Object.fromEntries(Object.entries(NOISY_CLASSIFIER_FIELDS).map(([k, f]) => [k, Array.isArray(f.default) ? [...(f.default as unknown[])] : f.default])),
+) as unknown as Readonly<NoisyClassifierConfig>;
 
 /** The `_class_name` of the classifier's config.json. */
 export const NOISY_CLASSIFIER_CLASS = 'NoisyClassifier';
 
-const isPosInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1;
-
 function bad(field: keyof NoisyClassifierConfig, value: unknown, expected: string): never {
-  throw new ArgumentError(`NoisyClassifier config: '${SNAKE[field]}' is ${JSON.stringify(value)}; expected ${expected}`);
+  throw new ArgumentError(`NoisyClassifier config: '${NOISY_CLASSIFIER_FIELDS[field].key}' is ${JSON.stringify(value)}; expected ${expected}`);
 }
 
 /**
@@ -84,32 +75,27 @@ function bad(field: keyof NoisyClassifierConfig, value: unknown, expected: strin
  */
 export function resolveClassifierConfig(partial: Partial<NoisyClassifierConfig> = {}): NoisyClassifierConfig {
   if (partial === null || typeof partial !== 'object') throw new ArgumentError(`NoisyClassifier config must be an object, found ${partial === null ? 'null' : typeof partial}`);
-  for (const k of Object.keys(partial)) if (!(k in SNAKE)) throw new ArgumentError(`NoisyClassifier config: unknown field '${k}' (known: ${Object.keys(SNAKE).join(', ')})`);
-  const c = { ...NOISY_CLASSIFIER_DEFAULTS, ...partial } as NoisyClassifierConfig;
-  if (!isPosInt(c.sampleSize)) bad('sampleSize', c.sampleSize, 'an integer >= 1');
-  if (!isPosInt(c.inChannels)) bad('inChannels', c.inChannels, 'an integer >= 1');
-  if (!isPosInt(c.numClasses) || c.numClasses < 2) bad('numClasses', c.numClasses, 'an integer >= 2');
-  if (!Array.isArray(c.blockOutChannels) || c.blockOutChannels.length === 0 || !c.blockOutChannels.every(isPosInt)) bad('blockOutChannels', c.blockOutChannels, 'a non-empty list of integers >= 1');
-  const levels = c.blockOutChannels.length;
-  if (!Array.isArray(c.downBlockTypes) || c.downBlockTypes.length !== levels || !c.downBlockTypes.every((t) => (DOWN_BLOCK_TYPES as readonly string[]).includes(t))) {
-    bad('downBlockTypes', c.downBlockTypes, `${levels} block types from ${DOWN_BLOCK_TYPES.join(', ')} (one per block_out_channels entry)`);
+  for (const k of Object.keys(partial)) {
+    if (!(k in NOISY_CLASSIFIER_FIELDS)) {
+      const guess = closestName(k, Object.keys(NOISY_CLASSIFIER_FIELDS));
+      throw new ArgumentError(`NoisyClassifier config: unknown field '${k}'${guess === undefined ? '' : ` (did you mean '${guess}'?)`} (known: ${Object.keys(NOISY_CLASSIFIER_FIELDS).join(', ')})`);
+    }
   }
+  const c = { ...NOISY_CLASSIFIER_DEFAULTS, ...partial } as NoisyClassifierConfig;
+  for (const [name, f] of Object.entries(NOISY_CLASSIFIER_FIELDS) as [keyof NoisyClassifierConfig, Field<unknown>][]) {
+    if (f.parse(c[name]) === undefined) bad(name, c[name], f.allowed);
+  }
+  // The rules between fields.
+  const levels = c.blockOutChannels.length;
+  if (c.downBlockTypes.length !== levels) bad('downBlockTypes', c.downBlockTypes, `${levels} block types from ${DOWN_BLOCK_TYPES.join(', ')} (one per block_out_channels entry)`);
   if (c.sampleSize % 2 ** (levels - 1) !== 0) bad('sampleSize', c.sampleSize, `a multiple of ${2 ** (levels - 1)} (${levels - 1} halvings)`);
-  if (!isPosInt(c.layersPerBlock)) bad('layersPerBlock', c.layersPerBlock, 'an integer >= 1');
-  if (typeof c.addAttention !== 'boolean') bad('addAttention', c.addAttention, 'true or false');
-  if (!isPosInt(c.attentionHeadDim)) bad('attentionHeadDim', c.attentionHeadDim, 'an integer >= 1');
-  if (!isPosInt(c.normNumGroups) || !c.blockOutChannels.every((ch) => ch % c.normNumGroups === 0)) bad('normNumGroups', c.normNumGroups, 'an integer >= 1 dividing every block_out_channels entry');
-  if (typeof c.normEps !== 'number' || !(c.normEps > 0)) bad('normEps', c.normEps, 'a number > 0');
-  if (typeof c.freqShift !== 'number' || !Number.isFinite(c.freqShift)) bad('freqShift', c.freqShift, 'a finite number');
-  if (typeof c.flipSinToCos !== 'boolean') bad('flipSinToCos', c.flipSinToCos, 'true or false');
+  if (!c.blockOutChannels.every((ch) => ch % c.normNumGroups === 0)) bad('normNumGroups', c.normNumGroups, 'an integer >= 1 dividing every block_out_channels entry');
   return { ...c, blockOutChannels: [...c.blockOutChannels], downBlockTypes: [...c.downBlockTypes] };
 }
 
 /** The config as config.json contents (snake_case, with _class_name). */
 export function classifierConfigToJSON(c: NoisyClassifierConfig): Record<string, unknown> {
-  const out: Record<string, unknown> = { _class_name: NOISY_CLASSIFIER_CLASS };
-  for (const [camel, snake] of Object.entries(SNAKE)) out[snake] = c[camel as keyof NoisyClassifierConfig];
-  return out;
+  return { _class_name: NOISY_CLASSIFIER_CLASS, ...fieldsToJson(NOISY_CLASSIFIER_FIELDS, c as unknown as ValuesOf<typeof NOISY_CLASSIFIER_FIELDS>) };
 }
 
 /** A validated config from config.json contents (snake_case; '_' keys ignored). */
@@ -120,7 +106,7 @@ export function classifierConfigFromJSON(json: unknown, source = 'config.json'):
     throw new ArgumentError(`${source}: '_class_name' is ${JSON.stringify(obj['_class_name'])}, expected "${NOISY_CLASSIFIER_CLASS}" (a classifier trained with 'diffuse train-classifier')`);
   }
   const partial: Record<string, unknown> = {};
-  for (const [camel, snake] of Object.entries(SNAKE)) if (Object.prototype.hasOwnProperty.call(obj, snake)) partial[camel] = obj[snake];
+  for (const [camel, f] of Object.entries(NOISY_CLASSIFIER_FIELDS)) if (Object.prototype.hasOwnProperty.call(obj, f.key)) partial[camel] = obj[f.key];
   try {
     return resolveClassifierConfig(partial as Partial<NoisyClassifierConfig>);
   } catch (e) {

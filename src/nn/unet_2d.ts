@@ -17,6 +17,9 @@ import { TimestepEmbedding, Timesteps, type Timestep } from './embeddings.js';
 import { AttnDownBlock2D, AttnUpBlock2D, DownBlock2D, UNetMidBlock2D, UpBlock2D, type BlockCommon } from './unet_blocks.js';
 import type { TimeEmbeddingNorm } from './resnet.js';
 import { DIFFUSERS_VERSION, readDiffusersConfig, readDiffusersWeights, writeDiffusersFolder } from '../io/checkpoint.js';
+import { arrayField, boolField, enumField, intField, nullable, numberField, type Field, type ValuesOf } from '../schema/field.js';
+import { configToJson as fieldsToJson } from '../schema/config.js';
+import { closestName } from '../schema/did_you_mean.js';
 
 /** The down block types we implement (diffusers' names). */
 export const DOWN_BLOCK_TYPES = ['DownBlock2D', 'AttnDownBlock2D'] as const;
@@ -62,74 +65,67 @@ export interface UNet2DConfig {
   numTrainTimesteps: number | null;
 }
 
-/** diffusers' defaults for UNet2DModel. */
-export const UNET2D_DEFAULTS: Readonly<UNet2DConfig> = Object.freeze({
-  sampleSize: null,
-  inChannels: 3,
-  outChannels: 3,
-  centerInputSample: false,
-  timeEmbeddingType: 'positional',
-  freqShift: 0,
-  flipSinToCos: true,
-  downBlockTypes: ['DownBlock2D', 'AttnDownBlock2D', 'AttnDownBlock2D', 'AttnDownBlock2D'],
-  upBlockTypes: ['AttnUpBlock2D', 'AttnUpBlock2D', 'AttnUpBlock2D', 'UpBlock2D'],
-  blockOutChannels: [224, 448, 672, 896],
-  layersPerBlock: 2,
-  midBlockScaleFactor: 1,
-  downsamplePadding: 1,
-  downsampleType: 'conv',
-  upsampleType: 'conv',
-  dropout: 0,
-  actFn: 'silu',
-  attentionHeadDim: 8,
-  normNumGroups: 32,
-  attnNormNumGroups: null,
-  normEps: 1e-5,
-  resnetTimeScaleShift: 'default',
-  addAttention: true,
-  classEmbedType: null,
-  numClassEmbeds: null,
-  numTrainTimesteps: null,
-}) as Readonly<UNet2DConfig>;
+/** A field that takes one of a few literal values (JSON strings or null); `note` says why others are refused. */
+function literalField<T extends string | null>(key: string, values: readonly T[], def: T, note: string): Field<T> {
+  const listed = values.map((v) => (v === null ? 'null' : `'${v}'`)).join(' or ');
+  return {
+    key,
+    default: def,
+    allowed: values.length === 1 ? `only ${listed} is supported${note === '' ? '' : ` (${note})`}` : `${listed}${note === '' ? '' : ` (${note})`}`,
+    parse: (v) => (values.includes(v as T) ? (v as T) : undefined),
+    toJson: (v) => v,
+  };
+}
 
-/** camelCase field -> diffusers' snake_case config.json key. */
-const SNAKE: Record<keyof UNet2DConfig, string> = {
-  sampleSize: 'sample_size',
-  inChannels: 'in_channels',
-  outChannels: 'out_channels',
-  centerInputSample: 'center_input_sample',
-  timeEmbeddingType: 'time_embedding_type',
-  freqShift: 'freq_shift',
-  flipSinToCos: 'flip_sin_to_cos',
-  downBlockTypes: 'down_block_types',
-  upBlockTypes: 'up_block_types',
-  blockOutChannels: 'block_out_channels',
-  layersPerBlock: 'layers_per_block',
-  midBlockScaleFactor: 'mid_block_scale_factor',
-  downsamplePadding: 'downsample_padding',
-  downsampleType: 'downsample_type',
-  upsampleType: 'upsample_type',
-  dropout: 'dropout',
-  actFn: 'act_fn',
-  attentionHeadDim: 'attention_head_dim',
-  normNumGroups: 'norm_num_groups',
-  attnNormNumGroups: 'attn_norm_num_groups',
-  normEps: 'norm_eps',
-  resnetTimeScaleShift: 'resnet_time_scale_shift',
-  addAttention: 'add_attention',
-  classEmbedType: 'class_embed_type',
-  numClassEmbeds: 'num_class_embeds',
-  numTrainTimesteps: 'num_train_timesteps',
-};
+const posInt = (key: string, def: number): Field<number> => intField(key, def, 1);
+
+/** UNet2DModel's config.json fields: diffusers' snake_case keys, defaults and the values we implement. */
+export const UNET2D_FIELDS = {
+  sampleSize: {
+    key: 'sample_size',
+    default: null,
+    allowed: 'null, an integer >= 1 or [height, width]',
+    parse: (v: unknown) => (v === null ? null : posInt('', 1).parse(v) ?? (Array.isArray(v) && v.length === 2 && v.every((x) => posInt('', 1).parse(x) !== undefined) ? ([v[0], v[1]] as [number, number]) : undefined)),
+    toJson: (v: number | [number, number] | null) => v,
+  } as Field<number | [number, number] | null>,
+  inChannels: posInt('in_channels', 3),
+  outChannels: posInt('out_channels', 3),
+  centerInputSample: boolField('center_input_sample', false),
+  timeEmbeddingType: literalField('time_embedding_type', ['positional'] as const, 'positional', 'Gaussian Fourier features are not implemented'),
+  freqShift: numberField('freq_shift', 0),
+  flipSinToCos: boolField('flip_sin_to_cos', true),
+  downBlockTypes: arrayField('down_block_types', enumField<DownBlockType>('', DOWN_BLOCK_TYPES, 'DownBlock2D'), ['DownBlock2D', 'AttnDownBlock2D', 'AttnDownBlock2D', 'AttnDownBlock2D']),
+  upBlockTypes: arrayField('up_block_types', enumField<UpBlockType>('', UP_BLOCK_TYPES, 'UpBlock2D'), ['AttnUpBlock2D', 'AttnUpBlock2D', 'AttnUpBlock2D', 'UpBlock2D']),
+  blockOutChannels: arrayField('block_out_channels', posInt('', 1), [224, 448, 672, 896], 1),
+  layersPerBlock: posInt('layers_per_block', 2),
+  midBlockScaleFactor: { ...numberField('mid_block_scale_factor', 1), allowed: 'a finite non-zero number', parse: (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v !== 0 ? v : undefined) } as Field<number>,
+  downsamplePadding: intField('downsample_padding', 1, 0),
+  downsampleType: literalField('downsample_type', ['conv'] as const, 'conv', ''),
+  upsampleType: literalField('upsample_type', ['conv'] as const, 'conv', ''),
+  dropout: numberField('dropout', 0, 0, 1, false, true),
+  actFn: { ...literalField('act_fn', ['silu'] as const, 'silu', "alias 'swish'"), parse: (v: unknown) => (v === 'silu' || v === 'swish' ? 'silu' : undefined) } as Field<'silu'>,
+  attentionHeadDim: nullable(posInt('attention_head_dim', 8), 8),
+  normNumGroups: posInt('norm_num_groups', 32),
+  attnNormNumGroups: nullable(posInt('attn_norm_num_groups', 1)),
+  normEps: numberField('norm_eps', 1e-5, 0, Infinity, true),
+  resnetTimeScaleShift: literalField<TimeEmbeddingNorm>('resnet_time_scale_shift', ['default', 'scale_shift'], 'default', ''),
+  addAttention: boolField('add_attention', true),
+  classEmbedType: literalField('class_embed_type', [null, 'timestep'] as const, null, "'identity' and others are not supported"),
+  numClassEmbeds: nullable(posInt('num_class_embeds', 1)),
+  numTrainTimesteps: nullable(posInt('num_train_timesteps', 1000)),
+} as const;
+
+/** diffusers' defaults for UNet2DModel (from UNET2D_FIELDS). */
+export const UNET2D_DEFAULTS: Readonly<UNet2DConfig> = Object.freeze(
+  Object.fromEntries(Object.entries(UNET2D_FIELDS).map(([k, f]) => [k, Array.isArray(f.default) ? [...(f.default as unknown[])] : f.default])),
+) as unknown as Readonly<UNet2DConfig>;
 
 /** A config error: names the field (snake_case, as in config.json), the value and what is allowed. */
 export class ConfigError extends ArgumentError {}
 
 function bad(field: keyof UNet2DConfig, value: unknown, expected: string): never {
-  throw new ConfigError(`UNet2DModel config: field '${SNAKE[field]}' (${field}) is ${JSON.stringify(value)}; ${expected}`);
+  throw new ConfigError(`UNet2DModel config: field '${UNET2D_FIELDS[field].key}' (${field}) is ${JSON.stringify(value)}; ${expected}`);
 }
-
-const isPosInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1;
 
 /**
  * A complete, validated config from a partial one (missing fields take diffusers' defaults).
@@ -139,68 +135,43 @@ const isPosInt = (v: unknown): v is number => typeof v === 'number' && Number.is
  */
 export function resolveConfig(partial: Partial<UNet2DConfig> = {}): UNet2DConfig {
   if (partial === null || typeof partial !== 'object') throw new ConfigError(`UNet2DModel config must be an object, found ${partial === null ? 'null' : typeof partial}`);
-  const c = { ...UNET2D_DEFAULTS, ...partial } as UNet2DConfig;
   for (const k of Object.keys(partial)) {
-    if (!(k in SNAKE)) throw new ConfigError(`UNet2DModel config: unknown field '${k}' (known: ${Object.keys(SNAKE).join(', ')})`);
+    if (!(k in UNET2D_FIELDS)) {
+      const guess = closestName(k, Object.keys(UNET2D_FIELDS));
+      throw new ConfigError(`UNet2DModel config: unknown field '${k}'${guess === undefined ? '' : ` (did you mean '${guess}'?)`} (known: ${Object.keys(UNET2D_FIELDS).join(', ')})`);
+    }
   }
-  const ss = c.sampleSize;
-  if (!(ss === null || isPosInt(ss) || (Array.isArray(ss) && ss.length === 2 && ss.every(isPosInt)))) bad('sampleSize', ss, 'expected null, an integer >= 1 or [height, width]');
-  if (!isPosInt(c.inChannels)) bad('inChannels', c.inChannels, 'expected an integer >= 1');
-  if (!isPosInt(c.outChannels)) bad('outChannels', c.outChannels, 'expected an integer >= 1');
-  if (typeof c.centerInputSample !== 'boolean') bad('centerInputSample', c.centerInputSample, 'expected true or false');
-  if (c.timeEmbeddingType !== 'positional') bad('timeEmbeddingType', c.timeEmbeddingType, "only 'positional' is supported (Gaussian Fourier features are not implemented)");
-  if (typeof c.freqShift !== 'number' || !Number.isFinite(c.freqShift)) bad('freqShift', c.freqShift, 'expected a finite number');
-  if (typeof c.flipSinToCos !== 'boolean') bad('flipSinToCos', c.flipSinToCos, 'expected true or false');
-  if (!Array.isArray(c.blockOutChannels) || c.blockOutChannels.length === 0 || !c.blockOutChannels.every(isPosInt)) {
-    bad('blockOutChannels', c.blockOutChannels, 'expected a non-empty list of integers >= 1');
+  const c = { ...UNET2D_DEFAULTS, ...partial } as UNet2DConfig;
+  // Block types first, so an unsupported one is named (not just "a list of ...").
+  const blocks = [['downBlockTypes', DOWN_BLOCK_TYPES], ['upBlockTypes', UP_BLOCK_TYPES]] as const;
+  for (const [name, supported] of blocks) {
+    const list = c[name] as unknown;
+    const t = Array.isArray(list) ? list.find((x) => !(supported as readonly unknown[]).includes(x)) : undefined;
+    if (t !== undefined) bad(name, list, `block type ${JSON.stringify(t)} is not supported (supported: ${supported.join(', ')})`);
+  }
+  // Each field alone (type, range, supported values), then the rules between fields.
+  for (const [name, f] of Object.entries(UNET2D_FIELDS) as [keyof UNet2DConfig, Field<unknown>][]) {
+    const v = f.parse(c[name]);
+    if (v === undefined) bad(name, c[name], f.allowed.startsWith('only ') ? f.allowed : `expected ${f.allowed}`);
+    (c as unknown as Record<string, unknown>)[name] = v;
   }
   const levels = c.blockOutChannels.length;
-  if (!Array.isArray(c.downBlockTypes) || c.downBlockTypes.length !== levels) {
-    bad('downBlockTypes', c.downBlockTypes, `expected a list of ${levels} block types (one per block_out_channels entry)`);
-  }
-  if (!Array.isArray(c.upBlockTypes) || c.upBlockTypes.length !== levels) {
-    bad('upBlockTypes', c.upBlockTypes, `expected a list of ${levels} block types (one per block_out_channels entry)`);
-  }
-  c.downBlockTypes.forEach((t) => {
-    if (!(DOWN_BLOCK_TYPES as readonly string[]).includes(t)) bad('downBlockTypes', c.downBlockTypes, `block type ${JSON.stringify(t)} is not supported (supported: ${DOWN_BLOCK_TYPES.join(', ')})`);
-  });
-  c.upBlockTypes.forEach((t) => {
-    if (!(UP_BLOCK_TYPES as readonly string[]).includes(t)) bad('upBlockTypes', c.upBlockTypes, `block type ${JSON.stringify(t)} is not supported (supported: ${UP_BLOCK_TYPES.join(', ')})`);
-  });
-  if (!isPosInt(c.layersPerBlock)) bad('layersPerBlock', c.layersPerBlock, 'expected an integer >= 1');
-  if (typeof c.midBlockScaleFactor !== 'number' || c.midBlockScaleFactor === 0 || !Number.isFinite(c.midBlockScaleFactor)) {
-    bad('midBlockScaleFactor', c.midBlockScaleFactor, 'expected a finite non-zero number');
-  }
-  if (!Number.isInteger(c.downsamplePadding) || c.downsamplePadding < 0) bad('downsamplePadding', c.downsamplePadding, 'expected an integer >= 0');
-  if (c.downsampleType !== 'conv') bad('downsampleType', c.downsampleType, "only 'conv' is supported");
-  if (c.upsampleType !== 'conv') bad('upsampleType', c.upsampleType, "only 'conv' is supported");
-  if (typeof c.dropout !== 'number' || !(c.dropout >= 0 && c.dropout < 1)) bad('dropout', c.dropout, 'expected a number in [0, 1)');
-  if ((c.actFn as string) === 'swish') c.actFn = 'silu';
-  if (c.actFn !== 'silu') bad('actFn', c.actFn, "only 'silu' (alias 'swish') is supported");
-  if (!isPosInt(c.normNumGroups)) bad('normNumGroups', c.normNumGroups, 'expected an integer >= 1');
+  if (c.downBlockTypes.length !== levels) bad('downBlockTypes', c.downBlockTypes, `expected a list of ${levels} block types (one per block_out_channels entry)`);
+  if (c.upBlockTypes.length !== levels) bad('upBlockTypes', c.upBlockTypes, `expected a list of ${levels} block types (one per block_out_channels entry)`);
   for (const ch of c.blockOutChannels) {
     if (ch % c.normNumGroups !== 0) bad('normNumGroups', c.normNumGroups, `it must divide every block_out_channels entry, and ${ch} is not a multiple`);
   }
   if (c.attnNormNumGroups !== null) {
-    if (!isPosInt(c.attnNormNumGroups) || c.blockOutChannels[levels - 1]! % c.attnNormNumGroups !== 0) {
+    if (c.blockOutChannels[levels - 1]! % c.attnNormNumGroups !== 0) {
       bad('attnNormNumGroups', c.attnNormNumGroups, `expected null or an integer >= 1 dividing ${c.blockOutChannels[levels - 1]}`);
     }
   }
   if (c.attentionHeadDim !== null) {
-    if (!isPosInt(c.attentionHeadDim)) bad('attentionHeadDim', c.attentionHeadDim, 'expected null (one head) or an integer >= 1');
     c.blockOutChannels.forEach((ch, i) => {
       const usesAttention = c.downBlockTypes[i] === 'AttnDownBlock2D' || c.upBlockTypes[levels - 1 - i] === 'AttnUpBlock2D' || (i === levels - 1 && c.addAttention);
       if (usesAttention && c.attentionHeadDim! > ch) bad('attentionHeadDim', c.attentionHeadDim, `it exceeds the ${ch} channels of an attention layer (no whole head fits)`);
     });
   }
-  if (typeof c.normEps !== 'number' || !(c.normEps > 0) || !Number.isFinite(c.normEps)) bad('normEps', c.normEps, 'expected a finite number > 0');
-  if (c.resnetTimeScaleShift !== 'default' && c.resnetTimeScaleShift !== 'scale_shift') {
-    bad('resnetTimeScaleShift', c.resnetTimeScaleShift, "expected 'default' or 'scale_shift'");
-  }
-  if (typeof c.addAttention !== 'boolean') bad('addAttention', c.addAttention, 'expected true or false');
-  if (c.classEmbedType !== null && c.classEmbedType !== 'timestep') bad('classEmbedType', c.classEmbedType, "expected null or 'timestep' ('identity' and others are not supported)");
-  if (c.numClassEmbeds !== null && !isPosInt(c.numClassEmbeds)) bad('numClassEmbeds', c.numClassEmbeds, 'expected null or an integer >= 1');
-  if (c.numTrainTimesteps !== null && !isPosInt(c.numTrainTimesteps)) bad('numTrainTimesteps', c.numTrainTimesteps, 'expected null or an integer >= 1');
   return {
     ...c,
     downBlockTypes: [...c.downBlockTypes],
@@ -220,12 +191,11 @@ export function configFromJSON(json: unknown): UNet2DConfig {
   const cls = obj['_class_name'];
   if (cls !== undefined && cls !== 'UNet2DModel') throw new ConfigError(`config.json: '_class_name' is ${JSON.stringify(cls)}, expected "UNet2DModel"`);
   const partial: Record<string, unknown> = {};
-  for (const [camel, snake] of Object.entries(SNAKE)) {
-    if (Object.prototype.hasOwnProperty.call(obj, snake)) partial[camel] = obj[snake];
-  }
-  // A null for a field that cannot be null is read as "use the default" (lenient, for hand-written configs).
-  for (const k of ['downsamplePadding', 'dropout', 'midBlockScaleFactor', 'layersPerBlock', 'downsampleType', 'upsampleType', 'addAttention', 'actFn', 'freqShift', 'flipSinToCos', 'centerInputSample', 'resnetTimeScaleShift', 'timeEmbeddingType'] as const) {
-    if (partial[k] === null) delete partial[k];
+  for (const [camel, f] of Object.entries(UNET2D_FIELDS)) {
+    if (!Object.prototype.hasOwnProperty.call(obj, f.key)) continue;
+    // A null for a field that cannot be null is read as "use the default" (lenient, for hand-written configs).
+    if (obj[f.key] === null && f.parse(null) === undefined) continue;
+    partial[camel] = obj[f.key];
   }
   return resolveConfig(partial as Partial<UNet2DConfig>);
 }
@@ -233,8 +203,7 @@ export function configFromJSON(json: unknown): UNet2DConfig {
 /** The diffusers config.json object (snake_case, every field, plus _class_name and _diffusers_version). */
 export function configToJSON(config: UNet2DConfig): Record<string, unknown> {
   const out: Record<string, unknown> = { _class_name: 'UNet2DModel', _diffusers_version: DIFFUSERS_VERSION };
-  for (const [camel, snake] of Object.entries(SNAKE)) out[snake] = config[camel as keyof UNet2DConfig];
-  return out;
+  return { ...out, ...fieldsToJson(UNET2D_FIELDS, config as unknown as ValuesOf<typeof UNET2D_FIELDS>) };
 }
 
 export interface UNet2DModelOptions {

@@ -15,7 +15,7 @@ import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
 import { UNet2DModel } from '../nn/unet_2d.js';
 import { readJSONFile, readSchedulerConfig } from '../io/checkpoint.js';
 import { resolveModelDir, RunFolderError, TRAIN_CONFIG_NAME } from '../train/checkpoint.js';
-import { SUPERRES_FILE, type SuperresInfo } from '../train/objectives/superres.js';
+import { SUPERRES_FILE, superresInfoFromJson, type SuperresInfo } from '../train/objectives/superres.js';
 import { bicubicResize, degrade } from '../data/resample.js';
 import { reshape } from '../ops/shape.js';
 import { clamp } from '../ops/scalar.js';
@@ -97,10 +97,7 @@ export function superresInfoOf(unetDir: string): SuperresInfo | null {
     if (!existsSync(p)) continue;
     const j = readJSONFile(p) as Record<string, unknown> | null;
     if (j === null || typeof j !== 'object') continue;
-    if (j['task'] !== 'superres') return null;
-    const scale = j['scale'];
-    if (typeof scale !== 'number' || !Number.isInteger(scale) || scale < 2) throw new RunFolderError(`${p}: 'scale' must be an integer >= 2, found ${JSON.stringify(scale)}`);
-    return { task: 'superres', scale, downsample: 'area', upsample: 'bicubic' };
+    return superresInfoFromJson(p, j, !p.endsWith(SUPERRES_FILE));
   }
   return null;
 }

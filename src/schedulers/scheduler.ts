@@ -19,6 +19,8 @@ import { expectTensor } from '../tensor/check.js';
 import { Generator } from '../tensor/random.js';
 import { BETA_SCHEDULES, alphasCumprod as cumprod, makeBetas, type BetaSchedule } from '../diffusion/schedules.js';
 import { PREDICTION_TYPES, addNoise as qSample, getVelocity as velocity, type PredictionType, type Timesteps } from '../diffusion/forward.js';
+import { parseConfig, configToJson as fieldsToJson } from '../schema/config.js';
+import { boolField, enumField, intField, numberField, showValue, type Field, type FieldSet, type ValuesOf } from '../schema/field.js';
 import { TIMESTEP_SPACINGS, checkCustomTimesteps, checkNumInferenceSteps, spacedTimesteps, type TimestepSpacing } from './timesteps.js';
 import { DIFFUSERS_VERSION } from '../io/checkpoint.js';
 
@@ -68,64 +70,14 @@ export interface Scheduler<O extends StepOptions = StepOptions> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Config fields
+// Config fields: the schema module's (src/schema), read with diffusers' rules below.
 
 /** One config key: its JSON name, default, parser and a description of allowed values. */
-export interface ConfigField<T> {
-  readonly key: string;
-  readonly default: T;
-  /** What values are allowed, for error messages. */
-  readonly allowed: string;
-  /** The parsed value, or undefined if `v` is not allowed. */
-  parse(v: unknown): T | undefined;
-  toJson(v: T): unknown;
-}
-
-/** camelCase name -> field. */
-export type FieldSet = Readonly<Record<string, ConfigField<unknown>>>;
-
+export type ConfigField<T> = Field<T>;
+export type { FieldSet } from '../schema/field.js';
 /** The parsed (camelCase) config of a field set. */
-export type ConfigOf<F extends FieldSet> = { readonly [K in keyof F]: F[K] extends ConfigField<infer T> ? T : never };
-
-/** An integer field in [min, max]. */
-export function intField(key: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): ConfigField<number> {
-  return {
-    key,
-    default: def,
-    allowed: max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer in [${min}, ${max}]`,
-    parse: (v) => (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v : undefined),
-    toJson: (v) => v,
-  };
-}
-
-/** A finite number field in [min, max] (exclusive at `min` when `openMin`). */
-export function numberField(key: string, def: number, min = -Infinity, max = Infinity, openMin = false): ConfigField<number> {
-  const lo = min === -Infinity ? '' : openMin ? `> ${min}` : `>= ${min}`;
-  const hi = max === Infinity ? '' : `<= ${max}`;
-  return {
-    key,
-    default: def,
-    allowed: `a finite number${lo || hi ? ' ' + [lo, hi].filter(Boolean).join(' and ') : ''}`,
-    parse: (v) => (typeof v === 'number' && Number.isFinite(v) && (openMin ? v > min : v >= min) && v <= max ? v : undefined),
-    toJson: (v) => v,
-  };
-}
-
-/** A boolean field. */
-export function boolField(key: string, def: boolean): ConfigField<boolean> {
-  return { key, default: def, allowed: 'true or false', parse: (v) => (typeof v === 'boolean' ? v : undefined), toJson: (v) => v };
-}
-
-/** A string field with a fixed set of values. */
-export function enumField<T extends string>(key: string, values: readonly T[], def: NoInfer<T>): ConfigField<T> {
-  return {
-    key,
-    default: def,
-    allowed: `one of ${values.map((v) => JSON.stringify(v)).join(', ')}`,
-    parse: (v) => (typeof v === 'string' && (values as readonly string[]).includes(v) ? (v as T) : undefined),
-    toJson: (v) => v,
-  };
-}
+export type ConfigOf<F extends FieldSet> = ValuesOf<F>;
+export { intField, numberField, boolField, enumField } from '../schema/field.js';
 
 /** `trained_betas`: null or an array of numbers in (0, 1]. */
 export function betasField(key: string): ConfigField<readonly number[] | null> {
@@ -184,17 +136,6 @@ export const FOREIGN_CONFIG_KEYS: ReadonlySet<string> = new Set([
   'num_train_timesteps', 'predict_epsilon',
 ]);
 
-/** camelCase -> snake_case, to suggest the right key when someone writes `betaSchedule`. */
-function snake(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-}
-
-function show(v: unknown): string {
-  if (v === undefined) return 'undefined';
-  const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 80 ? `${s.slice(0, 77)}...` : s;
-}
-
 /**
  * Parses a diffusers config object into the camelCase config of `fields`: missing keys take
  * diffusers' defaults, keys starting with '_' (`_class_name`, `_diffusers_version`) and keys of
@@ -207,39 +148,18 @@ export function parseSchedulerConfig<F extends FieldSet>(className: string, fiel
     throw new ArgumentError(`${className}: config must be an object with diffusers' snake_case keys (scheduler_config.json), found ${json === null ? 'null' : Array.isArray(json) ? 'an array' : typeof json}`);
   }
   const src = json as Record<string, unknown>;
+  const out: Record<string, unknown> = { ...parseConfig(className, fields, src, { ignoreKeys: FOREIGN_CONFIG_KEYS, keyStyleNote: "scheduler configs use diffusers' snake_case keys" }) };
   const byKey = new Map<string, [string, ConfigField<unknown>]>();
   for (const [name, f] of Object.entries(fields)) byKey.set(f.key, [name, f]);
-  const out: Record<string, unknown> = {};
-  for (const [name, f] of Object.entries(fields)) out[name] = f.default;
-
-  for (const [key, value] of Object.entries(src)) {
-    if (value === undefined || key.startsWith('_')) continue;
-    const entry = byKey.get(key);
-    if (entry !== undefined) {
-      const [name, f] = entry;
-      const parsed = f.parse(value);
-      if (parsed === undefined) {
-        throw new ArgumentError(`${className}: config key "${key}" has value ${show(value)}; allowed: ${f.allowed}`);
-      }
-      out[name] = parsed;
-      continue;
-    }
-    if (key === 'predict_epsilon') continue; // handled below
-    if (FOREIGN_CONFIG_KEYS.has(key)) continue;
-    const asSnake = snake(key);
-    const hint = byKey.has(asSnake) ? ` (did you mean "${asSnake}"? scheduler configs use diffusers' snake_case keys)` : '';
-    const known = [...byKey.keys()].join(', ');
-    throw new ArgumentError(`${className}: unknown config key "${key}" (value ${show(value)})${hint}; known keys: ${known}`);
-  }
 
   // Legacy `predict_epsilon: bool` (diffusers < 0.10): true -> 'epsilon', false -> 'sample'.
   const legacy = src['predict_epsilon'];
   if (legacy !== undefined && byKey.has('prediction_type')) {
-    if (typeof legacy !== 'boolean') throw new ArgumentError(`${className}: config key "predict_epsilon" has value ${show(legacy)}; allowed: true or false`);
+    if (typeof legacy !== 'boolean') throw new ArgumentError(`${className}: config key "predict_epsilon" has value ${showValue(legacy)}; allowed: true or false`);
     const implied = legacy ? 'epsilon' : 'sample';
     const explicit = src['prediction_type'];
     if (explicit !== undefined && explicit !== implied) {
-      throw new ArgumentError(`${className}: config keys disagree: predict_epsilon = ${legacy} means prediction_type "${implied}", but prediction_type is ${show(explicit)}; drop predict_epsilon`);
+      throw new ArgumentError(`${className}: config keys disagree: predict_epsilon = ${legacy} means prediction_type "${implied}", but prediction_type is ${showValue(explicit)}; drop predict_epsilon`);
     }
     const name = byKey.get('prediction_type')![0];
     out[name] = implied;
@@ -249,9 +169,7 @@ export function parseSchedulerConfig<F extends FieldSet>(className: string, fiel
 
 /** The diffusers JSON of a parsed config: `_class_name`, `_diffusers_version`, then every field. */
 export function configToJson<F extends FieldSet>(className: string, fields: F, config: ConfigOf<F>): Record<string, unknown> {
-  const out: Record<string, unknown> = { _class_name: className, _diffusers_version: DIFFUSERS_VERSION };
-  for (const [name, f] of Object.entries(fields)) out[f.key] = f.toJson((config as Record<string, unknown>)[name]);
-  return out;
+  return { _class_name: className, _diffusers_version: DIFFUSERS_VERSION, ...fieldsToJson(fields, config) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -353,7 +271,7 @@ export abstract class DiscreteScheduler<C extends DiscreteConfig, O extends Step
     if (this.#customTimesteps) {
       const i = this.#timesteps.indexOf(t);
       if (i < 0) {
-        throw new ArgumentError(`${this.className}.step: timestep ${t} is not one of the custom timesteps set by setTimesteps (${show(this.#timesteps)})`);
+        throw new ArgumentError(`${this.className}.step: timestep ${t} is not one of the custom timesteps set by setTimesteps (${showValue(this.#timesteps)})`);
       }
       return this.#timesteps[i + 1] ?? -1;
     }

@@ -10,6 +10,8 @@ import { SDE_NAMES, type Sde, type SdeName } from './sde.js';
 import { VpSde } from './vp.js';
 import { SubVpSde } from './subvp.js';
 import { VeSde } from './ve.js';
+import { parseConfig } from '../schema/config.js';
+import { enumField, nullable, numberField } from '../schema/field.js';
 
 /** The parameters of any of the three SDEs (each takes the ones it uses). */
 export interface SdeParams {
@@ -37,11 +39,25 @@ export function makeSde(name: SdeName, params: SdeParams = {}): Sde {
   }
 }
 
-function numberKey(c: Record<string, unknown>, key: string, source: string): number | undefined {
-  const v = c[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ArgumentError(`${source}: "${key}" must be a number, found ${JSON.stringify(v)}`);
-  return v;
+/**
+ * The SDE keys of a scheduler_config.json (schema fields; null or absent: the default, DDPM's schedule and score_sde's SDEs).
+ * Other keys of the file (diffusers' scheduler keys) are ignored here.
+ */
+export const SDE_CONFIG_FIELDS = {
+  sde: nullable(enumField<SdeName>('sde', SDE_NAMES, 'vp')),
+  betaMin: nullable(numberField('beta_min', 0.1), 0.1),
+  betaMax: nullable(numberField('beta_max', 20), 20),
+  sigmaMin: nullable(numberField('sigma_min', 0.01), 0.01),
+  sigmaMax: nullable(numberField('sigma_max', 50), 50),
+  numTrainTimesteps: nullable(numberField('num_train_timesteps', 1000), 1000),
+  betaStart: nullable(numberField('beta_start', 0.0001), 0.0001),
+  betaEnd: nullable(numberField('beta_end', 0.02), 0.02),
+} as const;
+
+/** The SDE keys of `c`, validated (null where absent). */
+function sdeKeys(c: Record<string, unknown>, source: string) {
+  const fields = Object.fromEntries(Object.entries(SDE_CONFIG_FIELDS).map(([k, f]) => [k, { ...f, default: null }])) as unknown as typeof SDE_CONFIG_FIELDS;
+  return parseConfig(source, fields, c, { ignoreUnknown: true });
 }
 
 /** Whether a scheduler config describes an SDE-trained model (not merely a DDPM one read as VP). */
@@ -59,13 +75,14 @@ export function isSdeConfig(config: unknown): boolean {
 export function sdeFromConfig(config: unknown, override?: SdeName, source = 'scheduler_config.json'): Sde {
   if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new ArgumentError(`${source}: expected a JSON object, found ${config === null ? 'null' : typeof config}`);
   const c = config as Record<string, unknown>;
-  const N = numberKey(c, 'num_train_timesteps', source);
+  const keys = sdeKeys(c, source);
+  const N = keys.numTrainTimesteps ?? undefined;
   if (isSdeConfig(c)) {
     const cls = c['_class_name'];
     const named = c['sde'] ?? (cls === 'ScoreSdeVeScheduler' ? 've' : cls === 'ScoreSdeSubVpScheduler' ? 'subvp' : 'vp');
     if (typeof named !== 'string' || !(SDE_NAMES as readonly string[]).includes(named)) throw new ArgumentError(`${source}: "sde" must be one of ${SDE_NAMES.join(', ')}, found ${JSON.stringify(named)}`);
     if (override !== undefined && override !== named) throw new ArgumentError(`${source}: the model was trained with the ${named} SDE; --sde ${override} does not match it (leave --sde out)`);
-    const p: SdeParams = { betaMin: numberKey(c, 'beta_min', source), betaMax: numberKey(c, 'beta_max', source), sigmaMin: numberKey(c, 'sigma_min', source), sigmaMax: numberKey(c, 'sigma_max', source), N };
+    const p: SdeParams = { betaMin: keys.betaMin ?? undefined, betaMax: keys.betaMax ?? undefined, sigmaMin: keys.sigmaMin ?? undefined, sigmaMax: keys.sigmaMax ?? undefined, N };
     return makeSde(named as SdeName, p);
   }
   // A discrete DDPM-family config: the VP (or sub-VP, on request) SDE of its linear schedule.
@@ -78,7 +95,7 @@ export function sdeFromConfig(config: unknown, override?: SdeName, source = 'sch
   // The model predicts the noise of the VP marginals; read as sub-VP or VE its score would be wrong.
   if (override !== undefined && override !== 'vp') throw new ArgumentError(`${source}: a DDPM model is a VP SDE model; --sde ${override} needs a model trained with --sde ${override}`);
   const steps = N ?? 1000;
-  const betaStart = numberKey(c, 'beta_start', source) ?? 0.0001;
-  const betaEnd = numberKey(c, 'beta_end', source) ?? 0.02;
+  const betaStart = keys.betaStart ?? SDE_CONFIG_FIELDS.betaStart.default!;
+  const betaEnd = keys.betaEnd ?? SDE_CONFIG_FIELDS.betaEnd.default!;
   return makeSde('vp', { betaMin: betaStart * steps, betaMax: betaEnd * steps, N: steps });
 }

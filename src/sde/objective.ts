@@ -16,7 +16,6 @@ import { mulScalar } from '../ops/scalar.js';
 import { combine } from '../diffusion/forward.js';
 import { weightedMseLoss } from '../diffusion/loss.js';
 import type { Objective, ObjectiveDraw } from '../train/objective.js';
-import type { TrainConfig } from '../train/config.js';
 import { SDE_T, type Sde, type SdeName } from './sde.js';
 import { makeSde } from './config.js';
 import { modelTimeInput } from './score.js';
@@ -33,7 +32,16 @@ export interface SdeDraw extends ObjectiveDraw {
 }
 
 /** The SDE of a training config: VP/sub-VP from the DDPM schedule's ends (beta_min = N beta_start), VE from sigmaMin/sigmaMax. */
-export function sdeOfTrainConfig(cfg: Pick<TrainConfig, 'numTrainTimesteps' | 'betaStart' | 'betaEnd' | 'sigmaMin' | 'sigmaMax'>, name: SdeName): Sde {
+/** What sdeOfTrainConfig reads of a run's config: the discrete schedule it continues, and VE's noise range. */
+export interface SdeScheduleKeys {
+  numTrainTimesteps: number;
+  betaStart: number;
+  betaEnd: number;
+  sigmaMin: number;
+  sigmaMax: number;
+}
+
+export function sdeOfTrainConfig(cfg: SdeScheduleKeys, name: SdeName): Sde {
   const N = cfg.numTrainTimesteps;
   return makeSde(name, { betaMin: cfg.betaStart * N, betaMax: cfg.betaEnd * N, sigmaMin: cfg.sigmaMin, sigmaMax: cfg.sigmaMax, N });
 }

@@ -11,7 +11,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import fastifyStatic from '@fastify/static';
 import { bundledModelsDir, packageRoot } from '../io/model_folder.js';
 import { decodeImage, probeImage } from '../io/png.js';
-import { defaultSteps } from '../io/sampling_config.js';
+import { resolveSampling } from '../io/sampling_config.js';
 import { samplingMethods, schedulerNames } from '../sampling/registry.js';
 import { DiffuseError } from '../tensor/errors.js';
 import { resolveLimits, type Limits } from './limits.js';
@@ -67,6 +67,8 @@ const SSE_HEARTBEAT_MS = 15_000;
 
 /** The sampler used when a request names none (deterministic, good at few steps). */
 export const DEFAULT_SAMPLER = 'ddim';
+/** The steps when neither the request nor the model's sampling_config.json gives them. */
+export const DEFAULT_STEPS = 20;
 
 const MODEL_NAME = { type: 'string', pattern: MODEL_NAME_PATTERN } as const;
 
@@ -174,16 +176,21 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
     const info = modelInfo(body.model);
     if (kind === 'upscale' && info.task !== 'superres') throw new HttpError(400, `model '${info.name}' is not a super-resolution model (no superres.json); upscale needs one trained with 'diffuse train --task superres'`);
     if (kind !== 'upscale' && info.task === 'superres') throw new HttpError(400, `model '${info.name}' is a super-resolution model: it only upscales (POST /api/upscale)`);
-    const guidance = body.guidance ?? info.defaults.guidance;
+    // The one rule for sampling defaults (io/sampling_config.ts): the request, then the model's sampling_config.json (its steps go with its sampler), then DEFAULT_SAMPLER and DEFAULT_STEPS.
+    const choice = resolveSampling(
+      { guidanceScale: info.defaults.guidance, scheduler: info.defaults.sampler, numInferenceSteps: info.defaults.steps },
+      { scheduler: body.sampler, steps: body.steps, guidanceScale: body.guidance },
+      DEFAULT_SAMPLER,
+    );
+    const guidance = choice.guidanceScale;
     const classLabel = body.classLabel ?? null;
     if (classLabel !== null) {
       if (info.numClasses === 0) throw new HttpError(400, `model '${info.name}' is unconditional; leave classLabel out (or null)`);
       if (classLabel >= info.numClasses) throw new HttpError(400, `classLabel ${classLabel} is out of range: model '${info.name}' has classes 0..${info.numClasses - 1}`);
     }
     if (guidance !== 1 && !info.guidance) throw new HttpError(400, `guidance ${guidance} needs a class-conditional model with a null class; model '${info.name}' has none (use guidance 1)`);
-    // The model's sampling_config.json fills what the request leaves out; its steps go with its sampler.
-    const sampler = body.sampler ?? info.defaults.sampler ?? DEFAULT_SAMPLER;
-    const steps = body.steps ?? defaultSteps(info.defaults.steps, body.sampler !== undefined) ?? 20;
+    const sampler = choice.scheduler;
+    const steps = choice.steps ?? DEFAULT_STEPS;
     const trainSteps = info.scheduler?.numTrainTimesteps ?? 1000;
     if (steps > trainSteps) throw new HttpError(400, `steps ${steps} is more than the model's ${trainSteps} training timesteps`);
     const params: SamplingParams = { model: info.name, sampler, steps, seed: body.seed ?? 0, guidance, classLabel };

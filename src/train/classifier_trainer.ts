@@ -10,6 +10,7 @@
  * generator, loader position), written atomically, latest.json; at the end model/ (config.json,
  * weights, scheduler_config.json of the schedule it was trained on). `resume` continues exactly.
  */
+import { described, intField, nullable, numberField, type Field } from '../schema/field.js';
 import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
@@ -48,20 +49,25 @@ export interface ClassifierTrainConfig {
   threads: number | null;
 }
 
-/** Defaults: a few minutes on 2 cores for Fashion-MNIST (AdamW 1e-3, batch 64, 1000 steps). */
+/** The run's scalar fields (schema fields: key = the saved config's, flag = diffuse train-classifier's). Defaults: a few minutes on 2 cores for Fashion-MNIST (AdamW 1e-3, batch 64, 1000 steps). */
+export const CLASSIFIER_TRAIN_FIELDS = {
+  steps: described(intField('steps', 1000, 1), 'Optimizer steps (with --resume: the new total).'),
+  batchSize: described(intField('batchSize', 64, 1), 'Images per step.', { flag: 'batch' }),
+  lr: described(numberField('lr', 1e-3, 0, 1, true), 'AdamW learning rate, after a linear warm-up.'),
+  warmup: described(intField('warmup', 50, 0), 'Linear warm-up steps.'),
+  weightDecay: described(numberField('weightDecay', 0.01, 0), 'AdamW decoupled weight decay.', { flag: 'weight-decay' }),
+  gradClip: described(numberField('gradClip', 1, 0), 'Clip the global gradient norm to X; 0 = off.', { flag: 'grad-clip' }),
+  seed: described(intField('seed', 0, 0), 'Seeds data order, timesteps, noise, initial weights.'),
+  saveEvery: described(intField('saveEvery', 250, 1), 'Checkpoint every N steps and at the end.', { flag: 'save-every' }),
+  keep: described(intField('keep', 2, 1), 'Keep the last N checkpoints.'),
+  threads: described(nullable(intField('threads', 1, 1)), 'native threads of the kernels (the one meaning of --threads in every command).', { defaultText: 'all cores, or DIFFUSE_THREADS' }),
+} as const;
+
+/** Defaults (from CLASSIFIER_TRAIN_FIELDS; the classifier's and schedule's configs default to empty: the reference classifier, diffusers' DDPM schedule). */
 export const CLASSIFIER_TRAIN_DEFAULTS: Readonly<Omit<ClassifierTrainConfig, 'data' | 'out'>> = Object.freeze({
   classifier: {},
   schedulerConfig: {},
-  steps: 1000,
-  batchSize: 64,
-  lr: 1e-3,
-  warmup: 50,
-  weightDecay: 0.01,
-  gradClip: 1,
-  seed: 0,
-  saveEvery: 250,
-  keep: 2,
-  threads: null,
+  ...(Object.fromEntries(Object.entries(CLASSIFIER_TRAIN_FIELDS).map(([k, f]) => [k, f.default])) as unknown as Omit<ClassifierTrainConfig, 'data' | 'out' | 'classifier' | 'schedulerConfig'>),
 });
 
 /** One line of metrics.jsonl. */
@@ -84,26 +90,11 @@ interface ClassifierState {
 
 function check(c: ClassifierTrainConfig): void {
   const op = 'train-classifier';
-  const int = (k: keyof ClassifierTrainConfig, min: number): void => {
-    const v = c[k];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new ArgumentError(`${op}: '${k}' must be an integer >= ${min}, found ${String(v)}`);
-  };
-  const num = (k: keyof ClassifierTrainConfig, lo: number, hi: number): void => {
-    const v = c[k];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi) throw new ArgumentError(`${op}: '${k}' must be a number in [${lo}, ${hi}], found ${String(v)}`);
-  };
   if (typeof c.data !== 'string' || c.data === '') throw new ArgumentError(`${op}: 'data' must be 'fashion-mnist', 'mnist' or a folder of class subfolders, found ${JSON.stringify(c.data)}`);
   if (typeof c.out !== 'string' || c.out === '') throw new ArgumentError(`${op}: 'out' must be a run folder path, found ${JSON.stringify(c.out)}`);
-  int('steps', 1);
-  int('batchSize', 1);
-  num('lr', 1e-12, 1);
-  int('warmup', 0);
-  num('weightDecay', 0, Infinity);
-  num('gradClip', 0, Infinity);
-  int('seed', 0);
-  int('saveEvery', 1);
-  int('keep', 1);
-  if (c.threads !== null) int('threads', 1);
+  for (const [k, f] of Object.entries(CLASSIFIER_TRAIN_FIELDS) as [keyof typeof CLASSIFIER_TRAIN_FIELDS, Field<unknown>][]) {
+    if (f.parse(c[k]) === undefined) throw new ArgumentError(`${op}: '${k}' must be ${f.allowed}, found ${String(c[k])}`);
+  }
 }
 
 /** What trainClassifier returns. */

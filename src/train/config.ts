@@ -8,6 +8,9 @@ import { BETA_SCHEDULES, type BetaSchedule } from '../diffusion/schedules.js';
 import { PREDICTION_TYPES, type PredictionType } from '../diffusion/forward.js';
 import { SDE_NAMES, type SdeName } from '../sde/sde.js';
 import { checkLearnedVarianceConfig } from './objectives/learned_variance.js';
+import { trainingObjectiveOf } from '../diffusion/training_objective.js';
+import { boolField, described, enumField, intField, nullable, numberField, type Field } from '../schema/field.js';
+import { closestName } from '../schema/did_you_mean.js';
 
 /** Learning-rate schedules after the linear warm-up. */
 export type LrSchedule = 'constant' | 'cosine';
@@ -94,6 +97,9 @@ export interface TrainConfig {
 }
 
 /**
+ * The fields of a run (schema fields: the key is train_config.json's, the flag is `diffuse train`'s,
+ * the default and doc are stated here once; TRAIN_DEFAULTS and --help read them).
+ *
  * The defaults: `diffuse train --data fashion-mnist --out runs/fm` is the run a user should start.
  * The budget is the issue's: recognisable garments within 2 hours on 2 cores. The reference
  * U-Net (1.6M parameters) trains at about 69 images/s there (batch 128: ~1.9 s/step), so 3000
@@ -105,63 +111,66 @@ export interface TrainConfig {
  * classifier-free guidance paper's p_uncond), the linear DDPM schedule with T = 1000, epsilon
  * prediction, no flips (Fashion-MNIST garments are centred and upright, flips add little).
  */
-export const TRAIN_DEFAULTS: Readonly<Omit<TrainConfig, 'data' | 'out'>> = Object.freeze({
-  unet: null,
-  steps: 3000,
-  batchSize: 128,
-  lr: 5e-4,
-  warmup: 200,
-  lrSchedule: 'constant',
-  weightDecay: 0.01,
-  gradClip: 1.0,
-  emaDecay: 0.999,
-  classDropout: 0.1,
-  predictionType: 'epsilon',
-  betaSchedule: 'linear',
-  numTrainTimesteps: 1000,
-  betaStart: 0.0001,
-  betaEnd: 0.02,
-  minSnrGamma: null,
-  flip: false,
-  seed: 0,
-  saveEvery: 500,
-  keep: 3,
-  threads: null,
-  timeLimit: null,
-  task: 'generate',
-  scale: 2,
-  varianceType: 'fixed_small',
-  loss: 'simple',
-  vlbWeight: 0.001,
-  timestepSampler: 'uniform',
-  sde: null,
-  likelihoodWeighting: false,
-  sigmaMin: 0.01,
-  sigmaMax: 50,
-});
+export const TRAIN_FIELDS = {
+  unet: { key: 'unet', default: null, allowed: 'a U-Net config object or null', parse: (v: unknown) => (v === null ? null : v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined), toJson: (v: Record<string, unknown> | null) => v } as Field<Record<string, unknown> | null>,
+  steps: described(intField('steps', 3000, 1), 'Optimizer steps in total (with --resume: the new total).'),
+  batchSize: described(intField('batchSize', 128, 1), 'Images per step.', { flag: 'batch' }),
+  lr: described(numberField('lr', 5e-4, 0, 1, true), 'Peak learning rate, AdamW.'),
+  warmup: described(intField('warmup', 200, 0), 'Linear warm-up steps.'),
+  lrSchedule: described(enumField<LrSchedule>('lrSchedule', LR_SCHEDULES, 'constant'), `After warm-up: ${LR_SCHEDULES.join(' | ')}.`, { flag: 'lr-schedule' }),
+  weightDecay: described(numberField('weightDecay', 0.01, 0), 'AdamW decoupled weight decay.', { flag: 'weight-decay' }),
+  gradClip: described(numberField('gradClip', 1.0, 0), 'Clip the global gradient norm to X; 0 = off.', { flag: 'grad-clip' }),
+  emaDecay: described(numberField('emaDecay', 0.999, 0, 1), "Maximum EMA decay; warm-up min(X, (1+t)/(10+t)) as diffusers' EMAModel.", { flag: 'ema-decay' }),
+  classDropout: described({ ...numberField('classDropout', 0.1, 0, 1, false, true), allowed: 'a probability in [0, 1) (1 would never show the model a label)' }, 'Probability of training a sample with the null class.', { flag: 'class-dropout' }),
+  predictionType: described(enumField<PredictionType>('predictionType', PREDICTION_TYPES, 'epsilon'), `${PREDICTION_TYPES.join(' | ')}.`, { flag: 'prediction-type' }),
+  betaSchedule: described(enumField<BetaSchedule>('betaSchedule', BETA_SCHEDULES, 'linear'), `${BETA_SCHEDULES.join(' | ')}.`, { flag: 'beta-schedule' }),
+  numTrainTimesteps: described(intField('numTrainTimesteps', 1000, 2), 'Training timesteps T.', { flag: 'timesteps' }),
+  betaStart: described(numberField('betaStart', 0.0001, 0, 1, true), 'beta_1 of the schedule.', { flag: 'beta-start' }),
+  betaEnd: described(numberField('betaEnd', 0.02, 0, 1, true), 'beta_T of the schedule.', { flag: 'beta-end' }),
+  minSnrGamma: described(nullable(numberField('minSnrGamma', 5, 0, Infinity, true)), 'Min-SNR-gamma loss weighting (Hang et al. 2023; 5 is typical).', { flag: 'min-snr-gamma', defaultText: 'off' }),
+  flip: described(boolField('flip', false), 'Random horizontal flips (off by default: digits are not symmetric).'),
+  seed: described(intField('seed', 0, 0), 'Seeds data order, timesteps, noise, label and weight dropout, init.'),
+  saveEvery: described(intField('saveEvery', 500, 1), 'Checkpoint every N steps, and always at the end.', { flag: 'save-every' }),
+  keep: described(intField('keep', 3, 1), 'Keep the last N checkpoints.'),
+  threads: described(nullable(intField('threads', 1, 1)), 'native threads of the kernels (the one meaning of --threads in every command).', { defaultText: 'all cores, or DIFFUSE_THREADS' }),
+  timeLimit: described(nullable(numberField('timeLimit', 1, 0, Infinity, true)), 'Stop at this much training time in minutes (all sessions), checkpoint and export the model as at the end (e.g. --time-limit 115 keeps a run inside 2 hours).', { flag: 'time-limit', metavar: 'MIN', defaultText: 'no limit' }),
+  task: described(
+    enumField<TrainTask>('task', TRAIN_TASKS, 'generate'),
+    `${TRAIN_TASKS.join(' | ')}. superres trains an SR3 super-resolution U-Net: it sees the low-resolution image (the training image area-downsampled by --scale, then bicubic-upsampled back) concatenated to x_t, so its config needs in_channels = 2 x the data's channels, out_channels = the data's, sample_size = the high resolution (e.g. configs/unet_superres_fm.json); \`diffuse upscale --model RUN_DIR\` then uses it.`,
+  ),
+  scale: described(intField('scale', 2, 2), 'Super-resolution factor, an integer >= 2 dividing the image size (Fashion-MNIST: 2 for 14 -> 28, 4 for 7 -> 28).'),
+  varianceType: described(
+    enumField<TrainVarianceType>('varianceType', TRAIN_VARIANCE_TYPES, 'fixed_small'),
+    `${TRAIN_VARIANCE_TYPES.join(' | ')}. learned_range (Nichol & Dhariwal 2021) needs a U-Net config with out_channels = 2 x the data's channels and --loss hybrid or vlb; the exported scheduler gets variance_type learned_range.`,
+    { flag: 'variance-type' },
+  ),
+  loss: described(enumField<TrainLoss>('loss', TRAIN_LOSSES, 'simple'), `${TRAIN_LOSSES.join(' | ')}: hybrid = L_simple + W x L_vlb with the mean stop-gradient in L_vlb (L_vlb estimated as T x L_t); vlb = L_vlb alone.`),
+  vlbWeight: described(numberField('vlbWeight', 0.001, 0, Infinity, true), "lambda of the hybrid loss (the paper's).", { flag: 'vlb-weight' }),
+  timestepSampler: described(
+    enumField<TimestepSamplerType>('timestepSampler', TIMESTEP_SAMPLERS, 'uniform'),
+    `${TIMESTEP_SAMPLERS.join(' | ')}; importance (loss vlb only): p_t ∝ sqrt(E[L_t^2]) over the last 10 losses per t, uniform until all t have 10.`,
+    { flag: 'timestep-sampler' },
+  ),
+  sde: described(
+    nullable(enumField<SdeName>('sde', SDE_NAMES, 'vp')),
+    `${SDE_NAMES.join(' | ')}: continuous-time denoising score matching (Song et al. 2021), t ~ U(1e-5, 1); VP/sub-VP take beta_min/max = timesteps x beta-start/end (0.1, 20) and the model predicts the noise; VE: the model predicts -noise, sigma-min..max. The U-Net sees t x (timesteps - 1). Sample with \`diffuse sample --sde-sampler pc|ode\`.`,
+    { defaultText: 'off (discrete DDPM)' },
+  ),
+  likelihoodWeighting: described(boolField('likelihoodWeighting', false), '(--sde) weight the loss by g(t)^2 instead of std(t)^2 (a bound on the NLL).', { flag: 'likelihood-weighting' }),
+  sigmaMin: described(numberField('sigmaMin', 0.01, 0, Infinity, true), '(--sde ve) smallest noise std.', { flag: 'sigma-min' }),
+  sigmaMax: described(numberField('sigmaMax', 50, 0, Infinity, true), '(--sde ve) largest noise std.', { flag: 'sigma-max' }),
+} as const;
 
-const KEYS = ['data', 'out', ...(Object.keys(TRAIN_DEFAULTS) as (keyof typeof TRAIN_DEFAULTS)[])] as const;
+/** The defaults of every field (see TRAIN_FIELDS). */
+export const TRAIN_DEFAULTS: Readonly<Omit<TrainConfig, 'data' | 'out'>> = Object.freeze(
+  Object.fromEntries(Object.entries(TRAIN_FIELDS).map(([name, f]) => [name, f.default])) as unknown as Omit<TrainConfig, 'data' | 'out'>,
+);
+
+const KEYS = ['data', 'out', ...(Object.keys(TRAIN_FIELDS) as (keyof typeof TRAIN_FIELDS)[])] as const;
 
 function fail(op: string, name: string, expected: string, found: unknown): never {
   const f = typeof found === 'string' ? JSON.stringify(found) : typeof found === 'number' || typeof found === 'boolean' ? String(found) : found === null ? 'null' : typeof found;
   throw new ArgumentError(`${op}: '${name}' must be ${expected}, found ${f}`);
-}
-
-function int(op: string, name: string, v: unknown, min: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) fail(op, name, `an integer >= ${min}`, v);
-  return v;
-}
-
-function num(op: string, name: string, v: unknown, lo: number, hi: number, loOpen = false): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || (loOpen ? !(v > lo) : !(v >= lo)) || !(v <= hi)) {
-    fail(op, name, `a number in ${loOpen ? '(' : '['}${lo}, ${hi === Infinity ? 'inf)' : `${hi}]`}`, v);
-  }
-  return v;
-}
-
-function oneOf<T extends string>(op: string, name: string, v: unknown, options: readonly T[]): T {
-  if (typeof v !== 'string' || !(options as readonly string[]).includes(v)) fail(op, name, `one of ${options.join(', ')}`, v);
-  return v as T;
 }
 
 /**
@@ -172,53 +181,26 @@ function oneOf<T extends string>(op: string, name: string, v: unknown, options: 
 export function resolveTrainConfig(partial: Partial<TrainConfig> & { data: string; out: string }, op = 'train'): TrainConfig {
   if (partial === null || typeof partial !== 'object') throw new ArgumentError(`${op}: options must be an object, found ${partial === null ? 'null' : typeof partial}`);
   const unknown = Object.keys(partial).filter((k) => !(KEYS as readonly string[]).includes(k));
-  if (unknown.length > 0) throw new ArgumentError(`${op}: unknown option(s) ${unknown.join(', ')}; known: ${KEYS.join(', ')}`);
+  if (unknown.length > 0) {
+    const hints = unknown.map((k) => {
+      const guess = closestName(k, KEYS);
+      return guess === undefined ? k : `${k} (did you mean ${guess}?)`;
+    });
+    throw new ArgumentError(`${op}: unknown option(s) ${hints.join(', ')}; known: ${KEYS.join(', ')}`);
+  }
   // Explicit undefined means "default" (exactOptionalPropertyTypes callers may still pass it).
   const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
   const c = { ...TRAIN_DEFAULTS, ...defined } as TrainConfig;
   if (typeof c.data !== 'string' || c.data === '') fail(op, 'data', "'fashion-mnist', 'mnist' or a folder path", c.data);
   if (typeof c.out !== 'string' || c.out === '') fail(op, 'out', 'a run folder path', c.out);
-  if (c.unet !== null && (typeof c.unet !== 'object' || Array.isArray(c.unet))) fail(op, 'unet', 'a U-Net config object or null', c.unet);
-  int(op, 'steps', c.steps, 1);
-  int(op, 'batchSize', c.batchSize, 1);
-  num(op, 'lr', c.lr, 0, 1, true);
-  int(op, 'warmup', c.warmup, 0);
-  oneOf(op, 'lrSchedule', c.lrSchedule, LR_SCHEDULES);
-  num(op, 'weightDecay', c.weightDecay, 0, Infinity);
-  num(op, 'gradClip', c.gradClip, 0, Infinity);
-  num(op, 'emaDecay', c.emaDecay, 0, 1);
-  num(op, 'classDropout', c.classDropout, 0, 1);
-  if (c.classDropout === 1) fail(op, 'classDropout', 'a probability below 1 (1 would never show the model a label)', 1);
-  oneOf(op, 'predictionType', c.predictionType, PREDICTION_TYPES);
-  oneOf(op, 'betaSchedule', c.betaSchedule, BETA_SCHEDULES);
-  int(op, 'numTrainTimesteps', c.numTrainTimesteps, 2);
-  num(op, 'betaStart', c.betaStart, 0, 1, true);
-  num(op, 'betaEnd', c.betaEnd, 0, 1, true);
-  if (c.minSnrGamma !== null) num(op, 'minSnrGamma', c.minSnrGamma, 0, Infinity, true);
-  if (typeof c.flip !== 'boolean') fail(op, 'flip', 'true or false', c.flip);
-  if (typeof c.seed !== 'number' || !Number.isSafeInteger(c.seed) || c.seed < 0) fail(op, 'seed', 'a non-negative safe integer', c.seed);
-  int(op, 'saveEvery', c.saveEvery, 1);
-  int(op, 'keep', c.keep, 1);
-  if (c.threads !== null) int(op, 'threads', c.threads, 1);
-  if (c.timeLimit !== null) num(op, 'timeLimit', c.timeLimit, 0, Infinity, true);
-  if (c.sde !== null) oneOf(op, 'sde', c.sde, SDE_NAMES);
-  if (typeof c.likelihoodWeighting !== 'boolean') fail(op, 'likelihoodWeighting', 'true or false', c.likelihoodWeighting);
-  if (c.likelihoodWeighting && c.sde === null) fail(op, 'likelihoodWeighting', "false without an SDE (likelihood weighting is for --sde training)", true);
-  num(op, 'sigmaMin', c.sigmaMin, 0, Infinity, true);
-  num(op, 'sigmaMax', c.sigmaMax, c.sigmaMin, Infinity, true);
-  oneOf(op, 'task', c.task, TRAIN_TASKS);
-  int(op, 'scale', c.scale, 2);
-  oneOf(op, 'varianceType', c.varianceType, TRAIN_VARIANCE_TYPES);
-  oneOf(op, 'loss', c.loss, TRAIN_LOSSES);
-  num(op, 'vlbWeight', c.vlbWeight, 0, Infinity, true);
-  oneOf(op, 'timestepSampler', c.timestepSampler, TIMESTEP_SAMPLERS);
-  if ((c.varianceType !== 'fixed_small' || c.loss !== 'simple' || c.timestepSampler !== 'uniform') && c.task !== 'generate') {
-    fail(op, 'task', "'generate' when varianceType, loss or timestepSampler are not the defaults", c.task);
+  for (const [name, f] of Object.entries(TRAIN_FIELDS) as [keyof typeof TRAIN_FIELDS, Field<unknown>][]) {
+    const v = c[name];
+    if (f.parse(v) === undefined) fail(op, name, f.allowed.replace(/"([^"]*)"/g, '$1'), v);
   }
-  checkLearnedVarianceConfig(c, op);
-  if (c.sde !== null && (c.task !== 'generate' || c.varianceType !== 'fixed_small' || c.loss !== 'simple' || c.predictionType !== 'epsilon' || c.minSnrGamma !== null)) {
-    fail(op, 'sde', "null when task, varianceType, loss, predictionType or minSnrGamma are not the defaults (SDE training is its own score-matching objective)", c.sde);
-  }
+  if (c.sigmaMax < c.sigmaMin) fail(op, 'sigmaMax', `a number >= sigmaMin (${c.sigmaMin})`, c.sigmaMax);
+  // Which objective the flat keys describe: options of another kind than the chosen one are refused there.
+  const objective = trainingObjectiveOf(c, op);
+  if (objective.kind === 'learned_variance') checkLearnedVarianceConfig(c, op);
   return c;
 }
 

@@ -14,10 +14,7 @@ import type { UNet2DModel } from '../nn/unet_2d.js';
 import { addNoise } from '../diffusion/forward.js';
 import { trainingTarget, minSnrWeights, weightedMseLoss } from '../diffusion/loss.js';
 import { DDPMScheduler } from '../schedulers/ddpm.js';
-import { sdeObjective, sdeOfTrainConfig } from '../sde/objective.js';
 import type { TrainConfig } from './config.js';
-import { superresObjective } from './objectives/superres.js';
-import { learnedVarianceObjective } from './objectives/learned_variance.js';
 
 /** One batch's random draws (opaque to the trainer). */
 export interface ObjectiveDraw {
@@ -82,16 +79,4 @@ export function ddpmObjective(cfg: Pick<TrainConfig, 'numTrainTimesteps' | 'beta
     },
     schedulerConfig: () => scheduler.toConfig(),
   };
-}
-
-/** The objective a run's config asks for. */
-export function objectiveFor(cfg: TrainConfig): Objective {
-  switch (cfg.task) {
-    case 'generate':
-      if (cfg.sde !== null) return sdeObjective(sdeOfTrainConfig(cfg, cfg.sde), cfg) as Objective;
-      if (cfg.varianceType !== 'fixed_small' || cfg.loss !== 'simple' || cfg.timestepSampler !== 'uniform') return learnedVarianceObjective(cfg) as Objective;
-      return ddpmObjective(cfg) as Objective;
-    case 'superres':
-      return superresObjective(cfg) as Objective;
-  }
 }

@@ -21,7 +21,7 @@ import { EMA } from '../nn/ema.js';
 import { loadDataset, batches, DataError, type Dataset, type LoaderState } from '../data/index.js';
 import { readDiffusersWeights, writeJSONAtomic } from '../io/checkpoint.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { objectiveFor } from './objective.js';
+import { objectiveFor } from './objectives/index.js';
 import { resolveTrainConfig, trainConfigFromJSON, trainConfigToJSON, learningRate, emaDecayAt, type TrainConfig } from './config.js';
 import {
   METRICS_NAME,

@@ -72,7 +72,7 @@ describe('diffuse CLI', () => {
     assert.match(u.stderr, /unknown command 'frobnicate'/);
     const s = run('demo', '--steps', 'zero');
     assert.equal(s.status, 1);
-    assert.match(s.stderr, /--steps must be a positive integer, found 'zero'/);
+    assert.match(s.stderr, /--steps must be an integer >= 1, found 'zero'/);
     const f = run('info', '--bogus');
     assert.equal(f.status, 1);
     assert.match(f.stderr, /bogus/);

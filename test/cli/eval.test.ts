@@ -55,7 +55,7 @@ describe('diffuse eval', () => {
     await fails(['--data', 'mnist', '--samples', root, '--n', '10'], /with --samples every image in the folder is evaluated/);
     await fails(['--data', 'mnist', '--sampler', 'nope'], /--sampler must be one of .*found 'nope'/);
     await fails(['--data', 'mnist', '--blur=-1'], /--blur must be a number >= 0, found '-1'/);
-    await fails(['--data', 'mnist', '--memorization-quantile', '1'], /--memorization-quantile must be in \(0, 1\), found '1'/);
+    await fails(['--data', 'mnist', '--memorization-quantile', '1'], /--memorization-quantile must be a number in \(0, 1\), found '1'/);
     await assert.rejects(run(['--data', 'mnist', '--bogus']), /Unknown option '--bogus'/);
   });
 

@@ -101,9 +101,9 @@ describe('diffuse sample', () => {
     same('override.png', 'plain.png');
     assert.notDeepEqual(readFileSync(out('tuned.png')), readFileSync(out('plain.png')));
     writeFileSync(join(tuned, SAMPLING_CONFIG_NAME), JSON.stringify({ guidance_scale: 'high' }));
-    await assert.rejects(run(['--model', tuned, ...common, '--out', out('bad.png')]), /sampling_config\.json: 'guidance_scale' must be a number >= 0, found "high"/);
+    await assert.rejects(run(['--model', tuned, ...common, '--out', out('bad.png')]), /sampling_config\.json: config key "guidance_scale" has value "high"; allowed: a number >= 0/);
     writeFileSync(join(tuned, SAMPLING_CONFIG_NAME), JSON.stringify({ scheduler: 'fastest' }));
-    await assert.rejects(run(['--model', tuned, ...common, '--out', out('bad.png')]), /sampling_config\.json: 'scheduler' must be one of .*ddim.*, found "fastest"/);
+    await assert.rejects(run(['--model', tuned, ...common, '--out', out('bad.png')]), /sampling_config\.json: config key "scheduler" has value "fastest"; allowed: null or one of .*"ddim"/);
     assert.equal(existsSync(out('bad.png')), false);
   });
 

@@ -37,9 +37,10 @@ describe('sampling_config.json', () => {
     const file = join(dir, SAMPLING_CONFIG_NAME);
     const cases: [unknown, RegExp][] = [
       [[1, 2], /expected a JSON object/],
-      [{ guidance_scale: -1 }, /'guidance_scale' must be a number >= 0, found -1/],
-      [{ scheduler: 'fastest' }, /'scheduler' must be one of ddim, found "fastest"/],
-      [{ num_inference_steps: 2.5 }, /'num_inference_steps' must be an integer >= 1, found 2.5/],
+      [{ guidance_scale: -1 }, /config key "guidance_scale" has value -1; allowed: a number >= 0/],
+      [{ scheduler: 'fastest' }, /config key "scheduler" has value "fastest"; allowed: null or one of "ddim"/],
+      [{ num_inference_steps: 2.5 }, /config key "num_inference_steps" has value 2.5; allowed: null or an integer >= 1/],
+      [{ guidance: 2 }, /unknown config key "guidance" \(value 2\) \(did you mean "guidance_scale"\?\)/],
     ];
     for (const [json, re] of cases) {
       writeFileSync(file, JSON.stringify(json));

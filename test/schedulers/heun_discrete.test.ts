@@ -153,7 +153,7 @@ describe('HeunDiscreteScheduler: run state, config and errors', () => {
     const json = new HeunDiscreteScheduler({ use_karras_sigmas: true, clip_sample: true }).toConfig();
     assert.deepEqual(Object.keys(json), ['_class_name', '_diffusers_version', 'num_train_timesteps', 'beta_start', 'beta_end', 'beta_schedule', 'trained_betas', 'prediction_type', 'use_karras_sigmas', 'clip_sample', 'clip_sample_range', 'timestep_spacing', 'steps_offset']);
     assert.deepEqual(schedulerFromConfig(json).toConfig(), json);
-    assert.throws(() => new HeunDiscreteScheduler({ clip_sample_range: 0 }), /config key "clip_sample_range" has value 0; allowed: a finite number > 0/);
+    assert.throws(() => new HeunDiscreteScheduler({ clip_sample_range: 0 }), /config key "clip_sample_range" has value 0; allowed: a number > 0/);
     const s = new HeunDiscreteScheduler();
     s.setTimesteps(5);
     const x = randTensor([2, 4], 1);

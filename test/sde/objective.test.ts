@@ -56,8 +56,8 @@ test('sdeOfTrainConfig: VP/sub-VP continue the DDPM schedule (beta_min = N beta_
   assert.ok(Math.abs((vp['beta_min'] as number) - 0.1) < 1e-12 && Math.abs((vp['beta_max'] as number) - 20) < 1e-12);
   assert.equal(sdeOfTrainConfig({ ...cfg, sigmaMax: 30 }, 've').toConfig()['sigma_max'], 30);
   assert.throws(() => resolveTrainConfig({ data: 'fashion-mnist', out: '/tmp/x', likelihoodWeighting: true }), /likelihoodWeighting/);
-  assert.throws(() => resolveTrainConfig({ data: 'fashion-mnist', out: '/tmp/x', sde: 'vp', predictionType: 'v_prediction' }), /'sde' must be null/);
-  assert.throws(() => resolveTrainConfig({ data: 'fashion-mnist', out: '/tmp/x', sde: 'xx' as SdeName }), /'sde' must be one of vp, subvp, ve/);
+  assert.throws(() => resolveTrainConfig({ data: 'fashion-mnist', out: '/tmp/x', sde: 'vp', predictionType: 'v_prediction' }), /'predictionType' is "v_prediction", but the run trains the score_sde objective/);
+  assert.throws(() => resolveTrainConfig({ data: 'fashion-mnist', out: '/tmp/x', sde: 'xx' as SdeName }), /'sde' must be null or one of vp, subvp, ve/);
 });
 
 test('train --sde ve: trains on tiny data and exports the SDE in scheduler_config.json', async () => {

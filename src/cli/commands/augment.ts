@@ -2,14 +2,28 @@
  * `diffuse augment`: write a synthetic labelled data set, DIR/<class>/<index>.png plus a manifest
  * from which any image regenerates bit-identically (a thin client of pipelines/augment).
  */
-import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { writePng } from '../../io/png.js';
 import { DiffuseError } from '../../tensor/errors.js';
 import { augment, readAugmentManifest, regenerateAugmented } from '../../pipelines/augment.js';
 import { ProgressBar } from '../progress.js';
 import { loadModelArg } from '../model_arg.js';
-import { EDIT_FLAG_HELP, EDIT_FLAG_OPTIONS, intFlag, intListFlag, parseEditFlags } from '../edit_flags.js';
+import { EDIT_FLAGS, parseEditFlags, withSamplingDefaults } from '../edit_flags.js';
+import { countFlag, formatFlagHelp, parseCommandFlags, pathFlag } from '../flags.js';
+import { arrayField, described, enumField, hidden, intField, optional } from '../../schema/field.js';
+
+/** augment's flags: its own, then the editing commands' (without --class: see --classes). */
+const { class: _class, ...EDIT_FLAGS_WITHOUT_CLASS } = EDIT_FLAGS;
+const FLAGS = {
+  perClass: described(optional(intField('per_class', 1, 1)), 'Images per class (an unconditional model: images in all) (required).', { metavar: 'N' }),
+  out: pathFlag('out', 'A new or empty folder (required).', 'DIR'),
+  classes: described(optional(arrayField('classes', intField('classes', 0, 0), [], 1), 'every class of the model'), 'Comma-separated class indices.', { metavar: 'LIST' }),
+  bitDepth: described({ ...enumField('bit_depth', ['8', '16'], '8'), allowed: '8 or 16' }, 'Bits per sample: 8, or 16 (16-bit grayscale for medical data).', { metavar: 'B' }),
+  regenerate: pathFlag('regenerate', 'A manifest.json to regenerate from (with --index and --out; the model comes from the manifest unless --model is given).'),
+  index: described(optional(intField('index', 0, 0)), "The image to regenerate (its file name's number).", { metavar: 'K' }),
+  ...EDIT_FLAGS_WITHOUT_CLASS,
+  class: hidden(EDIT_FLAGS.class),
+} as const;
 
 export const summary = 'Write a synthetic labelled data set (DIR/<class>/<index>.png + manifest).';
 
@@ -24,40 +38,19 @@ every setting and each image's index, class and batch. --regenerate rebuilds ima
 manifest bit-identically (same model, kernels and thread count).
 
 Options:
-  --per-class N      Images per class (an unconditional model: images in all) (required).
-  --out DIR          A new or empty folder (required).
-  --classes LIST     Comma-separated class indices (default: every class of the model).
-  --bit-depth B      8 (default) or 16 bits per sample (16-bit grayscale for medical data).
-  --regenerate FILE  A manifest.json to regenerate from (with --index and --out; the model comes
-                     from the manifest unless --model is given).
-  --index K          The image to regenerate (its file name's number).
-${EDIT_FLAG_HELP.replace('--class C          Class of every image, or a comma-separated list, one per image (class-\n                     conditional models; default 0, 1, 2, ... cycling).\n', '')}`;
+${formatFlagHelp(FLAGS)}`;
 
 export async function run(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      ...EDIT_FLAG_OPTIONS,
-      'per-class': { type: 'string' },
-      out: { type: 'string' },
-      classes: { type: 'string' },
-      'bit-depth': { type: 'string' },
-      regenerate: { type: 'string' },
-      index: { type: 'string' },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
-  if (positionals.length > 0) throw new DiffuseError(`unexpected argument '${positionals[0]}'; see 'diffuse augment --help'`);
+  const { values, given } = parseCommandFlags('augment', FLAGS, argv);
   const out = values.out;
   if (out === undefined || out === '') throw new DiffuseError('--out is required (a folder for a new set; a PNG file with --regenerate)');
   if (values.class !== undefined) throw new DiffuseError('--class does not apply to augment; choose classes with --classes 0,3,5');
 
   if (values.regenerate !== undefined) {
-    const index = intFlag('index', values.index, 0);
+    const index = values.index;
     if (index === undefined) throw new DiffuseError('--regenerate needs --index K (the image to rebuild)');
-    for (const f of ['per-class', 'classes', 'bit-depth', 'scheduler', 'sigmas', 'steps', 'guidance', 'eta', 'seed', 'batch'] as const) {
-      if (values[f] !== undefined) throw new DiffuseError(`--${f} does not apply to --regenerate: the manifest holds every setting`);
+    for (const f of ['perClass', 'classes', 'bitDepth', 'scheduler', 'sigmas', 'steps', 'guidance', 'eta', 'seed', 'batch'] as const) {
+      if (given.has(f)) throw new DiffuseError(`--${FLAGS[f].flag ?? FLAGS[f].key.replace(/_/g, '-')} does not apply to --regenerate: the manifest holds every setting`);
     }
     const manifest = readAugmentManifest(values.regenerate);
     if (manifest.model.path === null && values.model === undefined) throw new DiffuseError(`the manifest does not record the model's folder; pass --model`);
@@ -68,20 +61,19 @@ export async function run(argv: string[]): Promise<void> {
     return;
   }
   if (values.index !== undefined) throw new DiffuseError('--index applies to --regenerate only');
-  const perClass = intFlag('per-class', values['per-class'], 1);
+  const perClass = values.perClass;
   if (perClass === undefined) throw new DiffuseError('--per-class N (images per class) is required');
-  const bits = intFlag('bit-depth', values['bit-depth'], 1) ?? 8;
-  if (bits !== 8 && bits !== 16) throw new DiffuseError(`--bit-depth must be 8 or 16, found '${values['bit-depth']}'`);
-  const classes = intListFlag('classes', values.classes, 0);
-  const flags = parseEditFlags(values);
+  const bits = values.bitDepth === '16' ? 16 : 8;
+  const classes = values.classes === undefined ? undefined : [...values.classes];
+  const parsed = parseEditFlags(values);
 
   const loaded = loadModelArg(values.model);
+  const flags = withSamplingDefaults(parsed, loaded.sampling);
   let bar: ProgressBar | null = null;
   const { manifest, manifestPath } = await augment({
     model: loaded.model,
     schedulerConfig: loaded.schedulerConfig,
     ...flags,
-    guidanceScale: flags.guidanceScale ?? loaded.sampling.guidanceScale,
     out,
     perClass,
     bitDepth: bits,

@@ -3,19 +3,17 @@
  * or of real images for calibration) against a bundled dataset, through src/eval/evaluate.ts;
  * with --bpd, the likelihood evaluation of eval_bpd.ts instead.
  */
-import { parseArgs } from 'node:util';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DiffuseError } from '../../tensor/errors.js';
 import { loadDataset } from '../../data/index.js';
 import { generate } from '../../pipelines/generate.js';
-import { findMethod, methodDefaultSteps, samplingMethods, schedulerNames } from '../../sampling/registry.js';
+import { findMethod, methodDefaultSteps, schedulerNames } from '../../sampling/registry.js';
 import { plannedLoops } from '../../sampling/reverse_process.js';
-import { SIGMA_SCHEDULES, type SigmaScheduleName } from '../../diffusion/sigma_ramps.js';
 import { resolveModelDir } from '../../train/checkpoint.js';
 import { UNet2DModel } from '../../nn/unet_2d.js';
 import { readSchedulerConfig, writeJSONAtomic } from '../../io/checkpoint.js';
-import { DEFAULT_SAMPLING_CONFIG, defaultSteps, readSamplingConfig } from '../../io/sampling_config.js';
+import { DEFAULT_SAMPLING_CONFIG, readSamplingConfig, resolveSampling } from '../../io/sampling_config.js';
 import { writePngGrid } from '../../io/png.js';
 import { sliceBatch } from '../../ops/slice.js';
 import { packageRoot } from '../../backend/native/loader.js';
@@ -29,6 +27,36 @@ import { CAS_STEPS } from '../../eval/cas.js';
 import { MEMORIZATION_QUANTILE } from '../../eval/memorization.js';
 import { ProgressBar } from '../progress.js';
 import { bpdHelp, runBpd } from './eval_bpd.js';
+import { checkSchedulerFlags } from '../edit_flags.js';
+import { ETA_FLAG, FALLBACK_SCHEDULER, FALLBACK_STEPS, GUIDANCE_FLAG, MODEL_FLAG, SEED_FLAG, SIGMAS_FLAG, batchFlag, countFlag, formatFlagHelp, parseCommandFlags, pathFlag, schedulerFlag, stepsFlag } from '../flags.js';
+import { boolField, described, enumField, numberField, optional } from '../../schema/field.js';
+
+/** Images per forward pass when generating. */
+const EVAL_BATCH_SIZE = 64;
+
+const FLAGS = {
+  data: described(optional({ ...enumField('data', ['fashion-mnist', 'mnist'], 'mnist'), allowed: 'fashion-mnist or mnist' }), 'fashion-mnist or mnist (required).', { metavar: 'NAME' }),
+  model: { ...MODEL_FLAG, doc: 'The model.' },
+  n: countFlag('n', 1000, 1, 'Number of samples, a multiple of the class count.'),
+  sampler: { ...schedulerFlag(undefined, 'sampler'), doc: "Scheduler or sampler, as diffuse sample's --scheduler." },
+  steps: stepsFlag(`sampling_config.json's with its scheduler, else ${FALLBACK_STEPS}; num_train_timesteps for ddpm`),
+  sigmas: SIGMAS_FLAG,
+  guidance: GUIDANCE_FLAG,
+  eta: ETA_FLAG,
+  seed: { ...SEED_FLAG, doc: "Seed of the samples and of the metrics' subsets." },
+  batch: batchFlag(EVAL_BATCH_SIZE),
+  samples: pathFlag('samples', 'Evaluate a folder DIR/<class>/*.png (class index or name; the layout diffuse augment writes) instead of generating.', 'DIR'),
+  real: described(boolField('real', false), 'Evaluate n class-balanced real train images instead (calibration).'),
+  blur: described(optional(numberField('blur', 0, 0)), 'Blur the evaluated images with a Gaussian of S pixels first (calibration).', { metavar: 'S' }),
+  noise: described(optional(numberField('noise', 0, 0)), 'Add Gaussian noise of std S (in [-1, 1] units) first (calibration).', { metavar: 'S' }),
+  featureNet: pathFlag('feature_net', 'The feature net.', 'DIR', 'models/feature-nets/<data>/'),
+  noCas: described(boolField('no_cas', false), 'Skip CAS (two classifier trainings: the slow part).'),
+  casSteps: countFlag('cas_steps', CAS_STEPS, 1, 'Training steps of each CAS classifier.'),
+  memorizationQuantile: described(numberField('memorization_quantile', MEMORIZATION_QUANTILE, 0, 1, true, true), "Quantile of the test images' nearest-training distances that sets the memorisation threshold.", { metavar: 'Q' }),
+  out: pathFlag('out', 'Also write the JSON report to FILE.'),
+  grid: pathFlag('grid', 'Write the first 100 evaluated images as a PNG grid.'),
+  bpd: described(boolField('bpd', false), 'Bits/dim instead (below).'),
+} as const;
 
 export const summary = 'Measure sample quality (FD, KID, precision/recall, accuracy, memorisation, CAS) or bits/dim.';
 
@@ -47,47 +75,8 @@ on the test split), each next to what n real train images score. JSON goes to st
 --out), a short table to stderr.
 
 Options:
-  --data NAME        fashion-mnist or mnist (required).
-  --model DIR        The model (default: the bundled models/fashion-mnist/).
-  --n N              Number of samples, a multiple of the class count (default 1000).
-  --sampler NAME     Scheduler or sampler, as diffuse sample's --scheduler (default: the model's
-                     sampling_config.json, else ddim).
-  --steps K          Reverse steps (default: that file's with its scheduler, else 50;
-                     num_train_timesteps for ddpm).
-  --sigmas S         A sampler's sigma schedule: ${SIGMA_SCHEDULES.filter((k) => k !== 'vp').join(', ')} (default karras).
-  --guidance W       Classifier-free guidance weight (default: the model's sampling_config.json,
-                     else 1). --sampler and --steps also default to that file's, as in diffuse sample.
-  --eta E            DDIM's eta or a stochastic sampler's noise scale.
-  --seed S           Seed of the samples and of the metrics' subsets (default 0).
-  --batch B          Images per forward pass (default 64; the samples do not depend on it).
-  --samples DIR      Evaluate a folder DIR/<class>/*.png (class index or name; the layout
-                     diffuse augment writes) instead of generating.
-  --real             Evaluate n class-balanced real train images instead (calibration).
-  --blur S           Blur the evaluated images with a Gaussian of S pixels first (calibration).
-  --noise S          Add Gaussian noise of std S (in [-1, 1] units) first (calibration).
-  --feature-net DIR  The feature net (default: models/feature-nets/<data>/).
-  --no-cas           Skip CAS (two classifier trainings: the slow part).
-  --cas-steps N      Training steps of each CAS classifier (default ${CAS_STEPS}).
-  --memorization-quantile Q  Quantile of the test images' nearest-training distances that
-                     sets the memorisation threshold (default ${MEMORIZATION_QUANTILE}).
-  --out FILE         Also write the JSON report to FILE.
-  --grid FILE        Write the first 100 evaluated images as a PNG grid.
-
+${formatFlagHelp(FLAGS)}
 ${bpdHelp}`;
-
-function intFlag(name: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(x) || x < min) throw new DiffuseError(`--${name} must be an integer >= ${min}, found '${v}'`);
-  return x;
-}
-
-function numFlag(name: string, v: string | undefined, min = -Infinity): number | undefined {
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x) || x < min) throw new DiffuseError(`--${name} must be a number${min > -Infinity ? ` >= ${min}` : ''}, found '${v}'`);
-  return x;
-}
 
 /** A bundled folder under models/, or a clear error naming it and the fix. */
 function bundled(sub: string, fix: string): string {
@@ -122,34 +111,7 @@ export async function run(argv: string[]): Promise<void> {
     await runBpd(argv);
     return;
   }
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      data: { type: 'string' },
-      model: { type: 'string' },
-      n: { type: 'string' },
-      sampler: { type: 'string' },
-      steps: { type: 'string' },
-      sigmas: { type: 'string' },
-      guidance: { type: 'string' },
-      eta: { type: 'string' },
-      seed: { type: 'string' },
-      batch: { type: 'string' },
-      samples: { type: 'string' },
-      real: { type: 'boolean', default: false },
-      blur: { type: 'string' },
-      noise: { type: 'string' },
-      'feature-net': { type: 'string' },
-      'no-cas': { type: 'boolean', default: false },
-      'cas-steps': { type: 'string' },
-      'memorization-quantile': { type: 'string' },
-      out: { type: 'string' },
-      grid: { type: 'string' },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
-  if (positionals.length > 0) throw new DiffuseError(`unexpected argument '${positionals[0]}'; see 'diffuse eval --help'`);
+  const { values, given } = parseCommandFlags('eval', FLAGS, argv);
   // Every flag is checked before anything is loaded.
   const data = values.data;
   if (data !== 'fashion-mnist' && data !== 'mnist') throw new DiffuseError(`--data must be fashion-mnist or mnist, found ${data === undefined ? 'nothing' : `'${data}'`}`);
@@ -157,38 +119,27 @@ export async function run(argv: string[]): Promise<void> {
   if (values.samples !== undefined && values.real) throw new DiffuseError('--samples and --real each choose what to evaluate; give one');
   const generating = source === 'model';
   for (const flag of ['model', 'sampler', 'steps', 'sigmas', 'guidance', 'eta', 'batch'] as const) {
-    if (!generating && values[flag] !== undefined) throw new DiffuseError(`--${flag} applies when generating samples; with --${source === 'folder' ? 'samples' : 'real'} nothing is generated`);
+    if (!generating && given.has(flag)) throw new DiffuseError(`--${flag} applies when generating samples; with --${source === 'folder' ? 'samples' : 'real'} nothing is generated`);
   }
-  if (source === 'folder' && values.n !== undefined) throw new DiffuseError('--n applies when generating or with --real; with --samples every image in the folder is evaluated');
-  const n = intFlag('n', values.n, 1) ?? 1000;
-  const seed = intFlag('seed', values.seed, 0) ?? 0;
-  const batch = intFlag('batch', values.batch, 1) ?? 64;
-  const stepsFlag = intFlag('steps', values.steps, 1);
-  const guidanceFlag = numFlag('guidance', values.guidance);
-  const eta = numFlag('eta', values.eta, 0);
-  const blur = numFlag('blur', values.blur, 0);
-  const noise = numFlag('noise', values.noise, 0);
-  const casSteps = intFlag('cas-steps', values['cas-steps'], 1) ?? CAS_STEPS;
-  const q = numFlag('memorization-quantile', values['memorization-quantile'], 0) ?? MEMORIZATION_QUANTILE;
-  if (!(q > 0 && q < 1)) throw new DiffuseError(`--memorization-quantile must be in (0, 1), found '${values['memorization-quantile']}'`);
+  if (source === 'folder' && given.has('n')) throw new DiffuseError('--n applies when generating or with --real; with --samples every image in the folder is evaluated');
+  const { n, seed, eta, blur, noise, casSteps } = values;
+  const batch = values.batch ?? EVAL_BATCH_SIZE;
+  const q = values.memorizationQuantile;
   // The model folder's sampling_config.json supplies what the flags leave out, as in diffuse sample.
   const modelDir = generating ? (values.model ?? bundled('fashion-mnist', `pass --model DIR`)) : null;
   const modelFiles = modelDir === null ? null : resolveModelDir(modelDir);
   const defaults = modelFiles === null ? DEFAULT_SAMPLING_CONFIG : readSamplingConfig(modelFiles.unetDir, schedulerNames());
-  const schedName = values.sampler ?? defaults.scheduler ?? 'ddim';
+  const choice = resolveSampling(defaults, { scheduler: values.sampler, steps: values.steps, guidanceScale: values.guidance }, FALLBACK_SCHEDULER);
+  const schedName = choice.scheduler;
   if (!schedulerNames().includes(schedName)) throw new DiffuseError(`--sampler must be one of ${schedulerNames().join(', ')}, found '${schedName}'`);
-  const method = findMethod(schedName)!;
   const sigmaSchedule = values.sigmas;
-  if (sigmaSchedule !== undefined) {
-    if (!method.takesSigmas) throw new DiffuseError(`--sigmas applies to the samplers (${samplingMethods().filter((m) => m.takesSigmas).map((m) => m.name).join(', ')}) only; a scheduler sets its own timesteps`);
-    if (!SIGMA_SCHEDULES.includes(sigmaSchedule as SigmaScheduleName) || sigmaSchedule === 'vp') throw new DiffuseError(`--sigmas must be one of ${SIGMA_SCHEDULES.filter((k) => k !== 'vp').join(', ')}, found '${sigmaSchedule}'`);
-  }
+  checkSchedulerFlags(schedName, sigmaSchedule, undefined);
 
   const trainDs = await loadDataset(data, { split: 'train' });
   const testDs = await loadDataset(data, { split: 'test' });
   const k = trainDs.numClasses!;
   if (source !== 'folder' && n % k !== 0) throw new DiffuseError(`--n must be a positive multiple of the ${k} classes (class-balanced samples), found ${n}`);
-  const fnDir = values['feature-net'] ?? bundled(join('feature-nets', data), `pass --feature-net DIR (train one with 'diffuse train-feature-net --data ${data} --out DIR')`);
+  const fnDir = values.featureNet ?? bundled(join('feature-nets', data), `pass --feature-net DIR (train one with 'diffuse train-feature-net --data ${data} --out DIR')`);
   const featureNet = FeatureNet.fromPretrained(fnDir);
   let fnTestAccuracy: number | null = null;
   try {
@@ -207,9 +158,10 @@ export async function run(argv: string[]): Promise<void> {
     if (embeds === null) throw new DiffuseError(`${modelDir} is unconditional (num_class_embeds is null); diffuse eval needs a class-conditional model (or evaluate a labelled folder with --samples)`);
     if (embeds - 1 !== k) throw new DiffuseError(`${modelDir} has ${embeds - 1} classes (+ the null class) but ${data} has ${k}; evaluate it against the dataset it was trained on`);
     const schedConfig = schedulerDir === null ? {} : readSchedulerConfig(schedulerDir);
-    const guidance = guidanceFlag ?? defaults.guidanceScale;
+    const guidance = choice.guidanceScale;
     const numTrainTimesteps = typeof schedConfig['num_train_timesteps'] === 'number' ? schedConfig['num_train_timesteps'] : undefined;
-    const steps = stepsFlag ?? defaultSteps(defaults.numInferenceSteps, values.sampler !== undefined) ?? methodDefaultSteps(method, null, numTrainTimesteps === undefined ? {} : { numTrainTimesteps })!;
+    const method = findMethod(schedName);
+    const steps = choice.steps ?? (method === null ? FALLBACK_STEPS : (methodDefaultSteps(method, null, numTrainTimesteps === undefined ? {} : { numTrainTimesteps }) ?? FALLBACK_STEPS));
     const perChunk = plannedLoops(schedName, steps, schedConfig);
     const labels = Array.from({ length: n }, (_, i) => i % k);
     const bar = new ProgressBar({ total: Math.ceil(n / batch) * perChunk, label: 'generate', unit: 'step' });
@@ -217,7 +169,7 @@ export async function run(argv: string[]): Promise<void> {
       model,
       scheduler: schedName,
       schedulerConfig: schedConfig,
-      ...(sigmaSchedule === undefined ? {} : { sigmaSchedule: sigmaSchedule as SigmaScheduleName }),
+      ...(sigmaSchedule === undefined ? {} : { sigmaSchedule }),
       n, steps, seed, batchSize: batch, guidanceScale: guidance, classLabels: labels,
       ...(eta === undefined ? {} : { eta }),
       onProgress: ({ step }) => bar.update(step),
@@ -251,7 +203,7 @@ export async function run(argv: string[]): Promise<void> {
   const evalStarted = performance.now();
   const report = evaluateSamples(samples, {
     featureNet, train, test, floorIndices, seed,
-    cas: !values['no-cas'], casSteps, casFlip: data === 'fashion-mnist', memorizationQuantile: q,
+    cas: !values.noCas, casSteps, casFlip: data === 'fashion-mnist', memorizationQuantile: q,
     onProgress: (s, done, total) => {
       if (s !== stage) {
         if (bar !== null && process.stderr.isTTY) bar.done();

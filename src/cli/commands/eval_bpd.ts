@@ -5,7 +5,6 @@
  * the mean with a 95% confidence interval over images, writes a JSON report and a figure of the
  * bits per timestep. `diffuse eval` (eval.ts) delegates here when --bpd is given.
  */
-import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { ArgumentError, DiffuseError } from '../../tensor/errors.js';
 import { Tensor } from '../../tensor/tensor.js';
@@ -21,59 +20,55 @@ import { ProgressBar } from '../progress.js';
 import { loadModelArg, type LoadedModel } from '../model_arg.js';
 import { sdeFromConfig } from '../../sde/config.js';
 import { odeLikelihoodOfModel, TRACE_ESTIMATORS, type TraceEstimator } from '../../sde/likelihood.js';
+import { parseFlags } from '../../schema/flags.js';
+import { boolField, described, enumField, intField, numberField, optional, stringField, type Field } from '../../schema/field.js';
+import { MODEL_FLAG, SEED_FLAG, countFlag, formatFlagHelp, pathFlag } from '../flags.js';
 
 /** Likelihood methods. */
 export type BpdMethod = 'vlb' | 'ode';
 export const BPD_METHODS: readonly BpdMethod[] = ['vlb', 'ode'];
 
-const DEFAULTS = { n: 256, batch: 64, timestepsPerImage: 50, seed: 0 } as const;
+/** K of --timesteps-per-image when not given. */
+const DEFAULT_TIMESTEPS_PER_IMAGE = 50;
+
+/** --timesteps-per-image: an integer >= 2, or 'all'. */
+function timestepsPerImageField(): Field<number | 'all'> {
+  const k = intField('timesteps_per_image', 2, 2);
+  return { ...k, parse: (v) => (v === 'all' ? 'all' : k.parse(v)), parseText: (t) => (t === 'all' ? 'all' : k.parseText!(t)), toJson: (v) => v };
+}
+
+/** The flags of `diffuse eval --bpd`. */
+const FLAGS = {
+  bpd: described(boolField('bpd', false), 'Evaluate the likelihood instead of sample quality.'),
+  model: { ...MODEL_FLAG, doc: 'A run folder, checkpoint, pipeline or U-Net folder.' },
+  data: described(optional(stringField('data', '')), 'fashion-mnist | mnist | an image folder of 8-bit images.', { metavar: 'D', defaultText: "the model's training data" }),
+  split: described({ ...enumField<Split>('split', ['test', 'train'], 'test'), allowed: 'test or train' }, 'test | train (bundled datasets only).', { metavar: 'S' }),
+  n: countFlag('n', 256, 1, 'Images, evenly spaced over the split so every class is in.'),
+  batch: countFlag('batch', 64, 1, 'Images per model call.', 'B'),
+  method: described(
+    enumField<BpdMethod>('method', BPD_METHODS, 'vlb'),
+    "vlb: the variational bound of the discrete-time model, Ho et al. eq. 5 with the 8-bit discretized decoder (no dequantization: a bound on the discrete data's bits). ode: the probability-flow ODE likelihood with uniform dequantization (Song et al. 2021), a bound on the discrete data's bits too.",
+    { metavar: 'M' },
+  ),
+  timestepsPerImage: described(
+    optional(timestepsPerImageField(), String(DEFAULT_TIMESTEPS_PER_IMAGE)),
+    'vlb only. all: the exact sum over all T timesteps (T model calls per image; its CI covers the images and the x_t noise). K in [2, T]: an unbiased stratified estimate with K model calls per image (t = 0 always, then one t drawn in each of K - 1 strata of 1..T-1 that widen geometrically, weighted by their size); its CI also covers the timestep sampling.',
+    { metavar: 'K' },
+  ),
+  noClip: described(boolField('no_clip', false), 'vlb only: do not clip the predicted x_0 to [-1, 1] (improved-diffusion clips by default).'),
+  conditional: described(boolField('conditional', false), 'Class-conditional models: give each image its true label (log p(x | y)); otherwise the null class (the unconditional log p(x)).'),
+  seed: { ...SEED_FLAG, doc: 'Timestep, noise and probe draws.' },
+  rtol: described(optional({ ...numberField('rtol', 1e-5, 0, Infinity, true), allowed: 'a positive number' }, '1e-5'), 'ode only: RK45 relative tolerance.', { metavar: 'X' }),
+  atol: described(optional({ ...numberField('atol', 1e-5, 0, Infinity, true), allowed: 'a positive number' }, '1e-5'), 'ode only: RK45 absolute tolerance.', { metavar: 'X' }),
+  estimator: described(optional(enumField<TraceEstimator>('estimator', TRACE_ESTIMATORS, 'rademacher'), 'rademacher'), 'ode only: Hutchinson probes.', { metavar: 'E' }),
+  out: pathFlag('out', 'Write the report (per-image bits, per-timestep terms, timing).', 'FILE.json'),
+  plot: pathFlag('plot', 'vlb only: the mean bits/dim of L_t against t (log scale).', 'FILE.png'),
+} as const;
 
 export const bpdHelp = `Likelihood (--bpd): bits/dim of the test images, mean ± 1.96 SE over images
   diffuse eval --bpd --model M --data fashion-mnist [--n N] [--method vlb|ode] [--out report.json] [--plot bits-per-t.png]
 
-  --bpd                    evaluate the likelihood instead of sample quality
-  --model M                a run folder, checkpoint, pipeline or U-Net folder (default: the bundled model)
-  --data D                 fashion-mnist | mnist | an image folder of 8-bit images (default: the model's training data)
-  --split S                test | train (default test; bundled datasets only)
-  --n N                    images, evenly spaced over the split so every class is in (default ${DEFAULTS.n})
-  --batch B                images per model call (default ${DEFAULTS.batch})
-  --method M               vlb (default): the variational bound of the discrete-time model, Ho et al.
-                           eq. 5 with the 8-bit discretized decoder (no dequantization: a bound on the
-                           discrete data's bits). ode: the probability-flow ODE likelihood with uniform
-                           dequantization (Song et al. 2021), a bound on the discrete data's bits too
-  --timesteps-per-image K  vlb only. all: the exact sum over all T timesteps (T model calls per image;
-                           its CI covers the images and the x_t noise). K in [2, T]: an unbiased
-                           stratified estimate with K model calls per image (t = 0 always, then one t
-                           drawn in each of K - 1 strata of 1..T-1 that widen geometrically, weighted by
-                           their size); its CI also covers the timestep sampling (default ${DEFAULTS.timestepsPerImage})
-  --no-clip                vlb only: do not clip the predicted x_0 to [-1, 1] (improved-diffusion clips by default)
-  --conditional            class-conditional models: give each image its true label (log p(x | y));
-                           default: the null class (the unconditional log p(x))
-  --seed S                 timestep, noise and probe draws (default ${DEFAULTS.seed})
-  --rtol X, --atol X       ode only: RK45 tolerances (default 1e-5)
-  --estimator E            ode only: ${TRACE_ESTIMATORS.join(' | ')} Hutchinson probes (default rademacher)
-  --out FILE.json          write the report (per-image bits, per-timestep terms, timing)
-  --plot FILE.png          vlb only: the mean bits/dim of L_t against t (log scale)
-`;
-
-const OPTIONS = {
-  bpd: { type: 'boolean' },
-  model: { type: 'string' },
-  data: { type: 'string' },
-  split: { type: 'string' },
-  n: { type: 'string' },
-  batch: { type: 'string' },
-  method: { type: 'string' },
-  'timesteps-per-image': { type: 'string' },
-  'no-clip': { type: 'boolean' },
-  conditional: { type: 'boolean' },
-  seed: { type: 'string' },
-  rtol: { type: 'string' },
-  atol: { type: 'string' },
-  estimator: { type: 'string' },
-  out: { type: 'string' },
-  plot: { type: 'string' },
-} as const;
+${formatFlagHelp(FLAGS)}`;
 
 /** Parsed and checked flags. */
 export interface BpdArgs {
@@ -94,41 +89,23 @@ export interface BpdArgs {
   plot: string | undefined;
 }
 
-function intFlag(name: string, v: string | undefined, min: number, dflt: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isSafeInteger(n) || n < min) throw new ArgumentError(`eval --bpd: --${name} must be an integer >= ${min}, found '${v}'`);
-  return n;
-}
-
-function posFlag(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || !(n > 0)) throw new ArgumentError(`eval --bpd: --${name} must be a positive number, found '${v}'`);
-  return n;
-}
-
 /** Parses the flags; every error is raised here, before any work. */
 export function parseBpdArgs(argv: string[]): BpdArgs {
-  const { values: v, positionals } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: true });
+  const { values: v, positionals } = parseFlags(FLAGS, argv, { allowPositionals: true });
   if (positionals.length > 0) throw new ArgumentError(`eval --bpd: unexpected argument '${positionals[0]}' (flags take the form --name value)`);
-  const method = (v.method ?? 'vlb') as BpdMethod;
-  if (!BPD_METHODS.includes(method)) throw new ArgumentError(`eval --bpd: --method must be one of ${BPD_METHODS.join(', ')}, found '${v.method}'`);
-  const split = (v.split ?? 'test') as Split;
-  if (split !== 'test' && split !== 'train') throw new ArgumentError(`eval --bpd: --split must be test or train, found '${v.split}'`);
+  const { method, split } = v;
   if (v.data !== undefined && v.data !== 'fashion-mnist' && v.data !== 'mnist' && !existsSync(v.data)) {
     throw new ArgumentError(`eval --bpd: --data '${v.data}' is neither 'fashion-mnist', 'mnist' nor an existing folder`);
   }
-  let K: number | 'all' = DEFAULTS.timestepsPerImage;
-  const k = v['timesteps-per-image'];
+  let K: number | 'all' = DEFAULT_TIMESTEPS_PER_IMAGE;
+  const k = v.timestepsPerImage;
   if (k !== undefined) {
     if (method !== 'vlb') throw new ArgumentError('eval --bpd: --timesteps-per-image applies to --method vlb only');
-    K = k === 'all' ? 'all' : intFlag('timesteps-per-image', k, 2, 0);
+    K = k;
   }
-  const estimator = v.estimator as TraceEstimator | undefined;
-  if (estimator !== undefined && !TRACE_ESTIMATORS.includes(estimator)) throw new ArgumentError(`eval --bpd: --estimator must be one of ${TRACE_ESTIMATORS.join(', ')}, found '${estimator}'`);
+  const estimator = v.estimator;
   if (method === 'vlb' && (v.rtol !== undefined || v.atol !== undefined || estimator !== undefined)) throw new ArgumentError('eval --bpd: --rtol, --atol and --estimator apply to --method ode only');
-  if (method === 'ode' && (v['no-clip'] === true || v.plot !== undefined)) throw new ArgumentError('eval --bpd: --no-clip and --plot apply to --method vlb only');
+  if (method === 'ode' && (v.noClip || v.plot !== undefined)) throw new ArgumentError('eval --bpd: --no-clip and --plot apply to --method vlb only');
   for (const [name, path] of [['out', v.out], ['plot', v.plot]] as const) {
     if (path !== undefined && path.trim() === '') throw new ArgumentError(`eval --bpd: --${name} needs a file path`);
   }
@@ -137,15 +114,15 @@ export function parseBpdArgs(argv: string[]): BpdArgs {
     model: v.model,
     data: v.data,
     split,
-    n: intFlag('n', v.n, 1, DEFAULTS.n),
-    batch: intFlag('batch', v.batch, 1, DEFAULTS.batch),
+    n: v.n,
+    batch: v.batch,
     method,
     timestepsPerImage: K,
-    clip: v['no-clip'] !== true,
-    conditional: v.conditional === true,
-    seed: intFlag('seed', v.seed, 0, DEFAULTS.seed),
-    rtol: posFlag('rtol', v.rtol),
-    atol: posFlag('atol', v.atol),
+    clip: !v.noClip,
+    conditional: v.conditional,
+    seed: v.seed,
+    rtol: v.rtol,
+    atol: v.atol,
     estimator,
     out: v.out,
     plot: v.plot,

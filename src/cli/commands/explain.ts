@@ -3,7 +3,6 @@
  * forward process on one image with the SNR, the reverse trajectory (x_t beside the predicted x_0,
  * as a grid and a GIF), and the training loss per timestep on real images.
  */
-import { parseArgs } from 'node:util';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tensor } from '../../tensor/tensor.js';
@@ -15,7 +14,29 @@ import { forwardFrames, reverseTrajectory, lossPerTimestep, writeForwardFigure, 
 import { checkImages } from '../../pipelines/edit.js';
 import { ProgressBar } from '../progress.js';
 import { loadModelArg } from '../model_arg.js';
-import { EDIT_FLAG_OPTIONS, intFlag, intListFlag, parseEditFlags, readImageFlag } from '../edit_flags.js';
+import { EDIT_FLAGS, parseEditFlags, readImageFlag, withSamplingDefaults } from '../edit_flags.js';
+import { countFlag, formatFlagHelp, parseCommandFlags, pathFlag } from '../flags.js';
+import { arrayField, boolField, described, hidden, intField, optional, stringField } from '../../schema/field.js';
+
+/** The forward-process frames' timesteps when --t is not given (clipped to the schedule). */
+const DEFAULT_T = [0, 50, 100, 200, 300, 500, 700, 999];
+
+const FLAGS = {
+  out: pathFlag('out', 'The folder for the figures (required).', 'DIR'),
+  image: pathFlag('image', 'The image for the forward process.', 'FILE', "the first test image of the model's training data"),
+  t: described(optional(arrayField('t', intField('t', 0, 0), [], 1), `${DEFAULT_T.join(',')}, clipped to the schedule`), 'Timesteps of the forward frames.', { metavar: 'LIST' }),
+  data: described(optional(stringField('data', '')), 'Real images for the loss: fashion-mnist, mnist or an image folder.', { metavar: 'SRC', defaultText: "the model's training data, its test split for the bundled sets" }),
+  bins: described(optional(intField('bins', 20, 1), '20'), 'Timestep bins of the loss.', { metavar: 'B' }),
+  lossImages: described(optional(intField('loss_images', 64, 1), '64'), 'Images per bin.', { metavar: 'N' }),
+  noLoss: described(boolField('no_loss', false), 'Skip the loss figure.'),
+  frames: countFlag('frames', 10, 2, 'Frames of the trajectory.', 'F'),
+  n: countFlag('n', 1, 1, 'Images in the trajectory.'),
+  ...EDIT_FLAGS,
+  // Accepted as by the other editing commands, but the trajectory does not use them.
+  sigmas: hidden(EDIT_FLAGS.sigmas),
+  eta: hidden(EDIT_FLAGS.eta),
+  batch: hidden(EDIT_FLAGS.batch),
+} as const;
 
 export const summary = 'Figures of the forward process, the reverse trajectory and the loss per t.';
 
@@ -31,56 +52,21 @@ Writes to DIR:
   loss-per-t.png     The model's training loss on real images, binned over t (and .json).
 
 Options:
-  --model DIR        A training run, checkpoint, pipeline folder or U-Net folder (default: the
-                     bundled models/fashion-mnist/).
-  --image FILE       The image for the forward process (default: the first test image of the
-                     model's training data).
-  --t LIST           Timesteps of the forward frames (default 0,50,100,200,300,500,700,999,
-                     clipped to the schedule).
-  --data SRC         Real images for the loss: fashion-mnist, mnist or an image folder (default:
-                     the model's training data, its test split for the bundled sets).
-  --bins B           Timestep bins of the loss (default 20).
-  --loss-images N    Images per bin (default 64).
-  --no-loss          Skip the loss figure.
-  --frames F         Frames of the trajectory (default 10).
-  --n N              Images in the trajectory (default 1).
-  --scheduler NAME   The reverse process (default ddim); --steps K (default 50), --class C,
-  --guidance W, --eta E, --seed S as for 'diffuse sample'.
-`;
-
-const DEFAULT_T = [0, 50, 100, 200, 300, 500, 700, 999];
+${formatFlagHelp(FLAGS)}`;
 
 export async function run(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      ...EDIT_FLAG_OPTIONS,
-      out: { type: 'string' },
-      image: { type: 'string' },
-      t: { type: 'string' },
-      data: { type: 'string' },
-      bins: { type: 'string' },
-      'loss-images': { type: 'string' },
-      'no-loss': { type: 'boolean' },
-      frames: { type: 'string' },
-      n: { type: 'string' },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
-  if (positionals.length > 0) throw new DiffuseError(`unexpected argument '${positionals[0]}'; see 'diffuse explain --help'`);
+  const { values, given } = parseCommandFlags('explain', FLAGS, argv);
   const out = values.out;
   if (out === undefined || out === '') throw new DiffuseError('--out DIR (the folder for the figures) is required');
-  const ts = intListFlag('t', values.t, 0);
-  const bins = intFlag('bins', values.bins, 1) ?? 20;
-  const lossImages = intFlag('loss-images', values['loss-images'], 1) ?? 64;
-  const frames = intFlag('frames', values.frames, 2) ?? 10;
-  const n = intFlag('n', values.n, 1) ?? 1;
-  const noLoss = values['no-loss'] === true;
-  if (noLoss && (values.data !== undefined || values.bins !== undefined || values['loss-images'] !== undefined)) throw new DiffuseError('--data, --bins and --loss-images set up the loss figure; drop them or --no-loss');
-  const flags = parseEditFlags(values);
+  const ts = values.t === undefined ? undefined : [...values.t];
+  const bins = values.bins ?? 20;
+  const lossImages = values.lossImages ?? 64;
+  const { frames, n, noLoss } = values;
+  if (noLoss && (given.has('data') || given.has('bins') || given.has('lossImages'))) throw new DiffuseError('--data, --bins and --loss-images set up the loss figure; drop them or --no-loss');
+  const parsed = parseEditFlags(values);
 
   const { model, schedulerConfig, data: trainData, sampling } = loadModelArg(values.model);
+  const flags = withSamplingDefaults(parsed, sampling);
   const T = typeof schedulerConfig['num_train_timesteps'] === 'number' ? (schedulerConfig['num_train_timesteps'] as number) : 1000;
   const timesteps = ts ?? [...new Set(DEFAULT_T.map((t) => Math.min(t, T - 1)))];
   const bad = timesteps.find((t) => t >= T);
@@ -110,7 +96,7 @@ export async function run(argv: string[]): Promise<void> {
 
   let bar: ProgressBar | null = null;
   const tr = reverseTrajectory({
-    model, schedulerConfig, scheduler: flags.scheduler, steps: flags.steps ?? 50, n, frames, seed: flags.seed, guidanceScale: flags.guidanceScale ?? sampling.guidanceScale,
+    model, schedulerConfig, scheduler: flags.scheduler, steps: flags.steps, n, frames, seed: flags.seed, guidanceScale: flags.guidanceScale,
     ...(flags.classLabels === undefined ? {} : { classLabels: flags.classLabels }),
     onProgress: ({ step, total }) => {
       bar ??= new ProgressBar({ total, label: 'trajectory', unit: 'step' });

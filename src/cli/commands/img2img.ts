@@ -2,7 +2,6 @@
  * `diffuse img2img`: SDEdit image-to-image with a trained model (a thin client of
  * pipelines/img2img): noise the input to a strength and run the reverse process from there.
  */
-import { parseArgs } from 'node:util';
 import { writePng, writePngGrid } from '../../io/png.js';
 import { sliceBatch } from '../../ops/slice.js';
 import { Tensor } from '../../tensor/tensor.js';
@@ -11,7 +10,22 @@ import { img2img } from '../../pipelines/img2img.js';
 import { writeComparisonFigure } from '../../pipelines/explain.js';
 import { ProgressBar } from '../progress.js';
 import { loadModelArg } from '../model_arg.js';
-import { EDIT_FLAG_HELP, EDIT_FLAG_OPTIONS, intFlag, numFlag, parseEditFlags, readImageFlag } from '../edit_flags.js';
+import { EDIT_FLAGS, parseEditFlags, readImageFlag, withSamplingDefaults } from '../edit_flags.js';
+import { countFlag, formatFlagHelp, parseCommandFlags, pathFlag } from '../flags.js';
+import { arrayField, described, numberField, optional } from '../../schema/field.js';
+
+const FLAGS = {
+  image: pathFlag('image', "The input (PNG/JPEG) at the model's size and channel count (required)."),
+  strength: described(
+    optional({ ...arrayField('strength', numberField('strength', 0, 0, 1), [], 1), allowed: 'in [0, 1] (or a comma-separated list of such)' }),
+    'The fraction of the schedule to run, in [0, 1] (required). A comma-separated list (0.25,0.5,1) runs each strength with the same seed.',
+    { metavar: 'S' },
+  ),
+  out: pathFlag('out', 'The output image (a grid with several strengths or --n > 1) (required).'),
+  n: countFlag('n', 1, 1, 'Variations of the input.'),
+  compare: pathFlag('compare', 'Also write input | output(s) side by side as a labelled PNG.'),
+  ...EDIT_FLAGS,
+} as const;
 
 export const summary = 'Image-to-image (SDEdit): re-imagine an image at a chosen strength.';
 
@@ -25,41 +39,26 @@ S = 0 returns the input; small S keeps the layout and changes details; S = 1 run
 schedule from the noisiest level.
 
 Options:
-  --image FILE       The input (PNG/JPEG) at the model's size and channel count (required).
-  --strength S       The fraction of the schedule to run, in [0, 1] (required). A comma-separated
-                     list (0.25,0.5,1) runs each strength with the same seed.
-  --out FILE         The output image (a grid with several strengths or --n > 1) (required).
-  --n N              Variations of the input (default 1).
-  --compare FILE     Also write input | output(s) side by side as a labelled PNG.
-${EDIT_FLAG_HELP}`;
+${formatFlagHelp(FLAGS)}`;
 
 export async function run(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { ...EDIT_FLAG_OPTIONS, image: { type: 'string' }, strength: { type: 'string' }, out: { type: 'string' }, n: { type: 'string' }, compare: { type: 'string' } },
-    strict: true,
-    allowPositionals: true,
-  });
-  if (positionals.length > 0) throw new DiffuseError(`unexpected argument '${positionals[0]}'; see 'diffuse img2img --help'`);
+  const { values } = parseCommandFlags('img2img', FLAGS, argv);
   const out = values.out;
   if (out === undefined || out === '') throw new DiffuseError('--out FILE (the output image) is required');
   if (values.image === undefined) throw new DiffuseError('--image FILE (the input image) is required');
   if (values.strength === undefined) throw new DiffuseError('--strength S (the fraction of the schedule to run, in [0, 1]) is required');
-  const strengths = values.strength.split(',').map((v) => {
-    const s = numFlag('strength', v)!;
-    if (!(s >= 0 && s <= 1)) throw new DiffuseError(`--strength must be in [0, 1], found ${v}`);
-    return s;
-  });
-  const flags = parseEditFlags(values);
-  const n = intFlag('n', values.n, 1) ?? 1;
+  const strengths = [...values.strength];
+  const parsed = parseEditFlags(values);
+  const n = values.n;
 
   const image = await readImageFlag('image', values.image);
   const { model, schedulerConfig, sampling } = loadModelArg(values.model);
+  const flags = withSamplingDefaults(parsed, sampling);
   const results = strengths.map((strength) => {
     // One bar per strength: each runs its own number of steps.
     let bar: ProgressBar | null = null;
     const r = img2img({
-      model, schedulerConfig, ...flags, guidanceScale: flags.guidanceScale ?? sampling.guidanceScale, image, strength, n,
+      model, schedulerConfig, ...flags, image, strength, n,
       onProgress: ({ step, total }) => {
         bar ??= new ProgressBar({ total, label: `img2img ${strength}`, unit: 'step' });
         bar.update(step);
@@ -76,14 +75,14 @@ export async function run(argv: string[]): Promise<void> {
   const grid = new Tensor(cells, [n * strengths.length, h, w, c]);
   if (grid.shape[0] === 1) await writePng(out, grid);
   else await writePngGrid(out, grid, { nrow: strengths.length });
-  const runs = results.map((r, k) => `strength ${strengths[k]}: ${r.stepsRun} of ${flags.steps ?? 50} steps${r.startTimestep === null ? '' : ` from t = ${Number(r.startTimestep.toPrecision(4))}`}`);
+  const runs = results.map((r, k) => `strength ${strengths[k]}: ${r.stepsRun} of ${flags.steps} steps${r.startTimestep === null ? '' : ` from t = ${Number(r.startTimestep.toPrecision(4))}`}`);
   const wrote = [`${out} (${grid.shape[0]} image${grid.shape[0] === 1 ? '' : 's'}; ${runs.join('; ')})`];
   if (values.compare !== undefined) {
     const rows = Array.from({ length: n }, (_, i) => [
       { image, caption: 'input' },
       ...results.map((r, k) => ({ image: sliceBatch(r.images, i, i + 1), caption: `strength ${strengths[k]}` })),
     ]);
-    await writeComparisonFigure(values.compare, `SDEdit img2img (${flags.scheduler}, ${flags.steps ?? 50} steps, seed ${flags.seed})`, rows);
+    await writeComparisonFigure(values.compare, `SDEdit img2img (${flags.scheduler}, ${flags.steps} steps, seed ${flags.seed})`, rows);
     wrote.push(values.compare);
   }
   process.stdout.write(`wrote ${wrote.join(', ')}\n`);

@@ -2,7 +2,6 @@
  * `diffuse inpaint`: complete the masked-out region of an image with a trained model (a thin
  * client of pipelines/inpaint): the replacement method with any scheduler or sampler, or RePaint.
  */
-import { parseArgs } from 'node:util';
 import { writePng, writePngGrid } from '../../io/png.js';
 import { sliceBatch } from '../../ops/slice.js';
 import { Tensor } from '../../tensor/tensor.js';
@@ -12,7 +11,31 @@ import { writeComparisonFigure } from '../../pipelines/explain.js';
 import { ProgressBar } from '../progress.js';
 import { runSdeInpaint, sdeInpaintHelp } from './inpaint_sde.js';
 import { loadModelArg } from '../model_arg.js';
-import { EDIT_FLAG_HELP, EDIT_FLAG_OPTIONS, intFlag, intListFlag, parseEditFlags, readImageFlag, readMaskFlag } from '../edit_flags.js';
+import { EDIT_FLAGS, intListFlag, parseEditFlags, readImageFlag, readMaskFlag, withSamplingDefaults } from '../edit_flags.js';
+import { countFlag, formatFlagHelp, parseCommandFlags, pathFlag, schedulerFlag, SAMPLING_DEFAULT_TEXT } from '../flags.js';
+import { boolField, described, enumField, intField, optional, stringField } from '../../schema/field.js';
+
+/** RePaint needs DDPM steps: its fallback scheduler (a --scheduler still wins). */
+const REPAINT_SCHEDULER = 'ddpm';
+
+const FLAGS = {
+  image: pathFlag('image', "The image (PNG/JPEG) at the model's size and channel count (required)."),
+  mask: pathFlag('mask', 'Which pixels to keep: white (above mid-grey) = keep, black = generate.'),
+  invertMask: described(boolField('invert_mask', false), "Black = keep, white = generate (diffusers' convention)."),
+  box: described(optional(stringField('box', '')), 'Instead of --mask: the rectangle to generate (left column, top row, width, height in pixels); everything else is kept.', { metavar: 'x,y,w,h' }),
+  out: pathFlag('out', 'The completed image (a grid of the completions with --n > 1) (required).'),
+  method: described(
+    enumField<InpaintMethod | 'sde-pc'>('method', [...INPAINT_METHODS, 'sde-pc'], 'replace'),
+    `replace (the known region, noised to each step's level, replaces the model's input at every step; any --scheduler), repaint (Lugmayr et al. 2022: DDPM steps with resampling; --scheduler defaults to ${REPAINT_SCHEDULER}) or sde-pc (below).`,
+    { metavar: 'M' },
+  ),
+  jumpLength: described(optional(intField('jump_length', 10, 1), '10'), 'RePaint: steps to jump back up each time.', { metavar: 'J' }),
+  jumpNSample: described(optional(intField('jump_n_sample', 10, 1), '10'), 'RePaint: passes over each jump interval (1 = no resampling).', { metavar: 'R' }),
+  n: countFlag('n', 1, 1, 'Completions of the image.'),
+  compare: pathFlag('compare', 'Also write input | mask | output(s) side by side as a labelled PNG.'),
+  ...EDIT_FLAGS,
+  scheduler: schedulerFlag(`${SAMPLING_DEFAULT_TEXT.scheduler}; ${REPAINT_SCHEDULER} with --method repaint`),
+} as const;
 
 export const summary = 'Inpaint: generate a masked region of an image, keeping the rest exactly.';
 
@@ -23,20 +46,7 @@ Usage: diffuse inpaint --image in.png (--mask mask.png | --box x,y,w,h) --out ou
 The known pixels come back exactly as in the input; the rest is generated to fit them.
 
 Options:
-  --image FILE       The image (PNG/JPEG) at the model's size and channel count (required).
-  --mask FILE        Which pixels to keep: white (above mid-grey) = keep, black = generate.
-  --invert-mask      Black = keep, white = generate (diffusers' convention).
-  --box x,y,w,h      Instead of --mask: the rectangle to generate (left column, top row, width,
-                     height in pixels); everything else is kept.
-  --out FILE         The completed image (a grid of the completions with --n > 1) (required).
-  --method M         replace (default: the known region, noised to each step's level, replaces
-                     the model's input at every step; any --scheduler), repaint (Lugmayr et al.
-                     2022: DDPM steps with resampling; default --scheduler ddpm) or sde-pc (below).
-  --jump-length J    RePaint: steps to jump back up each time (default 10).
-  --jump-n-sample R  RePaint: passes over each jump interval (default 10; 1 = no resampling).
-  --n N              Completions of the image (default 1).
-  --compare FILE     Also write input | mask | output(s) side by side as a labelled PNG.
-${EDIT_FLAG_HELP}${sdeInpaintHelp}`;
+${formatFlagHelp(FLAGS)}${sdeInpaintHelp}`;
 
 /** Parses --box x,y,w,h. */
 function parseBox(v: string): Box {
@@ -49,49 +59,29 @@ function parseBox(v: string): Box {
 
 export async function run(argv: string[]): Promise<void> {
   if (argv.some((a, i) => a === '--method=sde-pc' || (a === '--method' && argv[i + 1] === 'sde-pc'))) return runSdeInpaint(argv);
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      ...EDIT_FLAG_OPTIONS,
-      image: { type: 'string' },
-      mask: { type: 'string' },
-      'invert-mask': { type: 'boolean' },
-      box: { type: 'string' },
-      out: { type: 'string' },
-      method: { type: 'string' },
-      'jump-length': { type: 'string' },
-      'jump-n-sample': { type: 'string' },
-      n: { type: 'string' },
-      compare: { type: 'string' },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
-  if (positionals.length > 0) throw new DiffuseError(`unexpected argument '${positionals[0]}'; see 'diffuse inpaint --help'`);
-  // Every flag is checked before the model is loaded.
+  const { values } = parseCommandFlags('inpaint', FLAGS, argv);
   const out = values.out;
   if (out === undefined || out === '') throw new DiffuseError('--out FILE (the completed image to write) is required');
   if (values.image === undefined) throw new DiffuseError('--image FILE (the image to complete) is required');
   if ((values.mask === undefined) === (values.box === undefined)) throw new DiffuseError('give exactly one of --mask FILE (white = keep) or --box x,y,w,h (the region to generate)');
-  if (values['invert-mask'] === true && values.mask === undefined) throw new DiffuseError('--invert-mask applies to --mask only');
-  const method = (values.method ?? 'replace') as InpaintMethod;
-  if (!INPAINT_METHODS.includes(method)) throw new DiffuseError(`--method must be one of ${INPAINT_METHODS.join(', ')}, found '${values.method}'`);
-  const jumpLength = intFlag('jump-length', values['jump-length'], 1);
-  const jumpNSample = intFlag('jump-n-sample', values['jump-n-sample'], 1);
+  if (values.invertMask && values.mask === undefined) throw new DiffuseError('--invert-mask applies to --mask only');
+  const method = values.method as InpaintMethod;
+  const { jumpLength, jumpNSample } = values;
   if (method !== 'repaint' && (jumpLength !== undefined || jumpNSample !== undefined)) throw new DiffuseError('--jump-length and --jump-n-sample apply to --method repaint only');
-  const flags = parseEditFlags(values, method === 'repaint' ? 'ddpm' : 'ddim');
-  const n = intFlag('n', values.n, 1) ?? 1;
+  const parsed = parseEditFlags(values);
+  const n = values.n;
   const box = values.box === undefined ? undefined : parseBox(values.box);
 
   const image = await readImageFlag('image', values.image);
-  const mask = values.mask === undefined ? undefined : await readMaskFlag(values.mask, values['invert-mask'] === true);
+  const mask = values.mask === undefined ? undefined : await readMaskFlag(values.mask, values.invertMask);
   const { model, schedulerConfig, sampling } = loadModelArg(values.model);
+  // RePaint runs DDPM steps whatever the model's sampling_config.json prefers.
+  const flags = method === 'repaint' ? withSamplingDefaults(parsed, { ...sampling, scheduler: null, numInferenceSteps: null }, REPAINT_SCHEDULER) : withSamplingDefaults(parsed, sampling);
   let bar: ProgressBar | null = null;
   const result = inpaint({
     model,
     schedulerConfig,
     ...flags,
-    guidanceScale: flags.guidanceScale ?? sampling.guidanceScale,
     image,
     ...(mask === undefined ? {} : { mask }),
     ...(box === undefined ? {} : { box }),
@@ -121,7 +111,7 @@ export async function run(argv: string[]): Promise<void> {
       { image: maskImg, caption: 'mask (white = keep)' },
       ...Array.from({ length: n }, (_, i) => ({ image: sliceBatch(result.images, i, i + 1), caption: n === 1 ? 'output' : `output ${i + 1}` })),
     ];
-    await writeComparisonFigure(values.compare, `Inpainting (${method}${method === 'repaint' ? `, j = ${jumpLength ?? 10}, r = ${jumpNSample ?? 10}` : ''}, ${flags.scheduler}, ${flags.steps ?? 50} steps)`, [cols]);
+    await writeComparisonFigure(values.compare, `Inpainting (${method}${method === 'repaint' ? `, j = ${jumpLength ?? 10}, r = ${jumpNSample ?? 10}` : ''}, ${flags.scheduler}, ${flags.steps} steps)`, [cols]);
     wrote.push(values.compare);
   }
   process.stdout.write(`wrote ${wrote.join(', ')}\n`);

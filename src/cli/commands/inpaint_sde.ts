@@ -3,7 +3,6 @@
  * Song et al. 2021 appendix I.2) of an image with a score-SDE model or a DDPM model read as the VP
  * SDE. `diffuse inpaint` hands its arguments here for this method.
  */
-import { parseArgs } from 'node:util';
 import { DiffuseError } from '../../tensor/errors.js';
 import { Generator } from '../../tensor/random.js';
 import { Tensor } from '../../tensor/tensor.js';
@@ -11,7 +10,9 @@ import { writePng, writePngGrid } from '../../io/png.js';
 import { boxMask } from '../../pipelines/inpaint.js';
 import { ProgressBar } from '../progress.js';
 import { loadModelArg } from '../model_arg.js';
-import { intFlag, intListFlag, numFlag, readImageFlag, readMaskFlag } from '../edit_flags.js';
+import { intListFlag, readImageFlag, readMaskFlag } from '../edit_flags.js';
+import { MODEL_FLAG, SEED_FLAG, countFlag, parseCommandFlags, pathFlag } from '../flags.js';
+import { boolField, described, enumField, intField, numberField, optional, stringField } from '../../schema/field.js';
 import { SDE_NAMES, type SdeName } from '../../sde/sde.js';
 import { sdeFromConfig } from '../../sde/config.js';
 import { scoreFromModel } from '../../sde/score.js';
@@ -27,38 +28,35 @@ the SDE's N, 1000) and: --sde vp|subvp|ve (checked against the model's), --predi
 --corrector ${CORRECTOR_NAMES.join('|')}, --snr R (default 0.16), --corrector-steps K.
 `;
 
-function enumFlag<T extends string>(name: string, v: string | undefined, allowed: readonly T[]): T | undefined {
-  if (v === undefined) return undefined;
-  if (!(allowed as readonly string[]).includes(v)) throw new DiffuseError(`--${name} must be one of ${allowed.join(', ')}, found '${v}'`);
-  return v as T;
-}
+/** The flags of --method sde-pc (as schema fields; `diffuse inpaint` hands its argv here). */
+const FLAGS = {
+  method: described(enumField('method', ['sde-pc'], 'sde-pc'), 'sde-pc.'),
+  model: MODEL_FLAG,
+  image: pathFlag('image', 'The image (required).'),
+  mask: pathFlag('mask', 'White = keep, black = generate.'),
+  invertMask: described(boolField('invert_mask', false), 'Black = keep.'),
+  box: described(optional(stringField('box', '')), 'The rectangle to generate.', { metavar: 'x,y,w,h' }),
+  out: pathFlag('out', 'The completed image (required).'),
+  n: countFlag('n', 1, 1, 'Completions.'),
+  seed: SEED_FLAG,
+  class: described(optional(intField('class', 0, 0)), 'Class of every completion.', { metavar: 'C' }),
+  steps: described(optional(intField('steps', 1, 1), "the SDE's N"), 'Predictor steps.', { metavar: 'K' }),
+  sde: described(optional(enumField<SdeName>('sde', SDE_NAMES, 'vp')), "The SDE (checked against the model's)."),
+  predictor: described(enumField<PredictorName>('predictor', PREDICTOR_NAMES, 'reverse_diffusion'), 'Predictor.'),
+  corrector: described(enumField<CorrectorName>('corrector', CORRECTOR_NAMES, 'langevin'), 'Corrector.'),
+  snr: described(numberField('snr', 0.16, 0, Infinity, true), "Langevin corrector's signal-to-noise ratio.", { metavar: 'R' }),
+  correctorSteps: countFlag('corrector_steps', 1, 1, 'Corrector steps per predictor step.', 'K'),
+} as const;
 
 export async function runSdeInpaint(argv: string[]): Promise<void> {
-  const { values: v, positionals } = parseArgs({
-    args: argv,
-    options: {
-      method: { type: 'string' }, model: { type: 'string' }, image: { type: 'string' }, mask: { type: 'string' }, 'invert-mask': { type: 'boolean' },
-      box: { type: 'string' }, out: { type: 'string' }, n: { type: 'string' }, seed: { type: 'string' }, class: { type: 'string' }, steps: { type: 'string' },
-      sde: { type: 'string' }, predictor: { type: 'string' }, corrector: { type: 'string' }, snr: { type: 'string' }, 'corrector-steps': { type: 'string' },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
-  if (positionals.length > 0) throw new DiffuseError(`unexpected argument '${positionals[0]}'; see 'diffuse inpaint --help'`);
+  const { values: v } = parseCommandFlags('inpaint', FLAGS, argv);
   const out = v.out;
   if (out === undefined || out === '') throw new DiffuseError('--out FILE (the completed image to write) is required');
   if (v.image === undefined) throw new DiffuseError('--image FILE (the image to complete) is required');
   if ((v.mask === undefined) === (v.box === undefined)) throw new DiffuseError('give exactly one of --mask FILE (white = keep) or --box x,y,w,h (the region to generate)');
-  const sdeFlag = enumFlag<SdeName>('sde', v.sde, SDE_NAMES);
-  const predictor = enumFlag<PredictorName>('predictor', v.predictor, PREDICTOR_NAMES) ?? 'reverse_diffusion';
-  const corrector = enumFlag<CorrectorName>('corrector', v.corrector, CORRECTOR_NAMES) ?? 'langevin';
-  const snr = numFlag('snr', v.snr) ?? 0.16;
-  if (!(snr > 0)) throw new DiffuseError(`--snr must be > 0, found ${snr}`);
-  const correctorSteps = intFlag('corrector-steps', v['corrector-steps'], 1) ?? 1;
-  const steps = intFlag('steps', v.steps, 1);
-  const n = intFlag('n', v.n, 1) ?? 1;
-  const seed = intFlag('seed', v.seed, 0) ?? 0;
-  const cls = intFlag('class', v.class, 0);
+  const { predictor, corrector, snr, correctorSteps, steps, n, seed } = v;
+  const sdeFlag = v.sde;
+  const cls = v.class;
   let box: { x: number; y: number; w: number; h: number } | undefined;
   if (v.box !== undefined) {
     const p = intListFlag('box', v.box, 0)!;
@@ -67,7 +65,7 @@ export async function runSdeInpaint(argv: string[]): Promise<void> {
   }
   const image = await readImageFlag('image', v.image);
   const [h, w, c] = image.shape as [number, number, number];
-  const mask = v.mask === undefined ? boxMask(h, w, box!) : await readMaskFlag(v.mask, v['invert-mask'] === true);
+  const mask = v.mask === undefined ? boxMask(h, w, box!) : await readMaskFlag(v.mask, v.invertMask);
   const { model, schedulerConfig } = loadModelArg(v.model);
   const cfg = model.config;
   if (cfg.inChannels !== c) throw new DiffuseError(`--image has ${c} channel(s) but the model takes ${cfg.inChannels}`);

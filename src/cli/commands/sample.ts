@@ -3,26 +3,56 @@
  * a PNG grid, optional per-image PNGs, and an optional GIF of x_t beside the predicted x_0
  * through the reverse process.
  */
-import { parseArgs } from 'node:util';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { generate, DEFAULT_BATCH_SIZE } from '../../pipelines/generate.js';
-import { findMethod, methodDefaultSteps, methodNames, samplingMethods, schedulerNames } from '../../sampling/registry.js';
+import { SCHEDULER_ALIASES, SDE_SAMPLERS, findMethod, methodDefaultSteps, methodNames, samplingMethods, schedulerNames } from '../../sampling/registry.js';
 import { plannedLoops } from '../../sampling/reverse_process.js';
-import { SIGMA_SCHEDULES, type SigmaScheduleName } from '../../diffusion/sigma_ramps.js';
 import { resolveModelDir } from '../../train/checkpoint.js';
 import { UNet2DModel } from '../../nn/unet_2d.js';
 import { readSchedulerConfig } from '../../io/checkpoint.js';
-import { defaultSteps, readSamplingConfig } from '../../io/sampling_config.js';
+import { readSamplingConfig, resolveSampling } from '../../io/sampling_config.js';
 import { imageGrid, writePng, writePngGrid } from '../../io/png.js';
 import { writeGif } from '../../io/gif.js';
 import { sliceBatch } from '../../ops/slice.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { DiffuseError } from '../../tensor/errors.js';
 import { ProgressBar } from '../progress.js';
-import { runSdeSample, sdeSampleHelp, routesToSde, SDE_FLAG_OPTIONS, SDE_SAMPLERS } from './sample_sde.js';
+import { runSdeSample, sdeSampleHelp, wantsSdeSampler, SDE_ONLY_FLAGS } from './sample_sde.js';
 import { NoisyClassifier } from '../../nn/noisy_classifier.js';
 import { bundledModel } from '../model_arg.js';
+import { checkSchedulerFlags } from '../edit_flags.js';
+import { CLASS_FLAG, ETA_FLAG, FALLBACK_SCHEDULER, FALLBACK_STEPS, GUIDANCE_FLAG, MODEL_FLAG, SEED_FLAG, SIGMAS_FLAG, batchFlag, countFlag, formatFlagHelp, parseCommandFlags, pathFlag, schedulerFlag, stepsFlag } from '../flags.js';
+import { described, flagName, hiddenFields, intField, numberField, optional } from '../../schema/field.js';
+
+/** The score-SDE samplers' own flags (--steps is shared). */
+const { steps: _sdeSteps, ...SDE_EXTRA_FLAGS } = SDE_ONLY_FLAGS;
+
+const FLAGS = {
+  model: { ...MODEL_FLAG, doc: 'A training run (RUN_DIR), a checkpoint, a diffusers pipeline folder (unet/ + scheduler/) or a U-Net folder.' },
+  scheduler: {
+    ...schedulerFlag(),
+    doc: `A sampler (k-diffusion names: ${samplingMethods().filter((m) => m.kind === 'sampler').map((m) => m.name).join(', ')}), a diffusers scheduler (short names such as ${Object.keys(SCHEDULER_ALIASES).slice(0, 5).join(', ')}, ... or class names such as EulerDiscreteScheduler) on the model's noise schedule, or a score-SDE sampler (${SDE_SAMPLERS.join(', ')}); 'diffuse samplers' lists them all.`,
+  },
+  sigmas: SIGMAS_FLAG,
+  steps: stepsFlag(`sampling_config.json's with its scheduler, else ${FALLBACK_STEPS}; num_train_timesteps for ddpm`),
+  n: countFlag('n', 16, 1, 'Number of images.'),
+  class: { ...CLASS_FLAG, doc: 'Class of every image, or a comma-separated list of N classes.' },
+  guidance: GUIDANCE_FLAG,
+  classifier: pathFlag('classifier', "Classifier guidance (Dhariwal & Nichol 2021): steer towards --class with the gradient of a noise-conditional classifier ('diffuse train-classifier'; a run folder or its model/). Works with any scheduler, with or without --guidance, and on unconditional models.", 'DIR'),
+  classifierScale: described(optional(numberField('classifier_scale', 1), '1 with --classifier'), 'Its scale.', { metavar: 'S' }),
+  eta: ETA_FLAG,
+  seed: SEED_FLAG,
+  batch: batchFlag(DEFAULT_BATCH_SIZE),
+  out: pathFlag('out', 'The PNG grid to write (required).'),
+  nrow: described(optional(intField('nrow', 1, 1), 'ceil(sqrt(N))'), 'Images per grid row.', { metavar: 'R' }),
+  perImage: pathFlag('per_image', 'Also write each image as DIR/00000_class3.png (or DIR/00000.png).', 'DIR'),
+  animate: pathFlag('animate', 'Also write a GIF of x_t (left) and the predicted x_0 (right) through the reverse process.'),
+  frames: countFlag('frames', 20, 2, 'Frames of the animation, evenly spaced.', 'F'),
+  delay: countFlag('delay', 100, 0, 'Milliseconds per frame (the last frame holds 1 s).', 'MS'),
+  // Accepted here only to name them in the error: they belong to the score-SDE samplers.
+  ...hiddenFields(SDE_EXTRA_FLAGS),
+} as const;
 
 export const summary = 'Generate images from a trained model (PNG grid, per-image PNGs, GIF).';
 
@@ -31,57 +61,11 @@ export const help = `diffuse sample: generate images from a trained diffusion mo
 Usage: diffuse sample --out grid.png [options]
 
 Options:
-  --model DIR        A training run (RUN_DIR), a checkpoint, a diffusers pipeline folder (unet/ +
-                     scheduler/) or a U-Net folder (default: the bundled models/fashion-mnist/).
-  --scheduler NAME   A sampler (k-diffusion names: euler, euler_ancestral, heun, dpm_2,
-                     dpm_2_ancestral, lms, dpmpp_2s_ancestral, dpmpp_2m, dpmpp_2m_sde,
-                     dpmpp_3m_sde, dpm_adaptive) or a diffusers scheduler (short names ddpm,
-                     ddim, pndm, unipc, dpmsolver, ... or class names such as
-                     EulerDiscreteScheduler), on the model's noise schedule (default: the
-                     model's sampling_config.json, else ddim). 'diffuse samplers' lists them all.
-  --sigmas S         A sampler's sigma schedule: ${SIGMA_SCHEDULES.filter((k) => k !== 'vp').join(', ')} (default karras).
-  --steps K          Reverse steps (default: sampling_config.json's with its scheduler, else 50;
-                     num_train_timesteps for ddpm).
-  --n N              Number of images (default 16).
-  --class C          Class of every image, or a comma-separated list of N classes
-                     (default: 0, 1, 2, ... cycling over the model's classes).
-  --guidance W       Classifier-free guidance weight (default: the model's sampling_config.json,
-                     else 1: none; needs a class-conditional model trained with a null class).
-  --classifier DIR   Classifier guidance (Dhariwal & Nichol 2021): steer towards --class with the
-                     gradient of a noise-conditional classifier ('diffuse train-classifier'; a run
-                     folder or its model/). Works with any scheduler, with or without --guidance,
-                     and on unconditional models.
-  --classifier-scale S  Its scale (default 1 with --classifier).
-  --eta E            DDIM's eta (default 0: deterministic), or a stochastic sampler's noise
-                     scale (default 1).
-  --seed S           Seed (default 0). The same seed gives the same images, whatever --batch is.
-  --batch B          Images per forward pass (default ${DEFAULT_BATCH_SIZE}).
-  --out FILE         The PNG grid to write (required).
-  --nrow R           Images per grid row (default: ceil(sqrt(N))).
-  --per-image DIR    Also write each image as DIR/00000_class3.png (or DIR/00000.png).
-  --animate FILE     Also write a GIF of x_t (left) and the predicted x_0 (right) through the
-                     reverse process.
-  --frames F         Frames of the animation, evenly spaced (default 20).
-  --delay MS         Milliseconds per frame (default 100; the last frame holds 1 s).
-${sdeSampleHelp}`;
+${formatFlagHelp(FLAGS)}${sdeSampleHelp}`;
 
 
 /** Pixels between the x_t and x_0 halves of an animation frame. */
 const ANIMATION_GAP = 4;
-
-function intFlag(name: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(x) || x < min) throw new DiffuseError(`--${name} must be an integer >= ${min}, found '${v}'`);
-  return x;
-}
-
-function numFlag(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x)) throw new DiffuseError(`--${name} must be a number, found '${v}'`);
-  return x;
-}
 
 /** One animation frame: the x_t grid, a gap, the x_0 grid, side by side. */
 function sideBySide(xt: Tensor, x0: Tensor, nrow: number | undefined): { data: Float32Array; h: number; w: number; c: number } {
@@ -99,38 +83,11 @@ function sideBySide(xt: Tensor, x0: Tensor, nrow: number | undefined): { data: F
 }
 
 export async function run(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      model: { type: 'string' },
-      scheduler: { type: 'string' },
-      sigmas: { type: 'string' },
-      steps: { type: 'string' },
-      n: { type: 'string' },
-      class: { type: 'string' },
-      guidance: { type: 'string' },
-      classifier: { type: 'string' },
-      'classifier-scale': { type: 'string' },
-      eta: { type: 'string' },
-      seed: { type: 'string' },
-      batch: { type: 'string' },
-      out: { type: 'string' },
-      nrow: { type: 'string' },
-      'per-image': { type: 'string' },
-      animate: { type: 'string' },
-      frames: { type: 'string' },
-      delay: { type: 'string' },
-      ...SDE_FLAG_OPTIONS,
-    },
-    strict: true,
-    allowPositionals: true,
-  });
-  // The registry decides where the method runs: the score-SDE samplers take their own flags.
-  if (routesToSde(values)) return runSdeSample(argv);
-  for (const k of Object.keys(SDE_FLAG_OPTIONS) as (keyof typeof SDE_FLAG_OPTIONS)[]) {
-    if (values[k] !== undefined) throw new DiffuseError(`--${k} applies to the score-SDE samplers only (--scheduler ${SDE_SAMPLERS.join(' | ')}); '${values.scheduler ?? 'the default sampler'}' is not one`);
+  if (wantsSdeSampler(argv)) return runSdeSample(argv);
+  const { values } = parseCommandFlags('sample', FLAGS, argv);
+  for (const [k, f] of Object.entries(SDE_EXTRA_FLAGS)) {
+    if ((values as Record<string, unknown>)[k] !== undefined) throw new DiffuseError(`--${flagName(f)} applies to the score-SDE samplers only (--scheduler ${SDE_SAMPLERS.join(' | ')}); '${values.scheduler ?? 'the default sampler'}' is not one`);
   }
-  if (positionals.length > 0) throw new DiffuseError(`unexpected argument '${positionals[0]}'; see 'diffuse sample --help'`);
   // Every flag is checked before the model is loaded.
   const out = values.out;
   if (out === undefined || out === '') throw new DiffuseError(`--out FILE (the PNG grid to write) is required`);
@@ -138,41 +95,24 @@ export async function run(argv: string[]): Promise<void> {
   // The model folder's sampling_config.json supplies what the flags leave out.
   const { unetDir, schedulerDir } = resolveModelDir(values.model ?? bundledModel());
   const defaults = readSamplingConfig(unetDir, names);
-  const schedName = values.scheduler ?? defaults.scheduler ?? 'ddim';
+  const choice = resolveSampling(defaults, { scheduler: values.scheduler, steps: values.steps, guidanceScale: values.guidance }, FALLBACK_SCHEDULER);
+  const schedName = choice.scheduler;
   if (!names.includes(schedName)) throw new DiffuseError(`--scheduler must be one of ${methodNames().join(', ')}, found '${schedName}'`);
-  const method = findMethod(schedName)!;
   const sigmaSchedule = values.sigmas;
-  if (sigmaSchedule !== undefined) {
-    if (!method.takesSigmas) throw new DiffuseError(`--sigmas applies to the samplers (${samplingMethods().filter((m) => m.takesSigmas).map((m) => m.name).join(', ')}) only; a scheduler sets its own timesteps`);
-    if (!SIGMA_SCHEDULES.includes(sigmaSchedule as SigmaScheduleName) || sigmaSchedule === 'vp') throw new DiffuseError(`--sigmas must be one of ${SIGMA_SCHEDULES.filter((k) => k !== 'vp').join(', ')}, found '${sigmaSchedule}'`);
-  }
-  const n = intFlag('n', values.n, 1) ?? 16;
-  const stepsFlag = intFlag('steps', values.steps, 1);
-  const seed = intFlag('seed', values.seed, 0) ?? 0;
-  const batch = intFlag('batch', values.batch, 1) ?? DEFAULT_BATCH_SIZE;
-  const nrow = intFlag('nrow', values.nrow, 1);
-  const frames = intFlag('frames', values.frames, 2) ?? 20;
-  const delay = intFlag('delay', values.delay, 0) ?? 100;
-  const guidanceFlag = numFlag('guidance', values.guidance);
-  const classifierScale = numFlag('classifier-scale', values['classifier-scale']);
+  checkSchedulerFlags(schedName, sigmaSchedule, values.eta);
+  const { n, seed, nrow, frames, delay, eta, classifierScale } = values;
+  const batch = values.batch ?? DEFAULT_BATCH_SIZE;
   if (classifierScale !== undefined && values.classifier === undefined) throw new DiffuseError('--classifier-scale needs --classifier DIR (a classifier from diffuse train-classifier)');
-  const eta = numFlag('eta', values.eta);
-  if (eta !== undefined && !method.takesEta) {
-    throw new DiffuseError(`--eta applies to --scheduler ddim only, or to a stochastic sampler (${samplingMethods().filter((m) => m.kind === 'sampler' && m.takesEta).map((m) => m.name).join(', ')}); '${schedName}' has no eta`);
-  }
-  let classes: number | number[] | undefined;
-  if (values.class !== undefined) {
-    const list = values.class.split(',').map((s) => intFlag('class', s, 0) as number);
-    classes = list.length === 1 ? list[0]! : list;
-  }
+  const classes: number | number[] | undefined = values.class === undefined ? undefined : values.class.length === 1 ? values.class[0]! : [...values.class];
 
   const model = UNet2DModel.fromPretrained(unetDir);
   const clfDir = values.classifier === undefined ? null : existsSync(join(values.classifier, 'model', 'config.json')) ? join(values.classifier, 'model') : values.classifier;
   const classifier = clfDir === null ? null : NoisyClassifier.fromPretrained(clfDir);
   const schedConfig = schedulerDir === null ? {} : readSchedulerConfig(schedulerDir);
-  const guidance = guidanceFlag ?? defaults.guidanceScale;
+  const guidance = choice.guidanceScale;
   const numTrainTimesteps = typeof schedConfig['num_train_timesteps'] === 'number' ? schedConfig['num_train_timesteps'] : undefined;
-  const steps = stepsFlag ?? defaultSteps(defaults.numInferenceSteps, values.scheduler !== undefined) ?? methodDefaultSteps(method, null, numTrainTimesteps === undefined ? {} : { numTrainTimesteps })!;
+  const method = findMethod(schedName);
+  const steps = choice.steps ?? (method === null ? FALLBACK_STEPS : (methodDefaultSteps(method, null, numTrainTimesteps === undefined ? {} : { numTrainTimesteps }) ?? FALLBACK_STEPS));
   // Second-order schedulers list more model evaluations than steps.
   const perChunk = plannedLoops(schedName, steps, schedConfig);
 
@@ -181,7 +121,7 @@ export async function run(argv: string[]): Promise<void> {
     model,
     scheduler: schedName,
     schedulerConfig: schedConfig,
-    ...(sigmaSchedule === undefined ? {} : { sigmaSchedule: sigmaSchedule as SigmaScheduleName }),
+    ...(sigmaSchedule === undefined ? {} : { sigmaSchedule }),
     n,
     steps,
     seed,
@@ -199,7 +139,7 @@ export async function run(argv: string[]): Promise<void> {
   const { images, classLabels, trajectory } = result;
   await writePngGrid(out, images, nrow === undefined ? {} : { nrow });
   const wrote = [`${out} (${n} images, ${images.shape[1]}x${images.shape[2]}x${images.shape[3]})`];
-  const perImage = values['per-image'];
+  const perImage = values.perImage;
   if (perImage !== undefined) {
     mkdirSync(perImage, { recursive: true });
     for (let i = 0; i < n; i++) {

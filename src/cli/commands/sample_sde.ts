@@ -5,16 +5,18 @@
  * once (these among them) and hands them here when the registry says the method is an SDE sampler,
  * or when the model was trained with --sde and no --scheduler is given.
  */
-import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { DiffuseError } from '../../tensor/errors.js';
 import { Generator } from '../../tensor/random.js';
 import { clamp } from '../../ops/scalar.js';
 import { writePngGrid } from '../../io/png.js';
 import { readSchedulerConfig } from '../../io/checkpoint.js';
-import { resolveModelDir } from '../../train/checkpoint.js';
+import { resolveModelDir } from '../../io/model_folder.js';
 import { ProgressBar } from '../progress.js';
+import { MODEL_FLAG, SEED_FLAG, countFlag, formatFlagHelp, parseCommandFlags, pathFlag } from '../flags.js';
+import { arrayField, described, enumField, hidden, intField, numberField, optional, stringField } from '../../schema/field.js';
 import { loadModelArg, bundledModel } from '../model_arg.js';
 import { SDE_NAMES, type SdeName } from '../../sde/sde.js';
 import { sdeFromConfig, isSdeConfig } from '../../sde/config.js';
@@ -26,32 +28,40 @@ import { sdeSample } from '../../sampling/sde_process.js';
 
 export { SDE_SAMPLERS, type SdeSamplerName } from '../../sampling/registry.js';
 
-/** The flags only the SDE samplers take (parseArgs options). */
-export const SDE_FLAG_OPTIONS = {
-  'sde-sampler': { type: 'string' },
-  sde: { type: 'string' },
-  predictor: { type: 'string' },
-  corrector: { type: 'string' },
-  snr: { type: 'string' },
-  'corrector-steps': { type: 'string' },
-  rtol: { type: 'string' },
-  atol: { type: 'string' },
-  eps: { type: 'string' },
+/** A positive number flag (pc or ode only: absent unless given). */
+const positive = (key: string, doc: string, defaultText: string, metavar = 'X') => described(optional(numberField(key, 1, 0, Infinity, true), defaultText), doc, { metavar });
+
+/** The flags of the score-SDE samplers (`diffuse sample` hands its argv here for them). */
+export const SDE_ONLY_FLAGS = {
+  sdeSampler: described(optional(enumField<SdeSamplerName>('sde_sampler', SDE_SAMPLERS, 'pc'), 'pc'), 'pc (predictor-corrector) or ode (probability-flow ODE, adaptive RK45).', { metavar: 'S' }),
+  sde: described(optional(enumField<SdeName>('sde', SDE_NAMES, 'vp')), "Checked against the model's SDE (a DDPM model is vp).", { metavar: 'S' }),
+  predictor: described(optional(enumField<PredictorName>('predictor', PREDICTOR_NAMES, 'reverse_diffusion'), 'reverse_diffusion'), `pc: ${PREDICTOR_NAMES.join(' | ')}.`, { metavar: 'P' }),
+  corrector: described(optional(enumField<CorrectorName>('corrector', CORRECTOR_NAMES, 'langevin'), 'langevin'), `pc: ${CORRECTOR_NAMES.join(' | ')} (ald = annealed Langevin).`, { metavar: 'C' }),
+  snr: positive('snr', 'pc: corrector signal-to-noise ratio.', '0.16', 'R'),
+  correctorSteps: described(optional(intField('corrector_steps', 1, 1), '1'), 'pc: corrector steps per time step.', { metavar: 'K' }),
+  steps: described(optional(intField('steps', 1, 1), "the SDE's N, 1000"), 'pc: time steps.', { metavar: 'K' }),
+  rtol: positive('rtol', 'ode: RK45 relative tolerance; the NFE is printed.', '1e-5'),
+  atol: positive('atol', 'ode: RK45 absolute tolerance.', '1e-5'),
+  eps: positive('eps', 'Last time, below 1.', '1e-3 for VP/sub-VP, 1e-5 for VE', 'E'),
+} as const;
+
+/** With the output flags `diffuse sample` shares (its --help lists those). */
+const FLAGS = {
+  ...SDE_ONLY_FLAGS,
+  model: hidden(MODEL_FLAG),
+  scheduler: hidden(optional(stringField('scheduler', ''))),
+  n: hidden(countFlag('n', 16, 1, 'Number of images.')),
+  class: hidden(optional(arrayField('class', intField('class', 0, 0), [], 1))),
+  seed: hidden(SEED_FLAG),
+  batch: hidden(countFlag('batch', 64, 1, 'Images per forward pass.')),
+  out: hidden(pathFlag('out', 'The PNG grid to write (required).')),
+  nrow: hidden(optional(intField('nrow', 1, 1))),
 } as const;
 
 export const sdeSampleHelp = `
 Score-SDE sampling (Song et al. 2021; the model's SDE from its scheduler_config.json, a DDPM
 model with the linear schedule being the VP SDE):
-  --sde-sampler S    pc (predictor-corrector) or ode (probability-flow ODE, adaptive RK45).
-  --sde S            ${SDE_NAMES.join(' | ')}: checked against the model's SDE (a DDPM model is vp).
-  --predictor P      ${PREDICTOR_NAMES.join(' | ')} (pc; default reverse_diffusion).
-  --corrector C      ${CORRECTOR_NAMES.join(' | ')} (pc; default langevin; ald = annealed Langevin).
-  --snr R            Corrector signal-to-noise ratio (default 0.16).
-  --corrector-steps K  Corrector steps per time step (default 1).
-  --steps K          pc: time steps (default the SDE's N, 1000).
-  --rtol X, --atol X ode: RK45 tolerances (default 1e-5 each); the NFE is printed.
-  --eps E            Last time (default 1e-3 for VP/sub-VP, 1e-5 for VE).
-`;
+${formatFlagHelp(SDE_ONLY_FLAGS)}`;
 
 /**
  * Whether `diffuse sample` should hand its parsed flags to the SDE samplers: --sde-sampler, or a
@@ -76,71 +86,24 @@ export function wantsSdeSampler(argv: readonly string[]): boolean {
   return routesToSde({ model: str(values.model), scheduler: str(values.scheduler), 'sde-sampler': str(values['sde-sampler']) });
 }
 
-function intFlag(name: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(x) || x < min) throw new DiffuseError(`--${name} must be an integer >= ${min}, found '${v}'`);
-  return x;
-}
-
-function posFlag(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x) || !(x > 0)) throw new DiffuseError(`--${name} must be a number > 0, found '${v}'`);
-  return x;
-}
-
-function enumFlag<T extends string>(name: string, v: string | undefined, allowed: readonly T[]): T | undefined {
-  if (v === undefined) return undefined;
-  if (!(allowed as readonly string[]).includes(v)) throw new DiffuseError(`--${name} must be one of ${allowed.join(', ')}, found '${v}'`);
-  return v as T;
-}
-
 export async function runSdeSample(argv: string[]): Promise<void> {
-  const { values: v, positionals } = parseArgs({
-    args: argv,
-    options: {
-      model: { type: 'string' },
-      scheduler: { type: 'string' },
-      ...SDE_FLAG_OPTIONS,
-      steps: { type: 'string' },
-      n: { type: 'string' },
-      class: { type: 'string' },
-      seed: { type: 'string' },
-      batch: { type: 'string' },
-      out: { type: 'string' },
-      nrow: { type: 'string' },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
-  if (positionals.length > 0) throw new DiffuseError(`unexpected argument '${positionals[0]}'; see 'diffuse sample --help'`);
+  const { values: v } = parseCommandFlags('sample', FLAGS, argv);
   const out = v.out;
   if (out === undefined || out === '') throw new DiffuseError('--out FILE (the PNG grid to write) is required');
-  const byFlag = enumFlag('sde-sampler', v['sde-sampler'], SDE_SAMPLERS);
-  const byName = v.scheduler === undefined ? undefined : enumFlag('scheduler', v.scheduler, SDE_SAMPLERS);
-  if (byFlag !== undefined && byName !== undefined && byFlag !== byName) throw new DiffuseError(`--sde-sampler ${byFlag} and --scheduler ${byName} disagree; give one of them`);
-  const kind: SdeSamplerName = byFlag ?? byName ?? 'pc';
-  const sdeFlag = enumFlag<SdeName>('sde', v.sde, SDE_NAMES);
-  const predictor = enumFlag<PredictorName>('predictor', v.predictor, PREDICTOR_NAMES);
-  const corrector = enumFlag<CorrectorName>('corrector', v.corrector, CORRECTOR_NAMES);
-  const snr = posFlag('snr', v.snr);
-  const correctorSteps = intFlag('corrector-steps', v['corrector-steps'], 1);
-  const steps = intFlag('steps', v.steps, 1);
-  const rtol = posFlag('rtol', v.rtol);
-  const atol = posFlag('atol', v.atol);
-  const eps = posFlag('eps', v.eps);
+  const byName = v.scheduler;
+  if (byName !== undefined && !(SDE_SAMPLERS as readonly string[]).includes(byName)) throw new DiffuseError(`--scheduler must be one of ${SDE_SAMPLERS.join(', ')} for a score-SDE model, found '${byName}'`);
+  if (v.sdeSampler !== undefined && byName !== undefined && v.sdeSampler !== byName) throw new DiffuseError(`--sde-sampler ${v.sdeSampler} and --scheduler ${byName} disagree; give one of them`);
+  const kind: SdeSamplerName = v.sdeSampler ?? (byName as SdeSamplerName | undefined) ?? 'pc';
+  const { predictor, corrector, snr, correctorSteps, steps, rtol, atol, eps } = v;
+  const sdeFlag = v.sde;
   if (eps !== undefined && eps >= 1) throw new DiffuseError(`--eps must be below 1 (the SDE runs on [0, 1]), found ${eps}`);
   const pcOnly = { predictor, corrector, snr, 'corrector-steps': correctorSteps, steps };
   const odeOnly = { rtol, atol };
   for (const [name, val] of Object.entries(kind === 'pc' ? odeOnly : pcOnly)) {
     if (val !== undefined) throw new DiffuseError(`--${name} applies to --sde-sampler ${kind === 'pc' ? 'ode' : 'pc'} only`);
   }
-  const n = intFlag('n', v.n, 1) ?? 16;
-  const seed = intFlag('seed', v.seed, 0) ?? 0;
-  const batch = intFlag('batch', v.batch, 1) ?? 64;
-  const nrow = intFlag('nrow', v.nrow, 1);
-  const classList = v.class === undefined ? undefined : v.class.split(',').map((s) => intFlag('class', s, 0)!);
+  const { n, seed, batch, nrow } = v;
+  const classList = v.class === undefined ? undefined : [...v.class];
   if (classList !== undefined && classList.length !== 1 && classList.length !== n) throw new DiffuseError(`--class takes one class or ${n} (one per image), found ${classList.length}`);
 
   const { model, schedulerConfig } = loadModelArg(v.model);

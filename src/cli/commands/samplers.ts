@@ -4,11 +4,13 @@
  * names) and the score-SDE samplers, with convergence order, model calls per step, whether it
  * draws noise, and the paper. A thin client of the registry: it restates nothing.
  */
-import { parseArgs } from 'node:util';
+import { boolField, described } from '../../schema/field.js';
+import { formatFlagHelp, parseCommandFlags } from '../flags.js';
 import { samplingMethods, type MethodKind } from '../../sampling/registry.js';
-import { DiffuseError } from '../../tensor/errors.js';
 
 export const summary = 'List every sampler, scheduler and SDE sampler: order, model calls per step, stochastic, paper.';
+
+const FLAGS = { json: described(boolField('json', false), 'Print JSON instead of a table.') } as const;
 
 export const help = `diffuse samplers: list the samplers and schedulers that 'diffuse sample --scheduler NAME' takes
 
@@ -20,8 +22,7 @@ scheduler_config.json; the SDE samplers (pc, ode) run on a score-SDE model. Colu
 calls per step, whether it draws noise, the paper.
 
 Options:
-  --json    Print JSON instead of a table.
-`;
+${formatFlagHelp(FLAGS)}`;
 
 /** One row of the listing. */
 export interface AlgorithmRow {
@@ -50,8 +51,7 @@ const SECTIONS: Readonly<Record<MethodKind, string>> = {
 };
 
 export function run(argv: string[]): void {
-  const { values, positionals } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false } }, strict: true, allowPositionals: true });
-  if (positionals.length > 0) throw new DiffuseError(`unexpected argument '${positionals[0]}'; see 'diffuse samplers --help'`);
+  const { values } = parseCommandFlags('samplers', FLAGS, argv);
   const rows = algorithmRows();
   if (values.json) {
     process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);

@@ -2,10 +2,37 @@
  * `diffuse serve`: the web app and HTTP API (a thin client of src/server), on loopback unless
  * told otherwise.
  */
-import { parseArgs } from 'node:util';
 import { startServer } from '../../server/app.js';
 import { DEFAULT_LIMITS, type Limits } from '../../server/limits.js';
 import { DiffuseError } from '../../tensor/errors.js';
+import { boolField, described, hidden, intField, optional, stringField } from '../../schema/field.js';
+import { formatFlagHelp, parseCommandFlags, pathFlag } from '../flags.js';
+
+/** A server limit as a flag (its default is DEFAULT_LIMITS'). */
+function limitFlag(flag: string, key: keyof Limits, min: number, doc: string, metavar = 'N') {
+  return described(optional(intField(flag.replace(/-/g, '_'), DEFAULT_LIMITS[key], min), String(DEFAULT_LIMITS[key])), doc, { metavar });
+}
+
+const FLAGS = {
+  host: described(stringField('host', '127.0.0.1'), 'Address to listen on (127.0.0.1: this machine only; 0.0.0.0 opens it to the network, with no authentication).', { metavar: 'HOST' }),
+  port: described(intField('port', 8080, 0, 65535), 'Port (0 picks a free one).', { metavar: 'PORT' }),
+  models: pathFlag('models', "A folder of model folders, each as 'diffuse sample --model' takes it. Requests name a model by its folder name; each model's sampling_config.json gives the defaults of what a request leaves out.", 'DIR', 'the bundled models/'),
+  queue: described(stringField('queue', 'local'), "'local' (jobs run on worker threads of this process) or redis://HOST:PORT (jobs go through BullMQ; run 'diffuse worker' processes).", { metavar: 'Q' }),
+  concurrency: described(
+    optional(intField('concurrency', 1, 1), '1'),
+    "Jobs the local queue runs at once, each on its own compute thread, as 'diffuse worker --concurrency'. Native threads per job come from DIFFUSE_THREADS.",
+    { metavar: 'N' },
+  ),
+  // Formerly the job count; --threads means native kernel threads everywhere, so here it is refused with the new name.
+  threads: hidden(optional(stringField('threads', ''))),
+  queueSize: limitFlag('queue-size', 'queueSize', 0, 'Jobs that may wait; one more is answered 429.'),
+  maxSteps: limitFlag('max-steps', 'maxSteps', 1, 'Most reverse steps per job.'),
+  maxImages: limitFlag('max-images', 'maxImages', 1, 'Most images per generate request.'),
+  maxUpload: limitFlag('max-upload', 'maxUploadBytes', 1024, 'Largest request body.', 'BYTES'),
+  maxSide: limitFlag('max-side', 'maxImageSide', 8, 'Largest side of an uploaded image.', 'PX'),
+  previewEvery: described(optional(intField('preview_every', 1, 1), 'about 25 per job'), 'Steps between SSE previews.', { metavar: 'K' }),
+  log: described(boolField('log', false), "Log every request (fastify's logger, JSON lines on stdout)."),
+} as const;
 
 export const summary = 'Serve the web app and HTTP API (jobs, SSE progress, optional Redis workers).';
 
@@ -14,59 +41,13 @@ export const help = `diffuse serve: the web app and HTTP API
 Usage: diffuse serve [options]
 
 Options:
-  --host HOST        Address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens
-                     it to the network, with no authentication).
-  --port PORT        Port (default 8080; 0 picks a free one).
-  --models DIR       A folder of model folders, each as 'diffuse sample --model' takes it
-                     (default: the bundled models/). Requests name a model by its folder name.
-  --queue Q          'local' (default: jobs run on worker threads of this process) or
-                     redis://HOST:PORT (jobs go through BullMQ; run 'diffuse worker' processes).
-  --concurrency N    Jobs the local queue runs at once, each on its own compute thread
-                     (default 1), as 'diffuse worker --concurrency'. Native threads per job
-                     come from DIFFUSE_THREADS. (Formerly --threads, which now always means
-                     native threads and is refused here.)
-  --queue-size N     Jobs that may wait; one more is answered 429 (default ${DEFAULT_LIMITS.queueSize}).
-  --max-steps N      Most reverse steps per job (default ${DEFAULT_LIMITS.maxSteps}).
-  --max-images N     Most images per generate request (default ${DEFAULT_LIMITS.maxImages}).
-  --max-upload BYTES Largest request body (default ${DEFAULT_LIMITS.maxUploadBytes}).
-  --max-side PX      Largest side of an uploaded image (default ${DEFAULT_LIMITS.maxImageSide}).
-  --preview-every K  Steps between SSE previews (default: about 25 per job).
-  --log              Log every request (fastify's logger, JSON lines on stdout).
-
+${formatFlagHelp(FLAGS)}
 Open http://HOST:PORT/ in a browser; the API lives under /api/ (see the README's Web app section).
 `;
 
-function intFlag(name: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(x) || x < min) throw new DiffuseError(`--${name} must be an integer >= ${min}, found '${v}'`);
-  return x;
-}
-
 export async function run(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string', default: '8080' },
-      models: { type: 'string' },
-      queue: { type: 'string', default: 'local' },
-      concurrency: { type: 'string' },
-      threads: { type: 'string' },
-      'queue-size': { type: 'string' },
-      'max-steps': { type: 'string' },
-      'max-images': { type: 'string' },
-      'max-upload': { type: 'string' },
-      'max-side': { type: 'string' },
-      'preview-every': { type: 'string' },
-      log: { type: 'boolean', default: false },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
-  if (positionals.length > 0) throw new DiffuseError(`unexpected argument '${positionals[0]}'; see 'diffuse serve --help'`);
-  const port = intFlag('port', values.port, 0)!;
-  if (port > 65535) throw new DiffuseError(`--port must be at most 65535, found ${port}`);
+  const { values } = parseCommandFlags('serve', FLAGS, argv);
+  const port = values.port;
   if (values.host.trim() === '') throw new DiffuseError(`--host must be an address, found ''`);
   const queue = values.queue;
   if (queue !== 'local' && !queue.startsWith('redis://')) throw new DiffuseError(`--queue must be 'local' or redis://HOST:PORT, found '${queue}'`);
@@ -76,19 +57,12 @@ export async function run(argv: string[]): Promise<void> {
         `use --concurrency ${values.threads}. --threads now means native kernel threads everywhere ('diffuse train --threads'); for serve set them with DIFFUSE_THREADS`,
     );
   }
-  const concurrency = intFlag('concurrency', values.concurrency, 1);
+  const concurrency = values.concurrency;
   if (concurrency !== undefined && queue !== 'local') throw new DiffuseError(`--concurrency applies to the local queue; with --queue redis://... give each 'diffuse worker' its --concurrency`);
   const limits: Partial<Limits> = {};
-  const set = (k: keyof Limits, flag: string, min: number): void => {
-    const v = intFlag(flag, values[flag as keyof typeof values] as string | undefined, min);
-    if (v !== undefined) limits[k] = v;
-  };
-  set('queueSize', 'queue-size', 0);
-  set('maxSteps', 'max-steps', 1);
-  set('maxImages', 'max-images', 1);
-  set('maxUploadBytes', 'max-upload', 1024);
-  set('maxImageSide', 'max-side', 8);
-  const previewEvery = intFlag('preview-every', values['preview-every'], 1);
+  const byFlag = { queueSize: values.queueSize, maxSteps: values.maxSteps, maxImages: values.maxImages, maxUploadBytes: values.maxUpload, maxImageSide: values.maxSide };
+  for (const [k, v] of Object.entries(byFlag) as [keyof Limits, number | undefined][]) if (v !== undefined) limits[k] = v;
+  const previewEvery = values.previewEvery;
 
   const { server, url } = await startServer({
     host: values.host,

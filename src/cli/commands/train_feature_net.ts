@@ -3,12 +3,26 @@
  * bundled dataset's train split and writes it, with its test accuracy, to a folder that
  * `diffuse eval --feature-net` reads (the shipped ones live in models/feature-nets/).
  */
-import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { DiffuseError } from '../../tensor/errors.js';
 import { loadDataset } from '../../data/index.js';
 import { labelledFromDataset } from '../../eval/labelled_images.js';
-import { trainFeatureNet } from '../../eval/train_feature_net.js';
+import { trainFeatureNet, TRAIN_FEATURE_NET_FIELDS } from '../../eval/train_feature_net.js';
+import { boolField, described, enumField, optional } from '../../schema/field.js';
+import { formatFlagHelp, parseCommandFlags, pathFlag } from '../flags.js';
+
+const R = TRAIN_FEATURE_NET_FIELDS;
+const FLAGS = {
+  data: described(optional({ ...enumField('data', ['fashion-mnist', 'mnist'], 'mnist'), allowed: 'fashion-mnist or mnist' }), 'fashion-mnist or mnist (required).', { metavar: 'NAME' }),
+  out: pathFlag('out', 'Output folder (required).', 'DIR'),
+  epochs: R.epochs,
+  batch: R.batchSize,
+  lr: R.lr,
+  shift: R.shift,
+  flip: described(optional(R.flip), 'Random horizontal flips.', { defaultText: 'on for fashion-mnist, off for mnist' }),
+  noFlip: described(boolField('no_flip', false), 'No random horizontal flips.'),
+  seed: R.seed,
+} as const;
 import { classifierAccuracy } from '../../eval/accuracy.js';
 import { writeJSONAtomic } from '../../io/checkpoint.js';
 import { engineInfo } from '../../engine_info.js';
@@ -25,53 +39,18 @@ tests on the test split, and writes DIR/config.json, DIR/model.safetensors and D
 (test accuracy and the recipe).
 
 Options:
-  --data NAME      fashion-mnist or mnist (required).
-  --out DIR        Output folder (required).
-  --epochs E       Passes over the train split (default 6).
-  --batch B        Images per step (default 128).
-  --lr LR          Peak learning rate, cosine-decayed (default 0.002).
-  --shift P        Random translations up to P pixels (default 2).
-  --flip / --no-flip  Random horizontal flips (default: on for fashion-mnist, off for mnist).
-  --seed S         Seed of the weights, order and augmentations (default 0).
-`;
-
-function intFlag(name: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(x) || x < min) throw new DiffuseError(`--${name} must be an integer >= ${min}, found '${v}'`);
-  return x;
-}
+${formatFlagHelp(FLAGS)}`;
 
 export async function run(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      data: { type: 'string' },
-      out: { type: 'string' },
-      epochs: { type: 'string' },
-      batch: { type: 'string' },
-      lr: { type: 'string' },
-      shift: { type: 'string' },
-      flip: { type: 'boolean' },
-      'no-flip': { type: 'boolean' },
-      seed: { type: 'string' },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
-  if (positionals.length > 0) throw new DiffuseError(`unexpected argument '${positionals[0]}'; see 'diffuse train-feature-net --help'`);
+  const { values } = parseCommandFlags('train-feature-net', FLAGS, argv);
   const data = values.data;
   if (data !== 'fashion-mnist' && data !== 'mnist') throw new DiffuseError(`--data must be fashion-mnist or mnist, found ${data === undefined ? 'nothing' : `'${data}'`}`);
   const out = values.out;
   if (out === undefined || out === '') throw new DiffuseError('--out DIR (where to write the feature net) is required');
-  if (values.flip === true && values['no-flip'] === true) throw new DiffuseError('--flip and --no-flip contradict each other; give one');
-  const epochs = intFlag('epochs', values.epochs, 1) ?? 6;
-  const batchSize = intFlag('batch', values.batch, 1) ?? 128;
-  const shift = intFlag('shift', values.shift, 0) ?? 2;
-  const seed = intFlag('seed', values.seed, 0) ?? 0;
-  const lr = values.lr === undefined ? 2e-3 : Number(values.lr);
-  if (!(lr > 0) || !Number.isFinite(lr)) throw new DiffuseError(`--lr must be a positive number, found '${values.lr}'`);
-  const flip = values.flip === true ? true : values['no-flip'] === true ? false : data === 'fashion-mnist';
+  if (values.flip === true && values.noFlip) throw new DiffuseError('--flip and --no-flip contradict each other; give one');
+  const { epochs, shift, seed, lr } = values;
+  const batchSize = values.batch;
+  const flip = values.flip ?? (values.noFlip ? false : data === 'fashion-mnist');
 
   const train = labelledFromDataset(await loadDataset(data, { split: 'train' }));
   const test = labelledFromDataset(await loadDataset(data, { split: 'test' }));

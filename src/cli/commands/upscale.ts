@@ -3,7 +3,6 @@
  * one low-resolution PNG in, its upscaled PNG out; or, with --eval, PSNR/SSIM of the model and of
  * bicubic upsampling on held-out images degraded as in training, printed as JSON.
  */
-import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { DiffuseError } from '../../tensor/errors.js';
 import { Tensor } from '../../tensor/tensor.js';
@@ -11,11 +10,34 @@ import { readPng, writePng, writePngGrid } from '../../io/png.js';
 import { loadDataset } from '../../data/index.js';
 import { upscale, loadSuperresModel, evaluateUpscale } from '../../pipelines/superres.js';
 import { DEFAULT_BATCH_SIZE } from '../../pipelines/generate.js';
-import { findMethod, samplingMethods, schedulerNames } from '../../sampling/registry.js';
-import { reverseProcess } from '../../sampling/reverse_process.js';
-import { SIGMA_SCHEDULES, type SigmaScheduleName } from '../../diffusion/sigma_ramps.js';
+import { schedulerNames } from '../../sampling/registry.js';
+import { plannedLoops } from '../../sampling/reverse_process.js';
 import { bicubicResize } from '../../data/resample.js';
 import { ProgressBar } from '../progress.js';
+import { readSamplingConfig, resolveSampling } from '../../io/sampling_config.js';
+import { checkSchedulerFlags } from '../edit_flags.js';
+import { ETA_FLAG, FALLBACK_SCHEDULER, FALLBACK_STEPS, SEED_FLAG, SIGMAS_FLAG, batchFlag, countFlag, formatFlagHelp, parseCommandFlags, pathFlag, schedulerFlag, stepsFlag } from '../flags.js';
+import { boolField, described, optional, stringField } from '../../schema/field.js';
+
+const FLAGS = {
+  model: pathFlag('model', 'The SR3 model (required).', 'DIR'),
+  image: pathFlag('image', "A low-resolution PNG/JPEG (its size times the scale must be the model's size)."),
+  out: pathFlag('out', 'The upscaled PNG to write.'),
+  scheduler: schedulerFlag(),
+  sigmas: SIGMAS_FLAG,
+  steps: stepsFlag(),
+  eta: ETA_FLAG,
+  seed: SEED_FLAG,
+  batch: batchFlag(DEFAULT_BATCH_SIZE),
+  eval: described(
+    boolField('eval', false),
+    'Measure instead: take --n held-out images of --data (evenly spaced over the test split of fashion-mnist/mnist, or over a folder), area-downsample them by the scale as training did, upscale them, and print JSON with the mean PSNR (dB) and SSIM (Wang et al. 2004: 11x11 Gaussian window, sigma 1.5, K1 0.01, K2 0.03, on [0, 1]) of SR3 and of bicubic upsampling against the originals.',
+  ),
+  data: described(optional(stringField('data', ''), 'fashion-mnist'), "--eval's data.", { metavar: 'SRC' }),
+  n: described(optional(countFlag('n', 500, 1, "--eval's image count."), '500'), "--eval's image count.", { metavar: 'N' }),
+  json: pathFlag('json', '--eval: also write the JSON (with per-image values) to FILE.'),
+  grid: pathFlag('grid', '--eval: also write 8 of the images (spread over the set) as rows LR | bicubic | SR3 | HR.'),
+} as const;
 
 export const summary = 'Super-resolve images with an SR3 model (diffuse train --task superres); --eval: PSNR/SSIM vs bicubic.';
 
@@ -29,33 +51,7 @@ The model is a run folder, checkpoint or pipeline folder trained with
 bicubic-upsampled by S and concatenated to x_t at every step of the reverse process.
 
 Options:
-  --model DIR        The SR3 model (required).
-  --image FILE       A low-resolution PNG/JPEG (its size times the scale must be the model's size).
-  --out FILE         The upscaled PNG to write.
-  --scheduler NAME   Any scheduler or sampler of 'diffuse samplers' (default ddim).
-  --sigmas S         A sampler's sigma schedule: ${SIGMA_SCHEDULES.filter((k) => k !== 'vp').join(', ')} (default karras).
-  --steps K          Reverse steps (default 50).
-  --eta E            DDIM's eta, or a stochastic sampler's noise scale.
-  --seed S           Seed (default 0).
-  --batch B          Images per forward pass (default ${DEFAULT_BATCH_SIZE}).
-  --eval             Measure instead: take --n held-out images of --data (evenly spaced over the
-                     test split of fashion-mnist/mnist, or over a folder), area-downsample them by the
-                     scale as training did, upscale them, and print JSON with the mean PSNR (dB) and
-                     SSIM (Wang et al. 2004: 11x11 Gaussian window, sigma 1.5, K1 0.01, K2 0.03, on
-                     [0, 1]) of SR3 and of bicubic upsampling against the originals.
-  --data SRC         --eval's data (default fashion-mnist).
-  --n N              --eval's image count (default 500).
-  --json FILE        --eval: also write the JSON (with per-image values) to FILE.
-  --grid FILE        --eval: also write 8 of the images (spread over the set) as rows
-                     LR | bicubic | SR3 | HR.
-`;
-
-function intFlag(name: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(x) || x < min) throw new DiffuseError(`--${name} must be an integer >= ${min}, found '${v}'`);
-  return x;
-}
+${formatFlagHelp(FLAGS)}`;
 
 const mean = (a: readonly number[]): number => a.reduce((s, v) => s + v, 0) / a.length;
 
@@ -72,30 +68,9 @@ function nearest(x: Tensor, s: number): Tensor {
 }
 
 export async function run(argv: string[]): Promise<void> {
-  const { values: v, positionals } = parseArgs({
-    args: argv,
-    options: {
-      model: { type: 'string' },
-      image: { type: 'string' },
-      out: { type: 'string' },
-      scheduler: { type: 'string' },
-      sigmas: { type: 'string' },
-      steps: { type: 'string' },
-      eta: { type: 'string' },
-      seed: { type: 'string' },
-      batch: { type: 'string' },
-      eval: { type: 'boolean' },
-      data: { type: 'string' },
-      n: { type: 'string' },
-      json: { type: 'string' },
-      grid: { type: 'string' },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
-  if (positionals.length > 0) throw new DiffuseError(`unexpected argument '${positionals[0]}'; see 'diffuse upscale --help'`);
+  const { values: v } = parseCommandFlags('upscale', FLAGS, argv);
   if (v.model === undefined || v.model === '') throw new DiffuseError('--model DIR (an SR3 model: diffuse train --task superres) is required');
-  const evalMode = v.eval === true;
+  const evalMode = v.eval;
   if (evalMode) {
     if (v.image !== undefined || v.out !== undefined) throw new DiffuseError('--eval measures on --data; drop --image and --out (or drop --eval to upscale one image)');
   } else {
@@ -103,25 +78,18 @@ export async function run(argv: string[]): Promise<void> {
     if (v.out === undefined || v.out === '') throw new DiffuseError('--out FILE (the upscaled PNG to write) is required');
     for (const k of ['data', 'n', 'json', 'grid'] as const) if (v[k] !== undefined) throw new DiffuseError(`--${k} applies to --eval only`);
   }
-  const schedName = v.scheduler ?? 'ddim';
-  if (!schedulerNames().includes(schedName)) throw new DiffuseError(`--scheduler must be one of ${schedulerNames().join(', ')}, found '${schedName}'`);
-  const method = findMethod(schedName)!;
-  if (v.sigmas !== undefined) {
-    if (!method.takesSigmas) throw new DiffuseError(`--sigmas applies to the samplers (${samplingMethods().filter((m) => m.takesSigmas).map((m) => m.name).join(', ')}) only`);
-    if (!SIGMA_SCHEDULES.includes(v.sigmas as SigmaScheduleName) || v.sigmas === 'vp') throw new DiffuseError(`--sigmas must be one of ${SIGMA_SCHEDULES.filter((k) => k !== 'vp').join(', ')}, found '${v.sigmas}'`);
-  }
-  const steps = intFlag('steps', v.steps, 1) ?? 50;
-  const seed = intFlag('seed', v.seed, 0) ?? 0;
-  const batch = intFlag('batch', v.batch, 1) ?? DEFAULT_BATCH_SIZE;
-  const n = intFlag('n', v.n, 1) ?? 500;
-  let eta: number | undefined;
-  if (v.eta !== undefined) {
-    eta = Number(v.eta);
-    if (v.eta.trim() === '' || !Number.isFinite(eta) || eta < 0) throw new DiffuseError(`--eta must be a number >= 0, found '${v.eta}'`);
-  }
+  if (v.scheduler !== undefined) checkSchedulerFlags(v.scheduler, v.sigmas, v.eta);
+  const { seed, eta } = v;
+  const batch = v.batch ?? DEFAULT_BATCH_SIZE;
+  const n = v.n ?? 500;
 
   const sr = loadSuperresModel(v.model);
-  const perChunk = reverseProcess('upscale', schedName, { steps, schedulerConfig: sr.schedulerConfig }).loops;
+  // The one rule for sampling defaults: flags, then the model's sampling_config.json, then ddim.
+  const choice = resolveSampling(readSamplingConfig(sr.unetDir, schedulerNames()), { scheduler: v.scheduler }, FALLBACK_SCHEDULER);
+  const schedName = choice.scheduler;
+  if (v.scheduler === undefined) checkSchedulerFlags(schedName, v.sigmas, v.eta);
+  const steps = v.steps ?? choice.steps ?? FALLBACK_STEPS;
+  const perChunk = plannedLoops(schedName, steps, sr.schedulerConfig);
   const common = {
     model: sr.model,
     scale: sr.scale,
@@ -130,7 +98,7 @@ export async function run(argv: string[]): Promise<void> {
     steps,
     seed,
     batchSize: batch,
-    ...(v.sigmas === undefined ? {} : { sigmaSchedule: v.sigmas as SigmaScheduleName }),
+    ...(v.sigmas === undefined ? {} : { sigmaSchedule: v.sigmas }),
     ...(eta === undefined ? {} : { eta }),
   };
 

@@ -8,6 +8,9 @@
  * the generator stream exactly as a generation run does; the low-resolution image is a
  * deterministic function of x_0 (data/resample.ts: area downsampling, Keys' bicubic with a = -0.5).
  */
+import { parseConfig } from '../../schema/config.js';
+import { described, enumField, intField } from '../../schema/field.js';
+import { RunFolderError } from '../checkpoint.js';
 import { ArgumentError } from '../../tensor/errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { concat } from '../../ops/concat.js';
@@ -30,6 +33,28 @@ export interface SuperresInfo {
   downsample: 'area';
   /** How the low-resolution image is brought to the high resolution before the U-Net sees it. */
   upsample: 'bicubic';
+}
+
+/** superres.json's fields (schema fields; superres.json is read strictly, a run's train_config.json for task and scale only). */
+export const SUPERRES_INFO_FIELDS = {
+  task: described(enumField<'superres'>('task', ['superres'], 'superres'), 'What the model does: super-resolution (SR3).'),
+  scale: described(intField('scale', 2, 2), 'The upscaling factor: high-resolution size = scale x low-resolution size.'),
+  downsample: described(enumField<'area'>('downsample', ['area'], 'area'), 'How training made the low-resolution images.'),
+  upsample: described(enumField<'bicubic'>('upsample', ['bicubic'], 'bicubic'), 'How the low-resolution image is brought to the high resolution.'),
+} as const;
+
+/**
+ * The SuperresInfo of a superres.json object, or of a run's train_config.json (its `task` and
+ * `scale`); null when the file's task is not 'superres'. Errors name `source`, the key and the value.
+ * @example superresInfoFromJson('superres.json', { task: 'superres', scale: 2 }) // { task: 'superres', scale: 2, downsample: 'area', upsample: 'bicubic' }
+ */
+export function superresInfoFromJson(source: string, json: unknown, isTrainConfig = false): SuperresInfo | null {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return null;
+  const j = json as Record<string, unknown>;
+  if (j['task'] !== 'superres') return null;
+  const picked = isTrainConfig ? { task: j['task'], scale: j['scale'] } : j;
+  const info = parseConfig(source, SUPERRES_INFO_FIELDS, picked, { error: RunFolderError });
+  return { task: info.task, scale: info.scale, downsample: info.downsample, upsample: info.upsample };
 }
 
 /** SR3's draw: DDPM's, plus the upsampled low-resolution conditioning. */

@@ -1,0 +1,126 @@
+/**
+ * The flags the `diffuse` commands share, as schema fields (src/schema), and the one way a command
+ * reads its argv: `parseCommandFlags` (every command), `intFlag`/`numFlag` for a value that arrives
+ * as text some other way (a list item, a bench argument). A command's --help Options section is
+ * `formatFlagHelp` of the same fields, so a default is stated once, by the field.
+ */
+import { DiffuseError } from '../tensor/errors.js';
+import { arrayField, described, enumField, intField, numberField, optional, stringField, type Field, type FieldSet } from '../schema/field.js';
+import { parseFlags, readFlag, type ParsedFlags } from '../schema/flags.js';
+import { schedulerNames } from '../sampling/registry.js';
+import { SIGMA_SCHEDULES, type SigmaScheduleName } from '../diffusion/sigma_ramps.js';
+import { DEFAULT_SAMPLING_CONFIG } from '../io/sampling_config.js';
+import { DEFAULT_EDIT_SCHEDULER, DEFAULT_EDIT_STEPS } from '../pipelines/edit.js';
+
+export { formatFlagHelp } from '../schema/flags.js';
+
+/**
+ * Parses a command's argv against its fields; positionals are refused with a pointer to --help
+ * unless `allowPositionals`. Errors are DiffuseErrors (the CLI prints their message only).
+ * @example const { values } = parseCommandFlags('sample', SAMPLE_FLAGS, argv);
+ */
+export function parseCommandFlags<F extends FieldSet>(command: string, fields: F, argv: readonly string[], allowPositionals = false): ParsedFlags<F> {
+  const r = parseFlags(fields, argv, { allowPositionals: true, error: DiffuseError });
+  if (!allowPositionals && r.positionals.length > 0) throw new DiffuseError(`unexpected argument '${r.positionals[0]}'; see 'diffuse ${command} --help'`);
+  return r;
+}
+
+/**
+ * An integer flag >= min read from its text (one rule: an optional sign and digits, so '-1' is
+ * read and then checked against min), or undefined when absent.
+ * @example intFlag('batch', '8', 1) // 8
+ */
+export function intFlag(name: string, text: string | undefined, min: number): number | undefined {
+  return text === undefined ? undefined : readFlag({ ...intField(name, min, min), flag: name }, text, DiffuseError);
+}
+
+/** A finite number flag (in [min, max], or (min, max] with `openMin`) read from its text, or undefined when absent. */
+export function numFlag(name: string, text: string | undefined, min = -Infinity, max = Infinity, openMin = false): number | undefined {
+  return text === undefined ? undefined : readFlag({ ...numberField(name, 0, min, max, openMin), flag: name }, text, DiffuseError);
+}
+
+/** A comma-separated list of integers >= min, or undefined when absent. */
+export function intListFlag(name: string, text: string | undefined, min: number): number[] | undefined {
+  return text === undefined ? undefined : text.split(',').map((s) => intFlag(name, s, min)!);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared flags
+
+/** The fallback scheduler when neither a flag nor the model's sampling_config.json names one (the editing pipelines' default). */
+export const FALLBACK_SCHEDULER: string = DEFAULT_EDIT_SCHEDULER;
+/** The fallback step count when neither a flag nor sampling_config.json gives one. */
+export const FALLBACK_STEPS: number = DEFAULT_EDIT_STEPS;
+
+/** What --help says about the sampling defaults (the one rule: io/sampling_config.ts resolveSampling). */
+export const SAMPLING_DEFAULT_TEXT = {
+  scheduler: `the model's sampling_config.json, else ${FALLBACK_SCHEDULER}`,
+  steps: `sampling_config.json's with its scheduler, else ${FALLBACK_STEPS}`,
+  guidance: `the model's sampling_config.json, else ${DEFAULT_SAMPLING_CONFIG.guidanceScale}: none`,
+} as const;
+
+/** --model DIR. */
+export const MODEL_FLAG = described(optional(stringField('model', '')), 'A training run, checkpoint, pipeline folder or U-Net folder.', {
+  metavar: 'DIR',
+  defaultText: 'the bundled models/fashion-mnist/',
+});
+
+/** --scheduler NAME: any sampler or diffusers scheduler name (the sampler registry's list). */
+export function schedulerFlag(defaultText: string = SAMPLING_DEFAULT_TEXT.scheduler, flag = 'scheduler'): Field<string | undefined> {
+  return described(
+    optional(enumField(flag, schedulerNames(), FALLBACK_SCHEDULER), defaultText),
+    "A sampler (euler, heun, dpmpp_2m, ...) or a diffusers scheduler (ddim, ddpm, unipc, dpmsolver, EulerDiscreteScheduler, ...); 'diffuse samplers' lists them.",
+    { metavar: 'NAME', flag },
+  );
+}
+
+/** The sigma schedules a sampler takes from --sigmas ('vp' is the SDE samplers'). */
+export const SIGMAS_VALUES: readonly SigmaScheduleName[] = SIGMA_SCHEDULES.filter((k) => k !== 'vp');
+
+/** --sigmas S. */
+export const SIGMAS_FLAG = described(optional(enumField<SigmaScheduleName>('sigmas', SIGMAS_VALUES, 'karras'), 'karras'), `A sampler's sigma schedule: ${SIGMAS_VALUES.join(', ')}.`, { metavar: 'S' });
+
+/** --steps K (`defaultText`: what absent means for the command). */
+export function stepsFlag(defaultText: string = SAMPLING_DEFAULT_TEXT.steps): Field<number | undefined> {
+  return described(optional(intField('steps', 1, 1), defaultText), 'Reverse steps of the full schedule.', { metavar: 'K' });
+}
+
+/** --class C. */
+export const CLASS_FLAG = described(
+  optional(arrayField('class', intField('class', 0, 0), [], 1), "0, 1, 2, ... cycling over the model's classes"),
+  'Class of every image, or a comma-separated list, one per image (class-conditional models).',
+  { metavar: 'C' },
+);
+
+/** --guidance W (any number; the file's guidance_scale is >= 0). */
+export const GUIDANCE_FLAG = described(
+  optional(numberField('guidance', 1), SAMPLING_DEFAULT_TEXT.guidance),
+  'Classifier-free guidance weight (needs a class-conditional model trained with a null class).',
+  { metavar: 'W' },
+);
+
+/** --eta E. */
+export const ETA_FLAG = described(optional(numberField('eta', 0, 0), "0 for ddim (deterministic), 1 for a stochastic sampler"), "DDIM's eta, or a stochastic sampler's noise scale.", { metavar: 'E' });
+
+/** --seed S. */
+export const SEED_FLAG = described(intField('seed', 0, 0), 'Seed; the same seed gives the same images, whatever --batch is.', { metavar: 'S' });
+
+/** --batch B (`def`: the command's images per forward pass). */
+export function batchFlag(def: number): Field<number | undefined> {
+  return described(optional(intField('batch', def, 1), String(def)), 'Images per forward pass (results do not depend on it).', { metavar: 'B' });
+}
+
+/** A required or optional path flag (`--out FILE`). */
+export function pathFlag(flag: string, doc: string, metavar = 'FILE', defaultText?: string): Field<string | undefined> {
+  return described(optional(stringField(flag, ''), defaultText), doc, { metavar });
+}
+
+/** An integer flag >= min with a default (`--n N`). */
+export function countFlag(flag: string, def: number, min: number, doc: string, metavar = 'N'): Field<number> {
+  return described(intField(flag, def, min), doc, { metavar });
+}
+
+/** The scheduler names a --scheduler value may take (the sampler registry's). */
+export function knownSchedulerNames(): readonly string[] {
+  return schedulerNames();
+}
