@@ -3,18 +3,11 @@
  * entry n (axis 0 of a row-major buffer viewed as (batch, per)), evaluated in double and rounded
  * once into the output's dtype. The coefficients are host values (JavaScript numbers from float64
  * schedules, a few per batch); a GPU device uploads them with the call.
- *  - scaleAdd: the forward process and the schedulers' updates, out = a[n] x + b[n] y (DDPM eq. 4);
  *  - weightedSqDiffSum and its backward: the per-sample weighted MSE (Min-SNR, Hang et al. 2023).
  */
 import type { HostArray } from '../../tensor/tensor.js';
 
 export interface PerSampleKernels<B = HostArray> {
-  /**
-   * out[n, i] = a[n] x[n, i] + b[n] y[n, i]; with b and y null, out = a[n] x[n, i]. A zero
-   * coefficient drops its term (0 * Infinity does not poison the result). a and b have `batch`
-   * entries; out is overwritten.
-   */
-  scaleAdd(a: Float64Array, x: B, b: Float64Array | null, y: B | null, out: B, batch: number): void;
   /** out[0] = (sum_n w[n] sum_i (pred[n, i] - target[n, i])^2) / divisor, with batch = w.length. */
   weightedSqDiffSum(pred: B, target: B, w: Float64Array, divisor: number, out: B): void;
   /** g[n, i] = (scale * w[n] * gy[0]) / divisor * (pred[n, i] - target[n, i]); g is overwritten. */

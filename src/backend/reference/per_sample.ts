@@ -2,17 +2,6 @@
 import type { PerSampleKernels } from '../kernels/per_sample.js';
 
 export const referencePerSample: PerSampleKernels = {
-  scaleAdd(a, x, b, y, out, batch) {
-    const per = batch === 0 ? 0 : out.length / batch;
-    for (let n = 0; n < batch; n++) {
-      const an = a[n]!;
-      const bn = b === null || y === null ? 0 : b[n]!;
-      const base = n * per;
-      if (bn === 0) for (let i = base; i < base + per; i++) out[i] = an === 0 ? 0 : an * x[i]!;
-      else if (an === 0) for (let i = base; i < base + per; i++) out[i] = bn * y![i]!;
-      else for (let i = base; i < base + per; i++) out[i] = an * x[i]! + bn * y![i]!;
-    }
-  },
   weightedSqDiffSum(pred, target, w, divisor, out) {
     const batch = w.length;
     const per = batch === 0 ? 0 : pred.length / batch;
