@@ -67,13 +67,20 @@ export function lambdaMinClippedField(key: string): ConfigField<number> {
 /** What a DPM-Solver model's output carries besides the prediction (diffusers' `variance_type`). */
 export type DpmVarianceType = 'learned' | 'learned_range';
 
-/** `variance_type`: null, or "learned"/"learned_range" (the model output has 2C channels). */
+/** DDPMScheduler's fixed variances: a DDPM model's config carries one; for DPM-Solver they mean null. */
+const FIXED_VARIANCE_TYPES: ReadonlySet<unknown> = new Set(['fixed_small', 'fixed_small_log', 'fixed_large', 'fixed_large_log']);
+
+/**
+ * `variance_type`: null, or "learned"/"learned_range" (the model output has 2C channels). A DDPM
+ * model's fixed_* value reads as null, as in diffusers (only the learned kinds change the output),
+ * so `--scheduler dpmsolver` works on the config a DDPM model was trained with.
+ */
 export function nullableVarianceField(key: string): ConfigField<DpmVarianceType | null> {
   return {
     key,
     default: null,
-    allowed: 'null, "learned" or "learned_range"',
-    parse: (v) => (v === null ? null : v === 'learned' || v === 'learned_range' ? v : undefined),
+    allowed: 'null, "learned" or "learned_range" (or a DDPM fixed_* value, read as null)',
+    parse: (v) => (v === null || FIXED_VARIANCE_TYPES.has(v) ? null : v === 'learned' || v === 'learned_range' ? v : undefined),
     toJson: (v) => v,
   };
 }

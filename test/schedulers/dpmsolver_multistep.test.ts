@@ -131,7 +131,9 @@ describe('DPMSolverMultistepScheduler: config', () => {
     assert.throws(() => new DPMSolverMultistepScheduler({ solver_order: 4 }), /DPMSolverMultistepScheduler: config key "solver_order" has value 4; allowed: an integer in \[1, 3\]/);
     assert.throws(() => new DPMSolverMultistepScheduler({ algorithm_type: 'dpm' }), /config key "algorithm_type" has value "dpm"; allowed: one of "dpmsolver", "dpmsolver\+\+", "sde-dpmsolver", "sde-dpmsolver\+\+"/);
     assert.throws(() => new DPMSolverMultistepScheduler({ lambda_min_clipped: 'low' }), /config key "lambda_min_clipped" has value "low"; allowed: a number, or "-inf"/);
-    assert.throws(() => new DPMSolverMultistepScheduler({ variance_type: 'fixed_small' }), /config key "variance_type" has value "fixed_small"; allowed: null, "learned" or "learned_range"/);
+    // A DDPM model's fixed variance means "no variance channels" here, as in diffusers (the bundled models' configs say fixed_small).
+    assert.equal(new DPMSolverMultistepScheduler({ variance_type: 'fixed_small' }).config.varianceType, null);
+    assert.throws(() => new DPMSolverMultistepScheduler({ variance_type: 'small' }), /config key "variance_type" has value "small"; allowed: null, "learned" or "learned_range"/);
   });
 
   it('lambda_min_clipped drops the timesteps whose lambda is below it (cosine schedule)', () => {
