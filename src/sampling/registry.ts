@@ -45,6 +45,12 @@ export interface SamplingMethod {
 export const DEFAULT_STEPS = 50;
 
 /**
+ * The method every command, the server and the editing pipelines use when neither the caller nor
+ * the model's sampling_config.json names one: DDIM (deterministic), DEFAULT_STEPS steps.
+ */
+export const FALLBACK_SCHEDULER = 'ddim';
+
+/**
  * Short names of the diffusers schedulers (diffusers' class names are accepted as they are). The
  * k-diffusion names (euler, heun, lms, dpmpp_2m, ...) are the samplers, the same algorithms as
  * pure functions; the scheduler classes are reached by their class names.

@@ -19,6 +19,9 @@ import { SDE_T, type ScoreFn, type Sde } from './sde.js';
 import { rk45 } from './rk45.js';
 import { defaultSamplingEps, type SdeSampleResult } from './pc_sampler.js';
 
+/** score_sde's RK45 tolerance, relative and absolute. */
+export const DEFAULT_ODE_TOLERANCE = 1e-5;
+
 export interface OdeSampleOptions {
   /** Relative and absolute tolerance of RK45 (default 1e-5 each, score_sde's). */
   rtol?: number;
@@ -65,8 +68,8 @@ export function odeSample(sde: Sde, score: ScoreFn, xT: Tensor, options: OdeSamp
     eps,
     xT.toArray('float64'),
     {
-      rtol: options.rtol ?? 1e-5,
-      atol: options.atol ?? 1e-5,
+      rtol: options.rtol ?? DEFAULT_ODE_TOLERANCE,
+      atol: options.atol ?? DEFAULT_ODE_TOLERANCE,
       ...(options.onStep === undefined && options.onProgress === undefined
         ? {}
         : {

@@ -14,6 +14,9 @@ import { SDE_T, type ScoreFn, type Sde } from './sde.js';
 import { predictorStep, PREDICTOR_NAMES, type NoiseOptions, type PredictorName } from './predictors.js';
 import { correctorStep, CORRECTOR_NAMES, type CorrectorName } from './correctors.js';
 
+/** score_sde's corrector signal-to-noise ratio (its CIFAR-10 configs). */
+export const DEFAULT_SNR = 0.16;
+
 /** score_sde's sampling eps: 1e-3 for VP and sub-VP, 1e-5 for VE. */
 export function defaultSamplingEps(sde: Sde): number {
   return sde.name === 've' ? 1e-5 : 1e-3;
@@ -68,7 +71,7 @@ export function pcSample(sde: Sde, score: ScoreFn, xT: Tensor, options: PcOption
   if (!Number.isInteger(steps) || steps < 1) throw new ArgumentError(`${op}: steps must be an integer >= 1, found ${String(steps)}`);
   const eps = options.eps ?? defaultSamplingEps(sde);
   if (typeof eps !== 'number' || !(eps > 0 && eps < SDE_T)) throw new ArgumentError(`${op}: eps must be in (0, ${SDE_T}), found ${String(eps)}`);
-  const snr = options.snr ?? 0.16;
+  const snr = options.snr ?? DEFAULT_SNR;
   const nSteps = options.correctorSteps ?? 1;
   const noise: NoiseOptions = {
     ...(options.generator === undefined ? {} : { generator: options.generator }),

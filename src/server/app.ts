@@ -12,7 +12,7 @@ import fastifyStatic from '@fastify/static';
 import { bundledModelsDir, packageRoot } from '../io/model_folder.js';
 import { decodeImage, probeImage } from '../io/png.js';
 import { resolveSampling } from '../io/sampling_config.js';
-import { samplingMethods, schedulerNames } from '../sampling/registry.js';
+import { DEFAULT_STEPS, FALLBACK_SCHEDULER, samplingMethods, schedulerNames } from '../sampling/registry.js';
 import { DiffuseError } from '../tensor/errors.js';
 import { resolveLimits, type Limits } from './limits.js';
 import { describeModel, listModelNames, MODEL_NAME_PATTERN, ModelNotFoundError, type ModelInfo } from './models.js';
@@ -65,10 +65,8 @@ class HttpError extends DiffuseError {
 /** Seconds between SSE comments that keep idle connections (and proxies) open. */
 const SSE_HEARTBEAT_MS = 15_000;
 
-/** The sampler used when a request names none (deterministic, good at few steps). */
-export const DEFAULT_SAMPLER = 'ddim';
-/** The steps when neither the request nor the model's sampling_config.json gives them. */
-export const DEFAULT_STEPS = 20;
+/** The sampler and steps when neither the request nor the model's sampling_config.json gives them: the registry's fallback, as every command's. */
+export const DEFAULT_SAMPLER = FALLBACK_SCHEDULER;
 
 const MODEL_NAME = { type: 'string', pattern: MODEL_NAME_PATTERN } as const;
 

@@ -20,7 +20,8 @@ import { arrayField, described, enumField, hidden, intField, numberField, option
 import { loadModelArg, bundledModel } from '../model_arg.js';
 import { SDE_NAMES, type SdeName } from '../../sde/sde.js';
 import { sdeFromConfig, isSdeConfig } from '../../sde/config.js';
-import { defaultSamplingEps } from '../../sde/pc_sampler.js';
+import { DEFAULT_SNR, defaultSamplingEps } from '../../sde/pc_sampler.js';
+import { DEFAULT_ODE_TOLERANCE } from '../../sde/ode_sampler.js';
 import { PREDICTOR_NAMES, type PredictorName } from '../../sde/predictors.js';
 import { CORRECTOR_NAMES, type CorrectorName } from '../../sde/correctors.js';
 import { SDE_SAMPLERS, findMethod, type SdeSamplerName } from '../../sampling/registry.js';
@@ -37,11 +38,11 @@ export const SDE_ONLY_FLAGS = {
   sde: described(optional(enumField<SdeName>('sde', SDE_NAMES, 'vp')), "Checked against the model's SDE (a DDPM model is vp).", { metavar: 'S' }),
   predictor: described(optional(enumField<PredictorName>('predictor', PREDICTOR_NAMES, 'reverse_diffusion'), 'reverse_diffusion'), `pc: ${PREDICTOR_NAMES.join(' | ')}.`, { metavar: 'P' }),
   corrector: described(optional(enumField<CorrectorName>('corrector', CORRECTOR_NAMES, 'langevin'), 'langevin'), `pc: ${CORRECTOR_NAMES.join(' | ')} (ald = annealed Langevin).`, { metavar: 'C' }),
-  snr: positive('snr', 'pc: corrector signal-to-noise ratio.', '0.16', 'R'),
+  snr: positive('snr', 'pc: corrector signal-to-noise ratio.', String(DEFAULT_SNR), 'R'),
   correctorSteps: described(optional(intField('corrector_steps', 1, 1), '1'), 'pc: corrector steps per time step.', { metavar: 'K' }),
   steps: described(optional(intField('steps', 1, 1), "the SDE's N, 1000"), 'pc: time steps.', { metavar: 'K' }),
-  rtol: positive('rtol', 'ode: RK45 relative tolerance; the NFE is printed.', '1e-5'),
-  atol: positive('atol', 'ode: RK45 absolute tolerance.', '1e-5'),
+  rtol: positive('rtol', 'ode: RK45 relative tolerance; the NFE is printed.', String(DEFAULT_ODE_TOLERANCE)),
+  atol: positive('atol', 'ode: RK45 absolute tolerance.', String(DEFAULT_ODE_TOLERANCE)),
   eps: positive('eps', 'Last time, below 1.', '1e-3 for VP/sub-VP, 1e-5 for VE', 'E'),
 } as const;
 
