@@ -5,7 +5,7 @@ export { SubVpSde } from './subvp.js';
 export { VeSde, VE_DEFAULTS, type VeOptions } from './ve.js';
 export { makeSde, sdeFromConfig, isSdeConfig, type SdeParams } from './config.js';
 export { scoreFromModel, scoreScale, modelTimeInput, withFrozenParameters, type ScoreModel, type ScoreFromModelOptions } from './score.js';
-export { rk45, rmsNorm, OdeSolverError, type OdeFunction, type Rk45Options, type Rk45Result } from './rk45.js';
+export { rk45, rk45Tensor, rmsNorm, OdeSolverError, type OdeFunction, type TensorOdeFunction, type Rk45Options, type Rk45Result } from './rk45.js';
 export { predictorStep, eulerMaruyamaPredictor, reverseDiffusionPredictor, ancestralPredictor, PREDICTOR_NAMES, type PredictorName, type PcStep, type NoiseOptions } from './predictors.js';
 export { correctorStep, langevinCorrector, annealedLangevinCorrector, CORRECTOR_NAMES, type CorrectorName, type CorrectorOptions } from './correctors.js';
 export { pcSample, defaultSamplingEps, type PcOptions, type SdeSampleResult } from './pc_sampler.js';
