@@ -18,12 +18,18 @@ import { Tensor } from '../tensor/tensor.js';
 import { ArgumentError, DiffuseError } from '../tensor/errors.js';
 import { expectTensor } from '../tensor/check.js';
 import { Generator } from '../tensor/random.js';
-import { isGradEnabled } from '../tensor/autograd.js';
-import { add } from '../ops/binary.js';
+import { isGradEnabled, noGrad } from '../tensor/autograd.js';
+import { tensor, zeros } from '../tensor/create.js';
+import { add, mul } from '../ops/binary.js';
 import { mulScalar } from '../ops/scalar.js';
 import { sliceBatch } from '../ops/slice.js';
+import { sum } from '../ops/reduce.js';
+import { reshape } from '../ops/shape.js';
+import { concat } from '../ops/concat.js';
+import { cast } from '../ops/copy.js';
+import { linearCombination } from '../ops/linear_combination.js';
 import { SDE_T, type ScoreFn, type Sde } from './sde.js';
-import { rk45 } from './rk45.js';
+import { rk45Tensor } from './rk45.js';
 import { scoreFromModel, withFrozenParameters, type ScoreModel } from './score.js';
 
 /** How the divergence is computed. */
@@ -132,51 +138,52 @@ export function odeLikelihood(sde: Sde, score: ScoreFn, x: Tensor, options: OdeL
   const y0 = options.dequantize === true ? dequantize(x, gen) : x;
   const v = probe(estimator, shape, gen);
 
-  // The augmented state [x (N D), delta logp (N)], float64.
-  const state0 = new Float64Array(size + n);
-  state0.set(y0.toArray());
-  // The ODE solver works on host arrays: the probe's values once, the drift's per evaluation.
-  const vs = v === null ? null : v.toArray();
-  const f = (t: number, state: Float64Array): Float64Array => {
-    const xt = new Tensor(Float32Array.from(state.subarray(0, size)), shape).requireGrad();
+  // The augmented state [x (N D), delta logp (N)]: one flat float64 tensor on x's device.
+  const axes = shape.slice(1).map((_, i) => i + 1);
+  const xPart = (state: Tensor): Tensor => reshape(sliceBatch(state, 0, size), shape);
+  const flat64 = (t: Tensor): Tensor => reshape(cast(t, 'float64'), [size]);
+  const state0 = noGrad(() => concat([flat64(y0), zeros([n], { dtype: 'float64', device: x.device })], 0));
+  // The probe in float64: v^T J v per image is summed in double (as the product of two float32
+  // values is exact in double).
+  const v64 = v === null ? null : noGrad(() => cast(v, 'float64'));
+  const f = (t: number, state: Tensor): Tensor => {
+    const xt = noGrad(() => cast(xPart(state), 'float32')).requireGrad();
     const { xCoef, scoreCoef } = sde.reverseDriftCoefs(t, true);
     const drift = add(mulScalar(xt, xCoef), mulScalar(score(xt, t), scoreCoef)); // (N, H, W, C)
-    const out = new Float64Array(size + n);
-    out.set(drift.toArray());
-    if (v !== null && vs !== null) {
+    let divergence: Tensor;
+    if (v !== null && v64 !== null) {
       // v^T J v per image: x.grad = J^T v (the batch's images do not interact).
       drift.backward(v);
-      const g = xt.grad!.toArray();
-      for (let b = 0; b < n; b++) {
-        let s = 0;
-        for (let i = b * D; i < (b + 1) * D; i++) s += g[i]! * vs[i]!;
-        out[size + b] = s;
-      }
+      const g = xt.grad!;
+      divergence = noGrad(() => sum(mul(cast(g, 'float64'), v64), axes));
     } else {
-      // The exact trace: one vector-Jacobian product per dimension, the graph kept between them.
+      // The exact trace: one vector-Jacobian product per dimension, the graph kept between them;
+      // (J^T e_j)_j, the diagonal entry, is picked out by multiplying with e_j.
       const e = new Float32Array(size);
+      let diagonal = zeros(shape, { dtype: 'float64', device: x.device });
       for (let j = 0; j < D; j++) {
         for (let b = 0; b < n; b++) e[b * D + j] = 1;
+        const ej = tensor(e, shape, { device: x.device });
         xt.grad = null;
-        drift.backward(new Tensor(e, shape), { retainGraph: j < D - 1 });
-        const g = xt.grad!.toArray();
-        for (let b = 0; b < n; b++) {
-          out[size + b] = out[size + b]! + g[b * D + j]!;
-          e[b * D + j] = 0;
-        }
+        drift.backward(ej, { retainGraph: j < D - 1 });
+        const g = xt.grad!;
+        diagonal = noGrad(() => linearCombination([[1, diagonal], [1, mul(g, ej)]], 'float64'));
+        for (let b = 0; b < n; b++) e[b * D + j] = 0;
       }
+      divergence = noGrad(() => sum(diagonal, axes));
     }
-    return out;
+    return noGrad(() => concat([flat64(drift.detach()), divergence], 0));
   };
-  const sol = rk45(f, eps, SDE_T, state0, {
+  const sol = rk45Tensor(f, eps, SDE_T, state0, {
     rtol: options.rtol ?? LIKELIHOOD_DEFAULTS.rtol,
     atol: options.atol ?? LIKELIHOOD_DEFAULTS.atol,
-    ...(options.onStep === undefined ? {} : { onStep: (t: number, _y: Float64Array, nfe: number) => options.onStep!(t, nfe) }),
+    ...(options.onStep === undefined ? {} : { onStep: (t: number, _y: Tensor, nfe: number) => options.onStep!(t, nfe) }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
-  const z = new Tensor(Float32Array.from(sol.y.subarray(0, size)), shape);
-  const priorLogp = sde.priorLogp(new Tensor(sol.y.slice(0, size), shape));
-  const deltaLogp = sol.y.slice(size);
+  const xT = xPart(sol.y);
+  const z = noGrad(() => cast(xT, 'float32'));
+  const priorLogp = sde.priorLogp(xT);
+  const deltaLogp = sliceBatch(sol.y, size, size + n).toArray('float64');
   const logp = priorLogp.map((p, b) => p + deltaLogp[b]!);
   const offset = options.dequantize === true ? DEQUANTIZATION_OFFSET_BITS : 0;
   const bpd = logp.map((l) => -l / (D * Math.LN2) + offset);

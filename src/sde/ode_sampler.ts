@@ -16,7 +16,8 @@ import { noGrad } from '../tensor/autograd.js';
 import { expectTensor } from '../tensor/check.js';
 import { lin } from '../samplers/sampler.js';
 import { SDE_T, type ScoreFn, type Sde } from './sde.js';
-import { rk45 } from './rk45.js';
+import { cast } from '../ops/copy.js';
+import { rk45Tensor } from './rk45.js';
 import { defaultSamplingEps, type SdeSampleResult } from './pc_sampler.js';
 
 /** score_sde's RK45 tolerance, relative and absolute. */
@@ -59,21 +60,21 @@ export function odeSample(sde: Sde, score: ScoreFn, xT: Tensor, options: OdeSamp
   if (typeof score !== 'function') throw new ArgumentError(`${op}: 'score' must be a function (x, t) => score, found ${typeof score}`);
   const eps = options.eps ?? defaultSamplingEps(sde);
   if (typeof eps !== 'number' || !(eps > 0 && eps < SDE_T)) throw new ArgumentError(`${op}: eps must be in (0, ${SDE_T}), found ${String(eps)}`);
-  const shape = xT.shape;
+  // The solver's state is float64 on xT's device; the score sees it in xT's dtype.
   const dtype = xT.dtype;
-  const asTensor = (y: Float64Array): Tensor => new Tensor(dtype === 'float64' ? Float64Array.from(y) : Float32Array.from(y), shape);
-  const sol = rk45(
-    (t, y) => probabilityFlowDrift(sde, score, asTensor(y), t).toArray('float64'),
+  const asInput = (y: Tensor): Tensor => (y.dtype === dtype ? y : noGrad(() => cast(y, dtype)));
+  const sol = rk45Tensor(
+    (t, y) => probabilityFlowDrift(sde, score, asInput(y), t),
     SDE_T,
     eps,
-    xT.toArray('float64'),
+    noGrad(() => cast(xT, 'float64')),
     {
       rtol: options.rtol ?? DEFAULT_ODE_TOLERANCE,
       atol: options.atol ?? DEFAULT_ODE_TOLERANCE,
       ...(options.onStep === undefined && options.onProgress === undefined
         ? {}
         : {
-            onStep: (t: number, _y: Float64Array, nfe: number) => {
+            onStep: (t: number, _y: Tensor, nfe: number) => {
               options.onStep?.(t, nfe);
               options.onProgress?.({ step: Math.round(ODE_PROGRESS_UNITS * (1 - t / SDE_T)), total: ODE_PROGRESS_UNITS, nfe });
             },
@@ -81,7 +82,7 @@ export function odeSample(sde: Sde, score: ScoreFn, xT: Tensor, options: OdeSamp
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     },
   );
-  let x = asTensor(sol.y);
+  let x = asInput(sol.y);
   let nfe = sol.nfe;
   if (options.denoise ?? true) {
     // The reverse-diffusion predictor's mean at eps: x - f_i(x) + G_i^2 s.

@@ -141,16 +141,16 @@ export function rk45(f: OdeFunction, t0: number, t1: number, y0: ArrayLike<numbe
   if (typeof f !== 'function') throw new ArgumentError(`${op}: 'f' must be a function (t, y) => dy/dt, found ${typeof f}`);
   const n = y0.length;
   const onTensor: TensorOdeFunction = (t, y) => {
-    const out = f(t, y.toArray('float64') as Float64Array);
+    const out = f(t, y.toArray('float64'));
     if (!(out instanceof Float64Array) || out.length !== n) throw new ArgumentError(`${op}: f returned ${out instanceof Float64Array ? `${out.length} values` : typeof out}, expected a Float64Array of ${n}`);
     return new Tensor(Float64Array.from(out), [n]);
   };
   const { onStep, ...rest } = options;
   const sol = rk45Tensor(onTensor, t0, t1, new Tensor(Float64Array.from(y0), [n]), {
     ...rest,
-    ...(onStep === undefined ? {} : { onStep: (t: number, y: Tensor, nfe: number) => onStep(t, y.toArray('float64') as Float64Array, nfe) }),
+    ...(onStep === undefined ? {} : { onStep: (t: number, y: Tensor, nfe: number) => onStep(t, y.toArray('float64'), nfe) }),
   });
-  return { ...sol, y: sol.y.toArray('float64') as Float64Array };
+  return { ...sol, y: sol.y.toArray('float64') };
 }
 
 /**
