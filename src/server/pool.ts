@@ -29,6 +29,9 @@ interface Slot {
   dead: string | null;
 }
 
+/** V8 flags that apply to the whole process; a worker's execArgv may not carry them. */
+const PROCESS_WIDE_FLAGS: ReadonlySet<string> = new Set(['--single-threaded-gc', '--single-threaded', '--max-old-space-size', '--max-semi-space-size', '--expose-gc']);
+
 /**
  * Starts a worker thread on thread_worker: the compiled .js from dist/, or the .ts source through
  * tsx's loader when running from source (Node 20 does not pass --import hooks to workers).
@@ -41,10 +44,18 @@ function spawnWorker(modelsDir: string, cancel: SharedArrayBuffer): Worker {
     const code = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
     return new Worker(code, { eval: true, workerData });
   }
-  // A thread inherits the process's node flags; --input-type (a process started with -e) is refused
-  // for a file entry, so it is dropped.
-  const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-  return new Worker(fileURLToPath(new URL('./thread_worker.js', self)), { workerData, execArgv });
+  // A thread inherits the process's node flags, but Node refuses some of them in a worker:
+  // --input-type (a process started with -e) for a file entry, and process-wide V8 flags such as
+  // the bin's --single-threaded-gc (ERR_WORKER_INVALID_EXEC_ARGV). Those are dropped; should Node
+  // refuse another flag, the thread starts with none rather than not at all.
+  const file = fileURLToPath(new URL('./thread_worker.js', self));
+  const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type') && !PROCESS_WIDE_FLAGS.has(a.split('=')[0]!));
+  try {
+    return new Worker(file, { workerData, execArgv });
+  } catch (e) {
+    if ((e as { code?: unknown }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw e;
+    return new Worker(file, { workerData, execArgv: [] });
+  }
 }
 
 export class ThreadPool {

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { spawnDiffuse, stop, waitOutput } from '../server/helpers.js';
+import { spawn } from 'node:child_process';
+import { api, makeModelsDir, spawnDiffuse, stop, waitJob, waitOutput } from '../server/helpers.js';
 import { fileURLToPath } from 'node:url';
 
 // The bin script imports dist/, so this runs against the compiled CLI (npm test builds it first).
@@ -37,6 +38,22 @@ describe('diffuse CLI', () => {
     for (const cmd of ['serve', 'worker']) assert.match(run(cmd, '--help').stdout, /--concurrency N/);
     for (const cmd of ['train', 'train-classifier']) assert.match(run(cmd, '--help').stdout, /--threads N +native threads/);
     assert.doesNotMatch(run('serve', '--help').stdout, /^ +--threads/m);
+  });
+  it('serve started through the bin itself (its #! line adds --single-threaded-gc) runs a job on its compute thread', async () => {
+    // Executed as a program, not through node: the shebang's V8 flag is inherited by the worker
+    // threads, and Node refuses process-wide flags there (ERR_WORKER_INVALID_EXEC_ARGV).
+    const { dir } = makeModelsDir();
+    const p = spawn(bin, ['serve', '--port', '0', '--models', dir], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DIFFUSE_THREADS: '1' } });
+    try {
+      const out = await waitOutput(p, /diffuse serve: (http:\/\/\S+)\//);
+      const base = /diffuse serve: (http:\/\/\S+)\//.exec(out)![1]!;
+      const r = await api(base, 'POST', '/api/generate', { model: 'tiny', steps: 2, n: 1 });
+      assert.equal(r.status, 202, JSON.stringify(r.body));
+      const job = await waitJob(base, (r.body['job'] as { id: string } | undefined)?.id ?? (r.body['id'] as string));
+      assert.equal(job['state'], 'done', JSON.stringify(job));
+    } finally {
+      await stop(p);
+    }
   });
   it('serve --concurrency N runs N jobs at once on the local queue', async () => {
     const p = spawnDiffuse(['serve', '--port', '0', '--concurrency', '2']);
