@@ -92,6 +92,15 @@ export function referenceUNetConfigPath(): string {
 }
 
 /** The U-Net config of a run: its own, else the reference one. */
+/** The fields in which two U-Net config.json objects differ once both are read as configs ('unet.<key> (saved .., given ..)'). */
+function unetConfigDifferences(saved: object, given: object): string[] {
+  const a = configToJSON(configFromJSON(saved));
+  const b = configToJSON(configFromJSON(given));
+  return Object.keys({ ...a, ...b })
+    .filter((k) => !k.startsWith('_') && JSON.stringify(a[k]) !== JSON.stringify(b[k]))
+    .map((k) => `unet.${k} (saved ${JSON.stringify(a[k])}, given ${JSON.stringify(b[k])})`);
+}
+
 function unetConfigOf(cfg: TrainConfig): UNet2DConfig {
   const json = cfg.unet ?? (JSON.parse(readFileSync(referenceUNetConfigPath(), 'utf8')) as Record<string, unknown>);
   return configFromJSON(json);
@@ -179,12 +188,19 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
     state = readTrainerState(ckptDir);
     const saved = trainConfigFromJSON(state.config, join(ckptDir, 'trainer_state.json'));
     // data: '' (not given) or an in-memory dataset means "the run's own data".
-    const changed = Object.entries(rest).filter(
-      ([k, v]) => v !== undefined && !RESUME_MUTABLE.has(k) && !(k === 'data' && (v === '' || givenDataset !== undefined)) && JSON.stringify(v) !== JSON.stringify(saved[k as keyof TrainConfig]),
-    );
+    // The U-Net config is compared as configs (the saved one carries _class_name and
+    // _diffusers_version, and every default spelled out), and only its differing fields are named.
+    const differences = (k: string, v: unknown): string[] => {
+      const was = saved[k as keyof TrainConfig];
+      if (k === 'unet' && v !== null && was !== null && typeof v === 'object' && typeof was === 'object') return unetConfigDifferences(was, v);
+      return JSON.stringify(v) === JSON.stringify(was) ? [] : [`${k} (saved ${JSON.stringify(was)}, given ${JSON.stringify(v)})`];
+    };
+    const changed = Object.entries(rest)
+      .filter(([k, v]) => v !== undefined && !RESUME_MUTABLE.has(k) && !(k === 'data' && (v === '' || givenDataset !== undefined)))
+      .flatMap(([k, v]) => differences(k, v));
     if (changed.length > 0) {
       throw new ArgumentError(
-        `train: --resume continues the run with its saved settings; these differ: ${changed.map(([k, v]) => `${k} (saved ${JSON.stringify(saved[k as keyof TrainConfig])}, given ${JSON.stringify(v)})`).join(', ')}. Only steps, save-every, keep, threads and time-limit may change`,
+        `train: --resume continues the run with its saved settings; these differ: ${changed.join(', ')}. Only steps, save-every, keep, threads and time-limit may change`,
       );
     }
     const over: Partial<TrainConfig> = {};

@@ -180,6 +180,11 @@ describe('train', () => {
       await assert.rejects(train({ ...base, out: d, steps: 2, dataset: data }), /already holds a run .* pass --resume/);
       await assert.rejects(train({ data: 'x', out: d, steps: 4, lr: 0.5, resume: true, dataset: data }), /these differ: lr \(saved 0.002, given 0.5\)/);
       await assert.rejects(train({ data: 'x', out: d, steps: 1, resume: true, dataset: data }), /--steps 1 is below the checkpoint's step 2/);
+      // The same --config file again (without the saved _class_name/_diffusers_version and defaults) is the same run.
+      const r = await train({ data: 'x', out: d, steps: 3, unet: TINY_UNET, resume: true, dataset: data });
+      assert.equal(r.step, 3);
+      // A changed U-Net field is named alone, not as two JSON blobs.
+      await assert.rejects(train({ data: 'x', out: d, steps: 4, unet: { ...TINY_UNET, norm_num_groups: 2 }, resume: true, dataset: data }), /these differ: unet\.norm_num_groups \(saved \d+, given 2\)\. Only/);
     } finally {
       rmSync(d, { recursive: true, force: true });
     }
