@@ -216,7 +216,13 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
     const mh = Math.round(sh / factor);
     const mw = mh;
     // An image of the model's size is taken as it is; others are resized and center-cropped.
-    const img = await decodeImage(bytes, probe.width === mw && probe.height === mh ? {} : { size: mh });
+    // The header can be whole while the pixel data is not (a truncated file): that is the upload's fault, a 400.
+    let img: Awaited<ReturnType<typeof decodeImage>>;
+    try {
+      img = await decodeImage(bytes, probe.width === mw && probe.height === mh ? {} : { size: mh });
+    } catch (e) {
+      throw new HttpError(400, `'${field}' cannot be decoded (a truncated or corrupt image file?): ${(e as Error).message}`);
+    }
     const c = asMask ? 1 : info.channels;
     const n = img.height * img.width;
     const out = new Float32Array(n * c); // (H, W, C)

@@ -221,6 +221,12 @@ describe('diffuse serve: HTTP API', () => {
     const junk = await api(base, 'POST', '/api/img2img', { model: 'tiny', image: Buffer.from('not an image').toString('base64') });
     assert.equal(junk.status, 400);
     assert.match(junk.body['error'] as string, /not a PNG or JPEG/);
+    // A whole header with half the pixel data: the upload's fault, a 400 naming the field (it was a 500).
+    const noise = Buffer.from(Array.from({ length: 64 * 64 }, (_, i) => (i * 7919) % 251));
+    const png = await sharp(noise, { raw: { width: 64, height: 64, channels: 1 } }).png().toBuffer();
+    const truncated = await api(base, 'POST', '/api/img2img', { model: 'tiny', image: png.subarray(0, png.length >> 1).toString('base64') });
+    assert.equal(truncated.status, 400, JSON.stringify(truncated.body));
+    assert.match(truncated.body['error'] as string, /'image' (cannot be decoded|is not a PNG or JPEG)/);
     const noMask = await api(base, 'POST', '/api/inpaint', { model: 'tiny', image: await pngBase64(8, 8) });
     assert.equal(noMask.status, 400);
     const badT = await api(base, 'POST', '/api/explain', { model: 'tiny', image: await pngBase64(8, 8), t: [1000] });
