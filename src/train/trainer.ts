@@ -19,7 +19,7 @@ import { UNet2DModel, configFromJSON, configToJSON, type UNet2DConfig } from '..
 import { AdamW } from '../nn/adamw.js';
 import { EMA } from '../nn/ema.js';
 import { loadDataset, batches, DataError, type Dataset, type LoaderState } from '../data/index.js';
-import { readDiffusersWeights, writeJSONAtomic } from '../io/checkpoint.js';
+import { readDiffusersWeights, readJSONFile, writeJSONAtomic } from '../io/checkpoint.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { objectiveFor } from './objectives/index.js';
 import { resolveTrainConfig, trainConfigFromJSON, trainConfigToJSON, learningRate, emaDecayAt, type TrainConfig } from './config.js';
@@ -183,10 +183,17 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
       throw new RunFolderError(`train: cannot resume: ${String(runDir)} has no ${TRAIN_CONFIG_NAME} (not a run folder)`);
     }
     const latest = latestCheckpoint(runDir);
-    if (latest === null) throw new RunFolderError(`train: cannot resume: ${runDir} has no checkpoint yet (no latest.json)`);
-    ckptDir = latest.dir;
-    state = readTrainerState(ckptDir);
-    const saved = trainConfigFromJSON(state.config, join(ckptDir, 'trainer_state.json'));
+    let saved: TrainConfig;
+    if (latest === null) {
+      // A run that stopped before its first checkpoint (killed, a NaN loss, a full disk) has nothing
+      // to continue: it starts again from step 0 with its saved settings.
+      const path = join(runDir, TRAIN_CONFIG_NAME);
+      saved = trainConfigFromJSON(readJSONFile(path), path);
+    } else {
+      ckptDir = latest.dir;
+      state = readTrainerState(ckptDir);
+      saved = trainConfigFromJSON(state.config, join(ckptDir, 'trainer_state.json'));
+    }
     // data: '' (not given) or an in-memory dataset means "the run's own data".
     // The U-Net config is compared as configs (the saved one carries _class_name and
     // _diffusers_version, and every default spelled out), and only its differing fields are named.
@@ -206,7 +213,7 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
     const over: Partial<TrainConfig> = {};
     for (const k of ['steps', 'saveEvery', 'keep', 'threads', 'timeLimit'] as const) if (rest[k] !== undefined) Object.assign(over, { [k]: rest[k] });
     cfg = resolveTrainConfig({ ...saved, ...over, out: runDir, data: saved.data });
-    if (cfg.steps < state.step) throw new ArgumentError(`train: --steps ${cfg.steps} is below the checkpoint's step ${state.step}`);
+    if (state !== null && cfg.steps < state.step) throw new ArgumentError(`train: --steps ${cfg.steps} is below the checkpoint's step ${state.step}`);
   } else {
     cfg = resolveTrainConfig(rest);
     if (existsSync(join(cfg.out, TRAIN_CONFIG_NAME))) {
@@ -260,6 +267,10 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   } else {
     mkdirSync(cfg.out, { recursive: true });
     writeJSONAtomic(join(cfg.out, TRAIN_CONFIG_NAME), trainConfigToJSON({ ...cfg, unet: configToJSON(unetConfig) }));
+    if (resume) {
+      truncateMetrics(join(runDir, METRICS_NAME), 0); // the lines of the lost steps
+      log(`${runDir} has no checkpoint yet: starting the run again from step 0 with its saved settings`);
+    }
   }
   // The saved config carries the resolved U-Net config, so a resume never needs the original file.
   const savedConfig = trainConfigToJSON({ ...cfg, unet: configToJSON(unetConfig) });

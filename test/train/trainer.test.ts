@@ -64,6 +64,29 @@ describe('train', () => {
     }
   });
 
+  it('a run that died before its first checkpoint restarts from step 0 with --resume, exactly as a straight run', async () => {
+    const a = tempDir('straight-early');
+    const b = tempDir('died-early');
+    try {
+      await train({ ...base, out: a, steps: 6, saveEvery: 100, dataset: data });
+      await train({ ...base, out: b, steps: 6, saveEvery: 100, dataset: data });
+      // What a kill before the first checkpoint leaves: train_config.json and some metrics lines.
+      for (const f of ['checkpoints', 'latest.json', 'model']) rmSync(join(b, f), { recursive: true, force: true });
+      assert.ok(existsSync(join(b, 'train_config.json')) && latestCheckpoint(b) === null);
+      await assert.rejects(train({ ...base, out: b, steps: 6, dataset: data }), /already holds a run .* pass --resume/);
+      const r = await train({ data: 'tiny-fashion', out: b, steps: 6, resume: true, dataset: data });
+      assert.equal(r.step, 6);
+      const ca = join(a, 'checkpoints', 'step-0000006');
+      const cb = join(b, 'checkpoints', 'step-0000006');
+      for (const [fa, fb] of filesOf(ca).map((f, i) => [f, filesOf(cb)[i]!] as const)) assert.ok(bytes(fa).equals(bytes(fb)), `${fa} differs from ${fb}`);
+      const steps = (d: string) => readFileSync(join(d, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { step: number }).step);
+      assert.deepEqual(steps(b), steps(a), 'the lost steps\' metrics lines are not kept twice');
+    } finally {
+      rmSync(a, { recursive: true, force: true });
+      rmSync(b, { recursive: true, force: true });
+    }
+  });
+
   it('resume is exact with a stateful objective: learned_range on L_vlb with importance-sampled timesteps', async () => {
     const a = tempDir('lv-straight');
     const b = tempDir('lv-resumed');
