@@ -10,7 +10,7 @@ import { parseFlags, readFlag, type ParsedFlags } from '../schema/flags.js';
 import { schedulerNames } from '../sampling/registry.js';
 import { SIGMA_SCHEDULES, type SigmaScheduleName } from '../diffusion/sigma_ramps.js';
 import { DEFAULT_SAMPLING_CONFIG } from '../io/sampling_config.js';
-import { DEFAULT_EDIT_SCHEDULER, DEFAULT_EDIT_STEPS } from '../pipelines/edit.js';
+import { DEFAULT_STEPS, FALLBACK_SCHEDULER as REGISTRY_FALLBACK } from '../sampling/registry.js';
 
 export { formatFlagHelp } from '../schema/flags.js';
 
@@ -48,9 +48,9 @@ export function intListFlag(name: string, text: string | undefined, min: number)
 // Shared flags
 
 /** The fallback scheduler when neither a flag nor the model's sampling_config.json names one (the editing pipelines' default). */
-export const FALLBACK_SCHEDULER: string = DEFAULT_EDIT_SCHEDULER;
+export const FALLBACK_SCHEDULER: string = REGISTRY_FALLBACK;
 /** The fallback step count when neither a flag nor sampling_config.json gives one. */
-export const FALLBACK_STEPS: number = DEFAULT_EDIT_STEPS;
+export const FALLBACK_STEPS: number = DEFAULT_STEPS;
 
 /** What --help says about the sampling defaults (the one rule: io/sampling_config.ts resolveSampling). */
 export const SAMPLING_DEFAULT_TEXT = {

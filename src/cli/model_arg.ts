@@ -6,11 +6,12 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { resolveModelDir, TRAIN_CONFIG_NAME } from '../train/checkpoint.js';
+import { TRAIN_CONFIG_NAME } from '../train/checkpoint.js';
+import { resolveModelDir } from '../io/model_folder.js';
 import { UNet2DModel } from '../nn/unet_2d.js';
 import { readJSONFile, readSchedulerConfig } from '../io/checkpoint.js';
 import { readSamplingConfig, type SamplingConfig } from '../io/sampling_config.js';
-import { packageRoot } from '../backend/native/loader.js';
+import { packageRoot } from '../io/package_root.js';
 import { FASHION_MNIST_CLASSES } from '../data/fashion_mnist.js';
 import { MNIST_CLASSES } from '../data/mnist.js';
 import { DiffuseError } from '../tensor/errors.js';

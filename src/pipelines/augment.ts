@@ -33,7 +33,8 @@ import { DEFAULT_BATCH_SIZE, generate, type SchedulerChoice } from './generate.j
 import { imageStream } from '../sampling/noise_streams.js';
 import { reverseProcess } from '../sampling/reverse_process.js';
 import { progressHandler, type ProgressHandler } from '../sampling/progress.js';
-import { checkConditioning, DEFAULT_EDIT_SCHEDULER, DEFAULT_EDIT_STEPS } from './edit.js';
+import { checkConditioning } from './edit.js';
+import { DEFAULT_STEPS, FALLBACK_SCHEDULER } from '../sampling/registry.js';
 
 /** The manifest's file name inside DIR. */
 export const MANIFEST_NAME = 'manifest.json';
@@ -170,7 +171,7 @@ function planAugment(o: AugmentOptions): AugmentPlan {
   if (bitDepth !== 8 && bitDepth !== 16) throw new ArgumentError(`${op}: 'bitDepth' must be 8 or 16, found ${String(bitDepth)}`);
   const batch = o.batchSize ?? DEFAULT_BATCH_SIZE;
   if (!isPosInt(batch)) throw new ArgumentError(`${op}: 'batchSize' must be an integer >= 1, found ${String(batch)}`);
-  const steps = o.steps ?? DEFAULT_EDIT_STEPS;
+  const steps = o.steps ?? DEFAULT_STEPS;
   if (!isPosInt(steps)) throw new ArgumentError(`${op}: 'steps' must be an integer >= 1, found ${String(steps)}`);
   const seed = new Generator(o.seed ?? 0).seed;
   const k = model.config.numClassEmbeds;
@@ -203,7 +204,7 @@ function planAugment(o: AugmentOptions): AugmentPlan {
     return join(classFolderName(classes[ci]!, numClasses, names[ci]!), file);
   });
   // The reverse process, recorded so that regeneration rebuilds it.
-  const schedulerRecord: AugmentManifest['settings']['scheduler'] = reverseProcess(op, o.scheduler ?? DEFAULT_EDIT_SCHEDULER, { steps, schedulerConfig: o.schedulerConfig }).record();
+  const schedulerRecord: AugmentManifest['settings']['scheduler'] = reverseProcess(op, o.scheduler ?? FALLBACK_SCHEDULER, { steps, schedulerConfig: o.schedulerConfig }).record();
   return { labels, classes, names, total, files, bitDepth, batch, steps, seed, guidance, schedulerRecord };
 }
 

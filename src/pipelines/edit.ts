@@ -9,15 +9,11 @@ import { reshape } from '../ops/shape.js';
 import { concat } from '../ops/concat.js';
 import { sliceBatch } from '../ops/slice.js';
 import type { UNet2DModel } from '../nn/unet_2d.js';
-import { DEFAULT_STEPS, FALLBACK_SCHEDULER } from '../sampling/registry.js';
 import type { SamplingOptions } from '../sampling/common_options.js';
 
 export { checkConditioning, checkModel, type Conditioning } from '../sampling/common_options.js';
 export type { ProgressCallback } from '../sampling/progress.js';
 
-/** The default reverse process of the editing pipelines (the registry's fallback). */
-export const DEFAULT_EDIT_SCHEDULER = FALLBACK_SCHEDULER;
-export const DEFAULT_EDIT_STEPS = DEFAULT_STEPS;
 
 /**
  * The options every editing pipeline takes: the engine's common options (model, scheduler

@@ -33,7 +33,8 @@ import { writeLineChartPng } from '../io/plot.js';
 import { generate, type SchedulerChoice } from './generate.js';
 import { reverseProcess } from '../sampling/reverse_process.js';
 import { progressHandler, type ProgressHandler } from '../sampling/progress.js';
-import { checkImages, checkModel, DEFAULT_EDIT_SCHEDULER, DEFAULT_EDIT_STEPS } from './edit.js';
+import { checkImages, checkModel } from './edit.js';
+import { DEFAULT_STEPS, FALLBACK_SCHEDULER } from '../sampling/registry.js';
 
 /** The training schedule's abar_t (float64) of a scheduler_config.json (diffusers' defaults if empty). */
 function alphasCumprodOf(op: string, config: DiffusersConfig): Float64Array {
@@ -151,8 +152,8 @@ export function reverseTrajectory(options: ReverseTrajectoryOptions): ReverseTra
   if (options === null || typeof options !== 'object') throw new ArgumentError(`${op}: expected an options object { model, ... }`);
   const model = checkModel(op, options.model);
   const config = options.schedulerConfig ?? {};
-  const choice = options.scheduler ?? DEFAULT_EDIT_SCHEDULER;
-  const steps = options.steps ?? DEFAULT_EDIT_STEPS;
+  const choice = options.scheduler ?? FALLBACK_SCHEDULER;
+  const steps = options.steps ?? DEFAULT_STEPS;
   const r = generate({
     model,
     scheduler: choice,

@@ -19,7 +19,8 @@ import { advanceGenerator, checkStreamBudget } from '../sampling/noise_streams.j
 import { planCommon } from '../sampling/common_options.js';
 import { makeChunk, runChunk } from '../sampling/run_chunk.js';
 import { ProgressCounter } from '../sampling/progress.js';
-import { checkImages, checkModel, repeatImages, DEFAULT_EDIT_SCHEDULER, DEFAULT_EDIT_STEPS, type EditOptions } from './edit.js';
+import { checkImages, checkModel, repeatImages, type EditOptions } from './edit.js';
+import { DEFAULT_STEPS, FALLBACK_SCHEDULER } from '../sampling/registry.js';
 
 /** Options of `img2img`. */
 export interface Img2ImgOptions extends EditOptions {
@@ -83,7 +84,7 @@ export function img2img(options: Img2ImgOptions): Img2ImgResult {
     if (N !== 1 && options.n !== N) throw new ArgumentError(`${op}: 'n' = ${options.n} variations need a single input image, but 'image' holds ${N}`);
     n = options.n;
   }
-  const p = planCommon(op, options, { n, h, w, c, defaultScheduler: DEFAULT_EDIT_SCHEDULER, defaultSteps: DEFAULT_EDIT_STEPS });
+  const p = planCommon(op, options, { n, h, w, c, defaultScheduler: FALLBACK_SCHEDULER, defaultSteps: DEFAULT_STEPS });
   const { process } = p;
   // Each image's draws (start noise, then up to two per model evaluation) must fit its stream.
   checkStreamBudget(op, 2 * process.loops + 1, h, w, c, `${process.loops} steps of ${h}x${w}x${c} noise`);

@@ -33,7 +33,8 @@ import { planCommon, type SamplingPlan } from '../sampling/common_options.js';
 import { makeChunk, runChunk, type Chunk } from '../sampling/run_chunk.js';
 import { ProgressCounter } from '../sampling/progress.js';
 import type { KnownRegion } from '../sampling/reverse_process.js';
-import { checkImages, checkMask, checkModel, repeatImages, DEFAULT_EDIT_SCHEDULER, DEFAULT_EDIT_STEPS, type EditOptions } from './edit.js';
+import { checkImages, checkMask, checkModel, repeatImages, type EditOptions } from './edit.js';
+import { DEFAULT_STEPS, FALLBACK_SCHEDULER } from '../sampling/registry.js';
 
 /** The inpainting methods. */
 export type InpaintMethod = 'replace' | 'repaint';
@@ -184,7 +185,7 @@ export function inpaint(options: InpaintOptions): InpaintResult {
   const per = h * w * c;
   const keepAll = new Uint8Array(n * per);
   for (let i = 0; i < n; i++) keepAll.set(keep.subarray((N === 1 ? 0 : i) * per, ((N === 1 ? 0 : i) + 1) * per), i * per);
-  const p = planCommon(op, options, { n, h, w, c, defaultScheduler: DEFAULT_EDIT_SCHEDULER, defaultSteps: DEFAULT_EDIT_STEPS });
+  const p = planCommon(op, options, { n, h, w, c, defaultScheduler: FALLBACK_SCHEDULER, defaultSteps: DEFAULT_STEPS });
   const { process } = p;
   checkStreamBudget(op, 2 * process.loops + 1, h, w, c, `${process.loops} steps of ${h}x${w}x${c} noise`);
   const input = repeatImages(batch, n, p.dtype); // (N, H, W, C)

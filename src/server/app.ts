@@ -65,8 +65,6 @@ class HttpError extends DiffuseError {
 /** Seconds between SSE comments that keep idle connections (and proxies) open. */
 const SSE_HEARTBEAT_MS = 15_000;
 
-/** The sampler and steps when neither the request nor the model's sampling_config.json gives them: the registry's fallback, as every command's. */
-export const DEFAULT_SAMPLER = FALLBACK_SCHEDULER;
 
 const MODEL_NAME = { type: 'string', pattern: MODEL_NAME_PATTERN } as const;
 
@@ -160,7 +158,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
 
   // Every method the jobs run (the registry's DDPM-family methods) with its capability data.
   app.get('/api/samplers', async () => ({
-    default: DEFAULT_SAMPLER,
+    default: FALLBACK_SCHEDULER,
     names: schedulerNames(),
     methods: samplingMethods().filter((m) => m.needs === 'ddpm').map((m) => ({ name: m.name, kind: m.kind, aliases: m.aliases, stochastic: m.stochastic, takesEta: m.takesEta, takesSigmas: m.takesSigmas, modelCallsPerStep: m.modelCallsPerStep, paper: m.paper })),
   }));
@@ -174,11 +172,11 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
     const info = modelInfo(body.model);
     if (kind === 'upscale' && info.task !== 'superres') throw new HttpError(400, `model '${info.name}' is not a super-resolution model (no superres.json); upscale needs one trained with 'diffuse train --task superres'`);
     if (kind !== 'upscale' && info.task === 'superres') throw new HttpError(400, `model '${info.name}' is a super-resolution model: it only upscales (POST /api/upscale)`);
-    // The one rule for sampling defaults (io/sampling_config.ts): the request, then the model's sampling_config.json (its steps go with its sampler), then DEFAULT_SAMPLER and DEFAULT_STEPS.
+    // The one rule for sampling defaults (io/sampling_config.ts): the request, then the model's sampling_config.json (its steps go with its sampler), then the registry's FALLBACK_SCHEDULER and DEFAULT_STEPS.
     const choice = resolveSampling(
       { guidanceScale: info.defaults.guidance, scheduler: info.defaults.sampler, numInferenceSteps: info.defaults.steps },
       { scheduler: body.sampler, steps: body.steps, guidanceScale: body.guidance },
-      DEFAULT_SAMPLER,
+      FALLBACK_SCHEDULER,
     );
     const guidance = choice.guidanceScale;
     const classLabel = body.classLabel ?? null;

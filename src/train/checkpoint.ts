@@ -27,7 +27,6 @@ import type { EMA } from '../nn/ema.js';
 
 // The reading side of the run folder (resolveModelDir, latestCheckpoint, the names both sides use)
 // lives in io/model_folder.ts; re-exported here for the callers that still import it from train/.
-export { LATEST_NAME, MODEL_DIR, RunFolderError, TRAINER_STATE_NAME, latestCheckpoint, resolveModelDir } from '../io/model_folder.js';
 
 export const TRAIN_CONFIG_NAME = 'train_config.json';
 export const METRICS_NAME = 'metrics.jsonl';

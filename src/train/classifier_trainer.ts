@@ -27,7 +27,8 @@ import { DDPMScheduler } from '../schedulers/ddpm.js';
 import { loadDataset, batches, DataError, type Dataset, type LoaderState } from '../data/index.js';
 import { readDiffusersWeights, readJSONFile, writeJSONAtomic, writeSchedulerConfig } from '../io/checkpoint.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
-import { writeDirAtomic, pruneCheckpoints, checkpointName, latestCheckpoint, CHECKPOINTS_DIR, LATEST_NAME, METRICS_NAME, TRAIN_CONFIG_NAME, TRAINER_STATE_NAME, OPTIMIZER_NAME, MODEL_DIR, RunFolderError } from './checkpoint.js';
+import { writeDirAtomic, pruneCheckpoints, checkpointName, CHECKPOINTS_DIR, METRICS_NAME, TRAIN_CONFIG_NAME, OPTIMIZER_NAME } from './checkpoint.js';
+import { latestCheckpoint, LATEST_NAME, TRAINER_STATE_NAME, MODEL_DIR, RunFolderError } from '../io/model_folder.js';
 
 /** Everything that defines a classifier run. */
 export interface ClassifierTrainConfig {

@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { METRICS_NAME, RunFolderError } from './checkpoint.js';
+import { METRICS_NAME } from './checkpoint.js';
+import { RunFolderError } from '../io/model_folder.js';
 import { writeLineChartPng } from '../io/plot.js';
 
 /** Smoothing of the drawn average: about the last 50 steps. */

@@ -26,15 +26,14 @@ import { resolveTrainConfig, trainConfigFromJSON, trainConfigToJSON, learningRat
 import {
   METRICS_NAME,
   TRAIN_CONFIG_NAME,
-  RunFolderError,
   exportPipeline,
-  latestCheckpoint,
   pruneCheckpoints,
   readOptimizerState,
   readTrainerState,
   saveCheckpoint,
   type TrainerState,
 } from './checkpoint.js';
+import { RunFolderError, latestCheckpoint } from '../io/model_folder.js';
 
 /** Training stopped on a non-finite loss or gradient. */
 export class TrainingError extends DiffuseError {}

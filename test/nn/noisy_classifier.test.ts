@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NoisyClassifier, classifierConfigFromJSON, classifierConfigToJSON, type NoisyClassifierConfig } from '../../src/nn/noisy_classifier.js';
-import { classifierLogProbGrad } from '../../src/pipelines/classifier_guidance.js';
+import { classifierLogProbGrad } from '../../src/sampling/classifier_guidance.js';
 import { withBackend } from '../../src/backend/backend.js';
 import { noGrad } from '../../src/tensor/autograd.js';
 import { Tensor } from '../../src/tensor/tensor.js';

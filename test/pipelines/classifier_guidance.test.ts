@@ -9,7 +9,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { classifierGuide, type GuidingClassifier } from '../../src/pipelines/classifier_guidance.js';
+import { classifierGuide, type GuidingClassifier } from '../../src/sampling/classifier_guidance.js';
 import { generate } from '../../src/pipelines/generate.js';
 import { DDIMScheduler } from '../../src/schedulers/index.js';
 import { DDPMScheduler } from '../../src/schedulers/ddpm.js';

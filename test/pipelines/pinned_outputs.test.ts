@@ -14,7 +14,7 @@ import { upscale } from '../../src/pipelines/superres.js';
 import { UNet2DModel, type UNet2DConfig } from '../../src/nn/unet_2d.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { withBackend } from '../../src/backend/backend.js';
-import type { GuidingClassifier } from '../../src/pipelines/classifier_guidance.js';
+import type { GuidingClassifier } from '../../src/sampling/classifier_guidance.js';
 import { randTensor } from '../helpers/data.js';
 
 const BASE: Partial<UNet2DConfig> = {

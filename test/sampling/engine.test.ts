@@ -23,7 +23,7 @@ import { Tensor } from '../../src/tensor/tensor.js';
 import { concat } from '../../src/ops/concat.js';
 import { noGrad } from '../../src/tensor/autograd.js';
 import { ArgumentError } from '../../src/tensor/errors.js';
-import { packageRoot } from '../../src/backend/native/loader.js';
+import { packageRoot } from '../../src/io/package_root.js';
 import { randTensor } from '../helpers/data.js';
 
 const TINY: Partial<UNet2DConfig> = {

@@ -27,7 +27,6 @@ export type NativeBinding = {
 const FIX = 'apt-get install -y libdnnl-dev g++ make python3 && npm run build:native';
 
 // packageRoot moved to io/model_folder.ts; re-exported for the callers that still import it here.
-export { packageRoot };
 
 /** The largest thread count C++ takes (an `int`). */
 const MAX_THREADS = 2 ** 31 - 1;

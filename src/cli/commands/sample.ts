@@ -5,10 +5,11 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { generate, DEFAULT_BATCH_SIZE } from '../../pipelines/generate.js';
+import { generate } from '../../pipelines/generate.js';
+import { DEFAULT_BATCH_SIZE } from '../../sampling/common_options.js';
 import { SCHEDULER_ALIASES, SDE_SAMPLERS, findMethod, methodDefaultSteps, methodNames, samplingMethods, schedulerNames } from '../../sampling/registry.js';
 import { plannedLoops } from '../../sampling/reverse_process.js';
-import { resolveModelDir } from '../../train/checkpoint.js';
+import { resolveModelDir } from '../../io/model_folder.js';
 import { UNet2DModel } from '../../nn/unet_2d.js';
 import { readSchedulerConfig } from '../../io/checkpoint.js';
 import { readSamplingConfig, resolveSampling } from '../../io/sampling_config.js';

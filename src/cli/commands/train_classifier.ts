@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { ArgumentError } from '../../tensor/errors.js';
 import { readJSONFile, readSchedulerConfig } from '../../io/checkpoint.js';
-import { resolveModelDir } from '../../train/checkpoint.js';
+import { resolveModelDir } from '../../io/model_folder.js';
 import { trainClassifier, CLASSIFIER_TRAIN_FIELDS } from '../../train/classifier_trainer.js';
 import { boolField, described, optional, stringField, type Field } from '../../schema/field.js';
 import { formatFlagHelp, parseCommandFlags, pathFlag } from '../flags.js';

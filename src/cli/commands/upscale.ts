@@ -9,7 +9,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import { readPng, writePng, writePngGrid } from '../../io/png.js';
 import { loadDataset } from '../../data/index.js';
 import { upscale, loadSuperresModel, evaluateUpscale } from '../../pipelines/superres.js';
-import { DEFAULT_BATCH_SIZE } from '../../pipelines/generate.js';
+import { DEFAULT_BATCH_SIZE } from '../../sampling/common_options.js';
 import { schedulerNames } from '../../sampling/registry.js';
 import { plannedLoops } from '../../sampling/reverse_process.js';
 import { bicubicResize } from '../../data/resample.js';

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { startRedisWorker } from '../../server/redis_queue.js';
-import { packageRoot } from '../../backend/native/loader.js';
+import { packageRoot } from '../../io/package_root.js';
 import { DiffuseError } from '../../tensor/errors.js';
 import { described, intField } from '../../schema/field.js';
 import { formatFlagHelp, parseCommandFlags, pathFlag } from '../flags.js';

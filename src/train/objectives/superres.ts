@@ -10,7 +10,7 @@
  */
 import { parseConfig } from '../../schema/config.js';
 import { described, enumField, intField } from '../../schema/field.js';
-import { RunFolderError } from '../checkpoint.js';
+import { RunFolderError } from '../../io/model_folder.js';
 import { ArgumentError } from '../../tensor/errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { concat } from '../../ops/concat.js';
