@@ -4,9 +4,19 @@
  * 429), and its progress streams over Server-Sent Events with a preview of the predicted
  * x_0 every few steps. The server only validates, queues and encodes: compute runs in worker
  * threads (or in `diffuse worker` processes through Redis), never on the event loop.
+ *
+ * Hardening, in the order a request meets it: security headers on every answer
+ * (security_headers.ts); the Host allow-list against DNS rebinding (421) and, for requests that
+ * change state, the Origin check against cross-site posts (403) (allowed_hosts.ts); the optional
+ * token (401; token.ts); body size (413) and type (415) limits before parsing; uploads by their
+ * signature (PNG and JPEG only, 415; upload_format.ts) and header size (413) before decoding; a
+ * wall-clock limit per job (pool.ts). Error messages never carry file-system paths
+ * (scrub_paths.ts), and an unexpected error is logged whole on stderr while the client gets a
+ * 500 with the request's id.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import { bundledModelsDir, packageRoot } from '../io/model_folder.js';
@@ -14,7 +24,12 @@ import { decodeImage, probeImage } from '../io/png.js';
 import { resolveSampling } from '../io/sampling_config.js';
 import { DEFAULT_STEPS, FALLBACK_SCHEDULER, samplingMethods, schedulerNames } from '../sampling/registry.js';
 import { DiffuseError } from '../tensor/errors.js';
-import { resolveLimits, type Limits } from './limits.js';
+import { base64Length, maxBodyBytes, resolveLimits, type Limits } from './limits.js';
+import { makeScrubber } from './scrub_paths.js';
+import { SECURITY_HEADERS } from './security_headers.js';
+import { hostAllowed, hostPolicy, originAllowed } from './allowed_hosts.js';
+import { checkToken, tokenCookie, tokenMatches, tokenOf, withoutToken } from './token.js';
+import { ACCEPTED_UPLOAD_FORMATS, uploadFormat } from './upload_format.js';
 import { describeModel, listModelNames, MODEL_NAME_PATTERN, ModelNotFoundError, type ModelInfo } from './models.js';
 import { JobStore, isFinal, jobView, type Job, type JobEvent } from './jobs.js';
 import { LocalQueue, QueueFullError, type JobQueue } from './local_queue.js';
@@ -40,6 +55,16 @@ export interface ServerOptions {
   webDir?: string;
   /** fastify's logger option (default false). */
   logger?: boolean;
+  /** The address the server listens on (startServer's); the Host allow-list adds it (all of this machine's for 0.0.0.0). */
+  host?: string;
+  /** More Host names the server answers to besides the loopback ones (--allowed-hosts); '*' for any. */
+  allowedHosts?: readonly string[];
+  /** When set, every request must carry this token (Authorization: Bearer, or the web page's cookie). */
+  token?: string;
+  /** Where unexpected errors are logged in full (default: the process's stderr). */
+  logError?(line: string): void;
+  /** How long a job past --job-timeout may take to stop before its thread is terminated (default 10 s). */
+  stopGraceMs?: number;
 }
 
 /** A running server's parts. */
@@ -62,6 +87,12 @@ class HttpError extends DiffuseError {
   }
 }
 
+/** How long a client may take to send a whole request (headers and body), in ms: a slow sender cannot hold a connection open. */
+const REQUEST_TIMEOUT_MS = 60_000;
+
+/** Methods that read only; any other changes state and must pass the Origin check. */
+const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 /** Seconds between SSE comments that keep idle connections (and proxies) open. */
 const SSE_HEARTBEAT_MS = 15_000;
 
@@ -80,9 +111,9 @@ function samplingProperties(limits: Limits): Record<string, unknown> {
   };
 }
 
-/** An uploaded image: base64 of a PNG or JPEG file, or a data: URL of one. */
-function imageField(limits: Limits): Record<string, unknown> {
-  return { type: 'string', minLength: 1, maxLength: Math.ceil((limits.maxUploadBytes * 4) / 3) + 64 };
+/** An uploaded image: base64 of a PNG or JPEG file, or a data: URL of one (its size is checked in upload(), answered 413). */
+function imageField(): Record<string, unknown> {
+  return { type: 'string', minLength: 1 };
 }
 
 function bodySchema(properties: Record<string, unknown>, required: string[]): Record<string, unknown> {
@@ -104,14 +135,19 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
   const modelsDir = options.modelsDir ?? bundledModelsDir();
   if (!existsSync(modelsDir)) throw new DiffuseError(`serve: the models folder ${modelsDir} does not exist; pass --models DIR (a folder of model folders)`);
   const webDir = options.webDir ?? join(packageRoot(), 'dist', 'web');
-  const store = new JobStore(limits.maxRetainedJobs);
+  const scrub = makeScrubber(modelsDir);
+  const logError = options.logError ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const hosts = hostPolicy(options.host ?? '127.0.0.1', options.allowedHosts ?? []);
+  const token = options.token === undefined ? undefined : checkToken(options.token);
+  const store = new JobStore(limits.maxRetainedJobs, { scrub, logInternal: logError });
   const queueUrl = options.queue ?? 'local';
   let queue: JobQueue;
   if (options.threads !== undefined && options.concurrency !== undefined && options.threads !== options.concurrency) {
     throw new DiffuseError(`createServer: 'threads' is the old name of 'concurrency'; give one of them, found threads ${options.threads} and concurrency ${options.concurrency}`);
   }
   const concurrency = options.concurrency ?? options.threads ?? 1;
-  if (queueUrl === 'local') queue = new LocalQueue(store, limits.queueSize, modelsDir, concurrency);
+  const poolOptions = { jobTimeoutMs: limits.jobTimeoutSeconds * 1000, ...(options.stopGraceMs === undefined ? {} : { stopGraceMs: options.stopGraceMs }) };
+  if (queueUrl === 'local') queue = new LocalQueue(store, limits.queueSize, modelsDir, concurrency, poolOptions);
   else {
     const { RedisQueue } = await import('./redis_queue.js');
     queue = await RedisQueue.connect(store, limits.queueSize, queueUrl);
@@ -120,23 +156,72 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
 
   const app = Fastify({
     logger: options.logger ?? false,
-    bodyLimit: limits.maxUploadBytes,
+    bodyLimit: maxBodyBytes(limits),
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    genReqId: () => randomUUID(),
     // Exactly what the schemas say: no type coercion, unknown fields are errors (not dropped).
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false } },
   });
 
-  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, _req, reply) => {
-    if (err instanceof HttpError) return reply.code(err.statusCode).send({ error: err.message });
-    if (err instanceof QueueFullError) return reply.code(429).header('retry-after', '1').send({ error: err.message });
-    if (err instanceof ModelNotFoundError) return reply.code(/not valid/.test(err.message) ? 400 : 404).send({ error: err.message });
-    if (err.validation !== undefined) return reply.code(400).send({ error: `invalid request: ${err.message}` });
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, req, reply) => {
+    const send = (status: number, message: string) => reply.code(status).send({ error: scrub(message) });
+    if (err instanceof HttpError) return send(err.statusCode, err.message);
+    if (err instanceof QueueFullError) return reply.header('retry-after', '1').code(429).send({ error: err.message });
+    if (err instanceof ModelNotFoundError) return send(/not valid/.test(err.message) ? 400 : 404, err.message);
+    if (err.validation !== undefined) return send(400, `invalid request: ${err.message}`);
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return send(413, `the request body is larger than the limit of ${maxBodyBytes(limits)} bytes (room for two uploads of --max-upload ${limits.maxUploadBytes} bytes each, as base64 in JSON)`);
+    }
+    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      return send(415, `this API takes JSON bodies (content-type: application/json), found content-type '${String(req.headers['content-type'] ?? 'none').slice(0, 100)}'; images travel inside the JSON as base64 or data: URLs, not as multipart form uploads`);
+    }
     const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    if (status === 500) app.log.error(err);
-    return reply.code(status).send({ error: status === 500 ? `internal error: ${err.message}` : err.message });
+    if (status < 500) return send(status, err.message);
+    // Unexpected: the whole error for the server's log, the request's id for the client.
+    logError(`diffuse serve: internal error in ${req.method} ${req.url.split('?')[0]!.slice(0, 200)} (request ${req.id}): ${err.stack ?? String(err)}`);
+    return reply.code(500).send({ error: `internal error; the server's log has the details (request ${req.id})`, requestId: req.id });
+  });
+
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: scrub(`no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}; the API lives under /api/ (see the README's Web app section)`) }));
+
+  // Every answer carries the security headers (set on the raw response, so event streams and static files get them too).
+  app.addHook('onRequest', async (req, reply) => {
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) reply.raw.setHeader(k, v);
+    const host = req.headers.host;
+    if (!hostAllowed(hosts, host)) {
+      return reply.code(421).send({
+        error: `this server does not answer to the host name '${String(host).slice(0, 100)}' (a guard against DNS rebinding); it answers to ${[...hosts.names].join(', ')}. Start it with --allowed-hosts NAME to add a name`,
+      });
+    }
+    if (!SAFE_METHODS.has(req.method) && !originAllowed(req.headers.origin, host)) {
+      return reply.code(403).send({ error: `cross-origin request refused: a ${req.method} from origin '${String(req.headers.origin).slice(0, 100)}' to this server; requests that change state must come from the server's own page (or carry no Origin)` });
+    }
+    if (token !== undefined) {
+      const given = tokenOf(req.headers, req.url);
+      if (!tokenMatches(token, given.token)) {
+        return reply
+          .code(401)
+          .header('www-authenticate', 'Bearer')
+          .send({ error: `this server needs its token: send 'Authorization: Bearer TOKEN', or open http://HOST:PORT/?token=TOKEN once in the browser${given.token === undefined ? '' : ' (the token given is not the right one)'}` });
+      }
+      // The page's address with the token: keep it in a cookie and drop it from the address bar.
+      if (given.fromQuery && (req.method === 'GET' || req.method === 'HEAD') && !req.url.startsWith('/api/')) {
+        return reply.code(303).header('set-cookie', tokenCookie(token)).header('location', withoutToken(req.url)).send();
+      }
+    }
+    return undefined;
   });
 
   // ---- models and samplers --------------------------------------------------------------
-  const modelInfo = (name: string): ModelInfo => describeModel(modelsDir, name);
+  const modelInfo = (name: string): ModelInfo => {
+    try {
+      return describeModel(modelsDir, name);
+    } catch (e) {
+      // A model whose files cannot be read (a broken config.json): the model's fault, named; not a 500.
+      if (e instanceof DiffuseError && !(e instanceof ModelNotFoundError)) throw new ModelNotFoundError(`model '${name}' cannot be read: ${e.message}`);
+      throw e;
+    }
+  };
 
   app.get('/api/health', async () => ({ ok: true, queue: { mode: queue.mode, ...queue.stats() }, kinds }));
 
@@ -197,8 +282,17 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
   /** Decodes an uploaded image to the model's size and channels, checking its size first. */
   async function upload(field: string, value: string, info: ModelInfo, asMask = false, factor = 1): Promise<WireImage> {
     const b64 = value.startsWith('data:') ? value.slice(value.indexOf(',') + 1) : value;
+    // The base64 text's length bounds the file's before anything is decoded.
+    if (b64.length > base64Length(limits.maxUploadBytes) + 4) {
+      throw new HttpError(413, `'${field}' is about ${Math.floor((b64.length * 3) / 4)} bytes, more than the upload limit of ${limits.maxUploadBytes} bytes (--max-upload)`);
+    }
     const bytes = Buffer.from(b64, 'base64');
-    if (bytes.length > limits.maxUploadBytes) throw new HttpError(413, `'${field}' is ${bytes.length} bytes, more than the limit of ${limits.maxUploadBytes}`);
+    if (bytes.length > limits.maxUploadBytes) throw new HttpError(413, `'${field}' is ${bytes.length} bytes, more than the upload limit of ${limits.maxUploadBytes} bytes (--max-upload)`);
+    // PNG and JPEG only, by the bytes' signature (not a name or a data: URL's media type).
+    const format = uploadFormat(bytes);
+    if (format !== null && !(ACCEPTED_UPLOAD_FORMATS as readonly string[]).includes(format)) {
+      throw new HttpError(415, `'${field}' is a ${format} file; uploads must be ${ACCEPTED_UPLOAD_FORMATS.join(' or ')} (base64 of the file, or a data: URL of one)`);
+    }
     let probe: Awaited<ReturnType<typeof probeImage>>;
     try {
       probe = await probeImage(bytes);
@@ -238,7 +332,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
 
   async function enqueue(reply: FastifyReply, job: JobParams, summary: Record<string, unknown>): Promise<FastifyReply> {
     const record = store.create(job.kind, summary);
-    const spec = { ...job, id: record.id, maxTimelineFrames: limits.maxTimelineFrames, ...(options.previewEvery === undefined ? {} : { previewEvery: options.previewEvery }) } as JobSpec;
+    const spec = { ...job, id: record.id, maxTimelineFrames: limits.maxTimelineFrames, timeoutMs: limits.jobTimeoutSeconds * 1000, ...(options.previewEvery === undefined ? {} : { previewEvery: options.previewEvery }) } as JobSpec;
     try {
       await queue.submit(spec);
     } catch (e) {
@@ -258,7 +352,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
     return enqueue(reply, { kind: 'generate', params: { ...params, n } }, { ...params, n });
   });
 
-  app.post<{ Body: SamplingBody & { image: string; mask: string } }>('/api/inpaint', routeOf('inpaint', { image: imageField(limits), mask: imageField(limits) }, ['image', 'mask']), async (req, reply) => {
+  app.post<{ Body: SamplingBody & { image: string; mask: string } }>('/api/inpaint', routeOf('inpaint', { image: imageField(), mask: imageField() }, ['image', 'mask']), async (req, reply) => {
     const { params, info } = sampling(req.body, 'inpaint');
     const image = await upload('image', req.body.image, info);
     const mask = await upload('mask', req.body.mask, info, true);
@@ -267,7 +361,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
 
   app.post<{ Body: SamplingBody & { image: string; strength?: number } }>(
     '/api/img2img',
-    routeOf('img2img', { image: imageField(limits), strength: { type: 'number', exclusiveMinimum: 0, maximum: 1 } }, ['image']),
+    routeOf('img2img', { image: imageField(), strength: { type: 'number', exclusiveMinimum: 0, maximum: 1 } }, ['image']),
     async (req, reply) => {
       const { params, info } = sampling(req.body, 'img2img');
       const image = await upload('image', req.body.image, info);
@@ -276,7 +370,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
     },
   );
 
-  app.post<{ Body: SamplingBody & { image: string } }>('/api/upscale', routeOf('upscale', { image: imageField(limits) }, ['image']), async (req, reply) => {
+  app.post<{ Body: SamplingBody & { image: string } }>('/api/upscale', routeOf('upscale', { image: imageField() }, ['image']), async (req, reply) => {
     const { params, info } = sampling(req.body, 'upscale');
     const scale = info.scale!;
     const image = await upload('image', req.body.image, info, false, scale);
@@ -290,7 +384,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
         body: bodySchema(
           {
             model: MODEL_NAME,
-            image: imageField(limits),
+            image: imageField(),
             t: { type: 'array', minItems: 1, maxItems: limits.maxExplainFrames, items: { type: 'integer', minimum: 0 } },
             seed: { type: 'integer', minimum: 0, maximum: 2 ** 32 - 1 },
           },
@@ -412,7 +506,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
     await app.register(fastifyStatic, { root: webDir, prefix: '/', index: ['index.html'], wildcard: false });
   } else {
     app.get('/', async (_req, reply) =>
-      reply.code(503).type('text/plain').send(`The web page is not built (no ${join(webDir, 'index.html')}). Run: npm run build:web\nThe API is up under /api/.`),
+      reply.code(503).type('text/plain').send(`The web page is not built (no index.html in its folder${options.webDir === undefined ? ', dist/web of the package' : ''}). Run: npm run build:web\nThe API is up under /api/.`),
     );
   }
 
@@ -434,8 +528,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
  * @example const { url, server } = await startServer({ port: 0 }); // url: 'http://127.0.0.1:43117'
  */
 export async function startServer(options: ServerOptions & { host?: string; port?: number } = {}): Promise<{ server: DiffuseServer; url: string }> {
-  const server = await createServer(options);
   const host = options.host ?? '127.0.0.1';
+  const server = await createServer({ ...options, host });
   try {
     await server.app.listen({ host, port: options.port ?? 8080 });
   } catch (e) {

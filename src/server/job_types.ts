@@ -79,7 +79,13 @@ export type JobParams =
   | { kind: 'explain'; params: ExplainParams };
 
 /** A job as a worker receives it. */
-export type JobSpec = JobParams & { id: string; previewEvery?: number; maxTimelineFrames: number };
+export type JobSpec = JobParams & {
+  id: string;
+  previewEvery?: number;
+  maxTimelineFrames: number;
+  /** The server's wall-clock limit for this job in ms (a worker with a lower one of its own applies that). */
+  timeoutMs?: number;
+};
 
 /** Progress of a running job; a preview every few steps. */
 export interface Progress {

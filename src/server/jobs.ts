@@ -2,6 +2,8 @@
  * Jobs as the server tracks them: explicit states (queued, running, done, failed, cancelled),
  * progress with the latest preview, the result, and listeners for the Server-Sent Events stream.
  * Finished jobs are kept for their results up to a cap, oldest finished dropped first.
+ * A failure's message is what clients see: file paths in it are scrubbed, and a bug's message
+ * (with its stack) goes to the server's log while the client gets a short reference to it.
  */
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
@@ -27,7 +29,7 @@ export interface Job {
   progress: Progress | null;
   result: JobResult | null;
   error: string | null;
-  /** 'invalid' for bad input found by the library, 'internal' for anything else. */
+  /** 'invalid' for bad input found by the library, 'timeout' past the job time limit, 'internal' for anything else. */
   errorKind: string | null;
 }
 
@@ -87,13 +89,28 @@ export async function encodeResult(r: RawResult): Promise<JobResult> {
   return out;
 }
 
+/** How a store words failures for clients. */
+export interface FailureReporting {
+  /** Takes file-system paths out of a message (default: none taken out). */
+  scrub?(message: string): string;
+  /** Where a bug's full message goes (default: the process's stderr). */
+  logInternal?(line: string): void;
+}
+
 /** Every job of this server, with per-job event streams. */
 export class JobStore {
   readonly #jobs = new Map<string, Job>();
   readonly #events = new EventEmitter();
+  readonly #scrub: (message: string) => string;
+  readonly #logInternal: (line: string) => void;
 
-  constructor(readonly maxRetained: number) {
+  constructor(
+    readonly maxRetained: number,
+    reporting: FailureReporting = {},
+  ) {
     this.#events.setMaxListeners(0);
+    this.#scrub = reporting.scrub ?? ((m) => m);
+    this.#logInternal = reporting.logInternal ?? ((line) => process.stderr.write(`${line}\n`));
   }
 
   create(kind: JobKind, summary: Record<string, unknown>): Job {
@@ -146,10 +163,17 @@ export class JobStore {
     this.#end(job, 'done', null, null);
   }
 
+  /**
+   * Ends a job as failed. An 'internal' failure (a bug, not the request's fault) is logged whole
+   * and the client sees a reference to the log; any other message is kept, its paths scrubbed.
+   */
   fail(id: string, error: string, errorKind: string): void {
     const job = this.#jobs.get(id);
     if (job === undefined || isFinal(job.state)) return;
-    this.#end(job, 'failed', error, errorKind);
+    if (errorKind === 'internal') {
+      this.#logInternal(`diffuse serve: job ${id} (${job.kind}) failed with an internal error: ${error}`);
+      this.#end(job, 'failed', `internal error while running the job; the server's log has the details (job ${id})`, errorKind);
+    } else this.#end(job, 'failed', this.#scrub(error), errorKind);
   }
 
   cancelled(id: string): void {

@@ -11,7 +11,10 @@ export interface Limits {
   maxSteps: number;
   /** Most images per generate request. */
   maxImages: number;
-  /** Largest request body in bytes (uploads travel base64 inside JSON, ~4/3 of the file). */
+  /**
+   * Largest uploaded image file in bytes. Uploads travel base64 inside JSON (4/3 of the file), so
+   * the request body may be larger: see maxBodyBytes.
+   */
   maxUploadBytes: number;
   /** Largest side in pixels of an uploaded image (checked from the header before decoding). */
   maxImageSide: number;
@@ -23,6 +26,11 @@ export interface Limits {
   maxRetainedJobs: number;
   /** Most frames of the x_t / predicted x_0 timeline (every step up to this many). */
   maxTimelineFrames: number;
+  /**
+   * Longest a job may run, in seconds (wall clock, from the moment a compute thread takes it); a
+   * job past it is cancelled and fails with a message naming the limit.
+   */
+  jobTimeoutSeconds: number;
 }
 
 /** Defaults: a 1000-step DDPM run of 16 28x28 images is the largest job. */
@@ -35,7 +43,27 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxExplainFrames: 64,
   maxRetainedJobs: 200,
   maxTimelineFrames: 101,
+  jobTimeoutSeconds: 3600,
 });
+
+/** Bytes a JSON body may take besides its images (field names, numbers, a data: URL prefix). */
+const BODY_OVERHEAD_BYTES = 16 * 1024;
+/** Most images one request uploads (inpaint: the image and its mask). */
+const MAX_UPLOADS_PER_REQUEST = 2;
+
+/** Length of the base64 text of an upload of `bytes` bytes (4 characters per 3 bytes). */
+export function base64Length(bytes: number): number {
+  return Math.ceil(bytes / 3) * 4;
+}
+
+/**
+ * The largest request body: the most uploads a request makes, each at maxUploadBytes as base64,
+ * plus room for the other fields. A larger body is answered 413 before it is parsed.
+ * @example maxBodyBytes(DEFAULT_LIMITS) // 5609472
+ */
+export function maxBodyBytes(limits: Limits): number {
+  return MAX_UPLOADS_PER_REQUEST * base64Length(limits.maxUploadBytes) + BODY_OVERHEAD_BYTES;
+}
 
 /** Defaults overridden by `partial`, each value checked. */
 export function resolveLimits(partial: Partial<Limits> = {}): Limits {

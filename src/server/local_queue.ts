@@ -3,7 +3,7 @@
  * one more is refused with QueueFullError, which the server answers with 429) and run on a pool
  * of worker threads, so the event loop keeps answering while they compute.
  */
-import { ThreadPool, JobError } from './pool.js';
+import { ThreadPool, JobError, type PoolOptions } from './pool.js';
 import { encodeProgress, encodeResult, type JobStore } from './jobs.js';
 import type { JobSpec } from './job_types.js';
 import { DiffuseError } from '../tensor/errors.js';
@@ -34,8 +34,9 @@ export class LocalQueue implements JobQueue {
     modelsDir: string,
     /** Jobs at once, each on its own compute thread. */
     concurrency = 1,
+    poolOptions: PoolOptions = {},
   ) {
-    this.#pool = new ThreadPool(concurrency, modelsDir);
+    this.#pool = new ThreadPool(concurrency, modelsDir, poolOptions);
   }
 
   async submit(spec: JobSpec): Promise<void> {

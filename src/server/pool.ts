@@ -2,6 +2,11 @@
  * A fixed pool of compute worker threads (thread_worker.ts), one job per thread at a time. The
  * native addon is context-aware and loads once per thread; model weights are cached per thread.
  * A thread that dies fails its job and is replaced.
+ *
+ * Each job has a wall-clock limit (its spec's timeoutMs, or the pool's): past it the job is asked
+ * to stop at its next step, as a cancel does, and fails with a message naming the limit. A thread
+ * that does not stop within a grace period (stuck inside one long step) is terminated and
+ * replaced, so a runaway job never holds a compute thread for good.
  */
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
@@ -10,14 +15,40 @@ import type { RawProgress, RawResult } from './compute.js';
 import type { JobSpec } from './job_types.js';
 import { DiffuseError } from '../tensor/errors.js';
 
+/** Why a job ended without a result: cancelled, bad input, a bug, or past its time limit. */
+export type JobFailure = 'cancelled' | 'invalid' | 'internal' | 'timeout';
+
 /** Why a job ended without a result. */
 export class JobError extends DiffuseError {
   constructor(
     message: string,
-    readonly reason: 'cancelled' | 'invalid' | 'internal',
+    readonly reason: JobFailure,
   ) {
     super(message);
   }
+}
+
+/** Options of a ThreadPool. */
+export interface PoolOptions {
+  /** Most milliseconds a job may run (0: no limit); a spec's own timeoutMs lowers it. */
+  jobTimeoutMs?: number;
+  /** How long a job past its limit may take to stop before its thread is terminated (default 10 s). */
+  stopGraceMs?: number;
+}
+
+/** A job past its limit gets this long to reach its next step and stop before its thread is terminated. */
+const DEFAULT_STOP_GRACE_MS = 10_000;
+
+/** The message of a job stopped at its time limit. */
+export function timeoutMessage(ms: number): string {
+  const s = ms / 1000;
+  return `the job ran longer than the server's job time limit of ${s} s (--job-timeout) and was stopped; ask for fewer steps or images, or start the server with a larger --job-timeout`;
+}
+
+/** The effective limit of a job: the smaller of the pool's and the spec's (0 or absent: none). */
+export function effectiveTimeoutMs(poolMs: number | undefined, specMs: number | undefined): number {
+  const limits = [poolMs, specMs].filter((v): v is number => v !== undefined && v > 0);
+  return limits.length === 0 ? 0 : Math.min(...limits);
 }
 
 interface Slot {
@@ -61,6 +92,7 @@ function spawnWorker(modelsDir: string, cancel: SharedArrayBuffer): Worker {
 export class ThreadPool {
   readonly #slots: Slot[] = [];
   readonly #modelsDir: string;
+  readonly #options: PoolOptions;
   #closed = false;
   /** Threads in a row that died before they were ready. */
   #startFailures = 0;
@@ -68,9 +100,11 @@ export class ThreadPool {
   constructor(
     readonly size: number,
     modelsDir: string,
+    options: PoolOptions = {},
   ) {
     if (!Number.isInteger(size) || size < 1) throw new DiffuseError(`ThreadPool: size must be an integer >= 1, found ${String(size)}`);
     this.#modelsDir = modelsDir;
+    this.#options = options;
     for (let i = 0; i < size; i++) this.#slots.push(this.#start());
   }
 
@@ -128,11 +162,43 @@ export class ThreadPool {
     const slot = this.#slots.find((s) => s.job === null);
     if (slot === undefined) return Promise.reject(new JobError('no idle compute thread', 'internal'));
     if (slot.dead !== null) return Promise.reject(new JobError(`the compute thread stopped: ${slot.dead}`, 'internal'));
+    const limitMs = effectiveTimeoutMs(this.#options.jobTimeoutMs, spec.timeoutMs);
     return new Promise<RawResult>((resolve, reject) => {
-      slot.job = { id: spec.id, resolve, reject, onProgress };
+      let timedOut = false;
+      let timer: NodeJS.Timeout | undefined;
+      let killer: NodeJS.Timeout | undefined;
+      const settle = (): void => {
+        clearTimeout(timer);
+        clearTimeout(killer);
+      };
+      const job: NonNullable<Slot['job']> = {
+        id: spec.id,
+        resolve: (r) => {
+          settle();
+          resolve(r);
+        },
+        // Whatever ended a job past its limit (its cancel, or its thread terminated), it failed for the limit.
+        reject: (e) => {
+          settle();
+          reject(timedOut ? new JobError(timeoutMessage(limitMs), 'timeout') : e);
+        },
+        onProgress,
+      };
+      slot.job = job;
       Atomics.store(slot.cancel, 0, 0);
       void slot.ready.then(() => {
-        if (slot.job?.id === spec.id) slot.worker.postMessage({ type: 'run', spec } satisfies ToWorker);
+        if (slot.job !== job) return;
+        slot.worker.postMessage({ type: 'run', spec } satisfies ToWorker);
+        if (limitMs <= 0) return;
+        timer = setTimeout(() => {
+          if (slot.job !== job) return;
+          timedOut = true;
+          Atomics.store(slot.cancel, 0, 1);
+          // A thread inside one long step reads no flag: terminate it; its exit fails the job and starts a new thread.
+          killer = setTimeout(() => {
+            if (slot.job === job) void slot.worker.terminate();
+          }, this.#options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS);
+        }, limitMs);
       });
     });
   }

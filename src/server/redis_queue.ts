@@ -57,7 +57,7 @@ export function redisOptions(url: string): RedisTarget {
 }
 
 /** Why a job failed, as a worker encodes it in BullMQ's failedReason: "[reason] message". */
-const REASON_RE = /^\[(cancelled|invalid|internal)\] ([\s\S]*)$/;
+const REASON_RE = /^\[(cancelled|invalid|internal|timeout)\] ([\s\S]*)$/;
 
 /** The server side: a BullMQ producer plus queue events feeding the job store. */
 export class RedisQueue implements JobQueue {
@@ -147,6 +147,8 @@ export interface RedisWorkerOptions {
   concurrency?: number;
   /** Called when a job starts and ends (for the CLI's log). */
   log?(line: string): void;
+  /** This worker's own wall-clock limit per job in ms (the server's, sent with each job, applies too; the lower wins). */
+  jobTimeoutMs?: number;
 }
 
 /**
@@ -157,7 +159,7 @@ export async function startRedisWorker(options: RedisWorkerOptions): Promise<{ c
   const connection = redisOptions(options.url);
   const concurrency = options.concurrency ?? 1;
   const log = options.log ?? (() => {});
-  const pool = new ThreadPool(concurrency, options.modelsDir);
+  const pool = new ThreadPool(concurrency, options.modelsDir, options.jobTimeoutMs === undefined ? {} : { jobTimeoutMs: options.jobTimeoutMs });
   const sub = new Redis({ ...connection, lazyConnect: true });
   try {
     await sub.connect();
@@ -188,7 +190,8 @@ export async function startRedisWorker(options: RedisWorkerOptions): Promise<{ c
       } catch (e) {
         await chain;
         const reason = e instanceof JobError ? e.reason : 'internal';
-        log(`job ${spec.id}: ${reason}`);
+        // The full message (a bug's stack) stays in this worker's log; the server keeps its own log of it.
+        log(`job ${spec.id}: ${reason}${reason === 'internal' ? `: ${(e as Error).message}` : ''}`);
         throw new Error(`[${reason}] ${(e as Error).message}`);
       }
     },

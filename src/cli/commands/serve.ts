@@ -3,6 +3,8 @@
  * told otherwise.
  */
 import { startServer } from '../../server/app.js';
+import { isLoopbackHost } from '../../server/allowed_hosts.js';
+import { checkToken, TOKEN_ENV } from '../../server/token.js';
 import { DEFAULT_LIMITS, type Limits } from '../../server/limits.js';
 import { DiffuseError } from '../../tensor/errors.js';
 import { boolField, described, hidden, intField, optional, stringField } from '../../schema/field.js';
@@ -14,7 +16,18 @@ function limitFlag(flag: string, key: keyof Limits, min: number, doc: string, me
 }
 
 const FLAGS = {
-  host: described(stringField('host', '127.0.0.1'), 'Address to listen on (127.0.0.1: this machine only; 0.0.0.0 opens it to the network, with no authentication).', { metavar: 'HOST' }),
+  host: described(stringField('host', '127.0.0.1'), 'Address to listen on (127.0.0.1: this machine only). Any other address (0.0.0.0: every interface) opens the server to the network and needs --allow-remote; give it a --token too.', { metavar: 'HOST' }),
+  allowRemote: described(boolField('allow_remote', false), 'Allow a --host that is not loopback (the server has no other authentication than --token).'),
+  allowedHosts: described(
+    optional(stringField('allowed_hosts', '')),
+    "More Host names the server answers to, comma-separated (a guard against DNS rebinding: other names get 421). Always allowed: localhost, 127.0.0.1, [::1] and the --host address (for 0.0.0.0, this machine's addresses and name); '*' allows any.",
+    { metavar: 'NAMES' },
+  ),
+  token: described(
+    optional(stringField('token', '')),
+    `Require this token on every request: 'Authorization: Bearer TOKEN' for scripts; a browser opens http://HOST:PORT/?token=TOKEN once (kept in a cookie). At least 16 characters (openssl rand -hex 16). Default: the ${TOKEN_ENV} environment variable, else none.`,
+    { metavar: 'TOKEN' },
+  ),
   port: described(intField('port', 8080, 0, 65535), 'Port (0 picks a free one).', { metavar: 'PORT' }),
   models: pathFlag('models', "A folder of model folders, each as 'diffuse sample --model' takes it. Requests name a model by its folder name; each model's sampling_config.json gives the defaults of what a request leaves out.", 'DIR', 'the bundled models/'),
   queue: described(stringField('queue', 'local'), "'local' (jobs run on worker threads of this process) or redis://HOST:PORT (jobs go through BullMQ; run 'diffuse worker' processes).", { metavar: 'Q' }),
@@ -28,8 +41,9 @@ const FLAGS = {
   queueSize: limitFlag('queue-size', 'queueSize', 0, 'Jobs that may wait; one more is answered 429.'),
   maxSteps: limitFlag('max-steps', 'maxSteps', 1, 'Most reverse steps per job.'),
   maxImages: limitFlag('max-images', 'maxImages', 1, 'Most images per generate request.'),
-  maxUpload: limitFlag('max-upload', 'maxUploadBytes', 1024, 'Largest request body.', 'BYTES'),
+  maxUpload: limitFlag('max-upload', 'maxUploadBytes', 1024, 'Largest uploaded image file (PNG or JPEG); a request body may hold two, as base64 (413 beyond).', 'BYTES'),
   maxSide: limitFlag('max-side', 'maxImageSide', 8, 'Largest side of an uploaded image.', 'PX'),
+  jobTimeout: limitFlag('job-timeout', 'jobTimeoutSeconds', 1, 'Longest a job may run (wall clock); past it the job is stopped and fails with a message naming this limit.', 'SECONDS'),
   previewEvery: described(optional(intField('preview_every', 1, 1), 'about 25 per job'), 'Steps between SSE previews.', { metavar: 'K' }),
   log: described(boolField('log', false), "Log every request (fastify's logger, JSON lines on stdout)."),
 } as const;
@@ -60,9 +74,25 @@ export async function run(argv: string[]): Promise<void> {
   const concurrency = values.concurrency;
   if (concurrency !== undefined && queue !== 'local') throw new DiffuseError(`--concurrency applies to the local queue; with --queue redis://... give each 'diffuse worker' its --concurrency`);
   const limits: Partial<Limits> = {};
-  const byFlag = { queueSize: values.queueSize, maxSteps: values.maxSteps, maxImages: values.maxImages, maxUploadBytes: values.maxUpload, maxImageSide: values.maxSide };
+  const byFlag = { queueSize: values.queueSize, maxSteps: values.maxSteps, maxImages: values.maxImages, maxUploadBytes: values.maxUpload, maxImageSide: values.maxSide, jobTimeoutSeconds: values.jobTimeout };
   for (const [k, v] of Object.entries(byFlag) as [keyof Limits, number | undefined][]) if (v !== undefined) limits[k] = v;
   const previewEvery = values.previewEvery;
+  const remote = !isLoopbackHost(values.host);
+  if (remote && !values.allowRemote) {
+    throw new DiffuseError(
+      `--host ${values.host} opens the server to the network: anyone who reaches this machine can queue jobs and read results. ` +
+        `Pass --allow-remote to do it anyway, with --token (or ${TOKEN_ENV}) so that only clients with the token are served; or leave --host out for this machine only`,
+    );
+  }
+  const envToken = process.env[TOKEN_ENV];
+  const token = values.token ?? (envToken === undefined || envToken === '' ? undefined : checkToken(envToken, TOKEN_ENV));
+  if (values.token !== undefined) checkToken(values.token);
+  if (remote) {
+    process.stderr.write(
+      `diffuse serve: warning: listening on ${values.host}, open to the network${token === undefined ? ' with no token: anyone who reaches this port can use the server (give --token or ' + TOKEN_ENV + ')' : '; requests need the token'}\n`,
+    );
+  }
+  const allowedHosts = (values.allowedHosts ?? '').split(',').map((h) => h.trim()).filter((h) => h !== '');
 
   const { server, url } = await startServer({
     host: values.host,
@@ -70,11 +100,14 @@ export async function run(argv: string[]): Promise<void> {
     queue,
     limits,
     logger: values.log,
+    allowedHosts,
+    ...(token === undefined ? {} : { token }),
     ...(values.models === undefined ? {} : { modelsDir: values.models }),
     ...(concurrency === undefined ? {} : { concurrency }),
     ...(previewEvery === undefined ? {} : { previewEvery }),
   });
   process.stdout.write(`diffuse serve: ${url}/ (models: ${server.modelsDir}; queue: ${queue === 'local' ? `local, concurrency ${concurrency ?? 1}` : queue}, up to ${server.limits.queueSize} waiting)\n`);
+  if (token !== undefined) process.stdout.write(`diffuse serve: requests need the token; in a browser open ${url}/?token=TOKEN once\n`);
   // Stop cleanly on Ctrl-C / SIGTERM: running jobs are cancelled, connections closed.
   await new Promise<void>((resolve) => {
     const stop = (): void => {

@@ -7,13 +7,18 @@ import { join } from 'node:path';
 import { startRedisWorker } from '../../server/redis_queue.js';
 import { packageRoot } from '../../io/package_root.js';
 import { DiffuseError } from '../../tensor/errors.js';
-import { described, intField } from '../../schema/field.js';
+import { described, intField, optional } from '../../schema/field.js';
 import { formatFlagHelp, parseCommandFlags, pathFlag } from '../flags.js';
 
 const FLAGS = {
   queue: pathFlag('queue', "The Redis of the server (required), as given to 'diffuse serve --queue'.", 'URL'),
   models: pathFlag('models', 'The folder of model folders; it must hold the models the server offers, under the same names.', 'DIR', 'the bundled models/'),
   concurrency: described(intField('concurrency', 1, 1, 64), 'Jobs at once, each on its own compute thread.', { metavar: 'N' }),
+  jobTimeout: described(
+    optional(intField('job_timeout', 3600, 1), "the server's --job-timeout"),
+    "Longest a job may run here (wall clock); the server's --job-timeout, sent with each job, applies too (the lower wins). Past it the job is stopped and fails with a message naming the limit.",
+    { metavar: 'SECONDS' },
+  ),
 } as const;
 
 export const summary = 'Run jobs from the Redis queue of `diffuse serve --queue redis://...`.';
@@ -34,7 +39,14 @@ export async function run(argv: string[]): Promise<void> {
   const concurrency = values.concurrency;
   const modelsDir = values.models ?? join(packageRoot(), 'models');
   if (!existsSync(modelsDir)) throw new DiffuseError(`--models: no folder ${modelsDir}`);
-  const worker = await startRedisWorker({ url, modelsDir, concurrency, log: (line) => process.stdout.write(`diffuse worker: ${line}\n`) });
+  const jobTimeout = values.jobTimeout;
+  const worker = await startRedisWorker({
+    url,
+    modelsDir,
+    concurrency,
+    log: (line) => process.stdout.write(`diffuse worker: ${line}\n`),
+    ...(jobTimeout === undefined ? {} : { jobTimeoutMs: jobTimeout * 1000 }),
+  });
   process.stdout.write(`diffuse worker: ready (queue ${url}, models ${modelsDir}, concurrency ${concurrency})\n`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
