@@ -71,21 +71,23 @@ export function hostPolicy(listenHost: string, extra: readonly string[] = []): H
   return { any, names };
 }
 
-/** The name of a Host header value (`localhost:8080` -> `localhost`, `[::1]:80` -> `[::1]`). */
-export function hostNameOf(hostHeader: string): string {
-  const h = hostHeader.trim();
-  if (h.startsWith('[')) {
-    const end = h.indexOf(']');
-    return end < 0 ? normalName(h) : normalName(h.slice(0, end + 1));
-  }
-  const colon = h.indexOf(':');
-  return normalName(colon < 0 ? h : h.slice(0, colon));
+/** A Host header: a name or IPv4 address, or an IPv6 address in brackets, then an optional port. */
+const HOST_HEADER_RE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~-]+)(:\d{1,5})?$/;
+
+/**
+ * The name of a Host header value (`localhost:8080` -> `localhost`, `[::1]:80` -> `[::1]`), or
+ * null for a value that is no host (`a@b`, `x:y:z`, spaces).
+ */
+export function hostNameOf(hostHeader: string): string | null {
+  const m = HOST_HEADER_RE.exec(hostHeader.trim());
+  return m === null ? null : normalName(m[1]!);
 }
 
 /** Whether a request with this Host header is for this server (no header: not a browser; allowed). */
 export function hostAllowed(policy: HostPolicy, hostHeader: string | undefined): boolean {
   if (policy.any || hostHeader === undefined) return true;
-  return policy.names.has(hostNameOf(hostHeader));
+  const name = hostNameOf(hostHeader);
+  return name !== null && policy.names.has(name);
 }
 
 /**
@@ -103,8 +105,9 @@ export function originAllowed(origin: string | undefined, hostHeader: string | u
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') return false;
   if (hostHeader === undefined) return false;
+  const m = HOST_HEADER_RE.exec(hostHeader.trim());
+  if (m === null) return false;
   const defaultPort = u.protocol === 'https:' ? '443' : '80';
-  const h = hostHeader.trim().toLowerCase();
-  const withPort = /:\d+$/.test(h) && !h.endsWith(']') ? h : `${h}:${defaultPort}`;
-  return `${normalName(u.hostname)}:${u.port === '' ? defaultPort : u.port}` === `${hostNameOf(h)}:${withPort.slice(withPort.lastIndexOf(':') + 1)}`;
+  // Scheme aside (behind a TLS proxy the page is https while the server sees http): the same host and port.
+  return normalName(u.hostname) === normalName(m[1]!) && (u.port === '' ? defaultPort : u.port) === (m[2] === undefined ? defaultPort : m[2].slice(1));
 }
