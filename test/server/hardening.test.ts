@@ -287,7 +287,7 @@ describe('diffuse serve: hardening', () => {
     const d = await raw(base, 'POST', '/api/generate', { 'content-type': 'application/json' }, deep);
     assert.equal(d.status, 400, d.text);
     assert.equal((await api(base, 'GET', '/api/health')).status, 200);
-    console.log('# body limits: 10 hostile bodies, 1 accepted');
+    console.log('# body limits: 9 hostile bodies, 1 accepted (two uploads near the limit)');
   });
 
   it('the token: 401 without it or with a wrong one; Bearer and the page cookie pass; ?token= on the page sets the cookie and leaves the address', async () => {
@@ -326,7 +326,7 @@ describe('diffuse serve: hardening', () => {
     }
     await assert.rejects(createServer({ modelsDir, token: 'short' }), /--token must be at least 16 characters .*openssl rand -hex 16/);
     await assert.rejects(createServer({ modelsDir, token: '0123456789abcdef; x=1' }), /--token must be at least 16 characters of letters/);
-    console.log('# token: 7 refused, 5 accepted');
+    console.log('# token: 6 requests refused, 2 bad tokens refused at start, 7 requests accepted');
   });
 
   it('a job past --job-timeout fails naming the limit; a thread that does not stop in time is replaced and the next job runs', async () => {
