@@ -2,7 +2,8 @@
  * Scale-out through Redis: a private redis-server (spawned here, no persistence), a server with
  * --queue redis://..., and two `diffuse worker` processes. Jobs complete with the images the
  * library makes, both workers take jobs, SSE progress and previews come back through BullMQ,
- * a running job is cancelled through the workers' channel, and the queue bound answers 429.
+ * a running job is cancelled through the workers' channel, the queue bound answers 429, and the
+ * server's --job-timeout reaches the workers with each job.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -105,5 +106,21 @@ describe('diffuse serve --queue redis:// with two diffuse worker processes', () 
     assert.equal((await waitJob(base, b.body['id'] as string))['state'], 'cancelled');
     // The remaining queued job still completes on a freed worker.
     assert.equal((await waitJob(base, q1.body['id'] as string))['state'], 'done');
+  });
+
+  it("a job past the server's --job-timeout is stopped on its worker and fails naming the limit; the worker goes on", async () => {
+    // A second server on the same Redis, with a 1 s limit that travels with each of its jobs.
+    const s = await startServer({ port: 0, modelsDir, queue: redis.url, limits: { jobTimeoutSeconds: 1 } });
+    try {
+      const long = await api(s.url, 'POST', '/api/generate', { model: 'tiny', sampler: 'ddpm', steps: 1000, n: 16 });
+      assert.equal(long.status, 202);
+      const failed = await waitJob(s.url, long.body['id'] as string, 30_000);
+      assert.equal(failed['state'], 'failed', JSON.stringify(failed));
+      assert.match(failed['error'] as string, /ran longer than the server's job time limit of 1 s \(--job-timeout\)/);
+      const next = await api(s.url, 'POST', '/api/generate', { model: 'tiny', steps: 2 });
+      assert.equal((await waitJob(s.url, next.body['id'] as string))['state'], 'done');
+    } finally {
+      await s.server.close();
+    }
   });
 });

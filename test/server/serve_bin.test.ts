@@ -77,6 +77,14 @@ describe('diffuse serve through the bin: headers, Host allow-list, --allow-remot
     }
   });
 
+  it('serve and worker --help show the new flags (from the schema)', () => {
+    const serve = spawnSync(bin, ['serve', '--help'], { encoding: 'utf8', env });
+    for (const flag of ['--allow-remote', '--allowed-hosts NAMES', '--token TOKEN', '--job-timeout SECONDS', '--max-upload BYTES']) assert.ok(serve.stdout.includes(`  ${flag}`), flag);
+    assert.match(serve.stdout, /DIFFUSE_TOKEN/);
+    const worker = spawnSync(bin, ['worker', '--help'], { encoding: 'utf8', env });
+    assert.ok(worker.stdout.includes('  --job-timeout SECONDS'), worker.stdout);
+  });
+
   it('a short --token is refused with a message naming the flag', () => {
     const r = spawnSync(bin, ['serve', '--port', '0', '--models', dir, '--token', 'secret'], { encoding: 'utf8', env, timeout: 60_000 });
     assert.equal(r.status, 1);
