@@ -190,7 +190,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
     const host = req.headers.host;
     if (!hostAllowed(hosts, host)) {
       return reply.code(421).send({
-        error: `this server does not answer to the host name '${String(host).slice(0, 100)}' (a guard against DNS rebinding); it answers to ${[...hosts.names].join(', ')}. Start it with --allowed-hosts NAME to add a name`,
+        // The names themselves are not listed: a rebinding page can read this answer, and they may include this machine's addresses.
+        error: `this server does not answer to the host name '${String(host).slice(0, 100)}' (a guard against DNS rebinding); it answers to localhost, 127.0.0.1, [::1], its --host address and the names given with --allowed-hosts. Start it with --allowed-hosts NAME to add a name`,
       });
     }
     if (!SAFE_METHODS.has(req.method) && !originAllowed(req.headers.origin, host)) {

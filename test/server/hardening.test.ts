@@ -12,7 +12,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { homedir, hostname, networkInterfaces, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { request } from 'node:http';
 import sharp from 'sharp';
@@ -195,6 +195,17 @@ describe('diffuse serve: hardening', () => {
       assert.equal((await raw(any.url, 'GET', '/api/health', { host: 'anything.example' })).status, 200);
     } finally {
       await any.server.close();
+    }
+    // A server on every interface answers to this machine's name and addresses, and does not tell a refused client what they are.
+    const wide = await createServer({ modelsDir, host: '0.0.0.0' });
+    try {
+      const addresses = Object.values(networkInterfaces()).flatMap((l) => (l ?? []).map((a) => a.address)).filter((a) => a.includes('.') && !a.startsWith('127.'));
+      for (const host of [hostname(), ...addresses]) assert.equal((await wide.app.inject({ method: 'GET', url: '/api/health', headers: { host } })).statusCode, 200, host);
+      const no = await wide.app.inject({ method: 'GET', url: '/api/health', headers: { host: 'evil.example' } });
+      assert.equal(no.statusCode, 421);
+      for (const secret of [hostname(), ...addresses]) assert.ok(!no.body.includes(secret), `421 shows ${secret}`);
+    } finally {
+      await wide.close();
     }
     await assert.rejects(createServer({ modelsDir, allowedHosts: ['http://x.lan:80/'] }), /--allowed-hosts: 'http:\/\/x.lan:80\/' is not a host name/);
     console.log(`# host allow-list: ${7 + refused.length + 1 + 5 + 1} Host headers`);
