@@ -120,7 +120,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzSummary> {
       const rng = new Rng(`${o.seed}:${t.name}:${i}`);
       let made;
       try {
-        made = await t.make(rng, caseDir, contexts.get(t.name)!);
+        made = await t.make(rng, caseDir, contexts.get(t.name)!, i);
       } catch (e) {
         made = null;
         record(t, i, caseDir, '(make failed)', null, [{ kind: 'harness', detail: `make() threw: ${(e as Error).stack ?? String(e)}` }], 0, 0);

@@ -56,8 +56,11 @@ export interface Target {
   timeoutMs: number;
   /** Parent side, once per run: seed files under ctx.corpusDir. */
   prepare(ctx: RunContext): Promise<void>;
-  /** Parent side: writes the case's files under caseDir and returns its spec. */
-  make(rng: Rng, caseDir: string, ctx: RunContext): Promise<MadeCase>;
+  /**
+   * Parent side: writes the case's files under caseDir and returns its spec. `index` is the
+   * case's number (the first few may go through a fixed list, so a short run covers it all).
+   */
+  make(rng: Rng, caseDir: string, ctx: RunContext, index: number): Promise<MadeCase>;
   /** Child side: runs the case, returns the violations it saw (none: the invariant held). */
   run(spec: unknown, caseDir: string): Promise<Violation[]>;
 }

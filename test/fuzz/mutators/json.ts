@@ -74,7 +74,7 @@ function nearValue(rng: Rng, v: Json): Json {
     return rng.pick([
       v.slice(0, -1),
       [...v, v[v.length - 1] as Json],
-      Array.from({ length: rng.pick([16, 1000, 10000]) }, () => v[0] as Json),
+      Array.from({ length: v[0] !== null && typeof v[0] === 'object' ? 16 : rng.pick([16, 1000, 10000]) }, () => v[0] as Json),
       v.map((x) => (typeof x === 'number' ? x * 4096 : x)),
       [...v].reverse(),
     ]);
@@ -96,6 +96,18 @@ export interface JsonMutation {
  * @example mutateJson(rng, { layers_per_block: 1 }).text
  */
 export function mutateJson(rng: Rng, input: unknown, maxStacked = 3): JsonMutation {
+  // A mutation whose text passes MAX_TEXT (a deep nest repeated 10,000 times) is made again:
+  // the fuzzer looks for small inputs with large effects, not large inputs.
+  for (let attempt = 0; ; attempt++) {
+    const m = mutateOnce(rng, input, maxStacked);
+    if (m.text.length <= MAX_TEXT || attempt >= 8) return m.text.length <= MAX_TEXT ? m : { ...m, text: m.text.slice(0, MAX_TEXT) };
+  }
+}
+
+/** Largest mutated text kept (bytes). */
+const MAX_TEXT = 1 << 20;
+
+function mutateOnce(rng: Rng, input: unknown, maxStacked: number): JsonMutation {
   const root = { v: JSON.parse(typeof input === 'string' ? input : JSON.stringify(input)) as Json };
   const keys: string[] = [];
   let rootTouched = false;
@@ -122,14 +134,13 @@ export function mutateJson(rng: Rng, input: unknown, maxStacked = 3): JsonMutati
   }
   let text: string;
   try {
-    text = JSON.stringify(root.v, null, 2) ?? 'null';
+    const compact = JSON.stringify(root.v) ?? 'null';
+    // Indented as config files are, unless that makes a deep value quadratic in size.
+    const pretty = compact.length < 64 * 1024 && !compact.includes('[[[[[[') ? (JSON.stringify(root.v, null, 2) ?? 'null') : compact;
+    text = pretty.length <= MAX_TEXT ? pretty : compact;
   } catch {
-    // Too deep for an indented stringify: the compact form, or a plain deep array.
-    try {
-      text = JSON.stringify(root.v) ?? 'null';
-    } catch {
-      text = `${'['.repeat(1000)}1${']'.repeat(1000)}`;
-    }
+    // Too deep to stringify: a plain deep array.
+    text = `${'['.repeat(1000)}1${']'.repeat(1000)}`;
   }
   // Sometimes break the text itself (what JSON.stringify cannot write).
   if (rng.chance(0.15)) {

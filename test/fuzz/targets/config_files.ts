@@ -42,8 +42,10 @@ export const configFilesTarget: Target = {
     writeFileSync(join(ctx.corpusDir, 'classifier_config.json'), JSON.stringify(classifierConfigToJSON(clf.config), null, 2));
     cpSync(bundledFeatureNetDir('mnist'), join(ctx.corpusDir, 'feature-net'), { recursive: true });
   },
-  async make(rng, caseDir, ctx): Promise<MadeCase> {
-    const kind = rng.pick<Kind>(['train-config', 'train-config', 'classifier-config', 'classifier-folder', 'feature-net-folder']);
+  async make(rng, caseDir, ctx, index): Promise<MadeCase> {
+    const kinds: Kind[] = ['train-config', 'classifier-config', 'classifier-folder', 'feature-net-folder'];
+    // The first cases take each kind in turn; then train --config twice as often as the others.
+    const kind = index < kinds.length ? kinds[index]! : rng.pick<Kind>([...kinds, 'train-config']);
     let path: string;
     switch (kind) {
       case 'train-config':

@@ -59,6 +59,14 @@ function validBody(route: string, image: string, mask: string): Record<string, u
 
 const POST_ROUTES = ['/api/generate', '/api/inpaint', '/api/img2img', '/api/upscale', '/api/explain'];
 
+/** Every route (and a few hostile static paths), in the order the first cases take them. */
+const COVER = [
+  ...POST_ROUTES,
+  '/api/health', '/api/models', '/api/models/tiny', '/api/models/escape', '/api/models/broken', '/api/models/..%2fsecret-model', '/api/samplers', '/api/limits', '/api/jobs',
+  '/api/jobs/00000000-0000-0000-0000-000000000000', '/api/jobs/00000000-0000-0000-0000-000000000000/result', '/api/jobs/00000000-0000-0000-0000-000000000000/grid.png',
+  '/api/jobs/00000000-0000-0000-0000-000000000000/images/0', '/api/jobs/00000000-0000-0000-0000-000000000000/events', '/', '/../canary.txt', '/%2e%2e/canary.txt', '/nope.html',
+];
+
 function getUrl(rng: Rng): string {
   const id = rng.chance(0.5) ? randomUUIDFrom(rng) : rng.pick(['x', '../../etc/passwd', '0'.repeat(36), 'zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz', '%2e%2e']);
   return rng.pick([
@@ -104,17 +112,19 @@ export const httpTarget: Target = {
   async prepare(ctx: RunContext) {
     await imageCorpus(ctx);
   },
-  async make(rng, caseDir, ctx): Promise<MadeCase> {
+  async make(rng, caseDir, ctx, index): Promise<MadeCase> {
     const corpus = await imageCorpus(ctx);
+    // The first cases go through every route once (mutated as any other case), so a short run covers them all.
+    const cover = COVER[index];
     const headers: Record<string, string> = {};
     let method = 'GET';
     let url: string;
     let body: Buffer | null = null;
     let foreignUpload: string | null = null;
     const notes: string[] = [];
-    if (rng.chance(0.65)) {
+    if (cover !== undefined ? cover.startsWith('/api/') && POST_ROUTES.includes(cover) : rng.chance(0.65)) {
       method = 'POST';
-      url = rng.pick(POST_ROUTES);
+      url = cover ?? rng.pick(POST_ROUTES);
       const img = imageInput(rng, { ...corpus, bombs: [] });
       const mask = imageInput(rng, { ...corpus, bombs: [] });
       const b64 = (rng.chance(0.2) ? 'data:image/png;base64,' : '') + img.bytes.toString('base64');
@@ -154,7 +164,7 @@ export const httpTarget: Target = {
         [1, 'application/json, text/html'],
       ] as const);
     } else {
-      url = getUrl(rng);
+      url = cover ?? getUrl(rng);
       if (rng.chance(0.15)) {
         method = rng.pick(['POST', 'DELETE', 'PUT', 'PATCH', 'OPTIONS', 'HEAD']);
         if (method !== 'HEAD' && method !== 'OPTIONS' && rng.chance(0.5)) {
@@ -181,36 +191,49 @@ export const httpTarget: Target = {
     const body = spec.body === null ? undefined : readFileSync(join(caseDir, spec.body));
     const what = `${spec.method} ${spec.url.slice(0, 100)}`;
     const res = await app.inject({ method: spec.method as 'GET', url: spec.url, headers: spec.headers, ...(body === undefined ? {} : { payload: body }) });
-    const out: Violation[] = [];
-    const text = res.body;
-    const headerText = JSON.stringify(res.headers);
-    if (res.statusCode >= 500) out.push({ kind: 'http-5xx', detail: `${what}: ${res.statusCode} ${text.slice(0, 300)}` });
-    if (res.statusCode >= 400 && res.statusCode < 500 && spec.method !== 'HEAD') {
-      let message: unknown;
-      try {
-        const j = JSON.parse(text) as { error?: unknown; message?: unknown };
-        message = j.error ?? j.message;
-      } catch {
-        message = text;
-      }
-      if (typeof message !== 'string' || message.trim() === '') out.push({ kind: 'http-no-message', detail: `${what}: ${res.statusCode} with body ${JSON.stringify(text.slice(0, 200))}` });
-    }
-    for (const s of secrets) {
-      if (text.includes(s) || headerText.includes(s)) {
-        const isPath = s.startsWith('/');
-        out.push({ kind: isPath ? 'http-leak' : 'http-traversal', detail: `${what}: ${res.statusCode} answer holds ${isPath ? 'the absolute path' : 'the secret'} ${JSON.stringify(s)}: ${text.slice(0, 300)}` });
-      }
-    }
-    if (spec.foreignHost && res.statusCode < 400) out.push({ kind: 'http-host', detail: `a request with a foreign Host header was served; expected a refusal (DNS rebinding) — ${what} with Host ${JSON.stringify(spec.headers['host'])}: ${res.statusCode}` });
-    if (res.headers['x-content-type-options'] !== 'nosniff') out.push({ kind: 'http-headers', detail: `an answer without X-Content-Type-Options: nosniff — ${what}: ${res.statusCode}` });
+    const out = checkAnswer(spec, what, res, secrets);
     if (spec.foreignUpload !== null && res.statusCode === 202) out.push({ kind: 'http-format', detail: `a ${spec.foreignUpload} upload was accepted (202); only PNG and JPEG are documented — ${what}` });
-    if (res.statusCode === 202 && spec.url.startsWith('/api/') && spec.method === 'POST' && !spec.url.includes('/jobs/')) {
-      const id = (JSON.parse(text) as { id?: string }).id;
-      if (typeof id === 'string') out.push(...(await waitJob(server, id, what)));
+    if (res.statusCode === 202 && spec.method === 'POST' && !spec.url.includes('/jobs/')) {
+      const id = (JSON.parse(res.body) as { id?: string }).id;
+      if (typeof id === 'string') {
+        out.push(...(await waitJob(server, id, what)));
+        // The finished job as a client sees it: its view and its result (a failed job's error must not leak paths either).
+        for (const url of [`/api/jobs/${id}`, `/api/jobs/${id}/result`, `/api/jobs/${id}/events`]) {
+          const follow = await app.inject({ method: 'GET', url });
+          out.push(...checkAnswer({ ...spec, method: 'GET', url, foreignHost: false }, `${what} then GET ${url.replace(id, 'ID')}`, follow, secrets));
+        }
+      }
     }
     return out;
   },
 };
+
+/** The checks every answer gets: no 5xx, a 4xx with a message, no path or secret, a foreign Host refused, the security header. */
+function checkAnswer(spec: Spec, what: string, res: { statusCode: number; body: string; headers: Record<string, unknown> }, secrets: readonly string[]): Violation[] {
+  const out: Violation[] = [];
+  const text = res.body;
+  const headerText = JSON.stringify(res.headers);
+  if (res.statusCode >= 500) out.push({ kind: 'http-5xx', detail: `${what}: ${res.statusCode} ${text.slice(0, 300)}` });
+  if (res.statusCode >= 400 && res.statusCode < 500 && spec.method !== 'HEAD') {
+    let message: unknown;
+    try {
+      const j = JSON.parse(text) as { error?: unknown; message?: unknown };
+      message = j.error ?? j.message;
+    } catch {
+      message = text;
+    }
+    if (typeof message !== 'string' || message.trim() === '') out.push({ kind: 'http-no-message', detail: `${what}: ${res.statusCode} with body ${JSON.stringify(text.slice(0, 200))}` });
+  }
+  for (const s of secrets) {
+    if (text.includes(s) || headerText.includes(s)) {
+      const isPath = s.startsWith('/');
+      out.push({ kind: isPath ? 'http-leak' : 'http-traversal', detail: `an answer holds ${isPath ? 'an absolute path' : 'a secret'} — ${what}: ${res.statusCode} ${text.slice(0, 300)}` });
+    }
+  }
+  if (spec.foreignHost && res.statusCode < 400) out.push({ kind: 'http-host', detail: `a request with a foreign Host header was served; expected a refusal (DNS rebinding) — ${what} with Host ${JSON.stringify(spec.headers['host'])}: ${res.statusCode}` });
+  if (res.headers['x-content-type-options'] !== 'nosniff') out.push({ kind: 'http-headers', detail: `an answer without X-Content-Type-Options: nosniff — ${what}: ${res.statusCode}` });
+  return out;
+}
 
 /** Waits for an accepted job; an internal failure or no end in time is a violation. */
 async function waitJob(server: DiffuseServer, id: string, what: string): Promise<Violation[]> {

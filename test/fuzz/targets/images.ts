@@ -33,8 +33,10 @@ export const imageTarget: Target = {
   async prepare(ctx: RunContext) {
     await imageCorpus(ctx);
   },
-  async make(rng, caseDir, ctx): Promise<MadeCase> {
-    const img = imageInput(rng, await imageCorpus(ctx), 0.08);
+  async make(rng, caseDir, ctx, index): Promise<MadeCase> {
+    const corpus = await imageCorpus(ctx);
+    // The first cases are the bombs, so that even a short run tries each.
+    const img = index < corpus.bombs.length ? corpus.bombs[index]! : imageInput(rng, corpus, 0.05);
     const file = `input${img.ext}`;
     writeFileSync(join(caseDir, file), img.bytes);
     const reader = rng.pick<Reader>(['readPng', 'decodeImage', 'readImageFlag']);

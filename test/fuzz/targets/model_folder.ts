@@ -70,11 +70,12 @@ export const modelFolderTarget: Target = {
   async prepare(ctx: RunContext) {
     writeSeedPipelines(ctx.corpusDir);
   },
-  async make(rng, caseDir, ctx): Promise<MadeCase> {
-    const kind = rng.chance(0.8) ? 'cond' : 'sr';
+  async make(rng, caseDir, ctx, index): Promise<MadeCase> {
+    // The first cases take each file in turn (the SR3 seed's superres.json last).
+    const kind = index === FILES.length || (index > FILES.length && rng.chance(0.2)) ? 'sr' : 'cond';
     cpSync(join(ctx.corpusDir, kind), caseDir, { recursive: true });
     const files: (readonly [number, string])[] = kind === 'sr' ? [...FILES.filter(([, f]) => f !== SAMPLING_CONFIG_NAME), [3, SUPERRES_FILE]] : [...FILES];
-    const file = rng.weighted(files.map(([w, f]) => [w, f] as const));
+    const file = index < FILES.length ? FILES[index]![1] : index === FILES.length ? SUPERRES_FILE : rng.weighted(files.map(([w, f]) => [w, f] as const));
     const path = join(caseDir, file);
     let keys: string[] = [];
     let note: string;
