@@ -155,7 +155,8 @@ export class Pool {
           const peak = Math.max(m.peakRss ?? 0, maxSeen);
           const violations = [...m.violations];
           if (peak > limit) violations.push({ kind: 'memory', detail: `peak resident memory ${mb(peak)} (bound ${mb(limit)})` });
-          finish({ violations, peakRss: peak, ms: m.ms }, false);
+          // A worker left large by this case starts afresh, so the next case is not blamed for its memory.
+          finish({ violations, peakRss: peak, ms: m.ms }, peak > limit / 2);
         }
       };
       const onExit = (code: number | null, signal: string | null): void => {

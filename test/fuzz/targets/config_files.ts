@@ -26,6 +26,15 @@ interface Spec {
   keys: string[];
 }
 
+/** Known hostile edits (issue 14, failures 4 and 7), taken right after the first case of each kind. */
+const KNOWN: readonly { kind: Kind; set: Record<string, unknown> }[] = [
+  { kind: 'train-config', set: { layers_per_block: 100000 } },
+  { kind: 'train-config', set: { block_out_channels: [4194304, 4194304] } },
+  { kind: 'classifier-config', set: { num_classes: 1e9 } },
+  { kind: 'classifier-folder', set: { block_out_channels: [1048576, 1048576] } },
+  { kind: 'feature-net-folder', set: { num_classes: 3e12 } },
+];
+
 let data: TinyFashion | null = null;
 const tinyData = (): TinyFashion => (data ??= new TinyFashion(8));
 
@@ -45,7 +54,8 @@ export const configFilesTarget: Target = {
   async make(rng, caseDir, ctx, index): Promise<MadeCase> {
     const kinds: Kind[] = ['train-config', 'classifier-config', 'classifier-folder', 'feature-net-folder'];
     // The first cases take each kind in turn; then train --config twice as often as the others.
-    const kind = index < kinds.length ? kinds[index]! : rng.pick<Kind>([...kinds, 'train-config']);
+    const known = KNOWN[index - kinds.length];
+    const kind = index < kinds.length ? kinds[index]! : known !== undefined ? known.kind : rng.pick<Kind>([...kinds, 'train-config']);
     let path: string;
     switch (kind) {
       case 'train-config':
@@ -66,6 +76,10 @@ export const configFilesTarget: Target = {
         break;
     }
     const original = readFileSync(path, 'utf8');
+    if (known !== undefined) {
+      writeFileSync(path, JSON.stringify({ ...(JSON.parse(original) as object), ...known.set }, null, 2));
+      return { spec: { kind, keys: Object.keys(known.set) } satisfies Spec, note: `${kind}: ${JSON.stringify(known.set)}` };
+    }
     const m = mutateJson(rng, original);
     writeFileSync(path, m.text);
     return { spec: { kind, keys: namesTouched(m, original) } satisfies Spec, note: `${kind}: ${m.keys.slice(0, 4).join(', ') || 'root/text'} mutated` };

@@ -41,7 +41,7 @@ interface Spec {
 }
 
 const MODELS = ['tiny', 'tiny-uncond', 'tiny-sr', 'broken', 'escape', 'nope'];
-const HOSTILE_NAMES = ['..', '../secret-model', '..%2fsecret-model', '%2e%2e', '/etc/passwd', 'escape', '.', 'tiny/../tiny', 'tiny\u0000', 'a'.repeat(65), '__proto__', 'constructor', 'tiny%00', '~', 'TINY', ' tiny'];
+const HOSTILE_NAMES = ['broken', 'tiny-sr', 'tiny-uncond', '..', '../secret-model', '..%2fsecret-model', '%2e%2e', '/etc/passwd', 'escape', '.', 'tiny/../tiny', 'tiny\u0000', 'a'.repeat(65), '__proto__', 'constructor', 'tiny%00', '~', 'TINY', ' tiny'];
 const STATIC_URLS = ['/', '/index.html', '/app.js', '/../canary.txt', '/..%2fcanary.txt', '/%2e%2e/canary.txt', '/%2e%2e%2f%2e%2e%2fetc%2fpasswd', '//etc/passwd', '/....//canary.txt', '/index.html/..', '/api/../../canary.txt', '/%00', '/%ff', '/\\..\\canary.txt', '/.env', '/' + 'a'.repeat(20000), '/api/models/..%2f..%2fcanary.txt', '/api/models/%2e%2e', '/api/jobs/../../canary.txt', '/api?x=' + '%'.repeat(100)];
 const LOOPBACK_HOST = /^(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/i;
 
@@ -59,9 +59,10 @@ function validBody(route: string, image: string, mask: string): Record<string, u
 
 const POST_ROUTES = ['/api/generate', '/api/inpaint', '/api/img2img', '/api/upscale', '/api/explain'];
 
-/** Every route (and a few hostile static paths), in the order the first cases take them. */
+/** Every route (and a few hostile static paths), in the order the first cases take them; '#NAME' names the model of a POST. */
 const COVER = [
   ...POST_ROUTES,
+  '/api/generate#broken', '/api/img2img#broken',
   '/api/health', '/api/models', '/api/models/tiny', '/api/models/escape', '/api/models/broken', '/api/models/..%2fsecret-model', '/api/samplers', '/api/limits', '/api/jobs',
   '/api/jobs/00000000-0000-0000-0000-000000000000', '/api/jobs/00000000-0000-0000-0000-000000000000/result', '/api/jobs/00000000-0000-0000-0000-000000000000/grid.png',
   '/api/jobs/00000000-0000-0000-0000-000000000000/images/0', '/api/jobs/00000000-0000-0000-0000-000000000000/events', '/', '/../canary.txt', '/%2e%2e/canary.txt', '/nope.html',
@@ -115,7 +116,7 @@ export const httpTarget: Target = {
   async make(rng, caseDir, ctx, index): Promise<MadeCase> {
     const corpus = await imageCorpus(ctx);
     // The first cases go through every route once (mutated as any other case), so a short run covers them all.
-    const cover = COVER[index];
+    const [cover, coverModel] = (COVER[index]?.split('#') ?? []) as [string | undefined, string | undefined];
     const headers: Record<string, string> = {};
     let method = 'GET';
     let url: string;
@@ -131,7 +132,8 @@ export const httpTarget: Target = {
       if (['gif', 'webp', 'tiff', 'svg', 'svg-huge'].includes(img.kind) && url !== '/api/generate') foreignUpload = img.kind;
       notes.push(`upload ${img.kind}`);
       let value: unknown = validBody(url, b64, mask.bytes.toString('base64'));
-      const mode = rng.int(10);
+      if (coverModel !== undefined) (value as Record<string, unknown>)['model'] = coverModel;
+      const mode = coverModel !== undefined ? 0 : rng.int(10);
       let text: string;
       if (mode < 3) text = JSON.stringify(value);
       else if (mode < 6) {

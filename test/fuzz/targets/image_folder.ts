@@ -1,6 +1,6 @@
 /**
  * Target 'image-folder': `diffuse train --data DIR` folders (loadImageFolder, then every sample
- * read) built from random entries: good images flat or in class folders, empty files,
+ * read) and `diffuse eval --samples DIR` folders (loadSampleFolder) built from random entries: good images flat or in class folders, empty files,
  * directories named like images, dangling and looping symbolic links (files and folders),
  * unreadable files (mode 000; no effect when run as root), other formats and corrupt images under
  * image names, hidden files, odd names; with onCorrupt 'fail' or 'skip'.
@@ -8,6 +8,7 @@
 import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadImageFolder } from '../../../src/data/image_folder.js';
+import { loadSampleFolder } from '../../../src/eval/sample_folder.js';
 import { imageInput } from '../mutators/images.js';
 import { imageCorpus } from './images.js';
 import { expectClear } from '../invariant.js';
@@ -15,6 +16,7 @@ import type { Rng } from '../rng.js';
 import type { MadeCase, RunContext, Target, Violation } from '../target.js';
 
 interface Spec {
+  reader: 'train' | 'eval';
   onCorrupt: 'fail' | 'skip';
   entries: string[];
 }
@@ -23,7 +25,7 @@ const NAMES = ['a', 'b', 'img 1', 'ünï', 'x'.repeat(200), '-rf', 'IMG', '.hidd
 
 export const imageFolderTarget: Target = {
   name: 'image-folder',
-  description: 'image folders with dangling/looping symlinks, unreadable or empty files, folders named like images, corrupt and foreign images; loadImageFolder and every sample',
+  description: 'image folders with dangling/looping symlinks, unreadable or empty files, folders named like images, corrupt and foreign images; loadImageFolder (train) and loadSampleFolder (eval)',
   timeoutMs: 30_000,
   async prepare(ctx: RunContext) {
     await imageCorpus(ctx);
@@ -65,12 +67,14 @@ export const imageFolderTarget: Target = {
       }
     }
     const onCorrupt = rng.chance(0.5) ? 'fail' : 'skip';
-    return { spec: { onCorrupt, entries } satisfies Spec, note: `${classes.length} class folder(s), onCorrupt ${onCorrupt}: ${entries.join('; ')}` };
+    const reader = rng.chance(0.7) ? 'train' : 'eval';
+    return { spec: { reader, onCorrupt, entries } satisfies Spec, note: `${reader === 'train' ? `loadImageFolder, onCorrupt ${onCorrupt}` : 'loadSampleFolder'}, ${classes.length} class folder(s): ${entries.join('; ')}` };
   },
   async run(raw, caseDir): Promise<Violation[]> {
     const spec = raw as Spec;
     const root = join(caseDir, 'data');
     const r = await expectClear(async () => {
+      if (spec.reader === 'eval') return (await loadSampleFolder(root, { imageSize: 8, channels: 1, classNames: ['class0', 'class1', 'class2'] })).labels.length;
       const ds = await loadImageFolder(root, { imageSize: 8, onCorrupt: spec.onCorrupt, onWarning: () => {} });
       for (let i = 0; i < ds.length; i++) ds.get(i);
       return ds.length;

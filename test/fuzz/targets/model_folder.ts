@@ -7,7 +7,7 @@
  * without a word (weights with NaN/Inf, scheduler configs, guidance weights).
  */
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { UNet2DModel, configFromJSON } from '../../../src/nn/unet_2d.js';
 import { writeSchedulerConfig, writeJSONAtomic, WEIGHTS_NAME, CONFIG_NAME, SCHEDULER_CONFIG_NAME } from '../../../src/io/checkpoint.js';
 import { SAMPLING_CONFIG_NAME } from '../../../src/io/sampling_config.js';
@@ -49,6 +49,22 @@ function poisonWeights(rng: Rng, file: Buffer): Buffer {
   return out;
 }
 
+/**
+ * Known hostile edits (issue 14, failures 4, 6 and 7), taken by the cases right after the
+ * per-file ones so that every run, however short, tries them: sizes that allocate without bound,
+ * guidance and schedules that give NaN.
+ */
+const KNOWN: readonly { file: string; set: Record<string, unknown> }[] = [
+  { file: `unet/${CONFIG_NAME}`, set: { layers_per_block: 100000 } },
+  { file: `unet/${CONFIG_NAME}`, set: { sample_size: [65536, 65536] } },
+  { file: `unet/${CONFIG_NAME}`, set: { block_out_channels: [1048576, 1048576] } },
+  { file: `unet/${CONFIG_NAME}`, set: { num_class_embeds: 1e9 } },
+  { file: `unet/${CONFIG_NAME}`, set: { block_out_channels: Array.from({ length: 10000 }, () => 8), down_block_types: Array.from({ length: 10000 }, () => 'DownBlock2D'), up_block_types: Array.from({ length: 10000 }, () => 'UpBlock2D') } },
+  { file: SAMPLING_CONFIG_NAME, set: { guidance_scale: 1e308 } },
+  { file: `scheduler/${SCHEDULER_CONFIG_NAME}`, set: { beta_end: 10 } },
+  { file: `scheduler/${SCHEDULER_CONFIG_NAME}`, set: { num_train_timesteps: 1e9 } },
+];
+
 interface Spec {
   kind: 'cond' | 'sr';
   file: string;
@@ -71,6 +87,15 @@ export const modelFolderTarget: Target = {
     writeSeedPipelines(ctx.corpusDir);
   },
   async make(rng, caseDir, ctx, index): Promise<MadeCase> {
+    const known = KNOWN[index - FILES.length - 1];
+    if (known !== undefined) {
+      cpSync(join(ctx.corpusDir, 'cond'), caseDir, { recursive: true });
+      const path = join(caseDir, known.file);
+      writeFileSync(path, JSON.stringify({ ...(JSON.parse(readFileSync(path, 'utf8')) as object), ...known.set }, null, 2));
+      const keys = Object.keys(known.set);
+      const shown = JSON.stringify(known.set);
+      return { spec: { kind: 'cond', file: known.file, keys } satisfies Spec, note: `cond ${known.file}: ${shown.length > 80 ? `${shown.slice(0, 80)}...` : shown}` };
+    }
     // The first cases take each file in turn (the SR3 seed's superres.json last).
     const kind = index === FILES.length || (index > FILES.length && rng.chance(0.2)) ? 'sr' : 'cond';
     cpSync(join(ctx.corpusDir, kind), caseDir, { recursive: true });
@@ -117,6 +142,6 @@ export const modelFolderTarget: Target = {
     if (r.violations.length > 0 || images === null) return r.violations;
     const values = (images as Tensor).toArray();
     const bad = values.findIndex((v) => !Number.isFinite(v));
-    return bad < 0 ? [] : [{ kind: 'silent-nonfinite', detail: `${spec.file} mutated: the images hold ${values[bad]} (index ${bad} of ${values.length}) and no error was raised` }];
+    return bad < 0 ? [] : [{ kind: 'silent-nonfinite', detail: `${basename(spec.file)} mutated: the images hold ${values[bad]} (index ${bad} of ${values.length}) and no error was raised` }];
   },
 };
