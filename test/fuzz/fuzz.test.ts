@@ -6,9 +6,9 @@
  * and where its files were kept (`npm run fuzz -- --target T --seed S --case I` makes it again).
  * First the harness checks itself: each known bad behaviour is seen for what it is.
  */
-import { describe, it, before } from 'node:test';
+import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from './pool.js';
@@ -53,6 +53,7 @@ describe('fuzz harness', () => {
       assert.equal(pool.starts, 5);
     } finally {
       pool.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
@@ -64,6 +65,10 @@ describe(`fuzz: ${CI_CASES} cases per target, seed ${CI_SEED}`, () => {
     outDir = mkdtempSync(join(tmpdir(), 'diffuse-fuzz-ci-'));
     summary = await runFuzz({ targets: TARGETS, seed: CI_SEED, count: CI_CASES, outDir, workers: 2, memoryLimit: 1.5 * GB, heavy: true });
     process.stderr.write(`${formatSummary(summary)}\n`);
+  });
+  // The failing cases' files stay for inspection; a clean run leaves nothing behind.
+  after(() => {
+    if (summary !== undefined && summary.distinct.length === 0) rmSync(outDir, { recursive: true, force: true });
   });
 
   for (const t of TARGETS) {

@@ -9,7 +9,7 @@
  * absolute path or the canary, a foreign Host must be refused, and an accepted job must finish
  * without an internal error.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { createServer, type DiffuseServer } from '../../../src/server/app.js';
@@ -36,7 +36,7 @@ interface Spec {
   body: string | null;
   /** The upload is a format the API does not document (it must be refused). */
   foreignUpload: string | null;
-  /** The Host header is not a loopback name (it must be refused). */
+  /** The Host header is not a loopback name, or the Origin a foreign site (it must be refused). */
   foreignHost: boolean;
 }
 
@@ -95,6 +95,7 @@ let served: Promise<Served> | null = null;
 async function serve(): Promise<Served> {
   const { dir, outside } = makeModelsDir();
   const root = dirname(dir);
+  process.once('exit', () => rmSync(root, { recursive: true, force: true }));
   writeFileSync(join(root, 'canary.txt'), CANARY);
   writeFileSync(join(outside, 'canary.txt'), CANARY);
   const webDir = join(root, 'web');
@@ -181,7 +182,7 @@ export const httpTarget: Target = {
     }
     if (rng.chance(0.1)) headers['origin'] = rng.pick(['http://evil.example', 'null', 'file://']);
     if (rng.chance(0.1)) headers[rng.pick(['accept', 'x-forwarded-for', 'accept-encoding', 'range', 'if-none-match', 'cookie'])] = rng.pick([...EDGE_STRINGS.slice(0, 12), 'bytes=0-1,2-3', '*/*']);
-    const foreignHost = headers['host'] !== undefined && !LOOPBACK_HOST.test(headers['host']);
+    const foreignHost = (headers['host'] !== undefined && !LOOPBACK_HOST.test(headers['host'])) || headers['origin'] === 'http://evil.example';
     if (body !== null) writeFileSync(join(caseDir, 'body.bin'), body);
     const spec: Spec = { method, url, headers, body: body === null ? null : 'body.bin', foreignUpload, foreignHost };
     return { spec, note: `${method} ${url.length > 80 ? `${url.slice(0, 80)}...` : url} ${notes.join(', ')}` };
@@ -232,8 +233,12 @@ function checkAnswer(spec: Spec, what: string, res: { statusCode: number; body: 
       out.push({ kind: isPath ? 'http-leak' : 'http-traversal', detail: `an answer holds ${isPath ? 'an absolute path' : 'a secret'} — ${what}: ${res.statusCode} ${text.slice(0, 300)}` });
     }
   }
-  if (spec.foreignHost && res.statusCode < 400) out.push({ kind: 'http-host', detail: `a request with a foreign Host header was served; expected a refusal (DNS rebinding) — ${what} with Host ${JSON.stringify(spec.headers['host'])}: ${res.statusCode}` });
-  if (res.headers['x-content-type-options'] !== 'nosniff') out.push({ kind: 'http-headers', detail: `an answer without X-Content-Type-Options: nosniff — ${what}: ${res.statusCode}` });
+  if (spec.foreignHost && res.statusCode < 400) {
+    out.push({ kind: 'http-host', detail: `a request with a foreign Host or Origin header was served; expected a refusal (DNS rebinding, cross-site requests) — ${what} with Host ${JSON.stringify(spec.headers['host'] ?? null)}, Origin ${JSON.stringify(spec.headers['origin'] ?? null)}: ${res.statusCode}` });
+  }
+  // Every answer says nosniff, except an event stream (a browser never renders one as a document).
+  const eventStream = String(res.headers['content-type'] ?? '').startsWith('text/event-stream');
+  if (!eventStream && res.headers['x-content-type-options'] !== 'nosniff') out.push({ kind: 'http-headers', detail: `an answer without X-Content-Type-Options: nosniff — ${what}: ${res.statusCode}` });
   return out;
 }
 

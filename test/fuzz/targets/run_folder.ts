@@ -31,7 +31,7 @@ interface Spec {
 
 export const runFolderTarget: Target = {
   name: 'run-folder',
-  description: 'run folders with latest.json, trainer_state.json, train_config.json or optimizer.safetensors mutated; sampled and resumed',
+  description: 'run folders with latest.json, trainer_state.json, train_config.json, metrics.jsonl or optimizer.safetensors mutated; sampled, plotted and resumed',
   timeoutMs: 60_000,
   async prepare(ctx: RunContext) {
     await train({ data: 'tiny-fashion', unet: { ...TINY_UNET }, batchSize: 2, lr: 1e-3, warmup: 1, seed: 1, out: join(ctx.corpusDir, 'run'), steps: SEED_STEPS, saveEvery: 1, keep: 2, dataset: tinyData() });
