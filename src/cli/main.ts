@@ -56,6 +56,7 @@ Options:
 Environment:
   DIFFUSE_THREADS      Threads for oneDNN and the native kernels: an integer >= 1 (default: all
                        cores). 'train' and 'train-classifier' also take it as --threads N.
+  DIFFUSE_NATIVE       The native addon file to load instead of build/Release/diffuse_native.node.
 `;
 
 const HELP = HELP_TEMPLATE.replace('${DEMO_STEPS}', String(DEMO_FLAGS.steps.default)).replace(
