@@ -191,8 +191,12 @@ async function writeInputs(ws: string): Promise<void> {
   writeJSONAtomic(join(ws, 'tiny-28', 'model_index.json'), { _class_name: 'DDPMPipeline' });
 }
 
-/** The environment of every command: the bin's `#!/usr/bin/env node` finds this node. */
-const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}` };
+/**
+ * The environment of every command: the bin's `#!/usr/bin/env node` finds this node, and one
+ * native thread (as the other CLI tests): these tiny workloads gain nothing from two, and on a
+ * loaded machine OpenMP threads waiting on each other made them 3x slower.
+ */
+const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}`, DIFFUSE_THREADS: '1' };
 
 /** Starts `diffuse <args>` through the bin in `cwd`. */
 function startBin(args: string[], cwd: string): ChildProcess {
