@@ -21,8 +21,6 @@ import { api, startRedis, stop, waitJob, waitOutput } from './server/helpers.js'
 import { fashionMnist } from '../src/data/fashion_mnist.js';
 import { writePng } from '../src/io/png.js';
 import { tensor } from '../src/tensor/create.js';
-import { UNet2DModel, configFromJSON } from '../src/nn/unet_2d.js';
-import { writeJSONAtomic, writeSchedulerConfig } from '../src/io/checkpoint.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const bin = join(root, 'bin', 'diffuse.js');
@@ -126,9 +124,6 @@ const CI: Record<string, (c: Cmd) => void> = {
       if (c.get('--method') === 'ode') {
         c.set('--rtol', '1');
         c.set('--atol', '1');
-        // The bundled model's ODE likelihood costs about a second per function evaluation (50 at
-        // the loosest tolerance) on 2 cores: a tiny 28x28 model with random weights stands in.
-        c.set('--model', 'tiny-28');
       } else c.set('--timesteps-per-image', '2');
       return;
     }
@@ -182,13 +177,6 @@ async function writeInputs(ws: string): Promise<void> {
     sample_size: 8, in_channels: 1, out_channels: 1, block_out_channels: [8, 16], down_block_types: ['DownBlock2D', 'AttnDownBlock2D'],
     up_block_types: ['AttnUpBlock2D', 'UpBlock2D'], layers_per_block: 1, norm_num_groups: 4, attention_head_dim: 8, num_class_embeds: 3,
   }));
-  // tiny-28: a pipeline folder with a tiny 28x28 U-Net (random weights) and the DDPM schedule.
-  new UNet2DModel(configFromJSON({
-    sample_size: 28, in_channels: 1, out_channels: 1, block_out_channels: [8, 16], down_block_types: ['DownBlock2D', 'DownBlock2D'],
-    up_block_types: ['UpBlock2D', 'UpBlock2D'], layers_per_block: 1, norm_num_groups: 4, num_class_embeds: 11,
-  })).savePretrained(join(ws, 'tiny-28', 'unet'));
-  writeSchedulerConfig(join(ws, 'tiny-28', 'scheduler'), { _class_name: 'DDPMScheduler', num_train_timesteps: 1000, beta_schedule: 'linear' });
-  writeJSONAtomic(join(ws, 'tiny-28', 'model_index.json'), { _class_name: 'DDPMPipeline' });
 }
 
 /**
