@@ -41,7 +41,7 @@ export function buildDecision(root) {
     encoding: 'utf8',
     env: { ...process.env, DIFFUSE_THREADS: '1' },
   });
-  if (probe.status !== 0) return { build: true, reason: `${addonFile} does not load (${(probe.stderr || `exit ${probe.status}`).trim().split('\n')[0]})` };
+  if (probe.status !== 0) return { build: true, reason: `${addonFile} does not load (${(probe.stderr || (probe.signal === null ? `exit ${probe.status}` : `killed by ${probe.signal}`)).trim().split('\n')[0]})` };
   return { build: false, reason: `${addonFile} is up to date with native/ and loads` };
 }
 

@@ -7,7 +7,7 @@ import { runDemo } from '../demo.js';
 import { DiffuseError } from '../tensor/errors.js';
 import { threadsFromEnv } from '../backend/native/loader.js';
 import { boolField, described, intField } from '../schema/field.js';
-import { parseCommandFlags } from './flags.js';
+import { formatFlagHelp, parseCommandFlags } from './flags.js';
 import { closestName } from '../schema/did_you_mean.js';
 
 const INFO_FLAGS = { json: described(boolField('json', false), 'Print JSON instead of text.') } as const;
@@ -56,6 +56,7 @@ Options:
 Environment:
   DIFFUSE_THREADS      Threads for oneDNN and the native kernels: an integer >= 1 (default: all
                        cores). 'train' and 'train-classifier' also take it as --threads N.
+  DIFFUSE_NATIVE       The native addon file to load instead of build/Release/diffuse_native.node.
 `;
 
 const HELP = HELP_TEMPLATE.replace('${DEMO_STEPS}', String(DEMO_FLAGS.steps.default)).replace(
@@ -64,6 +65,10 @@ const HELP = HELP_TEMPLATE.replace('${DEMO_STEPS}', String(DEMO_FLAGS.steps.defa
     .map(([name, c]) => `  ${name.padEnd(21)}${c.summary}\n`)
     .join(''),
 );
+
+// `diffuse info --help` and `diffuse demo --help`, as every other command answers --help.
+const INFO_HELP = `diffuse info: versions, the oneDNN version, the CPU ISA oneDNN dispatches to, and the thread count\n\nUsage: diffuse info [--json]\n\nOptions:\n${formatFlagHelp(INFO_FLAGS)}`;
+const DEMO_HELP = `diffuse demo: train a tiny convolutional denoiser on synthetic images, printing the loss as it falls\n\nUsage: diffuse demo [--steps N]\n\nOptions:\n${formatFlagHelp(DEMO_FLAGS)}`;
 
 function info(argv: string[]): void {
   const { values } = parseCommandFlags('info', INFO_FLAGS, argv);
@@ -96,10 +101,12 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(HELP);
         return 0;
       case 'info':
-        info(rest);
+        if (rest.includes('--help') || rest.includes('-h')) process.stdout.write(INFO_HELP);
+        else info(rest);
         return 0;
       case 'demo':
-        demo(rest);
+        if (rest.includes('--help') || rest.includes('-h')) process.stdout.write(DEMO_HELP);
+        else demo(rest);
         return 0;
       default: {
         const cmd = command === undefined ? undefined : COMMANDS[command];

@@ -16,6 +16,14 @@ describe('diffuse CLI', () => {
     assert.equal(r.status, 0);
     for (const cmd of ['info', 'demo', 'DIFFUSE_THREADS']) assert.ok(r.stdout.includes(cmd), cmd);
   });
+  it('every command answers --help, info and demo included (they said "Unknown option \'--help\'")', () => {
+    const info = run('info', '--help');
+    assert.equal(info.status, 0, info.stderr);
+    assert.match(info.stdout, /^diffuse info: .*\n\nUsage: diffuse info \[--json\]\n[\s\S]*--json +Print JSON instead of text\./);
+    const demo = run('demo', '-h');
+    assert.equal(demo.status, 0, demo.stderr);
+    assert.match(demo.stdout, /^diffuse demo: [\s\S]*--steps N +Training steps of the demo \(default: 200\)\./);
+  });
   it('info prints the oneDNN version, ISA and threads; --json parses', () => {
     const r = run('info');
     assert.equal(r.status, 0, r.stderr);

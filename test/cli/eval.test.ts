@@ -6,7 +6,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -57,6 +57,24 @@ describe('diffuse eval', () => {
     await fails(['--data', 'mnist', '--blur=-1'], /--blur must be a number >= 0, found '-1'/);
     await fails(['--data', 'mnist', '--memorization-quantile', '1'], /--memorization-quantile must be a number in \(0, 1\), found '1'/);
     await assert.rejects(run(['--data', 'mnist', '--bogus']), /Unknown option '--bogus'/);
+  });
+
+  it('--test-n N scores against N class-balanced test images (recorded in the report); a bad N is named', async () => {
+    await fails(['--data', 'mnist', '--real', '--n', '10', '--test-n', '15', '--feature-net', fn], /--test-n must be a multiple of the 10 classes and at most the 1000 test images of mnist, found 15/);
+    await fails(['--data', 'mnist', '--real', '--n', '10', '--test-n', '2000', '--feature-net', fn], /found 2000/);
+    await fails(['--data', 'mnist', '--test-n', '0'], /--test-n must be an integer >= 1, found '0'/);
+    const out = join(root, 'report.json');
+    const write = process.stdout.write;
+    process.stdout.write = (() => true) as typeof process.stdout.write;
+    try {
+      await run(['--data', 'mnist', '--real', '--n', '10', '--test-n', '20', '--no-cas', '--feature-net', fn, '--out', out]);
+    } finally {
+      process.stdout.write = write;
+    }
+    const report = JSON.parse(readFileSync(out, 'utf8')) as { testImages: number; n: number; samples: { precision: number } };
+    assert.equal(report.testImages, 20);
+    assert.equal(report.n, 10);
+    assert.ok(report.samples.precision >= 0 && report.samples.precision <= 1);
   });
 
   it('names a sample image of the wrong size, and a class folder that names no class', async () => {

@@ -1,12 +1,15 @@
 /**
- * Finds and loads the compiled addon (build/Release/diffuse_native.node). Loading is lazy:
- * the first kernel call loads it, and if that fails every call throws a NativeLoadError
- * naming the files tried and the command that fixes it.
+ * Finds and loads the compiled addon (build/Release/diffuse_native.node, or the file named by
+ * DIFFUSE_NATIVE). Loading is lazy: the first kernel call loads it, and if that fails every call
+ * throws a NativeLoadError naming the files tried, what is wrong with each and the command that
+ * fixes it. A file is checked before dlopen (elf_check.ts: a truncated one would SIGBUS) and its
+ * exports after (another package's .node file loads but is not ours).
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { packageRoot } from '../../io/package_root.js';
+import { sharedObjectProblem } from './elf_check.js';
 import { NativeKernelError, NativeLoadError, DTypeError } from '../../tensor/errors.js';
 import type { Storage } from '../../tensor/tensor.js';
 
@@ -51,6 +54,37 @@ export function threadsFromEnv(env: NodeJS.ProcessEnv = process.env): number | n
   return n;
 }
 
+/** What is wrong with the file itself (unreadable, not ELF, another CPU, truncated), or null. */
+function fileProblem(file: string): string | null {
+  try {
+    return sharedObjectProblem(file);
+  } catch (e) {
+    return `it cannot be read (${(e as Error).message})`;
+  }
+}
+
+/**
+ * Whether a loaded module is our addon: it must export nativeInfo() and setNumThreads(), and
+ * nativeInfo() must describe oneDNN. Another package's .node file (sharp's, say) loads fine but
+ * fails here, by name, instead of with a TypeError at the first kernel call.
+ */
+function exportsProblem(binding: unknown): string | null {
+  const names = typeof binding === 'object' && binding !== null ? Object.keys(binding) : [];
+  const shown = names.length === 0 ? 'nothing' : names.slice(0, 8).join(', ') + (names.length > 8 ? `, ... (${names.length} in all)` : '');
+  const foreign = `it is not diffuse's addon: it exports ${shown}, not nativeInfo() and setNumThreads() (another package's .node file in its place?)`;
+  const b = binding as Partial<Record<'nativeInfo' | 'setNumThreads', unknown>> | null;
+  if (typeof b?.nativeInfo !== 'function' || typeof b.setNumThreads !== 'function') return foreign;
+  let info: unknown;
+  try {
+    info = (b.nativeInfo as () => unknown)();
+  } catch (e) {
+    return `its nativeInfo() failed (${(e as Error).message}): it is not diffuse's addon, or a broken build`;
+  }
+  const i = info as Partial<NativeInfo> | null;
+  if (typeof i?.dnnlVersion !== 'string' || typeof i.threads !== 'number') return `${foreign.split(':')[0]}: its nativeInfo() returned ${JSON.stringify(info)}, not { dnnlVersion, isa, threads, napiVersion }`;
+  return null;
+}
+
 let loaded: NativeBinding | null = null;
 let failure: NativeLoadError | null = null;
 
@@ -63,10 +97,11 @@ export function addon(): NativeBinding {
   if (failure !== null) throw failure;
   threadsFromEnv();
   const root = packageRoot();
-  // DIFFUSE_NATIVE names the one file to load (a custom build); otherwise node-gyp's outputs.
+  // DIFFUSE_NATIVE names the one file to load (a custom build; relative to the working folder);
+  // otherwise node-gyp's outputs.
   const override = process.env['DIFFUSE_NATIVE'];
   const candidates = override
-    ? [override]
+    ? [resolve(override)]
     : [join(root, 'build', 'Release', 'diffuse_native.node'), join(root, 'build', 'Debug', 'diffuse_native.node')];
   const require = createRequire(import.meta.url);
   const tried: string[] = [];
@@ -75,16 +110,31 @@ export function addon(): NativeBinding {
       tried.push(`${file} (not found)`);
       continue;
     }
+    // Checked before dlopen: a truncated file would kill the process with SIGBUS, not throw.
+    const problem = fileProblem(file);
+    if (problem !== null) {
+      tried.push(`${file} (failed to load: ${problem})`);
+      continue;
+    }
+    let binding: unknown;
     try {
-      loaded = require(file) as NativeBinding;
-      return loaded;
+      binding = require(file);
     } catch (e) {
       tried.push(`${file} (failed to load: ${(e as Error).message.split('\n')[0]})`);
+      continue;
     }
+    const foreign = exportsProblem(binding);
+    if (foreign !== null) {
+      tried.push(`${file} (failed to load: ${foreign})`);
+      continue;
+    }
+    loaded = binding as NativeBinding;
+    return loaded;
   }
   failure = new NativeLoadError(
     `diffuse: the native addon could not be loaded. Looked for:\n  ${tried.join('\n  ')}\n` +
-      `Fix: in ${root} run\n  ${FIX}`,
+      `Fix: in ${root} run\n  ${FIX}` +
+      (override ? `\nor point DIFFUSE_NATIVE at a working build of the addon, or unset it to use ${join(root, 'build', 'Release', 'diffuse_native.node')}` : ''),
   );
   throw failure;
 }

@@ -29,7 +29,7 @@ import { ProgressBar } from '../progress.js';
 import { bpdHelp, runBpd } from './eval_bpd.js';
 import { checkSchedulerFlags } from '../edit_flags.js';
 import { ETA_FLAG, FALLBACK_SCHEDULER, FALLBACK_STEPS, GUIDANCE_FLAG, MODEL_FLAG, SEED_FLAG, SIGMAS_FLAG, batchFlag, countFlag, formatFlagHelp, parseCommandFlags, pathFlag, schedulerFlag, stepsFlag } from '../flags.js';
-import { boolField, described, enumField, numberField, optional } from '../../schema/field.js';
+import { boolField, described, enumField, intField, numberField, optional } from '../../schema/field.js';
 
 /** Images per forward pass when generating. */
 const EVAL_BATCH_SIZE = 64;
@@ -52,6 +52,7 @@ const FLAGS = {
   featureNet: pathFlag('feature_net', 'The feature net.', 'DIR', 'models/feature-nets/<data>/'),
   noCas: described(boolField('no_cas', false), 'Skip CAS (two classifier trainings: the slow part).'),
   casSteps: countFlag('cas_steps', CAS_STEPS, 1, 'Training steps of each CAS classifier.'),
+  testN: described(optional(intField('test_n', 1, 1), 'the whole test split'), 'Score against N class-balanced test images (a seeded subset, a multiple of the class count) instead of the whole split: a quick look, whose figures compare only at the same N.'),
   memorizationQuantile: described(numberField('memorization_quantile', MEMORIZATION_QUANTILE, 0, 1, true, true), "Quantile of the test images' nearest-training distances that sets the memorisation threshold.", { metavar: 'Q' }),
   out: pathFlag('out', 'Also write the JSON report to FILE.'),
   grid: pathFlag('grid', 'Write the first 100 evaluated images as a PNG grid.'),
@@ -192,7 +193,9 @@ export async function run(argv: string[]): Promise<void> {
   }
 
   const train = labelledFromDataset(trainDs);
-  const test = labelledFromDataset(testDs);
+  const testN = values.testN;
+  if (testN !== undefined && (testN % k !== 0 || testN > testDs.length)) throw new DiffuseError(`--test-n must be a multiple of the ${k} classes and at most the ${testDs.length} test images of ${data}, found ${testN}`);
+  const test = labelledFromDataset(testDs, testN === undefined ? undefined : classBalancedIndices(testDs, testN, seed + 2000));
   // The floor set: n class-balanced train images (as many per class as the train split allows).
   const perClassMax = Math.min(...Array.from({ length: k }, (_, c) => train.labels.reduce((m, y) => m + (y === c ? 1 : 0), 0)));
   const floorN = Math.min(Math.floor(samples.labels.length / k), perClassMax) * k;
@@ -223,6 +226,7 @@ export async function run(argv: string[]): Promise<void> {
     ...(blur === undefined ? {} : { blur }),
     ...(noise === undefined ? {} : { noise }),
     featureNet: { dir: fnDir, testAccuracy: fnTestAccuracy },
+    ...(testN === undefined ? {} : { testImages: testN }),
     ...report,
     seconds: { generate: Math.round(generateSeconds), evaluate: Math.round(evaluateSeconds) },
     threads: engineInfo().threads,

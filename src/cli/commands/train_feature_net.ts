@@ -6,9 +6,9 @@
 import { join } from 'node:path';
 import { DiffuseError } from '../../tensor/errors.js';
 import { loadDataset } from '../../data/index.js';
-import { labelledFromDataset } from '../../eval/labelled_images.js';
+import { classBalancedIndices, labelledFromDataset } from '../../eval/labelled_images.js';
 import { trainFeatureNet, TRAIN_FEATURE_NET_FIELDS } from '../../eval/train_feature_net.js';
-import { boolField, described, enumField, optional } from '../../schema/field.js';
+import { boolField, described, enumField, intField, optional } from '../../schema/field.js';
 import { formatFlagHelp, parseCommandFlags, pathFlag } from '../flags.js';
 
 const R = TRAIN_FEATURE_NET_FIELDS;
@@ -16,12 +16,14 @@ const FLAGS = {
   data: described(optional({ ...enumField('data', ['fashion-mnist', 'mnist'], 'mnist'), allowed: 'fashion-mnist or mnist' }), 'fashion-mnist or mnist (required).', { metavar: 'NAME' }),
   out: pathFlag('out', 'Output folder (required).', 'DIR'),
   epochs: R.epochs,
+  steps: described(optional(intField('steps', 1, 1), '--epochs passes'), 'Train exactly N steps instead of --epochs passes (a fixed budget; a quick check).', { metavar: 'N' }),
   batch: R.batchSize,
   lr: R.lr,
   shift: R.shift,
   flip: described(optional(R.flip), 'Random horizontal flips.', { defaultText: 'on for fashion-mnist, off for mnist' }),
   noFlip: described(boolField('no_flip', false), 'No random horizontal flips.'),
   seed: R.seed,
+  accuracyN: described(optional(intField('accuracy_n', 1, 1), 'every image'), 'Measure the test and train accuracies on N class-balanced images of each split (a seeded subset, a multiple of the class count) instead of all of them (metrics.json records N).', { metavar: 'N' }),
 } as const;
 import { classifierAccuracy } from '../../eval/accuracy.js';
 import { writeJSONAtomic } from '../../io/checkpoint.js';
@@ -52,12 +54,21 @@ export async function run(argv: string[]): Promise<void> {
   const batchSize = values.batch;
   const flip = values.flip ?? (values.noFlip ? false : data === 'fashion-mnist');
 
-  const train = labelledFromDataset(await loadDataset(data, { split: 'train' }));
-  const test = labelledFromDataset(await loadDataset(data, { split: 'test' }));
+  const trainDs = await loadDataset(data, { split: 'train' });
+  const testDs = await loadDataset(data, { split: 'test' });
+  const train = labelledFromDataset(trainDs);
+  const test = labelledFromDataset(testDs);
+  const { accuracyN } = values;
+  const k = trainDs.numClasses!;
+  if (accuracyN !== undefined && (accuracyN % k !== 0 || accuracyN > testDs.length)) throw new DiffuseError(`--accuracy-n must be a multiple of the ${k} classes and at most the ${testDs.length} test images of ${data}, found ${accuracyN}`);
+  // The images the accuracies are measured on: all, or a class-balanced subset of each split.
+  const testAccImages = accuracyN === undefined ? test : labelledFromDataset(testDs, classBalancedIndices(testDs, accuracyN, seed));
+  const trainAccImages = accuracyN === undefined ? train : labelledFromDataset(trainDs, classBalancedIndices(trainDs, accuracyN, seed));
   const started = performance.now();
   let bar: ProgressBar | null = null;
   const { net, steps, lastEpochLoss } = trainFeatureNet(train, {
     epochs, batchSize, lr, shift, flip, seed,
+    ...(values.steps === undefined ? {} : { steps: values.steps }),
     onStep: (step, total, loss) => {
       bar ??= new ProgressBar({ total, label: 'train-feature-net', unit: 'step' });
       bar.update(step, { loss });
@@ -67,8 +78,8 @@ export async function run(argv: string[]): Promise<void> {
   const seconds = (performance.now() - started) / 1000;
   // Save first: the weights are the expensive part, the accuracies take seconds to recompute.
   net.savePretrained(out);
-  const { accuracy, perClass } = classifierAccuracy(net, test);
-  const trainAcc = classifierAccuracy(net, train).accuracy;
+  const { accuracy, perClass } = classifierAccuracy(net, testAccImages);
+  const trainAcc = classifierAccuracy(net, trainAccImages).accuracy;
   const metrics = {
     dataset: data,
     test_accuracy: accuracy,
@@ -76,6 +87,7 @@ export async function run(argv: string[]): Promise<void> {
     train_accuracy: trainAcc,
     train_images: train.labels.length,
     test_images: test.labels.length,
+    ...(accuracyN === undefined ? {} : { accuracy_images: accuracyN }),
     last_epoch_loss: lastEpochLoss,
     recipe: { epochs, batch_size: batchSize, lr, weight_decay: 0.05, shift, flip, seed, steps },
     train_seconds: Math.round(seconds),
