@@ -11,9 +11,9 @@ fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   # libdnnl-dev: oneDNN (2.x on Debian 12, 3.x on Debian 13); g++/make/python3: node-gyp;
-  # redis-server and chromium: the web app tests (Redis workers, headless browser).
+  # redis-server and chromium: the web app tests (Redis workers, headless browser); openssl: the README's token example.
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends libdnnl-dev g++ make python3 redis-server chromium >/dev/null
+  apt-get install -y -qq --no-install-recommends libdnnl-dev g++ make python3 redis-server chromium openssl >/dev/null
 fi
 npm ci --no-audit --no-fund
 # The `diffuse` command, run directly: a link in node_modules/.bin (npm scripts and a PATH that

@@ -11,7 +11,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -184,7 +184,7 @@ async function writeInputs(ws: string): Promise<void> {
  * native thread (as the other CLI tests): these tiny workloads gain nothing from two, and on a
  * loaded machine OpenMP threads waiting on each other made them 3x slower.
  */
-const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}`, DIFFUSE_THREADS: '1' };
+const env: Record<string, string | undefined> = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}`, DIFFUSE_THREADS: '1' };
 
 /** Starts `diffuse <args>` through the bin in `cwd`. */
 function startBin(args: string[], cwd: string): ChildProcess {
@@ -206,14 +206,31 @@ async function runBin(args: string[], cwd: string, timeoutMs = 300_000): Promise
 /** The URL `diffuse serve` prints once it listens. */
 async function serverUrl(p: ChildProcess): Promise<string> {
   const out = await waitOutput(p, /diffuse serve: (http:\/\/\S+?)\/?\s/, 120_000);
-  return /diffuse serve: (http:\/\/\S+?)\/?\s/.exec(out)![1]!;
+  // A server on every address (--host 0.0.0.0) is reached as a client on this machine would: through loopback.
+  return /diffuse serve: (http:\/\/\S+?)\/?\s/.exec(out)![1]!.replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:');
+}
+
+/** What a client sends: the bearer token when the README exported one (DIFFUSE_TOKEN), as a user's curl would. */
+function auth(): Record<string, string> {
+  const token = env['DIFFUSE_TOKEN'];
+  return token === undefined ? {} : { authorization: `Bearer ${token}` };
+}
+
+/** `export NAME=VALUE` as the README's shell would run it: the value goes into every later command's environment. */
+function runExport(c: ShellCommand): void {
+  const name = /^export ([A-Za-z_][A-Za-z0-9_]*)=/.exec(c.text)?.[1];
+  assert.ok(name !== undefined, `README line ${c.line}: '${c.text}' is not 'export NAME=VALUE'`);
+  const r = spawnSync('sh', ['-c', `${c.text}; printf %s "$${name}"`], { env, encoding: 'utf8' });
+  assert.equal(r.status, 0, `README line ${c.line}: '${c.text}' failed: ${r.stderr}`);
+  assert.ok(r.stdout !== '', `README line ${c.line}: '${c.text}' set ${name} to nothing`);
+  env[name] = r.stdout;
 }
 
 /** One generate job through a server's API, to the end: its final state. */
 async function oneJob(base: string): Promise<Record<string, unknown>> {
-  const r = await api(base, 'POST', '/api/generate', { model: 'fashion-mnist', steps: 2, n: 1, seed: 0 });
+  const r = await api(base, 'POST', '/api/generate', { model: 'fashion-mnist', steps: 2, n: 1, seed: 0 }, auth());
   assert.equal(r.status, 202, JSON.stringify(r.body));
-  return waitJob(base, r.body['id'] as string, 180_000);
+  return waitJob(base, r.body['id'] as string, 180_000, auth());
 }
 
 /** Files under `dir` (not following links) modified after `since` (ms). */
@@ -271,7 +288,7 @@ describe('README commands (through bin/diffuse.js, small settings)', () => {
   it("the README's test command is what .ci/run runs; setup.sh exists; npm scripts exist", () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     const ciLines = readFileSync(join(root, '.ci', 'run'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#') && !/^(set|cd) /.test(l));
-    const npmCommands = commands.filter((c) => c.words[0] === 'npm' || c.words[0]!.startsWith('./'));
+    const npmCommands = commands.filter((c) => c.words[0] === 'npm' || c.words[0] === 'export' || c.words[0]!.startsWith('./'));
     assert.ok(npmCommands.some((c) => c.text === 'npm test'), 'the README names no `npm test`');
     for (const c of npmCommands) {
       if (c.text === 'npm test') {
@@ -282,6 +299,8 @@ describe('README commands (through bin/diffuse.js, small settings)', () => {
         // Benchmarks are not run in tests (timings, minutes of work): their entry point must exist.
         const entry = /^node (\S+)/.exec(pkg.scripts[script]!)?.[1];
         assert.ok(script.startsWith('bench') && entry !== undefined && existsSync(join(root, entry)), `README line ${c.line}: '${c.text}' has no CI mapping (only benchmark scripts, checked to exist, are not run)`);
+      } else if (c.words[0] === 'export') {
+        assert.match(c.text, /^export [A-Za-z_][A-Za-z0-9_]*=/, `README line ${c.line}: '${c.text}' is not 'export NAME=VALUE'`);
       } else if (c.words[0]!.startsWith('./')) {
         const file = join(root, c.words[0]!);
         assert.ok(existsSync(file), `README line ${c.line}: ${c.words[0]} does not exist`);
@@ -292,8 +311,9 @@ describe('README commands (through bin/diffuse.js, small settings)', () => {
     }
   });
 
-  for (const command of commands.filter((c) => c.words[0] === 'diffuse')) {
+  for (const command of commands.filter((c) => c.words[0] === 'diffuse' || c.words[0] === 'export')) {
     it(`line ${command.line}: ${command.text}`, async () => {
+      if (command.words[0] === 'export') return runExport(command);
       const c = new Cmd(command.words);
       const rewrite = CI[c.sub];
       assert.ok(rewrite !== undefined, `README line ${command.line}: 'diffuse ${c.sub}' has no CI mapping in test/readme_commands.test.ts (add its small settings to CI)`);
@@ -351,18 +371,18 @@ describe('README commands (through bin/diffuse.js, small settings)', () => {
       throw e;
     });
     if (queue?.startsWith('redis://') === true) {
-      const health = await api(base, 'GET', '/api/health');
+      const health = await api(base, 'GET', '/api/health', undefined, auth());
       assert.equal((health.body['queue'] as { mode?: string } | undefined)?.mode, 'redis', JSON.stringify(health.body));
       queued = { proc: p, base, line: command.line };
       return;
     }
     try {
-      const samplers = await api(base, 'GET', '/api/samplers');
+      const samplers = await api(base, 'GET', '/api/samplers', undefined, auth());
       assert.equal(samplers.status, 200);
       assert.ok(JSON.stringify(samplers.body).includes('dpmpp_2m'), JSON.stringify(samplers.body));
       const job = await oneJob(base);
       assert.equal(job['state'], 'done', JSON.stringify(job));
-      const png = await fetch(`${base}/api/jobs/${job['id'] as string}/images/0.png`);
+      const png = await fetch(`${base}/api/jobs/${job['id'] as string}/images/0.png`, { headers: auth() });
       assert.equal(png.status, 200);
       assert.equal(png.headers.get('content-type'), 'image/png');
     } finally {

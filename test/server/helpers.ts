@@ -74,10 +74,10 @@ export function parseSse(text: string): SseEvent[] {
 }
 
 /** JSON request helper: status and parsed body. */
-export async function api(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const init: RequestInit = { method };
+export async function api(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+  const init: RequestInit = { method, headers: { ...headers } };
   if (body !== undefined) {
-    init.headers = { 'content-type': 'application/json' };
+    init.headers = { ...headers, 'content-type': 'application/json' };
     init.body = typeof body === 'string' ? body : JSON.stringify(body);
   }
   const res = await fetch(base + path, init);
@@ -92,10 +92,10 @@ export async function api(base: string, method: string, path: string, body?: unk
 }
 
 /** Polls a job until it reaches a final state. */
-export async function waitJob(base: string, id: string, timeoutMs = 60_000): Promise<Record<string, unknown>> {
+export async function waitJob(base: string, id: string, timeoutMs = 60_000, headers: Record<string, string> = {}): Promise<Record<string, unknown>> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const { body } = await api(base, 'GET', `/api/jobs/${id}`);
+    const { body } = await api(base, 'GET', `/api/jobs/${id}`, undefined, headers);
     if (['done', 'failed', 'cancelled'].includes(body['state'] as string)) return body;
     if (Date.now() > until) throw new Error(`job ${id} still ${String(body['state'])} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
