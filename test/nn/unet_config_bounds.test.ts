@@ -14,6 +14,8 @@ import { UNet2DModel, ConfigError, UNET2D_BOUNDS, configFromJSON } from '../../s
 import { packageRoot } from '../../src/io/package_root.js';
 import { unetParameterCount } from '../../src/nn/memory_estimate.js';
 import { DDPM_256, DDPM_CIFAR10 } from '../helpers/unet_configs.js';
+import { NoisyClassifier } from '../../src/nn/noisy_classifier.js';
+import { FeatureNet } from '../../src/eval/feature_net.js';
 
 const FM = join(packageRoot(), 'models', 'fashion-mnist', 'unet');
 
@@ -78,6 +80,15 @@ describe('U-Net config bounds', () => {
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
+  });
+
+  it("the noisy classifier's and the feature net's configs have the same bounds", () => {
+    assert.throws(() => new NoisyClassifier({ layersPerBlock: 100000 }), /'layers_per_block' is 100000; expected an integer in \[1, 64\]/);
+    assert.throws(() => new NoisyClassifier({ blockOutChannels: new Array(10000).fill(8) }), /'block_out_channels' is .*; expected a list of 1 to 12 integers/);
+    assert.throws(() => new NoisyClassifier({ numClasses: 1e9 }), /'num_classes' is 1000000000; expected an integer >= 2 \(at most 100000\)/);
+    assert.throws(() => new FeatureNet({ channels: [8, 1e9] }), /FeatureNet: config 'channels\[1\]' must be an integer in \[1, 16384\], found 1000000000/);
+    assert.throws(() => new FeatureNet({ channels: new Array(10000).fill(8) }), /'channels' must be a list of 1 to 12 channel counts, found a list of 10000/);
+    assert.throws(() => new FeatureNet({ imageSize: 65536 }), /'imageSize' must be an integer in \[1, 16384\]/);
   });
 
   it('the bounds also hold for configs built in code', () => {
