@@ -17,8 +17,7 @@ import type { SchedulerChoice } from './registry.js';
 import { streamOrigin, type StreamOrigin } from './noise_streams.js';
 import { progressHandler, type ProgressHandler, type ProgressOptions } from './progress.js';
 import { conditionedModel, type ConditionedModel } from './conditioned_model.js';
-import { checkMemoryBudget, formatBytes } from '../nn/memory_budget.js';
-import { unetMemoryNeed } from '../nn/memory_estimate.js';
+import { checkSamplingMemory } from './memory_check.js';
 
 /** Default images per forward pass (per half, with guidance). */
 export const DEFAULT_BATCH_SIZE = 16;
@@ -168,17 +167,6 @@ function planClassifier(op: string, o: SamplingOptions, n: number, labels: numbe
   } catch (e) {
     throw e instanceof ArgumentError ? new ArgumentError(`${op}: ${e.message}`) : e;
   }
-}
-
-/**
- * Refuses, before any work, a run whose forward passes (batch x 2 with guidance) and images would
- * not fit the memory budget (nn/memory_budget.ts), naming the estimate and the fix.
- */
-function checkSamplingMemory(op: string, model: UNet2DModel, { n, h, w, c }: { n: number; h: number; w: number; c: number }, batch: number, guided: boolean): void {
-  const perPass = Math.min(batch, n) * (guided ? 2 : 1);
-  const need = unetMemoryNeed(`${op}: ${n} image(s) of ${h}x${w}`, model.config, { batch: perPass, height: h, width: w, mode: 'inference' }, 'use a smaller --batch (batchSize), fewer or smaller images');
-  const images = 2 * n * h * w * c * 4; // the samples and the noise they start from, float32
-  checkMemoryBudget({ ...need, bytes: need.bytes + images, parts: [...need.parts, `${n} image(s) and their noise = ${formatBytes(images)}`] });
 }
 
 /** What the pipeline fixes before planCommon: the images' count and size, the defaults. */

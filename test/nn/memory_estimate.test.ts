@@ -17,6 +17,9 @@ import { UNet2DModel, configFromJSON, resolveConfig } from '../../src/nn/unet_2d
 import { TRAINING_PARAMETER_COPIES, unetActivationBytes, unetMemoryNeed, unetParameterCount } from '../../src/nn/memory_estimate.js';
 import { MemoryBudgetError, checkMemoryBudget, defaultMaxMemory, formatBytes, maxMemory, parseByteSize, setMaxMemory } from '../../src/nn/memory_budget.js';
 import { generate } from '../../src/pipelines/generate.js';
+import { sdeSample } from '../../src/sampling/sde_process.js';
+import { sdeFromConfig } from '../../src/sde/config.js';
+import { Generator } from '../../src/tensor/random.js';
 import { train } from '../../src/train/trainer.js';
 import { packageRoot } from '../../src/io/package_root.js';
 import { TINY_UNET, TinyFashion } from '../train/fixtures.js';
@@ -136,6 +139,11 @@ describe('U-Net memory estimate and budget', () => {
       (e: unknown) => e instanceof MemoryBudgetError && /^generate: 1 image\(s\) of 4096x4096 would need about [\d.]+ TiB/.test(e.message) && /inference activations of a batch of 1 at 4096x4096/.test(e.message) && /use a smaller --batch/.test(e.message),
     );
     assert.ok(performance.now() - t0 < 1000);
+    // The score-SDE samplers check the same before their first step.
+    assert.throws(
+      () => sdeSample({ method: 'pc', sde: sdeFromConfig({}), model, n: 1, size: [4096, 4096, 1], classLabels: Int32Array.from([0]), batchSize: 1, generator: new Generator(0) }),
+      (e: unknown) => e instanceof MemoryBudgetError && /^sdeSample: 1 image\(s\) of 4096x4096 would need about/.test(e.message),
+    );
     // The batch is what counts: 64 images of 28x28 pass with batch 4 under a 64 MiB budget, not with batch 64.
     withBudget(64 * 2 ** 20, () => {
       assert.throws(() => generate({ model, n: 64, size: [28, 28], steps: 1, seed: 0, batchSize: 64, scheduler: 'ddim', classLabels: 0 }), /batch of 64 at 28x28/);
