@@ -2,7 +2,9 @@
  * Image files through sharp (libvips): write one image or a grid of images (N, H, W, C) in
  * [-1, 1] as an 8- or 16-bit grayscale or RGB PNG (atomically), and decode PNG/JPEG files
  * (8- or 16-bit, grayscale or colour, alpha dropped) into (H, W, C) float32 in [-1, 1],
- * optionally resized and center-cropped to a square.
+ * optionally resized and center-cropped to a square. Files come from outside: every decode reads
+ * the header first and refuses more than DEFAULT_MAX_PIXELS (a small file can claim a huge size),
+ * and every failure is an ImageDecodeError naming the file and what is wrong with it.
  */
 import sharp from 'sharp';
 import { Tensor } from '../tensor/tensor.js';
@@ -222,10 +224,11 @@ function readlinkSafe(path: string): string {
 
 /** sharp's (libvips') message as a reason a person can act on. */
 function decodeReason(e: unknown, stage: 'header' | 'pixels'): string {
-  const msg = e instanceof Error ? e.message : String(e);
+  // libvips may report several lines; one line reads better in a CLI error.
+  const msg = (e instanceof Error ? e.message : String(e)).trim().replace(/\s*\n\s*/g, '; ');
   if (/unsupported image format/i.test(msg)) return 'is not a PNG or JPEG image (nor another format libvips reads); check that the file is an image and its extension tells the truth';
   if (/exceeds pixel limit/i.test(msg)) return `has more pixels than the limit (${msg})`;
-  if (/empty/i.test(msg)) return 'is empty (0 bytes); expected a PNG or JPEG file';
+  if (/^Input (buffer|file) is empty/i.test(msg)) return 'is empty (0 bytes); expected a PNG or JPEG file';
   const what = stage === 'header' ? 'its header is truncated or corrupt' : 'its pixel data is truncated or corrupt';
   return `cannot be decoded: ${what} (${msg.replace(/^Input (file|buffer) has corrupt header: /i, '')}); re-export or re-download the file`;
 }

@@ -41,6 +41,7 @@ describe('bad image files', () => {
           assert.equal(error.source, c.path);
           assert.ok(error.message.startsWith(`${c.path}: `), `${c.name}: ${error.message}`);
           if (c.reason !== undefined) assert.match(error.reason, c.reason, c.name);
+          assert.ok(!error.message.includes('\n'), `${c.name}: one line: ${error.message}`);
           // What is wrong, in words (never libvips' bare message alone).
           assert.match(error.reason, /is empty|is not a PNG or JPEG|truncated or corrupt|header claims|more pixels than the limit|no image size|is a folder|dangling link|link loop|not a regular file|no such file|permission denied|inconsistent/, `${c.name}: ${error.reason}`);
           outcome.push(`${c.name}: error`);
