@@ -94,8 +94,8 @@ function entryKind(path: string): 'dir' | 'file' | 'other' | Error {
       // gone altogether
     }
     const code = (e as NodeJS.ErrnoException).code ?? 'an error';
-    if (link && code === 'ENOENT') return new Error('is a symbolic link to a file that does not exist (a dangling link); fix or remove the link');
-    if (code === 'ELOOP') return new Error('is a symbolic link that points back to itself (a link loop); fix or remove the link');
+    if (link && code === 'ENOENT') return new Error('is a symbolic link to a file that does not exist (a dangling link)');
+    if (code === 'ELOOP') return new Error('is a symbolic link that points back to itself (a link loop)');
     return new Error(`cannot be read (${code}: ${(e as Error).message})`);
   }
 }
@@ -131,7 +131,7 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions):
   /** A file that cannot be used: an error naming it in 'fail' mode, a warning in 'skip' mode. */
   const badFile = (file: string, reason: string): void => {
     const msg = `image ${file} ${reason}`;
-    if (onCorrupt === 'fail') throw new DataError(`${msg} (pass ${skipHint} to leave it out)`);
+    if (onCorrupt === 'fail') throw new DataError(`${msg} (fix or remove it, or pass ${skipHint} to leave such files out)`);
     warn(`skipping ${msg}`);
   };
   let st;

@@ -116,10 +116,10 @@ describe('bad inputs through the CLI', () => {
       writeFileSync(config, JSON.stringify({ sample_size: 8, in_channels: 1, out_channels: 1, block_out_channels: [8, 16], down_block_types: ['DownBlock2D', 'DownBlock2D'], up_block_types: ['UpBlock2D', 'UpBlock2D'], layers_per_block: 1, norm_num_groups: 4, add_attention: false }));
       const args = ['train', '--data', data, '--out', join(d, 'run'), '--config', config, '--steps', '1', '--batch', '2', '--warmup', '0'];
       // The link is found when the folder is listed, the truncated file when it is decoded.
-      await refuses(args, new RegExp(`image ${join(data, 'link.png')} is a symbolic link to a file that does not exist \\(a dangling link\\); fix or remove the link \\(pass --skip-corrupt \\(skipCorrupt: true\\) to leave it out\\)`));
+      await refuses(args, new RegExp(`image ${join(data, 'link.png')} is a symbolic link to a file that does not exist \\(a dangling link\\) \\(fix or remove it, or pass --skip-corrupt \\(skipCorrupt: true\\) to leave such files out\\)`));
       rmSync(join(d, 'run'), { recursive: true, force: true });
       rmSync(join(data, 'link.png'));
-      await refuses(args, new RegExp(`image ${join(data, 'cut.png')} cannot be decoded: its pixel data is truncated or corrupt .*\\(pass --skip-corrupt \\(skipCorrupt: true\\) to leave it out\\)`));
+      await refuses(args, new RegExp(`image ${join(data, 'cut.png')} cannot be decoded: its pixel data is truncated or corrupt .*\\(fix or remove it, or pass --skip-corrupt \\(skipCorrupt: true\\) to leave such files out\\)`));
       rmSync(join(d, 'run'), { recursive: true, force: true });
       symlinkSync(join(data, 'deleted.png'), join(data, 'link.png'));
       const r = await cli([...args, '--skip-corrupt']);

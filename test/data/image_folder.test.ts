@@ -94,11 +94,11 @@ describe('image folders', () => {
     await writeImage(join(dir, 'b', 'good.png'), solid(4 * 4, 100), 4, 4, 1);
     symlinkSync(join(dir, 'a', 'deleted.png'), join(dir, 'a', 'dangling.png'));
     const bad = async (entry: string, re: RegExp): Promise<void> => {
-      await assert.rejects(loadImageFolder(dir, { imageSize: 4 }), (e: Error) => e instanceof DataError && e.message.startsWith(`image ${join(dir, entry)} `) && re.test(e.message) && /\(pass onCorrupt: 'skip' to leave it out\)$/.test(e.message), entry);
+      await assert.rejects(loadImageFolder(dir, { imageSize: 4 }), (e: Error) => e instanceof DataError && e.message.startsWith(`image ${join(dir, entry)} `) && re.test(e.message) && /\(fix or remove it, or pass onCorrupt: 'skip' to leave such files out\)$/.test(e.message), entry);
     };
     await bad(join('a', 'dangling.png'), /is a symbolic link to a file that does not exist \(a dangling link\)/);
     // The hint names the caller's way of skipping (the CLI's train passes --skip-corrupt).
-    await assert.rejects(loadImageFolder(dir, { imageSize: 4, skipHint: '--skip-corrupt' }), /\(pass --skip-corrupt to leave it out\)$/);
+    await assert.rejects(loadImageFolder(dir, { imageSize: 4, skipHint: '--skip-corrupt' }), /\(fix or remove it, or pass --skip-corrupt to leave such files out\)$/);
     rmSync(join(dir, 'a', 'dangling.png'));
     symlinkSync(join(dir, 'a', 'loop2.png'), join(dir, 'a', 'loop1.png'));
     symlinkSync(join(dir, 'a', 'loop1.png'), join(dir, 'a', 'loop2.png'));
