@@ -10,6 +10,7 @@ import { extname, join } from 'node:path';
 import { ArgumentError } from '../tensor/errors.js';
 import { ImageDecodeError, decodeImage, probeImage } from '../io/png.js';
 import { DataError, checkIndex, type Dataset, type Sample } from './dataset.js';
+import { checkMemoryBudget } from '../nn/memory_budget.js';
 
 /** File extensions read as images (case-insensitive); other files (manifests, notes) are ignored. */
 export const IMAGE_EXTENSIONS: readonly string[] = Object.freeze(['.png', '.jpg', '.jpeg']);
@@ -217,8 +218,14 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions):
   }
   const channels = byChannels.keys().next().value as number;
 
-  // 3. Decode once into one float32 block (N, S, S, C).
+  // 3. Decode once into one float32 block (N, S, S, C), if it fits the memory budget.
   const per = size * size * channels;
+  checkMemoryBudget({
+    what: `image folder ${dir}`,
+    bytes: keep.length * per * 4,
+    parts: [`${keep.length} images x ${size}x${size}x${channels} x 4 bytes (float32, held in memory)`],
+    fix: 'use fewer images or a smaller image size (the model\'s sample_size)',
+  });
   const decoded = await mapLimit(keep, concurrency, async (i) => {
     try {
       return await decodeImage(files[i] as string, { size, ...probeOptions });

@@ -10,6 +10,7 @@ import { loadDataset } from '../../src/data/index.js';
 import { DataError } from '../../src/data/dataset.js';
 import { ArgumentError } from '../../src/tensor/errors.js';
 import { bombPng } from '../helpers/bad_images.js';
+import { MemoryBudgetError, setMaxMemory } from '../../src/nn/memory_budget.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'diffuse-folder-'));
 
@@ -126,6 +127,20 @@ describe('image folders', () => {
     assert.equal((await loadImageFolder(dir, { imageSize: 4, onWarning: (m) => quiet.push(m) })).length, 2);
     assert.equal(quiet.length, 2);
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a folder whose decoded images would not fit the memory budget is refused before decoding', async () => {
+    const dir = tmp();
+    for (let i = 0; i < 3; i++) await writeImage(join(dir, `${i}.png`), solid(4 * 4, 9), 4, 4, 1);
+    setMaxMemory(3 * 64 * 64 * 4 - 1);
+    try {
+      await assert.rejects(loadImageFolder(dir, { imageSize: 64 }), (e: Error) => e instanceof MemoryBudgetError && e.message.startsWith(`image folder ${dir} would need about 48.0 KiB of memory (3 images x 64x64x1 x 4 bytes (float32, held in memory))`) && /use fewer images or a smaller image size/.test(e.message));
+      setMaxMemory(3 * 64 * 64 * 4);
+      assert.equal((await loadImageFolder(dir, { imageSize: 64 })).length, 3);
+    } finally {
+      setMaxMemory(null);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('empty folders, empty class folders, mixed channels and mixed layouts fail before any decoding', async () => {
