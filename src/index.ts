@@ -21,7 +21,9 @@ export { Conv2d, Linear, GroupNorm, Embedding, Dropout } from './nn/layers.js';
 export { Attention } from './nn/attention.js';
 export { ResnetBlock2D, Downsample2D, Upsample2D } from './nn/resnet.js';
 export { Timesteps, TimestepEmbedding, sinusoidalEmbedding } from './nn/embeddings.js';
-export { UNet2DModel, resolveConfig, configFromJSON, configToJSON, ConfigError, type UNet2DConfig } from './nn/unet_2d.js';
+export { UNet2DModel, resolveConfig, configFromJSON, configToJSON, ConfigError, UNET2D_BOUNDS, type UNet2DConfig } from './nn/unet_2d.js';
+export { setMaxMemory, maxMemory, defaultMaxMemory, parseByteSize, MemoryBudgetError } from './nn/memory_budget.js';
+export { unetParameterCount, unetActivationBytes } from './nn/memory_estimate.js';
 
 // Diffusion math, noise schedules and diffusers-compatible schedulers.
 export * from './diffusion/schedules.js';
@@ -39,7 +41,7 @@ export * from './schedulers/index.js';
 export * from './data/index.js';
 export { readSafetensors, writeSafetensors, parseSafetensors, SafetensorsError } from './io/safetensors.js';
 export * from './io/checkpoint.js';
-export { writePng, writePngGrid, readPng, imageGrid, decodeImage } from './io/png.js';
+export { writePng, writePngGrid, readPng, imageGrid, decodeImage, probeImage, ImageDecodeError, DEFAULT_MAX_PIXELS } from './io/png.js';
 
 // Pipelines.
 export {

@@ -5,14 +5,14 @@
  * any model is loaded; the sampling defaults from the model's sampling_config.json
  * (`withSamplingDefaults`). Also reading an input image and a mask PNG.
  */
-import { readPng } from '../io/png.js';
+import { ImageDecodeError, probeImage, readPng } from '../io/png.js';
 import { Tensor } from '../tensor/tensor.js';
 import { DiffuseError } from '../tensor/errors.js';
 import { findMethod, samplingMethods } from '../sampling/registry.js';
 import type { SigmaScheduleName } from '../diffusion/sigma_ramps.js';
 import { resolveSampling, type SamplingConfig } from '../io/sampling_config.js';
 import type { ValuesOf } from '../schema/field.js';
-import { CLASS_FLAG, ETA_FLAG, FALLBACK_SCHEDULER, FALLBACK_STEPS, GUIDANCE_FLAG, MODEL_FLAG, SEED_FLAG, SIGMAS_FLAG, batchFlag, stepsFlag, schedulerFlag } from './flags.js';
+import { MAX_MEMORY_FLAG, applyMaxMemory, CLASS_FLAG, ETA_FLAG, FALLBACK_SCHEDULER, FALLBACK_STEPS, GUIDANCE_FLAG, MODEL_FLAG, SEED_FLAG, SIGMAS_FLAG, batchFlag, stepsFlag, schedulerFlag } from './flags.js';
 
 export { intFlag, numFlag, intListFlag } from './flags.js';
 
@@ -30,6 +30,7 @@ export const EDIT_FLAGS = {
   eta: ETA_FLAG,
   seed: SEED_FLAG,
   batch: batchFlag(EDIT_BATCH_SIZE),
+  maxMemory: MAX_MEMORY_FLAG,
 } as const;
 
 /** The shared flags' values as parseCommandFlags returns them. */
@@ -58,8 +59,9 @@ export function checkSchedulerFlags(scheduler: string, sigmas: string | undefine
   }
 }
 
-/** Checks the shared flags (before any model is loaded); a given --scheduler is checked with --sigmas and --eta here. */
+/** Checks the shared flags (before any model is loaded) and sets the memory budget (--max-memory); a given --scheduler is checked with --sigmas and --eta here. */
 export function parseEditFlags(values: EditFlagValues): EditFlags {
+  applyMaxMemory(values.maxMemory);
   if (values.scheduler !== undefined) checkSchedulerFlags(values.scheduler, values.sigmas, values.eta);
   const out: EditFlags = { seed: values.seed };
   if (values.scheduler !== undefined) out.scheduler = values.scheduler;
@@ -86,11 +88,23 @@ export function withSamplingDefaults(flags: EditFlags, sampling: SamplingConfig,
   return { ...flags, scheduler: choice.scheduler, steps: choice.steps ?? fallbackSteps, guidanceScale: choice.guidanceScale };
 }
 
-/** Reads an input image PNG/JPEG as (H, W, C) in [-1, 1], naming the flag on failure. */
-export async function readImageFlag(flag: string, path: string): Promise<Tensor> {
+/**
+ * Reads an input image PNG/JPEG as (H, W, C) in [-1, 1], naming the flag and the file on failure.
+ * With `expectedSize` (the model's [height, width]) the header is checked first, so an image of
+ * the wrong size is refused before its pixels are decoded (a small file may claim a huge size).
+ */
+export async function readImageFlag(flag: string, path: string, expectedSize: readonly [number, number] | null = null, why = 'its sample_size'): Promise<Tensor> {
   try {
+    if (expectedSize !== null) {
+      const { width, height } = await probeImage(path);
+      if (height !== expectedSize[0] || width !== expectedSize[1]) {
+        throw new DiffuseError(`'${flag}' is ${height}x${width} pixels, but the model takes ${expectedSize[0]}x${expectedSize[1]} (${why}); resize or crop --${flag} ${path} to ${expectedSize[0]}x${expectedSize[1]}`);
+      }
+    }
     return await readPng(path);
   } catch (e) {
+    if (e instanceof ImageDecodeError) throw new DiffuseError(`--${flag} ${path}: ${e.reason}`);
+    if (e instanceof DiffuseError) throw e;
     throw new DiffuseError(`--${flag} ${path}: cannot read the image (${(e as Error).message})`);
   }
 }
@@ -99,8 +113,8 @@ export async function readImageFlag(flag: string, path: string): Promise<Tensor>
  * Reads a mask image as a keep-mask (H, W, 1): white (above mid-grey) = keep, black = generate
  * (or the opposite with `invert`); a colour mask is judged by its mean over channels.
  */
-export async function readMaskFlag(path: string, invert: boolean): Promise<Tensor> {
-  const m = await readImageFlag('mask', path);
+export async function readMaskFlag(path: string, invert: boolean, expectedSize: readonly [number, number] | null = null): Promise<Tensor> {
+  const m = await readImageFlag('mask', path, expectedSize);
   const [h, w, c] = m.shape as [number, number, number];
   const keep = new Float32Array(h * w); // (H, W, 1)
   const md = m.toArray();

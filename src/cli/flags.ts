@@ -11,6 +11,7 @@ import { schedulerNames } from '../sampling/registry.js';
 import { SIGMA_SCHEDULES, type SigmaScheduleName } from '../diffusion/sigma_ramps.js';
 import { DEFAULT_SAMPLING_CONFIG } from '../io/sampling_config.js';
 import { DEFAULT_STEPS, FALLBACK_SCHEDULER as REGISTRY_FALLBACK } from '../sampling/registry.js';
+import { DEFAULT_MEMORY_FRACTION, parseByteSize, setMaxMemory } from '../nn/memory_budget.js';
 
 export { formatFlagHelp } from '../schema/flags.js';
 
@@ -123,4 +124,29 @@ export function countFlag(flag: string, def: number, min: number, doc: string, m
 /** The scheduler names a --scheduler value may take (the sampler registry's). */
 export function knownSchedulerNames(): readonly string[] {
   return schedulerNames();
+}
+
+/**
+ * --max-memory SIZE: the memory budget (nn/memory_budget.ts) a model, its training state and a
+ * batch's activations are checked against before anything is allocated. 8G, 512M, 1.5GiB or bytes.
+ */
+export const MAX_MEMORY_FLAG = described(
+  optional(
+    {
+      key: 'max_memory',
+      default: 1,
+      allowed: 'a size such as 8G, 512M, 1.5GiB or a number of bytes',
+      parse: (v: unknown) => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 1 ? v : undefined),
+      parseText: parseByteSize,
+      toJson: (v: number) => v,
+      metavar: 'SIZE',
+    } as Field<number>,
+    `${Math.round(DEFAULT_MEMORY_FRACTION * 100)}% of the machine's memory`,
+  ),
+  "Memory budget: a model whose parameters (x5 when training: gradients, AdamW moments, EMA) and a batch's activations would need more is refused before anything is allocated, with the estimate (K, M, G, T: powers of 1024).",
+);
+
+/** Sets the process-wide memory budget from --max-memory (absent: the default stays). */
+export function applyMaxMemory(bytes: number | undefined): void {
+  if (bytes !== undefined) setMaxMemory(bytes);
 }

@@ -5,11 +5,12 @@
  * a flat `DIR/*.png` is unconditional. Every problem a run would hit later (an empty folder, a
  * class folder without images, mixed channel counts, corrupt files) is found here, before training.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { ArgumentError } from '../tensor/errors.js';
-import { decodeImage, probeImage } from '../io/png.js';
+import { ImageDecodeError, decodeImage, probeImage } from '../io/png.js';
 import { DataError, checkIndex, type Dataset, type Sample } from './dataset.js';
+import { checkMemoryBudget } from '../nn/memory_budget.js';
 
 /** File extensions read as images (case-insensitive); other files (manifests, notes) are ignored. */
 export const IMAGE_EXTENSIONS: readonly string[] = Object.freeze(['.png', '.jpg', '.jpeg']);
@@ -27,6 +28,10 @@ export interface ImageFolderOptions {
   onWarning?: (message: string) => void;
   /** Files decoded at once (default 4; sharp also uses its own thread pool). */
   concurrency?: number;
+  /** How a 'fail' error tells the user to skip bad files (default "onCorrupt: 'skip'"; the CLI's train says --skip-corrupt). */
+  skipHint?: string;
+  /** Refuse images whose header claims more pixels than this, before decoding (default DEFAULT_MAX_PIXELS). */
+  maxPixels?: number;
 }
 
 /** An image folder decoded into memory. */
@@ -77,6 +82,25 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, 
   return out;
 }
 
+/** An entry's kind, following symbolic links; an Error (a dangling link, a link loop, no permission) when it cannot be stat'ed. */
+function entryKind(path: string): 'dir' | 'file' | 'other' | Error {
+  try {
+    const st = statSync(path);
+    return st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other';
+  } catch (e) {
+    let link = false;
+    try {
+      link = lstatSync(path).isSymbolicLink();
+    } catch {
+      // gone altogether
+    }
+    const code = (e as NodeJS.ErrnoException).code ?? 'an error';
+    if (link && code === 'ENOENT') return new Error('is a symbolic link to a file that does not exist (a dangling link)');
+    if (code === 'ELOOP') return new Error('is a symbolic link that points back to itself (a link loop)');
+    return new Error(`cannot be read (${code}: ${(e as Error).message})`);
+  }
+}
+
 function listDir(dir: string): string[] {
   try {
     return readdirSync(dir).sort(); // code-point order: the same labels on every machine
@@ -102,6 +126,15 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions):
   const concurrency = options.concurrency ?? 4;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new ArgumentError(`loadImageFolder: concurrency must be a positive integer, found ${String(concurrency)}`);
   const warn = options.onWarning ?? ((m: string) => console.warn(m));
+  const skipHint = options.skipHint ?? "onCorrupt: 'skip'";
+  if (typeof skipHint !== 'string') throw new ArgumentError(`loadImageFolder: skipHint must be a string, found ${typeof skipHint}`);
+  const probeOptions = options.maxPixels === undefined ? {} : { maxPixels: options.maxPixels };
+  /** A file that cannot be used: an error naming it in 'fail' mode, a warning in 'skip' mode. */
+  const badFile = (file: string, reason: string): void => {
+    const msg = `image ${file} ${reason}`;
+    if (onCorrupt === 'fail') throw new DataError(`${msg} (fix or remove it, or pass ${skipHint} to leave such files out)`);
+    warn(`skipping ${msg}`);
+  };
   let st;
   try {
     st = statSync(dir);
@@ -111,21 +144,36 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions):
   if (!st.isDirectory()) throw new DataError(`${dir} is not a folder; expected DIR/<class>/*.png or DIR/*.png`);
 
   // 1. Layout: class folders or a flat folder, never both.
+  // An image-named entry that cannot be stat'ed (a dangling link) is a bad file like a corrupt one;
+  // a folder named x.png at the top is a class folder, below it (or a pipe) it is left out with a warning.
   const entries = listDir(dir);
-  const classDirs = entries.filter((e) => !e.startsWith('.') && statSync(join(dir, e)).isDirectory());
-  const looseImages = entries.filter((e) => isImage(e) && statSync(join(dir, e)).isFile());
+  const kinds = new Map(entries.filter((e) => !e.startsWith('.')).map((e) => [e, entryKind(join(dir, e))]));
+  const classDirs = entries.filter((e) => kinds.get(e) === 'dir');
+  const looseImages = entries.filter((e) => isImage(e) && kinds.get(e) !== 'dir');
   if (classDirs.length > 0 && looseImages.length > 0) {
     throw new DataError(
       `image folder ${dir} mixes class folders (${classDirs.slice(0, 3).join(', ')}${classDirs.length > 3 ? ', ...' : ''}) and loose images (${looseImages.slice(0, 3).join(', ')}${looseImages.length > 3 ? ', ...' : ''}); put every image in a class folder, or use a flat folder for unconditional data`,
     );
   }
+  /** The usable image files of a folder: image-named entries that are files; the others are bad files. */
+  const imageFiles = (folder: string, names: readonly string[]): string[] =>
+    names.filter((f) => {
+      const path = join(folder, f);
+      const kind = entryKind(path);
+      if (kind === 'file') return true;
+      // A folder or pipe named like an image was always left out; it now says so.
+      if (kind instanceof Error) badFile(path, kind.message);
+      else warn(`skipping ${path}: ${kind === 'dir' ? 'a folder' : 'not a regular file (a pipe, socket or device)'} named like an image`);
+      return false;
+    });
   const files: string[] = [];
   const fileLabels: number[] = [];
   if (classDirs.length > 0) {
     classDirs.forEach((cls, k) => {
-      const imgs = listDir(join(dir, cls)).filter((f) => isImage(f) && statSync(join(dir, cls, f)).isFile());
+      const named = listDir(join(dir, cls)).filter(isImage);
+      const imgs = imageFiles(join(dir, cls), named);
       if (imgs.length === 0) {
-        throw new DataError(`class folder ${join(dir, cls)} has no images (.png, .jpg, .jpeg); add images or remove the folder`);
+        throw new DataError(`class folder ${join(dir, cls)} has no ${named.length > 0 ? 'usable ' : ''}images (.png, .jpg, .jpeg); add images or remove the folder`);
       }
       for (const f of imgs) {
         files.push(join(dir, cls, f));
@@ -133,26 +181,25 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions):
       }
     });
   } else {
+    const imgs = imageFiles(dir, looseImages);
     if (looseImages.length === 0) throw new DataError(`image folder ${dir} has no images (.png, .jpg, .jpeg) and no class folders`);
-    for (const f of looseImages) files.push(join(dir, f));
+    if (imgs.length === 0) throw new DataError(`image folder ${dir}: none of its ${looseImages.length} images can be read`);
+    files.push(...imgs.map((f) => join(dir, f)));
   }
 
   // 2. Probe every header first: unreadable files and mixed channel counts surface before decoding.
   const probes = await mapLimit(files, concurrency, async (f) => {
     try {
-      return await probeImage(f);
+      return await probeImage(f, probeOptions);
     } catch (e) {
-      return new Error((e as Error).message);
+      return new Error(e instanceof ImageDecodeError ? e.reason : (e as Error).message);
     }
   });
   const keep: number[] = [];
   for (let i = 0; i < files.length; i++) {
     const p = probes[i];
-    if (p instanceof Error) {
-      const msg = `image ${files[i]} cannot be decoded: ${p.message}`;
-      if (onCorrupt === 'fail') throw new DataError(`${msg} (pass onCorrupt: 'skip' / --skip-corrupt to leave it out)`);
-      warn(`skipping ${msg}`);
-    } else keep.push(i);
+    if (p instanceof Error) badFile(files[i] as string, p.message);
+    else keep.push(i);
   }
   if (keep.length === 0) throw new DataError(`image folder ${dir}: none of its ${files.length} images can be decoded`);
   const byChannels = new Map<number, string[]>();
@@ -171,13 +218,19 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions):
   }
   const channels = byChannels.keys().next().value as number;
 
-  // 3. Decode once into one float32 block (N, S, S, C).
+  // 3. Decode once into one float32 block (N, S, S, C), if it fits the memory budget.
   const per = size * size * channels;
+  checkMemoryBudget({
+    what: `image folder ${dir}`,
+    bytes: keep.length * per * 4,
+    parts: [`${keep.length} images x ${size}x${size}x${channels} x 4 bytes (float32, held in memory)`],
+    fix: 'use fewer images or a smaller image size (the model\'s sample_size)',
+  });
   const decoded = await mapLimit(keep, concurrency, async (i) => {
     try {
-      return await decodeImage(files[i] as string, { size });
+      return await decodeImage(files[i] as string, { size, ...probeOptions });
     } catch (e) {
-      return new Error((e as Error).message);
+      return new Error(e instanceof ImageDecodeError ? e.reason : (e as Error).message);
     }
   });
   const okFiles: string[] = [];
@@ -187,9 +240,7 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions):
   keep.forEach((i, j) => {
     const d = decoded[j];
     if (d instanceof Error || d === undefined) {
-      const msg = `image ${files[i]} cannot be decoded: ${d instanceof Error ? d.message : 'unknown error'}`;
-      if (onCorrupt === 'fail') throw new DataError(`${msg} (pass onCorrupt: 'skip' / --skip-corrupt to leave it out)`);
-      warn(`skipping ${msg}`);
+      badFile(files[i] as string, d instanceof Error ? d.message : 'cannot be decoded');
       return;
     }
     images.set(d.data, n * per);

@@ -28,6 +28,8 @@ export interface LoadDatasetOptions {
   onCorrupt?: OnCorrupt;
   /** Folders: receives skip reports (default console.warn). */
   onWarning?: (message: string) => void;
+  /** Folders: how an error tells the user to skip bad files (loadImageFolder's skipHint). */
+  skipHint?: string;
 }
 
 /**
@@ -57,5 +59,6 @@ export async function loadDataset(source: BundledDataset | string, options: Load
     imageSize: options.imageSize,
     ...(options.onCorrupt !== undefined ? { onCorrupt: options.onCorrupt } : {}),
     ...(options.onWarning !== undefined ? { onWarning: options.onWarning } : {}),
+    ...(options.skipHint !== undefined ? { skipHint: options.skipHint } : {}),
   });
 }

@@ -21,6 +21,7 @@ import { noGrad } from '../tensor/autograd.js';
 import { Generator } from '../tensor/random.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../tensor/errors.js';
 import { mean } from '../ops/reduce.js';
+import { UNET2D_BOUNDS } from '../nn/unet_2d.js';
 import { sliceBatch } from '../ops/slice.js';
 import { Module, ModuleList } from '../nn/module.js';
 import { Conv2d, GroupNorm, Linear, withoutInit } from '../nn/layers.js';
@@ -82,16 +83,20 @@ class FeatureLevel extends Module {
 }
 
 function checkConfig(c: FeatureNetConfig): FeatureNetConfig {
-  const posInt = (name: string, v: unknown): void => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ArgumentError(`FeatureNet: config '${name}' must be an integer >= 1, found ${JSON.stringify(v)}`);
+  // Bounds as the U-Net's (nn/unet_2d.ts UNET2D_BOUNDS): a config.json comes from outside.
+  const B = UNET2D_BOUNDS;
+  const posInt = (name: string, v: unknown, max: number): void => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) throw new ArgumentError(`FeatureNet: config '${name}' must be an integer in [1, ${max}], found ${JSON.stringify(v)}`);
   };
-  posInt('imageSize', c.imageSize);
-  posInt('inChannels', c.inChannels);
-  posInt('numClasses', c.numClasses);
-  posInt('normNumGroups', c.normNumGroups);
-  if (!Array.isArray(c.channels) || c.channels.length < 1) throw new ArgumentError(`FeatureNet: config 'channels' must be a non-empty list of channel counts, found ${JSON.stringify(c.channels)}`);
+  posInt('imageSize', c.imageSize, B.sampleSize);
+  posInt('inChannels', c.inChannels, B.ioChannels);
+  posInt('numClasses', c.numClasses, B.classEmbeds);
+  posInt('normNumGroups', c.normNumGroups, B.channels);
+  if (!Array.isArray(c.channels) || c.channels.length < 1 || c.channels.length > B.levels) {
+    throw new ArgumentError(`FeatureNet: config 'channels' must be a list of 1 to ${B.levels} channel counts, found ${c.channels.length > 20 ? `a list of ${c.channels.length}` : JSON.stringify(c.channels)}`);
+  }
   c.channels.forEach((ch, i) => {
-    posInt(`channels[${i}]`, ch);
+    posInt(`channels[${i}]`, ch, B.channels);
     if (ch % c.normNumGroups !== 0) throw new ArgumentError(`FeatureNet: channels[${i}] = ${ch} is not divisible by normNumGroups ${c.normNumGroups}`);
   });
   return { ...c, channels: [...c.channels] };

@@ -9,7 +9,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { DataError } from '../data/dataset.js';
 import { loadImageFolder, IMAGE_EXTENSIONS } from '../data/image_folder.js';
-import { probeImage } from '../io/png.js';
+import { ImageDecodeError, probeImage } from '../io/png.js';
 import { labelledFromDataset, type LabelledImages } from './labelled_images.js';
 
 /** What the folder must match. */
@@ -62,7 +62,7 @@ export async function loadSampleFolder(dir: string, spec: SampleFolderSpec): Pro
       try {
         info = await probeImage(path);
       } catch (e) {
-        throw new DataError(`${path}: cannot be read as an image (${(e as Error).message})`);
+        throw new DataError(`${path}: cannot be read as an image (${e instanceof ImageDecodeError ? e.reason : (e as Error).message})`);
       }
       if (info.width !== spec.imageSize || info.height !== spec.imageSize || info.channels !== spec.channels) {
         throw new DataError(

@@ -6,7 +6,7 @@
  * google/ddpm-celebahq-256: `query`, `key`, `value`, `proj_attn`) are renamed on load to
  * `to_q`, `to_k`, `to_v`, `to_out.0`, as diffusers' `_convert_deprecated_attention_blocks` does.
  */
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
 import { DiffuseError, fmtShape } from '../tensor/errors.js';
@@ -88,8 +88,22 @@ export function ohwiToOihw(t: { shape: readonly number[]; data: ArrayLike<number
   return { shape: [o, i, kh, kw], data: dst };
 }
 
+/** The largest JSON file readJSONFile reads: config and state files are kilobytes. */
+export const MAX_JSON_BYTES = 64 * 2 ** 20;
+
 /** Reads and parses a JSON file; errors name the file. */
 export function readJSONFile(path: string): unknown {
+  // A file from outside could be gigabytes (parsed whole into memory) or a pipe (blocking): refuse both by name.
+  let st: Stats | null = null;
+  try {
+    st = statSync(path);
+  } catch {
+    // reported by the read below, as before
+  }
+  if (st !== null && !st.isFile()) throw new CheckpointError(`${path}: not a regular file (${st.isDirectory() ? 'a folder' : 'a pipe, socket or device'})`);
+  if (st !== null && st.size > MAX_JSON_BYTES) {
+    throw new CheckpointError(`${path}: ${st.size} bytes, more than the ${MAX_JSON_BYTES / 2 ** 20} MiB a JSON config or state file may have (real ones are kilobytes); is it the right file?`);
+  }
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

@@ -2,11 +2,14 @@
  * Image files through sharp (libvips): write one image or a grid of images (N, H, W, C) in
  * [-1, 1] as an 8- or 16-bit grayscale or RGB PNG (atomically), and decode PNG/JPEG files
  * (8- or 16-bit, grayscale or colour, alpha dropped) into (H, W, C) float32 in [-1, 1],
- * optionally resized and center-cropped to a square.
+ * optionally resized and center-cropped to a square. Files come from outside: every decode reads
+ * the header first and refuses more than DEFAULT_MAX_PIXELS (a small file can claim a huge size),
+ * and every failure is an ImageDecodeError naming the file and what is wrong with it.
  */
 import sharp from 'sharp';
 import { Tensor } from '../tensor/tensor.js';
-import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
+import { accessSync, constants as fsConstants, lstatSync, readlinkSync, statSync } from 'node:fs';
+import { ArgumentError, DiffuseError, ShapeError, fmtShape } from '../tensor/errors.js';
 import { writeFileAtomic } from './atomic.js';
 import { maxValue, signedToUint, type BitDepth } from '../data/transforms.js';
 
@@ -121,8 +124,36 @@ export async function writePngGrid(path: string, images: Tensor, options: GridOp
   writeFileAtomic(path, await encodePng(grid, options));
 }
 
+/**
+ * The largest image decoded by default, in pixels (width x height): 8192 x 8192 = 64 megapixels.
+ * A 45-megapixel camera photo fits; a 1.5 MB PNG whose header claims 16000 x 16000 (a
+ * decompression bomb: gigabytes of pixels) does not. Checked from the header, before decoding.
+ */
+export const DEFAULT_MAX_PIXELS = 8192 * 8192;
+
+/**
+ * An image file (or upload) that cannot be decoded: `source` names it (the path, or the label of
+ * a buffer), `reason` says what is wrong with it; the message is both.
+ */
+export class ImageDecodeError extends DiffuseError {
+  constructor(
+    readonly source: string,
+    readonly reason: string,
+  ) {
+    super(`${source}: ${reason}`);
+  }
+}
+
+/** Options of a probe: the limits and the name used in errors. */
+export interface ProbeOptions {
+  /** Refuse images with more pixels than this (default DEFAULT_MAX_PIXELS), before decoding. */
+  maxPixels?: number;
+  /** How errors name a buffer input (default 'the image'); a path input is named by its path. */
+  name?: string;
+}
+
 /** Options of a decode. */
-export interface DecodeOptions {
+export interface DecodeOptions extends ProbeOptions {
   /** Resize (shorter side to `size`) and center-crop to size x size. Default: keep the file's size. */
   size?: number;
 }
@@ -133,18 +164,111 @@ export interface DecodedImage extends RawImage {
   bitDepth: BitDepth;
 }
 
-/** Channels of a file once alpha is dropped: 1 (grayscale) or 3 (colour), without decoding pixels. */
-export async function probeImage(input: string | Buffer): Promise<{ channels: 1 | 3; bitDepth: BitDepth; width: number; height: number }> {
-  const m = await sharp(input).metadata();
+/** What a header says, read without decoding pixels. */
+export interface ImageProbe {
+  /** Channels once alpha is dropped: 1 (grayscale) or 3 (colour). */
+  channels: 1 | 3;
+  bitDepth: BitDepth;
+  width: number;
+  height: number;
+  /** The format libvips found ('png', 'jpeg', ...). */
+  format: string;
+}
+
+const sourceName = (input: string | Buffer, name: string | undefined): string => (typeof input === 'string' ? input : name ?? 'the image');
+
+function checkMaxPixels(op: string, maxPixels: unknown): number {
+  if (maxPixels === undefined) return DEFAULT_MAX_PIXELS;
+  if (typeof maxPixels !== 'number' || !Number.isSafeInteger(maxPixels) || maxPixels < 1) {
+    throw new ArgumentError(`${op}: maxPixels must be a positive integer, found ${String(maxPixels)}`);
+  }
+  return maxPixels;
+}
+
+/** Before sharp sees a path: a missing, unreadable, empty or non-regular file, named plainly. */
+function checkFile(path: string): void {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    let dangling = false;
+    try {
+      dangling = code === 'ENOENT' && lstatSync(path).isSymbolicLink();
+    } catch {
+      // not there at all
+    }
+    if (dangling) throw new ImageDecodeError(path, `is a symbolic link to ${readlinkSafe(path)}, which does not exist (a dangling link); fix or remove the link`);
+    if (code === 'ENOENT') throw new ImageDecodeError(path, 'no such file');
+    if (code === 'ELOOP') throw new ImageDecodeError(path, 'is a symbolic link that points back to itself (a link loop); fix or remove the link');
+    if (code === 'EACCES' || code === 'EPERM') throw new ImageDecodeError(path, 'cannot be read: permission denied; check its permissions (chmod +r)');
+    throw new ImageDecodeError(path, `cannot be read (${code ?? (e as Error).message})`);
+  }
+  if (st.isDirectory()) throw new ImageDecodeError(path, 'is a folder, not an image file');
+  if (!st.isFile()) throw new ImageDecodeError(path, 'is not a regular file (a device, pipe or socket); expected a PNG or JPEG file');
+  if (st.size === 0) throw new ImageDecodeError(path, 'is empty (0 bytes); expected a PNG or JPEG file');
+  try {
+    accessSync(path, fsConstants.R_OK);
+  } catch {
+    throw new ImageDecodeError(path, 'cannot be read: permission denied; check its permissions (chmod +r)');
+  }
+}
+
+function readlinkSafe(path: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return 'a missing target';
+  }
+}
+
+/** sharp's (libvips') message as a reason a person can act on. */
+function decodeReason(e: unknown, stage: 'header' | 'pixels'): string {
+  // libvips may report several lines; one line reads better in a CLI error.
+  const msg = (e instanceof Error ? e.message : String(e)).trim().replace(/\s*\n\s*/g, '; ');
+  if (/unsupported image format/i.test(msg)) return 'is not a PNG or JPEG image (nor another format libvips reads); check that the file is an image and its extension tells the truth';
+  if (/exceeds pixel limit/i.test(msg)) return `has more pixels than the limit (${msg})`;
+  if (/^Input (buffer|file) is empty/i.test(msg)) return 'is empty (0 bytes); expected a PNG or JPEG file';
+  const what = stage === 'header' ? 'its header is truncated or corrupt' : 'its pixel data is truncated or corrupt';
+  return `cannot be decoded: ${what} (${msg.replace(/^Input (file|buffer) has corrupt header: /i, '')}); re-export or re-download the file`;
+}
+
+/**
+ * What an image file (path or bytes) holds, from its header alone: size, channels once alpha is
+ * dropped (1 or 3), bit depth and format. Refuses, naming the file, what is wrong with it (missing,
+ * empty, a folder, not an image, a truncated header) and images over `maxPixels`.
+ * @example const { width, height, channels } = await probeImage('cat.png');
+ */
+export async function probeImage(input: string | Buffer, options: ProbeOptions = {}): Promise<ImageProbe> {
+  const maxPixels = checkMaxPixels('probeImage', options.maxPixels);
+  const source = sourceName(input, options.name);
+  if (typeof input === 'string') checkFile(input);
+  else if (!Buffer.isBuffer(input)) throw new ArgumentError(`probeImage: input must be a file path or a Buffer, found ${typeof input}`);
+  else if (input.length === 0) throw new ImageDecodeError(source, 'is empty (0 bytes); expected a PNG or JPEG file');
+  let m: sharp.Metadata;
+  try {
+    m = await sharp(input, { limitInputPixels: false }).metadata();
+  } catch (e) {
+    throw new ImageDecodeError(source, decodeReason(e, 'header'));
+  }
+  const { width, height } = m;
+  if (width === undefined || height === undefined || width < 1 || height < 1) throw new ImageDecodeError(source, `has no image size in its header (found ${String(width)}x${String(height)}); it is not a usable image`);
+  if (width * height > maxPixels) {
+    throw new ImageDecodeError(
+      source,
+      `its header claims ${width}x${height} pixels (${((width * height) / 1e6).toFixed(1)} megapixels), more than the limit of ${maxPixels} pixels (${(maxPixels / 1e6).toFixed(1)} megapixels); resize the image (the model takes far smaller ones), or pass a larger maxPixels`,
+    );
+  }
   const colour = m.channels !== undefined && m.channels >= 3;
   const bitDepth: BitDepth = m.depth === 'ushort' ? 16 : 8;
-  if (m.width === undefined || m.height === undefined) throw new Error('the file has no image size');
-  return { channels: colour ? 3 : 1, bitDepth, width: m.width, height: m.height };
+  return { channels: colour ? 3 : 1, bitDepth, width, height, format: m.format ?? 'unknown' };
 }
 
 /**
  * Decodes a PNG or JPEG (file path or bytes) into (H, W, C) float32 in [-1, 1]: grayscale stays
- * one channel, colour becomes RGB, alpha is dropped, 16-bit files keep all 16 bits.
+ * one channel, colour becomes RGB, alpha is dropped, 16-bit files keep all 16 bits. The header is
+ * read first: an image over `maxPixels` is refused before any pixel is decoded, and every failure
+ * is an ImageDecodeError naming the file and what is wrong with it.
  * @example const { data, height, width, channels } = await decodeImage('cat.png', { size: 64 });
  */
 export async function decodeImage(input: string | Buffer, options: DecodeOptions = {}): Promise<DecodedImage> {
@@ -152,16 +276,25 @@ export async function decodeImage(input: string | Buffer, options: DecodeOptions
   if (size !== undefined && (!Number.isInteger(size) || size < 1)) {
     throw new ArgumentError(`decodeImage: size must be a positive integer, found ${String(size)}`);
   }
-  const { channels, bitDepth } = await probeImage(input);
+  const maxPixels = checkMaxPixels('decodeImage', options.maxPixels);
+  const source = sourceName(input, options.name);
+  const { channels, bitDepth } = await probeImage(input, options);
   const space = channels === 1 ? (bitDepth === 16 ? 'grey16' : 'b-w') : bitDepth === 16 ? 'rgb16' : 'srgb';
-  // Work in the file's own depth so resizing a 16-bit image keeps its precision.
-  let pipe = sharp(input).pipelineColourspace(space).removeAlpha();
+  // Work in the file's own depth so resizing a 16-bit image keeps its precision. libvips checks
+  // the pixel limit again itself (the file may have changed since the probe).
+  let pipe = sharp(input, { limitInputPixels: maxPixels }).pipelineColourspace(space).removeAlpha();
   if (size !== undefined) pipe = pipe.resize(size, size, { fit: 'cover', position: 'centre' });
-  const { data, info } = await pipe
-    .toColourspace(space)
-    .raw({ depth: bitDepth === 16 ? 'ushort' : 'uchar' })
-    .toBuffer({ resolveWithObject: true });
-  if (info.channels !== channels) throw new Error(`decoded ${info.channels} channels, expected ${channels}`);
+  let decoded: { data: Buffer; info: sharp.OutputInfo };
+  try {
+    decoded = await pipe
+      .toColourspace(space)
+      .raw({ depth: bitDepth === 16 ? 'ushort' : 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    throw new ImageDecodeError(source, decodeReason(e, 'pixels'));
+  }
+  const { data, info } = decoded;
+  if (info.channels !== channels) throw new ImageDecodeError(source, `decoded to ${info.channels} channels though its header says ${channels}; the file is inconsistent`);
   const n = info.width * info.height * channels;
   // A Uint16Array view needs an even byte offset; copy in the rare case sharp's buffer is not aligned.
   const bytes = bitDepth === 16 && data.byteOffset % 2 !== 0 ? Uint8Array.from(data) : data;

@@ -17,7 +17,7 @@ import { Module, ModuleList } from './module.js';
 import { Conv2d, GroupNorm, Linear, withoutInit } from './layers.js';
 import { TimestepEmbedding, Timesteps, type Timestep } from './embeddings.js';
 import { AttnDownBlock2D, DownBlock2D, UNetMidBlock2D, type BlockCommon } from './unet_blocks.js';
-import { DOWN_BLOCK_TYPES, type DownBlockType } from './unet_2d.js';
+import { DOWN_BLOCK_TYPES, UNET2D_BOUNDS, type DownBlockType } from './unet_2d.js';
 import { readDiffusersConfig, readDiffusersWeights, writeDiffusersFolder } from '../io/checkpoint.js';
 import { arrayField, boolField, enumField, intField, numberField, type Field, type ValuesOf } from '../schema/field.js';
 import { configToJson as fieldsToJson } from '../schema/config.js';
@@ -41,17 +41,20 @@ export interface NoisyClassifierConfig {
   flipSinToCos: boolean;
 }
 
+/** The bounds of the fields that size memory: the U-Net's (a config.json comes from outside). */
+const B = UNET2D_BOUNDS;
+
 /** config.json's fields (snake_case keys; defaults: a small classifier for 28x28 Fashion-MNIST, 32/64/64 channels, attention at 7x7). */
 export const NOISY_CLASSIFIER_FIELDS = {
-  sampleSize: intField('sample_size', 28, 1),
-  inChannels: intField('in_channels', 1, 1),
-  numClasses: intField('num_classes', 10, 2),
-  blockOutChannels: arrayField('block_out_channels', intField('', 1, 1), [32, 64, 64], 1),
+  sampleSize: intField('sample_size', 28, 1, B.sampleSize),
+  inChannels: intField('in_channels', 1, 1, B.ioChannels),
+  numClasses: { ...intField('num_classes', 10, 2, B.classEmbeds), allowed: `an integer >= 2 (at most ${B.classEmbeds})` },
+  blockOutChannels: { ...arrayField('block_out_channels', intField('', 1, 1, B.channels), [32, 64, 64], 1, B.levels), allowed: `a list of 1 to ${B.levels} integers in [1, ${B.channels}] (one per level)` },
   downBlockTypes: arrayField('down_block_types', enumField<DownBlockType>('', DOWN_BLOCK_TYPES, 'DownBlock2D'), ['DownBlock2D', 'DownBlock2D', 'AttnDownBlock2D'], 1),
-  layersPerBlock: intField('layers_per_block', 1, 1),
+  layersPerBlock: intField('layers_per_block', 1, 1, B.layersPerBlock),
   addAttention: boolField('add_attention', true),
-  attentionHeadDim: intField('attention_head_dim', 8, 1),
-  normNumGroups: intField('norm_num_groups', 8, 1),
+  attentionHeadDim: intField('attention_head_dim', 8, 1, B.channels),
+  normNumGroups: intField('norm_num_groups', 8, 1, B.channels),
   normEps: numberField('norm_eps', 1e-5, 0, Infinity, true),
   freqShift: numberField('freq_shift', 0),
   flipSinToCos: boolField('flip_sin_to_cos', true),

@@ -20,6 +20,8 @@ import { DIFFUSERS_VERSION, readDiffusersConfig, readDiffusersWeights, writeDiff
 import { arrayField, boolField, enumField, intField, nullable, numberField, type Field, type ValuesOf } from '../schema/field.js';
 import { configToJson as fieldsToJson } from '../schema/config.js';
 import { closestName } from '../schema/did_you_mean.js';
+import { MemoryBudgetError, checkMemoryBudget } from './memory_budget.js';
+import { unetMemoryNeed } from './memory_estimate.js';
 
 /** The down block types we implement (diffusers' names). */
 export const DOWN_BLOCK_TYPES = ['DownBlock2D', 'AttnDownBlock2D'] as const;
@@ -77,42 +79,67 @@ function literalField<T extends string | null>(key: string, values: readonly T[]
   };
 }
 
-const posInt = (key: string, def: number): Field<number> => intField(key, def, 1);
+const posInt = (key: string, def: number, max: number = Number.MAX_SAFE_INTEGER): Field<number> => intField(key, def, 1, max);
+
+/**
+ * Bounds of the fields that size memory. A config.json comes from outside (a download, a hand
+ * edit), and one number can ask for terabytes (layers_per_block: 100000) or recurse without end
+ * (10,000 levels); these refuse such files by field before anything is allocated. They are far
+ * above every real UNet2DModel: diffusers' largest (google/ddpm-ema-church-256, ddpm-celebahq-256)
+ * have 6 levels of at most 512 channels, 2 layers per block, sample_size 256; score-SDE's
+ * ncsnpp-ffhq-1024 has sample_size 1024; Stable Diffusion's U-Net tops out at 1280 channels.
+ */
+export const UNET2D_BOUNDS = Object.freeze({
+  /** Channels of any block (block_out_channels entries, attention_head_dim, norm groups). */
+  channels: 16384,
+  /** in_channels and out_channels (images, latents, SR3's 2C, learned variance's 2C). */
+  ioChannels: 1024,
+  /** block_out_channels entries: one level each, 2^(levels-1) is the downsampling factor. */
+  levels: 12,
+  layersPerBlock: 64,
+  /** sample_size, per side. */
+  sampleSize: 16384,
+  /** num_class_embeds (ImageNet-21k's 21,841 classes fit). */
+  classEmbeds: 100000,
+  numTrainTimesteps: 1000000,
+});
+const B = UNET2D_BOUNDS;
+const sizeInt = posInt('', 1, B.sampleSize);
 
 /** UNet2DModel's config.json fields: diffusers' snake_case keys, defaults and the values we implement. */
 export const UNET2D_FIELDS = {
   sampleSize: {
     key: 'sample_size',
     default: null,
-    allowed: 'null, an integer >= 1 or [height, width]',
-    parse: (v: unknown) => (v === null ? null : posInt('', 1).parse(v) ?? (Array.isArray(v) && v.length === 2 && v.every((x) => posInt('', 1).parse(x) !== undefined) ? ([v[0], v[1]] as [number, number]) : undefined)),
+    allowed: `null, an integer in [1, ${B.sampleSize}] or [height, width] of such integers`,
+    parse: (v: unknown) => (v === null ? null : sizeInt.parse(v) ?? (Array.isArray(v) && v.length === 2 && v.every((x) => sizeInt.parse(x) !== undefined) ? ([v[0], v[1]] as [number, number]) : undefined)),
     toJson: (v: number | [number, number] | null) => v,
   } as Field<number | [number, number] | null>,
-  inChannels: posInt('in_channels', 3),
-  outChannels: posInt('out_channels', 3),
+  inChannels: posInt('in_channels', 3, B.ioChannels),
+  outChannels: posInt('out_channels', 3, B.ioChannels),
   centerInputSample: boolField('center_input_sample', false),
   timeEmbeddingType: literalField('time_embedding_type', ['positional'] as const, 'positional', 'Gaussian Fourier features are not implemented'),
   freqShift: numberField('freq_shift', 0),
   flipSinToCos: boolField('flip_sin_to_cos', true),
   downBlockTypes: arrayField('down_block_types', enumField<DownBlockType>('', DOWN_BLOCK_TYPES, 'DownBlock2D'), ['DownBlock2D', 'AttnDownBlock2D', 'AttnDownBlock2D', 'AttnDownBlock2D']),
   upBlockTypes: arrayField('up_block_types', enumField<UpBlockType>('', UP_BLOCK_TYPES, 'UpBlock2D'), ['AttnUpBlock2D', 'AttnUpBlock2D', 'AttnUpBlock2D', 'UpBlock2D']),
-  blockOutChannels: arrayField('block_out_channels', posInt('', 1), [224, 448, 672, 896], 1),
-  layersPerBlock: posInt('layers_per_block', 2),
+  blockOutChannels: { ...arrayField('block_out_channels', posInt('', 1, B.channels), [224, 448, 672, 896], 1, B.levels), allowed: `a list of 1 to ${B.levels} integers in [1, ${B.channels}] (one per level)` },
+  layersPerBlock: posInt('layers_per_block', 2, B.layersPerBlock),
   midBlockScaleFactor: { ...numberField('mid_block_scale_factor', 1), allowed: 'a finite non-zero number', parse: (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v !== 0 ? v : undefined) } as Field<number>,
   downsamplePadding: intField('downsample_padding', 1, 0),
   downsampleType: literalField('downsample_type', ['conv'] as const, 'conv', ''),
   upsampleType: literalField('upsample_type', ['conv'] as const, 'conv', ''),
   dropout: numberField('dropout', 0, 0, 1, false, true),
   actFn: { ...literalField('act_fn', ['silu'] as const, 'silu', "alias 'swish'"), parse: (v: unknown) => (v === 'silu' || v === 'swish' ? 'silu' : undefined) } as Field<'silu'>,
-  attentionHeadDim: nullable(posInt('attention_head_dim', 8), 8),
-  normNumGroups: posInt('norm_num_groups', 32),
-  attnNormNumGroups: nullable(posInt('attn_norm_num_groups', 1)),
+  attentionHeadDim: nullable(posInt('attention_head_dim', 8, B.channels), 8),
+  normNumGroups: posInt('norm_num_groups', 32, B.channels),
+  attnNormNumGroups: nullable(posInt('attn_norm_num_groups', 1, B.channels)),
   normEps: numberField('norm_eps', 1e-5, 0, Infinity, true),
   resnetTimeScaleShift: literalField<TimeEmbeddingNorm>('resnet_time_scale_shift', ['default', 'scale_shift'], 'default', ''),
   addAttention: boolField('add_attention', true),
   classEmbedType: literalField('class_embed_type', [null, 'timestep'] as const, null, "'identity' and others are not supported"),
-  numClassEmbeds: nullable(posInt('num_class_embeds', 1)),
-  numTrainTimesteps: nullable(posInt('num_train_timesteps', 1000)),
+  numClassEmbeds: nullable(posInt('num_class_embeds', 1, B.classEmbeds)),
+  numTrainTimesteps: nullable(posInt('num_train_timesteps', 1000, B.numTrainTimesteps)),
 } as const;
 
 /** diffusers' defaults for UNet2DModel (from UNET2D_FIELDS). */
@@ -123,8 +150,16 @@ export const UNET2D_DEFAULTS: Readonly<UNet2DConfig> = Object.freeze(
 /** A config error: names the field (snake_case, as in config.json), the value and what is allowed. */
 export class ConfigError extends ArgumentError {}
 
+/** A value for a message: its JSON, or for a long list its length and first entries (a 10,000-entry list is not echoed whole). */
+function shown(value: unknown): string {
+  const json = JSON.stringify(value) ?? String(value);
+  if (json.length <= 200) return json;
+  if (Array.isArray(value)) return `a list of ${value.length} entries (${JSON.stringify(value.slice(0, 4)).slice(0, 100).replace(/]$/, ', ...]')})`;
+  return `${json.slice(0, 200)}...`;
+}
+
 function bad(field: keyof UNet2DConfig, value: unknown, expected: string): never {
-  throw new ConfigError(`UNet2DModel config: field '${UNET2D_FIELDS[field].key}' (${field}) is ${JSON.stringify(value)}; ${expected}`);
+  throw new ConfigError(`UNet2DModel config: field '${UNET2D_FIELDS[field].key}' (${field}) is ${shown(value)}; ${expected}`);
 }
 
 /**
@@ -245,6 +280,8 @@ export class UNet2DModel extends Module {
   constructor(config: Partial<UNet2DConfig> = {}, options: UNet2DModelOptions = {}) {
     super();
     const c = resolveConfig(config);
+    // The parameters' size is known from the config: refuse before allocating what cannot fit.
+    checkMemoryBudget(unetMemoryNeed("the U-Net's parameters", c, null, 'use a smaller config (narrower or fewer blocks, fewer layers per block, fewer classes)'));
     this.config = Object.freeze(c);
     const gen = options.gen ?? new Generator(0);
     const g = { gen };
@@ -436,6 +473,7 @@ export class UNet2DModel extends Module {
       model = withoutInit(() => new UNet2DModel(configFromJSON(config), options));
     } catch (e) {
       if (e instanceof ConfigError) throw new ConfigError(`${dir}/config.json: ${e.message}`);
+      if (e instanceof MemoryBudgetError) throw new MemoryBudgetError(`${dir}/config.json: ${e.message}`);
       throw e;
     }
     // The config is checked (above) before the possibly large weights file is read.

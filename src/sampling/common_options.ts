@@ -17,6 +17,7 @@ import type { SchedulerChoice } from './registry.js';
 import { streamOrigin, type StreamOrigin } from './noise_streams.js';
 import { progressHandler, type ProgressHandler, type ProgressOptions } from './progress.js';
 import { conditionedModel, type ConditionedModel } from './conditioned_model.js';
+import { checkSamplingMemory } from './memory_check.js';
 
 /** Default images per forward pass (per half, with guidance). */
 export const DEFAULT_BATCH_SIZE = 16;
@@ -193,6 +194,7 @@ export function planCommon(op: string, o: SamplingOptions, shape: PlanShape): Sa
   const batch = o.batchSize ?? DEFAULT_BATCH_SIZE;
   if (!isPosInt(batch)) throw new ArgumentError(`${op}: 'batchSize' must be an integer >= 1, found ${String(batch)}`);
   const cond = checkConditioning(op, model, n, o.classLabels, o.guidanceScale, o.classifier !== undefined);
+  checkSamplingMemory(op, model, { n, h, w, c }, batch, cond.guided);
   const origin = streamOrigin(op, o);
   const emit = progressHandler(op, o);
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new ArgumentError(`${op}: 'signal' must be an AbortSignal (new AbortController().signal)`);

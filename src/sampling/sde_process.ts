@@ -20,6 +20,7 @@ import { pcSample, type PcOptions } from '../sde/pc_sampler.js';
 import { odeSample, ODE_PROGRESS_UNITS, type OdeSampleOptions } from '../sde/ode_sampler.js';
 import { SDE_SAMPLERS, type SdeSamplerName } from './registry.js';
 import { ProgressCounter, type ProgressHandler } from './progress.js';
+import { checkSamplingMemory } from './memory_check.js';
 
 
 /** Options of `sdeSample`. */
@@ -64,6 +65,7 @@ export function sdeSample(o: SdeSampleOptions): SdeSampleOutput {
   const op = 'sdeSample';
   if (!(SDE_SAMPLERS as readonly string[]).includes(o.method)) throw new ArgumentError(`${op}: 'method' must be one of ${SDE_SAMPLERS.join(', ')}, found ${String(o.method)}`);
   const [h, w, c] = o.size;
+  checkSamplingMemory(op, o.model, { n: o.n, h, w, c }, o.batchSize, false);
   const pcSteps = o.pc?.steps ?? o.sde.N;
   const chunks = Math.ceil(o.n / o.batchSize);
   const progress = new ProgressCounter(o.method === 'pc' ? chunks * pcSteps : chunks * ODE_PROGRESS_UNITS, o.onProgress);

@@ -94,6 +94,8 @@ export interface TrainConfig {
   /** VE SDE noise range (score_sde: sigma_min 0.01; sigma_max about the largest distance between training images). */
   sigmaMin: number;
   sigmaMax: number;
+  /** Image folders: leave out images that cannot be read or decoded (each named in a warning) instead of stopping. */
+  skipCorrupt: boolean;
 }
 
 /**
@@ -159,6 +161,7 @@ export const TRAIN_FIELDS = {
   likelihoodWeighting: described(boolField('likelihoodWeighting', false), '(--sde) weight the loss by g(t)^2 instead of std(t)^2 (a bound on the NLL).', { flag: 'likelihood-weighting' }),
   sigmaMin: described(numberField('sigmaMin', 0.01, 0, Infinity, true), '(--sde ve) smallest noise std.', { flag: 'sigma-min' }),
   sigmaMax: described(numberField('sigmaMax', 50, 0, Infinity, true), '(--sde ve) largest noise std.', { flag: 'sigma-max' }),
+  skipCorrupt: described(boolField('skipCorrupt', false), 'Image folders: leave out images that cannot be read or decoded (truncated, empty, not an image, a dangling link), naming each in a warning, instead of stopping at the first.', { flag: 'skip-corrupt' }),
 } as const;
 
 /** The defaults of every field (see TRAIN_FIELDS). */

@@ -6,6 +6,8 @@
  * EMAModel's decay warm-up) -> metrics line -> checkpoint every K steps and at the end. Everything random comes from two seeded generators saved in each
  * checkpoint, so `resume` continues the exact same run.
  */
+import { checkMemoryBudget } from '../nn/memory_budget.js';
+import { unetMemoryNeed } from '../nn/memory_estimate.js';
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -223,7 +225,15 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
 
   // 2. Model, data and schedule, checked against each other before any work.
   const unetConfig = unetConfigOf(cfg);
-  const dataset = givenDataset ?? (await loadDataset(cfg.data, typeof unetConfig.sampleSize === 'number' ? { imageSize: unetConfig.sampleSize } : {}));
+  // Memory first: the parameters x 5 (weights, gradients, AdamW moments, EMA) and a batch's
+  // activations must fit the budget before the data or the model is allocated.
+  const checkTrainingMemory = (h: number, w: number): void =>
+    checkMemoryBudget(unetMemoryNeed(`train: the U-Net with batches of ${cfg.batchSize} at ${h}x${w}`, unetConfig, { batch: cfg.batchSize, height: h, width: w, mode: 'training' }, 'use a smaller --batch or a smaller U-Net config'));
+  const size = unetConfig.sampleSize;
+  if (size !== null) checkTrainingMemory(...(typeof size === 'number' ? ([size, size] as const) : size));
+  const folderOptions = { onCorrupt: cfg.skipCorrupt ? ('skip' as const) : ('fail' as const), onWarning: log, skipHint: '--skip-corrupt (skipCorrupt: true)' };
+  const dataset = givenDataset ?? (await loadDataset(cfg.data, { ...folderOptions, ...(typeof unetConfig.sampleSize === 'number' ? { imageSize: unetConfig.sampleSize } : {}) }));
+  if (size === null) checkTrainingMemory(dataset.imageSize, dataset.imageSize);
   if (!(dataset.length >= cfg.batchSize)) throw new DataError(`train: '${dataset.name}' has ${dataset.length} images, fewer than one batch of ${cfg.batchSize}`);
   const objective = objectiveFor(cfg);
   const conditional = checkDataFitsModel(dataset, unetConfig, objective.modelChannels(dataset.channels));

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -8,6 +9,8 @@ import { loadImageFolder } from '../../src/data/image_folder.js';
 import { loadDataset } from '../../src/data/index.js';
 import { DataError } from '../../src/data/dataset.js';
 import { ArgumentError } from '../../src/tensor/errors.js';
+import { bombPng } from '../helpers/bad_images.js';
+import { MemoryBudgetError, setMaxMemory } from '../../src/nn/memory_budget.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'diffuse-folder-'));
 
@@ -81,6 +84,63 @@ describe('image folders', () => {
     await writeImage(join(classes, 'ok', '1.png'), solid(4, 9), 2, 2, 1);
     writeFileSync(join(classes, 'broken', '1.png'), 'garbage');
     await assert.rejects(loadImageFolder(classes, { imageSize: 2, onCorrupt: 'skip', onWarning: () => {} }), /class folder\(s\) .*broken have no decodable images/);
+  });
+
+  it('a dangling link, a link loop, an empty file or a bomb fails naming the entry (skippable); folders and pipes named *.png are left out with a warning', async () => {
+    // Issue 14, failure 7: a dangling symlink gave a raw ENOENT stack.
+    const dir = tmp();
+    mkdirSync(join(dir, 'a'));
+    mkdirSync(join(dir, 'b'));
+    await writeImage(join(dir, 'a', 'good.png'), solid(4 * 4, 200), 4, 4, 1);
+    await writeImage(join(dir, 'b', 'good.png'), solid(4 * 4, 100), 4, 4, 1);
+    symlinkSync(join(dir, 'a', 'deleted.png'), join(dir, 'a', 'dangling.png'));
+    const bad = async (entry: string, re: RegExp): Promise<void> => {
+      await assert.rejects(loadImageFolder(dir, { imageSize: 4 }), (e: Error) => e instanceof DataError && e.message.startsWith(`image ${join(dir, entry)} `) && re.test(e.message) && /\(fix or remove it, or pass onCorrupt: 'skip' to leave such files out\)$/.test(e.message), entry);
+    };
+    await bad(join('a', 'dangling.png'), /is a symbolic link to a file that does not exist \(a dangling link\)/);
+    // The hint names the caller's way of skipping (the CLI's train passes --skip-corrupt).
+    await assert.rejects(loadImageFolder(dir, { imageSize: 4, skipHint: '--skip-corrupt' }), /\(fix or remove it, or pass --skip-corrupt to leave such files out\)$/);
+    rmSync(join(dir, 'a', 'dangling.png'));
+    symlinkSync(join(dir, 'a', 'loop2.png'), join(dir, 'a', 'loop1.png'));
+    symlinkSync(join(dir, 'a', 'loop1.png'), join(dir, 'a', 'loop2.png'));
+    await bad(join('a', 'loop1.png'), /a link loop/);
+    rmSync(join(dir, 'a', 'loop1.png'));
+    rmSync(join(dir, 'a', 'loop2.png'));
+    writeFileSync(join(dir, 'b', 'empty.png'), '');
+    await bad(join('b', 'empty.png'), /is empty \(0 bytes\)/);
+    rmSync(join(dir, 'b', 'empty.png'));
+    writeFileSync(join(dir, 'b', 'bomb.png'), bombPng(16000, 16000));
+    await bad(join('b', 'bomb.png'), /its header claims 16000x16000 pixels/);
+    // Skipped, each named in a warning; the folder and the pipe named like images too.
+    symlinkSync(join(dir, 'a', 'deleted.png'), join(dir, 'a', 'dangling.png'));
+    mkdirSync(join(dir, 'b', 'folder.png'));
+    execFileSync('mkfifo', [join(dir, 'b', 'fifo.png')]);
+    const warnings: string[] = [];
+    const ds = await loadImageFolder(dir, { imageSize: 4, onCorrupt: 'skip', onWarning: (m) => warnings.push(m) });
+    assert.deepEqual(ds.files, [join(dir, 'a', 'good.png'), join(dir, 'b', 'good.png')]);
+    assert.equal(warnings.length, 4, warnings.join('\n'));
+    for (const entry of ['a/dangling.png', 'b/bomb.png', 'b/fifo.png', 'b/folder.png']) assert.ok(warnings.some((w) => w.startsWith('skipping') && w.includes(join(dir, entry))), entry);
+    // A folder or pipe named like an image never stopped a load and still does not (only a warning).
+    rmSync(join(dir, 'a', 'dangling.png'));
+    rmSync(join(dir, 'b', 'bomb.png'));
+    const quiet: string[] = [];
+    assert.equal((await loadImageFolder(dir, { imageSize: 4, onWarning: (m) => quiet.push(m) })).length, 2);
+    assert.equal(quiet.length, 2);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a folder whose decoded images would not fit the memory budget is refused before decoding', async () => {
+    const dir = tmp();
+    for (let i = 0; i < 3; i++) await writeImage(join(dir, `${i}.png`), solid(4 * 4, 9), 4, 4, 1);
+    setMaxMemory(3 * 64 * 64 * 4 - 1);
+    try {
+      await assert.rejects(loadImageFolder(dir, { imageSize: 64 }), (e: Error) => e instanceof MemoryBudgetError && e.message.startsWith(`image folder ${dir} would need about 48.0 KiB of memory (3 images x 64x64x1 x 4 bytes (float32, held in memory))`) && /use fewer images or a smaller image size/.test(e.message));
+      setMaxMemory(3 * 64 * 64 * 4);
+      assert.equal((await loadImageFolder(dir, { imageSize: 64 })).length, 3);
+    } finally {
+      setMaxMemory(null);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('empty folders, empty class folders, mixed channels and mixed layouts fail before any decoding', async () => {

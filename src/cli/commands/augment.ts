@@ -9,7 +9,7 @@ import { augment, readAugmentManifest, regenerateAugmented } from '../../pipelin
 import { ProgressBar } from '../progress.js';
 import { loadModelArg } from '../model_arg.js';
 import { EDIT_FLAGS, parseEditFlags, withSamplingDefaults } from '../edit_flags.js';
-import { countFlag, formatFlagHelp, parseCommandFlags, pathFlag } from '../flags.js';
+import { applyMaxMemory, countFlag, formatFlagHelp, parseCommandFlags, pathFlag } from '../flags.js';
 import { arrayField, described, enumField, hidden, intField, optional } from '../../schema/field.js';
 
 /** augment's flags: its own, then the editing commands' (without --class: see --classes). */
@@ -52,6 +52,7 @@ export async function run(argv: string[]): Promise<void> {
     for (const f of ['perClass', 'classes', 'bitDepth', 'scheduler', 'sigmas', 'steps', 'guidance', 'eta', 'seed', 'batch'] as const) {
       if (given.has(f)) throw new DiffuseError(`--${FLAGS[f].flag ?? FLAGS[f].key.replace(/_/g, '-')} does not apply to --regenerate: the manifest holds every setting`);
     }
+    applyMaxMemory(values.maxMemory);
     const manifest = readAugmentManifest(values.regenerate);
     if (manifest.model.path === null && values.model === undefined) throw new DiffuseError(`the manifest does not record the model's folder; pass --model`);
     const { model } = loadModelArg(values.model ?? manifest.model.path!);

@@ -28,7 +28,7 @@ import { MEMORIZATION_QUANTILE } from '../../eval/memorization.js';
 import { ProgressBar } from '../progress.js';
 import { bpdHelp, runBpd } from './eval_bpd.js';
 import { checkSchedulerFlags } from '../edit_flags.js';
-import { ETA_FLAG, FALLBACK_SCHEDULER, FALLBACK_STEPS, GUIDANCE_FLAG, MODEL_FLAG, SEED_FLAG, SIGMAS_FLAG, batchFlag, countFlag, formatFlagHelp, parseCommandFlags, pathFlag, schedulerFlag, stepsFlag } from '../flags.js';
+import { MAX_MEMORY_FLAG, applyMaxMemory, ETA_FLAG, FALLBACK_SCHEDULER, FALLBACK_STEPS, GUIDANCE_FLAG, MODEL_FLAG, SEED_FLAG, SIGMAS_FLAG, batchFlag, countFlag, formatFlagHelp, parseCommandFlags, pathFlag, schedulerFlag, stepsFlag } from '../flags.js';
 import { boolField, described, enumField, intField, numberField, optional } from '../../schema/field.js';
 
 /** Images per forward pass when generating. */
@@ -57,6 +57,7 @@ const FLAGS = {
   out: pathFlag('out', 'Also write the JSON report to FILE.'),
   grid: pathFlag('grid', 'Write the first 100 evaluated images as a PNG grid.'),
   bpd: described(boolField('bpd', false), 'Bits/dim instead (below).'),
+  maxMemory: MAX_MEMORY_FLAG,
 } as const;
 
 export const summary = 'Measure sample quality (FD, KID, precision/recall, accuracy, memorisation, CAS) or bits/dim.';
@@ -113,6 +114,7 @@ export async function run(argv: string[]): Promise<void> {
     return;
   }
   const { values, given } = parseCommandFlags('eval', FLAGS, argv);
+  applyMaxMemory(values.maxMemory);
   // Every flag is checked before anything is loaded.
   const data = values.data;
   if (data !== 'fashion-mnist' && data !== 'mnist') throw new DiffuseError(`--data must be fashion-mnist or mnist, found ${data === undefined ? 'nothing' : `'${data}'`}`);

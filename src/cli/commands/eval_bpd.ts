@@ -22,7 +22,7 @@ import { sdeFromConfig } from '../../sde/config.js';
 import { odeLikelihoodOfModel, TRACE_ESTIMATORS, type TraceEstimator } from '../../sde/likelihood.js';
 import { parseFlags } from '../../schema/flags.js';
 import { boolField, described, enumField, intField, numberField, optional, stringField, type Field } from '../../schema/field.js';
-import { MODEL_FLAG, SEED_FLAG, countFlag, formatFlagHelp, pathFlag } from '../flags.js';
+import { MAX_MEMORY_FLAG, applyMaxMemory, MODEL_FLAG, SEED_FLAG, countFlag, formatFlagHelp, pathFlag } from '../flags.js';
 
 /** Likelihood methods. */
 export type BpdMethod = 'vlb' | 'ode';
@@ -63,6 +63,7 @@ const FLAGS = {
   estimator: described(optional(enumField<TraceEstimator>('estimator', TRACE_ESTIMATORS, 'rademacher'), 'rademacher'), 'ode only: Hutchinson probes.', { metavar: 'E' }),
   out: pathFlag('out', 'Write the report (per-image bits, per-timestep terms, timing).', 'FILE.json'),
   plot: pathFlag('plot', 'vlb only: the mean bits/dim of L_t against t (log scale).', 'FILE.png'),
+  maxMemory: MAX_MEMORY_FLAG,
 } as const;
 
 export const bpdHelp = `Likelihood (--bpd): bits/dim of the test images, mean ± 1.96 SE over images
@@ -92,6 +93,7 @@ export interface BpdArgs {
 /** Parses the flags; every error is raised here, before any work. */
 export function parseBpdArgs(argv: string[]): BpdArgs {
   const { values: v, positionals } = parseFlags(FLAGS, argv, { allowPositionals: true });
+  applyMaxMemory(v.maxMemory);
   if (positionals.length > 0) throw new ArgumentError(`eval --bpd: unexpected argument '${positionals[0]}' (flags take the form --name value)`);
   const { method, split } = v;
   if (v.data !== undefined && v.data !== 'fashion-mnist' && v.data !== 'mnist' && !existsSync(v.data)) {

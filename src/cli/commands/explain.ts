@@ -11,7 +11,7 @@ import { loadDataset } from '../../data/index.js';
 import type { Dataset } from '../../data/dataset.js';
 import { writeJSONAtomic } from '../../io/checkpoint.js';
 import { forwardFrames, reverseTrajectory, lossPerTimestep, writeForwardFigure, writeTrajectoryFigure, writeTrajectoryGif, writeLossChart } from '../../pipelines/explain.js';
-import { checkImages } from '../../pipelines/edit.js';
+import { checkImages, modelImageSize } from '../../pipelines/edit.js';
 import { ProgressBar } from '../progress.js';
 import { loadModelArg } from '../model_arg.js';
 import { EDIT_FLAGS, parseEditFlags, readImageFlag, withSamplingDefaults } from '../edit_flags.js';
@@ -81,7 +81,7 @@ export async function run(argv: string[]): Promise<void> {
     dataset = await loadDataset(source!, bundled ? { split: 'test' } : { imageSize: typeof size === 'number' ? size : (size?.[0] ?? 0) });
   }
   let image: Tensor;
-  if (values.image !== undefined) image = await readImageFlag('image', values.image);
+  if (values.image !== undefined) image = await readImageFlag('image', values.image, modelImageSize(model));
   else {
     const s = dataset!.get(0);
     image = new Tensor(s.image, [dataset!.imageSize, dataset!.imageSize, dataset!.channels]);

@@ -7,6 +7,7 @@ import { sliceBatch } from '../../ops/slice.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { DiffuseError } from '../../tensor/errors.js';
 import { img2img } from '../../pipelines/img2img.js';
+import { modelImageSize } from '../../pipelines/edit.js';
 import { writeComparisonFigure } from '../../pipelines/explain.js';
 import { ProgressBar } from '../progress.js';
 import { loadModelArg } from '../model_arg.js';
@@ -51,8 +52,9 @@ export async function run(argv: string[]): Promise<void> {
   const parsed = parseEditFlags(values);
   const n = values.n;
 
-  const image = await readImageFlag('image', values.image);
   const { model, schedulerConfig, sampling } = loadModelArg(values.model);
+  // The header is checked against the model's size before any pixel is decoded.
+  const image = await readImageFlag('image', values.image, modelImageSize(model));
   const flags = withSamplingDefaults(parsed, sampling);
   const results = strengths.map((strength) => {
     // One bar per strength: each runs its own number of steps.

@@ -8,6 +8,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import { DiffuseError } from '../../tensor/errors.js';
 import { inpaint, boxMask, INPAINT_METHODS, type InpaintMethod, type Box } from '../../pipelines/inpaint.js';
 import { writeComparisonFigure } from '../../pipelines/explain.js';
+import { modelImageSize } from '../../pipelines/edit.js';
 import { ProgressBar } from '../progress.js';
 import { runSdeInpaint, sdeInpaintHelp } from './inpaint_sde.js';
 import { loadModelArg } from '../model_arg.js';
@@ -72,9 +73,11 @@ export async function run(argv: string[]): Promise<void> {
   const n = values.n;
   const box = values.box === undefined ? undefined : parseBox(values.box);
 
-  const image = await readImageFlag('image', values.image);
-  const mask = values.mask === undefined ? undefined : await readMaskFlag(values.mask, values.invertMask);
   const { model, schedulerConfig, sampling } = loadModelArg(values.model);
+  // The image header is checked against the model's size before any pixel is decoded (the mask is
+  // compared with the image after; both are bounded by the decode pixel limit).
+  const image = await readImageFlag('image', values.image, modelImageSize(model));
+  const mask = values.mask === undefined ? undefined : await readMaskFlag(values.mask, values.invertMask);
   // RePaint runs DDPM steps whatever the model's sampling_config.json prefers.
   const flags = method === 'repaint' ? withSamplingDefaults(parsed, { ...sampling, scheduler: null, numInferenceSteps: null }, REPAINT_SCHEDULER) : withSamplingDefaults(parsed, sampling);
   let bar: ProgressBar | null = null;

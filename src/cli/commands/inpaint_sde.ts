@@ -8,10 +8,11 @@ import { Generator } from '../../tensor/random.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { writePng, writePngGrid } from '../../io/png.js';
 import { boxMask } from '../../pipelines/inpaint.js';
+import { modelImageSize } from '../../pipelines/edit.js';
 import { ProgressBar } from '../progress.js';
 import { loadModelArg } from '../model_arg.js';
 import { intListFlag, readImageFlag, readMaskFlag } from '../edit_flags.js';
-import { MODEL_FLAG, SEED_FLAG, countFlag, parseCommandFlags, pathFlag } from '../flags.js';
+import { MAX_MEMORY_FLAG, applyMaxMemory, MODEL_FLAG, SEED_FLAG, countFlag, parseCommandFlags, pathFlag } from '../flags.js';
 import { boolField, described, enumField, intField, numberField, optional, stringField } from '../../schema/field.js';
 import { SDE_NAMES, type SdeName } from '../../sde/sde.js';
 import { sdeFromConfig } from '../../sde/config.js';
@@ -46,10 +47,12 @@ const FLAGS = {
   corrector: described(enumField<CorrectorName>('corrector', CORRECTOR_NAMES, 'langevin'), 'Corrector.'),
   snr: described(numberField('snr', 0.16, 0, Infinity, true), "Langevin corrector's signal-to-noise ratio.", { metavar: 'R' }),
   correctorSteps: countFlag('corrector_steps', 1, 1, 'Corrector steps per predictor step.', 'K'),
+  maxMemory: MAX_MEMORY_FLAG,
 } as const;
 
 export async function runSdeInpaint(argv: string[]): Promise<void> {
   const { values: v } = parseCommandFlags('inpaint', FLAGS, argv);
+  applyMaxMemory(v.maxMemory);
   const out = v.out;
   if (out === undefined || out === '') throw new DiffuseError('--out FILE (the completed image to write) is required');
   if (v.image === undefined) throw new DiffuseError('--image FILE (the image to complete) is required');
@@ -63,10 +66,12 @@ export async function runSdeInpaint(argv: string[]): Promise<void> {
     if (p.length !== 4) throw new DiffuseError(`--box must be x,y,w,h (four integers), found '${v.box}'`);
     box = { x: p[0]!, y: p[1]!, w: p[2]!, h: p[3]! };
   }
-  const image = await readImageFlag('image', v.image);
+  const { model, schedulerConfig } = loadModelArg(v.model);
+  // The image header is checked against the model's size before any pixel is decoded (the mask is
+  // compared with the image after; both are bounded by the decode pixel limit).
+  const image = await readImageFlag('image', v.image, modelImageSize(model));
   const [h, w, c] = image.shape as [number, number, number];
   const mask = v.mask === undefined ? boxMask(h, w, box!) : await readMaskFlag(v.mask, v.invertMask);
-  const { model, schedulerConfig } = loadModelArg(v.model);
   const cfg = model.config;
   if (cfg.inChannels !== c) throw new DiffuseError(`--image has ${c} channel(s) but the model takes ${cfg.inChannels}`);
   const ss = cfg.sampleSize;

@@ -23,7 +23,7 @@ import { runSdeSample, sdeSampleHelp, wantsSdeSampler, SDE_ONLY_FLAGS } from './
 import { NoisyClassifier } from '../../nn/noisy_classifier.js';
 import { bundledModel } from '../model_arg.js';
 import { checkSchedulerFlags } from '../edit_flags.js';
-import { CLASS_FLAG, ETA_FLAG, FALLBACK_SCHEDULER, FALLBACK_STEPS, GUIDANCE_FLAG, MODEL_FLAG, SEED_FLAG, SIGMAS_FLAG, batchFlag, countFlag, formatFlagHelp, parseCommandFlags, pathFlag, schedulerFlag, stepsFlag } from '../flags.js';
+import { MAX_MEMORY_FLAG, applyMaxMemory, CLASS_FLAG, ETA_FLAG, FALLBACK_SCHEDULER, FALLBACK_STEPS, GUIDANCE_FLAG, MODEL_FLAG, SEED_FLAG, SIGMAS_FLAG, batchFlag, countFlag, formatFlagHelp, parseCommandFlags, pathFlag, schedulerFlag, stepsFlag } from '../flags.js';
 import { described, flagName, hiddenFields, intField, numberField, optional } from '../../schema/field.js';
 
 /** The score-SDE samplers' own flags (--steps is shared). */
@@ -53,6 +53,7 @@ const FLAGS = {
   delay: countFlag('delay', 100, 0, 'Milliseconds per frame (the last frame holds 1 s).', 'MS'),
   // Accepted here only to name them in the error: they belong to the score-SDE samplers.
   ...hiddenFields(SDE_EXTRA_FLAGS),
+  maxMemory: MAX_MEMORY_FLAG,
 } as const;
 
 export const summary = 'Generate images from a trained model (PNG grid, per-image PNGs, GIF).';
@@ -86,6 +87,7 @@ function sideBySide(xt: Tensor, x0: Tensor, nrow: number | undefined): { data: F
 export async function run(argv: string[]): Promise<void> {
   if (wantsSdeSampler(argv)) return runSdeSample(argv);
   const { values } = parseCommandFlags('sample', FLAGS, argv);
+  applyMaxMemory(values.maxMemory);
   for (const [k, f] of Object.entries(SDE_EXTRA_FLAGS)) {
     if ((values as Record<string, unknown>)[k] !== undefined) throw new DiffuseError(`--${flagName(f)} applies to the score-SDE samplers only (--scheduler ${SDE_SAMPLERS.join(' | ')}); '${values.scheduler ?? 'the default sampler'}' is not one`);
   }

@@ -15,7 +15,7 @@ import { writePngGrid } from '../../io/png.js';
 import { readSchedulerConfig } from '../../io/checkpoint.js';
 import { resolveModelDir } from '../../io/model_folder.js';
 import { ProgressBar } from '../progress.js';
-import { MODEL_FLAG, SEED_FLAG, countFlag, formatFlagHelp, parseCommandFlags, pathFlag } from '../flags.js';
+import { MAX_MEMORY_FLAG, applyMaxMemory, MODEL_FLAG, SEED_FLAG, countFlag, formatFlagHelp, parseCommandFlags, pathFlag } from '../flags.js';
 import { arrayField, described, enumField, hidden, intField, numberField, optional, stringField } from '../../schema/field.js';
 import { loadModelArg, bundledModel } from '../model_arg.js';
 import { SDE_NAMES, type SdeName } from '../../sde/sde.js';
@@ -57,6 +57,7 @@ const FLAGS = {
   batch: hidden(countFlag('batch', 64, 1, 'Images per forward pass.')),
   out: hidden(pathFlag('out', 'The PNG grid to write (required).')),
   nrow: hidden(optional(intField('nrow', 1, 1))),
+  maxMemory: MAX_MEMORY_FLAG,
 } as const;
 
 export const sdeSampleHelp = `
@@ -89,6 +90,7 @@ export function wantsSdeSampler(argv: readonly string[]): boolean {
 
 export async function runSdeSample(argv: string[]): Promise<void> {
   const { values: v } = parseCommandFlags('sample', FLAGS, argv);
+  applyMaxMemory(v.maxMemory);
   const out = v.out;
   if (out === undefined || out === '') throw new DiffuseError('--out FILE (the PNG grid to write) is required');
   const byName = v.scheduler;

@@ -3,13 +3,14 @@
  * train() with a progress bar on stderr; Ctrl-C writes a checkpoint and exits cleanly.
  */
 import { existsSync } from 'node:fs';
-import { ArgumentError } from '../../tensor/errors.js';
+import { ArgumentError, DiffuseError } from '../../tensor/errors.js';
+import { configFromJSON } from '../../nn/unet_2d.js';
 import { readJSONFile } from '../../io/checkpoint.js';
 import { ProgressBar } from '../progress.js';
 import { TRAIN_DEFAULTS, TRAIN_FIELDS, type TrainConfig } from '../../train/config.js';
 import { train, type TrainOptions } from '../../train/trainer.js';
 import { boolField, described, optional, stringField, type Field } from '../../schema/field.js';
-import { formatFlagHelp, parseCommandFlags } from '../flags.js';
+import { MAX_MEMORY_FLAG, applyMaxMemory, formatFlagHelp, parseCommandFlags } from '../flags.js';
 
 /** The run's fields as flags (train_config.json's fields, less the U-Net config that --config reads); absent flags stay undefined, so resume can tell "given" from "default". */
 const { unet: _unet, ...CONFIG_FLAGS } = TRAIN_FIELDS;
@@ -24,6 +25,7 @@ const FLAGS = {
   config: described(optional(stringField('config', '')), 'U-Net config.json (diffusers format).', { metavar: 'FILE', defaultText: 'the reference U-Net' }),
   resume: described(boolField('resume', false), 'Continue the run in --out exactly from its latest checkpoint.'),
   ...OPTIONAL_CONFIG_FLAGS,
+  maxMemory: MAX_MEMORY_FLAG,
 } as const;
 
 export const summary = 'Train a diffusion U-Net (DDPM) on Fashion-MNIST, MNIST or an image folder.';
@@ -68,6 +70,13 @@ export function parseTrainArgs(argv: string[]): TrainOptions {
     const j = readJSONFile(v.config);
     if (j === null || typeof j !== 'object' || Array.isArray(j)) throw new ArgumentError(`--config '${v.config}': expected a JSON object (a diffusers UNet2DModel config.json)`);
     unet = j as Record<string, unknown>;
+    // Checked here so the error names the file (a bad field, or a size the memory budget refuses).
+    try {
+      configFromJSON(unet);
+    } catch (e) {
+      if (e instanceof DiffuseError) throw new ArgumentError(`--config ${v.config}: ${e.message}`);
+      throw e;
+    }
   }
   const o: { [K in keyof TrainConfig]?: TrainConfig[K] | undefined } = { unet };
   for (const name of Object.keys(CONFIG_FLAGS) as (keyof typeof CONFIG_FLAGS)[]) (o as Record<string, unknown>)[name] = v[name];
@@ -82,6 +91,7 @@ export function parseTrainArgs(argv: string[]): TrainOptions {
 
 export async function run(argv: string[]): Promise<void> {
   const options = parseTrainArgs(argv);
+  applyMaxMemory(parseCommandFlags('train', FLAGS, argv, true).values.maxMemory);
   const controller = new AbortController();
   let bar: ProgressBar | null = null;
   let smooth: number | null = null;

@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { DiffuseError } from '../../tensor/errors.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { readPng, writePng, writePngGrid } from '../../io/png.js';
+import { writePng, writePngGrid } from '../../io/png.js';
 import { loadDataset } from '../../data/index.js';
 import { upscale, loadSuperresModel, evaluateUpscale } from '../../pipelines/superres.js';
 import { DEFAULT_BATCH_SIZE } from '../../sampling/common_options.js';
@@ -15,8 +15,8 @@ import { plannedLoops } from '../../sampling/reverse_process.js';
 import { bicubicResize } from '../../data/resample.js';
 import { ProgressBar } from '../progress.js';
 import { readSamplingConfig, resolveSampling } from '../../io/sampling_config.js';
-import { checkSchedulerFlags } from '../edit_flags.js';
-import { ETA_FLAG, FALLBACK_SCHEDULER, FALLBACK_STEPS, SEED_FLAG, SIGMAS_FLAG, batchFlag, countFlag, formatFlagHelp, parseCommandFlags, pathFlag, schedulerFlag, stepsFlag } from '../flags.js';
+import { checkSchedulerFlags, readImageFlag } from '../edit_flags.js';
+import { MAX_MEMORY_FLAG, applyMaxMemory, ETA_FLAG, FALLBACK_SCHEDULER, FALLBACK_STEPS, SEED_FLAG, SIGMAS_FLAG, batchFlag, countFlag, formatFlagHelp, parseCommandFlags, pathFlag, schedulerFlag, stepsFlag } from '../flags.js';
 import { boolField, described, optional, stringField } from '../../schema/field.js';
 
 const FLAGS = {
@@ -37,6 +37,7 @@ const FLAGS = {
   n: described(optional(countFlag('n', 500, 1, "--eval's image count."), '500'), "--eval's image count.", { metavar: 'N' }),
   json: pathFlag('json', '--eval: also write the JSON (with per-image values) to FILE.'),
   grid: pathFlag('grid', '--eval: also write 8 of the images (spread over the set) as rows LR | bicubic | SR3 | HR.'),
+  maxMemory: MAX_MEMORY_FLAG,
 } as const;
 
 export const summary = 'Super-resolve images with an SR3 model (diffuse train --task superres); --eval: PSNR/SSIM vs bicubic.';
@@ -69,6 +70,7 @@ function nearest(x: Tensor, s: number): Tensor {
 
 export async function run(argv: string[]): Promise<void> {
   const { values: v } = parseCommandFlags('upscale', FLAGS, argv);
+  applyMaxMemory(v.maxMemory);
   if (v.model === undefined || v.model === '') throw new DiffuseError('--model DIR (an SR3 model: diffuse train --task superres) is required');
   const evalMode = v.eval;
   if (evalMode) {
@@ -103,7 +105,10 @@ export async function run(argv: string[]): Promise<void> {
   };
 
   if (!evalMode) {
-    const img = await readPng(v.image!);
+    // The header is checked against the model's input size before any pixel is decoded.
+    const ss = sr.model.config.sampleSize;
+    const hr: readonly [number, number] | null = ss === null ? null : typeof ss === 'number' ? [ss, ss] : ss;
+    const img = await readImageFlag('image', v.image!, hr === null || hr[0] % sr.scale !== 0 || hr[1] % sr.scale !== 0 ? null : [hr[0] / sr.scale, hr[1] / sr.scale], `its sample_size ${hr?.[0]}x${hr?.[1]} divided by its scale ${sr.scale}`);
     const bar = new ProgressBar({ total: perChunk, label: 'upscale', unit: 'step' });
     const { images } = upscale({ ...common, image: img, onProgress: ({ step }) => bar.update(step) });
     if (process.stderr.isTTY) bar.done();
