@@ -37,6 +37,15 @@ export function classOfFolder(name: string, classNames: readonly string[]): numb
   return i < 0 ? null : i;
 }
 
+/** Whether `path` is a folder, following links; a dangling or looping link is not one (nor an error here). */
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Reads a labelled sample folder, checking every image's size and channels first.
  * @example const samples = await loadSampleFolder('out/aug', { imageSize: 28, channels: 1, classNames: FASHION_MNIST_CLASSES });
@@ -48,7 +57,7 @@ export async function loadSampleFolder(dir: string, spec: SampleFolderSpec): Pro
   } catch {
     throw new DataError(`sample folder ${dir} does not exist or cannot be read; expected DIR/<class>/*.png as 'diffuse augment' writes`);
   }
-  const classDirs = entries.filter((e) => !e.startsWith('.') && statSync(join(dir, e)).isDirectory());
+  const classDirs = entries.filter((e) => !e.startsWith('.') && isFolder(join(dir, e)));
   if (classDirs.length === 0) throw new DataError(`sample folder ${dir} has no class folders; expected DIR/<class>/*.png (class index or name) as 'diffuse augment' writes`);
   for (const cls of classDirs) {
     if (classOfFolder(cls, spec.classNames) === null) {

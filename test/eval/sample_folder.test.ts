@@ -5,7 +5,7 @@
  */
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -31,5 +31,17 @@ describe('loadSampleFolder', () => {
     assert.deepEqual(set.images.shape, [4, 28, 28, 1]);
     const px = (i: number) => hostBuffer(set.images)[i * 784]!;
     assert.deepEqual([px(0), px(1), px(2), px(3)].map((v) => Math.round(v * 100) / 100), [-1, -0.6, 1, 1]);
+  });
+
+  it('a dangling or looping link beside the class folders is not a class folder, not a crash (issue 14, fuzz case)', async () => {
+    const dir = join(root, 'links');
+    mkdirSync(join(dir, '2'), { recursive: true });
+    await sharp(Buffer.alloc(28 * 28, 9), { raw: { width: 28, height: 28, channels: 1 } }).toColourspace('b-w').png().toFile(join(dir, '2', 'a.png'));
+    symlinkSync('self', join(dir, 'self'));
+    const spec = { imageSize: 28, channels: 1, classNames: FASHION_MNIST_CLASSES };
+    assert.deepEqual([...(await loadSampleFolder(dir, spec)).labels], [2]);
+    // A dangling image link beside the class folders: the loader's error naming it, not a raw ENOENT.
+    symlinkSync(join(dir, 'missing.png'), join(dir, 'a0.jpg'));
+    await assert.rejects(loadSampleFolder(dir, spec), (e: Error) => e.name === 'DataError' && e.message.includes('a0.jpg'));
   });
 });
