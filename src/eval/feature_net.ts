@@ -26,6 +26,7 @@ import { Module, ModuleList } from '../nn/module.js';
 import { Conv2d, GroupNorm, Linear, withoutInit } from '../nn/layers.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { makeDir, unlinkFile } from '../io/file_ops.js';
+import { cleanStaleTemps } from '../io/atomic.js';
 import { CheckpointError, ohwiToOihw, oihwToOhwi, readJSONFile, writeJSONAtomic } from '../io/checkpoint.js';
 import { argmaxRows } from './cross_entropy.js';
 
@@ -174,6 +175,8 @@ export class FeatureNet extends Module {
   savePretrained(dir: string): void {
     if (this.dtype !== 'float32') throw new DTypeError(`FeatureNet.savePretrained: the model is ${this.dtype}; cast it back with to('float32') first`);
     if (!existsSync(dir)) makeDir(dir);
+    // Temporary files a killed earlier save left here.
+    for (const name of [FEATURE_NET_CONFIG_NAME, FEATURE_NET_WEIGHTS_NAME]) cleanStaleTemps(dir, { only: name });
     const c = this.config;
     const tensors = new Map<string, { shape: readonly number[]; data: Float32Array }>();
     for (const [name, t] of this.stateDict()) tensors.set(name, t.rank === 4 ? ohwiToOihw({ shape: t.shape, data: t.toArray() }) : { shape: t.shape, data: t.toArray() });

@@ -15,7 +15,7 @@
  * (.trash-) before deleting it. The leftovers of a killed writer (hidden temporary names with the
  * writer's PID) are cleaned by the next save or resume (recoverRunFolder).
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
 import { tensor } from '../tensor/create.js';
@@ -24,7 +24,7 @@ import type { LoaderState } from '../data/dataset.js';
 import { DIFFUSERS_VERSION, readJSONFile, writeDiffusersFolder, writeJSONAtomic, writeSchedulerConfig } from '../io/checkpoint.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { CHECKPOINTS_DIR, LATEST_NAME, MODEL_DIR, RunFolderError, TRAINER_STATE_NAME, isCompleteCheckpoint, latestCheckpoint, listCheckpoints } from '../io/model_folder.js';
-import { cleanStaleTemps, removeDirAtomic, writeDirAtomic, type CleanReport } from '../io/atomic.js';
+import { cleanStaleTemps, removeDirAtomic, writeDirAtomic, writeFileAtomic, type CleanReport } from '../io/atomic.js';
 import { DiskFullError } from '../io/file_ops.js';
 import { configToJSON, type UNet2DModel, type UNet2DConfig } from '../nn/unet_2d.js';
 import type { AdamW, AdamWState } from '../nn/adamw.js';
@@ -173,6 +173,22 @@ export function pruneCheckpoints(runDir: string, keep: number, protect: string |
     }
   }
   recoverRunFolder(runDir);
+}
+
+/** Keeps the metrics lines of steps <= `step` (a resumed run rewrites the steps after its checkpoint; a torn last line goes too). */
+export function truncateMetrics(path: string, step: number): void {
+  if (!existsSync(path)) return;
+  const kept = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => {
+      if (l.trim() === '') return false;
+      try {
+        return (JSON.parse(l) as { step: number }).step <= step;
+      } catch {
+        return false;
+      }
+    });
+  writeFileAtomic(path, Buffer.from(kept.length > 0 ? `${kept.join('\n')}\n` : '', 'utf8'));
 }
 
 /** Reads a checkpoint's trainer_state.json. */

@@ -27,7 +27,7 @@ import { DDPMScheduler } from '../schedulers/ddpm.js';
 import { loadDataset, batches, DataError, type Dataset, type LoaderState } from '../data/index.js';
 import { readDiffusersWeights, readJSONFile, writeJSONAtomic, writeSchedulerConfig } from '../io/checkpoint.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
-import { writeDirAtomic, commitCheckpoint, recoverRunFolder, METRICS_NAME, TRAIN_CONFIG_NAME, OPTIMIZER_NAME } from './checkpoint.js';
+import { writeDirAtomic, commitCheckpoint, recoverRunFolder, truncateMetrics, METRICS_NAME, TRAIN_CONFIG_NAME, OPTIMIZER_NAME } from './checkpoint.js';
 import { latestCheckpoint, LATEST_NAME, TRAINER_STATE_NAME, MODEL_DIR, RunFolderError } from '../io/model_folder.js';
 import { DiskFullError, appendText, makeDir } from '../io/file_ops.js';
 
@@ -174,6 +174,8 @@ export async function trainClassifier(
     gen.setState(state.generator);
     step = state.step;
     loaderState = state.loader;
+    // The lines of steps after the checkpoint are taken again (they were appended twice before).
+    truncateMetrics(join(cfg.out, METRICS_NAME), step);
     hooks.onLog?.(`resumed ${runDir} at step ${step}`);
   } else {
     if (!existsSync(cfg.out)) makeDir(cfg.out);

@@ -20,7 +20,6 @@ import { AdamW } from '../nn/adamw.js';
 import { EMA } from '../nn/ema.js';
 import { loadDataset, batches, DataError, type Dataset, type LoaderState } from '../data/index.js';
 import { readDiffusersWeights, readJSONFile, writeJSONAtomic } from '../io/checkpoint.js';
-import { writeFileAtomic } from '../io/atomic.js';
 import { DiskFullError, appendText, makeDir } from '../io/file_ops.js';
 import { objectiveFor } from './objectives/index.js';
 import { resolveTrainConfig, trainConfigFromJSON, trainConfigToJSON, learningRate, emaDecayAt, type TrainConfig } from './config.js';
@@ -29,6 +28,7 @@ import {
   TRAIN_CONFIG_NAME,
   exportPipeline,
   recoverRunFolder,
+  truncateMetrics,
   readOptimizerState,
   readTrainerState,
   saveCheckpoint,
@@ -117,22 +117,6 @@ function globalGradNorm(params: readonly Tensor[]): number {
 /** Scales every gradient by `c` in place (torch.nn.utils.clip_grad_norm_). */
 function scaleGrads(params: readonly Tensor[], c: number): void {
   for (const p of params) if (p.grad !== null) scaleInPlace(p.grad, c);
-}
-
-/** Keeps the metrics lines of steps <= `step` (a resumed run rewrites the steps after its checkpoint). */
-function truncateMetrics(path: string, step: number): void {
-  if (!existsSync(path)) return;
-  const kept = readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => {
-      if (l.trim() === '') return false;
-      try {
-        return (JSON.parse(l) as { step: number }).step <= step;
-      } catch {
-        return false;
-      }
-    });
-  writeFileAtomic(path, Buffer.from(kept.length > 0 ? `${kept.join('\n')}\n` : '', 'utf8'));
 }
 
 /**
