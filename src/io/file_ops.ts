@@ -71,7 +71,8 @@ export function parseFaultPlan(spec: string): FaultPlan {
   return { action: m[1] as 'kill' | 'enospc', kind: kind as FileOpKind | 'any', n: Number(m[3]) };
 }
 
-let plan: FaultPlan | null = process.env[FAULT_ENV] === undefined || process.env[FAULT_ENV] === '' ? null : parseFaultPlan(process.env[FAULT_ENV]);
+// Read at the first operation (not at import), so a bad value is an error the CLI prints plainly.
+let plan: FaultPlan | null | undefined;
 let total = 0;
 const perKind = new Map<FileOpKind, number>();
 
@@ -97,6 +98,11 @@ function enospc(syscall: string, path: string): NodeJS.ErrnoException {
 /** Counts one operation; returns true when it is the one to fail with ENOSPC (kills never return). */
 function faultPoint(kind: FileOpKind, path: string): boolean {
   if (plan === null) return false;
+  if (plan === undefined) {
+    const spec = process.env[FAULT_ENV];
+    plan = spec === undefined || spec === '' ? null : parseFaultPlan(spec);
+    if (plan === null) return false;
+  }
   total++;
   const k = (perKind.get(kind) ?? 0) + 1;
   perKind.set(kind, k);
