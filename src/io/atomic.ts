@@ -17,8 +17,6 @@ import { existsSync, lstatSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { closeFile, fsyncDir, fsyncFile, makeDir, openForWrite, removeTree, renamePath, unlinkFile, writeAll } from './file_ops.js';
 
-/** Temporary names of this process still being written (never cleaned as stale). */
-const inFlight = new Set<string>();
 /** Folders being filled by writeDirAtomic: files in them skip the per-file folder flush (the whole tree is flushed once). */
 const filling = new Set<string>();
 
@@ -40,9 +38,12 @@ function alive(pid: number): boolean {
   }
 }
 
-/** A temporary name is stale when its writer is gone: another PID that no longer runs, or ours but no longer in flight. */
-function stale(path: string, pid: number): boolean {
-  return pid === process.pid ? !inFlight.has(resolve(path)) : !alive(pid);
+/**
+ * A temporary name is stale when its writer no longer runs. Ours are never stale: another thread
+ * of this process (a server's workers) may be writing it, and our own failures clean up at once.
+ */
+function stale(pid: number): boolean {
+  return pid !== process.pid && !alive(pid);
 }
 
 const insideFilling = (dir: string): boolean => {
@@ -59,7 +60,6 @@ export function writeFileAtomic(path: string, chunks: Uint8Array | readonly Uint
   const parts = chunks instanceof Uint8Array ? [chunks] : chunks;
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  inFlight.add(resolve(tmp));
   try {
     const fd = openForWrite(tmp);
     try {
@@ -77,7 +77,6 @@ export function writeFileAtomic(path: string, chunks: Uint8Array | readonly Uint
     }
     throw e;
   } finally {
-    inFlight.delete(resolve(tmp));
   }
   if (!insideFilling(dir)) fsyncDir(dir);
 }
@@ -110,7 +109,6 @@ export function writeDirAtomic(dir: string, fill: (tmp: string) => void, options
   const base = basename(resolve(dir));
   cleanStaleTemps(parent, { only: base, ...options });
   const tmp = join(parent, `.tmp-${base}-${stamp()}`);
-  inFlight.add(tmp);
   filling.add(tmp);
   try {
     makeDir(tmp);
@@ -123,7 +121,6 @@ export function writeDirAtomic(dir: string, fill: (tmp: string) => void, options
     } catch {
       // Reported by the original error; the cleaner removes it on the next write.
     }
-    inFlight.delete(tmp);
     throw e;
   }
   filling.delete(tmp);
@@ -131,22 +128,21 @@ export function writeDirAtomic(dir: string, fill: (tmp: string) => void, options
   try {
     if (existsSync(dir)) {
       old = join(parent, `.old-${base}-${stamp()}`);
-      inFlight.add(old);
       renamePath(dir, old);
     }
+    renamePath(tmp, dir);
+  } catch (e) {
+    // Put the old folder back and drop the new one: `dir` stays as it was.
     try {
-      renamePath(tmp, dir);
-    } catch (e) {
-      if (old !== null) renamePath(old, dir);
-      old = null;
-      throw e;
+      if (old !== null && !existsSync(dir)) renamePath(old, dir);
+      removeTree(tmp);
+    } catch {
+      // The cleaner puts `.old-` back and removes `.tmp-` after this process.
     }
-    fsyncDir(parent);
-    if (old !== null) removeTree(old);
-  } finally {
-    inFlight.delete(tmp);
-    if (old !== null) inFlight.delete(old);
+    throw e;
   }
+  fsyncDir(parent);
+  if (old !== null) removeTree(old);
 }
 
 /**
@@ -156,13 +152,8 @@ export function writeDirAtomic(dir: string, fill: (tmp: string) => void, options
 export function removeDirAtomic(dir: string): void {
   if (!existsSync(dir)) return;
   const trash = join(resolve(dir, '..'), `.trash-${basename(resolve(dir))}-${stamp()}`);
-  inFlight.add(trash);
-  try {
-    renamePath(dir, trash);
-    removeTree(trash);
-  } finally {
-    inFlight.delete(trash);
-  }
+  renamePath(dir, trash);
+  removeTree(trash);
 }
 
 /** What cleanStaleTemps did. */
@@ -199,14 +190,14 @@ export function cleanStaleTemps(dir: string, options: CleanOptions = {}): CleanR
   for (const n of names) {
     const f = FILE_TEMP.exec(n);
     if (f !== null && !DIR_TEMP.test(n)) {
-      if ((options.only === undefined || f[1] === options.only) && stale(join(dir, n), Number(f[2]))) {
+      if ((options.only === undefined || f[1] === options.only) && stale(Number(f[2]))) {
         unlinkFile(join(dir, n));
         report.removed.push(join(dir, n));
       }
       continue;
     }
     const d = DIR_TEMP.exec(n);
-    if (d === null || (options.only !== undefined && d[2] !== options.only) || !stale(join(dir, n), Number(d[3]))) continue;
+    if (d === null || (options.only !== undefined && d[2] !== options.only) || !stale(Number(d[3]))) continue;
     const list = folders.get(d[2]!) ?? [];
     list.push({ kind: d[1]!, path: join(dir, n), time: Number(d[4]) });
     folders.set(d[2]!, list);
