@@ -122,7 +122,7 @@ function faultPoint(kind: FileOpKind, path: string): boolean {
 function explain(e: unknown, op: string, path: string): unknown {
   const code = (e as NodeJS.ErrnoException | null)?.code;
   if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new DiskFullError(`${path}: the disk is full (${code} on ${op}); free space on that disk (or write elsewhere) and run the command again`, path);
+    return new DiskFullError(`${path}: the disk is full (${code} when trying to ${op}); free space on that disk (or write elsewhere) and run the command again`, path);
   }
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'EIO') {
     return new FileWriteError(`${path}: cannot ${op} (${code}: ${(e as Error).message}); check the folder's permissions and that its disk is writable`, { cause: e });
@@ -171,6 +171,16 @@ export function fsyncFile(fd: number, path: string): void {
     fsyncSync(fd);
   } catch (e) {
     throw explain(e, 'flush it to disk', path);
+  }
+}
+
+/** Flushes an existing file (e.g. one appended to) to the disk (op 'fsync'). */
+export function fsyncPath(path: string): void {
+  const fd = openSync(path, 'r+');
+  try {
+    fsyncFile(fd, path);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -25,7 +25,7 @@ import { DIFFUSERS_VERSION, readJSONFile, writeDiffusersFolder, writeJSONAtomic,
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { CHECKPOINTS_DIR, LATEST_NAME, MODEL_DIR, RunFolderError, TRAINER_STATE_NAME, isCompleteCheckpoint, latestCheckpoint, listCheckpoints } from '../io/model_folder.js';
 import { cleanStaleTemps, removeDirAtomic, writeDirAtomic, writeFileAtomic, type CleanReport } from '../io/atomic.js';
-import { DiskFullError } from '../io/file_ops.js';
+import { DiskFullError, fsyncPath } from '../io/file_ops.js';
 import { configToJSON, type UNet2DModel, type UNet2DConfig } from '../nn/unet_2d.js';
 import type { AdamW, AdamWState } from '../nn/adamw.js';
 import type { EMA } from '../nn/ema.js';
@@ -92,6 +92,8 @@ export function commitCheckpoint(runDir: string, step: number, fill: (tmp: strin
   const name = checkpointName(step);
   const dir = join(runDir, CHECKPOINTS_DIR, name);
   try {
+    // The metrics lines up to this step survive a power cut with the checkpoint.
+    if (existsSync(join(runDir, METRICS_NAME))) fsyncPath(join(runDir, METRICS_NAME));
     writeDirAtomic(dir, fill, { isComplete: isCompleteCheckpoint });
     writeJSONAtomic(join(runDir, LATEST_NAME), { step, checkpoint: join(CHECKPOINTS_DIR, name) });
     pruneCheckpoints(runDir, keep, name);

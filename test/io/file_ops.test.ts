@@ -57,7 +57,7 @@ describe('file operations and atomic writes', () => {
     try {
       writeFileSync(join(d, 'keep.json'), 'old');
       setFaultPlan('enospc@write:1');
-      assert.throws(() => writeFileAtomic(join(d, 'keep.json'), Buffer.from('new content')), (e: unknown) => e instanceof DiskFullError && /keep\.json.*: the disk is full \(ENOSPC on write it\); free space/.test(e.message));
+      assert.throws(() => writeFileAtomic(join(d, 'keep.json'), Buffer.from('new content')), (e: unknown) => e instanceof DiskFullError && /keep\.json.*: the disk is full \(ENOSPC when trying to write it\); free space/.test(e.message));
       assert.deepEqual(readdirSync(d), ['keep.json']);
       assert.equal(readFileSync(join(d, 'keep.json'), 'utf8'), 'old');
       setFaultPlan('enospc@write:2');
