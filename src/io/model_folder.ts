@@ -74,9 +74,10 @@ export function bundledFeatureNetDir(data: string): string {
 /**
  * The newest checkpoint of a run folder, from its latest.json, or null when it has none yet.
  * A kill while a checkpoint was being replaced can leave latest.json naming a folder that is
- * missing or incomplete: then the same step's complete copy under its temporary name is used,
+ * missing or incomplete: then the same step's complete copy left under `.old-step-...` is used,
  * else the newest complete checkpoint (nothing is changed on disk: writers clean up, readers only
- * read). Throws RunFolderError when latest.json is malformed.
+ * read). Without latest.json (a kill before the first one was written) it is the newest complete
+ * checkpoint. Throws RunFolderError when latest.json is malformed.
  * @example latestCheckpoint('runs/fm')?.step // 3000
  */
 export function latestCheckpoint(runDir: string): { dir: string; step: number } | null {
