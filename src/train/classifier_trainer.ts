@@ -124,12 +124,22 @@ export async function trainClassifier(
     // A writer killed in this folder may have left a checkpoint under a temporary name: put it back first.
     if (typeof runDir === 'string') for (const r of recoverRunFolder(runDir).restored) hooks.onLog?.(`recovered ${r}`);
     const latest = typeof runDir === 'string' ? latestCheckpoint(runDir) : null;
-    if (latest === null) throw new RunFolderError(`train-classifier: cannot resume: ${String(runDir)} has no checkpoint (no ${LATEST_NAME})`);
-    ckptDir = latest.dir;
-    state = readJSONFile(join(ckptDir, TRAINER_STATE_NAME)) as ClassifierState;
-    const saved = state.config as unknown as ClassifierTrainConfig;
+    let saved: ClassifierTrainConfig;
+    let savedFrom: string;
+    if (latest !== null) {
+      ckptDir = latest.dir;
+      savedFrom = join(ckptDir, TRAINER_STATE_NAME);
+      state = readJSONFile(savedFrom) as ClassifierState;
+      saved = state.config as unknown as ClassifierTrainConfig;
+    } else {
+      // A run stopped before its first checkpoint (killed, a full disk) starts again from step 0
+      // with its saved settings, as `diffuse train --resume` does.
+      savedFrom = join(String(runDir), TRAIN_CONFIG_NAME);
+      if (typeof runDir !== 'string' || !existsSync(savedFrom)) throw new RunFolderError(`train-classifier: cannot resume: ${String(runDir)} has no checkpoint (no ${LATEST_NAME}) and no ${TRAIN_CONFIG_NAME}`);
+      saved = readJSONFile(savedFrom) as ClassifierTrainConfig;
+    }
     // The saved classifier config is config.json's snake_case form.
-    cfg = { ...saved, classifier: classifierConfigFromJSON(saved.classifier, `${ckptDir}/${TRAINER_STATE_NAME}`), out: runDir, ...(rest.steps !== undefined ? { steps: rest.steps } : {}) };
+    cfg = { ...saved, classifier: classifierConfigFromJSON(saved.classifier, savedFrom), out: runDir as string, ...(rest.steps !== undefined ? { steps: rest.steps } : {}) };
   } else {
     const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
     cfg = { ...CLASSIFIER_TRAIN_DEFAULTS, ...defined } as ClassifierTrainConfig;
@@ -180,6 +190,10 @@ export async function trainClassifier(
   } else {
     if (!existsSync(cfg.out)) makeDir(cfg.out);
     writeJSONAtomic(join(cfg.out, TRAIN_CONFIG_NAME), savedConfig);
+    if (resume) {
+      truncateMetrics(join(cfg.out, METRICS_NAME), 0); // the lines of the lost steps
+      hooks.onLog?.(`${cfg.out} has no checkpoint yet: starting the run again from step 0 with its saved settings`);
+    }
   }
   model.train();
 
