@@ -80,6 +80,7 @@ export { intField, numberField, boolField, stringField, enumField, arrayField, n
 export { parseConfig, configToJson } from './schema/config.js';
 export { parseFlags, formatFlagHelp } from './schema/flags.js';
 export { resolveModelDir, latestCheckpoint, RunFolderError } from './io/model_folder.js';
+export { DiskFullError, FileWriteError } from './io/file_ops.js';
 export { superresObjective, SUPERRES_FILE, type SuperresInfo } from './train/objectives/superres.js';
 export { trainClassifier, CLASSIFIER_TRAIN_DEFAULTS, type ClassifierTrainConfig, type ClassifierMetrics } from './train/classifier_trainer.js';
 

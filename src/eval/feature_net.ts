@@ -14,7 +14,7 @@
  */
 import { parseConfig, configToJson } from '../schema/config.js';
 import { arrayField, described, intField } from '../schema/field.js';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../tensor/autograd.js';
@@ -26,6 +26,8 @@ import { sliceBatch } from '../ops/slice.js';
 import { Module, ModuleList } from '../nn/module.js';
 import { Conv2d, GroupNorm, Linear, withoutInit } from '../nn/layers.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { makeDir, unlinkFile } from '../io/file_ops.js';
+import { cleanStaleTemps } from '../io/atomic.js';
 import { CheckpointError, ohwiToOihw, oihwToOhwi, readJSONFile, writeJSONAtomic } from '../io/checkpoint.js';
 import { argmaxRows } from './cross_entropy.js';
 
@@ -169,15 +171,23 @@ export class FeatureNet extends Module {
     return { features, predictions };
   }
 
-  /** Writes config.json and model.safetensors (conv weights OIHW, as PyTorch) into `dir`. */
+  /**
+   * Writes config.json and model.safetensors (conv weights OIHW, as PyTorch) into `dir`, each file
+   * atomically, and so that a kill at any moment leaves the old net, no net, or the new one, never
+   * a mix: the old config.json goes first, the weights follow, the config (what marks the folder
+   * as a feature net) comes last.
+   */
   savePretrained(dir: string): void {
     if (this.dtype !== 'float32') throw new DTypeError(`FeatureNet.savePretrained: the model is ${this.dtype}; cast it back with to('float32') first`);
-    mkdirSync(dir, { recursive: true });
+    if (!existsSync(dir)) makeDir(dir);
+    // Temporary files a killed earlier save left here.
+    for (const name of [FEATURE_NET_CONFIG_NAME, FEATURE_NET_WEIGHTS_NAME]) cleanStaleTemps(dir, { only: name });
     const c = this.config;
-    writeJSONAtomic(join(dir, FEATURE_NET_CONFIG_NAME), { _class_name: 'FeatureNet', ...configToJson(FEATURE_NET_FIELDS, c) });
     const tensors = new Map<string, { shape: readonly number[]; data: Float32Array }>();
     for (const [name, t] of this.stateDict()) tensors.set(name, t.rank === 4 ? ohwiToOihw({ shape: t.shape, data: t.toArray() }) : { shape: t.shape, data: t.toArray() });
+    unlinkFile(join(dir, FEATURE_NET_CONFIG_NAME));
     writeSafetensors(join(dir, FEATURE_NET_WEIGHTS_NAME), tensors);
+    writeJSONAtomic(join(dir, FEATURE_NET_CONFIG_NAME), { _class_name: 'FeatureNet', ...configToJson(FEATURE_NET_FIELDS, c) });
   }
 
   /** Loads a folder written by savePretrained (evaluation mode). */

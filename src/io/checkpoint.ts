@@ -6,12 +6,13 @@
  * google/ddpm-celebahq-256: `query`, `key`, `value`, `proj_attn`) are renamed on load to
  * `to_q`, `to_k`, `to_v`, `to_out.0`, as diffusers' `_convert_deprecated_attention_blocks` does.
  */
-import { existsSync, mkdirSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { existsSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
 import { DiffuseError, fmtShape } from '../tensor/errors.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { writeFileAtomic } from './atomic.js';
+import { makeDir } from './file_ops.js';
 
 /** File names of the layout. */
 export const CONFIG_NAME = 'config.json';
@@ -180,7 +181,7 @@ export function writeDiffusersFolder(
   state: ReadonlyMap<string, Tensor | { shape: readonly number[]; data: ArrayLike<number> }>,
 ): void {
   if (typeof dir !== 'string' || dir === '') throw new CheckpointError(`checkpoint folder must be a non-empty path string, found ${JSON.stringify(dir)}`);
-  mkdirSync(dir, { recursive: true });
+  if (!existsSync(dir)) makeDir(dir);
   const out = new Map<string, NamedArray>();
   for (const [name, v] of state) {
     // Tensors are read to the host once here (the file is host bytes).
@@ -209,6 +210,6 @@ export function readSchedulerConfig(dir: string): Record<string, unknown> {
 
 /** Writes `scheduler_config.json` into a folder (created if needed), atomically. */
 export function writeSchedulerConfig(dir: string, config: Record<string, unknown>): void {
-  mkdirSync(dir, { recursive: true });
+  if (!existsSync(dir)) makeDir(dir);
   writeJSONAtomic(join(dir, SCHEDULER_CONFIG_NAME), config);
 }

@@ -7,14 +7,15 @@
  *   MODEL_DIR/config.json + diffusion_pytorch_model.safetensors
  * The run folder's writer is src/train/checkpoint.ts; this file only reads the layout.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DiffuseError } from '../tensor/errors.js';
 import { packageRoot } from './package_root.js';
 
 export { packageRoot };
 import { CONFIG_NAME, SCHEDULER_CONFIG_NAME, WEIGHTS_NAME, readJSONFile } from './checkpoint.js';
+import { hiddenCopies } from './atomic.js';
 
 /** A run folder or checkpoint that cannot be used (missing, incomplete, inconsistent). */
 export class RunFolderError extends DiffuseError {}
@@ -25,6 +26,25 @@ export const MODEL_DIR = 'model';
 export const LATEST_NAME = 'latest.json';
 /** What marks a checkpoint folder as complete (written last, before the rename). */
 export const TRAINER_STATE_NAME = 'trainer_state.json';
+/** The run folder's checkpoints: CHECKPOINTS_DIR/step-XXXXXXX/. */
+export const CHECKPOINTS_DIR = 'checkpoints';
+
+/** Whether a checkpoint folder is complete: it holds trainer_state.json, its last-written file. */
+export function isCompleteCheckpoint(dir: string): boolean {
+  return existsSync(join(dir, TRAINER_STATE_NAME));
+}
+
+/**
+ * The complete checkpoint folder names of a run folder (step-XXXXXXX holding trainer_state.json),
+ * oldest first: temporary, trashed and incomplete folders are not checkpoints.
+ */
+export function listCheckpoints(runDir: string): string[] {
+  const root = join(runDir, CHECKPOINTS_DIR);
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .filter((n) => /^step-\d{7,}$/.test(n) && isCompleteCheckpoint(join(root, n)))
+    .sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)));
+}
 
 /** The model of the bundled models that commands use when no --model is given. */
 export const DEFAULT_BUNDLED_MODEL = 'fashion-mnist';
@@ -53,19 +73,30 @@ export function bundledFeatureNetDir(data: string): string {
 
 /**
  * The newest checkpoint of a run folder, from its latest.json, or null when it has none yet.
- * Throws RunFolderError when latest.json is malformed or points at an incomplete checkpoint.
+ * A kill while a checkpoint was being replaced can leave latest.json naming a folder that is
+ * missing or incomplete: then the same step's complete copy left under `.old-step-...` is used,
+ * else the newest complete checkpoint (nothing is changed on disk: writers clean up, readers only
+ * read). Without latest.json (a kill before the first one was written) it is the newest complete
+ * checkpoint. Throws RunFolderError when latest.json is malformed.
  * @example latestCheckpoint('runs/fm')?.step // 3000
  */
 export function latestCheckpoint(runDir: string): { dir: string; step: number } | null {
   const p = join(runDir, LATEST_NAME);
-  if (!existsSync(p)) return null;
+  const newestComplete = (): { dir: string; step: number } | null => {
+    const name = listCheckpoints(runDir).pop();
+    return name === undefined ? null : { dir: join(runDir, CHECKPOINTS_DIR, name), step: Number(name.slice(5)) };
+  };
+  // A kill after the first checkpoint's rename but before latest.json was written.
+  if (!existsSync(p)) return newestComplete();
   const j = readJSONFile(p) as { step?: unknown; checkpoint?: unknown } | null;
   if (j === null || typeof j !== 'object' || typeof j.checkpoint !== 'string' || typeof j.step !== 'number') {
     throw new RunFolderError(`${p}: expected { "step": number, "checkpoint": "checkpoints/step-..." }`);
   }
   const dir = join(runDir, j.checkpoint);
-  if (!existsSync(join(dir, TRAINER_STATE_NAME))) throw new RunFolderError(`${p} points at ${dir}, which has no ${TRAINER_STATE_NAME}`);
-  return { dir, step: j.step };
+  if (isCompleteCheckpoint(dir)) return { dir, step: j.step };
+  const hidden = hiddenCopies(dirname(dir), basename(dir), isCompleteCheckpoint)[0];
+  if (hidden !== undefined) return { dir: hidden, step: j.step };
+  return newestComplete();
 }
 
 const isModelFolder = (d: string): boolean => existsSync(join(d, CONFIG_NAME)) && existsSync(join(d, WEIGHTS_NAME));
@@ -84,7 +115,7 @@ export function resolveModelDir(path: string): { unetDir: string; schedulerDir: 
   if (!existsSync(path) || !statSync(path).isDirectory()) throw new RunFolderError(`${path}: no such folder (expected a run folder, a checkpoint folder or a model folder)`);
   const model = join(path, MODEL_DIR);
   if (isModelFolder(join(model, 'unet'))) return { unetDir: join(model, 'unet'), schedulerDir: schedulerIn(model) };
-  if (existsSync(join(path, LATEST_NAME))) {
+  if (existsSync(join(path, LATEST_NAME)) || existsSync(join(path, CHECKPOINTS_DIR))) {
     const latest = latestCheckpoint(path);
     if (latest !== null) return resolveModelDir(latest.dir);
   }

@@ -11,7 +11,7 @@
  * weights, scheduler_config.json of the schedule it was trained on). `resume` continues exactly.
  */
 import { described, intField, nullable, numberField, type Field } from '../schema/field.js';
-import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
 import { tensor } from '../tensor/create.js';
@@ -27,8 +27,9 @@ import { DDPMScheduler } from '../schedulers/ddpm.js';
 import { loadDataset, batches, DataError, type Dataset, type LoaderState } from '../data/index.js';
 import { readDiffusersWeights, readJSONFile, writeJSONAtomic, writeSchedulerConfig } from '../io/checkpoint.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
-import { writeDirAtomic, pruneCheckpoints, checkpointName, CHECKPOINTS_DIR, METRICS_NAME, TRAIN_CONFIG_NAME, OPTIMIZER_NAME } from './checkpoint.js';
+import { writeDirAtomic, commitCheckpoint, recoverRunFolder, truncateMetrics, METRICS_NAME, TRAIN_CONFIG_NAME, OPTIMIZER_NAME } from './checkpoint.js';
 import { latestCheckpoint, LATEST_NAME, TRAINER_STATE_NAME, MODEL_DIR, RunFolderError } from '../io/model_folder.js';
+import { DiskFullError, appendText, makeDir } from '../io/file_ops.js';
 
 /** Everything that defines a classifier run. */
 export interface ClassifierTrainConfig {
@@ -120,13 +121,25 @@ export async function trainClassifier(
   let state: ClassifierState | null = null;
   let ckptDir: string | null = null;
   if (resume) {
+    // A writer killed in this folder may have left a checkpoint under a temporary name: put it back first.
+    if (typeof runDir === 'string') for (const r of recoverRunFolder(runDir).restored) hooks.onLog?.(`recovered ${r}`);
     const latest = typeof runDir === 'string' ? latestCheckpoint(runDir) : null;
-    if (latest === null) throw new RunFolderError(`train-classifier: cannot resume: ${String(runDir)} has no checkpoint (no ${LATEST_NAME})`);
-    ckptDir = latest.dir;
-    state = readJSONFile(join(ckptDir, TRAINER_STATE_NAME)) as ClassifierState;
-    const saved = state.config as unknown as ClassifierTrainConfig;
+    let saved: ClassifierTrainConfig;
+    let savedFrom: string;
+    if (latest !== null) {
+      ckptDir = latest.dir;
+      savedFrom = join(ckptDir, TRAINER_STATE_NAME);
+      state = readJSONFile(savedFrom) as ClassifierState;
+      saved = state.config as unknown as ClassifierTrainConfig;
+    } else {
+      // A run stopped before its first checkpoint (killed, a full disk) starts again from step 0
+      // with its saved settings, as `diffuse train --resume` does.
+      savedFrom = join(String(runDir), TRAIN_CONFIG_NAME);
+      if (typeof runDir !== 'string' || !existsSync(savedFrom)) throw new RunFolderError(`train-classifier: cannot resume: ${String(runDir)} has no checkpoint (no ${LATEST_NAME}) and no ${TRAIN_CONFIG_NAME}`);
+      saved = readJSONFile(savedFrom) as ClassifierTrainConfig;
+    }
     // The saved classifier config is config.json's snake_case form.
-    cfg = { ...saved, classifier: classifierConfigFromJSON(saved.classifier, `${ckptDir}/${TRAINER_STATE_NAME}`), out: runDir, ...(rest.steps !== undefined ? { steps: rest.steps } : {}) };
+    cfg = { ...saved, classifier: classifierConfigFromJSON(saved.classifier, savedFrom), out: runDir as string, ...(rest.steps !== undefined ? { steps: rest.steps } : {}) };
   } else {
     const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
     cfg = { ...CLASSIFIER_TRAIN_DEFAULTS, ...defined } as ClassifierTrainConfig;
@@ -171,37 +184,48 @@ export async function trainClassifier(
     gen.setState(state.generator);
     step = state.step;
     loaderState = state.loader;
+    // The lines of steps after the checkpoint are taken again (they were appended twice before).
+    truncateMetrics(join(cfg.out, METRICS_NAME), step);
     hooks.onLog?.(`resumed ${runDir} at step ${step}`);
   } else {
-    mkdirSync(cfg.out, { recursive: true });
+    if (!existsSync(cfg.out)) makeDir(cfg.out);
     writeJSONAtomic(join(cfg.out, TRAIN_CONFIG_NAME), savedConfig);
+    if (resume) {
+      truncateMetrics(join(cfg.out, METRICS_NAME), 0); // the lines of the lost steps
+      hooks.onLog?.(`${cfg.out} has no checkpoint yet: starting the run again from step 0 with its saved settings`);
+    }
   }
   model.train();
 
+  // A step is saved once (see train()): Ctrl-C right after a periodic save writes nothing new.
+  let savedStep = state?.step ?? -1;
   const checkpoint = (): string => {
-    const name = checkpointName(step);
-    const dir = join(cfg.out, CHECKPOINTS_DIR, name);
-    writeDirAtomic(dir, (tmp) => {
-      model.savePretrained(join(tmp, 'classifier'));
-      const o = opt.getState();
-      const tensors = new Map<string, { shape: readonly number[]; data: Float32Array }>();
-      names.forEach((n, i) => {
-        tensors.set(`exp_avg.${n}`, { shape: o.expAvg[i]!.shape, data: o.expAvg[i]!.toArray() });
-        tensors.set(`exp_avg_sq.${n}`, { shape: o.expAvgSq[i]!.shape, data: o.expAvgSq[i]!.toArray() });
-      });
-      writeSafetensors(join(tmp, OPTIMIZER_NAME), tensors, { format: 'diffuse-adamw', layout: 'in-memory (conv weights OHWI)' });
-      const s: ClassifierState = { step, generator: gen.getState(), loader: loaderState, optimizer: { step: o.step, lr: o.lr, betas: o.betas, eps: o.eps, weightDecay: o.weightDecay }, config: savedConfig };
-      writeJSONAtomic(join(tmp, TRAINER_STATE_NAME), s);
-    });
-    writeJSONAtomic(join(cfg.out, LATEST_NAME), { step, checkpoint: join(CHECKPOINTS_DIR, name) });
-    pruneCheckpoints(cfg.out, cfg.keep, name);
+    const dir = commitCheckpoint(
+      cfg.out,
+      step,
+      (tmp) => {
+        model.savePretrained(join(tmp, 'classifier'));
+        const o = opt.getState();
+        const tensors = new Map<string, { shape: readonly number[]; data: Float32Array }>();
+        names.forEach((n, i) => {
+          tensors.set(`exp_avg.${n}`, { shape: o.expAvg[i]!.shape, data: o.expAvg[i]!.toArray() });
+          tensors.set(`exp_avg_sq.${n}`, { shape: o.expAvgSq[i]!.shape, data: o.expAvgSq[i]!.toArray() });
+        });
+        writeSafetensors(join(tmp, OPTIMIZER_NAME), tensors, { format: 'diffuse-adamw', layout: 'in-memory (conv weights OHWI)' });
+        const s: ClassifierState = { step, generator: gen.getState(), loader: loaderState, optimizer: { step: o.step, lr: o.lr, betas: o.betas, eps: o.eps, weightDecay: o.weightDecay }, config: savedConfig };
+        // The completion marker, last.
+        writeJSONAtomic(join(tmp, TRAINER_STATE_NAME), s);
+      },
+      cfg.keep,
+      'train-classifier',
+    );
+    savedStep = step;
     hooks.onLog?.(`checkpoint ${dir}`);
     return dir;
   };
 
   const loader = batches(dataset, { batchSize: cfg.batchSize, generator: gen, ...(loaderState !== null ? { resume: loaderState } : {}) });
   let interrupted = false;
-  const startStep = step;
   while (step < cfg.steps) {
     if (hooks.signal?.aborted === true) {
       interrupted = true;
@@ -239,19 +263,32 @@ export async function trainClassifier(
       if (best === labels![i]) correct++;
     }
     const m: ClassifierMetrics = { step, loss: lossValue, accuracy: correct / n, lr: opt.lr, images_per_s: n / ((performance.now() - t0) / 1000) };
-    appendFileSync(join(cfg.out, METRICS_NAME), `${JSON.stringify(m)}\n`);
+    try {
+      appendText(join(cfg.out, METRICS_NAME), `${JSON.stringify(m)}\n`);
+    } catch (e) {
+      if (!(e instanceof DiskFullError)) throw e;
+      throw new DiskFullError(`train-classifier: the disk is full: appending step ${step} to ${e.path} failed; the last checkpoint is intact. Free space on that disk, then continue with: diffuse train-classifier --out ${cfg.out} --resume`, e.path);
+    }
     hooks.onProgress?.(m, cfg.steps);
     if (step % cfg.saveEvery === 0 && step < cfg.steps) checkpoint();
     await new Promise<void>((r) => setImmediate(r));
   }
-  if (step > startStep || ckptDir === null) checkpoint();
+  if (step !== savedStep) checkpoint();
   let modelDir: string | null = null;
   if (!interrupted) {
     modelDir = join(cfg.out, MODEL_DIR);
-    writeDirAtomic(modelDir, (tmp) => {
-      model.savePretrained(tmp);
-      writeSchedulerConfig(tmp, scheduler.toConfig());
-    });
+    try {
+      writeDirAtomic(modelDir, (tmp) => {
+        model.savePretrained(tmp);
+        writeSchedulerConfig(tmp, scheduler.toConfig());
+      });
+    } catch (e) {
+      if (!(e instanceof DiskFullError)) throw e;
+      throw new DiskFullError(
+        `train-classifier: the disk is full: exporting the classifier failed at ${e.path}; the last checkpoint is complete and no partial files were left. Free space on that disk, then run: diffuse train-classifier --out ${cfg.out} --resume (it exports the classifier)`,
+        e.path,
+      );
+    }
     hooks.onLog?.(`classifier exported to ${modelDir}`);
   }
   return { step, interrupted, modelDir };

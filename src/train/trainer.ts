@@ -8,7 +8,7 @@
  */
 import { checkMemoryBudget } from '../nn/memory_budget.js';
 import { unetMemoryNeed } from '../nn/memory_estimate.js';
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tensor } from '../tensor/tensor.js';
@@ -22,14 +22,15 @@ import { AdamW } from '../nn/adamw.js';
 import { EMA } from '../nn/ema.js';
 import { loadDataset, batches, DataError, type Dataset, type LoaderState } from '../data/index.js';
 import { readDiffusersWeights, readJSONFile, writeJSONAtomic } from '../io/checkpoint.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { DiskFullError, appendText, makeDir } from '../io/file_ops.js';
 import { objectiveFor } from './objectives/index.js';
 import { resolveTrainConfig, trainConfigFromJSON, trainConfigToJSON, learningRate, emaDecayAt, type TrainConfig } from './config.js';
 import {
   METRICS_NAME,
   TRAIN_CONFIG_NAME,
   exportPipeline,
-  pruneCheckpoints,
+  recoverRunFolder,
+  truncateMetrics,
   readOptimizerState,
   readTrainerState,
   saveCheckpoint,
@@ -120,22 +121,6 @@ function scaleGrads(params: readonly Tensor[], c: number): void {
   for (const p of params) if (p.grad !== null) scaleInPlace(p.grad, c);
 }
 
-/** Keeps the metrics lines of steps <= `step` (a resumed run rewrites the steps after its checkpoint). */
-function truncateMetrics(path: string, step: number): void {
-  if (!existsSync(path)) return;
-  const kept = readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => {
-      if (l.trim() === '') return false;
-      try {
-        return (JSON.parse(l) as { step: number }).step <= step;
-      } catch {
-        return false;
-      }
-    });
-  writeFileAtomic(path, Buffer.from(kept.length > 0 ? `${kept.join('\n')}\n` : '', 'utf8'));
-}
-
 /**
  * Checks that dataset and model fit: image size, channels, and classes (the null class for
  * guidance is index num_class_embeds - 1, so num_class_embeds must exceed the class count).
@@ -183,6 +168,9 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
     if (typeof runDir !== 'string' || !existsSync(join(runDir, TRAIN_CONFIG_NAME))) {
       throw new RunFolderError(`train: cannot resume: ${String(runDir)} has no ${TRAIN_CONFIG_NAME} (not a run folder)`);
     }
+    // A writer killed in this folder may have left a checkpoint under a temporary name: put it back first.
+    const recovered = recoverRunFolder(runDir);
+    for (const r of recovered.restored) log(`recovered ${r}`);
     const latest = latestCheckpoint(runDir);
     let saved: TrainConfig;
     if (latest === null) {
@@ -271,10 +259,9 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
     loaderState = state.loader;
     if (objective.setState !== undefined) objective.setState(state.objective ?? null);
     truncateMetrics(join(runDir, METRICS_NAME), step);
-    pruneCheckpoints(runDir, Number.MAX_SAFE_INTEGER); // stale temp folders of an interrupted write
     log(`resumed ${runDir} at step ${step} from ${ckptDir}`);
   } else {
-    mkdirSync(cfg.out, { recursive: true });
+    if (!existsSync(cfg.out)) makeDir(cfg.out);
     writeJSONAtomic(join(cfg.out, TRAIN_CONFIG_NAME), trainConfigToJSON({ ...cfg, unet: configToJSON(unetConfig) }));
     if (resume) {
       truncateMetrics(join(runDir, METRICS_NAME), 0); // the lines of the lost steps
@@ -303,9 +290,13 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   let trainSeconds = 0;
   const sessionSeconds = (): number => trainSeconds;
   let lastCheckpoint: string | null = ckptDir;
+  // The step of lastCheckpoint: a step is saved once (re-saving it, e.g. on Ctrl-C right after a
+  // periodic save, would replace a complete checkpoint that latest.json names).
+  let lastCheckpointStep = state?.step ?? -1;
   const checkpoint = (): string => {
     const dir = saveCheckpoint(runDir, { model, ema, optimizer: opt, schedulerConfig, state: trainerState() }, cfg.keep);
     lastCheckpoint = dir;
+    lastCheckpointStep = step;
     log(`checkpoint ${dir}`);
     return dir;
   };
@@ -366,7 +357,13 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
     trainSeconds += dt;
     lastStepSeconds = dt;
     const m: TrainMetrics = { step, loss: lossValue, lr, grad_norm: gradNorm, images_per_s: n / dt, elapsed: elapsedBefore + trainSeconds };
-    appendFileSync(metricsPath, `${JSON.stringify(m)}\n`);
+    try {
+      appendText(metricsPath, `${JSON.stringify(m)}\n`);
+    } catch (e) {
+      if (!(e instanceof DiskFullError)) throw e;
+      const where = lastCheckpoint === null ? 'no checkpoint was written yet' : `the last complete checkpoint, ${lastCheckpoint}, is intact`;
+      throw new DiskFullError(`train: the disk is full: appending step ${step} to ${e.path} failed; ${where}. Free space on that disk, then continue with: diffuse train --out ${runDir} --resume`, e.path);
+    }
     hooks.onProgress?.(m, cfg.steps);
     if (step % cfg.saveEvery === 0 && step < cfg.steps) checkpoint();
     // Let signals (Ctrl-C) and other events in between steps.
@@ -374,10 +371,18 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   }
 
   // 5. The end (or an interruption): a checkpoint, and the exported model when finished.
-  const last = lastCheckpoint !== null && step === stepsAtStart ? lastCheckpoint : checkpoint();
+  const last = lastCheckpoint !== null && step === lastCheckpointStep ? lastCheckpoint : checkpoint();
   let modelDir: string | null = null;
   if (!interrupted) {
-    modelDir = exportPipeline(runDir, model, ema, schedulerConfig, objective.pipelineFiles?.() ?? {});
+    try {
+      modelDir = exportPipeline(runDir, model, ema, schedulerConfig, objective.pipelineFiles?.() ?? {});
+    } catch (e) {
+      if (!(e instanceof DiskFullError)) throw e;
+      throw new DiskFullError(
+        `train: the disk is full: exporting the model failed at ${e.path}; the checkpoint ${last} is complete and no partial files were left. Free space on that disk, then run: diffuse train --out ${runDir} --resume (it exports the model)`,
+        e.path,
+      );
+    }
     log(`model exported to ${modelDir}`);
   }
   const sessionSteps = step - stepsAtStart;

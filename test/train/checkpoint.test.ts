@@ -102,13 +102,14 @@ describe('run folder and checkpoints', () => {
       const r = join(tmp, 'run');
       cpSync(run, r, { recursive: true });
       // What a crash while writing step 9 leaves: a half-written temp checkpoint folder with garbage,
-      // an old-folder leftover, and a torn temp file beside latest.json.
-      const half = join(r, 'checkpoints', `.tmp-${checkpointName(9)}-12345-1`);
+      // an old-folder leftover, and a torn temp file beside latest.json. Their writer's PID is one
+      // that cannot run (above Linux's largest pid_max): leftovers of a running writer are kept.
+      const half = join(r, 'checkpoints', `.tmp-${checkpointName(9)}-99999999-1`);
       mkdirSync(join(half, 'unet'), { recursive: true });
       writeFileSync(join(half, 'unet', 'diffusion_pytorch_model.safetensors'), 'garbage');
       writeFileSync(join(half, 'trainer_state.json'), '{"step": 9, "gen');
-      mkdirSync(join(r, 'checkpoints', '.old-step-0000003-1-1'));
-      writeFileSync(join(r, '.latest.json.123.456.tmp'), '{"step": 9, "che');
+      mkdirSync(join(r, 'checkpoints', '.old-step-0000003-99999999-1'));
+      writeFileSync(join(r, '.latest.json.99999999.456.tmp'), '{"step": 9, "che');
       assert.equal(latestCheckpoint(r)?.step, 6);
       UNet2DModel.fromPretrained(resolveModelDir(join(r, 'checkpoints', 'step-0000006')).unetDir);
       const res = await train({ data: 'x', out: r, steps: 8, resume: true, dataset: data });

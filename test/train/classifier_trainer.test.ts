@@ -53,6 +53,28 @@ describe('trainClassifier', () => {
     }
   });
 
+  it('--resume of a run killed before its first checkpoint starts it again and equals a straight run (it was refused)', async () => {
+    const a = tempDir('clf-a');
+    const b = tempDir('clf-b');
+    try {
+      await trainClassifier({ ...base, out: a, steps: 4, dataset: data });
+      await trainClassifier({ ...base, out: b, steps: 4, dataset: data });
+      // What a kill during the first checkpoint leaves: the config, metrics lines, no checkpoint.
+      rmSync(join(b, 'checkpoints'), { recursive: true, force: true });
+      rmSync(join(b, 'latest.json'));
+      rmSync(join(b, 'model'), { recursive: true, force: true });
+      const logs: string[] = [];
+      await trainClassifier({ data: 'tiny', out: b, resume: true, dataset: data }, { onLog: (m) => logs.push(m) });
+      assert.ok(logs.some((m) => /has no checkpoint yet: starting the run again from step 0/.test(m)), logs.join('\n'));
+      const w = (d: string): Buffer => readFileSync(join(d, 'model', 'diffusion_pytorch_model.safetensors'));
+      assert.ok(w(a).equals(w(b)));
+      assert.deepEqual(losses(b), losses(a));
+    } finally {
+      rmSync(a, { recursive: true, force: true });
+      rmSync(b, { recursive: true, force: true });
+    }
+  });
+
   it('refuses unlabelled data and a config that does not fit the data', async () => {
     const unlabelled = Object.assign(Object.create(Object.getPrototypeOf(data) as object) as TinyFashion, data, { numClasses: null });
     Object.defineProperty(unlabelled, 'numClasses', { value: null });

@@ -27,6 +27,7 @@ const FLAGS = {
 } as const;
 import { classifierAccuracy } from '../../eval/accuracy.js';
 import { writeJSONAtomic } from '../../io/checkpoint.js';
+import { unlinkFile } from '../../io/file_ops.js';
 import { engineInfo } from '../../engine_info.js';
 import { ProgressBar } from '../progress.js';
 
@@ -77,6 +78,8 @@ export async function run(argv: string[]): Promise<void> {
   if (process.stderr.isTTY) (bar as ProgressBar | null)?.done();
   const seconds = (performance.now() - started) / 1000;
   // Save first: the weights are the expensive part, the accuracies take seconds to recompute.
+  // An older metrics.json goes before the new net is written, so it never describes another net.
+  unlinkFile(join(out, 'metrics.json'));
   net.savePretrained(out);
   const { accuracy, perClass } = classifierAccuracy(net, testAccImages);
   const trainAcc = classifierAccuracy(net, trainAccImages).accuracy;
