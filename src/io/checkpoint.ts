@@ -12,6 +12,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { DiffuseError, fmtShape } from '../tensor/errors.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { writeFileAtomic } from './atomic.js';
+import { checkFiniteWeights, type NonfiniteOptions } from './nonfinite.js';
 
 /** File names of the layout. */
 export const CONFIG_NAME = 'config.json';
@@ -127,9 +128,10 @@ export function readDiffusersConfig(dir: string): Record<string, unknown> {
 
 /**
  * Reads a model folder's weights in OUR layout: legacy attention names renamed, rank-4 conv
- * weights OIHW -> OHWI.
+ * weights OIHW -> OHWI. Weights holding NaN or Inf are refused with the tensors named, unless
+ * `options.allowNonfinite` (then a warning).
  */
-export function readDiffusersWeights(dir: string): Map<string, NamedArray> {
+export function readDiffusersWeights(dir: string, options: NonfiniteOptions = {}): Map<string, NamedArray> {
   expectFolder(dir);
   const weightsPath = join(dir, WEIGHTS_NAME);
   if (!existsSync(weightsPath)) {
@@ -140,6 +142,7 @@ export function readDiffusersWeights(dir: string): Map<string, NamedArray> {
     throw new CheckpointError(`${dir}: missing ${WEIGHTS_NAME}${hint}`);
   }
   const file = readSafetensors(weightsPath);
+  checkFiniteWeights(weightsPath, file.tensors, options);
   const raw = new Map<string, NamedArray>();
   for (const [name, t] of file.tensors) raw.set(name, { shape: [...t.shape], data: t.data });
   const renamed = renameLegacyAttentionKeys(raw);
@@ -152,8 +155,8 @@ export function readDiffusersWeights(dir: string): Map<string, NamedArray> {
  * Reads a diffusers model folder: the parsed config.json and the weights in our layout.
  * @example const { config, tensors } = readDiffusersFolder('models/fashion-mnist');
  */
-export function readDiffusersFolder(dir: string): { config: Record<string, unknown>; tensors: Map<string, NamedArray> } {
-  return { config: readDiffusersConfig(dir), tensors: readDiffusersWeights(dir) };
+export function readDiffusersFolder(dir: string, options: NonfiniteOptions = {}): { config: Record<string, unknown>; tensors: Map<string, NamedArray> } {
+  return { config: readDiffusersConfig(dir), tensors: readDiffusersWeights(dir, options) };
 }
 
 /**

@@ -52,7 +52,7 @@ export async function run(argv: string[]): Promise<void> {
   const n = values.n;
 
   const image = await readImageFlag('image', values.image);
-  const { model, schedulerConfig, sampling } = loadModelArg(values.model);
+  const { model, schedulerConfig, sampling } = loadModelArg(values.model, { allowNonfinite: values.allowNonfinite });
   const flags = withSamplingDefaults(parsed, sampling);
   const results = strengths.map((strength) => {
     // One bar per strength: each runs its own number of steps.

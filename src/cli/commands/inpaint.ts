@@ -74,7 +74,7 @@ export async function run(argv: string[]): Promise<void> {
 
   const image = await readImageFlag('image', values.image);
   const mask = values.mask === undefined ? undefined : await readMaskFlag(values.mask, values.invertMask);
-  const { model, schedulerConfig, sampling } = loadModelArg(values.model);
+  const { model, schedulerConfig, sampling } = loadModelArg(values.model, { allowNonfinite: values.allowNonfinite });
   // RePaint runs DDPM steps whatever the model's sampling_config.json prefers.
   const flags = method === 'repaint' ? withSamplingDefaults(parsed, { ...sampling, scheduler: null, numInferenceSteps: null }, REPAINT_SCHEDULER) : withSamplingDefaults(parsed, sampling);
   let bar: ProgressBar | null = null;

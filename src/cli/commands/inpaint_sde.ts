@@ -11,12 +11,14 @@ import { boxMask } from '../../pipelines/inpaint.js';
 import { ProgressBar } from '../progress.js';
 import { loadModelArg } from '../model_arg.js';
 import { intListFlag, readImageFlag, readMaskFlag } from '../edit_flags.js';
-import { MODEL_FLAG, SEED_FLAG, countFlag, parseCommandFlags, pathFlag } from '../flags.js';
+import { ALLOW_NONFINITE_FLAG, MODEL_FLAG, SEED_FLAG, countFlag, parseCommandFlags, pathFlag } from '../flags.js';
 import { boolField, described, enumField, intField, numberField, optional, stringField } from '../../schema/field.js';
 import { SDE_NAMES, type SdeName } from '../../sde/sde.js';
 import { sdeFromConfig } from '../../sde/config.js';
 import { scoreFromModel } from '../../sde/score.js';
 import { pcInpaint } from '../../sde/inpaint.js';
+import { FiniteGuard } from '../../sampling/finite_check.js';
+import { guardedScore } from '../../sampling/sde_process.js';
 import { PREDICTOR_NAMES, type PredictorName } from '../../sde/predictors.js';
 import { CORRECTOR_NAMES, type CorrectorName } from '../../sde/correctors.js';
 
@@ -32,6 +34,7 @@ the SDE's N, 1000) and: --sde vp|subvp|ve (checked against the model's), --predi
 const FLAGS = {
   method: described(enumField('method', ['sde-pc'], 'sde-pc'), 'sde-pc.'),
   model: MODEL_FLAG,
+  allowNonfinite: ALLOW_NONFINITE_FLAG,
   image: pathFlag('image', 'The image (required).'),
   mask: pathFlag('mask', 'White = keep, black = generate.'),
   invertMask: described(boolField('invert_mask', false), 'Black = keep.'),
@@ -44,7 +47,7 @@ const FLAGS = {
   sde: described(optional(enumField<SdeName>('sde', SDE_NAMES, 'vp')), "The SDE (checked against the model's)."),
   predictor: described(enumField<PredictorName>('predictor', PREDICTOR_NAMES, 'reverse_diffusion'), 'Predictor.'),
   corrector: described(enumField<CorrectorName>('corrector', CORRECTOR_NAMES, 'langevin'), 'Corrector.'),
-  snr: described(numberField('snr', 0.16, 0, Infinity, true), "Langevin corrector's signal-to-noise ratio.", { metavar: 'R' }),
+  snr: described(numberField('snr', 0.16, 0, 10, true), "Langevin corrector's signal-to-noise ratio, a number in (0, 10].", { metavar: 'R' }),
   correctorSteps: countFlag('corrector_steps', 1, 1, 'Corrector steps per predictor step.', 'K'),
 } as const;
 
@@ -66,7 +69,7 @@ export async function runSdeInpaint(argv: string[]): Promise<void> {
   const image = await readImageFlag('image', v.image);
   const [h, w, c] = image.shape as [number, number, number];
   const mask = v.mask === undefined ? boxMask(h, w, box!) : await readMaskFlag(v.mask, v.invertMask);
-  const { model, schedulerConfig } = loadModelArg(v.model);
+  const { model, schedulerConfig } = loadModelArg(v.model, { allowNonfinite: v.allowNonfinite });
   const cfg = model.config;
   if (cfg.inChannels !== c) throw new DiffuseError(`--image has ${c} channel(s) but the model takes ${cfg.inChannels}`);
   const ss = cfg.sampleSize;
@@ -83,10 +86,16 @@ export async function runSdeInpaint(argv: string[]): Promise<void> {
   const total = steps ?? sde.N;
   const bar = new ProgressBar({ total, label: `inpaint ${sde.name} pc`, unit: 'step' });
   const start = performance.now();
-  const r = pcInpaint(sde, scoreFromModel(sde, model, { classLabels: labels }), batch, mask, {
+  const guard = new FiniteGuard({ op: 'inpaint-sde', method: `the SDE predictor-corrector sampler (${predictor} + ${corrector})`, total, models: [model] });
+  const r = pcInpaint(sde, guardedScore(guard, 'pc', scoreFromModel(sde, model, { classLabels: labels })), batch, mask, {
     predictor, corrector, snr, correctorSteps, steps: total, generator: new Generator(seed),
-    onProgress: ({ step }) => bar.update(step),
+    onProgress: ({ step, x }) => {
+      if (x !== undefined) guard.sample(x, step - 1);
+      guard.entry = step;
+      bar.update(step);
+    },
   });
+  guard.sample(r.x, total - 1);
   if (process.stderr.isTTY) bar.done();
   const clipped = new Tensor(Float32Array.from(r.x.toArray(), (x) => Math.min(1, Math.max(-1, x))), r.x.shape);
   if (n === 1) await writePng(out, clipped);
