@@ -13,6 +13,7 @@ import { DiffuseError, fmtShape } from '../tensor/errors.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { writeFileAtomic } from './atomic.js';
 import { checkFiniteWeights, type NonfiniteOptions } from './nonfinite.js';
+import { checkScheduleConfig } from '../diffusion/schedules.js';
 
 /** File names of the layout. */
 export const CONFIG_NAME = 'config.json';
@@ -186,14 +187,33 @@ export function writeDiffusersFolder(
   writeJSONAtomic(join(dir, CONFIG_NAME), config);
 }
 
-/** Reads `scheduler_config.json` from a folder (the scheduler classes interpret it). */
+/** Whether a scheduler config is a score SDE's (its own keys, checked by sde/config.ts). */
+function isSdeSchedulerConfig(c: Record<string, unknown>): boolean {
+  const name = c['_class_name'];
+  return 'sde' in c || (typeof name === 'string' && name.startsWith('ScoreSde'));
+}
+
+/**
+ * Reads `scheduler_config.json` from a folder (the scheduler classes interpret it). Its noise
+ * schedule is checked here, so a file whose schedule would give NaN images (beta_end 1, betas
+ * that destroy the signal before the last step, ...) is refused naming the file and the field.
+ */
 export function readSchedulerConfig(dir: string): Record<string, unknown> {
   expectFolder(dir);
   const path = join(dir, SCHEDULER_CONFIG_NAME);
   if (!existsSync(path)) throw new CheckpointError(`${dir}: missing ${SCHEDULER_CONFIG_NAME}`);
   const v = readJSONFile(path);
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new CheckpointError(`${path}: expected a JSON object`);
-  return v as Record<string, unknown>;
+  const config = v as Record<string, unknown>;
+  if (!isSdeSchedulerConfig(config)) {
+    try {
+      checkScheduleConfig(config);
+    } catch (e) {
+      if (e instanceof DiffuseError) throw new CheckpointError(`${path}: ${e.message.replace(/^scheduler config: /, '')}`);
+      throw e;
+    }
+  }
+  return config;
 }
 
 /** Writes `scheduler_config.json` into a folder (created if needed), atomically. */
