@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CheckpointError, SCHEDULER_CONFIG_NAME, readSchedulerConfig, writeSchedulerConfig } from '../../src/io/checkpoint.js';
 import { makeBetas, MAX_TRAINING_SIGMA } from '../../src/diffusion/schedules.js';
-import { DDIMScheduler, DDPMScheduler } from '../../src/schedulers/index.js';
+import { DDIMScheduler, DDPMScheduler, SCHEDULER_CLASSES } from '../../src/schedulers/index.js';
 import { generate } from '../../src/pipelines/generate.js';
 import { UNet2DModel, type UNet2DConfig } from '../../src/nn/unet_2d.js';
 
@@ -89,6 +89,14 @@ describe('scheduler_config.json: the noise schedule is checked when read', () =>
       assert.equal(scheduler.alphasCumprod[99], 0);
       const { images } = generate({ model, scheduler, n: 2, steps: 4, seed: 0 });
       assert.ok(images.toArray().every((v) => Number.isFinite(v)), scheduler.className);
+    }
+  });
+
+  it('trained_betas ending in 1 (alpha_bar_T = 0) with trailing spacing: every scheduler samples finite images', () => {
+    const config = { num_train_timesteps: 100, trained_betas: [...linear(99, 0.0001, 0.2), 1], timestep_spacing: 'trailing' };
+    for (const name of Object.keys(SCHEDULER_CLASSES)) {
+      const { images } = generate({ model, scheduler: name, schedulerConfig: config, n: 1, steps: 4, seed: 0 });
+      assert.ok(images.toArray().every((v) => Number.isFinite(v)), name);
     }
   });
 });
