@@ -12,7 +12,7 @@ import { findMethod, samplingMethods } from '../sampling/registry.js';
 import type { SigmaScheduleName } from '../diffusion/sigma_ramps.js';
 import { resolveSampling, type SamplingConfig } from '../io/sampling_config.js';
 import type { ValuesOf } from '../schema/field.js';
-import { MAX_MEMORY_FLAG, applyMaxMemory, CLASS_FLAG, ETA_FLAG, FALLBACK_SCHEDULER, FALLBACK_STEPS, GUIDANCE_FLAG, MODEL_FLAG, SEED_FLAG, SIGMAS_FLAG, batchFlag, stepsFlag, schedulerFlag } from './flags.js';
+import { MAX_MEMORY_FLAG, applyMaxMemory, CLASS_FLAG, ETA_FLAG, FALLBACK_SCHEDULER, FALLBACK_STEPS, GUIDANCE_FLAG, MODEL_FLAG, SEED_FLAG, SIGMAS_FLAG, batchFlag, stepsFlag, schedulerFlag, ALLOW_NONFINITE_FLAG } from './flags.js';
 
 export { intFlag, numFlag, intListFlag } from './flags.js';
 
@@ -31,6 +31,7 @@ export const EDIT_FLAGS = {
   seed: SEED_FLAG,
   batch: batchFlag(EDIT_BATCH_SIZE),
   maxMemory: MAX_MEMORY_FLAG,
+  allowNonfinite: ALLOW_NONFINITE_FLAG,
 } as const;
 
 /** The shared flags' values as parseCommandFlags returns them. */

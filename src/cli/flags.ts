@@ -5,11 +5,11 @@
  * `formatFlagHelp` of the same fields, so a default is stated once, by the field.
  */
 import { DiffuseError } from '../tensor/errors.js';
-import { arrayField, described, enumField, intField, numberField, optional, stringField, type Field, type FieldSet } from '../schema/field.js';
+import { arrayField, boolField, described, enumField, intField, numberField, optional, stringField, type Field, type FieldSet } from '../schema/field.js';
 import { parseFlags, readFlag, type ParsedFlags } from '../schema/flags.js';
 import { schedulerNames } from '../sampling/registry.js';
 import { SIGMA_SCHEDULES, type SigmaScheduleName } from '../diffusion/sigma_ramps.js';
-import { DEFAULT_SAMPLING_CONFIG } from '../io/sampling_config.js';
+import { DEFAULT_SAMPLING_CONFIG, MAX_GUIDANCE } from '../io/sampling_config.js';
 import { DEFAULT_STEPS, FALLBACK_SCHEDULER as REGISTRY_FALLBACK } from '../sampling/registry.js';
 import { DEFAULT_MEMORY_FRACTION, parseByteSize, setMaxMemory } from '../nn/memory_budget.js';
 
@@ -93,15 +93,33 @@ export const CLASS_FLAG = described(
   { metavar: 'C' },
 );
 
-/** --guidance W (any number; the file's guidance_scale is >= 0). */
+/** The --guidance field: [-MAX_GUIDANCE, MAX_GUIDANCE] (negative steers away from the class; the file's guidance_scale is >= 0). */
+const GUIDANCE_FIELD = numberField('guidance', 1, -MAX_GUIDANCE, MAX_GUIDANCE);
+
+/** --guidance W. */
 export const GUIDANCE_FLAG = described(
-  optional(numberField('guidance', 1), SAMPLING_DEFAULT_TEXT.guidance),
-  'Classifier-free guidance weight (needs a class-conditional model trained with a null class).',
+  optional(GUIDANCE_FIELD, SAMPLING_DEFAULT_TEXT.guidance),
+  `Classifier-free guidance weight, ${GUIDANCE_FIELD.allowed}; useful values are about 1 to 10 (needs a class-conditional model trained with a null class).`,
   { metavar: 'W' },
 );
 
+/** The largest --eta: DDIM's eta is 0 to 1 (1: DDPM's variance); a stochastic sampler's noise scale stays finite far beyond. */
+export const MAX_ETA = 100;
+const ETA_FIELD = numberField('eta', 0, 0, MAX_ETA);
+
+/** The largest --classifier-scale (Dhariwal & Nichol 2021 use 1 to 10). */
+export const MAX_CLASSIFIER_SCALE = 100;
+/** --classifier-scale S. */
+export const CLASSIFIER_SCALE_FIELD = numberField('classifier_scale', 1, -MAX_CLASSIFIER_SCALE, MAX_CLASSIFIER_SCALE);
+
+/** --allow-nonfinite: every command that loads a model (weights holding NaN/Inf are refused by default). */
+export const ALLOW_NONFINITE_FLAG = described(
+  boolField('allow_nonfinite', false),
+  'Load model weights that hold NaN or Inf anyway, with a warning (default: refuse, naming the tensors and the file).',
+);
+
 /** --eta E. */
-export const ETA_FLAG = described(optional(numberField('eta', 0, 0), "0 for ddim (deterministic), 1 for a stochastic sampler"), "DDIM's eta, or a stochastic sampler's noise scale.", { metavar: 'E' });
+export const ETA_FLAG = described(optional(ETA_FIELD, '0 for ddim (deterministic), 1 for a stochastic sampler'), `DDIM's eta (0 to 1), or a stochastic sampler's noise scale; ${ETA_FIELD.allowed}.`, { metavar: 'E' });
 
 /** --seed S. */
 export const SEED_FLAG = described(intField('seed', 0, 0), 'Seed; the same seed gives the same images, whatever --batch is.', { metavar: 'S' });

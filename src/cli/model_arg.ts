@@ -15,6 +15,7 @@ import { packageRoot } from '../io/package_root.js';
 import { FASHION_MNIST_CLASSES } from '../data/fashion_mnist.js';
 import { MNIST_CLASSES } from '../data/mnist.js';
 import { DiffuseError } from '../tensor/errors.js';
+import type { NonfiniteOptions } from '../io/nonfinite.js';
 
 /** The default model shipped with the package (models/fashion-mnist). */
 export function bundledModel(): string {
@@ -71,13 +72,14 @@ export function classNamesOf(data: string | null): string[] | null {
 }
 
 /**
- * Loads `--model` (default: the bundled model) with its scheduler config and class names.
+ * Loads `--model` (default: the bundled model) with its scheduler config and class names;
+ * `options.allowNonfinite` is --allow-nonfinite (weights holding NaN/Inf are refused without it).
  * @example const { model, schedulerConfig, classNames } = loadModelArg(values.model);
  */
-export function loadModelArg(path: string | undefined): LoadedModel {
+export function loadModelArg(path: string | undefined, options: NonfiniteOptions = {}): LoadedModel {
   const dir = path ?? bundledModel();
   const { unetDir, schedulerDir } = resolveModelDir(dir);
-  const model = UNet2DModel.fromPretrained(unetDir);
+  const model = UNet2DModel.fromPretrained(unetDir, options);
   const schedulerConfig = schedulerDir === null ? {} : readSchedulerConfig(schedulerDir);
   const train = findTrainConfig(dir, unetDir);
   const data = train !== null && typeof train['data'] === 'string' ? train['data'] : null;

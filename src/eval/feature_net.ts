@@ -29,6 +29,7 @@ import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { makeDir, unlinkFile } from '../io/file_ops.js';
 import { cleanStaleTemps } from '../io/atomic.js';
 import { CheckpointError, ohwiToOihw, oihwToOhwi, readJSONFile, writeJSONAtomic } from '../io/checkpoint.js';
+import { checkFiniteWeights, type NonfiniteOptions } from '../io/nonfinite.js';
 import { argmaxRows } from './cross_entropy.js';
 
 /** The feature net's shape; written to config.json with snake_case keys. */
@@ -190,8 +191,8 @@ export class FeatureNet extends Module {
     writeJSONAtomic(join(dir, FEATURE_NET_CONFIG_NAME), { _class_name: 'FeatureNet', ...configToJson(FEATURE_NET_FIELDS, c) });
   }
 
-  /** Loads a folder written by savePretrained (evaluation mode). */
-  static fromPretrained(dir: string): FeatureNet {
+  /** Loads a folder written by savePretrained (evaluation mode); weights holding NaN or Inf are refused unless `allowNonfinite`. */
+  static fromPretrained(dir: string, options: NonfiniteOptions = {}): FeatureNet {
     const configPath = join(dir, FEATURE_NET_CONFIG_NAME);
     if (!existsSync(configPath)) throw new CheckpointError(`${dir}: no ${FEATURE_NET_CONFIG_NAME}; expected a feature-net folder written by 'diffuse train-feature-net'`);
     const raw = readJSONFile(configPath) as Record<string, unknown>;
@@ -206,7 +207,9 @@ export class FeatureNet extends Module {
       if (e instanceof Error) e.message = `${configPath}: ${e.message}`;
       throw e;
     }
-    const file = readSafetensors(join(dir, FEATURE_NET_WEIGHTS_NAME));
+    const weightsPath = join(dir, FEATURE_NET_WEIGHTS_NAME);
+    const file = readSafetensors(weightsPath);
+    checkFiniteWeights(weightsPath, file.tensors, options);
     const state = new Map<string, { shape: number[]; data: Float32Array }>();
     for (const [name, t] of file.tensors) state.set(name, t.shape.length === 4 ? (oihwToOhwi(t) as { shape: number[]; data: Float32Array }) : t);
     try {

@@ -13,6 +13,8 @@ import { DiffuseError, fmtShape } from '../tensor/errors.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { writeFileAtomic } from './atomic.js';
 import { makeDir } from './file_ops.js';
+import { checkFiniteWeights, type NonfiniteOptions } from './nonfinite.js';
+import { checkScheduleConfig } from '../diffusion/schedules.js';
 
 /** File names of the layout. */
 export const CONFIG_NAME = 'config.json';
@@ -142,9 +144,10 @@ export function readDiffusersConfig(dir: string): Record<string, unknown> {
 
 /**
  * Reads a model folder's weights in OUR layout: legacy attention names renamed, rank-4 conv
- * weights OIHW -> OHWI.
+ * weights OIHW -> OHWI. Weights holding NaN or Inf are refused with the tensors named, unless
+ * `options.allowNonfinite` (then a warning).
  */
-export function readDiffusersWeights(dir: string): Map<string, NamedArray> {
+export function readDiffusersWeights(dir: string, options: NonfiniteOptions = {}): Map<string, NamedArray> {
   expectFolder(dir);
   const weightsPath = join(dir, WEIGHTS_NAME);
   if (!existsSync(weightsPath)) {
@@ -155,6 +158,7 @@ export function readDiffusersWeights(dir: string): Map<string, NamedArray> {
     throw new CheckpointError(`${dir}: missing ${WEIGHTS_NAME}${hint}`);
   }
   const file = readSafetensors(weightsPath);
+  checkFiniteWeights(weightsPath, file.tensors, options);
   const raw = new Map<string, NamedArray>();
   for (const [name, t] of file.tensors) raw.set(name, { shape: [...t.shape], data: t.data });
   const renamed = renameLegacyAttentionKeys(raw);
@@ -167,8 +171,8 @@ export function readDiffusersWeights(dir: string): Map<string, NamedArray> {
  * Reads a diffusers model folder: the parsed config.json and the weights in our layout.
  * @example const { config, tensors } = readDiffusersFolder('models/fashion-mnist');
  */
-export function readDiffusersFolder(dir: string): { config: Record<string, unknown>; tensors: Map<string, NamedArray> } {
-  return { config: readDiffusersConfig(dir), tensors: readDiffusersWeights(dir) };
+export function readDiffusersFolder(dir: string, options: NonfiniteOptions = {}): { config: Record<string, unknown>; tensors: Map<string, NamedArray> } {
+  return { config: readDiffusersConfig(dir), tensors: readDiffusersWeights(dir, options) };
 }
 
 /**
@@ -198,14 +202,33 @@ export function writeDiffusersFolder(
   writeJSONAtomic(join(dir, CONFIG_NAME), config);
 }
 
-/** Reads `scheduler_config.json` from a folder (the scheduler classes interpret it). */
+/** Whether a scheduler config is a score SDE's (its own keys, checked by sde/config.ts). */
+function isSdeSchedulerConfig(c: Record<string, unknown>): boolean {
+  const name = c['_class_name'];
+  return 'sde' in c || (typeof name === 'string' && name.startsWith('ScoreSde'));
+}
+
+/**
+ * Reads `scheduler_config.json` from a folder (the scheduler classes interpret it). Its noise
+ * schedule is checked here, so a file whose schedule would give NaN images (beta_end 1, betas
+ * that destroy the signal before the last step, ...) is refused naming the file and the field.
+ */
 export function readSchedulerConfig(dir: string): Record<string, unknown> {
   expectFolder(dir);
   const path = join(dir, SCHEDULER_CONFIG_NAME);
   if (!existsSync(path)) throw new CheckpointError(`${dir}: missing ${SCHEDULER_CONFIG_NAME}`);
   const v = readJSONFile(path);
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new CheckpointError(`${path}: expected a JSON object`);
-  return v as Record<string, unknown>;
+  const config = v as Record<string, unknown>;
+  if (!isSdeSchedulerConfig(config)) {
+    try {
+      checkScheduleConfig(config);
+    } catch (e) {
+      if (e instanceof DiffuseError) throw new CheckpointError(`${path}: ${e.message.replace(/^scheduler config: /, '')}`);
+      throw e;
+    }
+  }
+  return config;
 }
 
 /** Writes `scheduler_config.json` into a folder (created if needed), atomically. */

@@ -30,11 +30,18 @@ export interface SamplingConfig {
   numInferenceSteps: number | null;
 }
 
+/**
+ * The largest classifier-free guidance weight accepted (flag, sampling_config.json, request): the
+ * useful range is about 1 to 20 (diffusers' pipelines default to 7.5; 30 saturates most images),
+ * so 100 leaves room for every experiment while 1e308 (NaN images) is refused by name.
+ */
+export const MAX_GUIDANCE = 100;
+
 /** The fields of sampling_config.json (`schedulerNames`: the names 'scheduler' may take, when known). */
 export function samplingConfigFields(schedulerNames?: readonly string[]) {
   const scheduler: Field<string> = schedulerNames === undefined ? stringField('scheduler', '') : enumField('scheduler', schedulerNames, schedulerNames[0]!);
   return {
-    guidanceScale: described(numberField('guidance_scale', 1, 0), 'Classifier-free guidance weight (1: none).'),
+    guidanceScale: described(numberField('guidance_scale', 1, 0, MAX_GUIDANCE), `Classifier-free guidance weight (1: none), in [0, ${MAX_GUIDANCE}].`),
     scheduler: described(nullable(scheduler), "A scheduler or sampler name as 'diffuse sample --scheduler' takes it (null: the command's default)."),
     numInferenceSteps: described(nullable(intField('num_inference_steps', 1, 1)), 'Reverse steps with that scheduler (null: its usual default).'),
   } as const;

@@ -19,6 +19,7 @@ import { TimestepEmbedding, Timesteps, type Timestep } from './embeddings.js';
 import { AttnDownBlock2D, DownBlock2D, UNetMidBlock2D, type BlockCommon } from './unet_blocks.js';
 import { DOWN_BLOCK_TYPES, UNET2D_BOUNDS, type DownBlockType } from './unet_2d.js';
 import { readDiffusersConfig, readDiffusersWeights, writeDiffusersFolder } from '../io/checkpoint.js';
+import { markNonfiniteWeights, observeNonfinite, type NonfiniteOptions } from '../io/nonfinite.js';
 import { arrayField, boolField, enumField, intField, numberField, type Field, type ValuesOf } from '../schema/field.js';
 import { configToJson as fieldsToJson } from '../schema/config.js';
 import { closestName } from '../schema/did_you_mean.js';
@@ -192,18 +193,22 @@ export class NoisyClassifier extends Module {
   }
 
   /**
-   * Loads a classifier folder written by savePretrained (config checked before the weights are read), in eval mode.
+   * Loads a classifier folder written by savePretrained (config checked before the weights are read), in eval mode;
+   * weights holding NaN or Inf are refused unless `allowNonfinite`.
    * @example const clf = NoisyClassifier.fromPretrained('runs/clf/model');
    */
-  static fromPretrained(dir: string): NoisyClassifier {
+  static fromPretrained(dir: string, options: NonfiniteOptions = {}): NoisyClassifier {
     const config = classifierConfigFromJSON(readDiffusersConfig(dir), `${dir}/config.json`);
     const model = withoutInit(() => new NoisyClassifier(config));
+    const seen = observeNonfinite(options);
+    const tensors = readDiffusersWeights(dir, seen.options);
     try {
-      model.loadStateDict(readDiffusersWeights(dir), { strict: true });
+      model.loadStateDict(tensors, { strict: true });
     } catch (e) {
       if (e instanceof Error) e.message = `${dir}: ${e.message}`;
       throw e;
     }
+    if (seen.found()) markNonfiniteWeights(model);
     return model.eval();
   }
 }

@@ -17,6 +17,7 @@ import { TimestepEmbedding, Timesteps, type Timestep } from './embeddings.js';
 import { AttnDownBlock2D, AttnUpBlock2D, DownBlock2D, UNetMidBlock2D, UpBlock2D, type BlockCommon } from './unet_blocks.js';
 import type { TimeEmbeddingNorm } from './resnet.js';
 import { DIFFUSERS_VERSION, readDiffusersConfig, readDiffusersWeights, writeDiffusersFolder } from '../io/checkpoint.js';
+import { markNonfiniteWeights, observeNonfinite, type NonfiniteOptions } from '../io/nonfinite.js';
 import { arrayField, boolField, enumField, intField, nullable, numberField, type Field, type ValuesOf } from '../schema/field.js';
 import { configToJson as fieldsToJson } from '../schema/config.js';
 import { closestName } from '../schema/did_you_mean.js';
@@ -463,9 +464,10 @@ export class UNet2DModel extends Module {
   /**
    * Loads a model saved in diffusers' folder layout (config.json + diffusion_pytorch_model.safetensors),
    * including public DDPM checkpoints with legacy attention names. The model is in eval mode.
+   * Weights holding NaN or Inf are refused (the error names the tensors) unless `allowNonfinite`.
    * @example const model = UNet2DModel.fromPretrained('checkpoints/ddpm-cifar10-32');
    */
-  static fromPretrained(dir: string, options: UNet2DModelOptions = {}): UNet2DModel {
+  static fromPretrained(dir: string, options: UNet2DModelOptions & NonfiniteOptions = {}): UNet2DModel {
     const config = readDiffusersConfig(dir);
     let model: UNet2DModel;
     try {
@@ -477,13 +479,15 @@ export class UNet2DModel extends Module {
       throw e;
     }
     // The config is checked (above) before the possibly large weights file is read.
-    const tensors = readDiffusersWeights(dir);
+    const seen = observeNonfinite(options);
+    const tensors = readDiffusersWeights(dir, seen.options);
     try {
       model.loadStateDict(tensors, { strict: true });
     } catch (e) {
       if (e instanceof Error) e.message = `${dir}: ${e.message}`;
       throw e;
     }
+    if (seen.found()) markNonfiniteWeights(model);
     return model.eval();
   }
 

@@ -232,6 +232,10 @@ function repaintChunk(p: SamplingPlan, states: readonly number[], x: Tensor, chu
   s.setTimesteps({ timesteps: desc });
   const asc = [...desc].reverse(); // state i <-> timestep asc[i]
   const acp = s.alphasCumprod;
+  const { guard } = chunk;
+  guard.total = countDown(states);
+  guard.entry = 0;
+  guard.sample(x, -1);
   return noGrad(() => {
     for (let k = 1; k < states.length; k++) {
       const from = states[k - 1]!;
@@ -245,6 +249,7 @@ function repaintChunk(p: SamplingPlan, states: readonly number[], x: Tensor, chu
         if (p.eta !== undefined) stepOptions.eta = p.eta;
         const r = s.step(out, t, x, stepOptions);
         x = r.prevSample;
+        guard.sample(x, guard.entry++);
         progress.tick(x, r.predOriginalSample);
       } else {
         // q(x_t | x_s) of the chain: one Gaussian jump from timestep asc[from] up to asc[to].

@@ -8,6 +8,7 @@
  * An SR3 model folder is a diffusers pipeline folder with a superres.json beside model_index.json
  * (written by `diffuse train --task superres`): { task: 'superres', scale, downsample, upsample }.
  */
+import type { NonfiniteOptions } from '../io/nonfinite.js';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
@@ -104,10 +105,11 @@ export function superresInfoOf(unetDir: string): SuperresInfo | null {
 }
 
 /**
- * Loads an SR3 model from a run folder, a checkpoint or a pipeline folder (with superres.json).
+ * Loads an SR3 model from a run folder, a checkpoint or a pipeline folder (with superres.json);
+ * weights holding NaN or Inf are refused unless `options.allowNonfinite`.
  * @example const { model, scale } = loadSuperresModel('runs/fm-sr2');
  */
-export function loadSuperresModel(path: string): SuperresModel {
+export function loadSuperresModel(path: string, options: NonfiniteOptions = {}): SuperresModel {
   const { unetDir, schedulerDir } = resolveModelDir(path);
   const info = superresInfoOf(unetDir);
   if (info === null) {
@@ -115,7 +117,7 @@ export function loadSuperresModel(path: string): SuperresModel {
       `${path} is not a super-resolution model: found no ${SUPERRES_FILE} with task 'superres' (looked in ${dirname(unetDir)}). Train one with 'diffuse train --task superres --scale 2 --config configs/unet_superres_fm.json', or use 'diffuse sample' for a generation model`,
     );
   }
-  const model = UNet2DModel.fromPretrained(unetDir);
+  const model = UNet2DModel.fromPretrained(unetDir, options);
   return { model, schedulerConfig: schedulerDir === null ? {} : readSchedulerConfig(schedulerDir), scale: info.scale, info, unetDir };
 }
 

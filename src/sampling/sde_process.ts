@@ -21,6 +21,8 @@ import { odeSample, ODE_PROGRESS_UNITS, type OdeSampleOptions } from '../sde/ode
 import { SDE_SAMPLERS, type SdeSamplerName } from './registry.js';
 import { ProgressCounter, type ProgressHandler } from './progress.js';
 import { checkSamplingMemory } from './memory_check.js';
+import { FiniteGuard } from './finite_check.js';
+import type { ScoreFn } from '../sde/sde.js';
 
 
 /** Options of `sdeSample`. */
@@ -74,12 +76,24 @@ export function sdeSample(o: SdeSampleOptions): SdeSampleOutput {
   for (let k = 0; k < chunks; k++) {
     const s0 = k * o.batchSize;
     const m = Math.min(o.batchSize, o.n - s0);
-    const score = scoreFromModel(o.sde, o.model, { classLabels: o.classLabels === null ? null : o.classLabels.subarray(s0, s0 + m) });
+    const guard = new FiniteGuard({ op: 'sample', method: o.method === 'pc' ? 'the SDE predictor-corrector sampler (pc)' : 'the probability-flow ODE sampler (ode)', total: pcSteps, models: [o.model] });
+    const score = guardedScore(guard, o.method, scoreFromModel(o.sde, o.model, { classLabels: o.classLabels === null ? null : o.classLabels.subarray(s0, s0 + m) }));
     const xT = o.sde.priorSample([m, h, w, c], o.generator);
+    guard.sample(xT, -1);
     const signal = o.signal === undefined ? {} : { signal: o.signal };
     const r =
       o.method === 'pc'
-        ? pcSample(o.sde, score, xT, { ...o.pc, generator: o.generator, steps: pcSteps, ...signal, onProgress: (e) => progress.tick(e.x, e.x0Preview) })
+        ? pcSample(o.sde, score, xT, {
+            ...o.pc,
+            generator: o.generator,
+            steps: pcSteps,
+            ...signal,
+            onProgress: (e) => {
+              if (e.x !== undefined) guard.sample(e.x, e.step - 1);
+              guard.entry = e.step;
+              progress.tick(e.x, e.x0Preview);
+            },
+          })
         : odeSample(o.sde, score, xT, {
             ...o.ode,
             ...signal,
@@ -88,8 +102,26 @@ export function sdeSample(o: SdeSampleOptions): SdeSampleOutput {
               progress.tick(undefined, undefined, e.nfe);
             },
           });
+    if (o.method === 'pc') guard.sample(r.x, pcSteps - 1);
+    else guard.check(r.x, 'sample', 'after the last ODE step');
     nfe.push(r.nfe);
     parts.push(r.x);
   }
   return { images: parts.length === 1 ? parts[0]! : concat(parts, 0), nfe };
+}
+
+/**
+ * A score function whose every output is checked by `guard` (PC: at its current step; the ODE,
+ * which picks its own steps: at the time t, with its input, the solver's state, checked too).
+ * @example const score = guardedScore(guard, 'pc', scoreFromModel(sde, model));
+ */
+export function guardedScore(guard: FiniteGuard, method: SdeSamplerName, score: ScoreFn): ScoreFn {
+  let evals = 0;
+  return (x, t) => {
+    evals++;
+    if (method === 'pc') return guard.modelOutput(score(x, t));
+    const at = `at t = ${t.toPrecision(4)} of the ODE (score evaluation ${evals})`;
+    guard.check(x, 'sample', at);
+    return guard.check(score(x, t), 'model output', at);
+  };
 }

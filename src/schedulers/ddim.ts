@@ -11,6 +11,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../tensor/autograd.js';
 import { ArgumentError } from '../tensor/errors.js';
 import { combine, predictEpsilon, predictX0 } from '../diffusion/forward.js';
+import { ZERO_SNR_ALPHA_BAR } from '../diffusion/schedules.js';
 import { linearCombination } from '../ops/linear_combination.js';
 import {
   CLIP_FIELDS,
@@ -105,11 +106,14 @@ export class DDIMScheduler extends DiscreteScheduler<DDIMSchedulerConfig, DDIMSt
       const abarT = this.alphasCumprod[t]!;
       const abarPrev = prevT >= 0 ? this.alphasCumprod[prevT]! : this.finalAlphaCumprod;
       // 1. x_0 and eps from the model output (eq. 12's "predicted x_0"); clip or threshold x_0.
-      const x0 = this.clipOrThreshold(predictX0(modelOutput, x, abarT, cfg.predictionType), cfg);
-      let eps = predictEpsilon(modelOutput, x, abarT, cfg.predictionType);
+      // A zero-terminal-SNR schedule's abar_T = 0 would divide by 0 (NaN): diffusers' finite
+      // stand-in, as the sigma schedulers use, keeps x_0 finite there (then clipped).
+      const abarX0 = abarT === 0 ? ZERO_SNR_ALPHA_BAR : abarT;
+      const x0 = this.clipOrThreshold(predictX0(modelOutput, x, abarX0, cfg.predictionType), cfg);
+      let eps = predictEpsilon(modelOutput, x, abarX0, cfg.predictionType);
       // 2. sigma_t(eta) (eq. 16).
       const std = eta * Math.sqrt(this.variance(t, prevT));
-      if (useClippedModelOutput) eps = predictEpsilon(x0, x, abarT, 'sample');
+      if (useClippedModelOutput) eps = predictEpsilon(x0, x, abarX0, 'sample');
       // 3. x_s = sqrt(abar_s) x_0 + "direction pointing to x_t" (+ sigma z). Rounding can make
       // 1 - abar_s - sigma^2 a hair negative at eta = 1; it is 0 there.
       const dirCoef = Math.sqrt(Math.max(0, 1 - abarPrev - std * std));

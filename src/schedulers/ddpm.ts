@@ -19,6 +19,7 @@ import { noGrad } from '../tensor/autograd.js';
 import { expectTensor } from '../tensor/check.js';
 import { ShapeError, fmtShape } from '../tensor/errors.js';
 import { combine, posteriorStep, predictX0 } from '../diffusion/forward.js';
+import { ZERO_SNR_ALPHA_BAR } from '../diffusion/schedules.js';
 import {
   CLIP_FIELDS,
   DiscreteScheduler,
@@ -105,7 +106,9 @@ export class DDPMScheduler extends DiscreteScheduler<DDPMSchedulerConfig> {
       const prevT = this.previousTimestep(t);
       const p = posteriorStep(this.alphasCumprod, t, prevT);
       // 1-2. x_0 from the model output (Ho et al. eq. 15 for epsilon), then clip or threshold.
-      const x0 = this.clipOrThreshold(predictX0(prediction, x, p.alphaBar, cfg.predictionType), cfg);
+      // A zero-terminal-SNR schedule's abar_T = 0 would divide by 0 (NaN): diffusers' finite
+      // stand-in, as the sigma schedulers use, keeps x_0 finite there (then clipped).
+      const x0 = this.clipOrThreshold(predictX0(prediction, x, p.alphaBar === 0 ? ZERO_SNR_ALPHA_BAR : p.alphaBar, cfg.predictionType), cfg);
       // 3. Posterior mean mu~(x_t, x_0) (eq. 7).
       const mean = combine(op, p.posteriorMeanCoef1, x0, p.posteriorMeanCoef2, x, ['x0', 'x']);
       // 4. Posterior noise; the last step (t = 0) is deterministic.

@@ -162,8 +162,10 @@ export abstract class SigmaScheduler<C extends SigmaConfig, O extends StepOption
     }
     this.alphas = this.betas.map((b) => 1 - b);
     this.alphasCumprod = cumprod(this.betas);
-    // Zero terminal SNR makes abar_{T-1} = 0 and sigma infinite; diffusers keeps it finite.
-    if (config.rescaleBetasZeroSnr === true) this.alphasCumprod[this.alphasCumprod.length - 1] = ZERO_SNR_ALPHA_BAR;
+    // Zero terminal SNR (rescale_betas_zero_snr, or trained_betas ending in 1) makes abar_{T-1} = 0
+    // and sigma infinite (NaN samples); diffusers keeps it finite.
+    const last = this.alphasCumprod.length - 1;
+    if (config.rescaleBetasZeroSnr === true || this.alphasCumprod[last] === 0) this.alphasCumprod[last] = ZERO_SNR_ALPHA_BAR;
     this.trainSigmas = this.alphasCumprod.map((a) => Math.sqrt((1 - a) / a));
     this.logSigmas = this.trainSigmas.map(Math.log);
   }

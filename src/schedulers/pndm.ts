@@ -14,6 +14,7 @@
  * The run state (past estimates, the RK accumulator, the step's start sample) is indexed by the
  * position in `timesteps`; setTimesteps, or a step at the first timestep, starts afresh.
  */
+import { ZERO_SNR_ALPHA_BAR } from '../diffusion/schedules.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError } from '../tensor/errors.js';
 import { noGrad } from '../tensor/autograd.js';
@@ -144,7 +145,8 @@ export class PNDMScheduler extends DiscreteScheduler<PNDMSchedulerConfig> {
 
   /** The transfer part phi of eq. 9: x_t -> x_{prevT} along noise estimate e (v converted to e). */
   #prevSample(sample: Tensor, t: number, prevT: number, e: Tensor, like: Tensor): Tensor {
-    const abarT = this.alphasCumprod[t]!;
+    // A zero-terminal-SNR schedule's abar_T = 0 would divide by 0 (NaN): diffusers' finite stand-in.
+    const abarT = this.alphasCumprod[t] === 0 ? ZERO_SNR_ALPHA_BAR : this.alphasCumprod[t]!;
     const abarPrev = prevT >= 0 ? this.alphasCumprod[prevT]! : this.finalAlphaCumprod;
     const isV = this.config.predictionType === 'v_prediction';
     const sampleCoeff = Math.sqrt(abarPrev / abarT);
@@ -181,7 +183,7 @@ export class PNDMScheduler extends DiscreteScheduler<PNDMSchedulerConfig> {
     const T = this.config.numTrainTimesteps;
     const out = noGrad(() => {
       const m = toFloat64(modelOutput);
-      const x0 = predictX0(modelOutput, x, this.alphasCumprod[t]!, this.config.predictionType);
+      const x0 = predictX0(modelOutput, x, this.alphasCumprod[t] === 0 ? ZERO_SNR_ALPHA_BAR : this.alphasCumprod[t]!, this.config.predictionType);
       if (c < this.#prkTimesteps.length) return { prev: this.#stepPrk(m, c, t, x, T, n), x0 };
       return { prev: this.#stepPlms(m, c, t, x, T, n), x0 };
     });

@@ -17,7 +17,7 @@ export { dynamicThreshold, clipInPlace } from './thresholding.js';
 import { ArgumentError, DiffuseError, ShapeError, fmtShape } from '../tensor/errors.js';
 import { expectTensor } from '../tensor/check.js';
 import { Generator } from '../tensor/random.js';
-import { BETA_SCHEDULES, alphasCumprod as cumprod, makeBetas, type BetaSchedule } from '../diffusion/schedules.js';
+import { SCHEDULE_FIELDS, alphasCumprod as cumprod, betasField, makeBetas } from '../diffusion/schedules.js';
 import { PREDICTION_TYPES, addNoise as qSample, getVelocity as velocity, type PredictionType, type Timesteps } from '../diffusion/forward.js';
 import { parseConfig, configToJson as fieldsToJson } from '../schema/config.js';
 import { boolField, enumField, intField, numberField, showValue, type Field, type FieldSet, type ValuesOf } from '../schema/field.js';
@@ -79,29 +79,8 @@ export type { FieldSet } from '../schema/field.js';
 export type ConfigOf<F extends FieldSet> = ValuesOf<F>;
 export { intField, numberField, boolField, enumField } from '../schema/field.js';
 
-/** `trained_betas`: null or an array of numbers in (0, 1]. */
-export function betasField(key: string): ConfigField<readonly number[] | null> {
-  return {
-    key,
-    default: null,
-    allowed: 'null or an array of numbers in (0, 1]',
-    parse: (v) => {
-      if (v === null) return null;
-      if (!Array.isArray(v) || !v.every((b) => typeof b === 'number' && b > 0 && b <= 1)) return undefined;
-      return Object.freeze([...(v as number[])]);
-    },
-    toJson: (v) => (v === null ? null : [...v]),
-  };
-}
-
-/** The noise-schedule fields shared by DDPM-family schedulers (diffusers' names and defaults). */
-export const SCHEDULE_FIELDS = {
-  numTrainTimesteps: intField('num_train_timesteps', 1000, 1),
-  betaStart: numberField('beta_start', 0.0001, 0, 1),
-  betaEnd: numberField('beta_end', 0.02, 0, 1),
-  betaSchedule: enumField<BetaSchedule>('beta_schedule', BETA_SCHEDULES, 'linear'),
-  trainedBetas: betasField('trained_betas'),
-} as const;
+// The noise-schedule fields live with the schedule (diffusion/schedules.ts).
+export { betasField, SCHEDULE_FIELDS };
 
 /** x_0 clipping and dynamic thresholding fields (DDPM, DDIM, DPM-Solver, ...). */
 export const CLIP_FIELDS = {

@@ -16,6 +16,7 @@
  *   differences of the multistep updates, through ops (the updates themselves are linearCombination
  *   calls with float64 coefficients).
  */
+import { ZERO_SNR_ALPHA_BAR } from '../diffusion/schedules.js';
 import { karrasRamp } from '../diffusion/sigma_ramps.js';
 import type { DType, Tensor } from '../tensor/tensor.js';
 import { linearCombination } from '../ops/linear_combination.js';
@@ -275,7 +276,9 @@ export abstract class SigmaMultistepScheduler<C extends DiscreteConfig, M, O ext
 
   protected constructor(className: string, fields: FieldSet, config: C) {
     super(className, fields, config);
-    this.trainSigmas = this.alphasCumprod.map((a) => Math.sqrt((1 - a) / a));
+    // A schedule ending at abar = 0 (zero terminal SNR, e.g. trained_betas ending in 1) would give
+    // sigma = Inf there (NaN samples): diffusers' finite stand-in, as the other schedulers use.
+    this.trainSigmas = this.alphasCumprod.map((a) => (a === 0 ? Math.sqrt((1 - ZERO_SNR_ALPHA_BAR) / ZERO_SNR_ALPHA_BAR) : Math.sqrt((1 - a) / a)));
     this.#timesteps = super.timesteps;
     this.#sigmas = Float64Array.from(this.#timesteps, (t) => this.trainSigmas[t]!);
   }

@@ -101,7 +101,7 @@ describe('diffuse sample', () => {
     same('override.png', 'plain.png');
     assert.notDeepEqual(readFileSync(out('tuned.png')), readFileSync(out('plain.png')));
     writeFileSync(join(tuned, SAMPLING_CONFIG_NAME), JSON.stringify({ guidance_scale: 'high' }));
-    await assert.rejects(run(['--model', tuned, ...common, '--out', out('bad.png')]), /sampling_config\.json: config key "guidance_scale" has value "high"; allowed: a number >= 0/);
+    await assert.rejects(run(['--model', tuned, ...common, '--out', out('bad.png')]), /sampling_config\.json: config key "guidance_scale" has value "high"; allowed: a number in \[0, 100\]/);
     writeFileSync(join(tuned, SAMPLING_CONFIG_NAME), JSON.stringify({ scheduler: 'fastest' }));
     await assert.rejects(run(['--model', tuned, ...common, '--out', out('bad.png')]), /sampling_config\.json: config key "scheduler" has value "fastest"; allowed: null or one of .*"ddim"/);
     assert.equal(existsSync(out('bad.png')), false);
@@ -114,7 +114,7 @@ describe('diffuse sample', () => {
     await bad(['--model', pipe, '--scheduler', 'nope', ...o], /--scheduler must be one of .*found 'nope'/);
     await bad(['--model', pipe, '--steps', '0', ...o], /--steps must be an integer >= 1, found '0'/);
     await bad(['--model', pipe, '--n', 'many', ...o], /--n must be an integer >= 1, found 'many'/);
-    await bad(['--model', pipe, '--guidance', 'strong', ...o], /--guidance must be a number, found 'strong'/);
+    await bad(['--model', pipe, '--guidance', 'strong', ...o], /--guidance must be a number in \[-100, 100\], found 'strong'/);
     await bad(['--model', pipe, '--scheduler', 'ddpm', '--eta', '1', ...o], /--eta applies to --scheduler ddim only/);
     await bad(['--model', pipe, '--class', '2', '--guidance', '3', ...o], /class label is 2, expected an integer in \[0, 1\]/);
     await bad(['--model', pipe, '--class', '0,1', '--n', '3', ...o], /2 class labels for n = 3/);

@@ -37,7 +37,9 @@ describe('sampling_config.json', () => {
     const file = join(dir, SAMPLING_CONFIG_NAME);
     const cases: [unknown, RegExp][] = [
       [[1, 2], /expected a JSON object/],
-      [{ guidance_scale: -1 }, /config key "guidance_scale" has value -1; allowed: a number >= 0/],
+      [{ guidance_scale: -1 }, /config key "guidance_scale" has value -1; allowed: a number in \[0, 100\]/],
+      // Issue 14, failure 6: 1e308 gave all-black images.
+      [{ guidance_scale: 1e308 }, /config key "guidance_scale" has value 1e\+308; allowed: a number in \[0, 100\]/],
       [{ scheduler: 'fastest' }, /config key "scheduler" has value "fastest"; allowed: null or one of "ddim"/],
       [{ num_inference_steps: 2.5 }, /config key "num_inference_steps" has value 2.5; allowed: null or an integer >= 1/],
       [{ guidance: 2 }, /unknown config key "guidance" \(value 2\) \(did you mean "guidance_scale"\?\)/],

@@ -22,7 +22,7 @@ test('sample --sde-sampler: bad flags are named before the model loads', async (
     [['--sde-sampler', 'pc', '--rtol', '1e-3', '--out', 'x.png'], /--rtol applies to --sde-sampler ode only/],
     [['--sde-sampler', 'ode', '--predictor', 'ancestral', '--out', 'x.png'], /--predictor applies to --sde-sampler pc only/],
     [['--sde-sampler', 'pc', '--corrector', 'hmc', '--out', 'x.png'], /--corrector must be one of langevin, ald, none/],
-    [['--sde-sampler', 'pc', '--snr', '0', '--out', 'x.png'], /--snr must be a number > 0/],
+    [['--sde-sampler', 'pc', '--snr', '0', '--out', 'x.png'], /--snr must be a number in \(0, 10\]/],
     [['--sde-sampler', 'ode', '--eps', '2', '--out', 'x.png'], /--eps must be below 1/],
     [['--sde-sampler', 'pc'], /--out FILE/],
     [['--sde-sampler', 'pc', '--sde', 'cld', '--out', 'x.png'], /--sde must be one of vp, subvp, ve/],

@@ -55,7 +55,7 @@ export async function run(argv: string[]): Promise<void> {
     applyMaxMemory(values.maxMemory);
     const manifest = readAugmentManifest(values.regenerate);
     if (manifest.model.path === null && values.model === undefined) throw new DiffuseError(`the manifest does not record the model's folder; pass --model`);
-    const { model } = loadModelArg(values.model ?? manifest.model.path!);
+    const { model } = loadModelArg(values.model ?? manifest.model.path!, { allowNonfinite: values.allowNonfinite });
     const r = regenerateAugmented({ manifest, index, model });
     await writePng(out, r.image, { bitDepth: r.bitDepth });
     process.stdout.write(`wrote ${out} (image ${index}, class ${r.record.class ?? '-'}, ${r.bitDepth}-bit; the set's file is ${r.record.file})\n`);
@@ -68,7 +68,7 @@ export async function run(argv: string[]): Promise<void> {
   const classes = values.classes === undefined ? undefined : [...values.classes];
   const parsed = parseEditFlags(values);
 
-  const loaded = loadModelArg(values.model);
+  const loaded = loadModelArg(values.model, { allowNonfinite: values.allowNonfinite });
   const flags = withSamplingDefaults(parsed, loaded.sampling);
   let bar: ProgressBar | null = null;
   const { manifest, manifestPath } = await augment({

@@ -28,7 +28,7 @@ import { MEMORIZATION_QUANTILE } from '../../eval/memorization.js';
 import { ProgressBar } from '../progress.js';
 import { bpdHelp, runBpd } from './eval_bpd.js';
 import { checkSchedulerFlags } from '../edit_flags.js';
-import { MAX_MEMORY_FLAG, applyMaxMemory, ETA_FLAG, FALLBACK_SCHEDULER, FALLBACK_STEPS, GUIDANCE_FLAG, MODEL_FLAG, SEED_FLAG, SIGMAS_FLAG, batchFlag, countFlag, formatFlagHelp, parseCommandFlags, pathFlag, schedulerFlag, stepsFlag } from '../flags.js';
+import { MAX_MEMORY_FLAG, applyMaxMemory, ETA_FLAG, FALLBACK_SCHEDULER, FALLBACK_STEPS, GUIDANCE_FLAG, MODEL_FLAG, SEED_FLAG, SIGMAS_FLAG, batchFlag, countFlag, formatFlagHelp, parseCommandFlags, pathFlag, schedulerFlag, stepsFlag, ALLOW_NONFINITE_FLAG } from '../flags.js';
 import { boolField, described, enumField, intField, numberField, optional } from '../../schema/field.js';
 
 /** Images per forward pass when generating. */
@@ -37,6 +37,7 @@ const EVAL_BATCH_SIZE = 64;
 const FLAGS = {
   data: described(optional({ ...enumField('data', ['fashion-mnist', 'mnist'], 'mnist'), allowed: 'fashion-mnist or mnist' }), 'fashion-mnist or mnist (required).', { metavar: 'NAME' }),
   model: { ...MODEL_FLAG, doc: 'The model.' },
+  allowNonfinite: ALLOW_NONFINITE_FLAG,
   n: countFlag('n', 1000, 1, 'Number of samples, a multiple of the class count.'),
   sampler: { ...schedulerFlag(undefined, 'sampler'), doc: "Scheduler or sampler, as diffuse sample's --scheduler." },
   steps: stepsFlag(`sampling_config.json's with its scheduler, else ${FALLBACK_STEPS}; num_train_timesteps for ddpm`),
@@ -143,7 +144,7 @@ export async function run(argv: string[]): Promise<void> {
   const k = trainDs.numClasses!;
   if (source !== 'folder' && n % k !== 0) throw new DiffuseError(`--n must be a positive multiple of the ${k} classes (class-balanced samples), found ${n}`);
   const fnDir = values.featureNet ?? bundled(join('feature-nets', data), `pass --feature-net DIR (train one with 'diffuse train-feature-net --data ${data} --out DIR')`);
-  const featureNet = FeatureNet.fromPretrained(fnDir);
+  const featureNet = FeatureNet.fromPretrained(fnDir, { allowNonfinite: values.allowNonfinite });
   let fnTestAccuracy: number | null = null;
   try {
     fnTestAccuracy = (JSON.parse(readFileSync(join(fnDir, 'metrics.json'), 'utf8')) as { test_accuracy?: number }).test_accuracy ?? null;
@@ -156,7 +157,7 @@ export async function run(argv: string[]): Promise<void> {
   let generation: Record<string, unknown> | null = null;
   if (source === 'model') {
     const { unetDir, schedulerDir } = modelFiles!;
-    const model = UNet2DModel.fromPretrained(unetDir);
+    const model = UNet2DModel.fromPretrained(unetDir, { allowNonfinite: values.allowNonfinite });
     const embeds = model.config.numClassEmbeds;
     if (embeds === null) throw new DiffuseError(`${modelDir} is unconditional (num_class_embeds is null); diffuse eval needs a class-conditional model (or evaluate a labelled folder with --samples)`);
     if (embeds - 1 !== k) throw new DiffuseError(`${modelDir} has ${embeds - 1} classes (+ the null class) but ${data} has ${k}; evaluate it against the dataset it was trained on`);

@@ -22,7 +22,7 @@ import { sdeFromConfig } from '../../sde/config.js';
 import { odeLikelihoodOfModel, TRACE_ESTIMATORS, type TraceEstimator } from '../../sde/likelihood.js';
 import { parseFlags } from '../../schema/flags.js';
 import { boolField, described, enumField, intField, numberField, optional, stringField, type Field } from '../../schema/field.js';
-import { MAX_MEMORY_FLAG, applyMaxMemory, MODEL_FLAG, SEED_FLAG, countFlag, formatFlagHelp, pathFlag } from '../flags.js';
+import { MAX_MEMORY_FLAG, applyMaxMemory, MODEL_FLAG, SEED_FLAG, countFlag, formatFlagHelp, pathFlag, ALLOW_NONFINITE_FLAG } from '../flags.js';
 
 /** Likelihood methods. */
 export type BpdMethod = 'vlb' | 'ode';
@@ -41,6 +41,7 @@ function timestepsPerImageField(): Field<number | 'all'> {
 const FLAGS = {
   bpd: described(boolField('bpd', false), 'Evaluate the likelihood instead of sample quality.'),
   model: { ...MODEL_FLAG, doc: 'A run folder, checkpoint, pipeline or U-Net folder.' },
+  allowNonfinite: ALLOW_NONFINITE_FLAG,
   data: described(optional(stringField('data', '')), 'fashion-mnist | mnist | an image folder of 8-bit images.', { metavar: 'D', defaultText: "the model's training data" }),
   split: described({ ...enumField<Split>('split', ['test', 'train'], 'test'), allowed: 'test or train' }, 'test | train (bundled datasets only).', { metavar: 'S' }),
   n: countFlag('n', 256, 1, 'Images, evenly spaced over the split so every class is in.'),
@@ -58,8 +59,8 @@ const FLAGS = {
   noClip: described(boolField('no_clip', false), 'vlb only: do not clip the predicted x_0 to [-1, 1] (improved-diffusion clips by default).'),
   conditional: described(boolField('conditional', false), 'Class-conditional models: give each image its true label (log p(x | y)); otherwise the null class (the unconditional log p(x)).'),
   seed: { ...SEED_FLAG, doc: 'Timestep, noise and probe draws.' },
-  rtol: described(optional({ ...numberField('rtol', 1e-5, 0, Infinity, true), allowed: 'a positive number' }, '1e-5'), 'ode only: RK45 relative tolerance.', { metavar: 'X' }),
-  atol: described(optional({ ...numberField('atol', 1e-5, 0, Infinity, true), allowed: 'a positive number' }, '1e-5'), 'ode only: RK45 absolute tolerance.', { metavar: 'X' }),
+  rtol: described(optional(numberField('rtol', 1e-5, 0, 1, true), '1e-5'), 'ode only: RK45 relative tolerance, a number in (0, 1].', { metavar: 'X' }),
+  atol: described(optional(numberField('atol', 1e-5, 0, 1, true), '1e-5'), 'ode only: RK45 absolute tolerance, a number in (0, 1].', { metavar: 'X' }),
   estimator: described(optional(enumField<TraceEstimator>('estimator', TRACE_ESTIMATORS, 'rademacher'), 'rademacher'), 'ode only: Hutchinson probes.', { metavar: 'E' }),
   out: pathFlag('out', 'Write the report (per-image bits, per-timestep terms, timing).', 'FILE.json'),
   plot: pathFlag('plot', 'vlb only: the mean bits/dim of L_t against t (log scale).', 'FILE.png'),
@@ -74,6 +75,8 @@ ${formatFlagHelp(FLAGS)}`;
 /** Parsed and checked flags. */
 export interface BpdArgs {
   model: string | undefined;
+  /** --allow-nonfinite. */
+  allowNonfinite: boolean;
   data: string | undefined;
   split: Split;
   n: number;
@@ -114,6 +117,7 @@ export function parseBpdArgs(argv: string[]): BpdArgs {
   if (v.plot !== undefined && !v.plot.toLowerCase().endsWith('.png')) throw new ArgumentError(`eval --bpd: --plot writes a PNG; give a path ending in .png, found '${v.plot}'`);
   return {
     model: v.model,
+    allowNonfinite: v.allowNonfinite,
     data: v.data,
     split,
     n: v.n,
@@ -189,7 +193,7 @@ async function plotTerms(path: string, r: VlbBpdResult, title: string): Promise<
 
 export async function runBpd(argv: string[]): Promise<void> {
   const a = parseBpdArgs(argv);
-  const loaded = loadModelArg(a.model);
+  const loaded = loadModelArg(a.model, { allowNonfinite: a.allowNonfinite });
   const data = a.data ?? loaded.data;
   if (data === null) throw new ArgumentError("eval --bpd: --data is required (the model's folder does not record its training data)");
   const ss = loaded.model.config.sampleSize;

@@ -65,7 +65,7 @@ export async function run(argv: string[]): Promise<void> {
   if (noLoss && (given.has('data') || given.has('bins') || given.has('lossImages'))) throw new DiffuseError('--data, --bins and --loss-images set up the loss figure; drop them or --no-loss');
   const parsed = parseEditFlags(values);
 
-  const { model, schedulerConfig, data: trainData, sampling } = loadModelArg(values.model);
+  const { model, schedulerConfig, data: trainData, sampling } = loadModelArg(values.model, { allowNonfinite: values.allowNonfinite });
   const flags = withSamplingDefaults(parsed, sampling);
   const T = typeof schedulerConfig['num_train_timesteps'] === 'number' ? (schedulerConfig['num_train_timesteps'] as number) : 1000;
   const timesteps = ts ?? [...new Set(DEFAULT_T.map((t) => Math.min(t, T - 1)))];

@@ -52,7 +52,7 @@ export async function run(argv: string[]): Promise<void> {
   const parsed = parseEditFlags(values);
   const n = values.n;
 
-  const { model, schedulerConfig, sampling } = loadModelArg(values.model);
+  const { model, schedulerConfig, sampling } = loadModelArg(values.model, { allowNonfinite: values.allowNonfinite });
   // The header is checked against the model's size before any pixel is decoded.
   const image = await readImageFlag('image', values.image, modelImageSize(model));
   const flags = withSamplingDefaults(parsed, sampling);

@@ -73,7 +73,7 @@ export async function run(argv: string[]): Promise<void> {
   const n = values.n;
   const box = values.box === undefined ? undefined : parseBox(values.box);
 
-  const { model, schedulerConfig, sampling } = loadModelArg(values.model);
+  const { model, schedulerConfig, sampling } = loadModelArg(values.model, { allowNonfinite: values.allowNonfinite });
   // The image header is checked against the model's size before any pixel is decoded (the mask is
   // compared with the image after; both are bounded by the decode pixel limit).
   const image = await readImageFlag('image', values.image, modelImageSize(model));

@@ -12,12 +12,14 @@ import { modelImageSize } from '../../pipelines/edit.js';
 import { ProgressBar } from '../progress.js';
 import { loadModelArg } from '../model_arg.js';
 import { intListFlag, readImageFlag, readMaskFlag } from '../edit_flags.js';
-import { MAX_MEMORY_FLAG, applyMaxMemory, MODEL_FLAG, SEED_FLAG, countFlag, parseCommandFlags, pathFlag } from '../flags.js';
+import { MAX_MEMORY_FLAG, applyMaxMemory, MODEL_FLAG, SEED_FLAG, countFlag, parseCommandFlags, pathFlag, ALLOW_NONFINITE_FLAG } from '../flags.js';
 import { boolField, described, enumField, intField, numberField, optional, stringField } from '../../schema/field.js';
 import { SDE_NAMES, type SdeName } from '../../sde/sde.js';
 import { sdeFromConfig } from '../../sde/config.js';
 import { scoreFromModel } from '../../sde/score.js';
 import { pcInpaint } from '../../sde/inpaint.js';
+import { FiniteGuard } from '../../sampling/finite_check.js';
+import { guardedScore } from '../../sampling/sde_process.js';
 import { PREDICTOR_NAMES, type PredictorName } from '../../sde/predictors.js';
 import { CORRECTOR_NAMES, type CorrectorName } from '../../sde/correctors.js';
 
@@ -33,6 +35,7 @@ the SDE's N, 1000) and: --sde vp|subvp|ve (checked against the model's), --predi
 const FLAGS = {
   method: described(enumField('method', ['sde-pc'], 'sde-pc'), 'sde-pc.'),
   model: MODEL_FLAG,
+  allowNonfinite: ALLOW_NONFINITE_FLAG,
   image: pathFlag('image', 'The image (required).'),
   mask: pathFlag('mask', 'White = keep, black = generate.'),
   invertMask: described(boolField('invert_mask', false), 'Black = keep.'),
@@ -45,7 +48,7 @@ const FLAGS = {
   sde: described(optional(enumField<SdeName>('sde', SDE_NAMES, 'vp')), "The SDE (checked against the model's)."),
   predictor: described(enumField<PredictorName>('predictor', PREDICTOR_NAMES, 'reverse_diffusion'), 'Predictor.'),
   corrector: described(enumField<CorrectorName>('corrector', CORRECTOR_NAMES, 'langevin'), 'Corrector.'),
-  snr: described(numberField('snr', 0.16, 0, Infinity, true), "Langevin corrector's signal-to-noise ratio.", { metavar: 'R' }),
+  snr: described(numberField('snr', 0.16, 0, 10, true), "Langevin corrector's signal-to-noise ratio, a number in (0, 10].", { metavar: 'R' }),
   correctorSteps: countFlag('corrector_steps', 1, 1, 'Corrector steps per predictor step.', 'K'),
   maxMemory: MAX_MEMORY_FLAG,
 } as const;
@@ -66,7 +69,7 @@ export async function runSdeInpaint(argv: string[]): Promise<void> {
     if (p.length !== 4) throw new DiffuseError(`--box must be x,y,w,h (four integers), found '${v.box}'`);
     box = { x: p[0]!, y: p[1]!, w: p[2]!, h: p[3]! };
   }
-  const { model, schedulerConfig } = loadModelArg(v.model);
+  const { model, schedulerConfig } = loadModelArg(v.model, { allowNonfinite: v.allowNonfinite });
   // The image header is checked against the model's size before any pixel is decoded (the mask is
   // compared with the image after; both are bounded by the decode pixel limit).
   const image = await readImageFlag('image', v.image, modelImageSize(model));
@@ -88,10 +91,16 @@ export async function runSdeInpaint(argv: string[]): Promise<void> {
   const total = steps ?? sde.N;
   const bar = new ProgressBar({ total, label: `inpaint ${sde.name} pc`, unit: 'step' });
   const start = performance.now();
-  const r = pcInpaint(sde, scoreFromModel(sde, model, { classLabels: labels }), batch, mask, {
+  const guard = new FiniteGuard({ op: 'inpaint-sde', method: `the SDE predictor-corrector sampler (${predictor} + ${corrector})`, total, models: [model] });
+  const r = pcInpaint(sde, guardedScore(guard, 'pc', scoreFromModel(sde, model, { classLabels: labels })), batch, mask, {
     predictor, corrector, snr, correctorSteps, steps: total, generator: new Generator(seed),
-    onProgress: ({ step }) => bar.update(step),
+    onProgress: ({ step, x }) => {
+      if (x !== undefined) guard.sample(x, step - 1);
+      guard.entry = step;
+      bar.update(step);
+    },
   });
+  guard.sample(r.x, total - 1);
   if (process.stderr.isTTY) bar.done();
   const clipped = new Tensor(Float32Array.from(r.x.toArray(), (x) => Math.min(1, Math.max(-1, x))), r.x.shape);
   if (n === 1) await writePng(out, clipped);

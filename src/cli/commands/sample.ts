@@ -23,7 +23,7 @@ import { runSdeSample, sdeSampleHelp, wantsSdeSampler, SDE_ONLY_FLAGS } from './
 import { NoisyClassifier } from '../../nn/noisy_classifier.js';
 import { bundledModel } from '../model_arg.js';
 import { checkSchedulerFlags } from '../edit_flags.js';
-import { MAX_MEMORY_FLAG, applyMaxMemory, CLASS_FLAG, ETA_FLAG, FALLBACK_SCHEDULER, FALLBACK_STEPS, GUIDANCE_FLAG, MODEL_FLAG, SEED_FLAG, SIGMAS_FLAG, batchFlag, countFlag, formatFlagHelp, parseCommandFlags, pathFlag, schedulerFlag, stepsFlag } from '../flags.js';
+import { MAX_MEMORY_FLAG, applyMaxMemory, CLASS_FLAG, ETA_FLAG, FALLBACK_SCHEDULER, FALLBACK_STEPS, GUIDANCE_FLAG, MODEL_FLAG, SEED_FLAG, SIGMAS_FLAG, batchFlag, countFlag, formatFlagHelp, parseCommandFlags, pathFlag, schedulerFlag, stepsFlag, ALLOW_NONFINITE_FLAG, CLASSIFIER_SCALE_FIELD } from '../flags.js';
 import { described, flagName, hiddenFields, intField, numberField, optional } from '../../schema/field.js';
 
 /** The score-SDE samplers' own flags (--steps is shared). */
@@ -41,7 +41,7 @@ const FLAGS = {
   class: { ...CLASS_FLAG, doc: 'Class of every image, or a comma-separated list of N classes.' },
   guidance: GUIDANCE_FLAG,
   classifier: pathFlag('classifier', "Classifier guidance (Dhariwal & Nichol 2021): steer towards --class with the gradient of a noise-conditional classifier ('diffuse train-classifier'; a run folder or its model/). Works with any scheduler, with or without --guidance, and on unconditional models.", 'DIR'),
-  classifierScale: described(optional(numberField('classifier_scale', 1), '1 with --classifier'), 'Its scale.', { metavar: 'S' }),
+  classifierScale: described(optional(CLASSIFIER_SCALE_FIELD, '1 with --classifier'), `Its scale, ${CLASSIFIER_SCALE_FIELD.allowed}; useful values are about 1 to 10.`, { metavar: 'S' }),
   eta: ETA_FLAG,
   seed: SEED_FLAG,
   batch: batchFlag(DEFAULT_BATCH_SIZE),
@@ -51,6 +51,7 @@ const FLAGS = {
   animate: pathFlag('animate', 'Also write a GIF of x_t (left) and the predicted x_0 (right) through the reverse process.'),
   frames: countFlag('frames', 20, 2, 'Frames of the animation, evenly spaced.', 'F'),
   delay: countFlag('delay', 100, 0, 'Milliseconds per frame (the last frame holds 1 s).', 'MS'),
+  allowNonfinite: ALLOW_NONFINITE_FLAG,
   // Accepted here only to name them in the error: they belong to the score-SDE samplers.
   ...hiddenFields(SDE_EXTRA_FLAGS),
   maxMemory: MAX_MEMORY_FLAG,
@@ -108,9 +109,10 @@ export async function run(argv: string[]): Promise<void> {
   if (classifierScale !== undefined && values.classifier === undefined) throw new DiffuseError('--classifier-scale needs --classifier DIR (a classifier from diffuse train-classifier)');
   const classes: number | number[] | undefined = values.class === undefined ? undefined : values.class.length === 1 ? values.class[0]! : [...values.class];
 
-  const model = UNet2DModel.fromPretrained(unetDir);
+  const loadOptions = { allowNonfinite: values.allowNonfinite };
+  const model = UNet2DModel.fromPretrained(unetDir, loadOptions);
   const clfDir = values.classifier === undefined ? null : existsSync(join(values.classifier, 'model', 'config.json')) ? join(values.classifier, 'model') : values.classifier;
-  const classifier = clfDir === null ? null : NoisyClassifier.fromPretrained(clfDir);
+  const classifier = clfDir === null ? null : NoisyClassifier.fromPretrained(clfDir, loadOptions);
   const schedConfig = schedulerDir === null ? {} : readSchedulerConfig(schedulerDir);
   const guidance = choice.guidanceScale;
   const numTrainTimesteps = typeof schedConfig['num_train_timesteps'] === 'number' ? schedConfig['num_train_timesteps'] : undefined;

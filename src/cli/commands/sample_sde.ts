@@ -15,7 +15,7 @@ import { writePngGrid } from '../../io/png.js';
 import { readSchedulerConfig } from '../../io/checkpoint.js';
 import { resolveModelDir } from '../../io/model_folder.js';
 import { ProgressBar } from '../progress.js';
-import { MAX_MEMORY_FLAG, applyMaxMemory, MODEL_FLAG, SEED_FLAG, countFlag, formatFlagHelp, parseCommandFlags, pathFlag } from '../flags.js';
+import { MAX_MEMORY_FLAG, applyMaxMemory, MODEL_FLAG, SEED_FLAG, countFlag, formatFlagHelp, parseCommandFlags, pathFlag, ALLOW_NONFINITE_FLAG } from '../flags.js';
 import { arrayField, described, enumField, hidden, intField, numberField, optional, stringField } from '../../schema/field.js';
 import { loadModelArg, bundledModel } from '../model_arg.js';
 import { SDE_NAMES, type SdeName } from '../../sde/sde.js';
@@ -30,7 +30,13 @@ import { sdeSample } from '../../sampling/sde_process.js';
 export { SDE_SAMPLERS, type SdeSamplerName } from '../../sampling/registry.js';
 
 /** A positive number flag (pc or ode only: absent unless given). */
-const positive = (key: string, doc: string, defaultText: string, metavar = 'X') => described(optional(numberField(key, 1, 0, Infinity, true), defaultText), doc, { metavar });
+/** A positive number flag up to `max` (its range in --help). */
+const positive = (key: string, doc: string, defaultText: string, metavar = 'X', max = Infinity) => {
+  const field = numberField(key, 1, 0, max, true);
+  return described(optional(field, defaultText), `${doc.replace(/\.$/, '')}; ${field.allowed}.`, { metavar });
+};
+/** The largest corrector SNR (score_sde uses 0.075 to 0.17). */
+const MAX_SNR = 10;
 
 /** The flags of the score-SDE samplers (`diffuse sample` hands its argv here for them). */
 export const SDE_ONLY_FLAGS = {
@@ -38,11 +44,11 @@ export const SDE_ONLY_FLAGS = {
   sde: described(optional(enumField<SdeName>('sde', SDE_NAMES, 'vp')), "Checked against the model's SDE (a DDPM model is vp).", { metavar: 'S' }),
   predictor: described(optional(enumField<PredictorName>('predictor', PREDICTOR_NAMES, 'reverse_diffusion'), 'reverse_diffusion'), `pc: ${PREDICTOR_NAMES.join(' | ')}.`, { metavar: 'P' }),
   corrector: described(optional(enumField<CorrectorName>('corrector', CORRECTOR_NAMES, 'langevin'), 'langevin'), `pc: ${CORRECTOR_NAMES.join(' | ')} (ald = annealed Langevin).`, { metavar: 'C' }),
-  snr: positive('snr', 'pc: corrector signal-to-noise ratio.', String(DEFAULT_SNR), 'R'),
+  snr: positive('snr', 'pc: corrector signal-to-noise ratio.', String(DEFAULT_SNR), 'R', MAX_SNR),
   correctorSteps: described(optional(intField('corrector_steps', 1, 1), '1'), 'pc: corrector steps per time step.', { metavar: 'K' }),
   steps: described(optional(intField('steps', 1, 1), "the SDE's N, 1000"), 'pc: time steps.', { metavar: 'K' }),
-  rtol: positive('rtol', 'ode: RK45 relative tolerance; the NFE is printed.', String(DEFAULT_ODE_TOLERANCE)),
-  atol: positive('atol', 'ode: RK45 absolute tolerance.', String(DEFAULT_ODE_TOLERANCE)),
+  rtol: positive('rtol', 'ode: RK45 relative tolerance; the NFE is printed.', String(DEFAULT_ODE_TOLERANCE), 'X', 1),
+  atol: positive('atol', 'ode: RK45 absolute tolerance.', String(DEFAULT_ODE_TOLERANCE), 'X', 1),
   eps: positive('eps', 'Last time, below 1.', '1e-3 for VP/sub-VP, 1e-5 for VE', 'E'),
 } as const;
 
@@ -58,6 +64,7 @@ const FLAGS = {
   out: hidden(pathFlag('out', 'The PNG grid to write (required).')),
   nrow: hidden(optional(intField('nrow', 1, 1))),
   maxMemory: MAX_MEMORY_FLAG,
+  allowNonfinite: hidden(ALLOW_NONFINITE_FLAG),
 } as const;
 
 export const sdeSampleHelp = `
@@ -109,7 +116,7 @@ export async function runSdeSample(argv: string[]): Promise<void> {
   const classList = v.class === undefined ? undefined : [...v.class];
   if (classList !== undefined && classList.length !== 1 && classList.length !== n) throw new DiffuseError(`--class takes one class or ${n} (one per image), found ${classList.length}`);
 
-  const { model, schedulerConfig } = loadModelArg(v.model);
+  const { model, schedulerConfig } = loadModelArg(v.model, { allowNonfinite: v.allowNonfinite });
   const sde = sdeFromConfig(schedulerConfig, sdeFlag, 'the model\'s scheduler_config.json');
   if (kind === 'pc' && predictor === 'ancestral' && sde.name === 'subvp') throw new DiffuseError('--predictor ancestral needs a VP or VE SDE (sub-VP has no discrete ancestor); use reverse_diffusion or euler_maruyama');
   const cfg = model.config;

@@ -16,11 +16,12 @@ import { bicubicResize } from '../../data/resample.js';
 import { ProgressBar } from '../progress.js';
 import { readSamplingConfig, resolveSampling } from '../../io/sampling_config.js';
 import { checkSchedulerFlags, readImageFlag } from '../edit_flags.js';
-import { MAX_MEMORY_FLAG, applyMaxMemory, ETA_FLAG, FALLBACK_SCHEDULER, FALLBACK_STEPS, SEED_FLAG, SIGMAS_FLAG, batchFlag, countFlag, formatFlagHelp, parseCommandFlags, pathFlag, schedulerFlag, stepsFlag } from '../flags.js';
+import { MAX_MEMORY_FLAG, applyMaxMemory, ETA_FLAG, FALLBACK_SCHEDULER, FALLBACK_STEPS, SEED_FLAG, SIGMAS_FLAG, batchFlag, countFlag, formatFlagHelp, parseCommandFlags, pathFlag, schedulerFlag, stepsFlag, ALLOW_NONFINITE_FLAG } from '../flags.js';
 import { boolField, described, optional, stringField } from '../../schema/field.js';
 
 const FLAGS = {
   model: pathFlag('model', 'The SR3 model (required).', 'DIR'),
+  allowNonfinite: ALLOW_NONFINITE_FLAG,
   image: pathFlag('image', "A low-resolution PNG/JPEG (its size times the scale must be the model's size)."),
   out: pathFlag('out', 'The upscaled PNG to write.'),
   scheduler: schedulerFlag(),
@@ -85,7 +86,7 @@ export async function run(argv: string[]): Promise<void> {
   const batch = v.batch ?? DEFAULT_BATCH_SIZE;
   const n = v.n ?? 500;
 
-  const sr = loadSuperresModel(v.model);
+  const sr = loadSuperresModel(v.model, { allowNonfinite: v.allowNonfinite });
   // The one rule for sampling defaults: flags, then the model's sampling_config.json, then ddim.
   const choice = resolveSampling(readSamplingConfig(sr.unetDir, schedulerNames()), { scheduler: v.scheduler }, FALLBACK_SCHEDULER);
   const schedName = choice.scheduler;
