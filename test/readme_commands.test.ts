@@ -65,6 +65,13 @@ const EVAL_N = '10';
  * subcommand the README uses must be here; what a command writes goes to the temporary folder
  * because it runs there.
  */
+/**
+ * The predictor-corrector sampler on a VP SDE needs more than beta_max = 20 steps (its discrete
+ * betas are beta_max / N; fewer is a clear error, as it should be).
+ */
+const PC_STEPS = '21';
+const isPc = (c: Cmd): boolean => c.get('--sde-sampler') === 'pc' || c.get('--scheduler') === 'pc' || c.get('--method') === 'sde-pc';
+
 const CI: Record<string, (c: Cmd) => void> = {
   '--help': () => {},
   info: () => {},
@@ -90,12 +97,12 @@ const CI: Record<string, (c: Cmd) => void> = {
     if (c.get('--sde-sampler') === 'ode') {
       c.set('--rtol', '1');
       c.set('--atol', '1');
-    } else c.set('--steps', STEPS);
+    } else c.set('--steps', isPc(c) ? PC_STEPS : STEPS);
     c.set('--n', IMAGES);
   },
   inpaint: (c) => {
     // RePaint jumps back --jump-length steps: it needs more steps than one jump.
-    c.set('--steps', c.has('--jump-length') ? '4' : STEPS);
+    c.set('--steps', c.has('--jump-length') ? '4' : isPc(c) ? PC_STEPS : STEPS);
     c.shrink('--jump-length', '2');
     c.shrink('--jump-n-sample', '2');
     c.shrink('--n', IMAGES);

@@ -92,9 +92,15 @@ export function betasField(key: string): Field<readonly number[] | null> {
   };
 }
 
+/**
+ * The most training timesteps a schedule may have (the U-Net's bound too): diffusers' models use
+ * 1000 to 4000, and the schedule's float64 arrays are allocated from it (1e9 would be 8 GB each).
+ */
+export const MAX_TRAIN_TIMESTEPS = 1_000_000;
+
 /** The noise-schedule fields of scheduler_config.json shared by the DDPM-family schedulers (diffusers' names and defaults). */
 export const SCHEDULE_FIELDS = {
-  numTrainTimesteps: intField('num_train_timesteps', 1000, 1),
+  numTrainTimesteps: intField('num_train_timesteps', 1000, 1, MAX_TRAIN_TIMESTEPS),
   betaStart: numberField('beta_start', 0.0001, 0, 1),
   betaEnd: numberField('beta_end', 0.02, 0, 1),
   betaSchedule: enumField<BetaSchedule>('beta_schedule', BETA_SCHEDULES, 'linear'),

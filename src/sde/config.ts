@@ -12,6 +12,7 @@ import { SubVpSde } from './subvp.js';
 import { VeSde } from './ve.js';
 import { parseConfig } from '../schema/config.js';
 import { enumField, nullable, numberField } from '../schema/field.js';
+import { MAX_TRAIN_TIMESTEPS } from '../diffusion/schedules.js';
 
 /** The parameters of any of the three SDEs (each takes the ones it uses). */
 export interface SdeParams {
@@ -49,7 +50,7 @@ export const SDE_CONFIG_FIELDS = {
   betaMax: nullable(numberField('beta_max', 20), 20),
   sigmaMin: nullable(numberField('sigma_min', 0.01), 0.01),
   sigmaMax: nullable(numberField('sigma_max', 50), 50),
-  numTrainTimesteps: nullable(numberField('num_train_timesteps', 1000), 1000),
+  numTrainTimesteps: nullable(numberField('num_train_timesteps', 1000, 1, MAX_TRAIN_TIMESTEPS), 1000),
   betaStart: nullable(numberField('beta_start', 0.0001), 0.0001),
   betaEnd: nullable(numberField('beta_end', 0.02), 0.02),
 } as const;

@@ -36,7 +36,7 @@ function meanNorm(t: Tensor): number {
 }
 
 function alphaOf(sde: Sde, t: number): number {
-  return sde.name === 'vp' ? 1 - (sde as VpSde).discreteBetas[sde.stepIndex(t)]! : 1;
+  return sde.name === 'vp' ? 1 - (sde as VpSde).discreteBeta(sde.stepIndex(t)) : 1;
 }
 
 function checkOptions(op: string, o: CorrectorOptions): number {

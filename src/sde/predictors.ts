@@ -55,7 +55,7 @@ export function ancestralPredictor(sde: Sde, score: ScoreFn, x: Tensor, t: numbe
   const i = sde.stepIndex(t);
   switch (sde.name) {
     case 'vp': {
-      const beta = (sde as VpSde).discreteBetas[i]!;
+      const beta = (sde as VpSde).discreteBeta(i);
       const s = score(x, t);
       const xMean = lin([1 / Math.sqrt(1 - beta), x], [beta / Math.sqrt(1 - beta), s]);
       return { x: lin([1, xMean], [Math.sqrt(beta), noiseLike('ancestral', x, noise)]), xMean };

@@ -46,6 +46,21 @@ export class VpSde extends Sde {
     this.discreteBetas = linspace(this.betaMin / this.N, this.betaMax / this.N, this.N);
   }
 
+  /**
+   * DDPM's beta_i, checked: with N at most beta_max steps, beta_max / N >= 1 and the DDPM step's
+   * sqrt(1 - beta) has no value (e.g. --steps 2: beta = 10), so every discrete predictor and
+   * corrector would turn the sample into NaN.
+   */
+  discreteBeta(i: number): number {
+    const b = this.discreteBetas[i]!;
+    if (!(b < 1)) {
+      throw new ArgumentError(
+        `VP SDE: the discrete beta_${i} = ${b.toPrecision(3)} (beta_max / N = ${this.betaMax} / ${this.N}) is not below 1 with N = ${this.N} steps, so the DDPM step sqrt(1 - beta) has no value; use more than ${Math.ceil(this.betaMax)} steps (score_sde uses 1000)`,
+      );
+    }
+    return b;
+  }
+
   /** beta(t). */
   beta(t: number): number {
     return this.betaMin + t * (this.betaMax - this.betaMin);
@@ -80,7 +95,7 @@ export class VpSde extends Sde {
 
   /** DDPM (eq. 46): f = (sqrt(1 - beta_i) - 1) x, G = sqrt(beta_i), i = round(t (N - 1)). */
   discretize(t: number): DiscreteStep {
-    const beta = this.discreteBetas[this.stepIndex(t)]!;
+    const beta = this.discreteBeta(this.stepIndex(t));
     return { fCoef: Math.sqrt(1 - beta) - 1, G: Math.sqrt(beta) };
   }
 

@@ -21,7 +21,7 @@ import { runFuzz, formatSummary, type FuzzSummary } from './runner.js';
 import type { FailureKind } from './target.js';
 
 /** Cases per target in CI (about a minute and a half in all on 2 busy cores, once the bombs are refused early). */
-const CI_CASES = 30;
+const CI_CASES = 60;
 const CI_SEED = 'ci-2026';
 const GB = 2 ** 30;
 

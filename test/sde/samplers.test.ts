@@ -89,3 +89,19 @@ test('pcSample with fewer steps than the SDE\'s N discretises at the sampling st
     assertGaussian(`vp ${predictor} 100 of 1000 steps`, x);
   }
 });
+
+test('VP with N <= beta_max steps: every discrete predictor and corrector is a clear error naming the steps, not a NaN sample (issue 14: --steps 2 gave NaN images)', () => {
+  const sde = new VpSde();
+  for (const [predictor, corrector] of [['reverse_diffusion', 'none'], ['ancestral', 'none'], ['none', 'langevin']] as [PredictorName, CorrectorName][]) {
+    const gen = new Generator(0);
+    assert.throws(
+      () => pcSample(sde, gaussianScore(sde), sde.priorSample(SHAPE, gen), { predictor, corrector, steps: 2, generator: gen }),
+      (e: Error) => e instanceof ArgumentError && /N = 2 steps/.test(e.message) && /more than 20 steps/.test(e.message),
+      `${predictor} + ${corrector}`,
+    );
+  }
+  // 21 steps: beta_max / N < 1, a finite sample.
+  const gen = new Generator(0);
+  const { x } = pcSample(sde, gaussianScore(sde), sde.priorSample(SHAPE, gen), { predictor: 'reverse_diffusion', corrector: 'langevin', steps: 21, generator: gen });
+  assert.ok(hostBuffer(x).every(Number.isFinite));
+});
