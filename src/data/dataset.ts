@@ -120,17 +120,23 @@ function checkBatchOptions(dataset: Dataset, opts: BatchOptions): void {
   if (opts.epochs !== undefined && (!Number.isInteger(opts.epochs) || opts.epochs < 0)) {
     throw new ArgumentError(`batches: epochs must be a non-negative integer, found ${String(opts.epochs)}`);
   }
-  const r = opts.resume;
-  if (r !== undefined) {
-    if (!Number.isInteger(r.epoch) || r.epoch < 0 || !Number.isInteger(r.position) || r.position < 0 || r.position > dataset.length) {
-      throw new ArgumentError(
-        `batches: resume state must have integer epoch >= 0 and position in [0, ${dataset.length}], found epoch ${String(r.epoch)}, position ${String(r.position)}`,
-      );
-    }
-    if ((opts.shuffle ?? true) && r.epochStart === null) {
-      throw new ArgumentError('batches: resume state has no epochStart but shuffle is on; it was saved by a loader without shuffling');
-    }
+  if (opts.resume !== undefined) checkLoaderState(opts.resume, dataset.length, opts.shuffle ?? true);
+}
+
+/**
+ * Checks a saved loader position against a dataset of `n` examples (a checkpoint's loader state
+ * may be damaged or hand-edited): the trainer checks it when it resumes, before any batch.
+ */
+export function checkLoaderState(r: LoaderState, n: number, shuffle: boolean): void {
+  if (r === null || typeof r !== 'object') throw new ArgumentError(`batches: resume state must be an object { epoch, position, epochStart }, found ${r === null ? 'null' : typeof r}`);
+  if (!Number.isInteger(r.epoch) || r.epoch < 0 || !Number.isInteger(r.position) || r.position < 0 || r.position > n) {
+    throw new ArgumentError(`batches: resume state must have integer epoch >= 0 and position in [0, ${n}], found epoch ${String(r.epoch)}, position ${String(r.position)}`);
   }
+  if (shuffle && r.epochStart === null) {
+    throw new ArgumentError('batches: resume state has no epochStart but shuffle is on; it was saved by a loader without shuffling');
+  }
+  // A malformed generator state is refused here, not at the first batch.
+  if (r.epochStart !== null) Generator.fromState(r.epochStart);
 }
 
 /**

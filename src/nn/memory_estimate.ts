@@ -8,6 +8,7 @@
  * Float32 throughout: 4 bytes per value.
  */
 import type { UNet2DConfig } from './unet_2d.js';
+import type { NoisyClassifierConfig } from './noisy_classifier.js';
 import { formatBytes, type MemoryNeed } from './memory_budget.js';
 
 /** Bytes per float32 value. */
@@ -44,6 +45,31 @@ function resnetParams(cin: number, cout: number, temb: number, c: UNet2DConfig):
 function attentionParams(ch: number, headDim: number, hasNorm: boolean): number {
   const inner = Math.floor(ch / headDim) * headDim;
   return (hasNorm ? norm(ch) : 0) + 3 * linear(ch, inner) + linear(inner, ch);
+}
+
+/**
+ * The number of parameters of a NoisyClassifier (the U-Net's encoder, its middle block, a norm and
+ * a linear head), exactly as NoisyClassifier builds them, without building it.
+ */
+export function classifierParameterCount(c: NoisyClassifierConfig): number {
+  const shim = { resnetTimeScaleShift: 'default' } as UNet2DConfig;
+  const boc = c.blockOutChannels;
+  const c0 = boc[0]!;
+  const temb = 4 * c0;
+  let n = conv(c.inChannels, c0, 3) + linear(c0, temb) + linear(temb, temb);
+  let out = c0;
+  c.downBlockTypes.forEach((type, i) => {
+    const inCh = out;
+    out = boc[i]!;
+    for (let l = 0; l < c.layersPerBlock; l++) {
+      n += resnetParams(l === 0 ? inCh : out, out, temb, shim);
+      if (type === 'AttnDownBlock2D') n += attentionParams(out, Math.min(c.attentionHeadDim, out), true);
+    }
+    if (i !== boc.length - 1) n += conv(out, out, 3);
+  });
+  n += 2 * resnetParams(out, out, temb, shim);
+  if (c.addAttention) n += attentionParams(out, Math.min(c.attentionHeadDim, out), true);
+  return n + norm(out) + linear(out, c.numClasses);
 }
 
 /**

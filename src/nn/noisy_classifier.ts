@@ -18,6 +18,8 @@ import { Conv2d, GroupNorm, Linear, withoutInit } from './layers.js';
 import { TimestepEmbedding, Timesteps, type Timestep } from './embeddings.js';
 import { AttnDownBlock2D, DownBlock2D, UNetMidBlock2D, type BlockCommon } from './unet_blocks.js';
 import { DOWN_BLOCK_TYPES, UNET2D_BOUNDS, type DownBlockType } from './unet_2d.js';
+import { classifierParameterCount } from './memory_estimate.js';
+import { checkMemoryBudget } from './memory_budget.js';
 import { readDiffusersConfig, readDiffusersWeights, writeDiffusersFolder } from '../io/checkpoint.js';
 import { markNonfiniteWeights, observeNonfinite, type NonfiniteOptions } from '../io/nonfinite.js';
 import { arrayField, boolField, enumField, intField, numberField, type Field, type ValuesOf } from '../schema/field.js';
@@ -138,6 +140,9 @@ export class NoisyClassifier extends Module {
   constructor(config: Partial<NoisyClassifierConfig> = {}, options: { gen?: Generator } = {}) {
     super();
     const c = resolveClassifierConfig(config);
+    // The parameters must fit the memory budget before any is allocated (bounded fields can still multiply up).
+    const params = classifierParameterCount(c);
+    checkMemoryBudget({ what: 'NoisyClassifier: its parameters', bytes: params * 4, parts: [`${(params / 1e6).toFixed(1)}M parameters x 4 bytes`], fix: 'use smaller block_out_channels or fewer layers_per_block' });
     this.config = Object.freeze(c);
     const gen = options.gen ?? new Generator(0);
     const boc = c.blockOutChannels;

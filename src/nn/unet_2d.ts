@@ -6,6 +6,7 @@
  *   out = conv_out(SiLU(conv_norm_out(h)))
  * Config fields are diffusers' snake_case names in config.json and camelCase here.
  */
+import { recordModelSource } from '../io/model_source.js';
 import { Tensor, type DType } from '../tensor/tensor.js';
 import { Generator } from '../tensor/random.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../tensor/errors.js';
@@ -127,7 +128,8 @@ export const UNET2D_FIELDS = {
   blockOutChannels: { ...arrayField('block_out_channels', posInt('', 1, B.channels), [224, 448, 672, 896], 1, B.levels), allowed: `a list of 1 to ${B.levels} integers in [1, ${B.channels}] (one per level)` },
   layersPerBlock: posInt('layers_per_block', 2, B.layersPerBlock),
   midBlockScaleFactor: { ...numberField('mid_block_scale_factor', 1), allowed: 'a finite non-zero number', parse: (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v !== 0 ? v : undefined) } as Field<number>,
-  downsamplePadding: intField('downsample_padding', 1, 0),
+  // diffusers' Downsample2D pads 0 (then pads right/bottom by one) or 1; more changes the halved sizes and breaks the skips.
+  downsamplePadding: intField('downsample_padding', 1, 0, 1),
   downsampleType: literalField('downsample_type', ['conv'] as const, 'conv', ''),
   upsampleType: literalField('upsample_type', ['conv'] as const, 'conv', ''),
   dropout: numberField('dropout', 0, 0, 1, false, true),
@@ -207,6 +209,12 @@ export function resolveConfig(partial: Partial<UNet2DConfig> = {}): UNet2DConfig
       const usesAttention = c.downBlockTypes[i] === 'AttnDownBlock2D' || c.upBlockTypes[levels - 1 - i] === 'AttnUpBlock2D' || (i === levels - 1 && c.addAttention);
       if (usesAttention && c.attentionHeadDim! > ch) bad('attentionHeadDim', c.attentionHeadDim, `it exceeds the ${ch} channels of an attention layer (no whole head fits)`);
     });
+  }
+  // The config's own sample size must survive its halvings (one per level below the top).
+  if (c.sampleSize !== null) {
+    const factor = 2 ** (levels - 1);
+    const [h, w] = Array.isArray(c.sampleSize) ? c.sampleSize : [c.sampleSize, c.sampleSize];
+    if (h % factor !== 0 || w % factor !== 0) bad('sampleSize', c.sampleSize, `the U-Net halves it ${levels - 1} time(s), so it must be a multiple of ${factor}`);
   }
   return {
     ...c,
@@ -488,6 +496,7 @@ export class UNet2DModel extends Module {
       throw e;
     }
     if (seen.found()) markNonfiniteWeights(model);
+    recordModelSource(model, dir);
     return model.eval();
   }
 

@@ -15,6 +15,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { DiffuseError } from '../tensor/errors.js';
 import { sum } from '../ops/reduce.js';
 import { hasNonfiniteWeights } from '../io/nonfinite.js';
+import { modelSource } from '../io/model_source.js';
 
 /** A sampler's model output or sample went NaN or Inf. */
 export class NonfiniteSampleError extends DiffuseError {}
@@ -101,8 +102,10 @@ export class FiniteGuard {
     if (guidance !== undefined && Math.abs(guidance) > LARGE_GUIDANCE) causes.push(`the guidance weight ${guidance} is too large (useful values are about 1 to 10); lower --guidance or guidance_scale in sampling_config.json`);
     if (classifierScale !== undefined && classifierScale !== null && Math.abs(classifierScale) > LARGE_GUIDANCE) causes.push(`the classifier scale ${classifierScale} is too large; lower --classifier-scale`);
     if (causes.length > 0) return `${causes.join('; or ')}.`;
+    const folders = (models ?? []).map((m) => modelSource(m)).filter((d): d is string => d !== undefined);
+    const checkpoint = folders.length === 0 ? 'a broken checkpoint' : `a broken checkpoint (${folders.join(', ')})`;
     return what === 'model output'
-      ? 'a broken checkpoint (weights that overflow) or a guidance weight too large for this model; try the bundled model or lower --guidance, and check the scheduler config (scheduler_config.json).'
+      ? `${checkpoint} (weights that overflow) or a guidance weight too large for this model; try the bundled model or lower --guidance, and check the scheduler config (scheduler_config.json).`
       : "the scheduler config (scheduler_config.json: beta_start, beta_end, trained_betas, num_train_timesteps, timestep_spacing) or the sampler's options (--eta, --s-churn, ...) give a schedule that overflows; try another --scheduler or the model's own scheduler config.";
   }
 }

@@ -159,6 +159,13 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
     bodyLimit: maxBodyBytes(limits),
     requestTimeout: REQUEST_TIMEOUT_MS,
     genReqId: () => randomUUID(),
+    // Errors fastify answers before any hook (a URL that does not decode, e.g. /%ff): the same headers and a scrubbed message.
+    frameworkErrors: (err, _req, reply) => {
+      for (const [k, v] of Object.entries(SECURITY_HEADERS)) reply.raw.setHeader(k, v);
+      const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+      // (fastify types this reply by route schemas it has not matched yet: answer it as a plain reply)
+      void (reply as unknown as { code(n: number): { send(body: unknown): unknown } }).code(status).send({ error: scrub(`bad request: ${err.message}`) });
+    },
     // Exactly what the schemas say: no type coercion, unknown fields are errors (not dropped).
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false } },
   });

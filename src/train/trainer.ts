@@ -21,6 +21,7 @@ import { UNet2DModel, configFromJSON, configToJSON, type UNet2DConfig } from '..
 import { AdamW } from '../nn/adamw.js';
 import { EMA } from '../nn/ema.js';
 import { loadDataset, batches, DataError, type Dataset, type LoaderState } from '../data/index.js';
+import { checkLoaderState } from '../data/dataset.js';
 import { readDiffusersWeights, readJSONFile, writeJSONAtomic } from '../io/checkpoint.js';
 import { DiskFullError, appendText, makeDir } from '../io/file_ops.js';
 import { objectiveFor } from './objectives/index.js';
@@ -148,6 +149,23 @@ function checkDataFitsModel(ds: Dataset, u: UNet2DConfig, channels: { in: number
 }
 
 /**
+ * Runs `fn`, which applies a checkpoint's saved state; any failure (a damaged or hand-edited
+ * trainer_state.json, weights that do not fit its config) is reported naming the checkpoint and
+ * the way on, not as a bare TypeError or a state-dict message without a file.
+ */
+function fromCheckpoint<T>(ckptDir: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof DiskFullError) throw e;
+    const message = e instanceof Error ? e.message : String(e);
+    throw new RunFolderError(
+      `${ckptDir}: this checkpoint cannot be resumed (${message}); its trainer_state.json or weights are damaged or were edited. Move the folder away to resume from the checkpoint before it, or start a new run with another --out`,
+    );
+  }
+}
+
+/**
  * Trains a UNet2DModel by DDPM on `options.data`, writing the run folder `options.out`.
  * With `resume: true` it continues the run in `out` from its latest checkpoint, exactly
  * (only steps, saveEvery, keep and threads may change).
@@ -212,7 +230,7 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   if (cfg.threads !== null) setNumThreads(cfg.threads);
 
   // 2. Model, data and schedule, checked against each other before any work.
-  const unetConfig = unetConfigOf(cfg);
+  const unetConfig = ckptDir === null ? unetConfigOf(cfg) : fromCheckpoint(ckptDir, () => unetConfigOf(cfg));
   // Memory first: the parameters x 5 (weights, gradients, AdamW moments, EMA) and a batch's
   // activations must fit the budget before the data or the model is allocated.
   const checkTrainingMemory = (h: number, w: number): void =>
@@ -242,22 +260,27 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
 
   if (state !== null && ckptDir !== null) {
     // 3. Resume: weights, EMA, optimizer, generators and loader position from the checkpoint.
-    model.loadStateDict(readDiffusersWeights(join(ckptDir, 'unet')), { strict: true });
-    params = model.parameters();
-    const emaWeights = readDiffusersWeights(join(ckptDir, 'unet_ema'));
-    const shadow = names.map((n) => {
-      const t = emaWeights.get(n);
-      if (t === undefined) throw new RunFolderError(`${ckptDir}/unet_ema: missing '${n}'`);
-      return tensor(t.data, t.shape);
+    const dir = ckptDir;
+    const st = state;
+    fromCheckpoint(dir, () => {
+      model.loadStateDict(readDiffusersWeights(join(dir, 'unet')), { strict: true });
+      params = model.parameters();
+      const emaWeights = readDiffusersWeights(join(dir, 'unet_ema'));
+      const shadow = names.map((n) => {
+        const t = emaWeights.get(n);
+        if (t === undefined) throw new RunFolderError(`${dir}/unet_ema: missing '${n}'`);
+        return tensor(t.data, t.shape);
+      });
+      ema.setState({ shadow, decay: st.emaDecay, numUpdates: st.emaNumUpdates });
+      opt.setState(readOptimizerState(dir, model, st.optimizer));
+      gen.setState(st.generator);
+      dropoutGen.setState(st.dropoutGenerator);
+      step = st.step;
+      elapsedBefore = st.elapsed;
+      loaderState = st.loader;
+      if (loaderState !== null) checkLoaderState(loaderState, dataset.length, true);
+      if (objective.setState !== undefined) objective.setState(st.objective ?? null);
     });
-    ema.setState({ shadow, decay: state.emaDecay, numUpdates: state.emaNumUpdates });
-    opt.setState(readOptimizerState(ckptDir, model, state.optimizer));
-    gen.setState(state.generator);
-    dropoutGen.setState(state.dropoutGenerator);
-    step = state.step;
-    elapsedBefore = state.elapsed;
-    loaderState = state.loader;
-    if (objective.setState !== undefined) objective.setState(state.objective ?? null);
     truncateMetrics(join(runDir, METRICS_NAME), step);
     log(`resumed ${runDir} at step ${step} from ${ckptDir}`);
   } else {

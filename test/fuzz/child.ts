@@ -8,6 +8,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { targetNamed } from './targets/index.js';
 import { describeError } from './invariant.js';
 import type { Violation } from './target.js';
+import { setMaxMemory } from '../../src/nn/memory_budget.js';
+
+// As `--max-memory` would: the pool sets it below the case's RSS bound.
+const budget = Number(process.env['DIFFUSE_FUZZ_MEMORY_BUDGET']);
+if (budget > 0) setMaxMemory(budget);
 
 /** A message from the parent. */
 export interface RunMessage {

@@ -52,7 +52,8 @@ class Worker {
     const proc = fork(CHILD, [], {
       execArgv: [`--max-old-space-size=${heapMb}`],
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      env: { ...process.env, DIFFUSE_THREADS: '1', OMP_NUM_THREADS: '1', UV_THREADPOOL_SIZE: '2' },
+      // The library's memory budget (--max-memory) at half the RSS bound: what it lets through must fit under the bound.
+      env: { ...process.env, DIFFUSE_THREADS: '1', OMP_NUM_THREADS: '1', UV_THREADPOOL_SIZE: '2', DIFFUSE_FUZZ_MEMORY_BUDGET: String(Math.floor(memoryLimit / 2)) },
     });
     this.proc = proc;
     this.stderr = '';

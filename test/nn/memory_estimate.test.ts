@@ -167,3 +167,29 @@ describe('U-Net memory estimate and budget', () => {
     }
   });
 });
+
+describe('classifierParameterCount', () => {
+  it('equals the parameters NoisyClassifier builds, for several configs; a classifier over the budget is refused before allocating', async () => {
+    const { NoisyClassifier } = await import('../../src/nn/noisy_classifier.js');
+    const { classifierParameterCount } = await import('../../src/nn/memory_estimate.js');
+    const { setMaxMemory, MemoryBudgetError } = await import('../../src/nn/memory_budget.js');
+    const configs = [
+      {},
+      { sampleSize: 8, blockOutChannels: [8, 16], downBlockTypes: ['DownBlock2D', 'AttnDownBlock2D'] as ('DownBlock2D' | 'AttnDownBlock2D')[], normNumGroups: 4, numClasses: 3, layersPerBlock: 2 },
+      { sampleSize: 16, inChannels: 3, blockOutChannels: [16, 32, 32], downBlockTypes: ['AttnDownBlock2D', 'DownBlock2D', 'AttnDownBlock2D'] as ('DownBlock2D' | 'AttnDownBlock2D')[], normNumGroups: 8, addAttention: false, attentionHeadDim: 4 },
+    ];
+    for (const config of configs) {
+      const m = new NoisyClassifier(config);
+      const built = m.parameters().reduce((a, p) => a + p.size, 0);
+      assert.equal(classifierParameterCount(m.config), built, JSON.stringify(config));
+    }
+    setMaxMemory(1 << 20);
+    try {
+      const t0 = Date.now();
+      assert.throws(() => new NoisyClassifier({ blockOutChannels: [4096, 4096], downBlockTypes: ['DownBlock2D', 'DownBlock2D'] }), MemoryBudgetError);
+      assert.ok(Date.now() - t0 < 1000);
+    } finally {
+      setMaxMemory(null);
+    }
+  });
+});
