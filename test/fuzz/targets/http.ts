@@ -184,7 +184,9 @@ export const httpTarget: Target = {
     if (rng.chance(0.1)) headers[rng.pick(['accept', 'x-forwarded-for', 'accept-encoding', 'range', 'if-none-match', 'cookie'])] = rng.pick([...EDGE_STRINGS.slice(0, 12), 'bytes=0-1,2-3', '*/*']);
     // An empty Host cannot be tested through inject (it sends localhost:80 instead): not counted as foreign here;
     // test/server/hardening.test.ts checks the allow-list refuses it.
-    const foreignHost = (headers['host'] !== undefined && headers['host'] !== '' && !LOOPBACK_HOST.test(headers['host'])) || headers['origin'] === 'http://evil.example';
+    // A foreign Origin is refused on requests that change state; a cross-origin GET is answered
+    // (the browser does not let the page read it: no CORS headers), as the server documents.
+    const foreignHost = (headers['host'] !== undefined && headers['host'] !== '' && !LOOPBACK_HOST.test(headers['host'])) || (headers['origin'] === 'http://evil.example' && method !== 'GET' && method !== 'HEAD');
     if (body !== null) writeFileSync(join(caseDir, 'body.bin'), body);
     const spec: Spec = { method, url, headers, body: body === null ? null : 'body.bin', foreignUpload, foreignHost };
     return { spec, note: `${method} ${url.length > 80 ? `${url.slice(0, 80)}...` : url} ${notes.join(', ')}` };
