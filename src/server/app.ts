@@ -26,7 +26,7 @@ import { DEFAULT_STEPS, FALLBACK_SCHEDULER, samplingMethods, schedulerNames } fr
 import { DiffuseError } from '../tensor/errors.js';
 import { base64Length, maxBodyBytes, resolveLimits, type Limits } from './limits.js';
 import { makeScrubber } from './scrub_paths.js';
-import { SECURITY_HEADERS } from './security_headers.js';
+import { setSecurityHeaders } from './security_headers.js';
 import { hostAllowed, hostPolicy, originAllowed } from './allowed_hosts.js';
 import { checkToken, tokenCookie, tokenMatches, tokenOf, withoutToken } from './token.js';
 import { ACCEPTED_UPLOAD_FORMATS, uploadFormat } from './upload_format.js';
@@ -161,7 +161,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
     genReqId: () => randomUUID(),
     // Errors fastify answers before any hook (a URL that does not decode, e.g. /%ff): the same headers and a scrubbed message.
     frameworkErrors: (err, _req, reply) => {
-      for (const [k, v] of Object.entries(SECURITY_HEADERS)) reply.raw.setHeader(k, v);
+      setSecurityHeaders(reply.raw);
       const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
       // (fastify types this reply by route schemas it has not matched yet: answer it as a plain reply)
       void (reply as unknown as { code(n: number): { send(body: unknown): unknown } }).code(status).send({ error: scrub(`bad request: ${err.message}`) });
@@ -193,7 +193,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
 
   // Every answer carries the security headers (set on the raw response, so event streams and static files get them too).
   app.addHook('onRequest', async (req, reply) => {
-    for (const [k, v] of Object.entries(SECURITY_HEADERS)) reply.raw.setHeader(k, v);
+    setSecurityHeaders(reply.raw);
     const host = req.headers.host;
     if (!hostAllowed(hosts, host)) {
       return reply.code(421).send({

@@ -30,3 +30,8 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze(
   'cross-origin-opener-policy': 'same-origin',
   'cross-origin-resource-policy': 'same-origin',
 });
+
+/** Sets every security header on a raw response (before fastify's hooks run, or from them). */
+export function setSecurityHeaders(res: { setHeader(name: string, value: string): unknown }): void {
+  for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+}

@@ -12,24 +12,11 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { main } from '../../src/cli/main.js';
+import { cliInProcess } from '../helpers/cli_in_process.js';
 import { packageRoot } from '../../src/io/package_root.js';
 import { bombPng } from '../helpers/bad_images.js';
 
-/** Runs `diffuse ...` in process; returns the exit code and what it wrote to stderr. */
-async function cli(args: string[]): Promise<{ code: number; stderr: string }> {
-  const write = process.stderr.write.bind(process.stderr);
-  let stderr = '';
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    return { code: await main(args), stderr };
-  } finally {
-    process.stderr.write = write;
-  }
-}
+const cli = cliInProcess;
 
 /** Asserts a clean user error: exit 1, the message matches, no stack trace. */
 async function refuses(args: string[], re: RegExp): Promise<string> {

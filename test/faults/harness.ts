@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { encodePng } from '../../src/io/png.js';
 import { packageRoot } from '../../src/io/package_root.js';
-import { main } from '../../src/cli/main.js';
+import { cliInProcess } from '../helpers/cli_in_process.js';
 import { latestCheckpoint, resolveModelDir } from '../../src/io/model_folder.js';
 import { readDiffusersWeights, readJSONFile } from '../../src/io/checkpoint.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
@@ -178,19 +178,7 @@ let inProcess: Promise<unknown> = Promise.resolve();
  * stderr; returns the exit code and stderr.
  */
 export function cli(args: string[]): Promise<{ code: number; stderr: string }> {
-  const run = async (): Promise<{ code: number; stderr: string }> => {
-    const write = process.stderr.write.bind(process.stderr);
-    let stderr = '';
-    process.stderr.write = ((chunk: string | Uint8Array) => {
-      stderr += String(chunk);
-      return true;
-    }) as typeof process.stderr.write;
-    try {
-      return { code: await main(args), stderr };
-    } finally {
-      process.stderr.write = write;
-    }
-  };
+  const run = (): Promise<{ code: number; stderr: string }> => cliInProcess(args);
   const p = inProcess.then(run, run);
   inProcess = p.catch(() => undefined);
   return p;

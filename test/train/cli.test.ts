@@ -9,7 +9,7 @@ import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseTrainArgs, help } from '../../src/cli/commands/train.js';
-import { main } from '../../src/cli/main.js';
+import { cliInProcess } from '../helpers/cli_in_process.js';
 import { latestCheckpoint, resolveModelDir } from '../../src/io/model_folder.js';
 import { UNet2DModel } from '../../src/nn/unet_2d.js';
 import { TINY_UNET, tempDir } from './fixtures.js';
@@ -18,20 +18,7 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const mainModule = join(here, '..', '..', 'src', 'cli', existsSync(join(here, '..', '..', 'src', 'cli', 'main.ts')) ? 'main.ts' : 'main.js');
 
 /** Runs `diffuse train ...` in process, capturing stderr; returns the exit code and stderr. */
-async function cli(args: string[]): Promise<{ code: number; stderr: string }> {
-  const write = process.stderr.write.bind(process.stderr);
-  let stderr = '';
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    const code = await main(['train', ...args]);
-    return { code, stderr };
-  } finally {
-    process.stderr.write = write;
-  }
-}
+const cli = (args: string[]): Promise<{ code: number; stderr: string }> => cliInProcess(['train', ...args]);
 
 describe('diffuse train CLI', () => {
   it('bad flags and values give clear errors before any work', async () => {
