@@ -32,7 +32,7 @@ export interface CasOptions {
 
 /**
  * Test accuracy on `test` of a classifier trained only on `train` with the CAS recipe.
- * @example const cas = classificationAccuracyScore(samples, realTest, { flip: true });
+ * @example const cas = classificationAccuracyScore(samples, realTest, { steps: 300 });
  */
 export function classificationAccuracyScore(train: LabelledImages, test: LabelledImages, options: CasOptions = {}): number {
   const steps = options.steps ?? CAS_STEPS;

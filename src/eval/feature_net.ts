@@ -152,24 +152,27 @@ export class FeatureNet extends Module {
   }
 
   /**
-   * Features and predicted classes of many images, `batchSize` at a time, without a graph.
+   * Features, logits and predicted classes of many images, `batchSize` at a time, without a graph.
    * @example const { features, predictions } = net.embed(images); // features (N * D) float32
    */
-  embed(images: Tensor, batchSize = 256, onBatch?: (done: number, total: number) => void): { features: Float32Array; predictions: Int32Array } {
+  embed(images: Tensor, batchSize = 256, onBatch?: (done: number, total: number) => void): { features: Float32Array; logits: Float32Array; predictions: Int32Array } {
     const n = images.shape[0] ?? 0;
     const d = this.featureDim;
+    const k = this.config.numClasses;
     const features = new Float32Array(n * d); // (N, D)
+    const logits = new Float32Array(n * k); // (N, K)
     const predictions = new Int32Array(n);
     noGrad(() => {
       for (let i = 0; i < n; i += batchSize) {
         const end = Math.min(n, i + batchSize);
         const out = this.forward(sliceBatch(images, i, end));
         features.set(out.features.toArray(), i * d);
+        logits.set(out.logits.toArray(), i * k);
         predictions.set(argmaxRows(out.logits), i);
         onBatch?.(end, n);
       }
     });
-    return { features, predictions };
+    return { features, logits, predictions };
   }
 
   /**

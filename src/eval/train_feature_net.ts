@@ -31,7 +31,11 @@ export interface TrainFeatureNetOptions {
   weightDecay?: number;
   /** Largest random translation in pixels, each axis (default 2; 0 turns it off). */
   shift?: number;
-  /** Random horizontal flips (default false: digits must not be mirrored). */
+  /**
+   * Random horizontal flips (default false). A judge must not learn an invariance the data does
+   * not have: every Fashion-MNIST shoe points left, and a flip-trained net cannot tell a shoe from
+   * its mirror image, so it cannot see a generator that draws mirrored shoes.
+   */
   flip?: boolean;
   /** Seed of the initial weights, the epoch orders and the augmentations (default 0). */
   seed?: number;

@@ -128,6 +128,8 @@ export interface UpscaleEvaluation {
   /** The SR3 outputs (N, H, W, C), and the low-resolution inputs (N, H / s, W / s, C). */
   images: Tensor;
   lowRes: Tensor;
+  /** The bicubic upsampling of the inputs, clamped to [-1, 1] (N, H, W, C). */
+  bicubicImages: Tensor;
 }
 
 /**
@@ -142,5 +144,5 @@ export function evaluateUpscale(options: Omit<UpscaleOptions, 'image'> & { hr: T
   const { lr, up } = degrade(hr, options.scale);
   const { images } = upscale({ ...rest, image: lr });
   const clamped = clamp(up, -1, 1);
-  return { sr: imageQuality(images, hr), bicubic: imageQuality(clamped, hr), images, lowRes: lr };
+  return { sr: imageQuality(images, hr), bicubic: imageQuality(clamped, hr), images, bicubicImages: clamped, lowRes: lr };
 }

@@ -111,7 +111,7 @@ export interface TrainConfig {
  * small model with global-norm clipping at 1 tolerates it), a short warm-up of 200 steps, and EMA
  * max decay 0.999 (a horizon of ~1000 steps, a third of the run). Class dropout 0.1 (the
  * classifier-free guidance paper's p_uncond), the linear DDPM schedule with T = 1000, epsilon
- * prediction, no flips (Fashion-MNIST garments are centred and upright, flips add little).
+ * prediction, no flips (the data has no mirror images: FLIP_REFUSED).
  */
 export const TRAIN_FIELDS = {
   unet: { key: 'unet', default: null, allowed: 'a U-Net config object or null', parse: (v: unknown) => (v === null ? null : v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined), toJson: (v: Record<string, unknown> | null) => v } as Field<Record<string, unknown> | null>,
@@ -130,7 +130,7 @@ export const TRAIN_FIELDS = {
   betaStart: described(numberField('betaStart', 0.0001, 0, 1, true), 'beta_1 of the schedule.', { flag: 'beta-start' }),
   betaEnd: described(numberField('betaEnd', 0.02, 0, 1, true), 'beta_T of the schedule.', { flag: 'beta-end' }),
   minSnrGamma: described(nullable(numberField('minSnrGamma', 5, 0, Infinity, true)), 'Min-SNR-gamma loss weighting (Hang et al. 2023; 5 is typical).', { flag: 'min-snr-gamma', defaultText: 'off' }),
-  flip: described(boolField('flip', false), 'Random horizontal flips (off by default: digits are not symmetric).'),
+  flip: described(boolField('flip', false), "Random horizontal flips of an image folder's images; refused for fashion-mnist and mnist, whose images have a direction (FLIP_REFUSED)."),
   seed: described(intField('seed', 0, 0), 'Seeds data order, timesteps, noise, label and weight dropout, init.'),
   saveEvery: described(intField('saveEvery', 500, 1), 'Checkpoint every N steps, and always at the end.', { flag: 'save-every' }),
   keep: described(intField('keep', 3, 1), 'Keep the last N checkpoints.'),
@@ -205,6 +205,27 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> & { data: strin
   const objective = trainingObjectiveOf(c, op);
   if (objective.kind === 'learned_variance') checkLearnedVarianceConfig(c, op);
   return c;
+}
+
+/**
+ * The bundled datasets that --flip would teach wrong images: every Fashion-MNIST shoe points left
+ * and no digit is mirrored, so a model trained on mirrored copies draws shoes and digits both ways
+ * (the first shipped Fashion-MNIST model did: about half its shoes pointed right).
+ */
+export const FLIP_REFUSED: Readonly<Record<string, string>> = Object.freeze({
+  'fashion-mnist': 'every Fashion-MNIST shoe (sandal, sneaker, ankle boot) points left, so a model trained on mirrored copies draws about half its shoes pointing right',
+  mnist: 'no MNIST digit is mirrored, so a model trained on mirrored copies draws mirrored digits',
+});
+
+/**
+ * The --flip rule of a new run: refused for the datasets of FLIP_REFUSED; for an image folder, a
+ * warning to pass on (null without --flip).
+ */
+export function checkFlip(c: Pick<TrainConfig, 'flip' | 'data'>, op = 'train'): string | null {
+  if (!c.flip) return null;
+  const why = FLIP_REFUSED[c.data];
+  if (why !== undefined) throw new ArgumentError(`${op}: --flip is refused for ${c.data}: ${why}. Train without --flip`);
+  return `--flip: the model also learns the mirror image of every training image; if a class has a direction (text, digits, shoes, faces with a parting), its samples will point both ways`;
 }
 
 /** The config as a JSON-safe object (all fields, in a fixed order). */

@@ -24,7 +24,7 @@ import { loadDataset, batches, checkLoaderState, DataError, type Dataset, type L
 import { readDiffusersWeights, readJSONFile, writeJSONAtomic } from '../io/checkpoint.js';
 import { DiskFullError, appendText, makeDir } from '../io/file_ops.js';
 import { objectiveFor } from './objectives/index.js';
-import { resolveTrainConfig, trainConfigFromJSON, trainConfigToJSON, learningRate, emaDecayAt, type TrainConfig } from './config.js';
+import { checkFlip, resolveTrainConfig, trainConfigFromJSON, trainConfigToJSON, learningRate, emaDecayAt, type TrainConfig } from './config.js';
 import {
   METRICS_NAME,
   TRAIN_CONFIG_NAME,
@@ -222,6 +222,8 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
     if (state !== null && cfg.steps < state.step) throw new ArgumentError(`train: --steps ${cfg.steps} is below the checkpoint's step ${state.step}`);
   } else {
     cfg = resolveTrainConfig(rest);
+    const flipWarning = checkFlip(cfg);
+    if (flipWarning !== null) log(`warning: ${flipWarning}`);
     if (existsSync(join(cfg.out, TRAIN_CONFIG_NAME))) {
       throw new ArgumentError(`train: ${cfg.out} already holds a run (${TRAIN_CONFIG_NAME}); pass --resume to continue it, or choose another --out`);
     }

@@ -97,19 +97,32 @@ describe('diffuse eval', () => {
     assert.ok(help.includes(bpdHelp) && help.includes('--samples DIR') && help.includes('--no-cas'));
   });
 
-  it('formats a report as a table with the bar', () => {
+  it('formats a report: every figure beside the real one and its bar, the worst classes, the orientation check, per class', () => {
     const kid = { mean: 0.001, std: 0.0002, subsets: 100, subsetSize: 1000 };
     const fig = { frechetDistance: 1.5, kid, precision: 0.7, recall: 0.6 };
+    const acc = [0.9, 0.95, 0.8, 0.9, 0.9, 0.9, 0.6, 0.9, 0.9, 0.9];
+    const realAcc = [0.9, 0.95, 0.85, 0.9, 0.9, 0.9, 0.7, 0.9, 0.9, 0.9];
+    const mirror = [0.5, 0.5, 0.5, 0.5, 0.5, 0.02, 0.5, 0.02, 0.5, 0.45];
+    const realMirror = [0.5, 0.5, 0.5, 0.5, 0.5, 0.02, 0.5, 0.02, 0.5, 0.01];
     const table = formatReport({
       n: 1000, numClasses: 10,
-      samples: { ...fig, classifierAccuracy: 0.9, classifierAccuracyPerClass: [], memorisation: { rate: 0.04, threshold: 5, quantile: 0.05, sampleMedian: 7, testMedian: 7 }, cas: 0.8 },
-      real: { ...fig, precision: 0.8, recall: 0.8, classifierAccuracy: 0.92, memorisation: 0.05, cas: 0.85, n: 1000 },
+      samples: { ...fig, classifierAccuracy: 0.9, classifierAccuracyPerClass: acc, memorisation: { rate: 0.04, threshold: 5, quantile: 0.05, sampleMedian: 7, testMedian: 7 }, mirrorShare: 0.4, mirrorSharePerClass: mirror, cas: 0.8 },
+      real: { ...fig, frechetDistance: 0.5, precision: 0.8, recall: 0.8, classifierAccuracy: 0.92, classifierAccuracyPerClass: realAcc, mirrorShare: 0.35, mirrorSharePerClass: realMirror, memorisation: 0.05, cas: 0.85, n: 1000 },
       reference: { testImages: 10000, precisionRecallSize: 1000, neighbours: 3, casSteps: 300 },
-      bar: { accuracyGap: 0.02, casRatio: 0.8 / 0.85, precisionRatio: 0.875, recallRatio: 0.75, memorisationExcess: -0.01, pass: true },
-    });
+      bar: {
+        fdRatio: 3, accuracyGap: 0.02, worstClasses: [{ class: 6, samples: 0.6, real: 0.7, gap: 0.1 }, { class: 2, samples: 0.8, real: 0.85, gap: 0.05 }],
+        maxClassGap: 0.1, orientationFlagged: [9], casRatio: 0.8 / 0.85, precisionRatio: 0.875, recallRatio: 0.75, memorisationExcess: -0.01, pass: false,
+      },
+    }, FASHION_MNIST_CLASSES);
     assert.match(table, /^metric +samples \(n=1000\) +real \(n=1000\) +bar$/m);
+    assert.match(table, /^Frechet distance +1\.500 +0\.500 +ratio 3\.00 <= 5 ok$/m);
     assert.match(table, /^KID x 1000 +1\.00 \+- 0\.20/m);
-    assert.match(table, /^classifier accuracy +0\.9000 +0\.9200 \(test\) +gap 2\.00 pts <= 3 ok$/m);
+    assert.match(table, /^recall +0\.6000 +0\.8000 +ratio 0\.750 >= 0\.8 FAIL$/m);
+    assert.match(table, /^classifier accuracy +0\.9000 +0\.9200 \(test\) +gap 2\.0 pts <= 2\.0 pts ok$/m);
+    assert.match(table, /^worst classes +Shirt 10\.0 pts, Pullover 5\.0 pts +\(test\) +max gap 10\.0 pts <= 8\.0 pts FAIL$/m);
+    assert.match(table, /^mirror more typical +0\.4000 +0\.3500 \(test\) +flagged: Ankle boot FAIL$/m);
     assert.match(table, /^CAS +0\.8000 +0\.8500 +ratio 0\.941 >= 0\.9 ok$/m);
+    assert.match(table, /^Ankle boot +0\.900 +0\.900 +0\.450 +0\.010  flagged$/m);
+    assert.match(table, /^a bar fails$/m);
   });
 });

@@ -1,7 +1,10 @@
 /** Tests of the training config: defaults, validation messages, JSON round trip, LR warm-up/cosine and EMA-decay closed forms. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolveTrainConfig, trainConfigToJSON, trainConfigFromJSON, learningRate, emaDecayAt, TRAIN_DEFAULTS } from '../../src/train/config.js';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkFlip, resolveTrainConfig, trainConfigToJSON, trainConfigFromJSON, learningRate, emaDecayAt, TRAIN_DEFAULTS } from '../../src/train/config.js';
 import { ArgumentError } from '../../src/tensor/errors.js';
 
 describe('train config', () => {
@@ -37,6 +40,19 @@ describe('train config', () => {
     bad({ stepz: 3 }, /unknown option\(s\) stepz/);
     assert.throws(() => trainConfigFromJSON([1]), /expected a JSON object/);
     assert.throws(() => trainConfigFromJSON({ data: 'd', out: 'o', keep: 0 }, 'run/train_config.json'), /run\/train_config.json: 'keep' must be an integer >= 1, found 0/);
+  });
+
+  it('--flip is refused for the bundled datasets (their images have a direction), a warning for a folder', async () => {
+    for (const data of ['fashion-mnist', 'mnist']) {
+      assert.throws(() => checkFlip({ data, flip: true }), (e: unknown) => e instanceof ArgumentError && new RegExp(`--flip is refused for ${data}: .*mirror.*Train without --flip`).test(e.message));
+      assert.equal(checkFlip({ data, flip: false }), null);
+    }
+    assert.match(checkFlip({ data: 'photos/', flip: true })!, /learns the mirror image of every training image/);
+    // train() refuses before it loads anything or creates the run folder.
+    const { train } = await import('../../src/train/trainer.js');
+    const out = join(tmpdir(), `diffuse-flip-${process.pid}`);
+    await assert.rejects(train({ data: 'fashion-mnist', out, flip: true, steps: 1 }), /--flip is refused for fashion-mnist: every Fashion-MNIST shoe/);
+    assert.equal(existsSync(out), false);
   });
 
   it('learning rate: linear warm-up from lr/warmup, then constant or cosine to 0', () => {

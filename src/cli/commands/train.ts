@@ -39,10 +39,11 @@ The defaults are the run to start: \`diffuse train --data fashion-mnist --out ru
 reference U-Net (configs/unet_reference.json: 28x28, 32/64/64 channels, attention at 7x7, 10
 classes + a null class for classifier-free guidance) for ${D.steps} steps of ${D.batchSize} images: ${((D.steps * D.batchSize) / 60000).toFixed(1)} epochs,
 about an hour at the ~105 images/s this model trains at on an idle 2-core machine (add
---time-limit MIN to bound it on a busy one). The shipped models/fashion-mnist/ adds
---lr-schedule cosine --flip --min-snr-gamma 5, models/mnist/ the same without --flip (README,
-"The bundled models"). Why not diffusers' train_unconditional values (lr 1e-4, warm-up 500, EMA
-0.9999)? They suit runs of tens of thousands of steps; in ${D.steps} steps that rate undertrains and that
+--time-limit MIN to bound it on a busy one). The shipped models/fashion-mnist/ and models/mnist/
+add --lr-schedule cosine --min-snr-gamma 5 (README, "The bundled models"); --flip is refused for
+both datasets (their shoes and digits have a direction: a flip-trained model draws them
+mirrored). Why not diffusers' train_unconditional values (lr 1e-4, warm-up 500, EMA 0.9999)?
+They suit runs of tens of thousands of steps; in ${D.steps} steps that rate undertrains and that
 EMA would still mostly hold early weights. So lr ${D.lr} (fine for this 1.6M-parameter model with
 gradient clipping at ${D.gradClip}), a short warm-up (${D.warmup}) and EMA max decay ${D.emaDecay} (a ~1000-step horizon).
 Ctrl-C and --resume lose nothing.

@@ -18,6 +18,12 @@ import { readSamplingConfig, resolveSampling } from '../../io/sampling_config.js
 import { checkSchedulerFlags, readImageFlag } from '../edit_flags.js';
 import { MAX_MEMORY_FLAG, applyMaxMemory, ETA_FLAG, FALLBACK_SCHEDULER, FALLBACK_STEPS, SEED_FLAG, SIGMAS_FLAG, batchFlag, countFlag, formatFlagHelp, parseCommandFlags, pathFlag, schedulerFlag, stepsFlag, ALLOW_NONFINITE_FLAG } from '../flags.js';
 import { boolField, described, optional, stringField } from '../../schema/field.js';
+import { join } from 'node:path';
+import { packageRoot } from '../../io/package_root.js';
+import { FeatureNet } from '../../eval/feature_net.js';
+import { accuracyOf } from '../../eval/accuracy.js';
+import { frechetDistance } from '../../eval/frechet.js';
+import { labelledFromDataset } from '../../eval/labelled_images.js';
 
 const FLAGS = {
   model: pathFlag('model', 'The SR3 model (required).', 'DIR'),
@@ -38,8 +44,32 @@ const FLAGS = {
   n: described(optional(countFlag('n', 500, 1, "--eval's image count."), '500'), "--eval's image count.", { metavar: 'N' }),
   json: pathFlag('json', '--eval: also write the JSON (with per-image values) to FILE.'),
   grid: pathFlag('grid', '--eval: also write 8 of the images (spread over the set) as rows LR | bicubic | SR3 | HR.'),
+  featureNet: pathFlag('feature_net', "--eval on fashion-mnist or mnist: the judge, whose accuracy on the originals, bicubic and SR3 images and whose Frechet distance from each set to the originals (beside n real train images') the JSON adds.", 'DIR', 'models/feature-nets/<data>/'),
   maxMemory: MAX_MEMORY_FLAG,
 } as const;
+
+/**
+ * The flip-free feature net's view of the upscaled set: its accuracy on the originals, bicubic
+ * and SR3 images (their true classes), and the Frechet distance from each to the originals in its
+ * features, beside the floor: n real train images (evenly spaced) against the same originals.
+ */
+async function judgeUpscale(data: 'fashion-mnist' | 'mnist', dir: string | undefined, sets: Record<'original' | 'bicubic' | 'sr3', Tensor>, labels: Int32Array, n: number): Promise<Record<string, unknown>> {
+  const fnDir = dir ?? join(packageRoot(), 'models', 'feature-nets', data);
+  const net = FeatureNet.fromPretrained(fnDir);
+  const d = net.featureDim;
+  const train = await loadDataset(data, { split: 'train' });
+  const floor = labelledFromDataset(train, Int32Array.from({ length: Math.min(n, train.length) }, (_, i) => i * Math.floor(train.length / Math.min(n, train.length))));
+  const original = net.embed(sets.original);
+  const accuracy: Record<string, number> = {};
+  const frechetToOriginals: Record<string, number> = {};
+  for (const [name, images] of Object.entries(sets)) {
+    const e = name === 'original' ? original : net.embed(images);
+    accuracy[name] = accuracyOf(e.predictions, labels, net.config.numClasses).accuracy;
+    if (name !== 'original') frechetToOriginals[name] = frechetDistance(e.features, n, original.features, n, d);
+  }
+  frechetToOriginals['realTrainFloor'] = frechetDistance(net.embed(floor.images).features, floor.labels.length, original.features, n, d);
+  return { featureNet: fnDir, accuracy, frechetToOriginals };
+}
 
 export const summary = 'Super-resolve images with an SR3 model (diffuse train --task superres); --eval: PSNR/SSIM vs bicubic.';
 
@@ -79,7 +109,7 @@ export async function run(argv: string[]): Promise<void> {
   } else {
     if (v.image === undefined || v.image === '') throw new DiffuseError('--image FILE (the low-resolution image) is required (or --eval)');
     if (v.out === undefined || v.out === '') throw new DiffuseError('--out FILE (the upscaled PNG to write) is required');
-    for (const k of ['data', 'n', 'json', 'grid'] as const) if (v[k] !== undefined) throw new DiffuseError(`--${k} applies to --eval only`);
+    for (const k of ['data', 'n', 'json', 'grid', 'featureNet'] as const) if (v[k] !== undefined) throw new DiffuseError(`--${k} applies to --eval only`);
   }
   if (v.scheduler !== undefined) checkSchedulerFlags(v.scheduler, v.sigmas, v.eta);
   const { seed, eta } = v;
@@ -126,8 +156,13 @@ export async function run(argv: string[]): Promise<void> {
   const first = ds.get(0).image;
   const per = first.length;
   const hr = new Float32Array(n * per); // (N, H, W, C)
+  const labels = new Int32Array(n);
   const stride = Math.floor(ds.length / n);
-  for (let i = 0; i < n; i++) hr.set(ds.get(i * stride).image, i * per);
+  for (let i = 0; i < n; i++) {
+    const { image, label } = ds.get(i * stride);
+    hr.set(image, i * per);
+    labels[i] = label ?? -1;
+  }
   const hrT = new Tensor(hr, [n, ds.imageSize, ds.imageSize, ds.channels]);
   const bar = new ProgressBar({ total: Math.ceil(n / batch) * perChunk, label: 'upscale', unit: 'step' });
   const t0 = performance.now();
@@ -147,6 +182,7 @@ export async function run(argv: string[]): Promise<void> {
     sr3: { psnr: mean(e.sr.psnr), ssim: mean(e.sr.ssim) },
     bicubic: { psnr: mean(e.bicubic.psnr), ssim: mean(e.bicubic.ssim) },
     sr3BetterPsnrFraction: e.sr.psnr.filter((p, i) => p > e.bicubic.psnr[i]!).length / n,
+    ...(data === 'fashion-mnist' || data === 'mnist' ? { judge: await judgeUpscale(data, v.featureNet, { original: hrT, bicubic: e.bicubicImages, sr3: e.images }, labels, n) } : {}),
     seconds,
   };
   process.stdout.write(`${JSON.stringify(summaryJson, null, 2)}\n`);
