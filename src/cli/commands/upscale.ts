@@ -65,8 +65,10 @@ async function judgeUpscale(data: 'fashion-mnist' | 'mnist', dir: string | undef
   for (const [name, images] of Object.entries(sets)) {
     const e = name === 'original' ? original : net.embed(images);
     accuracy[name] = accuracyOf(e.predictions, labels, net.config.numClasses).accuracy;
-    if (name !== 'original') frechetToOriginals[name] = frechetDistance(e.features, n, original.features, n, d);
+    if (name !== 'original' && n >= 2) frechetToOriginals[name] = frechetDistance(e.features, n, original.features, n, d);
   }
+  // A Gaussian needs two images; with one, the accuracies alone.
+  if (n < 2) return { featureNet: fnDir, accuracy };
   frechetToOriginals['realTrainFloor'] = frechetDistance(net.embed(floor.images).features, floor.labels.length, original.features, n, d);
   return { featureNet: fnDir, accuracy, frechetToOriginals };
 }
