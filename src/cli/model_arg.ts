@@ -4,6 +4,7 @@
  * bundled models/fashion-mnist; loads the U-Net, its scheduler config, and what the training run
  * recorded about its data (train_config.json's `data`, giving the class names).
  */
+import { readClassNames } from '../io/class_names.js';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { TRAIN_CONFIG_NAME } from '../train/checkpoint.js';
@@ -83,7 +84,8 @@ export function loadModelArg(path: string | undefined, options: NonfiniteOptions
   const schedulerConfig = schedulerDir === null ? {} : readSchedulerConfig(schedulerDir);
   const train = findTrainConfig(dir, unetDir);
   const data = train !== null && typeof train['data'] === 'string' ? train['data'] : null;
-  let classNames = classNamesOf(data);
+  // The model folder's own classes.json first; older folders: the names of the training data.
+  let classNames = readClassNames(unetDir) ?? classNamesOf(data);
   // Names only make sense when they match the model's real classes (num_class_embeds - 1 with a null class).
   const k = model.config.numClassEmbeds;
   if (classNames !== null && (k === null || (classNames.length !== k && classNames.length !== k - 1))) classNames = null;

@@ -2,6 +2,10 @@
  * A terminal progress bar for long work (training, sampling): count, rate, ETA and free-form
  * fields such as the loss. Redraws in place on a TTY at most every 100 ms; elsewhere (CI, pipes)
  * prints a plain line every `plainEvery` seconds so logs stay readable.
+ *
+ * The rate counts from the first update (a resumed run starts at its checkpoint's step, and work
+ * done before the bar existed is not this session's), so it is unknown ('?') until the second;
+ * the ETA is the remaining count at that rate, or the time left under a limit if that ends sooner.
  */
 
 export interface ProgressOptions {
@@ -11,6 +15,8 @@ export interface ProgressOptions {
   stream?: NodeJS.WriteStream;
   /** Seconds between plain-text lines when the stream is not a TTY. */
   plainEvery?: number;
+  /** The clock in milliseconds (default performance.now; tests pass their own). */
+  now?: () => number;
 }
 
 /** Seconds -> "1h02m", "3m05s", "12s". */
@@ -32,12 +38,19 @@ export class ProgressBar {
   private readonly stream: NodeJS.WriteStream;
   private readonly tty: boolean;
   private readonly plainEvery: number;
-  private readonly start = performance.now();
   private lastDraw = 0;
   private current = 0;
   private fields = '';
+  /** The first update's count and time: the rate's origin. */
+  private origin: { count: number; time: number } | null = null;
+  /** Seconds left under a time limit at the last update, or null. */
+  private secondsLeft: number | null = null;
+  private secondsLeftAt = 0;
 
-  constructor({ total, label = '', unit = 'it', stream = process.stderr, plainEvery = 10 }: ProgressOptions) {
+  private readonly now: () => number;
+
+  constructor({ total, label = '', unit = 'it', stream = process.stderr, plainEvery = 10, now = () => performance.now() }: ProgressOptions) {
+    this.now = now;
     this.total = total;
     this.label = label;
     this.unit = unit;
@@ -46,28 +59,36 @@ export class ProgressBar {
     this.plainEvery = plainEvery;
   }
 
-  /** Sets the count (absolute) and optional fields, redrawing if due. */
-  update(current: number, fields: Record<string, string | number> = {}): void {
+  /**
+   * Sets the count (absolute) and optional fields, redrawing if due; `secondsLeft` is the time left
+   * under a limit (e.g. train --time-limit), which caps the ETA.
+   */
+  update(current: number, fields: Record<string, string | number> = {}, secondsLeft: number | null = null): void {
+    const now = this.now();
+    this.origin ??= { count: current, time: now };
     this.current = current;
+    this.secondsLeft = secondsLeft;
+    this.secondsLeftAt = now;
     this.fields = Object.entries(fields)
       .map(([k, v]) => `${k} ${typeof v === 'number' ? (Math.abs(v) >= 1e-3 || v === 0 ? v.toFixed(4) : v.toExponential(2)) : v}`)
       .join('  ');
-    const now = performance.now();
     const due = this.tty ? now - this.lastDraw >= 100 : now - this.lastDraw >= this.plainEvery * 1000;
     if (due || current >= this.total) this.draw(now);
   }
 
   /** The line as it would be drawn now. */
-  render(now = performance.now()): string {
-    const elapsed = (now - this.start) / 1000;
-    const rate = this.current / Math.max(elapsed, 1e-9);
-    const eta = rate > 0 ? (this.total - this.current) / rate : Infinity;
+  render(now = this.now()): string {
+    const o = this.origin;
+    const rate = o !== null && this.current > o.count && now > o.time ? (this.current - o.count) / ((now - o.time) / 1000) : NaN;
+    const byCount = rate > 0 ? (this.total - this.current) / rate : Infinity;
+    const byLimit = this.secondsLeft === null ? Infinity : Math.max(0, this.secondsLeft - (now - this.secondsLeftAt) / 1000);
+    const eta = Math.min(byCount, byLimit);
     const frac = this.total > 0 ? Math.min(1, this.current / this.total) : 1;
     const width = 24;
     const filled = Math.round(frac * width);
     const bar = `${'#'.repeat(filled)}${'.'.repeat(width - filled)}`;
     const pct = `${(frac * 100).toFixed(0).padStart(3)}%`;
-    return `${this.label ? `${this.label} ` : ''}[${bar}] ${pct} ${this.current}/${this.total} ${rate.toFixed(2)} ${this.unit}/s ETA ${formatDuration(eta)}${this.fields ? `  ${this.fields}` : ''}`;
+    return `${this.label ? `${this.label} ` : ''}[${bar}] ${pct} ${this.current}/${this.total} ${Number.isFinite(rate) ? rate.toFixed(2) : '?'} ${this.unit}/s ETA ${formatDuration(eta)}${this.fields ? `  ${this.fields}` : ''}`;
   }
 
   private draw(now: number): void {
@@ -78,7 +99,7 @@ export class ProgressBar {
 
   /** Draws the final state and ends the line. */
   done(): void {
-    this.draw(performance.now());
+    this.draw(this.now());
     if (this.tty) this.stream.write('\n');
   }
 }

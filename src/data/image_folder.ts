@@ -20,8 +20,8 @@ export type OnCorrupt = 'fail' | 'skip';
 
 /** Options of loadImageFolder. */
 export interface ImageFolderOptions {
-  /** Side of the square images the model takes. */
-  imageSize: number;
+  /** Side of the square images the model takes, or 'auto': the folder's most common short side (autoImageSize). */
+  imageSize: number | 'auto';
   /** 'fail' (default): stop with the file's path; 'skip': report it through onWarning and go on. */
   onCorrupt?: OnCorrupt;
   /** Receives skip reports (default: console.warn). */
@@ -101,6 +101,28 @@ function entryKind(path: string): 'dir' | 'file' | 'other' | Error {
   }
 }
 
+/** The largest side 'auto' picks: bigger images train at this size unless --image-size says otherwise (pixel-space cost grows with the square of the side). */
+export const AUTO_IMAGE_SIZE_MAX = 64;
+
+/**
+ * The training size of a folder for imageSize 'auto': the most common short side of its images
+ * (ties: the smaller), at most AUTO_IMAGE_SIZE_MAX, rounded down to a multiple of 4 so the U-Net
+ * can halve it twice (28, 32, 64, ...), and at least 8. A size below the images' is said once.
+ */
+export function autoImageSize(sizes: readonly { width: number; height: number }[], dir: string, warn: (m: string) => void): number {
+  const counts = new Map<number, number>();
+  for (const s of sizes) {
+    const side = Math.min(s.width, s.height);
+    counts.set(side, (counts.get(side) ?? 0) + 1);
+  }
+  const [mode] = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]!;
+  const size = Math.max(8, Math.floor(Math.min(mode, AUTO_IMAGE_SIZE_MAX) / 4) * 4);
+  if (size !== mode) {
+    warn(`image folder ${dir}: its images' most common short side is ${mode} px; training at ${size}x${size}${mode > AUTO_IMAGE_SIZE_MAX ? ` (the automatic size stops at ${AUTO_IMAGE_SIZE_MAX})` : ''}; pass --image-size to choose another`);
+  }
+  return size;
+}
+
 function listDir(dir: string): string[] {
   try {
     return readdirSync(dir).sort(); // code-point order: the same labels on every machine
@@ -117,9 +139,9 @@ function listDir(dir: string): string[] {
  */
 export async function loadImageFolder(dir: string, options: ImageFolderOptions): Promise<ImageFolderDataset> {
   if (typeof dir !== 'string' || dir === '') throw new ArgumentError(`loadImageFolder: dir must be a folder path, found ${JSON.stringify(dir)}`);
-  const size = options?.imageSize;
-  if (!Number.isInteger(size) || size < 1) {
-    throw new ArgumentError(`loadImageFolder: imageSize must be a positive integer (the model's sample size), found ${String(size)}`);
+  const requested = options?.imageSize;
+  if (requested !== 'auto' && (!Number.isInteger(requested) || requested < 1)) {
+    throw new ArgumentError(`loadImageFolder: imageSize must be a positive integer (the model's sample size) or 'auto', found ${String(requested)}`);
   }
   const onCorrupt = options.onCorrupt ?? 'fail';
   if (onCorrupt !== 'fail' && onCorrupt !== 'skip') throw new ArgumentError(`loadImageFolder: onCorrupt must be 'fail' or 'skip', found ${JSON.stringify(onCorrupt)}`);
@@ -217,6 +239,7 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions):
     );
   }
   const channels = byChannels.keys().next().value as number;
+  const size = requested === 'auto' ? autoImageSize(keep.map((i) => probes[i] as { width: number; height: number }), dir, warn) : requested;
 
   // 3. Decode once into one float32 block (N, S, S, C), if it fits the memory budget.
   const per = size * size * channels;

@@ -13,7 +13,7 @@ export * from './dataset.js';
 export * from './transforms.js';
 export { fashionMnist, FASHION_MNIST_CLASSES, FASHION_PER_CLASS, FASHION_TRAIN_PER_CLASS, MNIST_SIZE, ClassMajorDataset, type Split } from './fashion_mnist.js';
 export { mnist, MNIST_CLASSES, MNIST_COUNTS, MNIST_TEST_SIZE, mnistTestCounts } from './mnist.js';
-export { loadImageFolder, ImageFolderDataset, IMAGE_EXTENSIONS, type ImageFolderOptions, type OnCorrupt } from './image_folder.js';
+export { loadImageFolder, autoImageSize, AUTO_IMAGE_SIZE_MAX, ImageFolderDataset, IMAGE_EXTENSIONS, type ImageFolderOptions, type OnCorrupt } from './image_folder.js';
 
 /** The bundled datasets, by name. */
 export type BundledDataset = 'fashion-mnist' | 'mnist';
@@ -22,8 +22,8 @@ export type BundledDataset = 'fashion-mnist' | 'mnist';
 export interface LoadDatasetOptions {
   /** Bundled datasets: which split (default 'train'). Ignored for folders (a folder is all training data). */
   split?: Split;
-  /** Side of the square images: required for folders; for bundled datasets it must be 28 if given. */
-  imageSize?: number;
+  /** Side of the square images: required for folders (a number, or 'auto': the folder's most common short side); for bundled datasets it must be 28 if given ('auto' is 28). */
+  imageSize?: number | 'auto';
   /** Folders: what to do with an undecodable image (default 'fail'). */
   onCorrupt?: OnCorrupt;
   /** Folders: receives skip reports (default console.warn). */
@@ -44,7 +44,7 @@ export async function loadDataset(source: BundledDataset | string, options: Load
   if (source === 'fashion-mnist' || source === 'mnist') {
     const split = options.split ?? 'train';
     checkSplit('loadDataset', split);
-    if (options.imageSize !== undefined && options.imageSize !== MNIST_SIZE) {
+    if (options.imageSize !== undefined && options.imageSize !== 'auto' && options.imageSize !== MNIST_SIZE) {
       throw new ArgumentError(`loadDataset: ${source} images are ${MNIST_SIZE}x${MNIST_SIZE}, found imageSize ${options.imageSize}; use a model with sample_size ${MNIST_SIZE}`);
     }
     return source === 'fashion-mnist' ? fashionMnist(split) : mnist(split);
@@ -53,7 +53,7 @@ export async function loadDataset(source: BundledDataset | string, options: Load
     throw new DataError(`loadDataset: '${source}' is neither a bundled dataset ('fashion-mnist', 'mnist') nor an existing folder`);
   }
   if (options.imageSize === undefined) {
-    throw new ArgumentError(`loadDataset: imageSize is required for the image folder ${source} (the model's sample size, e.g. 32 or 64)`);
+    throw new ArgumentError(`loadDataset: imageSize is required for the image folder ${source} (the model's sample size, e.g. 32 or 64, or 'auto')`);
   }
   return loadImageFolder(source, {
     imageSize: options.imageSize,

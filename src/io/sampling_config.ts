@@ -104,12 +104,16 @@ export function resolveSampling(config: SamplingConfig, flags: SamplingFlags, fa
   };
 }
 
-/** Writes `dir/sampling_config.json` atomically (null fields left out). */
-export function writeSamplingConfig(dir: string, config: Partial<SamplingConfig>): void {
-  const json = configToJson(SAMPLING_CONFIG_FIELDS, {
+/** The file's JSON (null fields left out). */
+export function samplingConfigJson(config: Partial<SamplingConfig>): Record<string, unknown> {
+  return configToJson(SAMPLING_CONFIG_FIELDS, {
     guidanceScale: config.guidanceScale as number,
     scheduler: (config.scheduler ?? undefined) as string | null,
     numInferenceSteps: (config.numInferenceSteps ?? undefined) as number | null,
   });
-  writeJSONAtomic(join(dir, SAMPLING_CONFIG_NAME), json);
+}
+
+/** Writes `dir/sampling_config.json` atomically (null fields left out). */
+export function writeSamplingConfig(dir: string, config: Partial<SamplingConfig>): void {
+  writeJSONAtomic(join(dir, SAMPLING_CONFIG_NAME), samplingConfigJson(config));
 }

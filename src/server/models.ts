@@ -5,6 +5,7 @@
  * folder must lie inside the models folder (symbolic links included), so no request can reach a
  * path outside it.
  */
+import { readClassNamesFile } from '../io/class_names.js';
 import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join, relative, isAbsolute, sep } from 'node:path';
 import { resolveModelDir } from '../io/model_folder.js';
@@ -99,8 +100,14 @@ export function listModelNames(modelsDir: string): string[] {
     .sort();
 }
 
-/** Class names from the dataset a model was trained on (train_config.json beside it), if known. */
+/** Class names: the model folder's classes.json, else the bundled dataset it was trained on (train_config.json beside it), if known. */
 function classNamesOf(modelsDir: string, name: string, numClasses: number): string[] | null {
+  try {
+    const own = readClassNamesFile(join(modelsDir, name));
+    if (own !== null) return own.length === numClasses ? own : null;
+  } catch {
+    return null;
+  }
   const cfgPath = join(modelsDir, name, 'train_config.json');
   if (!existsSync(cfgPath)) return null;
   try {

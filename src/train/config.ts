@@ -11,6 +11,7 @@ import { checkLearnedVarianceConfig } from './objectives/learned_variance.js';
 import { trainingObjectiveOf } from '../diffusion/training_objective.js';
 import { boolField, described, enumField, intField, nullable, numberField, type Field } from '../schema/field.js';
 import { closestName } from '../schema/did_you_mean.js';
+import { UNET_PRESETS, type UNetPreset } from '../nn/unet_presets.js';
 
 /** Learning-rate schedules after the linear warm-up. */
 export type LrSchedule = 'constant' | 'cosine';
@@ -96,6 +97,14 @@ export interface TrainConfig {
   sigmaMax: number;
   /** Image folders: leave out images that cannot be read or decoded (each named in a warning) instead of stopping. */
   skipCorrupt: boolean;
+  /** Side of the square training images for an image folder, or null: inferred from the folder (or the --config's sample_size). */
+  imageSize: number | null;
+  /** The U-Net preset when no --config is given (nn/unet_presets.ts), or null: the reference U-Net for the bundled datasets, else by image size. */
+  preset: UNetPreset | null;
+  /** Train without labels even where the data has classes. */
+  unconditional: boolean;
+  /** Write a grid of EMA samples to RUN_DIR/samples/ every this many steps (0: never). */
+  sampleEvery: number;
 }
 
 /**
@@ -162,6 +171,16 @@ export const TRAIN_FIELDS = {
   sigmaMin: described(numberField('sigmaMin', 0.01, 0, Infinity, true), '(--sde ve) smallest noise std.', { flag: 'sigma-min' }),
   sigmaMax: described(numberField('sigmaMax', 50, 0, Infinity, true), '(--sde ve) largest noise std.', { flag: 'sigma-max' }),
   skipCorrupt: described(boolField('skipCorrupt', false), 'Image folders: leave out images that cannot be read or decoded (truncated, empty, not an image, a dangling link), naming each in a warning, instead of stopping at the first.', { flag: 'skip-corrupt' }),
+  imageSize: described(nullable(intField('imageSize', 32, 8, 1024)), "Image folders: train at SIZE x SIZE (every image resized and centre-cropped).", {
+    flag: 'image-size',
+    metavar: 'SIZE',
+    defaultText: "the folder's most common short side, rounded down to a multiple of 4, at most 64",
+  }),
+  preset: described(nullable(enumField<UNetPreset>('preset', UNET_PRESETS, 'tiny')), `The U-Net without --config: ${UNET_PRESETS.join(' | ')} (32 / 64 / 128 base channels; depth and attention follow the image size; README "Presets").`, {
+    defaultText: 'the reference U-Net for fashion-mnist and mnist; for a folder tiny up to 32 px, small up to 64, base above',
+  }),
+  unconditional: described(boolField('unconditional', false), 'Train without labels even where the data has classes (a folder of class folders).'),
+  sampleEvery: described(intField('sampleEvery', 0, 0), 'Write a grid of EMA samples to RUN_DIR/samples/step-N.png every N steps (0: never); a fixed seed, so grids compare.', { flag: 'sample-every' }),
 } as const;
 
 /** The defaults of every field (see TRAIN_FIELDS). */

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { METRICS_NAME } from './checkpoint.js';
 import { RunFolderError } from '../io/model_folder.js';
 import { writeLineChartPng } from '../io/plot.js';
+import { LossAverage } from './loss_average.js';
 
 /** Smoothing of the drawn average: about the last 50 steps. */
 const EMA_ALPHA = 0.02;
@@ -39,11 +40,8 @@ export function readLossHistory(runDir: string): [number, number][] {
 export async function writeLossCurve(runDir: string, out: string, title = 'training loss'): Promise<void> {
   const raw = readLossHistory(runDir);
   // Bias-corrected moving average (as in Adam), so the first steps are not pulled toward zero.
-  let ema = 0;
-  const smooth = raw.map(([s, l], i): [number, number] => {
-    ema = (1 - EMA_ALPHA) * ema + EMA_ALPHA * l;
-    return [s, ema / (1 - (1 - EMA_ALPHA) ** (i + 1))];
-  });
+  const average = new LossAverage(EMA_ALPHA);
+  const smooth = raw.map(([s, l]): [number, number] => [s, average.add(l)]);
   await writeLineChartPng(out, {
     title,
     xLabel: 'step',

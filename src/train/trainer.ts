@@ -18,6 +18,7 @@ import { ArgumentError, DiffuseError } from '../tensor/errors.js';
 import { Generator } from '../tensor/random.js';
 import { setNumThreads } from '../engine_info.js';
 import { UNet2DModel, configFromJSON, configToJSON, type UNet2DConfig } from '../nn/unet_2d.js';
+import { defaultPreset, describePreset, presetUNetConfig, type PresetSpec } from '../nn/unet_presets.js';
 import { AdamW } from '../nn/adamw.js';
 import { EMA } from '../nn/ema.js';
 import { loadDataset, batches, checkLoaderState, DataError, type Dataset, type LoaderState } from '../data/index.js';
@@ -37,6 +38,10 @@ import {
   type TrainerState,
 } from './checkpoint.js';
 import { RunFolderError, latestCheckpoint } from '../io/model_folder.js';
+import { CLASS_NAMES_NAME } from '../io/class_names.js';
+import { SAMPLING_CONFIG_NAME, samplingConfigJson } from '../io/sampling_config.js';
+import { trainedSamplingDefaults } from './sampling_defaults.js';
+import { SampleGridWriter } from './sample_grid.js';
 
 /** Training stopped on a non-finite loss or gradient. */
 export class TrainingError extends DiffuseError {}
@@ -56,8 +61,8 @@ export interface TrainMetrics {
 
 /** Callbacks and control of a run. */
 export interface TrainHooks {
-  /** Called after every step with its metrics and the total step count. */
-  onProgress?: (m: TrainMetrics, totalSteps: number) => void;
+  /** Called after every step with its metrics, the total step count and the seconds left under --time-limit (null: no limit). */
+  onProgress?: (m: TrainMetrics, totalSteps: number, secondsLeft: number | null) => void;
   /** Called with a one-line message on notable events (resume, checkpoint, export). */
   onLog?: (message: string) => void;
   /** Aborting it (e.g. on SIGINT) writes a checkpoint after the current step and returns. */
@@ -109,7 +114,7 @@ function unetConfigOf(cfg: TrainConfig): UNet2DConfig {
 }
 
 /** The options that may change on resume (they do not change the math of the steps taken). */
-const RESUME_MUTABLE = new Set(['steps', 'saveEvery', 'keep', 'threads', 'timeLimit', 'out', 'dataset', 'resume']);
+const RESUME_MUTABLE = new Set(['steps', 'saveEvery', 'keep', 'threads', 'timeLimit', 'sampleEvery', 'out', 'dataset', 'resume']);
 
 /** Global L2 norm of all gradients (float64 accumulation). */
 function globalGradNorm(params: readonly Tensor[]): number {
@@ -119,6 +124,33 @@ function globalGradNorm(params: readonly Tensor[]): number {
 /** Scales every gradient by `c` in place (torch.nn.utils.clip_grad_norm_). */
 function scaleGrads(params: readonly Tensor[], c: number): void {
   for (const p of params) if (p.grad !== null) scaleInPlace(p.grad, c);
+}
+
+/** The bundled datasets (whose U-Net defaults to the reference one). */
+function isBundled(data: string): boolean {
+  return data === 'fashion-mnist' || data === 'mnist';
+}
+
+/** A --config with flags that would choose the U-Net too: refused by name rather than one silently winning. */
+function checkGivenConfig(cfg: TrainConfig, u: UNet2DConfig): void {
+  if (cfg.unet === null) return;
+  if (cfg.preset !== null) throw new ArgumentError(`train: --preset ${cfg.preset} and --config both choose the U-Net; pass one of them`);
+  const s = u.sampleSize;
+  if (cfg.imageSize !== null && s !== null && (typeof s === 'number' ? s !== cfg.imageSize : s[0] !== cfg.imageSize || s[1] !== cfg.imageSize)) {
+    throw new ArgumentError(`train: --image-size ${cfg.imageSize} differs from the --config's sample_size ${JSON.stringify(s)}; drop --image-size (the config sets the size) or change the config`);
+  }
+  if (cfg.unconditional && u.numClassEmbeds !== null) {
+    throw new ArgumentError(`train: --unconditional with a class-conditional --config (num_class_embeds ${u.numClassEmbeds}); set num_class_embeds to null in the config, or drop --unconditional`);
+  }
+}
+
+/** The log line of the data a new run trains on. */
+function describeData(ds: Dataset, unconditional: boolean): string {
+  const classes =
+    ds.numClasses === null
+      ? 'no classes (unconditional)'
+      : `${ds.numClasses} classes (${ds.classNames.slice(0, 6).join(', ')}${ds.numClasses > 6 ? ', ...' : ''})${unconditional ? ', ignored: --unconditional' : ''}`;
+  return `data ${ds.name}: ${ds.length} images, ${ds.imageSize}x${ds.imageSize}x${ds.channels}, ${classes}`;
 }
 
 /**
@@ -213,11 +245,11 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
       .flatMap(([k, v]) => differences(k, v));
     if (changed.length > 0) {
       throw new ArgumentError(
-        `train: --resume continues the run with its saved settings; these differ: ${changed.join(', ')}. Only steps, save-every, keep, threads and time-limit may change`,
+        `train: --resume continues the run with its saved settings; these differ: ${changed.join(', ')}. Only steps, save-every, keep, threads, time-limit and sample-every may change`,
       );
     }
     const over: Partial<TrainConfig> = {};
-    for (const k of ['steps', 'saveEvery', 'keep', 'threads', 'timeLimit'] as const) if (rest[k] !== undefined) Object.assign(over, { [k]: rest[k] });
+    for (const k of ['steps', 'saveEvery', 'keep', 'threads', 'timeLimit', 'sampleEvery'] as const) if (rest[k] !== undefined) Object.assign(over, { [k]: rest[k] });
     cfg = resolveTrainConfig({ ...saved, ...over, out: runDir, data: saved.data });
     if (state !== null && cfg.steps < state.step) throw new ArgumentError(`train: --steps ${cfg.steps} is below the checkpoint's step ${state.step}`);
   } else {
@@ -231,21 +263,49 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   if (cfg.threads !== null) setNumThreads(cfg.threads);
 
   // 2. Model, data and schedule, checked against each other before any work.
-  const unetConfig = ckptDir === null ? unetConfigOf(cfg) : fromCheckpoint(ckptDir, () => unetConfigOf(cfg));
+  const objective = objectiveFor(cfg);
+  // The U-Net: --config (or the run's saved one), the reference U-Net for a bundled dataset, else a
+  // preset built from the data once it is read (size, channels, classes).
+  const fixedConfig = cfg.unet !== null || (isBundled(cfg.data) && cfg.preset === null && !cfg.unconditional);
+  let unetConfig: UNet2DConfig | null = !fixedConfig ? null : ckptDir === null ? unetConfigOf(cfg) : fromCheckpoint(ckptDir, () => unetConfigOf(cfg));
+  if (unetConfig !== null && ckptDir === null) checkGivenConfig(cfg, unetConfig);
   // Memory first: the parameters x 5 (weights, gradients, AdamW moments, EMA) and a batch's
   // activations must fit the budget before the data or the model is allocated.
-  const checkTrainingMemory = (h: number, w: number): void =>
-    checkMemoryBudget(unetMemoryNeed(`train: the U-Net with batches of ${cfg.batchSize} at ${h}x${w}`, unetConfig, { batch: cfg.batchSize, height: h, width: w, mode: 'training' }, 'use a smaller --batch or a smaller U-Net config'));
-  const size = unetConfig.sampleSize;
-  if (size !== null) checkTrainingMemory(...(typeof size === 'number' ? ([size, size] as const) : size));
+  const checkTrainingMemory = (u: UNet2DConfig, h: number, w: number): void =>
+    checkMemoryBudget(unetMemoryNeed(`train: the U-Net with batches of ${cfg.batchSize} at ${h}x${w}`, u, { batch: cfg.batchSize, height: h, width: w, mode: 'training' }, 'use a smaller --batch or a smaller U-Net config'));
+  const size = unetConfig?.sampleSize ?? null;
+  if (unetConfig !== null && size !== null) checkTrainingMemory(unetConfig, ...(typeof size === 'number' ? ([size, size] as const) : size));
   const folderOptions = { onCorrupt: cfg.skipCorrupt ? ('skip' as const) : ('fail' as const), onWarning: log, skipHint: '--skip-corrupt (skipCorrupt: true)' };
-  const dataset = givenDataset ?? (await loadDataset(cfg.data, { ...folderOptions, ...(typeof unetConfig.sampleSize === 'number' ? { imageSize: unetConfig.sampleSize } : {}) }));
-  if (size === null) checkTrainingMemory(dataset.imageSize, dataset.imageSize);
+  const imageSize = typeof size === 'number' ? size : (cfg.imageSize ?? 'auto');
+  const dataset = givenDataset ?? (await loadDataset(cfg.data, { ...folderOptions, imageSize }));
+  if (unetConfig === null) {
+    const channels = objective.modelChannels(dataset.channels);
+    const spec: PresetSpec = {
+      preset: cfg.preset ?? defaultPreset(dataset.imageSize),
+      imageSize: dataset.imageSize,
+      inChannels: channels.in,
+      outChannels: channels.out,
+      numClasses: cfg.unconditional ? null : dataset.numClasses,
+    };
+    unetConfig = configFromJSON(presetUNetConfig(spec));
+    log(describePreset(spec));
+  }
+  if (size === null) checkTrainingMemory(unetConfig, dataset.imageSize, dataset.imageSize);
+  if (ckptDir === null) log(describeData(dataset, cfg.unconditional));
   if (!(dataset.length >= cfg.batchSize)) throw new DataError(`train: '${dataset.name}' has ${dataset.length} images, fewer than one batch of ${cfg.batchSize}`);
-  const objective = objectiveFor(cfg);
   const conditional = checkDataFitsModel(dataset, unetConfig, objective.modelChannels(dataset.channels));
   const nullClass = conditional ? unetConfig.numClassEmbeds! - 1 : -1;
   const schedulerConfig = objective.schedulerConfig();
+  const sampling = trainedSamplingDefaults(cfg, conditional);
+  if (cfg.sampleEvery > 0 && sampling === null) {
+    throw new ArgumentError(`train: --sample-every draws DDPM samples; this run (${cfg.sde !== null ? `--sde ${cfg.sde}` : `--task ${cfg.task}`}) samples through its own command: drop --sample-every and sample a checkpoint (diffuse ${cfg.sde !== null ? 'sample-sde' : 'upscale'} --model ${runDir})`);
+  }
+  // What the exported folder carries besides the weights: the objective's files, the class names, the sampling defaults.
+  const pipelineFiles = (): Record<string, unknown> => ({
+    ...(objective.pipelineFiles?.() ?? {}),
+    ...(conditional && !cfg.unconditional && dataset.classNames.length > 0 ? { [CLASS_NAMES_NAME]: { class_names: [...dataset.classNames] } } : {}),
+    ...(sampling === null ? {} : { [SAMPLING_CONFIG_NAME]: samplingConfigJson(sampling) }),
+  });
 
   const gen = new Generator(cfg.seed);
   const dropoutGen = new Generator(cfg.seed + 1);
@@ -329,6 +389,10 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   const stepsAtStart = step;
   const loader = batches(dataset, { batchSize: cfg.batchSize, generator: gen, flip: cfg.flip, ...(loaderState !== null ? { resume: loaderState } : {}) });
   const metricsPath = join(runDir, METRICS_NAME);
+  const grids =
+    cfg.sampleEvery > 0 && sampling !== null
+      ? new SampleGridWriter(runDir, unetConfig, { schedulerConfig, scheduler: sampling.scheduler!, steps: sampling.numInferenceSteps!, guidanceScale: sampling.guidanceScale, numClasses: conditional ? dataset.numClasses : null })
+      : null;
   let interrupted = false;
   let timeLimited = false;
   let lastStepSeconds = 0;
@@ -388,8 +452,9 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
       const where = lastCheckpoint === null ? 'no checkpoint was written yet' : `the last complete checkpoint, ${lastCheckpoint}, is intact`;
       throw new DiskFullError(`train: the disk is full: appending step ${step} to ${e.path} failed; ${where}. Free space on that disk, then continue with: diffuse train --out ${runDir} --resume`, e.path);
     }
-    hooks.onProgress?.(m, cfg.steps);
+    hooks.onProgress?.(m, cfg.steps, cfg.timeLimit === null ? null : Math.max(0, cfg.timeLimit * 60 - m.elapsed));
     if (step % cfg.saveEvery === 0 && step < cfg.steps) checkpoint();
+    if (grids !== null && step % cfg.sampleEvery === 0) log(`samples ${await grids.write(step, ema)}`);
     // Let signals (Ctrl-C) and other events in between steps.
     await new Promise<void>((r) => setImmediate(r));
   }
@@ -399,7 +464,7 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   let modelDir: string | null = null;
   if (!interrupted) {
     try {
-      modelDir = exportPipeline(runDir, model, ema, schedulerConfig, objective.pipelineFiles?.() ?? {});
+      modelDir = exportPipeline(runDir, model, ema, schedulerConfig, pipelineFiles());
     } catch (e) {
       if (!(e instanceof DiskFullError)) throw e;
       throw new DiskFullError(

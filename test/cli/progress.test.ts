@@ -31,4 +31,26 @@ describe('progress bar', () => {
     assert.ok(out[0]!.startsWith('\r\x1b[2K'));
     assert.equal(out[out.length - 1], '\n');
   });
+  it('counts the rate from the first update: a resumed run at step 3822 shows its own pace, not 3822 steps in a second', () => {
+    const { stream, out } = sink(false);
+    let t = 0;
+    const bar = new ProgressBar({ total: 7000, label: 'train', stream, plainEvery: 0, now: () => t });
+    bar.update(3822);
+    assert.match(out[0]!, / 3822\/7000 \? it\/s ETA \?/, 'one point: rate unknown');
+    t = 10_000;
+    bar.update(3832);
+    // 10 steps in 10 s: 1 it/s, 3168 steps left = 52m48s.
+    assert.match(out[1]!, / 3832\/7000 1\.00 it\/s ETA 52m48s/);
+  });
+  it('caps the ETA by the time left under a limit (--time-limit)', () => {
+    const { stream, out } = sink(false);
+    let t = 0;
+    const bar = new ProgressBar({ total: 3000, stream, plainEvery: 0, now: () => t });
+    bar.update(1, {}, 300);
+    t = 2000;
+    bar.update(2, {}, 298); // 0.5 it/s: 2998 steps = 1h40m by count, but 298 s left
+    assert.match(out[1]!, /ETA 4m58s/);
+    assert.equal(bar.render(5000).match(/ETA (\S+)/)![1], '4m55s', 'the time left runs down between updates');
+  });
 });
+

@@ -7,6 +7,7 @@ import { ArgumentError, DiffuseError } from '../../tensor/errors.js';
 import { configFromJSON } from '../../nn/unet_2d.js';
 import { readJSONFile } from '../../io/checkpoint.js';
 import { ProgressBar } from '../progress.js';
+import { LossAverage } from '../../train/loss_average.js';
 import { TRAIN_DEFAULTS, TRAIN_FIELDS, type TrainConfig } from '../../train/config.js';
 import { train, type TrainOptions } from '../../train/trainer.js';
 import { boolField, described, optional, stringField, type Field } from '../../schema/field.js';
@@ -95,7 +96,7 @@ export async function run(argv: string[]): Promise<void> {
   applyMaxMemory(parseCommandFlags('train', FLAGS, argv, true).values.maxMemory);
   const controller = new AbortController();
   let bar: ProgressBar | null = null;
-  let smooth: number | null = null;
+  const average = new LossAverage();
   const onSigint = (): void => {
     if (controller.signal.aborted) return;
     process.stderr.write('\ninterrupt: finishing the current step and writing a checkpoint (Ctrl-C again to force)\n');
@@ -109,11 +110,10 @@ export async function run(argv: string[]): Promise<void> {
       onLog: (msg) => {
         if (bar === null) process.stderr.write(`${msg}\n`);
       },
-      onProgress: (m, total) => {
+      onProgress: (m, total, secondsLeft) => {
         bar ??= new ProgressBar({ total, label: 'train', unit: 'it' });
-        // The bar shows a running mean of the loss (per-step values are noisy: t is random).
-        smooth = smooth === null ? m.loss : 0.98 * smooth + 0.02 * m.loss;
-        bar.update(m.step, { loss: smooth, 'img/s': m.images_per_s });
+        // The running mean of the loss (per-step values are noisy: t is random) and the last step's.
+        bar.update(m.step, { loss: average.add(m.loss), last: m.loss, 'img/s': m.images_per_s.toFixed(1) }, secondsLeft);
       },
     });
     // On a TTY done() ends the redrawn line; elsewhere the last update already printed it.
