@@ -6,9 +6,9 @@
  * 64 -> ... -> 8), with self-attention at the lowest resolution (and at 16x16 for base, as DDPM's
  * CIFAR-10 model has). tiny at 28x28x1 with 10 classes is exactly configs/unet_reference.json.
  *
- *   tiny   32/64/64...   channels, 8 groups, heads of 8: ~1.6M parameters at 3 levels (CPU: an evening)
- *   small  64/128/128... channels, 32 groups, heads of 32: ~6.5M at 3 levels
- *   base   128/256/256... channels, 32 groups, heads of 64 (DDPM's CIFAR-10 widths): ~26M at 3 levels
+ *   tiny   32/64/64...    channels, 8 groups, heads of 8:  1.62M parameters at 32x32x3, 2.25M at 64x64x3
+ *   small  64/128/128...  channels, 32 groups, heads of 32: 6.47M, 8.95M
+ *   base   128/256/256... channels, 32 groups, heads of 64 (DDPM's CIFAR-10 widths): 27.2M, 37.1M
  */
 import { ArgumentError } from '../tensor/errors.js';
 

@@ -36,6 +36,13 @@ export const help = `diffuse train: train a UNet2DModel by DDPM, with checkpoint
 
 Usage: diffuse train --data fashion-mnist|mnist|PATH --out RUN_DIR [options]
 
+From your own folder (DIR/<class>/*.png, or a flat DIR/*.png for no classes) one command is
+enough: \`diffuse train --data ./my_images --out runs/mine --sample-every 250\` infers the image
+size (the most common short side, at most 64; --image-size), the channels and the classes, and
+builds a U-Net preset for them (--preset tiny|small|base; by default tiny up to 32 px, small up
+to 64, base above). The exported model carries its class names (classes.json) and sampling
+defaults (sampling_config.json); --sample-every writes grids from the EMA weights to RUN_DIR/samples/.
+
 The defaults are the run to start: \`diffuse train --data fashion-mnist --out runs/fm\` trains the
 reference U-Net (configs/unet_reference.json: 28x28, 32/64/64 channels, attention at 7x7, 10
 classes + a null class for classifier-free guidance) for ${D.steps} steps of ${D.batchSize} images: ${((D.steps * D.batchSize) / 60000).toFixed(1)} epochs,
