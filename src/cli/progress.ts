@@ -97,6 +97,12 @@ export class ProgressBar {
     this.stream.write(this.tty ? `\r\x1b[2K${line}` : `${line}\n`);
   }
 
+  /** Writes a message line; on a TTY above the bar (cleared, then redrawn at the next update). */
+  log(message: string): void {
+    this.stream.write(this.tty ? `\r\x1b[2K${message}\n` : `${message}\n`);
+    if (this.tty && this.origin !== null) this.draw(this.now());
+  }
+
   /** Draws the final state and ends the line. */
   done(): void {
     this.draw(this.now());

@@ -52,5 +52,17 @@ describe('progress bar', () => {
     assert.match(out[1]!, /ETA 4m58s/);
     assert.equal(bar.render(5000).match(/ETA (\S+)/)![1], '4m55s', 'the time left runs down between updates');
   });
+  it('writes log lines above the bar on a TTY and as plain lines elsewhere', () => {
+    const tty = sink(true);
+    const bar = new ProgressBar({ total: 4, stream: tty.stream, now: () => 0 });
+    bar.update(1);
+    bar.log('checkpoint runs/x/checkpoints/step-0000001');
+    const i = tty.out.indexOf('\r\x1b[2Kcheckpoint runs/x/checkpoints/step-0000001\n');
+    assert.ok(i >= 0, JSON.stringify(tty.out));
+    assert.match(tty.out[i + 1]!, /^\r\x1b\[2K\[/, 'the bar is redrawn below it');
+    const plain = sink(false);
+    new ProgressBar({ total: 4, stream: plain.stream }).log('samples a.png');
+    assert.deepEqual(plain.out, ['samples a.png\n']);
+  });
 });
 

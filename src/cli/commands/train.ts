@@ -114,8 +114,10 @@ export async function run(argv: string[]): Promise<void> {
   try {
     const r = await train(options, {
       signal: controller.signal,
+      // Checkpoints, grids and warnings appear as they happen (on a TTY above the bar).
       onLog: (msg) => {
         if (bar === null) process.stderr.write(`${msg}\n`);
+        else bar.log(msg);
       },
       onProgress: (m, total, secondsLeft) => {
         bar ??= new ProgressBar({ total, label: 'train', unit: 'it' });
