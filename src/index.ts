@@ -99,4 +99,14 @@ export { classificationAccuracyScore, CAS_STEPS, type CasOptions } from './eval/
 export { gaussianBlur, addGaussianNoise } from './eval/degrade.js';
 export { loadSampleFolder, classOfFolder, type SampleFolderSpec } from './eval/sample_folder.js';
 export { evaluateSamples, type EvaluateOptions, type EvalCache, type EvalReport, type EvalStage, type DistributionFigures } from './eval/evaluate.js';
+// The Node-style library surface: a model folder as one object, promise-returning pipelines on a
+// worker thread (AbortSignal, onProgress), images as PNG bytes or files, the bundled models.
+export { DiffusionPipeline, type ClassLabel, type PipelineCallOptions, type PipelineClassOptions, type PipelineGenerateOptions, type PipelineImg2ImgOptions, type PipelineInpaintOptions, type PipelineUpscaleOptions, type PipelineLoadOptions } from './pipelines/diffusion_pipeline.js';
+export { GeneratedImages, GeneratedImage, type GenerationSettings } from './pipelines/generated_images.js';
+export { generateAsync, inpaintAsync, img2imgAsync, upscaleAsync } from './pipelines/async.js';
+export { AbortError } from './pipelines/abort_error.js';
+export { bundledModels, bundledModelPath, isBundledModelName, BUNDLED_MODEL_NAMES, type BundledModelName } from './io/bundled_models.js';
+export { modelClassNames, classIndex, classNamesOfData } from './io/model_class_names.js';
+export { readClassNames, CLASS_NAMES_NAME } from './io/class_names.js';
+export { SAMPLING_CONFIG_NAME, DEFAULT_SAMPLING_CONFIG, MAX_GUIDANCE, type SamplingFlags, type SamplingChoice } from './io/sampling_config.js';
 export { createServer, startServer, type ServerOptions, type DiffuseServer } from './server/app.js';

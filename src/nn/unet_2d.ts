@@ -6,6 +6,8 @@
  *   out = conv_out(SiLU(conv_norm_out(h)))
  * Config fields are diffusers' snake_case names in config.json and camelCase here.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { recordModelSource } from '../io/model_source.js';
 import { Tensor, type DType } from '../tensor/tensor.js';
 import { Generator } from '../tensor/random.js';
@@ -473,9 +475,13 @@ export class UNet2DModel extends Module {
    * Loads a model saved in diffusers' folder layout (config.json + diffusion_pytorch_model.safetensors),
    * including public DDPM checkpoints with legacy attention names. The model is in eval mode.
    * Weights holding NaN or Inf are refused (the error names the tensors) unless `allowNonfinite`.
-   * @example const model = UNet2DModel.fromPretrained('checkpoints/ddpm-cifar10-32');
+   * A pipeline folder (model_index.json beside unet/) is accepted as diffusers accepts it with
+   * `subfolder: 'unet'`: the U-Net in `dir/unet` is loaded (`options.subfolder` names another).
+   * @example const model = UNet2DModel.fromPretrained('models/fashion-mnist'); // its unet/
    */
-  static fromPretrained(dir: string, options: UNet2DModelOptions & NonfiniteOptions = {}): UNet2DModel {
+  static fromPretrained(dir: string, options: UNet2DModelOptions & NonfiniteOptions & { subfolder?: string } = {}): UNet2DModel {
+    if (options.subfolder !== undefined) dir = join(dir, options.subfolder);
+    else if (!existsSync(join(dir, 'config.json')) && existsSync(join(dir, 'unet', 'config.json'))) dir = join(dir, 'unet');
     const config = readDiffusersConfig(dir);
     let model: UNet2DModel;
     try {
