@@ -109,4 +109,5 @@ export { bundledModels, bundledModelPath, isBundledModelName, BUNDLED_MODEL_NAME
 export { modelClassNames, classIndex, classNamesOfData } from './io/model_class_names.js';
 export { readClassNames, CLASS_NAMES_NAME } from './io/class_names.js';
 export { SAMPLING_CONFIG_NAME, DEFAULT_SAMPLING_CONFIG, MAX_GUIDANCE, type SamplingFlags, type SamplingChoice } from './io/sampling_config.js';
-export { createServer, startServer, type ServerOptions, type DiffuseServer } from './server/app.js';
+export { createServer, startServer } from './server/entry.js';
+export type { ServerOptions, DiffuseServer } from './server/app.js';

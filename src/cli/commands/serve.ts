@@ -2,11 +2,11 @@
  * `diffuse serve`: the web app and HTTP API (a thin client of src/server), on loopback unless
  * told otherwise.
  */
-import { startServer } from '../../server/app.js';
 import { isLoopbackHost } from '../../server/allowed_hosts.js';
 import { checkToken, TOKEN_ENV } from '../../server/token.js';
 import { DEFAULT_LIMITS, type Limits } from '../../server/limits.js';
 import { DiffuseError } from '../../tensor/errors.js';
+import { REDIS_PACKAGES, SERVER_PACKAGES, requirePackages } from '../../io/optional_packages.js';
 import { boolField, described, hidden, intField, optional, stringField } from '../../schema/field.js';
 import { formatFlagHelp, parseCommandFlags, pathFlag } from '../flags.js';
 
@@ -94,6 +94,9 @@ export async function run(argv: string[]): Promise<void> {
   }
   const allowedHosts = (values.allowedHosts ?? '').split(',').map((h) => h.trim()).filter((h) => h !== '');
 
+  // fastify & co. are optional peer dependencies: loaded only here, after a check that names what is missing.
+  await requirePackages('diffuse serve', queue === 'local' ? SERVER_PACKAGES : [...SERVER_PACKAGES, ...REDIS_PACKAGES]);
+  const { startServer } = await import('../../server/app.js');
   const { server, url } = await startServer({
     host: values.host,
     port,

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { startRedisWorker } from '../../server/redis_queue.js';
+import { REDIS_PACKAGES, requirePackages } from '../../io/optional_packages.js';
 import { packageRoot } from '../../io/package_root.js';
 import { DiffuseError } from '../../tensor/errors.js';
 import { described, intField, optional } from '../../schema/field.js';
@@ -40,6 +40,9 @@ export async function run(argv: string[]): Promise<void> {
   const modelsDir = values.models ?? join(packageRoot(), 'models');
   if (!existsSync(modelsDir)) throw new DiffuseError(`--models: no folder ${modelsDir}`);
   const jobTimeout = values.jobTimeout;
+  // bullmq and ioredis are optional peer dependencies: loaded only here, after a check that names what is missing.
+  await requirePackages('diffuse worker', REDIS_PACKAGES);
+  const { startRedisWorker } = await import('../../server/redis_queue.js');
   const worker = await startRedisWorker({
     url,
     modelsDir,
