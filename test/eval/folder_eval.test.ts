@@ -94,7 +94,9 @@ describe('evaluation on a labelled image folder', () => {
     assert.ok(real.bar.precisionRatio >= 0.8 && real.bar.recallRatio >= 0.8, `precision ${real.bar.precisionRatio}, recall ${real.bar.recallRatio}`);
     assert.ok(real.bar.accuracyGap <= 0.02, `accuracy gap ${real.bar.accuracyGap}`);
     assert.equal(real.bar.pass, true, JSON.stringify(real.bar));
-    const noise = new Generator(3).uniform([n, 16, 16, 3], -1, 1);
+    // Uniform noise in [-1, 1].
+    const u = new Generator(3).uniform([n, 16, 16, 3]).toArray();
+    const noise = new Tensor(Float32Array.from(u, (v) => 2 * v - 1), [n, 16, 16, 3]);
     const bad = evaluateOnFolder({ images: noise, labels }, data, { featureNet: ff.net, cas: false, seed: 0 });
     assert.equal(bad.bar.pass, false);
     assert.ok(bad.bar.fdRatio > 5, `noise FD ratio ${bad.bar.fdRatio}`);

@@ -98,7 +98,9 @@ function bundled(sub: string, fix: string): string {
   return dir;
 }
 
-export { formatReport } from './eval_report.js';
+import { formatReport } from './eval_report.js';
+
+export { formatReport };
 
 export async function run(argv: string[]): Promise<void> {
   if (argv.includes('--bpd')) {
