@@ -11,7 +11,8 @@ import { DiffuseError } from '../tensor/errors.js';
 import { findMethod, samplingMethods } from '../sampling/registry.js';
 import type { SigmaScheduleName } from '../diffusion/sigma_ramps.js';
 import { resolveSampling, type SamplingConfig } from '../io/sampling_config.js';
-import type { ValuesOf } from '../schema/field.js';
+import { boolField, described, enumField, type ValuesOf } from '../schema/field.js';
+import { MASK_CONVENTIONS, type MaskConvention } from '../diffusion/mask_convention.js';
 import { MAX_MEMORY_FLAG, applyMaxMemory, CLASS_FLAG, ETA_FLAG, FALLBACK_SCHEDULER, FALLBACK_STEPS, GUIDANCE_FLAG, MODEL_FLAG, SEED_FLAG, SIGMAS_FLAG, batchFlag, stepsFlag, schedulerFlag, ALLOW_NONFINITE_FLAG } from './flags.js';
 
 export { intFlag, numFlag, intListFlag } from './flags.js';
@@ -110,20 +111,64 @@ export async function readImageFlag(flag: string, path: string, expectedSize: re
   }
 }
 
+/** --mask-convention: what a white mask pixel means (mask_convention.ts). */
+export const MASK_CONVENTION_FLAG = described(
+  enumField<MaskConvention>('mask_convention', MASK_CONVENTIONS, 'repaint'),
+  "What white means in --mask: repaint (white = generate, black = keep; diffusers' convention and the HTTP API's and web page's) or keep (white = keep, black = generate; diffuse's CLI before 0.1.0: pass it for masks made for that).",
+  { metavar: 'repaint|keep' },
+);
+
+/** --invert-mask: before 0.1.0 it selected diffusers' convention, which is now the default. */
+export const INVERT_MASK_FLAG = described(boolField('invert_mask', false), 'Deprecated: white = repaint is now the default (same result as before; drop the flag).');
+
 /**
- * Reads a mask image as a keep-mask (H, W, 1): white (above mid-grey) = keep, black = generate
- * (or the opposite with `invert`); a colour mask is judged by its mean over channels.
+ * The mask convention of --mask-convention and the deprecated --invert-mask (which meant
+ * white = repaint, the default now: its users get the same result), checked together.
  */
-export async function readMaskFlag(path: string, invert: boolean, expectedSize: readonly [number, number] | null = null): Promise<Tensor> {
+export function maskConventionFlag(values: { maskConvention: MaskConvention; invertMask: boolean }, given: ReadonlySet<string>, hasMask: boolean): MaskConvention {
+  if (!hasMask && (given.has('maskConvention') || values.invertMask)) throw new DiffuseError(`--${values.invertMask ? 'invert-mask' : 'mask-convention'} applies to --mask only (--box is the region to generate)`);
+  if (values.invertMask) {
+    if (given.has('maskConvention') && values.maskConvention !== 'repaint') throw new DiffuseError(`--invert-mask (white = repaint) contradicts --mask-convention ${values.maskConvention}; give --mask-convention alone`);
+    return 'repaint';
+  }
+  return values.maskConvention;
+}
+
+/**
+ * The line a mask command prints to stderr where the user may rely on the old convention: the
+ * convention in force, how many pixels it selected, and the flag that restores the old reading.
+ * Printed unless --mask-convention was given (nothing is guessed from the mask's content); with the
+ * deprecated --invert-mask it says the flag is no longer needed. `repainted` counts the pixels the
+ * mask marks for generation.
+ */
+export function maskConventionNote(path: string, convention: MaskConvention, how: 'default' | 'flag' | 'invert-mask', repainted: number, pixels: number): string | null {
+  switch (how) {
+    case 'flag':
+      return null;
+    case 'invert-mask':
+      return `note: --invert-mask is deprecated: white = repaint is the default since 0.1.0, so the result is as before; drop the flag`;
+    case 'default':
+      return convention === 'repaint'
+        ? `note: --mask ${path}: white = repaint (${repainted} of ${pixels} pixels generated), diffusers' convention and the default since 0.1.0; before, the CLI read white = keep: pass --mask-convention keep for masks made that way (or --mask-convention repaint to silence this note)`
+        : null;
+  }
+}
+
+/**
+ * Reads a mask image as a mask in the library's convention (H, W, 1): 1 = repaint (generate),
+ * 0 = keep. A pixel is white above mid-grey (a colour mask is judged by its mean over channels);
+ * white means repaint, or keep with convention 'keep'.
+ */
+export async function readMaskFlag(path: string, convention: MaskConvention, expectedSize: readonly [number, number] | null = null): Promise<Tensor> {
   const m = await readImageFlag('mask', path, expectedSize);
   const [h, w, c] = m.shape as [number, number, number];
-  const keep = new Float32Array(h * w); // (H, W, 1)
+  const repaint = new Float32Array(h * w); // (H, W, 1)
   const md = m.toArray();
   for (let p = 0; p < h * w; p++) {
     let s = 0;
     for (let ch = 0; ch < c; ch++) s += md[p * c + ch]!;
     const white = s / c > 0;
-    keep[p] = white !== invert ? 1 : 0;
+    repaint[p] = white === (convention === 'repaint') ? 1 : 0;
   }
-  return new Tensor(keep, [h, w, 1]);
+  return new Tensor(repaint, [h, w, 1]);
 }

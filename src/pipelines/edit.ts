@@ -4,6 +4,7 @@
  * defaults, and the checks of input images and masks, made before any work.
  */
 import { Tensor } from '../tensor/tensor.js';
+import { DEFAULT_MASK_CONVENTION, keeps, maskMeaning, type MaskConvention } from '../diffusion/mask_convention.js';
 import { ArgumentError, ShapeError, fmtShape } from '../tensor/errors.js';
 import { reshape } from '../ops/shape.js';
 import { concat } from '../ops/concat.js';
@@ -66,14 +67,16 @@ export function checkImages(op: string, name: string, image: unknown, model: UNe
 }
 
 /**
- * Checks a keep-mask for images (N, H, W, C) and expands it to one byte per value (1: known, kept;
- * 0: generated). Accepted shapes: (H, W), (H, W, 1 | C), (1 | N, H, W, 1 | C); values exactly 0
- * or 1 (a 1-channel mask applies to every channel).
- * @example const keep = checkMask('inpaint', mask, x.shape);
+ * Checks an inpainting mask for images (N, H, W, C) and expands it to one byte per value of the
+ * images, 1 where the pixel is kept (known) and 0 where it is generated. The mask's own values
+ * read by `convention` (mask_convention.ts: 'repaint', the default, is diffusers' 1 = repaint).
+ * Accepted shapes: (H, W), (H, W, 1 | C), (1 | N, H, W, 1 | C); values exactly 0 or 1 (a
+ * 1-channel mask applies to every channel).
+ * @example const keep = checkMask('inpaint', mask, x.shape); // keep[i] = 1 - mask value
  */
-export function checkMask(op: string, mask: unknown, shape: readonly number[]): Uint8Array {
+export function checkMask(op: string, mask: unknown, shape: readonly number[], convention: MaskConvention = DEFAULT_MASK_CONVENTION): Uint8Array {
   const [n, h, w, c] = shape as [number, number, number, number];
-  if (!(mask instanceof Tensor)) throw new ArgumentError(`${op}: 'mask' must be a Tensor (H, W), (H, W, 1) or (N, H, W, 1) of 0 (generate) and 1 (keep), found ${describe(mask)}`);
+  if (!(mask instanceof Tensor)) throw new ArgumentError(`${op}: 'mask' must be a Tensor (H, W), (H, W, 1) or (N, H, W, 1) of 0 and 1 (${maskMeaning(convention)}), found ${describe(mask)}`);
   const s = mask.shape;
   let mn = 1;
   let mh: number;
@@ -90,14 +93,14 @@ export function checkMask(op: string, mask: unknown, shape: readonly number[]): 
   for (let i = 0; i < md.length; i++) {
     if (md[i] !== 0 && md[i] !== 1) {
       const p = Math.floor(i / mc);
-      throw new ArgumentError(`${op}: 'mask' has value ${md[i]} at pixel (y ${Math.floor(p / mw) % mh}, x ${p % mw}); mask values must be 0 (generate) or 1 (keep). Threshold a soft mask first`);
+      throw new ArgumentError(`${op}: 'mask' has value ${md[i]} at pixel (y ${Math.floor(p / mw) % mh}, x ${p % mw}); mask values must be 0 or 1 (${maskMeaning(convention)}). Threshold a soft mask first`);
     }
   }
   const keep = new Uint8Array(n * h * w * c); // (N, H, W, C)
   for (let b = 0; b < n; b++) {
     const mb = mn === 1 ? 0 : b;
     for (let p = 0; p < h * w; p++) {
-      for (let ch = 0; ch < c; ch++) keep[(b * h * w + p) * c + ch] = md[(mb * h * w + p) * mc + (mc === 1 ? 0 : ch)]!;
+      for (let ch = 0; ch < c; ch++) keep[(b * h * w + p) * c + ch] = keeps(md[(mb * h * w + p) * mc + (mc === 1 ? 0 : ch)]!, convention) ? 1 : 0;
     }
   }
   return keep;

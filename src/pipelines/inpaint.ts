@@ -15,8 +15,9 @@
  *   generated region harmonises with the known one.
  * The output is the final composite: known pixels are the input's values exactly.
  *
- * Mask convention: 1 = keep (known), 0 = generate. boxMask(h, w, box) builds one that generates a
- * rectangle.
+ * Mask convention (mask_convention.ts): diffusers', 1 = repaint (generate), 0 = keep (known), as
+ * on every surface of diffuse; `maskConvention: 'keep'` reads 1 = keep (the library and CLI before
+ * 0.1.0). boxMask(h, w, box) builds a mask that repaints a rectangle.
  */
 import { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../tensor/autograd.js';
@@ -35,6 +36,7 @@ import { ProgressCounter } from '../sampling/progress.js';
 import type { KnownRegion } from '../sampling/reverse_process.js';
 import { checkImages, checkMask, checkModel, repeatImages, type EditOptions } from './edit.js';
 import { DEFAULT_STEPS, FALLBACK_SCHEDULER } from '../sampling/registry.js';
+import { maskConventionOf, maskMeaning, type MaskConvention } from '../diffusion/mask_convention.js';
 
 /** The inpainting methods. */
 export type InpaintMethod = 'replace' | 'repaint';
@@ -57,10 +59,16 @@ export interface InpaintOptions extends EditOptions {
   /** The image(s) to complete: (H, W, C) or (N, H, W, C) in [-1, 1]. */
   image: Tensor;
   /**
-   * Which pixels are known: 1 = keep, 0 = generate; (H, W), (H, W, 1) or (N, H, W, 1) (or C
-   * channels), values exactly 0 or 1. Give this or `box`.
+   * Which pixels to repaint: 1 = repaint (generate), 0 = keep, diffusers' convention (or the
+   * reverse with `maskConvention: 'keep'`); (H, W), (H, W, 1) or (N, H, W, 1) (or C channels),
+   * values exactly 0 or 1. Give this or `box`.
    */
   mask?: Tensor;
+  /**
+   * What the mask's 1 means: 'repaint' (default; diffusers') or 'keep' (diffuse before 0.1.0,
+   * whose masks were 1 = keep: pass this to use such masks unchanged).
+   */
+  maskConvention?: MaskConvention;
   /** The rectangle to generate (everything else is kept). Give this or `mask`. */
   box?: Box;
   /** 'replace' (default; any scheduler or sampler) or 'repaint' (DDPM or DDIM steps with resampling). */
@@ -86,8 +94,9 @@ export interface InpaintResult {
 }
 
 /**
- * A keep-mask (H, W, 1) of ones with zeros (generate) inside `box`; the box must lie inside the image.
- * @example boxMask(28, 28, { x: 7, y: 7, w: 14, h: 14 }) // generate the central 14x14
+ * A mask (H, W, 1) in the default convention: ones (repaint) inside `box`, zeros (keep) outside;
+ * the box must lie inside the image.
+ * @example boxMask(28, 28, { x: 7, y: 7, w: 14, h: 14 }) // repaint the central 14x14
  */
 export function boxMask(height: number, width: number, box: Box): Tensor {
   const op = 'boxMask';
@@ -100,8 +109,8 @@ export function boxMask(height: number, width: number, box: Box): Tensor {
   if (box.x + box.w > width || box.y + box.h > height) {
     throw new ArgumentError(`${op}: box x ${box.x}, y ${box.y}, w ${box.w}, h ${box.h} reaches column ${box.x + box.w - 1} and row ${box.y + box.h - 1}, outside the ${height}x${width} image (columns 0..${width - 1}, rows 0..${height - 1})`);
   }
-  const m = new Float32Array(height * width).fill(1); // (H, W, 1)
-  for (let y = box.y; y < box.y + box.h; y++) m.fill(0, y * width + box.x, y * width + box.x + box.w);
+  const m = new Float32Array(height * width); // (H, W, 1): 1 = repaint
+  for (let y = box.y; y < box.y + box.h; y++) m.fill(1, y * width + box.x, y * width + box.x + box.w);
   return new Tensor(m, [height, width, 1]);
 }
 
@@ -177,11 +186,12 @@ export function inpaint(options: InpaintOptions): InpaintResult {
     if (N !== 1 && options.n !== N) throw new ArgumentError(`${op}: 'n' = ${options.n} completions need a single input image, but 'image' holds ${N}`);
     n = options.n;
   }
-  if ((options.mask === undefined) === (options.box === undefined)) throw new ArgumentError(`${op}: pass exactly one of 'mask' (1 = keep, 0 = generate) or 'box' ({ x, y, w, h }: the region to generate)`);
-  const mask = options.mask ?? boxMask(h, w, options.box!);
+  const convention = maskConventionOf(op, options.maskConvention);
+  if ((options.mask === undefined) === (options.box === undefined)) throw new ArgumentError(`${op}: pass exactly one of 'mask' (${maskMeaning(convention)}) or 'box' ({ x, y, w, h }: the region to generate)`);
+  if (options.box !== undefined && options.maskConvention !== undefined) throw new ArgumentError(`${op}: 'maskConvention' applies to 'mask'; 'box' is the region to generate whatever the convention`);
   const { method, jumpLength, jumpNSample } = checkMethod(op, options);
   // One image's mask applies to all its n completions.
-  const keep = checkMask(op, mask, [N === 1 ? 1 : n, h, w, c]);
+  const keep = options.mask !== undefined ? checkMask(op, options.mask, [N === 1 ? 1 : n, h, w, c], convention) : checkMask(op, boxMask(h, w, options.box!), [N === 1 ? 1 : n, h, w, c]);
   const per = h * w * c;
   const keepAll = new Uint8Array(n * per);
   for (let i = 0; i < n; i++) keepAll.set(keep.subarray((N === 1 ? 0 : i) * per, ((N === 1 ? 0 : i) + 1) * per), i * per);

@@ -15,16 +15,18 @@ import { expectTensor } from '../tensor/check.js';
 import { noGrad } from '../tensor/autograd.js';
 import { linspace } from '../diffusion/schedules.js';
 import { noiseLike } from '../samplers/sampler.js';
+import { DEFAULT_MASK_CONVENTION, keeps, maskConventionOf, maskMeaning, type MaskConvention } from '../diffusion/mask_convention.js';
 import { SDE_T, type ScoreFn, type Sde } from './sde.js';
 import { predictorStep, type PcStep } from './predictors.js';
 import { correctorStep } from './correctors.js';
 import { defaultSamplingEps, type PcOptions, type SdeSampleResult } from './pc_sampler.js';
 
 /**
- * A keep mask broadcast to x's shape (N, H, W, C): 1 = known, 0 = generate. Accepts (H, W),
- * (H, W, 1), (H, W, C), (1, H, W, C|1) or (N, H, W, C|1).
+ * A mask in `convention` (mask_convention.ts; default diffusers' 1 = repaint, 0 = keep) as keep
+ * bytes broadcast to x's shape (N, H, W, C): 1 = known, 0 = generate. Accepts (H, W), (H, W, 1),
+ * (H, W, C), (1, H, W, C|1) or (N, H, W, C|1).
  */
-export function expandMask(op: string, mask: Tensor, shape: readonly number[]): Uint8Array {
+export function expandMask(op: string, mask: Tensor, shape: readonly number[], convention: MaskConvention = DEFAULT_MASK_CONVENTION): Uint8Array {
   expectTensor(op, 'mask', mask);
   const [n, h, w, c] = shape as [number, number, number, number];
   const ms = mask.shape;
@@ -41,23 +43,29 @@ export function expandMask(op: string, mask: Tensor, shape: readonly number[]): 
     for (let p = 0; p < h * w; p++)
       for (let k = 0; k < c; k++) {
         const v = values[((mn === 1 ? 0 : b) * h * w + p) * mc + (mc === 1 ? 0 : k)]!;
-        if (v !== 0 && v !== 1) throw new ArgumentError(`${op}: mask values must be 0 (generate) or 1 (keep), found ${v}`);
-        out[((b * h * w + p) * c) + k] = v;
+        if (v !== 0 && v !== 1) throw new ArgumentError(`${op}: mask values must be 0 or 1 (${maskMeaning(convention)}), found ${v}`);
+        out[((b * h * w + p) * c) + k] = keeps(v, convention) ? 1 : 0;
       }
   return out;
 }
 
+/** Options of pcInpaint: the PC sampler's, and what the mask's 1 means. */
+export interface PcInpaintOptions extends PcOptions {
+  /** 'repaint' (default; diffusers': 1 = repaint, 0 = keep) or 'keep' (1 = keep; diffuse before 0.1.0). */
+  maskConvention?: MaskConvention;
+}
+
 /**
- * Inpaints `image` (N, H, W, C) in [-1, 1] where `mask` is 0.
+ * Inpaints `image` (N, H, W, C) in [-1, 1] where `mask` is 1 (diffusers' convention; 0 = keep).
  * @example
  * const gen = new Generator(0);
  * const { x } = pcInpaint(sde, score, image, mask, { predictor: 'reverse_diffusion', corrector: 'langevin', snr: 0.16, generator: gen });
  */
-export function pcInpaint(sde: Sde, score: ScoreFn, image: Tensor, mask: Tensor, options: PcOptions = {}): SdeSampleResult {
+export function pcInpaint(sde: Sde, score: ScoreFn, image: Tensor, mask: Tensor, options: PcInpaintOptions = {}): SdeSampleResult {
   const op = 'pcInpaint';
   expectTensor(op, 'image', image);
   if (image.rank !== 4) throw new ShapeError(`${op}: image must be (N, H, W, C), found ${fmtShape(image.shape)}`);
-  const keep = expandMask(op, mask, image.shape);
+  const keep = expandMask(op, mask, image.shape, maskConventionOf(op, options.maskConvention));
   if (options.generator === undefined && options.noise === undefined) throw new ArgumentError(`${op}: inpainting draws noise; pass options.generator (new Generator(seed)) or options.noise`);
   const predictor = options.predictor ?? 'reverse_diffusion';
   const corrector = options.corrector ?? 'langevin';

@@ -145,11 +145,11 @@ function editOptions(spec: JobSpec, p: SamplingParams, ctx: ComputeContext) {
 }
 
 function runInpaint(spec: JobSpec, p: InpaintParams, ctx: ComputeContext): RawResult {
-  // The request's mask is 1 where the model paints; inpaint() takes 1 = keep.
+  // The request's mask is 1 where the model paints: inpaint()'s own convention (diffusers').
   const paint = base64ToF32(p.mask.f32);
-  const keep = new Float32Array(paint.length); // (1, H, W, 1)
-  for (let i = 0; i < paint.length; i++) keep[i] = paint[i]! >= 0.5 ? 0 : 1;
-  const r = inpaint({ ...editOptions(spec, p, ctx), image: tensorOf(p.image), mask: new Tensor(keep, [1, p.mask.height, p.mask.width, 1]) });
+  const repaint = new Float32Array(paint.length); // (1, H, W, 1)
+  for (let i = 0; i < paint.length; i++) repaint[i] = paint[i]! >= 0.5 ? 1 : 0;
+  const r = inpaint({ ...editOptions(spec, p, ctx), image: tensorOf(p.image), mask: new Tensor(repaint, [1, p.mask.height, p.mask.width, 1]), maskConvention: 'repaint' });
   return { images: eachImage(r.images), grid: gridOf(r.images), classLabels: r.classLabels };
 }
 

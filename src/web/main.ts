@@ -5,6 +5,7 @@
  * and img2img of uploads, the forward process at any t with its SNR, and a gallery with downloads.
  * Bundled by esbuild (src/web/build.mjs) into dist/web/app.js.
  */
+import { formatSlider, samplingRequest, UNTOUCHED, type Touched } from './sampling_request.js';
 
 interface ModelInfo {
   name: string;
@@ -100,7 +101,27 @@ function bindOutput(id: string, fmt: (v: number) => string = String): void {
   update();
 }
 
+/** The sampling controls the user moved since the model was chosen (onModelChange resets it). */
+let touched: Touched = { ...UNTOUCHED };
+/** True while onModelChange sets the controls to the model's defaults (not the user moving them). */
+let applyingDefaults = false;
+for (const [id, key, event] of [['guidance', 'guidance', 'input'], ['steps', 'steps', 'input'], ['sampler', 'sampler', 'change']] as const) {
+  $(id).addEventListener(event, () => {
+    if (!applyingDefaults) touched = { ...touched, [key]: true };
+  });
+}
+
 function onModelChange(): void {
+  applyingDefaults = true;
+  try {
+    applyModelDefaults();
+  } finally {
+    applyingDefaults = false;
+  }
+  touched = { ...UNTOUCHED };
+}
+
+function applyModelDefaults(): void {
   const m = model();
   const cls = $<HTMLSelectElement>('class');
   cls.innerHTML = '';
@@ -112,6 +133,8 @@ function onModelChange(): void {
   // The model's sampling_config.json: its guidance, sampler and steps.
   g.value = String(m.guidance ? m.defaults.guidance : 1);
   g.dispatchEvent(new Event('input'));
+  // The slider may snap a default between its steps; the output shows (and the request sends) the default itself.
+  if (m.guidance) $('guidance-out').textContent = formatSlider(m.defaults.guidance);
   if (m.defaults.sampler !== null) $<HTMLSelectElement>('sampler').value = m.defaults.sampler;
   if (m.defaults.steps !== null) {
     const steps = $<HTMLInputElement>('steps');
@@ -125,13 +148,19 @@ function sampling(): Record<string, unknown> {
   const cls = $<HTMLSelectElement>('class').value;
   const seed = Number($<HTMLInputElement>('seed').value);
   if (!Number.isInteger(seed) || seed < 0 || seed > 4294967295) throw new Error(`the seed must be an integer in [0, 4294967295], found '${$<HTMLInputElement>('seed').value}'`);
+  // Controls left alone send the model's defaults exactly (sampling_request.ts).
   return {
-    model: model().name,
-    sampler: $<HTMLSelectElement>('sampler').value,
-    steps: Number($<HTMLInputElement>('steps').value),
-    guidance: Number($<HTMLInputElement>('guidance').value),
-    classLabel: cls === '' ? null : Number(cls),
-    seed,
+    ...samplingRequest(
+      model(),
+      {
+        sampler: $<HTMLSelectElement>('sampler').value,
+        steps: Number($<HTMLInputElement>('steps').value),
+        guidance: Number($<HTMLInputElement>('guidance').value),
+        classLabel: cls === '' ? null : Number(cls),
+        seed,
+      },
+      touched,
+    ),
   };
 }
 
@@ -442,7 +471,7 @@ $('seed-random').addEventListener('click', () => {
 
 async function start(): Promise<void> {
   bindOutput('steps');
-  bindOutput('guidance', (v) => v.toFixed(1));
+  bindOutput('guidance', (v) => formatSlider(v));
   bindOutput('n');
   try {
     const [m, s, limits, health] = await Promise.all([

@@ -43,7 +43,7 @@ describe('diffuse inpaint, img2img, augment, explain', () => {
     await writePng(f('in.png'), new Tensor(Float32Array.from({ length: 64 }, (_, i) => (i % 9) / 4 - 1), [8, 8, 1]));
     await writePng(f('rgb.png'), new Tensor(new Float32Array(192).fill(0.5), [8, 8, 3]));
     await writePng(f('big.png'), new Tensor(new Float32Array(256), [16, 16, 1]));
-    // Keep the left half (white), generate the right half (black).
+    // White on the left half, black on the right: repaint the left half (diffusers' convention).
     await writePng(f('mask.png'), new Tensor(Float32Array.from({ length: 64 }, (_, i) => (i % 8 < 4 ? 1 : -1)), [8, 8, 1]));
     await writePng(f('mask6.png'), new Tensor(new Float32Array(36).fill(1), [6, 6, 1]));
   });
@@ -59,9 +59,42 @@ describe('diffuse inpaint, img2img, augment, explain', () => {
     await inpaintRun(['--model', pipe, '--image', f('in.png'), '--mask', f('mask.png'), '--out', f('mask_out.png'), '--method', 'repaint', '--steps', '4', '--jump-length', '2', '--jump-n-sample', '2', '--n', '2']);
     const grid = await sharp(f('mask_out.png')).metadata();
     assert.deepEqual([grid.width, grid.height], [2 * 10 + 2, 10 + 2]); // 2 tiles, 2 px padding
-    await inpaintRun(['--model', pipe, '--image', f('in.png'), '--mask', f('mask.png'), '--invert-mask', '--out', f('inv.png'), '--steps', '2', '--scheduler', 'euler']);
-    const inv = await raw(f('inv.png'));
-    for (let i = 0; i < 64; i++) if (i % 8 >= 4) assert.equal(inv[i], input[i], `inverted mask keeps the right half (${i})`);
+  });
+
+  it('inpaint --mask: white = repaint by default with a note naming the old convention; --mask-convention keep reads white = keep; --invert-mask is the default now', async () => {
+    const input = await raw(f('in.png'));
+    const capture = async (args: string[], out: string): Promise<{ out: Buffer; stderr: string }> => {
+      let stderr = '';
+      const write = process.stderr.write.bind(process.stderr);
+      process.stderr.write = ((chunk: string | Uint8Array) => ((stderr += String(chunk)), true)) as typeof process.stderr.write;
+      try {
+        await inpaintRun(['--model', pipe, '--image', f('in.png'), '--mask', f('mask.png'), '--out', f(out), '--steps', '2', '--seed', '3', ...args]);
+      } finally {
+        process.stderr.write = write;
+      }
+      return { out: await raw(f(out)), stderr };
+    };
+    const run = (extra: string[], out: string) => capture(['--scheduler', 'euler', ...extra], out);
+    const def = await run([], 'def.png');
+    for (let i = 0; i < 64; i++) if (i % 8 >= 4) assert.equal(def.out[i], input[i], `the black right half is kept (${i})`);
+    assert.ok(Array.from({ length: 64 }, (_, i) => i).some((i) => i % 8 < 4 && def.out[i] !== input[i]), 'the white left half is generated');
+    assert.match(def.stderr, /--mask .*mask\.png: white = repaint \(32 of 64 pixels generated\).*pass --mask-convention keep/);
+    const explicit = await run(['--mask-convention', 'repaint'], 'rep.png');
+    assert.deepEqual(explicit.out, def.out);
+    assert.doesNotMatch(explicit.stderr, /note:/);
+    const keep = await run(['--mask-convention', 'keep'], 'keep.png');
+    for (let i = 0; i < 64; i++) if (i % 8 < 4) assert.equal(keep.out[i], input[i], `old convention: the white left half is kept (${i})`);
+    assert.doesNotMatch(keep.stderr, /note:/);
+    // --invert-mask selected white = repaint before 0.1.0: the same result now, with a note.
+    const inv = await run(['--invert-mask'], 'inv.png');
+    assert.deepEqual(inv.out, def.out);
+    assert.match(inv.stderr, /--invert-mask is deprecated: white = repaint is the default/);
+    // The SDE method reads the same convention.
+    const sdeDef = await capture(['--method', 'sde-pc'], 'sde.png');
+    for (let i = 0; i < 64; i++) if (i % 8 >= 4) assert.equal(sdeDef.out[i], input[i], `sde-pc: the black right half is kept (${i})`);
+    assert.match(sdeDef.stderr, /white = repaint \(32 of 64 pixels generated\)/);
+    const sdeKeep = await capture(['--method', 'sde-pc', '--mask-convention', 'keep'], 'sdek.png');
+    for (let i = 0; i < 64; i++) if (i % 8 < 4) assert.equal(sdeKeep.out[i], input[i], `sde-pc, old convention: the white left half is kept (${i})`);
   });
 
   it('img2img: one image per strength; strength 0 writes the input back', async () => {
@@ -98,6 +131,9 @@ describe('diffuse inpaint, img2img, augment, explain', () => {
     await bad(inpaintRun, [...base, '--box', '6,0,4,2'], /box x 6, y 0, w 4, h 2 reaches column 9 .*outside the 8x8 image/);
     await bad(inpaintRun, [...base, '--box', '1,2,3'], /--box must be x,y,w,h/);
     await bad(inpaintRun, [...base], /exactly one of --mask FILE .* or --box/);
+    await bad(inpaintRun, [...base, '--box', '0,0,2,2', '--mask-convention', 'keep'], /--mask-convention applies to --mask only/);
+    await bad(inpaintRun, [...base, '--mask', f('mask.png'), '--invert-mask', '--mask-convention', 'keep'], /--invert-mask \(white = repaint\) contradicts --mask-convention keep/);
+    await bad(inpaintRun, [...base, '--mask', f('mask.png'), '--mask-convention', 'white'], /mask.convention/);
     await bad(inpaintRun, ['--model', pipe, '--image', f('rgb.png'), '--out', never, '--box', '0,0,2,2'], /'image' has 3 channels \(RGB\).*model takes 1 \(grayscale\)/);
     await bad(inpaintRun, ['--model', pipe, '--image', f('big.png'), '--out', never, '--box', '0,0,2,2'], /'image' is 16x16 pixels, but the model takes 8x8/);
     await bad(inpaintRun, [...base, '--box', '0,0,2,2', '--class', '3'], /class label is 3, expected an integer in \[0, 2\]/);

@@ -77,12 +77,12 @@ describe('inpaint', () => {
     }
   });
 
-  it('the box is the generated region; a mask may give it per image; RGB images keep every channel', () => {
-    const m = boxMask(8, 8, BOX);
-    assert.equal(Array.from(hostBuffer(m)).filter((v) => v === 0).length, 12);
-    assert.equal(hostBuffer(m)[3 * 8 + 2], 0);
-    assert.equal(hostBuffer(m)[3 * 8 + 6], 1);
-    assert.equal(hostBuffer(m)[2 * 8 + 2], 1);
+  it('the box is the generated region; a mask (1 = repaint) may give it per image; RGB images keep every channel', () => {
+    const m = boxMask(8, 8, BOX); // diffusers' convention: 1 inside the box (repaint), 0 outside
+    assert.equal(Array.from(hostBuffer(m)).filter((v) => v === 1).length, 12);
+    assert.equal(hostBuffer(m)[3 * 8 + 2], 1);
+    assert.equal(hostBuffer(m)[3 * 8 + 6], 0);
+    assert.equal(hostBuffer(m)[2 * 8 + 2], 0);
     const rgb = image(3);
     const r = inpaint({ model: uncond, schedulerConfig: CONFIG, steps: 2, image: rgb, mask: m, seed: 0, n: 2 });
     assert.deepEqual(r.images.shape, [2, 8, 8, 3]);
@@ -92,7 +92,30 @@ describe('inpaint', () => {
     const two = new Tensor(Float32Array.from({ length: 128 }, (_, i) => Math.cos(i) * 0.5), [2, 8, 8, 1]);
     const masks = new Tensor(Float32Array.from({ length: 128 }, (_, i) => (i < 64 ? (i < 32 ? 1 : 0) : i % 2)), [2, 8, 8, 1]);
     const r2 = inpaint({ model: cond, schedulerConfig: CONFIG, steps: 2, image: two, mask: masks, seed: 1 });
-    for (let i = 0; i < 128; i++) if (hostBuffer(masks)[i] === 1) assert.equal(hostBuffer(r2.images)[i], hostBuffer(two)[i]);
+    for (let i = 0; i < 128; i++) if (hostBuffer(masks)[i] === 0) assert.equal(hostBuffer(r2.images)[i], hostBuffer(two)[i]);
+    for (let i = 0; i < 128; i++) assert.equal(r2.keep[i], 1 - hostBuffer(masks)[i]!, `keep ${i}`);
+  });
+
+  it("one mask convention: 1 = repaint by default, as a box; maskConvention 'keep' reads the complement mask to the same result, bitwise", () => {
+    withBackend('reference', () => {
+      const o = { model: cond, schedulerConfig: CONFIG, scheduler: 'ddim', steps: 2, image: image(), classLabels: 1, seed: 4 } as const;
+      const viaBox = inpaint({ ...o, box: BOX });
+      const repaint = boxMask(8, 8, BOX);
+      const viaMask = inpaint({ ...o, mask: repaint });
+      const viaRepaint = inpaint({ ...o, mask: repaint, maskConvention: 'repaint' });
+      const keepMask = new Tensor(Float32Array.from(hostBuffer(repaint), (v) => 1 - v), [8, 8, 1]);
+      const viaKeep = inpaint({ ...o, mask: keepMask, maskConvention: 'keep' });
+      for (const r of [viaMask, viaRepaint, viaKeep]) {
+        assert.deepEqual(Array.from(hostBuffer(r.images)), Array.from(hostBuffer(viaBox.images)));
+        assert.deepEqual(Array.from(r.keep), Array.from(viaBox.keep));
+      }
+      // The box's 12 pixels are the generated ones.
+      assert.equal(viaBox.keep.filter((k) => k === 0).length, 12);
+      assert.equal(viaBox.keep[3 * 8 + 2], 0);
+      // The old reading of the same mask inverts the region.
+      const flipped = inpaint({ ...o, mask: repaint, maskConvention: 'keep' });
+      assert.equal(flipped.keep.filter((k) => k === 0).length, 64 - 12);
+    });
   });
 
   it('RePaint: known pixels kept, one model evaluation per reverse move, progress to the total', () => {
@@ -150,7 +173,10 @@ describe('inpaint', () => {
     const bad = (o: object, re: RegExp, type: Function = ArgumentError) =>
       assert.throws(() => inpaint({ ...base, ...o } as Parameters<typeof inpaint>[0]), (e: Error) => e instanceof type && re.test(e.message), re.source);
     bad({ box: undefined, mask: new Tensor(new Float32Array(36).fill(1), [6, 6, 1]) }, /'mask' is 6x6 pixels .* but the image is 8x8/, ShapeError);
-    bad({ box: undefined, mask: new Tensor(new Float32Array(64).fill(0.5), [8, 8]) }, /mask values must be 0 \(generate\) or 1 \(keep\)/);
+    bad({ box: undefined, mask: new Tensor(new Float32Array(64).fill(0.5), [8, 8]) }, /mask values must be 0 or 1 \(1 = repaint, 0 = keep\)/);
+    bad({ box: undefined, mask: new Tensor(new Float32Array(64).fill(0.5), [8, 8]), maskConvention: 'keep' }, /mask values must be 0 or 1 \(1 = keep, 0 = repaint\)/);
+    bad({ box: undefined, mask: boxMask(8, 8, BOX), maskConvention: 'white' }, /'maskConvention' must be 'repaint' .* or 'keep' .*found "white"/);
+    bad({ maskConvention: 'keep' }, /'maskConvention' applies to 'mask'/);
     bad({ box: undefined, mask: new Tensor(new Float32Array(128).fill(1), [8, 8, 2]) }, /'mask' has 2 channels/, ShapeError);
     bad({ box: undefined }, /exactly one of 'mask'.*or 'box'/);
     bad({ mask: boxMask(8, 8, BOX) }, /exactly one of 'mask'/);

@@ -14,8 +14,10 @@ import { ShapeError } from '../../src/tensor/errors.js';
 import { MU, S, gaussianScore, moments } from './gaussian.js';
 import { hostBuffer } from '../../src/tensor/tensor.js';
 
-/** Keep the left half of every 8x8 image. */
-const MASK = new Tensor(Float32Array.from({ length: 64 }, (_, i) => (i % 8 < 4 ? 1 : 0)), [8, 8, 1]);
+/** Keep the left half of every 8x8 image: 1 = repaint (diffusers' convention), so 0 on the left. */
+const MASK = new Tensor(Float32Array.from({ length: 64 }, (_, i) => (i % 8 < 4 ? 0 : 1)), [8, 8, 1]);
+/** The same region in the old convention (maskConvention 'keep': 1 = keep). */
+const KEEP_MASK = new Tensor(Float32Array.from({ length: 64 }, (_, i) => (i % 8 < 4 ? 1 : 0)), [8, 8, 1]);
 
 for (const sde of [new VpSde({ N: 100 }), new VeSde({ N: 100 })]) {
   test(`pcInpaint ${sde.name}: known pixels exact, generated pixels distributed as the data`, () => {
@@ -34,6 +36,15 @@ for (const sde of [new VpSde({ N: 100 }), new VeSde({ N: 100 })]) {
   });
 }
 
+test("pcInpaint: maskConvention 'keep' reads the complement mask to the same result, bitwise", () => {
+  const sde = new VpSde({ N: 40 });
+  const image = new Generator(4).normal([2, 8, 8, 1], MU, S);
+  const a = pcInpaint(sde, gaussianScore(sde), image, MASK, { generator: new Generator(5) }).x;
+  const b = pcInpaint(sde, gaussianScore(sde), image, KEEP_MASK, { generator: new Generator(5), maskConvention: 'keep' }).x;
+  assert.deepEqual(Array.from(hostBuffer(a)), Array.from(hostBuffer(b)));
+  for (let i = 0; i < a.size; i++) if (i % 8 < 4) assert.equal(hostBuffer(a)[i], hostBuffer(image)[i]);
+});
+
 test('pcInpaint: a mask of the wrong size is a ShapeError before any work', () => {
   const sde = new VpSde({ N: 10 });
   const image = new Generator(0).normal([1, 8, 8, 1]);
@@ -43,6 +54,6 @@ test('pcInpaint: a mask of the wrong size is a ShapeError before any work', () =
     return x;
   };
   assert.throws(() => pcInpaint(sde, score, image, new Tensor(new Float32Array(49), [7, 7]), { generator: new Generator(0) }), ShapeError);
-  assert.throws(() => pcInpaint(sde, score, image, new Tensor(new Float32Array(64).fill(0.5), [8, 8]), { generator: new Generator(0) }), /0 \(generate\) or 1 \(keep\)/);
+  assert.throws(() => pcInpaint(sde, score, image, new Tensor(new Float32Array(64).fill(0.5), [8, 8]), { generator: new Generator(0) }), /0 or 1 \(1 = repaint, 0 = keep\)/);
   assert.equal(calls, 0);
 });

@@ -80,6 +80,35 @@ describe('web page in headless Chromium', () => {
     assert.ok(statSync(file).size > 1000, file);
   };
 
+  it("sends the model's sampling defaults exactly until a control is moved", async () => {
+    const page = await open(VIEWPORTS.laptop);
+    const { models } = (await (await fetch(`${base}/api/models`)).json()) as { models: { name: string; defaults: { guidance: number; sampler: string; steps: number } }[] };
+    const defaults = models.find((m) => m.name === 'fashion-mnist')!.defaults;
+    // Answer the generate request in the page without running it: only the body is checked.
+    const bodies: Record<string, unknown>[] = [];
+    await page.route('**/api/generate', async (route) => {
+      bodies.push(JSON.parse(route.request().postData() ?? '{}') as Record<string, unknown>);
+      await route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'not run in this test' }) });
+    });
+    await page.click('#generate');
+    await expectBodies(1);
+    assert.equal(bodies[0]!['guidance'], defaults.guidance);
+    assert.equal(bodies[0]!['steps'], defaults.steps);
+    assert.equal(bodies[0]!['sampler'], defaults.sampler);
+    assert.equal(await page.textContent('#guidance-out'), String(defaults.guidance));
+    await setRange(page, 'guidance', 2.5);
+    await page.click('#generate');
+    await expectBodies(2);
+    assert.equal(bodies[1]!['guidance'], 2.5);
+    assert.equal(bodies[1]!['steps'], defaults.steps);
+    await page.close();
+
+    async function expectBodies(k: number): Promise<void> {
+      for (let i = 0; i < 100 && bodies.length < k; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(bodies.length, k, 'the page sent the generate request');
+    }
+  });
+
   it('generates: live progress and previews, then a timeline to scrub', async () => {
     const page = await open(VIEWPORTS.laptop);
     assert.equal(await page.inputValue('#model'), 'fashion-mnist');

@@ -29,13 +29,14 @@ import { ProgressBar } from '../progress.js';
 import { bpdHelp, runBpd } from './eval_bpd.js';
 import { checkSchedulerFlags } from '../edit_flags.js';
 import { MAX_MEMORY_FLAG, applyMaxMemory, ETA_FLAG, FALLBACK_SCHEDULER, FALLBACK_STEPS, GUIDANCE_FLAG, MODEL_FLAG, SEED_FLAG, SIGMAS_FLAG, batchFlag, countFlag, formatFlagHelp, parseCommandFlags, pathFlag, schedulerFlag, stepsFlag, ALLOW_NONFINITE_FLAG } from '../flags.js';
-import { boolField, described, enumField, intField, numberField, optional } from '../../schema/field.js';
+import { boolField, described, intField, numberField, optional, stringField } from '../../schema/field.js';
+import { runFolderEval, folderEvalHelp } from './eval_folder.js';
 
 /** Images per forward pass when generating. */
 const EVAL_BATCH_SIZE = 64;
 
 const FLAGS = {
-  data: described(optional({ ...enumField('data', ['fashion-mnist', 'mnist'], 'mnist'), allowed: 'fashion-mnist or mnist' }), 'fashion-mnist or mnist (required).', { metavar: 'NAME' }),
+  data: described(optional(stringField('data', '')), 'fashion-mnist, mnist, or your own labelled folder DIR/<class>/*.png (below) (required).', { metavar: 'NAME|DIR' }),
   model: { ...MODEL_FLAG, doc: 'The model.' },
   allowNonfinite: ALLOW_NONFINITE_FLAG,
   n: countFlag('n', 1000, 1, 'Number of samples, a multiple of the class count.'),
@@ -66,6 +67,7 @@ export const summary = 'Measure sample quality (FD, KID, precision/recall, accur
 export const help = `diffuse eval: measure a model's samples against a bundled dataset
 
 Usage: diffuse eval --data fashion-mnist|mnist [--model DIR] [options]
+       diffuse eval --data DIR --model M [--feature-net NET] [options]   (your own folder, below)
        diffuse eval --data fashion-mnist --samples DIR [options]
        diffuse eval --data fashion-mnist --real [--blur S | --noise S] [options]
 
@@ -84,6 +86,7 @@ images' and every class within ${EVAL_BARS.classGap * 100}, no class flagged by 
 an image from its mirror cannot see mirrored samples). JSON goes to stdout (and --out), the
 tables to stderr.
 
+${folderEvalHelp}
 Options:
 ${formatFlagHelp(FLAGS)}
 ${bpdHelp}`;
@@ -95,43 +98,9 @@ function bundled(sub: string, fix: string): string {
   return dir;
 }
 
-/** The tables printed to stderr: every figure beside the real one and its bar, then per class. */
-export function formatReport(r: EvalReport, classNames?: readonly string[]): string {
-  const f = (x: number | null, d = 4) => (x === null || Number.isNaN(x) ? '-' : x.toFixed(d));
-  const ok = (b: boolean) => (b ? 'ok' : 'FAIL');
-  const pts = (x: number) => `${(x * 100).toFixed(1)} pts`;
-  const name = (j: number) => classNames?.[j] ?? String(j);
-  const B = EVAL_BARS;
-  const s = r.samples;
-  const real = r.real;
-  const b = r.bar;
-  const kid = (k: { mean: number; std: number }) => `${(k.mean * 1000).toFixed(2)} +- ${(k.std * 1000).toFixed(2)}`;
-  const worst = b.worstClasses.map((w) => `${name(w.class)} ${pts(w.gap)}`).join(', ');
-  const table = (rowsOut: string[][]) => {
-    const widths = rowsOut[0]!.map((_, c) => Math.max(...rowsOut.map((row) => row[c]!.length)));
-    return `${rowsOut.map((row) => row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n')}\n`;
-  };
-  const summary = table([
-    ['metric', `samples (n=${r.n})`, `real (n=${real.n})`, 'bar'],
-    ['Frechet distance', f(s.frechetDistance, 3), f(real.frechetDistance, 3), `ratio ${f(b.fdRatio, 2)} <= ${B.fdRatio} ${ok(b.fdRatio <= B.fdRatio)}`],
-    ['KID x 1000', kid(s.kid), kid(real.kid), ''],
-    ['precision', f(s.precision), f(real.precision), `ratio ${f(b.precisionRatio, 3)} >= ${B.precisionRatio} ${ok(b.precisionRatio >= B.precisionRatio)}`],
-    ['recall', f(s.recall), f(real.recall), `ratio ${f(b.recallRatio, 3)} >= ${B.recallRatio} ${ok(b.recallRatio >= B.recallRatio)}`],
-    ['classifier accuracy', f(s.classifierAccuracy), `${f(real.classifierAccuracy)} (test)`, `gap ${pts(b.accuracyGap)} <= ${pts(B.accuracyGap)} ${ok(b.accuracyGap <= B.accuracyGap)}`],
-    ['worst classes', worst, '(test)', `max gap ${pts(b.maxClassGap)} <= ${pts(B.classGap)} ${ok(b.maxClassGap <= B.classGap)}`],
-    ['mirror more typical', f(s.mirrorShare), `${f(real.mirrorShare)} (test)`, `flagged: ${b.orientationFlagged.length === 0 ? 'none' : b.orientationFlagged.map(name).join(', ')} ${ok(b.orientationFlagged.length === 0)}`],
-    ['memorisation', f(s.memorisation.rate), `${f(real.memorisation)} (test)`, `<= real ${ok(b.memorisationExcess <= 0)}`],
-    ['CAS', f(s.cas), f(real.cas), b.casRatio === null ? 'skipped' : `ratio ${f(b.casRatio, 3)} >= ${B.casRatio} ${ok(b.casRatio >= B.casRatio)}`],
-  ]);
-  const perClass = table([
-    ['class', 'accuracy: samples', 'real (test)', 'mirror more typical: samples', 'real (test)'],
-    ...s.classifierAccuracyPerClass.map((a, j) => [
-      name(j), f(a, 3), f(real.classifierAccuracyPerClass[j]!, 3), f(s.mirrorSharePerClass[j]!, 3),
-      `${f(real.mirrorSharePerClass[j]!, 3)}${b.orientationFlagged.includes(j) ? '  flagged' : ''}`,
-    ]),
-  ]);
-  return `${summary}\n${perClass}${b.pass ? 'every bar holds' : 'a bar fails'}\n`;
-}
+import { formatReport } from './eval_report.js';
+
+export { formatReport };
 
 export async function run(argv: string[]): Promise<void> {
   if (argv.includes('--bpd')) {
@@ -142,7 +111,11 @@ export async function run(argv: string[]): Promise<void> {
   applyMaxMemory(values.maxMemory);
   // Every flag is checked before anything is loaded.
   const data = values.data;
-  if (data !== 'fashion-mnist' && data !== 'mnist') throw new DiffuseError(`--data must be fashion-mnist or mnist, found ${data === undefined ? 'nothing' : `'${data}'`}`);
+  if (data === undefined || data === '') throw new DiffuseError('--data is required: fashion-mnist, mnist, or a folder DIR/<class>/*.png of your own images');
+  if (data !== 'fashion-mnist' && data !== 'mnist') {
+    if (!existsSync(data)) throw new DiffuseError(`--data must be fashion-mnist, mnist or an existing folder DIR/<class>/*.png, found '${data}' (no such folder)`);
+    return runFolderEval(data, values, given);
+  }
   const source = values.samples !== undefined ? 'folder' : values.real ? 'real' : 'model';
   if (values.samples !== undefined && values.real) throw new DiffuseError('--samples and --real each choose what to evaluate; give one');
   const generating = source === 'model';

@@ -12,7 +12,7 @@ import { modelImageSize } from '../../pipelines/edit.js';
 import { ProgressBar } from '../progress.js';
 import { runSdeInpaint, sdeInpaintHelp } from './inpaint_sde.js';
 import { loadModelArg } from '../model_arg.js';
-import { EDIT_FLAGS, intListFlag, parseEditFlags, readImageFlag, readMaskFlag, withSamplingDefaults } from '../edit_flags.js';
+import { EDIT_FLAGS, INVERT_MASK_FLAG, MASK_CONVENTION_FLAG, intListFlag, maskConventionFlag, maskConventionNote, parseEditFlags, readImageFlag, readMaskFlag, withSamplingDefaults } from '../edit_flags.js';
 import { countFlag, formatFlagHelp, parseCommandFlags, pathFlag, schedulerFlag, SAMPLING_DEFAULT_TEXT } from '../flags.js';
 import { boolField, described, enumField, intField, optional, stringField } from '../../schema/field.js';
 
@@ -21,8 +21,9 @@ const REPAINT_SCHEDULER = 'ddpm';
 
 const FLAGS = {
   image: pathFlag('image', "The image (PNG/JPEG) at the model's size and channel count (required)."),
-  mask: pathFlag('mask', 'Which pixels to keep: white (above mid-grey) = keep, black = generate.'),
-  invertMask: described(boolField('invert_mask', false), "Black = keep, white = generate (diffusers' convention)."),
+  mask: pathFlag('mask', "Which pixels to generate: white (above mid-grey) = repaint, black = keep (diffusers' convention; --mask-convention keep for the old white = keep)."),
+  maskConvention: MASK_CONVENTION_FLAG,
+  invertMask: INVERT_MASK_FLAG,
   box: described(optional(stringField('box', '')), 'Instead of --mask: the rectangle to generate (left column, top row, width, height in pixels); everything else is kept.', { metavar: 'x,y,w,h' }),
   out: pathFlag('out', 'The completed image (a grid of the completions with --n > 1) (required).'),
   method: described(
@@ -46,6 +47,11 @@ Usage: diffuse inpaint --image in.png (--mask mask.png | --box x,y,w,h) --out ou
 
 The known pixels come back exactly as in the input; the rest is generated to fit them.
 
+Masks follow diffusers' convention, as the library, the HTTP API and the web page do: white =
+repaint (generate), black = keep. Until 0.1.0 the CLI read white = keep: for masks made that way
+pass --mask-convention keep (each run with --mask without --mask-convention prints which
+convention it used and how many pixels it repaints).
+
 Options:
 ${formatFlagHelp(FLAGS)}${sdeInpaintHelp}`;
 
@@ -60,12 +66,12 @@ function parseBox(v: string): Box {
 
 export async function run(argv: string[]): Promise<void> {
   if (argv.some((a, i) => a === '--method=sde-pc' || (a === '--method' && argv[i + 1] === 'sde-pc'))) return runSdeInpaint(argv);
-  const { values } = parseCommandFlags('inpaint', FLAGS, argv);
+  const { values, given } = parseCommandFlags('inpaint', FLAGS, argv);
   const out = values.out;
   if (out === undefined || out === '') throw new DiffuseError('--out FILE (the completed image to write) is required');
   if (values.image === undefined) throw new DiffuseError('--image FILE (the image to complete) is required');
-  if ((values.mask === undefined) === (values.box === undefined)) throw new DiffuseError('give exactly one of --mask FILE (white = keep) or --box x,y,w,h (the region to generate)');
-  if (values.invertMask && values.mask === undefined) throw new DiffuseError('--invert-mask applies to --mask only');
+  if ((values.mask === undefined) === (values.box === undefined)) throw new DiffuseError('give exactly one of --mask FILE (white = repaint) or --box x,y,w,h (the region to generate)');
+  const convention = maskConventionFlag(values, given, values.mask !== undefined);
   const method = values.method as InpaintMethod;
   const { jumpLength, jumpNSample } = values;
   if (method !== 'repaint' && (jumpLength !== undefined || jumpNSample !== undefined)) throw new DiffuseError('--jump-length and --jump-n-sample apply to --method repaint only');
@@ -77,7 +83,11 @@ export async function run(argv: string[]): Promise<void> {
   // The image header is checked against the model's size before any pixel is decoded (the mask is
   // compared with the image after; both are bounded by the decode pixel limit).
   const image = await readImageFlag('image', values.image, modelImageSize(model));
-  const mask = values.mask === undefined ? undefined : await readMaskFlag(values.mask, values.invertMask);
+  const mask = values.mask === undefined ? undefined : await readMaskFlag(values.mask, convention);
+  if (mask !== undefined) {
+    const note = maskConventionNote(values.mask!, convention, given.has('maskConvention') ? 'flag' : values.invertMask ? 'invert-mask' : 'default', mask.toArray().reduce((a, v) => a + v, 0), mask.size);
+    if (note !== null) process.stderr.write(`diffuse inpaint: ${note}\n`);
+  }
   // RePaint runs DDPM steps whatever the model's sampling_config.json prefers.
   const flags = method === 'repaint' ? withSamplingDefaults(parsed, { ...sampling, scheduler: null, numInferenceSteps: null }, REPAINT_SCHEDULER) : withSamplingDefaults(parsed, sampling);
   let bar: ProgressBar | null = null;
@@ -103,15 +113,14 @@ export async function run(argv: string[]): Promise<void> {
   const wrote = [`${out} (${n === 1 ? '1 image' : `${n} images`}, ${result.images.shape[1]}x${result.images.shape[2]}, ${result.keep.filter((k) => k === 0).length / n} values generated, ${result.modelEvaluations} model evaluations each)`];
   if (values.compare !== undefined) {
     const [, h, w, c] = result.images.shape as [number, number, number, number];
-    const keep = mask ?? boxMask(h, w, box!);
-    // The input with the generated region greyed out, and the mask (white = keep).
-    const kept = keep.toArray();
-    const holed = new Tensor(Float32Array.from(image.toArray(), (v, i) => (kept[Math.floor(i / c)] === 1 ? v : 0)), image.shape);
-    const maskImg = new Tensor(Float32Array.from({ length: h * w * c }, (_, i) => (kept[Math.floor(i / c)] === 1 ? 1 : -1)), [h, w, c]);
+    const repaint = (mask ?? boxMask(h, w, box!)).toArray(); // 1 = repaint
+    // The input with the generated region greyed out, and the mask (white = repaint).
+    const holed = new Tensor(Float32Array.from(image.toArray(), (v, i) => (repaint[Math.floor(i / c)] === 0 ? v : 0)), image.shape);
+    const maskImg = new Tensor(Float32Array.from({ length: h * w * c }, (_, i) => (repaint[Math.floor(i / c)] === 1 ? 1 : -1)), [h, w, c]);
     const cols = [
       { image, caption: 'input' },
       { image: holed, caption: 'known region' },
-      { image: maskImg, caption: 'mask (white = keep)' },
+      { image: maskImg, caption: 'mask (white = repaint)' },
       ...Array.from({ length: n }, (_, i) => ({ image: sliceBatch(result.images, i, i + 1), caption: n === 1 ? 'output' : `output ${i + 1}` })),
     ];
     await writeComparisonFigure(values.compare, `Inpainting (${method}${method === 'repaint' ? `, j = ${jumpLength ?? 10}, r = ${jumpNSample ?? 10}` : ''}, ${flags.scheduler}, ${flags.steps} steps)`, [cols]);

@@ -11,7 +11,7 @@ import { boxMask } from '../../pipelines/inpaint.js';
 import { modelImageSize } from '../../pipelines/edit.js';
 import { ProgressBar } from '../progress.js';
 import { loadModelArg } from '../model_arg.js';
-import { intListFlag, readImageFlag, readMaskFlag } from '../edit_flags.js';
+import { INVERT_MASK_FLAG, MASK_CONVENTION_FLAG, intListFlag, maskConventionFlag, maskConventionNote, readImageFlag, readMaskFlag } from '../edit_flags.js';
 import { MAX_MEMORY_FLAG, applyMaxMemory, MODEL_FLAG, SEED_FLAG, countFlag, parseCommandFlags, pathFlag, ALLOW_NONFINITE_FLAG } from '../flags.js';
 import { boolField, described, enumField, intField, numberField, optional, stringField } from '../../schema/field.js';
 import { SDE_NAMES, type SdeName } from '../../sde/sde.js';
@@ -26,7 +26,7 @@ import { CORRECTOR_NAMES, type CorrectorName } from '../../sde/correctors.js';
 export const sdeInpaintHelp = `
 --method sde-pc (score-SDE predictor-corrector inpainting, Song et al. 2021): after every
 predictor and corrector update the known region is replaced by the known image diffused to that
-time. Takes --model --image --mask|--box --invert-mask --out --n --seed --class --steps (default
+time. Takes --model --image --mask|--box --mask-convention --out --n --seed --class --steps (default
 the SDE's N, 1000) and: --sde vp|subvp|ve (checked against the model's), --predictor ${PREDICTOR_NAMES.join('|')},
 --corrector ${CORRECTOR_NAMES.join('|')}, --snr R (default 0.16), --corrector-steps K.
 `;
@@ -37,8 +37,9 @@ const FLAGS = {
   model: MODEL_FLAG,
   allowNonfinite: ALLOW_NONFINITE_FLAG,
   image: pathFlag('image', 'The image (required).'),
-  mask: pathFlag('mask', 'White = keep, black = generate.'),
-  invertMask: described(boolField('invert_mask', false), 'Black = keep.'),
+  mask: pathFlag('mask', 'White = repaint, black = keep (--mask-convention keep: the opposite).'),
+  maskConvention: MASK_CONVENTION_FLAG,
+  invertMask: INVERT_MASK_FLAG,
   box: described(optional(stringField('box', '')), 'The rectangle to generate.', { metavar: 'x,y,w,h' }),
   out: pathFlag('out', 'The completed image (required).'),
   n: countFlag('n', 1, 1, 'Completions.'),
@@ -54,12 +55,13 @@ const FLAGS = {
 } as const;
 
 export async function runSdeInpaint(argv: string[]): Promise<void> {
-  const { values: v } = parseCommandFlags('inpaint', FLAGS, argv);
+  const { values: v, given } = parseCommandFlags('inpaint', FLAGS, argv);
   applyMaxMemory(v.maxMemory);
   const out = v.out;
   if (out === undefined || out === '') throw new DiffuseError('--out FILE (the completed image to write) is required');
   if (v.image === undefined) throw new DiffuseError('--image FILE (the image to complete) is required');
-  if ((v.mask === undefined) === (v.box === undefined)) throw new DiffuseError('give exactly one of --mask FILE (white = keep) or --box x,y,w,h (the region to generate)');
+  if ((v.mask === undefined) === (v.box === undefined)) throw new DiffuseError('give exactly one of --mask FILE (white = repaint) or --box x,y,w,h (the region to generate)');
+  const convention = maskConventionFlag(v, given, v.mask !== undefined);
   const { predictor, corrector, snr, correctorSteps, steps, n, seed } = v;
   const sdeFlag = v.sde;
   const cls = v.class;
@@ -74,7 +76,11 @@ export async function runSdeInpaint(argv: string[]): Promise<void> {
   // compared with the image after; both are bounded by the decode pixel limit).
   const image = await readImageFlag('image', v.image, modelImageSize(model));
   const [h, w, c] = image.shape as [number, number, number];
-  const mask = v.mask === undefined ? boxMask(h, w, box!) : await readMaskFlag(v.mask, v.invertMask);
+  const mask = v.mask === undefined ? boxMask(h, w, box!) : await readMaskFlag(v.mask, convention); // 1 = repaint
+  if (v.mask !== undefined) {
+    const note = maskConventionNote(v.mask, convention, given.has('maskConvention') ? 'flag' : v.invertMask ? 'invert-mask' : 'default', mask.toArray().reduce((a, x) => a + x, 0), mask.size);
+    if (note !== null) process.stderr.write(`diffuse inpaint: ${note}\n`);
+  }
   const cfg = model.config;
   if (cfg.inChannels !== c) throw new DiffuseError(`--image has ${c} channel(s) but the model takes ${cfg.inChannels}`);
   const ss = cfg.sampleSize;

@@ -8,12 +8,18 @@ import { DiffuseError } from '../../tensor/errors.js';
 import { loadDataset } from '../../data/index.js';
 import { classBalancedIndices, labelledFromDataset } from '../../eval/labelled_images.js';
 import { trainFeatureNet, TRAIN_FEATURE_NET_FIELDS } from '../../eval/train_feature_net.js';
-import { boolField, described, enumField, intField, optional } from '../../schema/field.js';
+import { boolField, described, intField, optional, stringField } from '../../schema/field.js';
+import { existsSync } from 'node:fs';
+import { loadImageFolder } from '../../data/image_folder.js';
+import { folderEvalData, trainFolderFeatureNet } from '../../eval/folder_eval.js';
+import { folderImageSize, saveFolderFeatureNet } from '../../eval/folder_feature_net.js';
+import { FOLDER_SPLIT } from '../../eval/folder_split.js';
 import { formatFlagHelp, parseCommandFlags, pathFlag } from '../flags.js';
 
 const R = TRAIN_FEATURE_NET_FIELDS;
 const FLAGS = {
-  data: described(optional({ ...enumField('data', ['fashion-mnist', 'mnist'], 'mnist'), allowed: 'fashion-mnist or mnist' }), 'fashion-mnist or mnist (required).', { metavar: 'NAME' }),
+  data: described(optional(stringField('data', '')), 'fashion-mnist, mnist, or your own labelled folder DIR/<class>/*.png (below) (required).', { metavar: 'NAME|DIR' }),
+  imageSize: described(optional(intField('image_size', 1, 1), "the folder's first image's shorter side"), 'With --data DIR: the side the images are resized and center-cropped to (the model\'s sample size).', { metavar: 'S' }),
   out: pathFlag('out', 'Output folder (required).', 'DIR'),
   epochs: R.epochs,
   steps: described(optional(intField('steps', 1, 1), '--epochs passes'), 'Train exactly N steps instead of --epochs passes (a fixed budget; a quick check).', { metavar: 'N' }),
@@ -37,6 +43,7 @@ export const summary = 'Train the feature network that diffuse eval measures sam
 export const help = `diffuse train-feature-net: train the evaluation feature network (a small CNN classifier)
 
 Usage: diffuse train-feature-net --data fashion-mnist|mnist --out DIR [options]
+       diffuse train-feature-net --data DIR --out NET [--image-size S] [options]
 
 Trains on the train split (Fashion-MNIST: the first 6,000 images of each class; MNIST: 9,000),
 tests on the test split, and writes DIR/config.json, DIR/model.safetensors and DIR/metrics.json
@@ -46,15 +53,47 @@ The rule for a judge: no augmentation that the data does not have. Shifts by a p
 in the data (its objects are not all centred alike); mirror images are not (every Fashion-MNIST
 shoe points left, and no digit is mirrored), so neither dataset's net sees flips.
 
+Your own folder (--data DIR, DIR/<class>/*.png, at least 2 classes, any size and channel count):
+the folder is split per class by --seed (${FOLDER_SPLIT.train * 100}% training, ${FOLDER_SPLIT.reference * 100}% held-out reference, ${FOLDER_SPLIT.floor * 100}% held-out
+floor; diffuse eval --data DIR re-derives the same split from DIR/data_split.json); the net trains
+on the training part only (at least 300 steps), its test accuracy is on the held-out reference.
+Then: diffuse eval --data DIR --model M --feature-net NET.
+
 Options:
 ${formatFlagHelp(FLAGS)}`;
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseCommandFlags('train-feature-net', FLAGS, argv);
   const data = values.data;
-  if (data !== 'fashion-mnist' && data !== 'mnist') throw new DiffuseError(`--data must be fashion-mnist or mnist, found ${data === undefined ? 'nothing' : `'${data}'`}`);
+  if (data === undefined || data === '') throw new DiffuseError('--data is required: fashion-mnist, mnist, or a folder DIR/<class>/*.png of your own images');
   const out = values.out;
   if (out === undefined || out === '') throw new DiffuseError('--out DIR (where to write the feature net) is required');
+  if (data !== 'fashion-mnist' && data !== 'mnist') {
+    if (!existsSync(data)) throw new DiffuseError(`--data must be fashion-mnist, mnist or an existing folder DIR/<class>/*.png, found '${data}' (no such folder)`);
+    if (values.accuracyN !== undefined) throw new DiffuseError(`--accuracy-n applies to the bundled datasets; with --data ${data} the accuracy is measured on the held-out reference`);
+    if (values.flip) throw new DiffuseError('--flip: a judge must not learn an invariance the data does not have; folder feature nets train without flips');
+    const imageSize = values.imageSize ?? (await folderImageSize(data));
+    const ds = await loadImageFolder(data, { imageSize });
+    const split = folderEvalData(ds, data, values.seed);
+    const started = performance.now();
+    let bar: ProgressBar | null = null;
+    const ff = trainFolderFeatureNet(split, {
+      batchSize: values.batch, lr: values.lr, shift: values.shift, seed: values.seed, epochs: values.epochs,
+      ...(values.steps === undefined ? {} : { steps: values.steps }),
+      onStep: (step, total, loss) => {
+        bar ??= new ProgressBar({ total, label: 'train-feature-net', unit: 'step' });
+        bar.update(step, { loss });
+      },
+    });
+    if (process.stderr.isTTY) (bar as ProgressBar | null)?.done();
+    const seconds = (performance.now() - started) / 1000;
+    saveFolderFeatureNet(out, ff, split, ds, { epochs: values.epochs, batch_size: values.batch, lr: values.lr, shift: values.shift, flip: false, seed: values.seed }, seconds);
+    const k = split.classNames.length;
+    process.stdout.write(`${out}: held-out accuracy ${(ff.referenceAccuracy * 100).toFixed(2)}% (train ${(ff.trainAccuracy * 100).toFixed(2)}%, chance ${(100 / k).toFixed(1)}%) on ${data} (${k} classes, ${imageSize}x${imageSize}x${ds.channels}; ${split.train.labels.length} training, ${split.reference.labels.length} reference and ${split.floor.labels.length} floor images), ${ff.steps} steps in ${Math.round(seconds)} s\n`);
+    process.stdout.write(`next: diffuse eval --data ${data} --model MODEL --feature-net ${out}\n`);
+    return;
+  }
+  if (values.imageSize !== undefined) throw new DiffuseError(`--image-size applies to folders; ${data} images are 28x28`);
   if (values.flip === true && values.noFlip) throw new DiffuseError('--flip and --no-flip contradict each other; give one');
   const { epochs, shift, seed, lr } = values;
   const batchSize = values.batch;
