@@ -4,7 +4,7 @@
  * `diffuse eval --feature-net` reads (the shipped ones live in models/feature-nets/).
  */
 import { join } from 'node:path';
-import { DiffuseError } from '../../tensor/errors.js';
+import { UsageError } from '../../tensor/errors.js';
 import { loadDataset } from '../../data/index.js';
 import { classBalancedIndices, labelledFromDataset } from '../../eval/labelled_images.js';
 import { trainFeatureNet, TRAIN_FEATURE_NET_FIELDS } from '../../eval/train_feature_net.js';
@@ -52,10 +52,10 @@ ${formatFlagHelp(FLAGS)}`;
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseCommandFlags('train-feature-net', FLAGS, argv);
   const data = values.data;
-  if (data !== 'fashion-mnist' && data !== 'mnist') throw new DiffuseError(`--data must be fashion-mnist or mnist, found ${data === undefined ? 'nothing' : `'${data}'`}`);
+  if (data !== 'fashion-mnist' && data !== 'mnist') throw new UsageError(`--data must be fashion-mnist or mnist, found ${data === undefined ? 'nothing' : `'${data}'`}`);
   const out = values.out;
-  if (out === undefined || out === '') throw new DiffuseError('--out DIR (where to write the feature net) is required');
-  if (values.flip === true && values.noFlip) throw new DiffuseError('--flip and --no-flip contradict each other; give one');
+  if (out === undefined || out === '') throw new UsageError('--out DIR (where to write the feature net) is required');
+  if (values.flip === true && values.noFlip) throw new UsageError('--flip and --no-flip contradict each other; give one');
   const { epochs, shift, seed, lr } = values;
   const batchSize = values.batch;
   const flip = values.flip;
@@ -67,7 +67,7 @@ export async function run(argv: string[]): Promise<void> {
   const test = labelledFromDataset(testDs);
   const { accuracyN } = values;
   const k = trainDs.numClasses!;
-  if (accuracyN !== undefined && (accuracyN % k !== 0 || accuracyN > testDs.length)) throw new DiffuseError(`--accuracy-n must be a multiple of the ${k} classes and at most the ${testDs.length} test images of ${data}, found ${accuracyN}`);
+  if (accuracyN !== undefined && (accuracyN % k !== 0 || accuracyN > testDs.length)) throw new UsageError(`--accuracy-n must be a multiple of the ${k} classes and at most the ${testDs.length} test images of ${data}, found ${accuracyN}`);
   // The images the accuracies are measured on: all, or a class-balanced subset of each split.
   const testAccImages = accuracyN === undefined ? test : labelledFromDataset(testDs, classBalancedIndices(testDs, accuracyN, seed));
   const trainAccImages = accuracyN === undefined ? train : labelledFromDataset(trainDs, classBalancedIndices(trainDs, accuracyN, seed));
