@@ -95,7 +95,7 @@ export interface BpdArgs {
 
 /** Parses the flags; every error is raised here, before any work. */
 export function parseBpdArgs(argv: string[]): BpdArgs {
-  const { values: v, positionals } = parseFlags(FLAGS, argv, { allowPositionals: true });
+  const { values: v, positionals } = parseFlags(FLAGS, argv, { allowPositionals: true, command: 'eval --bpd' });
   applyMaxMemory(v.maxMemory);
   if (positionals.length > 0) throw new UsageError(`eval --bpd: unexpected argument '${positionals[0]}' (flags take the form --name value)`);
   const { method, split } = v;

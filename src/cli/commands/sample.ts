@@ -39,7 +39,7 @@ const FLAGS = {
   sigmas: SIGMAS_FLAG,
   steps: stepsFlag(`sampling_config.json's with its scheduler, else ${FALLBACK_STEPS}; num_train_timesteps for ddpm`),
   n: countFlag('n', 16, 1, 'Number of images.'),
-  class: { ...CLASS_FLAG, doc: 'Class of every image, or a comma-separated list of N classes.' },
+  class: { ...CLASS_FLAG, doc: "Class of every image, or a comma-separated list of N classes: indices or the model's class names ('sneaker', 'ankle-boot'; case and punctuation ignored)." },
   guidance: GUIDANCE_FLAG,
   classifier: pathFlag('classifier', "Classifier guidance (Dhariwal & Nichol 2021): steer towards --class with the gradient of a noise-conditional classifier ('diffuse train-classifier'; a run folder or its model/). Works with any scheduler, with or without --guidance, and on unconditional models.", 'DIR'),
   classifierScale: described(optional(CLASSIFIER_SCALE_FIELD, '1 with --classifier'), `Its scale, ${CLASSIFIER_SCALE_FIELD.allowed}; useful values are about 1 to 10.`, { metavar: 'S' }),
