@@ -25,7 +25,8 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
   const err = process.stderr.write.bind(process.stderr);
   let stdout = '';
   let stderr = '';
-  process.stdout.write = ((c: string | Uint8Array) => ((stdout += String(c)), true)) as typeof process.stdout.write;
+  // stdout is teed, not swallowed: under --test it also carries the runner's reports.
+  process.stdout.write = ((c: string | Uint8Array) => ((stdout += String(c)), out(c))) as typeof process.stdout.write;
   process.stderr.write = ((c: string | Uint8Array) => ((stderr += String(c)), true)) as typeof process.stderr.write;
   try {
     return { code: await main(args), stdout, stderr };
