@@ -11,7 +11,6 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { COMMANDS, errorLine, main } from '../../src/cli/main.js';
 import { closestName, closestNames, editDistance } from '../../src/schema/did_you_mean.js';
 import { resolveClassRefs } from '../../src/cli/class_arg.js';
@@ -37,11 +36,15 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
 }
 
 const version = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
-const bin = fileURLToPath(new URL('../../../bin/diffuse.js', import.meta.url));
+// The bin imports dist/, so its part of the test needs the build (npm test builds first).
+const bin = join(packageRoot(), 'bin', 'diffuse.js');
 
 describe('CLI conventions', () => {
-  it('--version and -v print the package version (through the bin, as a user runs it)', () => {
+  it('--version and -v print the package version (in process, and through the bin as a user runs it)', async () => {
     for (const flag of ['--version', '-v']) {
+      const inProcess = await cli(flag);
+      assert.equal(inProcess.code, 0);
+      assert.equal(inProcess.stdout, `${version}\n`);
       const r = spawnSync(process.execPath, [bin, flag], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stdout, `${version}\n`);
