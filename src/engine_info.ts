@@ -1,8 +1,6 @@
 /** What the engine runs on: versions, oneDNN's ISA and the thread count (`diffuse info`). */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { addon } from './backend/native/loader.js';
-import { packageRoot } from './io/model_folder.js';
+import { packageVersion } from './io/package_root.js';
 
 export interface EngineInfo {
   version: string;
@@ -17,9 +15,8 @@ export interface EngineInfo {
 
 export function engineInfo(): EngineInfo {
   const native = addon().nativeInfo();
-  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
   return {
-    version: pkg.version,
+    version: packageVersion(),
     node: process.version,
     napi: native.napiVersion,
     dnnlVersion: native.dnnlVersion,

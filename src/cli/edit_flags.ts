@@ -7,12 +7,13 @@
  */
 import { ImageDecodeError, probeImage, readPng } from '../io/png.js';
 import { Tensor } from '../tensor/tensor.js';
-import { DiffuseError } from '../tensor/errors.js';
+import { DiffuseError, UsageError } from '../tensor/errors.js';
 import { findMethod, samplingMethods } from '../sampling/registry.js';
 import type { SigmaScheduleName } from '../diffusion/sigma_ramps.js';
 import { resolveSampling, type SamplingConfig } from '../io/sampling_config.js';
 import { boolField, described, enumField, type ValuesOf } from '../schema/field.js';
 import { MASK_CONVENTIONS, type MaskConvention } from '../diffusion/mask_convention.js';
+import { resolveClassRefs } from './class_arg.js';
 import { MAX_MEMORY_FLAG, applyMaxMemory, CLASS_FLAG, ETA_FLAG, FALLBACK_SCHEDULER, FALLBACK_STEPS, GUIDANCE_FLAG, MODEL_FLAG, SEED_FLAG, SIGMAS_FLAG, batchFlag, stepsFlag, schedulerFlag, ALLOW_NONFINITE_FLAG } from './flags.js';
 
 export { intFlag, numFlag, intListFlag } from './flags.js';
@@ -55,9 +56,9 @@ export interface EditFlags {
 /** The checks between flags that depend on the method (--sigmas for samplers, --eta for ddim or stochastic samplers), from the registry. */
 export function checkSchedulerFlags(scheduler: string, sigmas: string | undefined, eta: number | undefined): void {
   const method = findMethod(scheduler);
-  if (sigmas !== undefined && method?.takesSigmas !== true) throw new DiffuseError(`--sigmas applies to the samplers (${samplingMethods().filter((m) => m.takesSigmas).map((m) => m.name).join(', ')}) only; a scheduler sets its own timesteps`);
+  if (sigmas !== undefined && method?.takesSigmas !== true) throw new UsageError(`--sigmas applies to the samplers (${samplingMethods().filter((m) => m.takesSigmas).map((m) => m.name).join(', ')}) only; a scheduler sets its own timesteps`);
   if (eta !== undefined && method?.takesEta !== true) {
-    throw new DiffuseError(`--eta applies to --scheduler ddim only, or to a stochastic sampler (${samplingMethods().filter((m) => m.kind === 'sampler' && m.takesEta).map((m) => m.name).join(', ')}); '${scheduler}' has no eta`);
+    throw new UsageError(`--eta applies to --scheduler ddim only, or to a stochastic sampler (${samplingMethods().filter((m) => m.kind === 'sampler' && m.takesEta).map((m) => m.name).join(', ')}); '${scheduler}' has no eta`);
   }
 }
 
@@ -70,7 +71,10 @@ export function parseEditFlags(values: EditFlagValues): EditFlags {
   if (values.guidance !== undefined) out.guidanceScale = values.guidance;
   if (values.sigmas !== undefined) out.sigmaSchedule = values.sigmas;
   if (values.steps !== undefined) out.steps = values.steps;
-  if (values.class !== undefined) out.classLabels = values.class.length === 1 ? values.class[0]! : [...values.class];
+  if (values.class !== undefined) {
+    const classes = resolveClassRefs(values.class, values.model);
+    out.classLabels = classes.length === 1 ? classes[0]! : classes;
+  }
   if (values.eta !== undefined) out.eta = values.eta;
   if (values.batch !== undefined) out.batchSize = values.batch;
   return out;

@@ -4,8 +4,9 @@
  * as text some other way (a list item, a bench argument). A command's --help Options section is
  * `formatFlagHelp` of the same fields, so a default is stated once, by the field.
  */
-import { DiffuseError } from '../tensor/errors.js';
+import { UsageError } from '../tensor/errors.js';
 import { arrayField, boolField, described, enumField, intField, numberField, optional, stringField, type Field, type FieldSet } from '../schema/field.js';
+import { classRefField, type ClassRef } from './class_arg.js';
 import { parseFlags, readFlag, type ParsedFlags } from '../schema/flags.js';
 import { schedulerNames } from '../sampling/registry.js';
 import { SIGMA_SCHEDULES, type SigmaScheduleName } from '../diffusion/sigma_ramps.js';
@@ -17,12 +18,13 @@ export { formatFlagHelp } from '../schema/flags.js';
 
 /**
  * Parses a command's argv against its fields; positionals are refused with a pointer to --help
- * unless `allowPositionals`. Errors are DiffuseErrors (the CLI prints their message only).
+ * unless `allowPositionals`. Errors are UsageErrors (the CLI prints their message only and exits 2);
+ * an unknown flag's error names `command` and its --help.
  * @example const { values } = parseCommandFlags('sample', SAMPLE_FLAGS, argv);
  */
 export function parseCommandFlags<F extends FieldSet>(command: string, fields: F, argv: readonly string[], allowPositionals = false): ParsedFlags<F> {
-  const r = parseFlags(fields, argv, { allowPositionals: true, error: DiffuseError });
-  if (!allowPositionals && r.positionals.length > 0) throw new DiffuseError(`unexpected argument '${r.positionals[0]}'; see 'diffuse ${command} --help'`);
+  const r = parseFlags(fields, argv, { allowPositionals: true, error: UsageError, command });
+  if (!allowPositionals && r.positionals.length > 0) throw new UsageError(`unexpected argument '${r.positionals[0]}'; see 'diffuse ${command} --help'`);
   return r;
 }
 
@@ -32,12 +34,12 @@ export function parseCommandFlags<F extends FieldSet>(command: string, fields: F
  * @example intFlag('batch', '8', 1) // 8
  */
 export function intFlag(name: string, text: string | undefined, min: number): number | undefined {
-  return text === undefined ? undefined : readFlag({ ...intField(name, min, min), flag: name }, text, DiffuseError);
+  return text === undefined ? undefined : readFlag({ ...intField(name, min, min), flag: name }, text, UsageError);
 }
 
 /** A finite number flag (in [min, max], or (min, max] with `openMin`) read from its text, or undefined when absent. */
 export function numFlag(name: string, text: string | undefined, min = -Infinity, max = Infinity, openMin = false): number | undefined {
-  return text === undefined ? undefined : readFlag({ ...numberField(name, 0, min, max, openMin), flag: name }, text, DiffuseError);
+  return text === undefined ? undefined : readFlag({ ...numberField(name, 0, min, max, openMin), flag: name }, text, UsageError);
 }
 
 /** A comma-separated list of integers >= min, or undefined when absent. */
@@ -69,7 +71,7 @@ export const MODEL_FLAG = described(optional(stringField('model', '')), 'A train
 /** --scheduler NAME: any sampler or diffusers scheduler name (the sampler registry's list). */
 export function schedulerFlag(defaultText: string = SAMPLING_DEFAULT_TEXT.scheduler, flag = 'scheduler'): Field<string | undefined> {
   return described(
-    optional(enumField(flag, schedulerNames(), FALLBACK_SCHEDULER), defaultText),
+    optional({ ...enumField(flag, schedulerNames(), FALLBACK_SCHEDULER), choiceNoun: 'sampler', choicesHint: "'diffuse samplers' lists them all" }, defaultText),
     "A sampler (euler, heun, dpmpp_2m, ...) or a diffusers scheduler (ddim, ddpm, unipc, dpmsolver, EulerDiscreteScheduler, ...); 'diffuse samplers' lists them.",
     { metavar: 'NAME', flag },
   );
@@ -86,10 +88,10 @@ export function stepsFlag(defaultText: string = SAMPLING_DEFAULT_TEXT.steps): Fi
   return described(optional(intField('steps', 1, 1), defaultText), 'Reverse steps of the full schedule.', { metavar: 'K' });
 }
 
-/** --class C. */
-export const CLASS_FLAG = described(
-  optional(arrayField('class', intField('class', 0, 0), [], 1), "0, 1, 2, ... cycling over the model's classes"),
-  'Class of every image, or a comma-separated list, one per image (class-conditional models).',
+/** --class C: an index or a name (class_arg.ts resolveClassRefs turns names into indices). */
+export const CLASS_FLAG: Field<readonly ClassRef[] | undefined> = described(
+  optional(arrayField('class', classRefField('class'), [], 1), "0, 1, 2, ... cycling over the model's classes"),
+  "Class of every image, or a comma-separated list, one per image (class-conditional models): an index or a class name of the model ('sneaker', 'ankle-boot'; case and punctuation ignored).",
   { metavar: 'C' },
 );
 

@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { TRAIN_CONFIG_NAME } from '../train/checkpoint.js';
 import { resolveModelDir } from '../io/model_folder.js';
 import { UNet2DModel } from '../nn/unet_2d.js';
-import { readJSONFile, readSchedulerConfig } from '../io/checkpoint.js';
+import { readDiffusersConfig, readJSONFile, readSchedulerConfig } from '../io/checkpoint.js';
 import { readSamplingConfig, type SamplingConfig } from '../io/sampling_config.js';
 import { packageRoot } from '../io/package_root.js';
 import { FASHION_MNIST_CLASSES } from '../data/fashion_mnist.js';
@@ -82,12 +82,30 @@ export function loadModelArg(path: string | undefined, options: NonfiniteOptions
   const { unetDir, schedulerDir } = resolveModelDir(dir);
   const model = UNet2DModel.fromPretrained(unetDir, options);
   const schedulerConfig = schedulerDir === null ? {} : readSchedulerConfig(schedulerDir);
-  const train = findTrainConfig(dir, unetDir);
+  const { data, classNames } = modelClassNames(dir, unetDir, model.config.numClassEmbeds);
+  return { path: dir, unetDir, model, schedulerConfig, data, classNames, sampling: readSamplingConfig(unetDir) };
+}
+
+/**
+ * The one reader of a model's class names (loadModelArg, `--class NAME`): what its training run
+ * recorded about the data (train_config.json's `data`: a bundled set's names or an image folder's
+ * class folders), kept only when the count matches the model's classes (`numClassEmbeds`, or one
+ * fewer with a null class). Reads small JSON files only, so flags are checked before a model loads.
+ * @example modelClassNames('models/fashion-mnist').classNames?.[7] // 'Sneaker'
+ */
+export function modelClassNames(path: string, unetDir = resolveModelDir(path).unetDir, numClassEmbeds: number | null = numClassEmbedsOf(unetDir)): { data: string | null; classNames: string[] | null } {
+  const train = findTrainConfig(path, unetDir);
   const data = train !== null && typeof train['data'] === 'string' ? train['data'] : null;
   // The model folder's own classes.json first; older folders: the names of the training data.
   let classNames = readClassNames(unetDir) ?? classNamesOf(data);
   // Names only make sense when they match the model's real classes (num_class_embeds - 1 with a null class).
-  const k = model.config.numClassEmbeds;
+  const k = numClassEmbeds;
   if (classNames !== null && (k === null || (classNames.length !== k && classNames.length !== k - 1))) classNames = null;
-  return { path: dir, unetDir, model, schedulerConfig, data, classNames, sampling: readSamplingConfig(unetDir) };
+  return { data, classNames };
+}
+
+/** The U-Net config's num_class_embeds (null: unconditional or not stated). */
+function numClassEmbedsOf(unetDir: string): number | null {
+  const k = readDiffusersConfig(unetDir)['num_class_embeds'];
+  return typeof k === 'number' ? k : null;
 }

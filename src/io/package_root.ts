@@ -27,3 +27,12 @@ export function packageRoot(): string {
     dir = parent;
   }
 }
+
+/**
+ * diffuse's version, from its package.json (`diffuse --version`, `diffuse info`).
+ * @example packageVersion() // '0.1.0'
+ */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: unknown };
+  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+}

@@ -7,6 +7,7 @@
  * read it; nothing else restates a name, an alias, a default step count or a paper.
  */
 import { ArgumentError } from '../tensor/errors.js';
+import { didYouMean } from '../schema/did_you_mean.js';
 import { SAMPLERS, isSamplerName, type SamplerInfo } from '../samplers/index.js';
 import { SCHEDULER_CLASSES, schedulerFromConfig } from '../schedulers/index.js';
 import type { DiffusersConfig, Scheduler, StepOptions } from '../schedulers/scheduler.js';
@@ -199,7 +200,7 @@ export function resolveScheduler(choice: SchedulerChoice, config: DiffusersConfi
     if ((SDE_SAMPLERS as readonly string[]).includes(choice)) {
       throw new ArgumentError(`'${choice}' is a score-SDE sampler: it runs on an SDE and its score model, not through generate(); use 'diffuse sample --scheduler ${choice}' or sdeSample() (src/sampling/sde_process.ts)`);
     }
-    throw new ArgumentError(`unknown scheduler or sampler '${choice}'; known: ${schedulerNames().join(', ')}`);
+    throw new ArgumentError(`unknown scheduler or sampler '${choice}'${didYouMean(choice, schedulerNames())}; known: ${schedulerNames().join(', ')}`);
   }
   if (isSamplerInfo(choice)) return { kind: 'sampler', sampler: choice };
   if (choice !== null && typeof choice === 'object' && typeof (choice as Scheduler).step === 'function' && typeof (choice as Scheduler).setTimesteps === 'function') {

@@ -30,6 +30,12 @@ export interface Field<T> {
   readonly defaultText?: string;
   /** A boolean flag: given without a value it means true. */
   readonly isSwitch?: boolean;
+  /** The names a value may take, when it is one of a list (enumField): the unknown-value error offers the closest ("did you mean"). */
+  readonly choices?: readonly string[];
+  /** What one choice is called in the unknown-value error ('sampler': "unknown sampler 'dpmpp2m'"); absent: the error lists every choice. */
+  readonly choiceNoun?: string;
+  /** Where the full list of choices is shown, for an error that does not list them ("'diffuse samplers' lists them"). */
+  readonly choicesHint?: string;
 }
 
 /** The --help and flag extras of a field. */
@@ -174,6 +180,7 @@ export function enumField<T extends string>(key: string, values: readonly T[], d
     parseText: (s) => (ok(s) ? s : undefined),
     toJson: (v) => v,
     metavar: 'NAME',
+    choices: values,
   };
 }
 

@@ -4,13 +4,15 @@
  *   --name value and --name=value are the same; a boolean flag alone means true (--name=false: false);
  *   a value may start with '-' (negative numbers: --seed -1), but not with '--' (that is a flag);
  *   '--' ends the flags (what follows is positional); the last of a repeated flag wins;
- *   an unknown flag is an error with the closest known flag ("did you mean").
+ *   an unknown flag is an error naming it, the command, the closest known flags ("did you mean")
+ *   and where the full list is (`diffuse CMD --help`); a value outside a list of names offers the
+ *   closest name. Every error is a UsageError unless the caller picks another class.
  * A value is read by its field (`parseText`): one rule for integers and numbers everywhere, and an
  * error naming the flag, what is allowed and the text found.
  */
-import { ArgumentError } from '../tensor/errors.js';
+import { UsageError } from '../tensor/errors.js';
 import { flagName, showValue, type Field, type FieldSet, type ValuesOf } from './field.js';
-import { closestName } from './did_you_mean.js';
+import { didYouMean } from './did_you_mean.js';
 
 /** What `parseFlags` returns: the flags' values (defaults where absent), positionals, and which were given. */
 export interface ParsedFlags<F extends FieldSet> {
@@ -24,21 +26,27 @@ export interface ParsedFlags<F extends FieldSet> {
 export interface ParseFlagsOptions {
   /** Accept positional arguments (default false: a positional is an error). */
   allowPositionals?: boolean;
-  /** The error class thrown (default ArgumentError). */
+  /** The error class thrown (default UsageError). */
   error?: new (message: string) => Error;
+  /** The command the flags belong to ('sample', 'eval --bpd'), named in the unknown-flag error with its --help. */
+  command?: string;
 }
 
 /** The error for a flag whose text its field does not allow. */
 export function badFlagMessage(field: Field<unknown>, text: string): string {
+  const flag = `--${flagName(field)}`;
+  const hint = field.choices === undefined ? '' : didYouMean(text, field.choices);
+  // A long list (40 sampler names) is named, not printed: the closest name and where the list is.
+  if (field.choiceNoun !== undefined) return `${flag}: unknown ${field.choiceNoun} '${text}'${hint}${field.choicesHint === undefined ? '' : `; ${field.choicesHint}`}`;
   // On the command line values are unquoted text: `one of "vlb", "ode"` reads `one of vlb, ode`.
-  return `--${flagName(field)} must be ${field.allowed.replace(/"([^"]*)"/g, '$1')}, found '${text}'`;
+  return `${flag} must be ${field.allowed.replace(/"([^"]*)"/g, '$1')}, found '${text}'${hint}`;
 }
 
 /**
  * Reads one flag's text with its field (for values that arrive as text elsewhere, e.g. a list item).
  * @example readFlag(STEPS, '20') // 20
  */
-export function readFlag<T>(field: Field<T>, text: string, error: new (message: string) => Error = ArgumentError): T {
+export function readFlag<T>(field: Field<T>, text: string, error: new (message: string) => Error = UsageError): T {
   const parse = field.parseText;
   if (parse === undefined) throw new error(`--${flagName(field)} cannot be given on the command line`);
   const v = parse(text);
@@ -52,7 +60,8 @@ export function readFlag<T>(field: Field<T>, text: string, error: new (message: 
  * @example const { values } = parseFlags(SAMPLE_FLAGS, ['--steps', '20', '--seed=-1']);
  */
 export function parseFlags<F extends FieldSet>(fields: F, argv: readonly string[], options: ParseFlagsOptions = {}): ParsedFlags<F> {
-  const Err = options.error ?? ArgumentError;
+  const Err = options.error ?? UsageError;
+  const unknown = (flag: string): Error => new Err(unknownFlagMessage(flag, [...byFlag.keys()], options.command));
   const byFlag = new Map<string, [string, Field<unknown>]>();
   for (const [name, f] of Object.entries(fields)) byFlag.set(flagName(f), [name, f]);
   const values: Record<string, unknown> = {};
@@ -66,14 +75,14 @@ export function parseFlags<F extends FieldSet>(fields: F, argv: readonly string[
       break;
     }
     if (!arg.startsWith('--') || arg === '-') {
-      if (arg.startsWith('-') && arg.length > 1 && !/^-[\d.]/.test(arg)) throw new Err(`Unknown option '${arg}'${hintFor(arg.replace(/^-+/, ''), byFlag)}`);
+      if (arg.startsWith('-') && arg.length > 1 && !/^-[\d.]/.test(arg)) throw unknown(arg);
       positionals.push(arg);
       continue;
     }
     const eq = arg.indexOf('=');
     const flag = arg.slice(2, eq < 0 ? undefined : eq);
     const entry = byFlag.get(flag);
-    if (entry === undefined) throw new Err(`Unknown option '--${flag}'${hintFor(flag, byFlag)}`);
+    if (entry === undefined) throw unknown(`--${flag}`);
     const [name, field] = entry;
     let text: string;
     if (eq >= 0) text = arg.slice(eq + 1);
@@ -91,10 +100,15 @@ export function parseFlags<F extends FieldSet>(fields: F, argv: readonly string[
   return { values: values as ValuesOf<F>, positionals, given: given as Set<keyof F & string> };
 }
 
-function hintFor(flag: string, byFlag: ReadonlyMap<string, unknown>): string {
-  const guess = closestName(flag, byFlag.keys());
-  const known = [...byFlag.keys()].map((k) => `--${k}`).join(', ');
-  return `${guess === undefined ? '' : ` (did you mean '--${guess}'?)`}; known options: ${known}`;
+/**
+ * The unknown-flag error: the flag as given, the command, up to three closest known flags, and
+ * where the full list is (the command's --help; without a command, the list itself).
+ * @example unknownFlagMessage('--stesp', ['steps', 'seed'], 'sample') // "unknown option '--stesp' for 'diffuse sample' (did you mean '--steps'?); see 'diffuse sample --help'"
+ */
+export function unknownFlagMessage(arg: string, known: readonly string[], command?: string): string {
+  const hint = didYouMean(arg.replace(/^-+/, '').replace(/=.*$/, ''), known, 3, (k) => `'--${k}'`);
+  if (command === undefined) return `unknown option '${arg}'${hint}; known options: ${known.map((k) => `--${k}`).join(', ')}`;
+  return `unknown option '${arg}' for 'diffuse ${command}'${hint}; see 'diffuse ${command} --help'`;
 }
 
 /** Column where --help descriptions start, and the width they wrap at. */

@@ -24,6 +24,13 @@ export class DeviceError extends DiffuseError {}
 /** An argument has the wrong type (not a tensor, not a number, ...). */
 export class ArgumentError extends DiffuseError {}
 
+/**
+ * A command line the `diffuse` CLI cannot run as written: an unknown command or flag, a flag
+ * value outside what it allows, a missing required flag. The CLI exits 2 for it (1 for every
+ * other error), the shell convention for usage errors.
+ */
+export class UsageError extends ArgumentError {}
+
 /** The native addon is missing or failed to load. */
 export class NativeLoadError extends DiffuseError {}
 

@@ -108,7 +108,7 @@ describe('native addon loader', () => {
     const assertClearError = (r: ReturnType<typeof infoWith>, file: string, problem: RegExp): void => {
       assert.equal(r.signal, null, `killed by ${r.signal}: ${r.stderr}`);
       assert.equal(r.status, 1, r.stderr);
-      assert.ok(r.stderr.startsWith('diffuse info: diffuse: the native addon could not be loaded. Looked for:\n'), r.stderr);
+      assert.ok(r.stderr.startsWith('diffuse info: the native addon could not be loaded. Looked for:\n'), r.stderr);
       const line = r.stderr.split('\n').find((l) => l.includes(file));
       assert.ok(line !== undefined, `the file ${file} is not named: ${r.stderr}`);
       assert.match(line, problem);

@@ -18,10 +18,10 @@ import { bombPng } from '../helpers/bad_images.js';
 
 const cli = cliInProcess;
 
-/** Asserts a clean user error: exit 1, the message matches, no stack trace. */
-async function refuses(args: string[], re: RegExp): Promise<string> {
+/** Asserts a clean user error: exit 1 (2 for a usage error: a flag's value), the message matches, no stack trace. */
+async function refuses(args: string[], re: RegExp, code = 1): Promise<string> {
   const r = await cli(args);
-  assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+  assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
   assert.match(r.stderr, re, args.join(' '));
   assert.ok(!/\n\s+at /.test(r.stderr), `a stack trace for a user error: ${r.stderr}`);
   return r.stderr;
@@ -75,11 +75,11 @@ describe('bad inputs through the CLI', () => {
       await refuses(['sample', '--out', out, '--n', '4', '--steps', '1', '--max-memory', '1M'], /the U-Net's parameters would need about 6\.20 MiB of memory \(1\.62M parameters x 4 bytes = 6\.20 MiB\), more than 1\.00 MiB \(the budget set by --max-memory\); use a smaller config .*, or raise the budget with --max-memory SIZE/);
       // The bundled model samples with guidance: each pass holds both halves, 2 x 64.
       await refuses(['sample', '--out', out, '--n', '64', '--batch', '64', '--steps', '1', '--max-memory', '16M'], /generate: 64 image\(s\) of 28x28 would need about .* inference activations of a batch of 128 at 28x28 .* more than 16\.0 MiB .*; use a smaller --batch/);
-      await refuses(['sample', '--out', out, '--max-memory', '8Q'], /--max-memory must be a size such as 8G, 512M, 1\.5GiB or a number of bytes, found '8Q'/);
-      await refuses(['img2img', '--image', join(d, 'none.png'), '--strength', '1', '--out', out, '--max-memory', '0'], /--max-memory must be a size/);
+      await refuses(['sample', '--out', out, '--max-memory', '8Q'], /--max-memory must be a size such as 8G, 512M, 1\.5GiB or a number of bytes, found '8Q'/, 2);
+      await refuses(['img2img', '--image', join(d, 'none.png'), '--strength', '1', '--out', out, '--max-memory', '0'], /--max-memory must be a size/, 2);
       // train: the --config file is named; the budget is checked before the run folder is written.
       writeFileSync(join(d, 'bad.json'), JSON.stringify({ ...config, sample_size: [65536, 65536] }));
-      await refuses(['train', '--data', 'mnist', '--out', join(d, 'run'), '--config', join(d, 'bad.json')], /--config .*bad\.json: UNet2DModel config: field 'sample_size' \(sampleSize\) is \[65536,65536\]/);
+      await refuses(['train', '--data', 'mnist', '--out', join(d, 'run'), '--config', join(d, 'bad.json')], /--config .*bad\.json: UNet2DModel config: field 'sample_size' \(sampleSize\) is \[65536,65536\]/, 2);
       await refuses(['train', '--data', 'mnist', '--out', join(d, 'run'), '--max-memory', '100M'], /train: the U-Net with batches of 128 at 28x28 would need about [\d.]+ GiB of memory \([\d.]+M parameters x 4 bytes x 5 \(weights, gradients, 2 AdamW moments, EMA\) = .* training activations of a batch of 128 at 28x28 = .*\), more than 100 MiB \(the budget set by --max-memory\); use a smaller --batch or a smaller U-Net config/);
       assert.equal(existsSync(join(d, 'run')), false, 'nothing written');
       const help = (await import('../../src/cli/commands/train.js')).help;

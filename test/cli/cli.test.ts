@@ -35,13 +35,13 @@ describe('diffuse CLI', () => {
   });
   it("--threads means native threads only: 'serve --threads' (formerly its job concurrency) fails naming --concurrency", () => {
     const r = run('serve', '--threads', '2');
-    assert.equal(r.status, 1, r.stdout);
+    assert.equal(r.status, 2, r.stdout);
     assert.match(r.stderr, /serve --threads was renamed --concurrency .*use --concurrency 2\. --threads now means native kernel threads everywhere .*DIFFUSE_THREADS/);
     const bad = run('serve', '--concurrency', '0');
-    assert.equal(bad.status, 1);
+    assert.equal(bad.status, 2);
     assert.match(bad.stderr, /--concurrency must be an integer >= 1, found '0'/);
     const redis = run('serve', '--concurrency', '2', '--queue', 'redis://127.0.0.1:1');
-    assert.equal(redis.status, 1);
+    assert.equal(redis.status, 2);
     assert.match(redis.stderr, /--concurrency applies to the local queue/);
     for (const cmd of ['serve', 'worker']) assert.match(run(cmd, '--help').stdout, /--concurrency N/);
     for (const cmd of ['train', 'train-classifier']) assert.match(run(cmd, '--help').stdout, /--threads N +native threads/);
@@ -91,15 +91,15 @@ describe('diffuse CLI', () => {
     assert.ok(m, r.stdout);
     assert.ok(Number(m[2]) < 0.8 * Number(m[1]), r.stdout);
   });
-  it('bad input: unknown command and bad flags give clear errors and non-zero exits', () => {
+  it('bad input: unknown command and bad flags give clear errors and exit 2 (usage errors)', () => {
     const u = run('frobnicate');
     assert.equal(u.status, 2);
     assert.match(u.stderr, /unknown command 'frobnicate'/);
     const s = run('demo', '--steps', 'zero');
-    assert.equal(s.status, 1);
+    assert.equal(s.status, 2);
     assert.match(s.stderr, /--steps must be an integer >= 1, found 'zero'/);
     const f = run('info', '--bogus');
-    assert.equal(f.status, 1);
+    assert.equal(f.status, 2);
     assert.match(f.stderr, /bogus/);
   });
 });

@@ -56,7 +56,7 @@ describe('diffuse eval', () => {
     await fails(['--data', 'mnist', '--sampler', 'nope'], /--sampler must be one of .*found 'nope'/);
     await fails(['--data', 'mnist', '--blur=-1'], /--blur must be a number >= 0, found '-1'/);
     await fails(['--data', 'mnist', '--memorization-quantile', '1'], /--memorization-quantile must be a number in \(0, 1\), found '1'/);
-    await assert.rejects(run(['--data', 'mnist', '--bogus']), /Unknown option '--bogus'/);
+    await assert.rejects(run(['--data', 'mnist', '--bogus']), /unknown option '--bogus' for 'diffuse eval'/);
   });
 
   it('--test-n N scores against N class-balanced test images (recorded in the report); a bad N is named', async () => {

@@ -99,9 +99,9 @@ describe('numeric flags and NaN weights on the command line', () => {
     assert.match(sampleHelp, /--classifier-scale S\s+Its scale, a number in \[-100, 100\]/);
   });
 
-  it('through the bin: the error is one line naming the flag, exit status 1, no stack', () => {
+  it('through the bin: the error is one line naming the flag, exit status 2 (a usage error), no stack', () => {
     const r = spawnSync(process.execPath, [join(packageRoot(), 'bin', 'diffuse.js'), 'sample', '--guidance', '1e308', '--out', out('never.png')], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
-    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.status, 2, r.stderr);
     assert.equal(r.stderr, "diffuse sample: --guidance must be a number in [-100, 100], found '1e308'\n");
   });
 });

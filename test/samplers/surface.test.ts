@@ -96,7 +96,9 @@ describe('diffuse samplers and diffuse sample --scheduler <sampler>', () => {
     for (const r of rows) {
       assert.ok(r.order !== '?' && r.modelCallsPerStep !== '?' && r.stochastic !== '?' && r.paper.length > 10, `${r.name}: ${JSON.stringify(r)}`);
     }
-    assert.throws(() => listRun(['extra']), /unexpected argument 'extra'/);
+    // A positional is one method's name (`diffuse samplers dpmpp_2m`); an unknown one gets the closest.
+    assert.throws(() => listRun(['extra']), /unknown sampler 'extra'; 'diffuse samplers' lists them all/);
+    assert.throws(() => listRun(['dpmpp_2', 'x']), /takes at most one NAME/);
   });
 
   let root = '';
@@ -114,7 +116,7 @@ describe('diffuse samplers and diffuse sample --scheduler <sampler>', () => {
     await sampleRun(['--model', pipe, '--scheduler', 'ddim', '--steps', '2', '--n', '1', '--out', join(root, 'b.png')]);
     assert.ok(existsSync(join(root, 'b.png')));
     const bad = (args: string[], re: RegExp) => assert.rejects(sampleRun([...args, '--model', pipe, '--out', join(root, 'never.png')]), (e: Error) => re.test(e.message), re.source);
-    await bad(['--scheduler', 'nope'], /--scheduler must be one of euler, .*found 'nope'/);
+    await bad(['--scheduler', 'nope'], /--scheduler: unknown sampler 'nope'; 'diffuse samplers' lists them all/);
     await bad(['--scheduler', 'ddim', '--sigmas', 'karras'], /--sigmas applies to the samplers/);
     await bad(['--scheduler', 'euler', '--sigmas', 'cubic'], /--sigmas must be one of karras, exponential, polyexponential, discrete, found 'cubic'/);
     await bad(['--scheduler', 'heun', '--eta', '1'], /--eta applies to --scheduler ddim only, or to a stochastic sampler/);

@@ -65,7 +65,7 @@ describe('schema flags', () => {
     assert.throws(() => parseFlags(FIELDS, ['--guidance', '-1']), /--guidance must be a number >= 0, found '-1'/);
     assert.throws(() => parseFlags(FIELDS, ['--guidance', '0x10']), /--guidance must be a number >= 0, found '0x10'/);
     assert.throws(() => parseFlags(FIELDS, ['--schedule', 'sigmoid']), /--schedule must be one of linear, cosine, found 'sigmoid'/);
-    assert.throws(() => parseFlags(FIELDS, ['--num-step', '3']), /Unknown option '--num-step' \(did you mean '--num-steps'\?\); known options: --num-steps, --seed/);
+    assert.throws(() => parseFlags(FIELDS, ['--num-step', '3']), /unknown option '--num-step' \(did you mean '--num-steps'\?\); known options: --num-steps, --seed/);
     assert.throws(() => parseFlags(FIELDS, ['--seed']), /Option '--seed <N>' needs a value/);
     assert.throws(() => parseFlags(FIELDS, ['--seed', '--flip']), /needs a value, found the flag '--flip'/);
     assert.throws(() => parseFlags(FIELDS, ['extra']), /Unexpected argument 'extra'/);

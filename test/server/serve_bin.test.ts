@@ -59,7 +59,7 @@ describe('diffuse serve through the bin: headers, Host allow-list, --allow-remot
 
   it('--host 0.0.0.0 needs --allow-remote; with it, a warning, and DIFFUSE_TOKEN is required of every request', async () => {
     const refused = spawnSync(bin, ['serve', '--host', '0.0.0.0', '--port', '0', '--models', dir], { encoding: 'utf8', env, timeout: 60_000 });
-    assert.equal(refused.status, 1, refused.stderr);
+    assert.equal(refused.status, 2, refused.stderr);
     assert.match(refused.stderr, /--host 0\.0\.0\.0 opens the server to the network.*Pass --allow-remote/);
     assert.doesNotMatch(refused.stderr, /\n\s+at /); // no stack
     const token = 'abcdefabcdefabcdef0123456789';

@@ -1,6 +1,6 @@
 /**
  * Tests of `diffuse train`: flag errors before any work (in process), --help, and Ctrl-C in a
- * child process: SIGINT writes a loadable checkpoint, exits 0, and --resume continues the run.
+ * child process: SIGINT writes a loadable checkpoint, exits 130 (the shell's Ctrl-C code), and --resume continues the run.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -44,7 +44,8 @@ describe('diffuse train CLI', () => {
       ];
       for (const [args, re] of cases) {
         const r = await cli(args);
-        assert.equal(r.code, 1, args.join(' '));
+        // Flag errors are usage errors (exit 2); resuming a folder that is no run is a runtime error.
+        assert.equal(r.code, args.includes('--resume') ? 1 : 2, args.join(' '));
         assert.match(r.stderr, re, args.join(' '));
         assert.ok(!r.stderr.includes('    at '), `no stack trace for a user error: ${r.stderr}`);
       }
@@ -70,7 +71,7 @@ describe('diffuse train CLI', () => {
     assert.match(help, /diffuse train --data fashion-mnist --out runs\/fm/);
   });
 
-  it('Ctrl-C (SIGINT) in a child writes a loadable checkpoint and exits 0; --resume finishes', async () => {
+  it('Ctrl-C (SIGINT) in a child writes a loadable checkpoint and exits 130; --resume finishes', async () => {
     const d = tempDir('cli-sigint');
     const out = join(d, 'run');
     const config = join(d, 'unet.json');
@@ -90,7 +91,7 @@ describe('diffuse train CLI', () => {
       }
       child.kill('SIGINT');
       const code = await exited;
-      assert.equal(code, 0, stderr);
+      assert.equal(code, 130, stderr);
       assert.match(stderr, /interrupted at step \d+; checkpoint .*step-\d{7}; continue with --resume/);
       const latest = latestCheckpoint(out);
       assert.ok(latest !== null && latest.step >= 3, stderr);

@@ -4,10 +4,11 @@
  */
 import { resolve } from 'node:path';
 import { writePng } from '../../io/png.js';
-import { DiffuseError } from '../../tensor/errors.js';
+import { DiffuseError, UsageError } from '../../tensor/errors.js';
 import { augment, readAugmentManifest, regenerateAugmented } from '../../pipelines/augment.js';
 import { ProgressBar } from '../progress.js';
 import { loadModelArg } from '../model_arg.js';
+import { classRefField, resolveClassRefs } from '../class_arg.js';
 import { EDIT_FLAGS, parseEditFlags, withSamplingDefaults } from '../edit_flags.js';
 import { applyMaxMemory, countFlag, formatFlagHelp, parseCommandFlags, pathFlag } from '../flags.js';
 import { arrayField, described, enumField, hidden, intField, optional } from '../../schema/field.js';
@@ -17,7 +18,7 @@ const { class: _class, ...EDIT_FLAGS_WITHOUT_CLASS } = EDIT_FLAGS;
 const FLAGS = {
   perClass: described(optional(intField('per_class', 1, 1)), 'Images per class (an unconditional model: images in all) (required).', { metavar: 'N' }),
   out: pathFlag('out', 'A new or empty folder (required).', 'DIR'),
-  classes: described(optional(arrayField('classes', intField('classes', 0, 0), [], 1), 'every class of the model'), 'Comma-separated class indices.', { metavar: 'LIST' }),
+  classes: described(optional(arrayField('classes', classRefField('classes'), [], 1), 'every class of the model'), 'Comma-separated classes: indices or class names of the model.', { metavar: 'LIST' }),
   bitDepth: described({ ...enumField('bit_depth', ['8', '16'], '8'), allowed: '8 or 16' }, 'Bits per sample: 8, or 16 (16-bit grayscale for medical data).', { metavar: 'B' }),
   regenerate: pathFlag('regenerate', 'A manifest.json to regenerate from (with --index and --out; the model comes from the manifest unless --model is given).'),
   index: described(optional(intField('index', 0, 0)), "The image to regenerate (its file name's number).", { metavar: 'K' }),
@@ -43,14 +44,14 @@ ${formatFlagHelp(FLAGS)}`;
 export async function run(argv: string[]): Promise<void> {
   const { values, given } = parseCommandFlags('augment', FLAGS, argv);
   const out = values.out;
-  if (out === undefined || out === '') throw new DiffuseError('--out is required (a folder for a new set; a PNG file with --regenerate)');
-  if (values.class !== undefined) throw new DiffuseError('--class does not apply to augment; choose classes with --classes 0,3,5');
+  if (out === undefined || out === '') throw new UsageError('--out is required (a folder for a new set; a PNG file with --regenerate)');
+  if (values.class !== undefined) throw new UsageError('--class does not apply to augment; choose classes with --classes 0,3,5');
 
   if (values.regenerate !== undefined) {
     const index = values.index;
-    if (index === undefined) throw new DiffuseError('--regenerate needs --index K (the image to rebuild)');
+    if (index === undefined) throw new UsageError('--regenerate needs --index K (the image to rebuild)');
     for (const f of ['perClass', 'classes', 'bitDepth', 'scheduler', 'sigmas', 'steps', 'guidance', 'eta', 'seed', 'batch'] as const) {
-      if (given.has(f)) throw new DiffuseError(`--${FLAGS[f].flag ?? FLAGS[f].key.replace(/_/g, '-')} does not apply to --regenerate: the manifest holds every setting`);
+      if (given.has(f)) throw new UsageError(`--${FLAGS[f].flag ?? FLAGS[f].key.replace(/_/g, '-')} does not apply to --regenerate: the manifest holds every setting`);
     }
     applyMaxMemory(values.maxMemory);
     const manifest = readAugmentManifest(values.regenerate);
@@ -61,11 +62,11 @@ export async function run(argv: string[]): Promise<void> {
     process.stdout.write(`wrote ${out} (image ${index}, class ${r.record.class ?? '-'}, ${r.bitDepth}-bit; the set's file is ${r.record.file})\n`);
     return;
   }
-  if (values.index !== undefined) throw new DiffuseError('--index applies to --regenerate only');
+  if (values.index !== undefined) throw new UsageError('--index applies to --regenerate only');
   const perClass = values.perClass;
-  if (perClass === undefined) throw new DiffuseError('--per-class N (images per class) is required');
+  if (perClass === undefined) throw new UsageError('--per-class N (images per class) is required');
   const bits = values.bitDepth === '16' ? 16 : 8;
-  const classes = values.classes === undefined ? undefined : [...values.classes];
+  const classes = values.classes === undefined ? undefined : resolveClassRefs(values.classes, values.model, 'classes');
   const parsed = parseEditFlags(values);
 
   const loaded = loadModelArg(values.model, { allowNonfinite: values.allowNonfinite });

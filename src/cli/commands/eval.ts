@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { DiffuseError } from '../../tensor/errors.js';
+import { DiffuseError, UsageError } from '../../tensor/errors.js';
 import { loadDataset } from '../../data/index.js';
 import { generate } from '../../pipelines/generate.js';
 import { findMethod, methodDefaultSteps, schedulerNames } from '../../sampling/registry.js';
@@ -111,18 +111,18 @@ export async function run(argv: string[]): Promise<void> {
   applyMaxMemory(values.maxMemory);
   // Every flag is checked before anything is loaded.
   const data = values.data;
-  if (data === undefined || data === '') throw new DiffuseError('--data is required: fashion-mnist, mnist, or a folder DIR/<class>/*.png of your own images');
+  if (data === undefined || data === '') throw new UsageError('--data is required: fashion-mnist, mnist, or a folder DIR/<class>/*.png of your own images');
   if (data !== 'fashion-mnist' && data !== 'mnist') {
-    if (!existsSync(data)) throw new DiffuseError(`--data must be fashion-mnist, mnist or an existing folder DIR/<class>/*.png, found '${data}' (no such folder)`);
+    if (!existsSync(data)) throw new UsageError(`--data must be fashion-mnist, mnist or an existing folder DIR/<class>/*.png, found '${data}' (no such folder)`);
     return runFolderEval(data, values, given);
   }
   const source = values.samples !== undefined ? 'folder' : values.real ? 'real' : 'model';
-  if (values.samples !== undefined && values.real) throw new DiffuseError('--samples and --real each choose what to evaluate; give one');
+  if (values.samples !== undefined && values.real) throw new UsageError('--samples and --real each choose what to evaluate; give one');
   const generating = source === 'model';
   for (const flag of ['model', 'sampler', 'steps', 'sigmas', 'guidance', 'eta', 'batch'] as const) {
-    if (!generating && given.has(flag)) throw new DiffuseError(`--${flag} applies when generating samples; with --${source === 'folder' ? 'samples' : 'real'} nothing is generated`);
+    if (!generating && given.has(flag)) throw new UsageError(`--${flag} applies when generating samples; with --${source === 'folder' ? 'samples' : 'real'} nothing is generated`);
   }
-  if (source === 'folder' && given.has('n')) throw new DiffuseError('--n applies when generating or with --real; with --samples every image in the folder is evaluated');
+  if (source === 'folder' && given.has('n')) throw new UsageError('--n applies when generating or with --real; with --samples every image in the folder is evaluated');
   const { n, seed, eta, blur, noise, casSteps } = values;
   const batch = values.batch ?? EVAL_BATCH_SIZE;
   const q = values.memorizationQuantile;
@@ -132,14 +132,14 @@ export async function run(argv: string[]): Promise<void> {
   const defaults = modelFiles === null ? DEFAULT_SAMPLING_CONFIG : readSamplingConfig(modelFiles.unetDir, schedulerNames());
   const choice = resolveSampling(defaults, { scheduler: values.sampler, steps: values.steps, guidanceScale: values.guidance }, FALLBACK_SCHEDULER);
   const schedName = choice.scheduler;
-  if (!schedulerNames().includes(schedName)) throw new DiffuseError(`--sampler must be one of ${schedulerNames().join(', ')}, found '${schedName}'`);
+  if (!schedulerNames().includes(schedName)) throw new UsageError(`--sampler must be one of ${schedulerNames().join(', ')}, found '${schedName}'`);
   const sigmaSchedule = values.sigmas;
   checkSchedulerFlags(schedName, sigmaSchedule, undefined);
 
   const trainDs = await loadDataset(data, { split: 'train' });
   const testDs = await loadDataset(data, { split: 'test' });
   const k = trainDs.numClasses!;
-  if (source !== 'folder' && n % k !== 0) throw new DiffuseError(`--n must be a positive multiple of the ${k} classes (class-balanced samples), found ${n}`);
+  if (source !== 'folder' && n % k !== 0) throw new UsageError(`--n must be a positive multiple of the ${k} classes (class-balanced samples), found ${n}`);
   const fnDir = values.featureNet ?? bundled(join('feature-nets', data), `pass --feature-net DIR (train one with 'diffuse train-feature-net --data ${data} --out DIR')`);
   const featureNet = FeatureNet.fromPretrained(fnDir, { allowNonfinite: values.allowNonfinite });
   let fnTestAccuracy: number | null = null;
@@ -194,7 +194,7 @@ export async function run(argv: string[]): Promise<void> {
 
   const train = labelledFromDataset(trainDs);
   const testN = values.testN;
-  if (testN !== undefined && (testN % k !== 0 || testN > testDs.length)) throw new DiffuseError(`--test-n must be a multiple of the ${k} classes and at most the ${testDs.length} test images of ${data}, found ${testN}`);
+  if (testN !== undefined && (testN % k !== 0 || testN > testDs.length)) throw new UsageError(`--test-n must be a multiple of the ${k} classes and at most the ${testDs.length} test images of ${data}, found ${testN}`);
   const test = labelledFromDataset(testDs, testN === undefined ? undefined : classBalancedIndices(testDs, testN, seed + 2000));
   // The floor set: n class-balanced train images (as many per class as the train split allows).
   const perClassMax = Math.min(...Array.from({ length: k }, (_, c) => train.labels.reduce((m, y) => m + (y === c ? 1 : 0), 0)));

@@ -6,7 +6,7 @@
  * bits per timestep. `diffuse eval` (eval.ts) delegates here when --bpd is given.
  */
 import { existsSync } from 'node:fs';
-import { ArgumentError, DiffuseError } from '../../tensor/errors.js';
+import { ArgumentError, DiffuseError, UsageError } from '../../tensor/errors.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { Generator } from '../../tensor/random.js';
 import { noGrad } from '../../tensor/autograd.js';
@@ -95,26 +95,26 @@ export interface BpdArgs {
 
 /** Parses the flags; every error is raised here, before any work. */
 export function parseBpdArgs(argv: string[]): BpdArgs {
-  const { values: v, positionals } = parseFlags(FLAGS, argv, { allowPositionals: true });
+  const { values: v, positionals } = parseFlags(FLAGS, argv, { allowPositionals: true, command: 'eval --bpd' });
   applyMaxMemory(v.maxMemory);
-  if (positionals.length > 0) throw new ArgumentError(`eval --bpd: unexpected argument '${positionals[0]}' (flags take the form --name value)`);
+  if (positionals.length > 0) throw new UsageError(`eval --bpd: unexpected argument '${positionals[0]}' (flags take the form --name value)`);
   const { method, split } = v;
   if (v.data !== undefined && v.data !== 'fashion-mnist' && v.data !== 'mnist' && !existsSync(v.data)) {
-    throw new ArgumentError(`eval --bpd: --data '${v.data}' is neither 'fashion-mnist', 'mnist' nor an existing folder`);
+    throw new UsageError(`eval --bpd: --data '${v.data}' is neither 'fashion-mnist', 'mnist' nor an existing folder`);
   }
   let K: number | 'all' = DEFAULT_TIMESTEPS_PER_IMAGE;
   const k = v.timestepsPerImage;
   if (k !== undefined) {
-    if (method !== 'vlb') throw new ArgumentError('eval --bpd: --timesteps-per-image applies to --method vlb only');
+    if (method !== 'vlb') throw new UsageError('eval --bpd: --timesteps-per-image applies to --method vlb only');
     K = k;
   }
   const estimator = v.estimator;
-  if (method === 'vlb' && (v.rtol !== undefined || v.atol !== undefined || estimator !== undefined)) throw new ArgumentError('eval --bpd: --rtol, --atol and --estimator apply to --method ode only');
-  if (method === 'ode' && (v.noClip || v.plot !== undefined)) throw new ArgumentError('eval --bpd: --no-clip and --plot apply to --method vlb only');
+  if (method === 'vlb' && (v.rtol !== undefined || v.atol !== undefined || estimator !== undefined)) throw new UsageError('eval --bpd: --rtol, --atol and --estimator apply to --method ode only');
+  if (method === 'ode' && (v.noClip || v.plot !== undefined)) throw new UsageError('eval --bpd: --no-clip and --plot apply to --method vlb only');
   for (const [name, path] of [['out', v.out], ['plot', v.plot]] as const) {
-    if (path !== undefined && path.trim() === '') throw new ArgumentError(`eval --bpd: --${name} needs a file path`);
+    if (path !== undefined && path.trim() === '') throw new UsageError(`eval --bpd: --${name} needs a file path`);
   }
-  if (v.plot !== undefined && !v.plot.toLowerCase().endsWith('.png')) throw new ArgumentError(`eval --bpd: --plot writes a PNG; give a path ending in .png, found '${v.plot}'`);
+  if (v.plot !== undefined && !v.plot.toLowerCase().endsWith('.png')) throw new UsageError(`eval --bpd: --plot writes a PNG; give a path ending in .png, found '${v.plot}'`);
   return {
     model: v.model,
     allowNonfinite: v.allowNonfinite,
@@ -155,7 +155,7 @@ export function vlbVarianceOf(schedulerVariance: string): VlbVarianceType {
 
 /** n images evenly spaced over the dataset (class-major datasets then give every class), and their labels. */
 function pickImages(ds: Dataset, n: number): { x: Tensor; labels: Int32Array | null } {
-  if (n > ds.length) throw new ArgumentError(`eval --bpd: --n ${n} is more than the ${ds.length} images of '${ds.name}'`);
+  if (n > ds.length) throw new UsageError(`eval --bpd: --n ${n} is more than the ${ds.length} images of '${ds.name}'`);
   const per = ds.imageSize * ds.imageSize * ds.channels;
   const x = new Float32Array(n * per);
   const labels = ds.numClasses === null ? null : new Int32Array(n);
@@ -171,11 +171,11 @@ function pickImages(ds: Dataset, n: number): { x: Tensor; labels: Int32Array | n
 function modelLabels(loaded: LoadedModel, labels: Int32Array | null, conditional: boolean, n: number): Int32Array | null {
   const k = loaded.model.config.numClassEmbeds;
   if (k === null) {
-    if (conditional) throw new ArgumentError('eval --bpd: --conditional needs a class-conditional model; this one has no class embedding');
+    if (conditional) throw new UsageError('eval --bpd: --conditional needs a class-conditional model; this one has no class embedding');
     return null;
   }
   if (!conditional) return new Int32Array(n).fill(k - 1);
-  if (labels === null) throw new ArgumentError('eval --bpd: --conditional needs labelled data');
+  if (labels === null) throw new UsageError('eval --bpd: --conditional needs labelled data');
   return labels;
 }
 
@@ -195,7 +195,7 @@ export async function runBpd(argv: string[]): Promise<void> {
   const a = parseBpdArgs(argv);
   const loaded = loadModelArg(a.model, { allowNonfinite: a.allowNonfinite });
   const data = a.data ?? loaded.data;
-  if (data === null) throw new ArgumentError("eval --bpd: --data is required (the model's folder does not record its training data)");
+  if (data === null) throw new UsageError("eval --bpd: --data is required (the model's folder does not record its training data)");
   const ss = loaded.model.config.sampleSize;
   const size = ss === null ? undefined : typeof ss === 'number' ? ss : ss[0];
   const ds = await loadDataset(data, size === undefined ? { split: a.split } : { split: a.split, imageSize: size });
@@ -207,7 +207,7 @@ export async function runBpd(argv: string[]): Promise<void> {
   const report: Record<string, unknown> = { method: a.method, model: loaded.path, data, split: a.split, n: a.n, seed: a.seed, labels: labels === null ? 'none' : a.conditional ? 'true labels: log p(x|y)' : 'null class: log p(x)' };
 
   if (a.method === 'ode') {
-    if (loaded.model.config.outChannels !== C) throw new ArgumentError(`eval --bpd: --method ode needs a model that outputs the data's ${C} channel(s) (a score model); this one outputs ${loaded.model.config.outChannels} (a learned-variance model: use --method vlb)`);
+    if (loaded.model.config.outChannels !== C) throw new UsageError(`eval --bpd: --method ode needs a model that outputs the data's ${C} channel(s) (a score model); this one outputs ${loaded.model.config.outChannels} (a learned-variance model: use --method vlb)`);
     const sde = sdeFromConfig(loaded.schedulerConfig);
     const bar = new ProgressBar({ total: a.n, label: 'bpd (ode)', unit: 'img' });
     const r = odeLikelihoodOfModel(sde, loaded.model, x, {
@@ -232,7 +232,7 @@ export async function runBpd(argv: string[]): Promise<void> {
       throw new ArgumentError(`eval --bpd: the scheduler's variance_type '${sched.config.varianceType}' needs a U-Net with out_channels ${outC} for ${C}-channel data, found ${loaded.model.config.outChannels}`);
     }
     const K = a.timestepsPerImage === 'all' ? vlb.numTimesteps : a.timestepsPerImage;
-    if (K > vlb.numTimesteps) throw new ArgumentError(`eval --bpd: --timesteps-per-image ${K} exceeds the model's ${vlb.numTimesteps} timesteps (use 'all' for the exact sum)`);
+    if (K > vlb.numTimesteps) throw new UsageError(`eval --bpd: --timesteps-per-image ${K} exceeds the model's ${vlb.numTimesteps} timesteps (use 'all' for the exact sum)`);
     const bar = new ProgressBar({ total: Math.ceil(a.n / a.batch) * K, label: 'bpd (vlb)', unit: 'call' });
     const model = (xt: Tensor, t: Float64Array, s: number): Tensor => noGrad(() => loaded.model.forward(xt, Float32Array.from(t), labels === null ? null : labels.subarray(s, s + t.length)));
     const r = vlbBitsPerDim(model, vlb, x, { generator: gen, timestepsPerImage: K, batchSize: a.batch, onProgress: ({ step }) => bar.update(step) });

@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tensor } from '../../tensor/tensor.js';
-import { DiffuseError } from '../../tensor/errors.js';
+import { DiffuseError, UsageError } from '../../tensor/errors.js';
 import { loadDataset } from '../../data/index.js';
 import type { Dataset } from '../../data/dataset.js';
 import { writeJSONAtomic } from '../../io/checkpoint.js';
@@ -57,12 +57,12 @@ ${formatFlagHelp(FLAGS)}`;
 export async function run(argv: string[]): Promise<void> {
   const { values, given } = parseCommandFlags('explain', FLAGS, argv);
   const out = values.out;
-  if (out === undefined || out === '') throw new DiffuseError('--out DIR (the folder for the figures) is required');
+  if (out === undefined || out === '') throw new UsageError('--out DIR (the folder for the figures) is required');
   const ts = values.t === undefined ? undefined : [...values.t];
   const bins = values.bins ?? 20;
   const lossImages = values.lossImages ?? 64;
   const { frames, n, noLoss } = values;
-  if (noLoss && (given.has('data') || given.has('bins') || given.has('lossImages'))) throw new DiffuseError('--data, --bins and --loss-images set up the loss figure; drop them or --no-loss');
+  if (noLoss && (given.has('data') || given.has('bins') || given.has('lossImages'))) throw new UsageError('--data, --bins and --loss-images set up the loss figure; drop them or --no-loss');
   const parsed = parseEditFlags(values);
 
   const { model, schedulerConfig, data: trainData, sampling } = loadModelArg(values.model, { allowNonfinite: values.allowNonfinite });
@@ -70,7 +70,7 @@ export async function run(argv: string[]): Promise<void> {
   const T = typeof schedulerConfig['num_train_timesteps'] === 'number' ? (schedulerConfig['num_train_timesteps'] as number) : 1000;
   const timesteps = ts ?? [...new Set(DEFAULT_T.map((t) => Math.min(t, T - 1)))];
   const bad = timesteps.find((t) => t >= T);
-  if (bad !== undefined) throw new DiffuseError(`--t ${bad} is outside the model's schedule: timesteps are 0..${T - 1}`);
+  if (bad !== undefined) throw new UsageError(`--t ${bad} is outside the model's schedule: timesteps are 0..${T - 1}`);
   const source = values.data ?? trainData;
   const needData = !noLoss || values.image === undefined;
   if (needData && source === null) throw new DiffuseError(`the model does not record its training data; pass --data SRC (and --image FILE), or --image FILE --no-loss`);

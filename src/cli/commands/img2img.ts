@@ -5,7 +5,7 @@
 import { writePng, writePngGrid } from '../../io/png.js';
 import { sliceBatch } from '../../ops/slice.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { DiffuseError } from '../../tensor/errors.js';
+import { UsageError } from '../../tensor/errors.js';
 import { img2img } from '../../pipelines/img2img.js';
 import { modelImageSize } from '../../pipelines/edit.js';
 import { writeComparisonFigure } from '../../pipelines/explain.js';
@@ -45,9 +45,9 @@ ${formatFlagHelp(FLAGS)}`;
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseCommandFlags('img2img', FLAGS, argv);
   const out = values.out;
-  if (out === undefined || out === '') throw new DiffuseError('--out FILE (the output image) is required');
-  if (values.image === undefined) throw new DiffuseError('--image FILE (the input image) is required');
-  if (values.strength === undefined) throw new DiffuseError('--strength S (the fraction of the schedule to run, in [0, 1]) is required');
+  if (out === undefined || out === '') throw new UsageError('--out FILE (the output image) is required');
+  if (values.image === undefined) throw new UsageError('--image FILE (the input image) is required');
+  if (values.strength === undefined) throw new UsageError('--strength S (the fraction of the schedule to run, in [0, 1]) is required');
   const strengths = [...values.strength];
   const parsed = parseEditFlags(values);
   const n = values.n;

@@ -5,7 +5,7 @@
 import { writePng, writePngGrid } from '../../io/png.js';
 import { sliceBatch } from '../../ops/slice.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { DiffuseError } from '../../tensor/errors.js';
+import { UsageError } from '../../tensor/errors.js';
 import { inpaint, boxMask, INPAINT_METHODS, type InpaintMethod, type Box } from '../../pipelines/inpaint.js';
 import { writeComparisonFigure } from '../../pipelines/explain.js';
 import { modelImageSize } from '../../pipelines/edit.js';
@@ -58,9 +58,9 @@ ${formatFlagHelp(FLAGS)}${sdeInpaintHelp}`;
 /** Parses --box x,y,w,h. */
 function parseBox(v: string): Box {
   const parts = intListFlag('box', v, 0)!;
-  if (parts.length !== 4) throw new DiffuseError(`--box must be x,y,w,h (four integers: left column, top row, width, height), found '${v}'`);
+  if (parts.length !== 4) throw new UsageError(`--box must be x,y,w,h (four integers: left column, top row, width, height), found '${v}'`);
   const [x, y, w, h] = parts as [number, number, number, number];
-  if (w < 1 || h < 1) throw new DiffuseError(`--box width and height must be >= 1, found '${v}'`);
+  if (w < 1 || h < 1) throw new UsageError(`--box width and height must be >= 1, found '${v}'`);
   return { x, y, w, h };
 }
 
@@ -68,13 +68,13 @@ export async function run(argv: string[]): Promise<void> {
   if (argv.some((a, i) => a === '--method=sde-pc' || (a === '--method' && argv[i + 1] === 'sde-pc'))) return runSdeInpaint(argv);
   const { values, given } = parseCommandFlags('inpaint', FLAGS, argv);
   const out = values.out;
-  if (out === undefined || out === '') throw new DiffuseError('--out FILE (the completed image to write) is required');
-  if (values.image === undefined) throw new DiffuseError('--image FILE (the image to complete) is required');
-  if ((values.mask === undefined) === (values.box === undefined)) throw new DiffuseError('give exactly one of --mask FILE (white = repaint) or --box x,y,w,h (the region to generate)');
+  if (out === undefined || out === '') throw new UsageError('--out FILE (the completed image to write) is required');
+  if (values.image === undefined) throw new UsageError('--image FILE (the image to complete) is required');
+  if ((values.mask === undefined) === (values.box === undefined)) throw new UsageError('give exactly one of --mask FILE (white = repaint) or --box x,y,w,h (the region to generate)');
   const convention = maskConventionFlag(values, given, values.mask !== undefined);
   const method = values.method as InpaintMethod;
   const { jumpLength, jumpNSample } = values;
-  if (method !== 'repaint' && (jumpLength !== undefined || jumpNSample !== undefined)) throw new DiffuseError('--jump-length and --jump-n-sample apply to --method repaint only');
+  if (method !== 'repaint' && (jumpLength !== undefined || jumpNSample !== undefined)) throw new UsageError('--jump-length and --jump-n-sample apply to --method repaint only');
   const parsed = parseEditFlags(values);
   const n = values.n;
   const box = values.box === undefined ? undefined : parseBox(values.box);

@@ -3,7 +3,7 @@
  * Song et al. 2021 appendix I.2) of an image with a score-SDE model or a DDPM model read as the VP
  * SDE. `diffuse inpaint` hands its arguments here for this method.
  */
-import { DiffuseError } from '../../tensor/errors.js';
+import { UsageError } from '../../tensor/errors.js';
 import { Generator } from '../../tensor/random.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { writePng, writePngGrid } from '../../io/png.js';
@@ -12,6 +12,7 @@ import { modelImageSize } from '../../pipelines/edit.js';
 import { ProgressBar } from '../progress.js';
 import { loadModelArg } from '../model_arg.js';
 import { INVERT_MASK_FLAG, MASK_CONVENTION_FLAG, intListFlag, maskConventionFlag, maskConventionNote, readImageFlag, readMaskFlag } from '../edit_flags.js';
+import { classRefField, resolveClassRefs } from '../class_arg.js';
 import { MAX_MEMORY_FLAG, applyMaxMemory, MODEL_FLAG, SEED_FLAG, countFlag, parseCommandFlags, pathFlag, ALLOW_NONFINITE_FLAG } from '../flags.js';
 import { boolField, described, enumField, intField, numberField, optional, stringField } from '../../schema/field.js';
 import { SDE_NAMES, type SdeName } from '../../sde/sde.js';
@@ -44,7 +45,7 @@ const FLAGS = {
   out: pathFlag('out', 'The completed image (required).'),
   n: countFlag('n', 1, 1, 'Completions.'),
   seed: SEED_FLAG,
-  class: described(optional(intField('class', 0, 0)), 'Class of every completion.', { metavar: 'C' }),
+  class: described(optional(classRefField('class')), 'Class of every completion: an index or a class name of the model.', { metavar: 'C' }),
   steps: described(optional(intField('steps', 1, 1), "the SDE's N"), 'Predictor steps.', { metavar: 'K' }),
   sde: described(optional(enumField<SdeName>('sde', SDE_NAMES, 'vp')), "The SDE (checked against the model's)."),
   predictor: described(enumField<PredictorName>('predictor', PREDICTOR_NAMES, 'reverse_diffusion'), 'Predictor.'),
@@ -58,17 +59,17 @@ export async function runSdeInpaint(argv: string[]): Promise<void> {
   const { values: v, given } = parseCommandFlags('inpaint', FLAGS, argv);
   applyMaxMemory(v.maxMemory);
   const out = v.out;
-  if (out === undefined || out === '') throw new DiffuseError('--out FILE (the completed image to write) is required');
-  if (v.image === undefined) throw new DiffuseError('--image FILE (the image to complete) is required');
-  if ((v.mask === undefined) === (v.box === undefined)) throw new DiffuseError('give exactly one of --mask FILE (white = repaint) or --box x,y,w,h (the region to generate)');
+  if (out === undefined || out === '') throw new UsageError('--out FILE (the completed image to write) is required');
+  if (v.image === undefined) throw new UsageError('--image FILE (the image to complete) is required');
+  if ((v.mask === undefined) === (v.box === undefined)) throw new UsageError('give exactly one of --mask FILE (white = repaint) or --box x,y,w,h (the region to generate)');
   const convention = maskConventionFlag(v, given, v.mask !== undefined);
   const { predictor, corrector, snr, correctorSteps, steps, n, seed } = v;
   const sdeFlag = v.sde;
-  const cls = v.class;
+  const cls = v.class === undefined ? undefined : resolveClassRefs([v.class], v.model)[0]!;
   let box: { x: number; y: number; w: number; h: number } | undefined;
   if (v.box !== undefined) {
     const p = intListFlag('box', v.box, 0)!;
-    if (p.length !== 4) throw new DiffuseError(`--box must be x,y,w,h (four integers), found '${v.box}'`);
+    if (p.length !== 4) throw new UsageError(`--box must be x,y,w,h (four integers), found '${v.box}'`);
     box = { x: p[0]!, y: p[1]!, w: p[2]!, h: p[3]! };
   }
   const { model, schedulerConfig } = loadModelArg(v.model, { allowNonfinite: v.allowNonfinite });
@@ -82,12 +83,12 @@ export async function runSdeInpaint(argv: string[]): Promise<void> {
     if (note !== null) process.stderr.write(`diffuse inpaint: ${note}\n`);
   }
   const cfg = model.config;
-  if (cfg.inChannels !== c) throw new DiffuseError(`--image has ${c} channel(s) but the model takes ${cfg.inChannels}`);
+  if (cfg.inChannels !== c) throw new UsageError(`--image has ${c} channel(s) but the model takes ${cfg.inChannels}`);
   const ss = cfg.sampleSize;
-  if (ss !== null && (typeof ss === 'number' ? ss !== h || ss !== w : ss[0] !== h || ss[1] !== w)) throw new DiffuseError(`--image is ${h}x${w} but the model's sample_size is ${JSON.stringify(ss)}`);
+  if (ss !== null && (typeof ss === 'number' ? ss !== h || ss !== w : ss[0] !== h || ss[1] !== w)) throw new UsageError(`--image is ${h}x${w} but the model's sample_size is ${JSON.stringify(ss)}`);
   const sde = sdeFromConfig(schedulerConfig, sdeFlag, "the model's scheduler_config.json");
   const classCount = cfg.numClassEmbeds !== null && cfg.classEmbedType === null ? cfg.numClassEmbeds - 1 : 0;
-  if (cls !== undefined && cls >= classCount) throw new DiffuseError(`--class ${cls} is out of range: the model has ${classCount} classes`);
+  if (cls !== undefined && cls >= classCount) throw new UsageError(`--class ${cls} is out of range: the model has ${classCount} classes`);
   // Without --class a class-conditional model runs with its null class (unconditional).
   const labels = classCount === 0 ? null : new Int32Array(n).fill(cls ?? classCount);
   model.eval();

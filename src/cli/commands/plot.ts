@@ -1,5 +1,5 @@
 /** `diffuse plot`: figures of a training run (for now its loss curve). */
-import { ArgumentError } from '../../tensor/errors.js';
+import { UsageError } from '../../tensor/errors.js';
 import { writeLossCurve } from '../../train/loss_curve.js';
 import { described, optional, stringField } from '../../schema/field.js';
 import { formatFlagHelp, parseCommandFlags, pathFlag } from '../flags.js';
@@ -23,9 +23,9 @@ ${formatFlagHelp(FLAGS)}`;
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseCommandFlags('plot', FLAGS, argv);
-  if (values.run === undefined) throw new ArgumentError('plot: --run RUN_DIR is required');
-  if (values.out === undefined) throw new ArgumentError('plot: --out FILE.png is required');
-  if (!values.out.endsWith('.png')) throw new ArgumentError(`plot: --out must name a .png file, found '${values.out}'`);
+  if (values.run === undefined) throw new UsageError('--run RUN_DIR is required');
+  if (values.out === undefined) throw new UsageError('--out FILE.png is required');
+  if (!values.out.endsWith('.png')) throw new UsageError(`--out must name a .png file, found '${values.out}'`);
   await writeLossCurve(values.run, values.out, values.title);
   console.log(`wrote ${values.out}`);
 }

@@ -17,12 +17,13 @@ import { imageGrid, writePng, writePngGrid } from '../../io/png.js';
 import { writeGif } from '../../io/gif.js';
 import { sliceBatch } from '../../ops/slice.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { DiffuseError } from '../../tensor/errors.js';
+import { UsageError } from '../../tensor/errors.js';
 import { ProgressBar } from '../progress.js';
 import { runSdeSample, sdeSampleHelp, wantsSdeSampler, SDE_ONLY_FLAGS } from './sample_sde.js';
 import { NoisyClassifier } from '../../nn/noisy_classifier.js';
 import { bundledModel } from '../model_arg.js';
 import { checkSchedulerFlags } from '../edit_flags.js';
+import { resolveClassRefs } from '../class_arg.js';
 import { MAX_MEMORY_FLAG, applyMaxMemory, CLASS_FLAG, ETA_FLAG, FALLBACK_SCHEDULER, FALLBACK_STEPS, GUIDANCE_FLAG, MODEL_FLAG, SEED_FLAG, SIGMAS_FLAG, batchFlag, countFlag, formatFlagHelp, parseCommandFlags, pathFlag, schedulerFlag, stepsFlag, ALLOW_NONFINITE_FLAG, CLASSIFIER_SCALE_FIELD } from '../flags.js';
 import { described, flagName, hiddenFields, intField, numberField, optional } from '../../schema/field.js';
 
@@ -38,7 +39,7 @@ const FLAGS = {
   sigmas: SIGMAS_FLAG,
   steps: stepsFlag(`sampling_config.json's with its scheduler, else ${FALLBACK_STEPS}; num_train_timesteps for ddpm`),
   n: countFlag('n', 16, 1, 'Number of images.'),
-  class: { ...CLASS_FLAG, doc: 'Class of every image, or a comma-separated list of N classes.' },
+  class: { ...CLASS_FLAG, doc: "Class of every image, or a comma-separated list of N classes: indices or the model's class names ('sneaker', 'ankle-boot'; case and punctuation ignored)." },
   guidance: GUIDANCE_FLAG,
   classifier: pathFlag('classifier', "Classifier guidance (Dhariwal & Nichol 2021): steer towards --class with the gradient of a noise-conditional classifier ('diffuse train-classifier'; a run folder or its model/). Works with any scheduler, with or without --guidance, and on unconditional models.", 'DIR'),
   classifierScale: described(optional(CLASSIFIER_SCALE_FIELD, '1 with --classifier'), `Its scale, ${CLASSIFIER_SCALE_FIELD.allowed}; useful values are about 1 to 10.`, { metavar: 'S' }),
@@ -90,24 +91,25 @@ export async function run(argv: string[]): Promise<void> {
   const { values } = parseCommandFlags('sample', FLAGS, argv);
   applyMaxMemory(values.maxMemory);
   for (const [k, f] of Object.entries(SDE_EXTRA_FLAGS)) {
-    if ((values as Record<string, unknown>)[k] !== undefined) throw new DiffuseError(`--${flagName(f)} applies to the score-SDE samplers only (--scheduler ${SDE_SAMPLERS.join(' | ')}); '${values.scheduler ?? 'the default sampler'}' is not one`);
+    if ((values as Record<string, unknown>)[k] !== undefined) throw new UsageError(`--${flagName(f)} applies to the score-SDE samplers only (--scheduler ${SDE_SAMPLERS.join(' | ')}); '${values.scheduler ?? 'the default sampler'}' is not one`);
   }
   // Every flag is checked before the model is loaded.
   const out = values.out;
-  if (out === undefined || out === '') throw new DiffuseError(`--out FILE (the PNG grid to write) is required`);
+  if (out === undefined || out === '') throw new UsageError(`--out FILE (the PNG grid to write) is required`);
   const names = schedulerNames();
   // The model folder's sampling_config.json supplies what the flags leave out.
   const { unetDir, schedulerDir } = resolveModelDir(values.model ?? bundledModel());
   const defaults = readSamplingConfig(unetDir, names);
   const choice = resolveSampling(defaults, { scheduler: values.scheduler, steps: values.steps, guidanceScale: values.guidance }, FALLBACK_SCHEDULER);
   const schedName = choice.scheduler;
-  if (!names.includes(schedName)) throw new DiffuseError(`--scheduler must be one of ${methodNames().join(', ')}, found '${schedName}'`);
+  if (!names.includes(schedName)) throw new UsageError(`--scheduler must be one of ${methodNames().join(', ')}, found '${schedName}'`);
   const sigmaSchedule = values.sigmas;
   checkSchedulerFlags(schedName, sigmaSchedule, values.eta);
   const { n, seed, nrow, frames, delay, eta, classifierScale } = values;
   const batch = values.batch ?? DEFAULT_BATCH_SIZE;
-  if (classifierScale !== undefined && values.classifier === undefined) throw new DiffuseError('--classifier-scale needs --classifier DIR (a classifier from diffuse train-classifier)');
-  const classes: number | number[] | undefined = values.class === undefined ? undefined : values.class.length === 1 ? values.class[0]! : [...values.class];
+  if (classifierScale !== undefined && values.classifier === undefined) throw new UsageError('--classifier-scale needs --classifier DIR (a classifier from diffuse train-classifier)');
+  const classList = values.class === undefined ? undefined : resolveClassRefs(values.class, values.model);
+  const classes: number | number[] | undefined = classList === undefined ? undefined : classList.length === 1 ? classList[0]! : classList;
 
   const loadOptions = { allowNonfinite: values.allowNonfinite };
   const model = UNet2DModel.fromPretrained(unetDir, loadOptions);

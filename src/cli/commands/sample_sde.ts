@@ -8,15 +8,16 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
-import { DiffuseError } from '../../tensor/errors.js';
+import { UsageError } from '../../tensor/errors.js';
 import { Generator } from '../../tensor/random.js';
 import { clamp } from '../../ops/scalar.js';
 import { writePngGrid } from '../../io/png.js';
 import { readSchedulerConfig } from '../../io/checkpoint.js';
 import { resolveModelDir } from '../../io/model_folder.js';
 import { ProgressBar } from '../progress.js';
-import { MAX_MEMORY_FLAG, applyMaxMemory, MODEL_FLAG, SEED_FLAG, countFlag, formatFlagHelp, parseCommandFlags, pathFlag, ALLOW_NONFINITE_FLAG } from '../flags.js';
-import { arrayField, described, enumField, hidden, intField, numberField, optional, stringField } from '../../schema/field.js';
+import { resolveClassRefs } from '../class_arg.js';
+import { CLASS_FLAG, MAX_MEMORY_FLAG, applyMaxMemory, MODEL_FLAG, SEED_FLAG, countFlag, formatFlagHelp, parseCommandFlags, pathFlag, ALLOW_NONFINITE_FLAG } from '../flags.js';
+import { described, enumField, hidden, intField, numberField, optional, stringField } from '../../schema/field.js';
 import { loadModelArg, bundledModel } from '../model_arg.js';
 import { SDE_NAMES, type SdeName } from '../../sde/sde.js';
 import { sdeFromConfig, isSdeConfig } from '../../sde/config.js';
@@ -58,7 +59,7 @@ const FLAGS = {
   model: hidden(MODEL_FLAG),
   scheduler: hidden(optional(stringField('scheduler', ''))),
   n: hidden(countFlag('n', 16, 1, 'Number of images.')),
-  class: hidden(optional(arrayField('class', intField('class', 0, 0), [], 1))),
+  class: hidden(CLASS_FLAG),
   seed: hidden(SEED_FLAG),
   batch: hidden(countFlag('batch', 64, 1, 'Images per forward pass.')),
   out: hidden(pathFlag('out', 'The PNG grid to write (required).')),
@@ -99,30 +100,30 @@ export async function runSdeSample(argv: string[]): Promise<void> {
   const { values: v } = parseCommandFlags('sample', FLAGS, argv);
   applyMaxMemory(v.maxMemory);
   const out = v.out;
-  if (out === undefined || out === '') throw new DiffuseError('--out FILE (the PNG grid to write) is required');
+  if (out === undefined || out === '') throw new UsageError('--out FILE (the PNG grid to write) is required');
   const byName = v.scheduler;
-  if (byName !== undefined && !(SDE_SAMPLERS as readonly string[]).includes(byName)) throw new DiffuseError(`--scheduler must be one of ${SDE_SAMPLERS.join(', ')} for a score-SDE model, found '${byName}'`);
-  if (v.sdeSampler !== undefined && byName !== undefined && v.sdeSampler !== byName) throw new DiffuseError(`--sde-sampler ${v.sdeSampler} and --scheduler ${byName} disagree; give one of them`);
+  if (byName !== undefined && !(SDE_SAMPLERS as readonly string[]).includes(byName)) throw new UsageError(`--scheduler must be one of ${SDE_SAMPLERS.join(', ')} for a score-SDE model, found '${byName}'`);
+  if (v.sdeSampler !== undefined && byName !== undefined && v.sdeSampler !== byName) throw new UsageError(`--sde-sampler ${v.sdeSampler} and --scheduler ${byName} disagree; give one of them`);
   const kind: SdeSamplerName = v.sdeSampler ?? (byName as SdeSamplerName | undefined) ?? 'pc';
   const { predictor, corrector, snr, correctorSteps, steps, rtol, atol, eps } = v;
   const sdeFlag = v.sde;
-  if (eps !== undefined && eps >= 1) throw new DiffuseError(`--eps must be below 1 (the SDE runs on [0, 1]), found ${eps}`);
+  if (eps !== undefined && eps >= 1) throw new UsageError(`--eps must be below 1 (the SDE runs on [0, 1]), found ${eps}`);
   const pcOnly = { predictor, corrector, snr, 'corrector-steps': correctorSteps, steps };
   const odeOnly = { rtol, atol };
   for (const [name, val] of Object.entries(kind === 'pc' ? odeOnly : pcOnly)) {
-    if (val !== undefined) throw new DiffuseError(`--${name} applies to --sde-sampler ${kind === 'pc' ? 'ode' : 'pc'} only`);
+    if (val !== undefined) throw new UsageError(`--${name} applies to --sde-sampler ${kind === 'pc' ? 'ode' : 'pc'} only`);
   }
   const { n, seed, batch, nrow } = v;
-  const classList = v.class === undefined ? undefined : [...v.class];
-  if (classList !== undefined && classList.length !== 1 && classList.length !== n) throw new DiffuseError(`--class takes one class or ${n} (one per image), found ${classList.length}`);
+  const classList = v.class === undefined ? undefined : resolveClassRefs(v.class, v.model);
+  if (classList !== undefined && classList.length !== 1 && classList.length !== n) throw new UsageError(`--class takes one class or ${n} (one per image), found ${classList.length}`);
 
   const { model, schedulerConfig } = loadModelArg(v.model, { allowNonfinite: v.allowNonfinite });
   const sde = sdeFromConfig(schedulerConfig, sdeFlag, 'the model\'s scheduler_config.json');
-  if (kind === 'pc' && predictor === 'ancestral' && sde.name === 'subvp') throw new DiffuseError('--predictor ancestral needs a VP or VE SDE (sub-VP has no discrete ancestor); use reverse_diffusion or euler_maruyama');
+  if (kind === 'pc' && predictor === 'ancestral' && sde.name === 'subvp') throw new UsageError('--predictor ancestral needs a VP or VE SDE (sub-VP has no discrete ancestor); use reverse_diffusion or euler_maruyama');
   const cfg = model.config;
   const classCount = cfg.numClassEmbeds !== null && cfg.classEmbedType === null ? cfg.numClassEmbeds - 1 : 0;
-  if (classList !== undefined && classCount === 0) throw new DiffuseError('--class: this model is unconditional (no class embedding)');
-  for (const c of classList ?? []) if (c >= classCount) throw new DiffuseError(`--class ${c} is out of range: the model has ${classCount} classes (0..${classCount - 1})`);
+  if (classList !== undefined && classCount === 0) throw new UsageError('--class: this model is unconditional (no class embedding)');
+  for (const c of classList ?? []) if (c >= classCount) throw new UsageError(`--class ${c} is out of range: the model has ${classCount} classes (0..${classCount - 1})`);
   const labels = classCount === 0 ? null : Int32Array.from({ length: n }, (_, i) => (classList === undefined ? i % classCount : classList.length === 1 ? classList[0]! : classList[i]!));
   const ss = cfg.sampleSize ?? 32;
   const [h, w]: [number, number] = typeof ss === 'number' ? [ss, ss] : [ss[0]!, ss[1]!];

@@ -5,7 +5,7 @@
 import { isLoopbackHost } from '../../server/allowed_hosts.js';
 import { checkToken, TOKEN_ENV } from '../../server/token.js';
 import { DEFAULT_LIMITS, type Limits } from '../../server/limits.js';
-import { DiffuseError } from '../../tensor/errors.js';
+import { DiffuseError, UsageError } from '../../tensor/errors.js';
 import { REDIS_PACKAGES, SERVER_PACKAGES, requirePackages } from '../../io/optional_packages.js';
 import { boolField, described, hidden, intField, optional, stringField } from '../../schema/field.js';
 import { formatFlagHelp, parseCommandFlags, pathFlag } from '../flags.js';
@@ -62,24 +62,24 @@ Open http://HOST:PORT/ in a browser; the API lives under /api/ (see the README's
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseCommandFlags('serve', FLAGS, argv);
   const port = values.port;
-  if (values.host.trim() === '') throw new DiffuseError(`--host must be an address, found ''`);
+  if (values.host.trim() === '') throw new UsageError(`--host must be an address, found ''`);
   const queue = values.queue;
-  if (queue !== 'local' && !queue.startsWith('redis://')) throw new DiffuseError(`--queue must be 'local' or redis://HOST:PORT, found '${queue}'`);
+  if (queue !== 'local' && !queue.startsWith('redis://')) throw new UsageError(`--queue must be 'local' or redis://HOST:PORT, found '${queue}'`);
   if (values.threads !== undefined) {
-    throw new DiffuseError(
+    throw new UsageError(
       `serve --threads was renamed --concurrency (jobs run at once, each on its own compute thread, as in 'diffuse worker --concurrency'): ` +
         `use --concurrency ${values.threads}. --threads now means native kernel threads everywhere ('diffuse train --threads'); for serve set them with DIFFUSE_THREADS`,
     );
   }
   const concurrency = values.concurrency;
-  if (concurrency !== undefined && queue !== 'local') throw new DiffuseError(`--concurrency applies to the local queue; with --queue redis://... give each 'diffuse worker' its --concurrency`);
+  if (concurrency !== undefined && queue !== 'local') throw new UsageError(`--concurrency applies to the local queue; with --queue redis://... give each 'diffuse worker' its --concurrency`);
   const limits: Partial<Limits> = {};
   const byFlag = { queueSize: values.queueSize, maxSteps: values.maxSteps, maxImages: values.maxImages, maxUploadBytes: values.maxUpload, maxImageSide: values.maxSide, jobTimeoutSeconds: values.jobTimeout };
   for (const [k, v] of Object.entries(byFlag) as [keyof Limits, number | undefined][]) if (v !== undefined) limits[k] = v;
   const previewEvery = values.previewEvery;
   const remote = !isLoopbackHost(values.host);
   if (remote && !values.allowRemote) {
-    throw new DiffuseError(
+    throw new UsageError(
       `--host ${values.host} opens the server to the network: anyone who reaches this machine can queue jobs and read results. ` +
         `Pass --allow-remote to do it anyway, with --token (or ${TOKEN_ENV}) so that only clients with the token are served; or leave --host out for this machine only`,
     );

@@ -3,7 +3,7 @@
  * (a thin client of train/classifier_trainer.ts), with a progress bar; Ctrl-C writes a checkpoint.
  */
 import { existsSync } from 'node:fs';
-import { ArgumentError } from '../../tensor/errors.js';
+import { UsageError } from '../../tensor/errors.js';
 import { readJSONFile, readSchedulerConfig } from '../../io/checkpoint.js';
 import { resolveModelDir } from '../../io/model_folder.js';
 import { trainClassifier, CLASSIFIER_TRAIN_FIELDS } from '../../train/classifier_trainer.js';
@@ -42,20 +42,20 @@ ${formatFlagHelp(FLAGS)}`;
 
 export async function run(argv: string[]): Promise<void> {
   const { values: v } = parseCommandFlags('train-classifier', FLAGS, argv);
-  if (v.out === undefined || v.out === '') throw new ArgumentError('--out RUN_DIR is required');
+  if (v.out === undefined || v.out === '') throw new UsageError('--out RUN_DIR is required');
   const resume = v.resume;
-  if (!resume && (v.data === undefined || v.data === '')) throw new ArgumentError("--data is required: 'fashion-mnist', 'mnist' or a folder of class subfolders");
-  if (v.data !== undefined && v.data !== 'fashion-mnist' && v.data !== 'mnist' && !existsSync(v.data)) throw new ArgumentError(`--data '${v.data}' is neither 'fashion-mnist', 'mnist' nor an existing folder`);
+  if (!resume && (v.data === undefined || v.data === '')) throw new UsageError("--data is required: 'fashion-mnist', 'mnist' or a folder of class subfolders");
+  if (v.data !== undefined && v.data !== 'fashion-mnist' && v.data !== 'mnist' && !existsSync(v.data)) throw new UsageError(`--data '${v.data}' is neither 'fashion-mnist', 'mnist' nor an existing folder`);
   const o = Object.fromEntries(Object.keys(CLASSIFIER_TRAIN_FIELDS).map((k) => [k, v[k as keyof typeof CLASSIFIER_TRAIN_FIELDS]]));
   let classifier: Record<string, unknown> | undefined;
   if (v.config !== undefined) {
-    if (!existsSync(v.config)) throw new ArgumentError(`--config '${v.config}': no such file`);
+    if (!existsSync(v.config)) throw new UsageError(`--config '${v.config}': no such file`);
     classifier = { ...classifierConfigFromJSON({ _class_name: 'NoisyClassifier', ...(readJSONFile(v.config) as object) }, v.config) };
   }
   let schedulerConfig: Record<string, unknown> | undefined;
   if (v.model !== undefined) {
     const { schedulerDir } = resolveModelDir(v.model);
-    if (schedulerDir === null) throw new ArgumentError(`--model '${v.model}' has no scheduler/scheduler_config.json to take the noise schedule from`);
+    if (schedulerDir === null) throw new UsageError(`--model '${v.model}' has no scheduler/scheduler_config.json to take the noise schedule from`);
     schedulerConfig = readSchedulerConfig(schedulerDir);
   }
   const given = Object.fromEntries(Object.entries({ ...o, classifier, schedulerConfig }).filter(([, x]) => x !== undefined));

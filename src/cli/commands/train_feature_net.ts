@@ -4,7 +4,7 @@
  * `diffuse eval --feature-net` reads (the shipped ones live in models/feature-nets/).
  */
 import { join } from 'node:path';
-import { DiffuseError } from '../../tensor/errors.js';
+import { UsageError } from '../../tensor/errors.js';
 import { loadDataset } from '../../data/index.js';
 import { classBalancedIndices, labelledFromDataset } from '../../eval/labelled_images.js';
 import { trainFeatureNet, TRAIN_FEATURE_NET_FIELDS } from '../../eval/train_feature_net.js';
@@ -65,13 +65,13 @@ ${formatFlagHelp(FLAGS)}`;
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseCommandFlags('train-feature-net', FLAGS, argv);
   const data = values.data;
-  if (data === undefined || data === '') throw new DiffuseError('--data is required: fashion-mnist, mnist, or a folder DIR/<class>/*.png of your own images');
+  if (data === undefined || data === '') throw new UsageError('--data is required: fashion-mnist, mnist, or a folder DIR/<class>/*.png of your own images');
   const out = values.out;
-  if (out === undefined || out === '') throw new DiffuseError('--out DIR (where to write the feature net) is required');
+  if (out === undefined || out === '') throw new UsageError('--out DIR (where to write the feature net) is required');
   if (data !== 'fashion-mnist' && data !== 'mnist') {
-    if (!existsSync(data)) throw new DiffuseError(`--data must be fashion-mnist, mnist or an existing folder DIR/<class>/*.png, found '${data}' (no such folder)`);
-    if (values.accuracyN !== undefined) throw new DiffuseError(`--accuracy-n applies to the bundled datasets; with --data ${data} the accuracy is measured on the held-out reference`);
-    if (values.flip) throw new DiffuseError('--flip: a judge must not learn an invariance the data does not have; folder feature nets train without flips');
+    if (!existsSync(data)) throw new UsageError(`--data must be fashion-mnist, mnist or an existing folder DIR/<class>/*.png, found '${data}' (no such folder)`);
+    if (values.accuracyN !== undefined) throw new UsageError(`--accuracy-n applies to the bundled datasets; with --data ${data} the accuracy is measured on the held-out reference`);
+    if (values.flip) throw new UsageError('--flip: a judge must not learn an invariance the data does not have; folder feature nets train without flips');
     const imageSize = values.imageSize ?? (await folderImageSize(data));
     const ds = await loadImageFolder(data, { imageSize });
     const split = folderEvalData(ds, data, values.seed);
@@ -93,8 +93,8 @@ export async function run(argv: string[]): Promise<void> {
     process.stdout.write(`next: diffuse eval --data ${data} --model MODEL --feature-net ${out}\n`);
     return;
   }
-  if (values.imageSize !== undefined) throw new DiffuseError(`--image-size applies to folders; ${data} images are 28x28`);
-  if (values.flip === true && values.noFlip) throw new DiffuseError('--flip and --no-flip contradict each other; give one');
+  if (values.imageSize !== undefined) throw new UsageError(`--image-size applies to folders; ${data} images are 28x28`);
+  if (values.flip === true && values.noFlip) throw new UsageError('--flip and --no-flip contradict each other; give one');
   const { epochs, shift, seed, lr } = values;
   const batchSize = values.batch;
   const flip = values.flip;
@@ -106,7 +106,7 @@ export async function run(argv: string[]): Promise<void> {
   const test = labelledFromDataset(testDs);
   const { accuracyN } = values;
   const k = trainDs.numClasses!;
-  if (accuracyN !== undefined && (accuracyN % k !== 0 || accuracyN > testDs.length)) throw new DiffuseError(`--accuracy-n must be a multiple of the ${k} classes and at most the ${testDs.length} test images of ${data}, found ${accuracyN}`);
+  if (accuracyN !== undefined && (accuracyN % k !== 0 || accuracyN > testDs.length)) throw new UsageError(`--accuracy-n must be a multiple of the ${k} classes and at most the ${testDs.length} test images of ${data}, found ${accuracyN}`);
   // The images the accuracies are measured on: all, or a class-balanced subset of each split.
   const testAccImages = accuracyN === undefined ? test : labelledFromDataset(testDs, classBalancedIndices(testDs, accuracyN, seed));
   const trainAccImages = accuracyN === undefined ? train : labelledFromDataset(trainDs, classBalancedIndices(trainDs, accuracyN, seed));

@@ -4,7 +4,7 @@
  * bicubic upsampling on held-out images degraded as in training, printed as JSON.
  */
 import { writeFileSync } from 'node:fs';
-import { DiffuseError } from '../../tensor/errors.js';
+import { UsageError } from '../../tensor/errors.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { writePng, writePngGrid } from '../../io/png.js';
 import { loadDataset } from '../../data/index.js';
@@ -104,14 +104,14 @@ function nearest(x: Tensor, s: number): Tensor {
 export async function run(argv: string[]): Promise<void> {
   const { values: v } = parseCommandFlags('upscale', FLAGS, argv);
   applyMaxMemory(v.maxMemory);
-  if (v.model === undefined || v.model === '') throw new DiffuseError('--model DIR (an SR3 model: diffuse train --task superres) is required');
+  if (v.model === undefined || v.model === '') throw new UsageError('--model DIR (an SR3 model: diffuse train --task superres) is required');
   const evalMode = v.eval;
   if (evalMode) {
-    if (v.image !== undefined || v.out !== undefined) throw new DiffuseError('--eval measures on --data; drop --image and --out (or drop --eval to upscale one image)');
+    if (v.image !== undefined || v.out !== undefined) throw new UsageError('--eval measures on --data; drop --image and --out (or drop --eval to upscale one image)');
   } else {
-    if (v.image === undefined || v.image === '') throw new DiffuseError('--image FILE (the low-resolution image) is required (or --eval)');
-    if (v.out === undefined || v.out === '') throw new DiffuseError('--out FILE (the upscaled PNG to write) is required');
-    for (const k of ['data', 'n', 'json', 'grid', 'featureNet'] as const) if (v[k] !== undefined) throw new DiffuseError(`--${k} applies to --eval only`);
+    if (v.image === undefined || v.image === '') throw new UsageError('--image FILE (the low-resolution image) is required (or --eval)');
+    if (v.out === undefined || v.out === '') throw new UsageError('--out FILE (the upscaled PNG to write) is required');
+    for (const k of ['data', 'n', 'json', 'grid', 'featureNet'] as const) if (v[k] !== undefined) throw new UsageError(`--${k} applies to --eval only`);
   }
   if (v.scheduler !== undefined) checkSchedulerFlags(v.scheduler, v.sigmas, v.eta);
   const { seed, eta } = v;
@@ -154,7 +154,7 @@ export async function run(argv: string[]): Promise<void> {
   const size = sr.model.config.sampleSize;
   const imageSize = typeof size === 'number' ? size : size === null ? undefined : size[0];
   const ds = await loadDataset(data, { ...(data === 'fashion-mnist' || data === 'mnist' ? { split: 'test' as const } : {}), ...(imageSize === undefined ? {} : { imageSize }) });
-  if (n > ds.length) throw new DiffuseError(`--n ${n} exceeds the ${ds.length} images of '${ds.name}'`);
+  if (n > ds.length) throw new UsageError(`--n ${n} exceeds the ${ds.length} images of '${ds.name}'`);
   const first = ds.get(0).image;
   const per = first.length;
   const hr = new Float32Array(n * per); // (N, H, W, C)

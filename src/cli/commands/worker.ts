@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { REDIS_PACKAGES, requirePackages } from '../../io/optional_packages.js';
 import { packageRoot } from '../../io/package_root.js';
-import { DiffuseError } from '../../tensor/errors.js';
+import { UsageError } from '../../tensor/errors.js';
 import { described, intField, optional } from '../../schema/field.js';
 import { formatFlagHelp, parseCommandFlags, pathFlag } from '../flags.js';
 
@@ -35,10 +35,10 @@ Stops cleanly on Ctrl-C or SIGTERM (the running job fails back to the server).
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseCommandFlags('worker', FLAGS, argv);
   const url = values.queue;
-  if (url === undefined || !url.startsWith('redis://')) throw new DiffuseError(`--queue redis://HOST:PORT is required, found ${url === undefined ? 'none' : `'${url}'`}`);
+  if (url === undefined || !url.startsWith('redis://')) throw new UsageError(`--queue redis://HOST:PORT is required, found ${url === undefined ? 'none' : `'${url}'`}`);
   const concurrency = values.concurrency;
   const modelsDir = values.models ?? join(packageRoot(), 'models');
-  if (!existsSync(modelsDir)) throw new DiffuseError(`--models: no folder ${modelsDir}`);
+  if (!existsSync(modelsDir)) throw new UsageError(`--models: no folder ${modelsDir}`);
   const jobTimeout = values.jobTimeout;
   // bullmq and ioredis are optional peer dependencies: loaded only here, after a check that names what is missing.
   await requirePackages('diffuse worker', REDIS_PACKAGES);
