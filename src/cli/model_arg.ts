@@ -4,8 +4,8 @@
  * bundled models/fashion-mnist; loads the U-Net, its scheduler config, and what the training run
  * recorded about its data (train_config.json's `data`, giving the class names).
  */
-import { readClassNames } from '../io/class_names.js';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { modelClassNames as classNamesOfModel } from '../io/model_class_names.js';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { TRAIN_CONFIG_NAME } from '../train/checkpoint.js';
 import { resolveModelDir } from '../io/model_folder.js';
@@ -13,8 +13,6 @@ import { UNet2DModel } from '../nn/unet_2d.js';
 import { readDiffusersConfig, readJSONFile, readSchedulerConfig } from '../io/checkpoint.js';
 import { readSamplingConfig, type SamplingConfig } from '../io/sampling_config.js';
 import { packageRoot } from '../io/package_root.js';
-import { FASHION_MNIST_CLASSES } from '../data/fashion_mnist.js';
-import { MNIST_CLASSES } from '../data/mnist.js';
 import { DiffuseError } from '../tensor/errors.js';
 import type { NonfiniteOptions } from '../io/nonfinite.js';
 
@@ -58,20 +56,6 @@ function findTrainConfig(path: string, unetDir: string): Record<string, unknown>
   return null;
 }
 
-/** Class names of a training data source: the bundled sets' names, or an image folder's class folders. */
-export function classNamesOf(data: string | null): string[] | null {
-  if (data === null) return null;
-  if (data === 'fashion-mnist') return [...FASHION_MNIST_CLASSES];
-  if (data === 'mnist') return [...MNIST_CLASSES];
-  try {
-    if (!statSync(data).isDirectory()) return null;
-    const dirs = readdirSync(data).filter((e) => !e.startsWith('.') && statSync(join(data, e)).isDirectory()).sort();
-    return dirs.length > 0 ? dirs : null;
-  } catch {
-    return null;
-  }
-}
-
 /**
  * Loads `--model` (default: the bundled model) with its scheduler config and class names;
  * `options.allowNonfinite` is --allow-nonfinite (weights holding NaN/Inf are refused without it).
@@ -96,12 +80,7 @@ export function loadModelArg(path: string | undefined, options: NonfiniteOptions
 export function modelClassNames(path: string, unetDir = resolveModelDir(path).unetDir, numClassEmbeds: number | null = numClassEmbedsOf(unetDir)): { data: string | null; classNames: string[] | null } {
   const train = findTrainConfig(path, unetDir);
   const data = train !== null && typeof train['data'] === 'string' ? train['data'] : null;
-  // The model folder's own classes.json first; older folders: the names of the training data.
-  let classNames = readClassNames(unetDir) ?? classNamesOf(data);
-  // Names only make sense when they match the model's real classes (num_class_embeds - 1 with a null class).
-  const k = numClassEmbeds;
-  if (classNames !== null && (k === null || (classNames.length !== k && classNames.length !== k - 1))) classNames = null;
-  return { data, classNames };
+  return { data, classNames: classNamesOfModel(path, unetDir, numClassEmbeds) };
 }
 
 /** The U-Net config's num_class_embeds (null: unconditional or not stated). */

@@ -5,13 +5,12 @@
  * folder must lie inside the models folder (symbolic links included), so no request can reach a
  * path outside it.
  */
-import { readClassNamesFile } from '../io/class_names.js';
+import { modelClassNames } from '../io/model_class_names.js';
 import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join, relative, isAbsolute, sep } from 'node:path';
 import { resolveModelDir } from '../io/model_folder.js';
 import { readDiffusersConfig, readSchedulerConfig, readJSONFile } from '../io/checkpoint.js';
 import { configFromJSON, type UNet2DConfig } from '../nn/unet_2d.js';
-import { FASHION_MNIST_CLASSES, MNIST_CLASSES } from '../data/index.js';
 import { DiffuseError } from '../tensor/errors.js';
 import { superresInfoOf } from '../pipelines/superres.js';
 import { readSamplingConfig } from '../io/sampling_config.js';
@@ -100,20 +99,10 @@ export function listModelNames(modelsDir: string): string[] {
     .sort();
 }
 
-/** Class names: the model folder's classes.json, else the bundled dataset it was trained on (train_config.json beside it), if known. */
-function classNamesOf(modelsDir: string, name: string, numClasses: number): string[] | null {
+/** Class names (io/model_class_names.ts: classes.json, else the training data's); a malformed file leaves the model nameless rather than unlisted. */
+function classNamesOf(modelsDir: string, name: string, unetDir: string, numClassEmbeds: number | null): string[] | null {
   try {
-    const own = readClassNamesFile(join(modelsDir, name));
-    if (own !== null) return own.length === numClasses ? own : null;
-  } catch {
-    return null;
-  }
-  const cfgPath = join(modelsDir, name, 'train_config.json');
-  if (!existsSync(cfgPath)) return null;
-  try {
-    const data = (readJSONFile(cfgPath) as { data?: unknown }).data;
-    const names = data === 'fashion-mnist' ? FASHION_MNIST_CLASSES : data === 'mnist' ? MNIST_CLASSES : null;
-    return names !== null && names.length === numClasses ? [...names] : null;
+    return modelClassNames(join(modelsDir, name), unetDir, numClassEmbeds);
   } catch {
     return null;
   }
@@ -161,7 +150,7 @@ export function describeModel(modelsDir: string, name: string): ModelInfo {
     numClasses,
     guidance: k !== null && k >= 2,
     defaults: samplingDefaultsOf(loc.unetDir),
-    classNames: classNamesOf(modelsDir, name, numClasses),
+    classNames: classNamesOf(modelsDir, name, loc.unetDir, k),
     scheduler,
     config: json,
   };
