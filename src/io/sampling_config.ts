@@ -57,7 +57,7 @@ export const DEFAULT_SAMPLING_CONFIG: Readonly<SamplingConfig> = { guidanceScale
  * The sampling defaults of the model whose U-Net is in `unetDir` (the file is looked for in the
  * folder above it: the pipeline or checkpoint folder). `schedulerNames`, when given, are the
  * names 'scheduler' may take.
- * @example readSamplingConfig('models/fashion-mnist/unet').guidanceScale // 1.6
+ * @example readSamplingConfig('models/fashion-mnist/unet').guidanceScale // 1.3
  */
 export function readSamplingConfig(unetDir: string, schedulerNames?: readonly string[]): SamplingConfig {
   const path = join(dirname(unetDir), SAMPLING_CONFIG_NAME);
@@ -94,7 +94,7 @@ export interface SamplingChoice {
  * The one rule for a command's sampling defaults: a flag wins; what the flags leave out comes from
  * the model folder's sampling_config.json (its steps only with its own scheduler); what the file
  * leaves out is the command's fallback scheduler and guidance 1.
- * @example resolveSampling(readSamplingConfig(unetDir), { steps: 10 }, 'ddim') // { scheduler: 'dpmpp_2m', steps: 10, guidanceScale: 1.6 }
+ * @example resolveSampling(readSamplingConfig(unetDir), { steps: 10 }, 'ddim') // { scheduler: 'dpmpp_2m', steps: 10, guidanceScale: 1.3 }
  */
 export function resolveSampling(config: SamplingConfig, flags: SamplingFlags, fallbackScheduler: string): SamplingChoice {
   return {

@@ -176,7 +176,7 @@ export class DiffusionPipeline {
   /**
    * The settings a call runs with: the call's, else the folder's sampling_config.json, else
    * 'ddim' with its usual steps and guidance 1.
-   * @example pipe.resolveSettings({}) // { scheduler: 'dpmpp_2m', steps: 20, guidance: 1.6, seed: null } for fashion-mnist
+   * @example pipe.resolveSettings({}) // { scheduler: 'dpmpp_2m', steps: 20, guidance: 1.3, seed: null } for fashion-mnist
    */
   resolveSettings(o: PipelineCallOptions & { guidance?: number }): GenerationSettings {
     return this.settingsOf(o).settings;
