@@ -142,7 +142,7 @@ describe('diffuse inpaint, img2img, augment, explain', () => {
     await bad(inpaintRun, [...base, '--box', '0,0,2,2', '--method', 'repaint', '--scheduler', 'euler'], /RePaint runs on DDPM steps/);
     await bad(img2imgRun, [...base, '--strength', '1.5'], /--strength must be in \[0, 1\].*found '1.5'/);
     await bad(img2imgRun, [...base], /--strength S .* is required/);
-    await bad(img2imgRun, [...base, '--strength', '0.5', '--scheduler', 'nope'], /--scheduler must be one of/);
+    await bad(img2imgRun, [...base, '--strength', '0.5', '--scheduler', 'nope'], /--scheduler: unknown sampler 'nope'; 'diffuse samplers' lists them all/);
     await bad(augmentRun, ['--model', pipe, '--per-class', '1', '--out', f('aug2'), '--bit-depth', '12'], /--bit-depth must be 8 or 16/);
     await bad(augmentRun, ['--model', pipe, '--per-class', '1', '--out', f('aug2'), '--classes', '5'], /class label 0 is 5, expected an integer in \[0, 2\]/);
     await bad(augmentRun, ['--model', pipe, '--out', f('aug2')], /--per-class N .* is required/);

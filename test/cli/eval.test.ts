@@ -39,8 +39,8 @@ describe('diffuse eval', () => {
   };
 
   it('names an unknown dataset, and a missing one', async () => {
-    await fails(['--data', 'cifar10'], /--data must be fashion-mnist or mnist, found 'cifar10'/);
-    await fails([], /--data must be fashion-mnist or mnist, found nothing/);
+    await fails(['--data', 'cifar10'], /--data must be fashion-mnist, mnist or an existing folder DIR\/<class>\/\*\.png, found 'cifar10' \(no such folder\)/);
+    await fails([], /--data is required: fashion-mnist, mnist, or a folder DIR\/<class>\/\*\.png of your own images/);
   });
 
   it('needs --n to be a positive multiple of the classes', async () => {
@@ -53,7 +53,7 @@ describe('diffuse eval', () => {
     await fails(['--data', 'mnist', '--samples', root, '--real'], /--samples and --real each choose what to evaluate; give one/);
     await fails(['--data', 'mnist', '--real', '--sampler', 'ddim'], /--sampler applies when generating samples; with --real nothing is generated/);
     await fails(['--data', 'mnist', '--samples', root, '--n', '10'], /with --samples every image in the folder is evaluated/);
-    await fails(['--data', 'mnist', '--sampler', 'nope'], /--sampler must be one of .*found 'nope'/);
+    await fails(['--data', 'mnist', '--sampler', 'nope'], /--sampler: unknown sampler 'nope'; 'diffuse samplers' lists them all/);
     await fails(['--data', 'mnist', '--blur=-1'], /--blur must be a number >= 0, found '-1'/);
     await fails(['--data', 'mnist', '--memorization-quantile', '1'], /--memorization-quantile must be a number in \(0, 1\), found '1'/);
     await assert.rejects(run(['--data', 'mnist', '--bogus']), /unknown option '--bogus' for 'diffuse eval'/);

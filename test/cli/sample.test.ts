@@ -111,7 +111,7 @@ describe('diffuse sample', () => {
     const bad = (args: string[], re: RegExp) => assert.rejects(run(args), (e: Error) => re.test(e.message), re.source);
     const o = ['--out', out('never.png')];
     await bad(['--model', pipe], /--out FILE .* is required/);
-    await bad(['--model', pipe, '--scheduler', 'nope', ...o], /--scheduler must be one of .*found 'nope'/);
+    await bad(['--model', pipe, '--scheduler', 'nope', ...o], /--scheduler: unknown sampler 'nope'; 'diffuse samplers' lists them all/);
     await bad(['--model', pipe, '--steps', '0', ...o], /--steps must be an integer >= 1, found '0'/);
     await bad(['--model', pipe, '--n', 'many', ...o], /--n must be an integer >= 1, found 'many'/);
     await bad(['--model', pipe, '--guidance', 'strong', ...o], /--guidance must be a number in \[-100, 100\], found 'strong'/);

@@ -29,7 +29,7 @@ describe('diffuse upscale / train-classifier flags', () => {
     await assert.rejects(upscale(['--model', 'm', '--out', 'high.png']), /--image FILE .* is required/);
     await assert.rejects(upscale(['--model', 'm', '--eval', '--image', 'x.png']), /--eval measures on --data; drop --image and --out/);
     await assert.rejects(upscale(['--model', 'm', '--image', 'x.png', '--out', 'y.png', '--n', '5']), /--n applies to --eval only/);
-    await assert.rejects(upscale(['--model', 'm', '--eval', '--scheduler', 'nope']), /--scheduler must be one of/);
+    await assert.rejects(upscale(['--model', 'm', '--eval', '--scheduler', 'nope']), /--scheduler: unknown sampler 'nope'; 'diffuse samplers' lists them all/);
     await assert.rejects(upscale(['--model', 'm', '--image', 'x.png', '--out', 'y.png', '--feature-net', 'fn']), /--featureNet applies to --eval only|--feature-net applies to --eval only/);
   });
 

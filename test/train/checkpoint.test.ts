@@ -58,7 +58,9 @@ describe('run folder and checkpoints', () => {
 
   it('exports RUN_DIR/model as a DDPMPipeline folder with the EMA weights', () => {
     const m = join(run, 'model');
-    assert.deepEqual(readdirSync(m).sort(), ['model_index.json', 'scheduler', 'unet']);
+    // The pipeline folder, plus the class names and the sampling defaults of a class-conditional model.
+    assert.deepEqual(readdirSync(m).sort(), ['classes.json', 'model_index.json', 'sampling_config.json', 'scheduler', 'unet']);
+    assert.deepEqual(JSON.parse(readFileSync(join(m, 'classes.json'), 'utf8')), { class_names: ['t-shirt', 'trouser', 'pullover'] });
     const idx = JSON.parse(readFileSync(join(m, 'model_index.json'), 'utf8')) as Record<string, unknown>;
     assert.deepEqual(idx['unet'], ['diffusers', 'UNet2DModel']);
     assert.deepEqual(idx['scheduler'], ['diffusers', 'DDPMScheduler']);
