@@ -109,3 +109,40 @@ export class ProgressBar {
     if (this.tty) this.stream.write('\n');
   }
 }
+
+/**
+ * Bars for work that reports (stage, done, total) through several stages (eval's features,
+ * orientation, memorisation, CAS): a new bar per stage, the finished one closed on a TTY.
+ */
+export function stagedProgress(unitOf: (stage: string) => string): { onProgress: (stage: string, done: number, total: number) => void; done: () => void } {
+  let bar: ProgressBar | null = null;
+  let stage: string | null = null;
+  const close = (): void => {
+    if (bar !== null && process.stderr.isTTY) bar.done();
+  };
+  return {
+    onProgress: (s, done, total) => {
+      if (s !== stage) {
+        close();
+        stage = s;
+        bar = new ProgressBar({ total, label: s, unit: unitOf(s) });
+      }
+      bar!.update(done);
+    },
+    done: close,
+  };
+}
+
+/** A bar made at the first step (when the total is known) for a loop reporting (step, total, loss). */
+export function stepProgress(label: string): { onStep: (step: number, total: number, loss: number) => void; done: () => void } {
+  let bar: ProgressBar | null = null;
+  return {
+    onStep: (step, total, loss) => {
+      bar ??= new ProgressBar({ total, label, unit: 'step' });
+      bar.update(step, { loss });
+    },
+    done: () => {
+      if (process.stderr.isTTY) bar?.done();
+    },
+  };
+}

@@ -80,6 +80,11 @@ export interface EvalCache {
 /** The stages reported through onProgress. */
 export type EvalStage = 'features' | 'orientation' | 'memorisation' | 'cas' | 'cas-real';
 
+/** What a stage counts: CAS classifier steps, the others images. */
+export function evalStageUnit(stage: string): string {
+  return stage === 'cas' || stage === 'cas-real' ? 'step' : 'img';
+}
+
 /** Distribution metrics of one set of images against the test split. */
 export interface DistributionFigures {
   frechetDistance: number;

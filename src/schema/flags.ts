@@ -137,7 +137,7 @@ export function formatFlagHelp(fields: FieldSet): string {
     const head = `  --${flagName(f)}${f.isSwitch === true || f.metavar === undefined ? '' : ` ${f.metavar}`}`;
     const def = defaultTextOf(f);
     const text = def === '' ? f.doc : `${f.doc.replace(/\.$/, '')} (default: ${def}).`;
-    const lines = wrap(text, WIDTH - DOC_COLUMN);
+    const lines = wrapText(text, WIDTH - DOC_COLUMN);
     if (head.length < DOC_COLUMN - 1) out += `${head.padEnd(DOC_COLUMN)}${lines[0]}\n`;
     else out += `${head}\n${' '.repeat(DOC_COLUMN)}${lines[0]}\n`;
     for (const l of lines.slice(1)) out += `${' '.repeat(DOC_COLUMN)}${l}\n`;
@@ -145,7 +145,8 @@ export function formatFlagHelp(fields: FieldSet): string {
   return out;
 }
 
-function wrap(text: string, width: number): string[] {
+/** Words of `text` in lines of at most `width` characters (a longer word gets a line of its own). */
+export function wrapText(text: string, width: number): string[] {
   const lines: string[] = [];
   let line = '';
   for (const word of text.split(/\s+/)) {

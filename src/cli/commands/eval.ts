@@ -22,10 +22,10 @@ import { FeatureNet } from '../../eval/feature_net.js';
 import { classBalancedIndices, labelledFromDataset, type LabelledImages } from '../../eval/labelled_images.js';
 import { loadSampleFolder } from '../../eval/sample_folder.js';
 import { addGaussianNoise, gaussianBlur } from '../../eval/degrade.js';
-import { evaluateSamples, EVAL_BARS, type EvalReport, type EvalStage } from '../../eval/evaluate.js';
+import { evaluateSamples, evalStageUnit, EVAL_BARS, type EvalReport } from '../../eval/evaluate.js';
 import { CAS_STEPS } from '../../eval/cas.js';
 import { MEMORIZATION_QUANTILE } from '../../eval/memorization.js';
-import { ProgressBar } from '../progress.js';
+import { ProgressBar, stagedProgress } from '../progress.js';
 import { bpdHelp, runBpd } from './eval_bpd.js';
 import { checkSchedulerFlags } from '../edit_flags.js';
 import { MAX_MEMORY_FLAG, applyMaxMemory, ETA_FLAG, FALLBACK_SCHEDULER, FALLBACK_STEPS, GUIDANCE_FLAG, MODEL_FLAG, SEED_FLAG, SIGMAS_FLAG, batchFlag, countFlag, formatFlagHelp, parseCommandFlags, pathFlag, schedulerFlag, stepsFlag, ALLOW_NONFINITE_FLAG } from '../flags.js';
@@ -201,22 +201,14 @@ export async function run(argv: string[]): Promise<void> {
   const floorN = Math.min(Math.floor(samples.labels.length / k), perClassMax) * k;
   if (floorN < k) throw new DiffuseError(`the evaluated set has ${samples.labels.length} images; it needs at least one per class (${k})`);
   const floorIndices = classBalancedIndices(trainDs, floorN, seed);
-  let bar: ProgressBar | null = null;
-  let stage: EvalStage | null = null;
+  const progress = stagedProgress(evalStageUnit);
   const evalStarted = performance.now();
   const report = evaluateSamples(samples, {
     featureNet, train, test, floorIndices, seed,
     cas: !values.noCas, casSteps, memorizationQuantile: q,
-    onProgress: (s, done, total) => {
-      if (s !== stage) {
-        if (bar !== null && process.stderr.isTTY) bar.done();
-        stage = s;
-        bar = new ProgressBar({ total, label: s, unit: s === 'cas' || s === 'cas-real' ? 'step' : 'img' });
-      }
-      bar!.update(done);
-    },
+    onProgress: progress.onProgress,
   });
-  if (bar !== null && process.stderr.isTTY) (bar as ProgressBar).done();
+  progress.done();
   const evaluateSeconds = (performance.now() - evalStarted) / 1000;
   const json = {
     data,

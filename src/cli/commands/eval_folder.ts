@@ -25,9 +25,9 @@ import type { LabelledImages } from '../../eval/labelled_images.js';
 import { folderImages } from '../../eval/folder_split.js';
 import { evaluateOnFolder, folderEvalData, readDataSplit, SMALL_FOLDER } from '../../eval/folder_eval.js';
 import { cachedFolderFeatureNet, folderImageSize, loadFolderFeatureNet } from '../../eval/folder_feature_net.js';
-import type { EvalStage } from '../../eval/evaluate.js';
+import { evalStageUnit } from '../../eval/evaluate.js';
 import type { SigmaScheduleName } from '../../diffusion/sigma_ramps.js';
-import { ProgressBar } from '../progress.js';
+import { ProgressBar, stagedProgress } from '../progress.js';
 import { FALLBACK_SCHEDULER, FALLBACK_STEPS } from '../flags.js';
 import { checkSchedulerFlags } from '../edit_flags.js';
 import { formatReport } from './eval_report.js';
@@ -149,21 +149,13 @@ export async function runFolderEval(folder: string, values: FolderEvalFlags, giv
     await writePngGrid(values.grid, sliceBatch(samples.images, 0, Math.min(100, samples.labels.length)), { nrow: 10 });
   }
 
-  let bar: ProgressBar | null = null;
-  let stage: EvalStage | null = null;
+  const progress = stagedProgress(evalStageUnit);
   const evalStarted = performance.now();
   const report = evaluateOnFolder(samples, data, {
     featureNet: net, seed: values.seed, cas: !values.noCas, casSteps: values.casSteps, memorizationQuantile: values.memorizationQuantile,
-    onProgress: (s, done, total) => {
-      if (s !== stage) {
-        if (bar !== null && process.stderr.isTTY) bar.done();
-        stage = s;
-        bar = new ProgressBar({ total, label: s, unit: s === 'cas' || s === 'cas-real' ? 'step' : 'img' });
-      }
-      bar!.update(done);
-    },
+    onProgress: progress.onProgress,
   });
-  if (bar !== null && process.stderr.isTTY) (bar as ProgressBar).done();
+  progress.done();
   const json = {
     data: folder,
     source,

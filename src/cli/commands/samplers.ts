@@ -8,6 +8,7 @@ import { UsageError } from '../../tensor/errors.js';
 import { boolField, described } from '../../schema/field.js';
 import { didYouMean } from '../../schema/did_you_mean.js';
 import { formatFlagHelp, parseCommandFlags } from '../flags.js';
+import { wrapText } from '../../schema/flags.js';
 import { samplingMethods, type MethodKind } from '../../sampling/registry.js';
 
 export const summary = 'List every sampler, scheduler and SDE sampler: order, model calls per step, stochastic, paper.';
@@ -65,19 +66,6 @@ const KINDS = ['sampler', 'scheduler', 'sde'] as const;
 const HEAD = ['name', 'order', 'calls/step', 'stochastic'];
 const INDENT = '      ';
 
-/** Words of `text` in lines of at most `width` characters (a longer word gets a line of its own). */
-function wrapWords(text: string, width: number): string[] {
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(' ')) {
-    if (line !== '' && line.length + 1 + word.length > width) {
-      lines.push(line);
-      line = word;
-    } else line = line === '' ? word : `${line} ${word}`;
-  }
-  lines.push(line);
-  return lines;
-}
 
 /** Pads the cells to `width` and joins them (the last cell unpadded). */
 function tableLine(cells: readonly string[], width: readonly number[]): string {
@@ -98,7 +86,7 @@ export function formatTable(rows: readonly AlgorithmRow[]): string {
     for (const r of rows.filter((x) => x.kind === kind)) {
       out.push(tableLine(cells(r), width));
       const detail = `${r.aliases.length > 0 ? `also ${r.aliases.join(', ')}; ` : ''}${r.paper}`;
-      for (const l of wrapWords(detail, TABLE_WIDTH - INDENT.length)) out.push(`${INDENT}${l}`);
+      for (const l of wrapText(detail, TABLE_WIDTH - INDENT.length)) out.push(`${INDENT}${l}`);
     }
   }
   return `${out.join('\n')}\n`;
@@ -127,7 +115,7 @@ export function formatDetail(rows: readonly AlgorithmRow[], name: string): strin
   }
   const kind = { sampler: 'sampler (k-diffusion; takes --sigmas)', scheduler: 'scheduler (diffusers class)', sde: 'score-SDE sampler' }[r.kind];
   const lines: [string, string][] = [['name', r.name], ['also', r.aliases.join(', ') || '-'], ['kind', kind], ['order', r.order], ['calls/step', r.modelCallsPerStep], ['stochastic', r.stochastic], ['paper', r.paper]];
-  return lines.map(([k, v]) => `${k.padEnd(12)}${wrapWords(v, TABLE_WIDTH - 12).join(`\n${' '.repeat(12)}`)}\n`).join('');
+  return lines.map(([k, v]) => `${k.padEnd(12)}${wrapText(v, TABLE_WIDTH - 12).join(`\n${' '.repeat(12)}`)}\n`).join('');
 }
 
 export function run(argv: string[]): void {

@@ -36,7 +36,7 @@ import { mirrorShares } from '../../eval/orientation.js';
 import { writeJSONAtomic } from '../../io/checkpoint.js';
 import { unlinkFile } from '../../io/file_ops.js';
 import { engineInfo } from '../../engine_info.js';
-import { ProgressBar } from '../progress.js';
+import { stepProgress } from '../progress.js';
 
 export const summary = 'Train the feature network that diffuse eval measures samples with.';
 
@@ -76,16 +76,13 @@ export async function run(argv: string[]): Promise<void> {
     const ds = await loadImageFolder(data, { imageSize });
     const split = folderEvalData(ds, data, values.seed);
     const started = performance.now();
-    let bar: ProgressBar | null = null;
+    const progress = stepProgress('train-feature-net');
     const ff = trainFolderFeatureNet(split, {
       batchSize: values.batch, lr: values.lr, shift: values.shift, seed: values.seed, epochs: values.epochs,
       ...(values.steps === undefined ? {} : { steps: values.steps }),
-      onStep: (step, total, loss) => {
-        bar ??= new ProgressBar({ total, label: 'train-feature-net', unit: 'step' });
-        bar.update(step, { loss });
-      },
+      onStep: progress.onStep,
     });
-    if (process.stderr.isTTY) (bar as ProgressBar | null)?.done();
+    progress.done();
     const seconds = (performance.now() - started) / 1000;
     saveFolderFeatureNet(out, ff, split, ds, { epochs: values.epochs, batch_size: values.batch, lr: values.lr, shift: values.shift, flip: false, seed: values.seed }, seconds);
     const k = split.classNames.length;
@@ -111,16 +108,13 @@ export async function run(argv: string[]): Promise<void> {
   const testAccImages = accuracyN === undefined ? test : labelledFromDataset(testDs, classBalancedIndices(testDs, accuracyN, seed));
   const trainAccImages = accuracyN === undefined ? train : labelledFromDataset(trainDs, classBalancedIndices(trainDs, accuracyN, seed));
   const started = performance.now();
-  let bar: ProgressBar | null = null;
+  const progress = stepProgress('train-feature-net');
   const { net, steps, lastEpochLoss } = trainFeatureNet(train, {
     epochs, batchSize, lr, shift, flip, seed,
     ...(values.steps === undefined ? {} : { steps: values.steps }),
-    onStep: (step, total, loss) => {
-      bar ??= new ProgressBar({ total, label: 'train-feature-net', unit: 'step' });
-      bar.update(step, { loss });
-    },
+    onStep: progress.onStep,
   });
-  if (process.stderr.isTTY) (bar as ProgressBar | null)?.done();
+  progress.done();
   const seconds = (performance.now() - started) / 1000;
   // Save first: the weights are the expensive part, the accuracies take seconds to recompute.
   // An older metrics.json goes before the new net is written, so it never describes another net.
