@@ -4,13 +4,12 @@
  * bundled models/fashion-mnist; loads the U-Net, its scheduler config, and what the training run
  * recorded about its data (train_config.json's `data`, giving the class names).
  */
-import { modelClassNames as classNamesOfModel } from '../io/model_class_names.js';
+import { modelClassNames as classNamesOfModel, trainingData } from '../io/model_class_names.js';
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { TRAIN_CONFIG_NAME } from '../train/checkpoint.js';
+import { join } from 'node:path';
 import { resolveModelDir } from '../io/model_folder.js';
 import { UNet2DModel } from '../nn/unet_2d.js';
-import { readDiffusersConfig, readJSONFile, readSchedulerConfig } from '../io/checkpoint.js';
+import { readDiffusersConfig, readSchedulerConfig } from '../io/checkpoint.js';
 import { readSamplingConfig, type SamplingConfig } from '../io/sampling_config.js';
 import { packageRoot } from '../io/package_root.js';
 import { DiffuseError } from '../tensor/errors.js';
@@ -41,21 +40,6 @@ export interface LoadedModel {
   sampling: SamplingConfig;
 }
 
-/** train_config.json in the model folder or up to two folders above the U-Net. */
-function findTrainConfig(path: string, unetDir: string): Record<string, unknown> | null {
-  const seen = new Set<string>();
-  for (const dir of [path, dirname(unetDir), dirname(dirname(unetDir)), dirname(dirname(dirname(unetDir)))]) {
-    const file = resolve(dir, TRAIN_CONFIG_NAME);
-    if (seen.has(file)) continue;
-    seen.add(file);
-    if (existsSync(file)) {
-      const j = readJSONFile(file);
-      if (j !== null && typeof j === 'object' && !Array.isArray(j)) return j as Record<string, unknown>;
-    }
-  }
-  return null;
-}
-
 /**
  * Loads `--model` (default: the bundled model) with its scheduler config and class names;
  * `options.allowNonfinite` is --allow-nonfinite (weights holding NaN/Inf are refused without it).
@@ -78,8 +62,7 @@ export function loadModelArg(path: string | undefined, options: NonfiniteOptions
  * @example modelClassNames('models/fashion-mnist').classNames?.[7] // 'Sneaker'
  */
 export function modelClassNames(path: string, unetDir = resolveModelDir(path).unetDir, numClassEmbeds: number | null = numClassEmbedsOf(unetDir)): { data: string | null; classNames: string[] | null } {
-  const train = findTrainConfig(path, unetDir);
-  const data = train !== null && typeof train['data'] === 'string' ? train['data'] : null;
+  const data = trainingData(path, unetDir);
   return { data, classNames: classNamesOfModel(path, unetDir, numClassEmbeds) };
 }
 

@@ -29,8 +29,8 @@ export function classNamesOfData(data: string | null): string[] | null {
   }
 }
 
-/** train_config.json's `data` in the model folder or up to three folders above the U-Net. */
-function trainingData(modelDir: string, unetDir: string): string | null {
+/** train_config.json's `data` in the model folder or up to three folders above the U-Net (null: none says). */
+export function trainingData(modelDir: string, unetDir: string): string | null {
   for (const dir of new Set([modelDir, dirname(unetDir), dirname(dirname(unetDir)), dirname(dirname(dirname(unetDir)))].map((d) => resolve(d)))) {
     const file = join(dir, 'train_config.json');
     if (!existsSync(file)) continue;

@@ -303,7 +303,7 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   // What the exported folder carries besides the weights: the objective's files, the class names, the sampling defaults.
   const pipelineFiles = (): Record<string, unknown> => ({
     ...(objective.pipelineFiles?.() ?? {}),
-    ...(conditional && !cfg.unconditional && dataset.classNames.length > 0 ? { [CLASS_NAMES_NAME]: { class_names: [...dataset.classNames] } } : {}),
+    ...(conditional && dataset.classNames.length > 0 ? { [CLASS_NAMES_NAME]: { class_names: [...dataset.classNames] } } : {}),
     ...(sampling === null ? {} : { [SAMPLING_CONFIG_NAME]: samplingConfigJson(sampling) }),
   });
 
